@@ -1,0 +1,236 @@
+//! What comes out of the engine: commands for the platform (PROTOCOL.md) and one call record
+//! per call (FORMATS.md). Drained with [`Engine::poll_output`](crate::Engine::poll_output).
+
+use crate::site::Text;
+use crate::input::CallId;
+use crate::time::Timestamp;
+
+/// A command for the platform that owns the call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// Play a prompt; `position`/`ewt_s` for queue announcements.
+    Play {
+        call: CallId,
+        prompt: Text,
+        position: Option<u32>,
+        ewt_s: Option<u64>,
+    },
+    /// Play a menu prompt and collect digits; answered by `call.digits`.
+    Menu {
+        call: CallId,
+        menu: Text,
+        prompt: Text,
+        max_digits: u32,
+        timeout_s: u32,
+    },
+    /// Hold the caller in `group`'s queue.
+    Queue {
+        call: CallId,
+        group: Text,
+        position: u32,
+        ewt_s: u64,
+    },
+    /// Ring an agent; answered by `call.answered` or `call.noanswer`.
+    Connect {
+        call: CallId,
+        agent: Text,
+        extension: Text,
+        ring_s: u64,
+    },
+    /// Send the call to an outside number; the engine's part of the call ends.
+    Forward { call: CallId, number: Text },
+    /// Play (optionally) and end the caller's line.
+    Hangup { call: CallId, prompt: Option<Text> },
+    /// Offer a callback; answered by `call.digits` (`"1"` = accept).
+    OfferCallback { call: CallId, prompt: Text },
+    /// Call the citizen back and bridge to the agent; answered by `callback.result`.
+    Dial {
+        callback: CallId,
+        agent: Text,
+        extension: Text,
+        number: Text,
+    },
+}
+
+impl Command {
+    /// The protocol name of the command.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Play { .. } => "play",
+            Command::Menu { .. } => "menu",
+            Command::Queue { .. } => "queue",
+            Command::Connect { .. } => "connect",
+            Command::Forward { .. } => "forward",
+            Command::Hangup { .. } => "hangup",
+            Command::OfferCallback { .. } => "offer_callback",
+            Command::Dial { .. } => "dial",
+        }
+    }
+
+    /// The call (or callback) the command is about.
+    #[must_use]
+    pub fn call(&self) -> &CallId {
+        match self {
+            Command::Play { call, .. }
+            | Command::Menu { call, .. }
+            | Command::Queue { call, .. }
+            | Command::Connect { call, .. }
+            | Command::Forward { call, .. }
+            | Command::Hangup { call, .. }
+            | Command::OfferCallback { call, .. } => call,
+            Command::Dial { callback, .. } => callback,
+        }
+    }
+}
+
+/// How a call ended (FORMATS.md `outcome`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Answered,
+    Abandoned,
+    AbandonedIvr,
+    OverflowExternal,
+    Closed,
+    CallbackAnswered,
+    CallbackFailed,
+    TransferredExternal,
+    PlatformLost,
+    Timeout,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 10] = [
+        Outcome::Answered,
+        Outcome::Abandoned,
+        Outcome::AbandonedIvr,
+        Outcome::OverflowExternal,
+        Outcome::Closed,
+        Outcome::CallbackAnswered,
+        Outcome::CallbackFailed,
+        Outcome::TransferredExternal,
+        Outcome::PlatformLost,
+        Outcome::Timeout,
+    ];
+
+    /// The FORMATS.md spelling.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Abandoned => "abandoned",
+            Outcome::AbandonedIvr => "abandoned_ivr",
+            Outcome::OverflowExternal => "overflow_external",
+            Outcome::Closed => "closed",
+            Outcome::CallbackAnswered => "callback_answered",
+            Outcome::CallbackFailed => "callback_failed",
+            Outcome::TransferredExternal => "transferred_external",
+            Outcome::PlatformLost => "platform_lost",
+            Outcome::Timeout => "timeout",
+        }
+    }
+
+    /// Parses the FORMATS.md spelling.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// Whether an agent talked to the caller.
+    #[must_use]
+    pub fn is_answered(self) -> bool {
+        matches!(self, Outcome::Answered | Outcome::CallbackAnswered)
+    }
+}
+
+/// What became of a callback, for the record's `callback` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum CallbackNote {
+    /// No callback was offered.
+    #[default]
+    None,
+    /// Offered, not accepted.
+    Declined,
+    /// Accepted; `attempts` dials were made; `connected` tells whether one went through.
+    Accepted { attempts: u32, connected: bool },
+}
+
+impl CallbackNote {
+    /// `""`, `declined`, `connected/2` (connected at the 2nd attempt), `failed/3`,
+    /// `accepted/0` (accepted, never dialled: the call ended first).
+    #[must_use]
+    pub fn render(self) -> String {
+        match self {
+            CallbackNote::None => String::new(),
+            CallbackNote::Declined => "declined".into(),
+            CallbackNote::Accepted {
+                attempts,
+                connected: true,
+            } => format!("connected/{attempts}"),
+            CallbackNote::Accepted {
+                attempts: 0,
+                connected: false,
+            } => "accepted/0".into(),
+            CallbackNote::Accepted { attempts, .. } => format!("failed/{attempts}"),
+        }
+    }
+
+    /// Parses [`render`](Self::render)'s output.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<CallbackNote> {
+        if s.is_empty() {
+            return Some(CallbackNote::None);
+        }
+        if s == "declined" {
+            return Some(CallbackNote::Declined);
+        }
+        let (kind, n) = s.split_once('/')?;
+        let attempts = n.parse().ok()?;
+        let connected = match kind {
+            "connected" => true,
+            "failed" | "accepted" => false,
+            _ => return None,
+        };
+        Some(CallbackNote::Accepted {
+            attempts,
+            connected,
+        })
+    }
+}
+
+/// One call record (FORMATS.md `cdr.csv`), emitted exactly once per call, when the call and
+/// the after-call work of the agent who had it are over (so the disposition and the
+/// wrap-up time are on it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallRecord {
+    pub call_id: CallId,
+    /// Entry id; empty when the dialed number matched no entry.
+    pub entry: Text,
+    pub from: Text,
+    pub arrived: Timestamp,
+    pub queued: Option<Timestamp>,
+    pub answered: Option<Timestamp>,
+    pub ended: Timestamp,
+    /// The agent who answered last; empty if none.
+    pub agent: Text,
+    pub outcome: Outcome,
+    pub wait_ms: u64,
+    pub talk_ms: u64,
+    pub wrapup_ms: u64,
+    /// Groups the call passed through, in order.
+    pub groups: Vec<Text>,
+    /// The menu choices made, comma-separated per level.
+    pub digits: String,
+    pub case_type: Option<Text>,
+    pub resolved: Option<bool>,
+    pub callback: CallbackNote,
+}
+
+/// One output of the engine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Output {
+    /// A command for the platform `platform`.
+    Command { platform: Text, command: Command },
+    /// A finished call.
+    Record(CallRecord),
+}

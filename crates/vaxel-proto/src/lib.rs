@@ -1,0 +1,1 @@
+//! Växel wire protocol, version 1 (PROTOCOL.md).

@@ -1,0 +1,1 @@
+//! Växel in simulated time (FORMATS.md).

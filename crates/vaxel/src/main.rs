@@ -1,0 +1,2 @@
+//! The `vaxel` command.
+fn main() {}
