@@ -63,6 +63,10 @@ pub enum Input {
         until: Option<Timestamp>,
     },
     AgentWrapupDone { agent: Text },
+    /// Project extension: sets when the agent's current after-call work ends (earlier or
+    /// later than the group's `wrapup_s`): "I need two more minutes" on the desktop, and
+    /// how the replay gives each call its trace's own wrap-up time.
+    AgentWrapupUntil { agent: Text, until: Timestamp },
     /// Time passes, nothing else (event clock).
     Tick,
     /// An admin switches crisis mode. `prompt`/`route` override the site's `[crisis]`
@@ -101,6 +105,7 @@ impl Input {
             Input::AgentLogout { .. } => "agent.logout",
             Input::AgentPause { .. } => "agent.pause",
             Input::AgentWrapupDone { .. } => "agent.wrapup_done",
+            Input::AgentWrapupUntil { .. } => "agent.wrapup_until",
             Input::Tick => "tick",
             Input::Crisis { .. } => "crisis",
             Input::PlatformLost { .. } => "platform.lost",

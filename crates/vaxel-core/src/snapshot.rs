@@ -122,6 +122,8 @@ pub struct CallSnapshot {
     pub call: CallId,
     pub from: Text,
     pub entry: Text,
+    /// Language the caller chose or the platform detected.
+    pub lang: Option<Text>,
     /// `queued`, `ringing`, `offering_callback`, `parked`, `callback`.
     pub state: &'static str,
     pub groups: Vec<Text>,

@@ -1,72 +1,382 @@
-//! PLACEHOLDER: the engine is being written; this keeps the API compiling for other crates.
-use crate::error::EngineError;
-use crate::input::Input;
-use crate::output::Output;
-use crate::site::Site;
-use crate::snapshot::{DirectoryHit, Snapshot};
-use crate::time::Timestamp;
-use std::sync::Arc;
+//! The engine: owns every call and agent, applies inputs in time order and queues the
+//! resulting commands and records. Submodules hold the transitions, each named for what it
+//! handles; this file holds the state and the public surface.
 
-/// The routing engine.
+mod agents;
+mod arrival;
+mod calls;
+mod finish;
+mod queueing;
+mod queues;
+mod reload;
+mod state;
+mod timers;
+mod view;
+
+use crate::calendar::OpenState;
+use crate::error::EngineError;
+use crate::input::{CallId, Input};
+use crate::output::{Command, Output};
+use crate::site::{AgentIdx, GroupIdx, Site, Target, Text};
+use crate::time::Timestamp;
+use queues::GroupState;
+use rustc_hash::FxHashMap;
+use state::{Agent, Call, Slot};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use timers::{Timer, Timers};
+
+/// Crisis mode as switched on by an admin.
+#[derive(Clone, Debug)]
+struct ActiveCrisis {
+    prompt: Option<Text>,
+    route: Option<Target>,
+}
+
+/// The routing engine. One owner drives it: `handle` inputs, `handle_timeout` when
+/// `poll_timeout` is due, drain `poll_output`.
 #[derive(Debug)]
 pub struct Engine {
     site: Arc<Site>,
     now: Timestamp,
+    /// Calls by slot; `None` = free slot (listed in `free`).
+    calls: Vec<Option<Call>>,
+    free: Vec<Slot>,
+    by_id: FxHashMap<CallId, Slot>,
+    next_seq: u64,
+    agents: Vec<Agent>,
+    /// For each agent, the groups it can serve and the first widen step it qualifies at.
+    /// Derived from the site; fixed until a reload.
+    agent_groups: Vec<Vec<(GroupIdx, u8)>>,
+    /// Parallel to `agent_groups`: the agent's `most-skilled` score in each group.
+    agent_scores: Vec<Vec<u32>>,
+    groups: Vec<GroupState>,
+    timers: Timers,
+    out: VecDeque<Output>,
+    /// SplitMix64 state, seeded from the site: the `random` strategy's only source.
+    rng: u64,
+    /// Assignments so far: the `round-robin` stamp.
+    assignments: u64,
+    crisis: Option<ActiveCrisis>,
+    /// Local midnight ending the current day of the `today` figures.
+    day_end: Timestamp,
+    /// Per calendar: the last answer and until when it holds.
+    open_cache: Vec<Option<OpenState>>,
 }
 
 impl Engine {
-    /// A new engine on `site`, its clock at `now`.
+    /// A new engine on `site`, its clock at `now`, every agent logged out.
     #[must_use]
     pub fn new(site: Arc<Site>, now: Timestamp) -> Engine {
-        Engine { site, now }
+        let agents = site
+            .agents
+            .iter()
+            .map(|a| Agent::new(a.extension.clone()))
+            .collect();
+        let mut engine = Engine {
+            now,
+            calls: Vec::new(),
+            free: Vec::new(),
+            by_id: FxHashMap::default(),
+            next_seq: 0,
+            agents,
+            agent_groups: Vec::new(),
+            agent_scores: Vec::new(),
+            groups: Vec::new(),
+            timers: Timers::default(),
+            out: VecDeque::new(),
+            rng: site.seed ^ 0x5eed_5eed_5eed_5eed,
+            assignments: 0,
+            crisis: None,
+            day_end: Timestamp(0),
+            open_cache: vec![None; site.calendars.len()],
+            site,
+        };
+        engine.derive_memberships();
+        engine.roll_day();
+        engine
     }
+
+    /// Computes which groups each agent serves, from skills and widen steps.
+    fn derive_memberships(&mut self) {
+        let site = &self.site;
+        self.agent_groups = Vec::with_capacity(site.agents.len());
+        self.agent_scores = Vec::with_capacity(site.agents.len());
+        for def in &site.agents {
+            let mut gs = Vec::new();
+            let mut scores = Vec::new();
+            for (gi, group) in site.groups.iter().enumerate() {
+                if let Some(step) = group.qualifying_step(&def.skills) {
+                    gs.push((GroupIdx(gi as u32), step as u8));
+                    scores.push(group.skill_score(&def.skills));
+                }
+            }
+            self.agent_groups.push(gs);
+            self.agent_scores.push(scores);
+        }
+        let mut members = vec![0u32; site.groups.len()];
+        for gs in &self.agent_groups {
+            for &(g, _) in gs {
+                members[g.ix()] += 1;
+            }
+        }
+        self.groups = site
+            .groups
+            .iter()
+            .zip(members)
+            .map(|(g, n)| GroupState::new(g, site.default_handle_ms, n))
+            .collect();
+    }
+
     /// The running site.
     #[must_use]
     pub fn site(&self) -> &Arc<Site> {
         &self.site
     }
-    /// The engine's time.
+
+    /// The engine's time: the latest `now` it was given.
     #[must_use]
     pub fn now(&self) -> Timestamp {
         self.now
     }
-    /// Applies one input at `now` (timers due by `now` fire first).
+
+    /// Whether crisis mode is on.
+    #[must_use]
+    pub fn crisis_active(&self) -> bool {
+        self.crisis.is_some()
+    }
+
+    /// Applies one input at `now`. Timers due by `now` fire first, each at its own time.
+    /// A refused input changes nothing (timers due by `now` have still fired: time did pass).
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Result<(), EngineError> {
-        let _ = input;
-        self.now = now;
-        Ok(())
-    }
-    /// Fires the timers due by `now`.
-    pub fn handle_timeout(&mut self, now: Timestamp) -> Result<(), EngineError> {
-        self.now = now;
-        Ok(())
-    }
-    /// The next deadline.
-    #[must_use]
-    pub fn poll_timeout(&self) -> Option<Timestamp> {
-        None
-    }
-    /// The next output.
-    pub fn poll_output(&mut self) -> Option<Output> {
-        None
-    }
-    /// The live state.
-    #[must_use]
-    pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            at: self.now,
-            site: self.site.name.clone(),
-            crisis: false,
-            groups: Vec::new(),
-            agents: Vec::new(),
-            calls: Vec::new(),
-            calls_in_progress: 0,
+        self.handle_timeout(now)?;
+        match input {
+            Input::CallArrived {
+                call,
+                platform,
+                to,
+                from,
+                digits,
+                lang,
+            } => self.call_arrived(call, platform, &to, from, digits, lang),
+            Input::CallDigits { call, digits } => self.call_digits(&call, &digits),
+            Input::CallAnswered { call, agent } => self.call_answered(&call, &agent),
+            Input::CallNoAnswer { call, agent } => self.call_noanswer(&call, &agent),
+            Input::CallHangup { call, .. } => self.call_hangup(&call),
+            Input::CallTransfer {
+                call,
+                agent,
+                to,
+                priority,
+            } => self.call_transfer(&call, &agent, &to, priority.unwrap_or(0)),
+            Input::CallPark { call, agent } => self.call_park(&call, &agent),
+            Input::CallUnpark { call, agent } => self.call_unpark(&call, &agent),
+            Input::CallRequeue {
+                call,
+                agent,
+                group,
+                priority,
+            } => self.call_requeue(&call, &agent, group.as_deref(), priority.unwrap_or(0)),
+            Input::CallDisposition {
+                call,
+                agent,
+                case_type,
+                resolved,
+            } => self.call_disposition(&call, &agent, case_type, resolved),
+            Input::CallbackResult {
+                callback,
+                connected,
+            } => self.callback_result(&callback, connected),
+            Input::AgentLogin { agent, extension } => self.agent_login(&agent, extension),
+            Input::AgentReady { agent } => self.agent_ready(&agent),
+            Input::AgentLogout { agent } => self.agent_logout(&agent),
+            Input::AgentPause {
+                agent,
+                reason,
+                note,
+                until,
+            } => self.agent_pause(&agent, reason, note, until),
+            Input::AgentWrapupDone { agent } => self.agent_wrapup_done(&agent),
+            Input::AgentWrapupUntil { agent, until } => self.agent_wrapup_until(&agent, until),
+            Input::Tick => Ok(()),
+            Input::Crisis { on, prompt, route } => self.set_crisis(on, prompt, route.as_deref()),
+            Input::PlatformLost { platform } => {
+                self.platform_lost(&platform);
+                Ok(())
+            }
+            Input::Reload(site) => self.reload(site),
         }
     }
-    /// Directory search.
+
+    /// Fires every timer due by `now`, each at its own time, and advances the clock.
+    pub fn handle_timeout(&mut self, now: Timestamp) -> Result<(), EngineError> {
+        if now < self.now {
+            return Err(EngineError::TimeWentBackwards { at: now, now: self.now });
+        }
+        while let Some((at, timer)) = self.timers.pop_due(now) {
+            self.now = at.max(self.now);
+            self.roll_day();
+            self.fire(timer);
+        }
+        self.now = now;
+        self.roll_day();
+        Ok(())
+    }
+
+    /// The next deadline at which `handle_timeout` has work (possibly none, see timers).
     #[must_use]
-    pub fn directory(&self, query: &str) -> Vec<DirectoryHit> {
-        let _ = query;
-        Vec::new()
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.timers.next_deadline()
+    }
+
+    /// The next command or record, in the order they were produced.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// Outputs waiting to be drained.
+    #[must_use]
+    pub fn pending_outputs(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Pending timers (including stale ones), for metrics and tests.
+    #[must_use]
+    pub fn pending_timers(&self) -> usize {
+        self.timers.len()
+    }
+
+    fn fire(&mut self, timer: Timer) {
+        match timer {
+            Timer::Widen {
+                slot,
+                seq,
+                group,
+                mseq,
+            } => self.on_widen(slot, seq, group, mseq),
+            Timer::Rule {
+                slot,
+                seq,
+                group,
+                mseq,
+                rule,
+            } => self.on_rule_due(slot, seq, group, mseq, rule),
+            Timer::MaxWait {
+                slot,
+                seq,
+                group,
+                mseq,
+            } => self.on_max_wait(slot, seq, group, mseq),
+            Timer::Announce {
+                slot,
+                seq,
+                group,
+                mseq,
+            } => self.on_announce(slot, seq, group, mseq),
+            Timer::Ring { slot, seq, nonce } => self.on_ring_timeout(slot, seq, nonce),
+            Timer::Park { slot, seq, nonce } => self.on_park_timeout(slot, seq, nonce),
+            Timer::CallbackRetry { slot, seq, nonce } => self.on_callback_retry(slot, seq, nonce),
+            Timer::Wrapup { agent, nonce } => {
+                if self.agents[agent.ix()].nonce == nonce {
+                    self.end_wrapup(agent);
+                }
+            }
+            Timer::PauseEnd { agent, nonce } => {
+                if self.agents[agent.ix()].nonce == nonce {
+                    self.make_ready(agent);
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, platform: &Text, command: Command) {
+        self.out.push_back(Output::Command {
+            platform: platform.clone(),
+            command,
+        });
+    }
+
+    /// Emits a command for the call in `slot`.
+    fn emit_for(&mut self, slot: Slot, command: Command) {
+        let platform = self.call(slot).platform.clone();
+        self.emit(&platform, command);
+    }
+
+    fn call(&self, slot: Slot) -> &Call {
+        match &self.calls[slot as usize] {
+            Some(c) => c,
+            None => unreachable!("slot {slot} is free: an engine invariant is broken"),
+        }
+    }
+
+    fn call_mut(&mut self, slot: Slot) -> &mut Call {
+        match &mut self.calls[slot as usize] {
+            Some(c) => c,
+            None => unreachable!("slot {slot} is free: an engine invariant is broken"),
+        }
+    }
+
+    /// The live call in `slot` if it is still the one with `seq` (timers check this).
+    fn live(&self, slot: Slot, seq: u64) -> bool {
+        matches!(self.calls.get(slot as usize), Some(Some(c)) if c.seq == seq)
+    }
+
+    fn find_call(&self, id: &str) -> Result<Slot, EngineError> {
+        self.by_id
+            .get(id)
+            .copied()
+            .ok_or_else(|| EngineError::UnknownCall(id.to_owned()))
+    }
+
+    fn find_agent(&self, id: &str) -> Result<AgentIdx, EngineError> {
+        self.site
+            .agent_by_id
+            .get(id)
+            .copied()
+            .ok_or_else(|| EngineError::UnknownAgent(id.to_owned()))
+    }
+
+    /// The next number of the seeded generator (SplitMix64).
+    fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Whether calendar `cal` is open now (cached until its next boundary).
+    fn is_open(&mut self, cal: crate::site::CalendarIdx) -> bool {
+        let now = self.now;
+        if let Some(state) = self.open_cache[cal.ix()]
+            && now < state.until
+        {
+            return state.open;
+        }
+        let state = self.site.calendars[cal.ix()].state_at(now, &self.site.timezone);
+        self.open_cache[cal.ix()] = Some(state);
+        state.open
+    }
+
+    /// Starts a new day of `today` figures at local midnight.
+    fn roll_day(&mut self) {
+        if self.now < self.day_end {
+            return;
+        }
+        let tz = &self.site.timezone;
+        let local = tz.to_datetime(self.now.to_jiff());
+        let next_midnight = local
+            .date()
+            .tomorrow()
+            .ok()
+            .and_then(|d| tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight())).ok());
+        self.day_end = next_midnight.map_or(Timestamp(u64::MAX), Timestamp::from_jiff);
+        for g in &mut self.groups {
+            g.today = crate::snapshot::DayStats::default();
+        }
+        for a in &mut self.agents {
+            a.calls_today = 0;
+            a.talk_ms_today = 0;
+        }
     }
 }

@@ -1,0 +1,178 @@
+//! Agents' own actions: login, ready, pause, logout, wrap-up; and the status bookkeeping
+//! every transition goes through.
+
+use super::Engine;
+use super::state::{PendingPause, Status};
+use super::timers::Timer;
+use crate::error::EngineError;
+use crate::site::{AgentIdx, Text};
+use crate::time::Timestamp;
+
+impl Engine {
+    /// Every status change goes here: per-group counts, `since`, and the nonce that
+    /// retires the agent's old timers.
+    pub(super) fn set_status(&mut self, agent: AgentIdx, status: Status) {
+        let now = self.now;
+        let a = &mut self.agents[agent.ix()];
+        let old = a.view_state();
+        a.status = status;
+        a.nonce = a.nonce.wrapping_add(1);
+        let new = a.view_state();
+        if old != new {
+            a.since = now;
+            for &(g, _) in &self.agent_groups[agent.ix()] {
+                let gs = &mut self.groups[g.ix()];
+                gs.count(old, -1);
+                gs.count(new, 1);
+            }
+        }
+    }
+
+    /// The agent is ready: it takes the best waiting call or joins the free sets.
+    pub(super) fn make_ready(&mut self, agent: AgentIdx) {
+        self.remove_idle(agent);
+        let now = self.now;
+        let a = &mut self.agents[agent.ix()];
+        a.idle_since = now;
+        a.note = None;
+        self.set_status(agent, Status::Ready);
+        self.serve_agent(agent);
+    }
+
+    pub(super) fn pause_now(
+        &mut self,
+        agent: AgentIdx,
+        reason: Option<Text>,
+        note: Option<Text>,
+        until: Option<Timestamp>,
+    ) {
+        self.remove_idle(agent);
+        self.agents[agent.ix()].note = note;
+        self.set_status(agent, Status::Paused { reason, until });
+        if let Some(t) = until {
+            let nonce = self.agents[agent.ix()].nonce;
+            self.timers.at(t.max(self.now), Timer::PauseEnd { agent, nonce });
+        }
+    }
+
+    fn invalid(&self, agent: AgentIdx, what: &str) -> EngineError {
+        let a = &self.agents[agent.ix()];
+        EngineError::InvalidState(format!(
+            "agent \"{}\" is {}: cannot {what}",
+            self.site.agent(agent).id,
+            a.view_state().as_str()
+        ))
+    }
+
+    pub(super) fn agent_login(&mut self, id: &str, extension: Option<Text>) -> Result<(), EngineError> {
+        let agent = self.find_agent(id)?;
+        if self.agents[agent.ix()].status != Status::LoggedOut {
+            return Err(self.invalid(agent, "log in"));
+        }
+        let ext = extension.unwrap_or_else(|| self.site.agent(agent).extension.clone());
+        let a = &mut self.agents[agent.ix()];
+        a.extension = ext;
+        a.no_answer_streak = 0;
+        self.make_ready(agent);
+        Ok(())
+    }
+
+    pub(super) fn agent_ready(&mut self, id: &str) -> Result<(), EngineError> {
+        let agent = self.find_agent(id)?;
+        match self.agents[agent.ix()].status {
+            Status::LoggedOut => Err(self.invalid(agent, "be ready before logging in")),
+            Status::Ready => Ok(()),
+            Status::Paused { .. } => {
+                self.agents[agent.ix()].no_answer_streak = 0;
+                self.make_ready(agent);
+                Ok(())
+            }
+            Status::Wrapup { .. } => {
+                self.end_wrapup(agent);
+                Ok(())
+            }
+            Status::Ringing { .. } | Status::Talking { .. } => {
+                // Ready after this call: withdraw a pending pause or logout.
+                let a = &mut self.agents[agent.ix()];
+                a.pause_pending = None;
+                a.logout_pending = false;
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn agent_pause(
+        &mut self,
+        id: &str,
+        reason: Option<Text>,
+        note: Option<Text>,
+        until: Option<Timestamp>,
+    ) -> Result<(), EngineError> {
+        let agent = self.find_agent(id)?;
+        if let Some(t) = until
+            && t <= self.now
+        {
+            return Err(EngineError::BadField {
+                field: "until",
+                reason: format!("{t} is not after the engine's time {}", self.now),
+            });
+        }
+        match self.agents[agent.ix()].status {
+            Status::LoggedOut => Err(self.invalid(agent, "pause")),
+            Status::Ready | Status::Paused { .. } => {
+                self.pause_now(agent, reason, note, until);
+                Ok(())
+            }
+            Status::Ringing { .. } | Status::Talking { .. } | Status::Wrapup { .. } => {
+                self.agents[agent.ix()].pause_pending = Some(PendingPause { reason, note, until });
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn agent_logout(&mut self, id: &str) -> Result<(), EngineError> {
+        let agent = self.find_agent(id)?;
+        match self.agents[agent.ix()].status {
+            Status::LoggedOut => Err(self.invalid(agent, "log out")),
+            Status::Ready | Status::Paused { .. } => {
+                self.remove_idle(agent);
+                let a = &mut self.agents[agent.ix()];
+                a.note = None;
+                a.pause_pending = None;
+                self.set_status(agent, Status::LoggedOut);
+                Ok(())
+            }
+            Status::Ringing { .. } | Status::Talking { .. } | Status::Wrapup { .. } => {
+                // Takes effect after the call and its wrap-up.
+                self.agents[agent.ix()].logout_pending = true;
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn agent_wrapup_done(&mut self, id: &str) -> Result<(), EngineError> {
+        let agent = self.find_agent(id)?;
+        if !matches!(self.agents[agent.ix()].status, Status::Wrapup { .. }) {
+            return Err(self.invalid(agent, "end wrap-up"));
+        }
+        self.end_wrapup(agent);
+        Ok(())
+    }
+
+    pub(super) fn agent_wrapup_until(&mut self, id: &str, until: Timestamp) -> Result<(), EngineError> {
+        let agent = self.find_agent(id)?;
+        let Status::Wrapup { call, .. } = self.agents[agent.ix()].status else {
+            return Err(self.invalid(agent, "set the end of wrap-up"));
+        };
+        if until <= self.now {
+            self.end_wrapup(agent);
+            return Ok(());
+        }
+        let a = &mut self.agents[agent.ix()];
+        a.status = Status::Wrapup { call, until: Some(until) };
+        a.nonce = a.nonce.wrapping_add(1);
+        let nonce = a.nonce;
+        self.timers.at(until, Timer::Wrapup { agent, nonce });
+        Ok(())
+    }
+}

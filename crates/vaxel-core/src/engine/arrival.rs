@@ -1,0 +1,319 @@
+//! A call's way in: entry, crisis mode, opening hours, greeting, menus, and the target it
+//! lands on.
+
+use super::state::{Call, CallState, Slot};
+use super::{ActiveCrisis, Engine};
+use crate::error::EngineError;
+use crate::input::CallId;
+use crate::output::{CallbackNote, Command, Outcome};
+use crate::site::{MenuIdx, Target, Text};
+
+impl Engine {
+    pub(super) fn call_arrived(
+        &mut self,
+        id: CallId,
+        platform: Text,
+        to: &str,
+        from: Text,
+        digits: Option<String>,
+        lang: Option<Text>,
+    ) -> Result<(), EngineError> {
+        if self.by_id.contains_key(&*id) {
+            return Err(EngineError::DuplicateCall(id.to_string()));
+        }
+        let entry_ix = *self
+            .site
+            .entry_by_number
+            .get(to)
+            .ok_or_else(|| EngineError::UnknownEntry(to.to_owned()))?;
+        let site = self.site.clone();
+        let entry = site.entry(entry_ix);
+        self.next_seq += 1;
+        let call = Call {
+            id: id.clone(),
+            seq: self.next_seq,
+            platform,
+            entry: Some(entry_ix),
+            from,
+            lang,
+            arrived: self.now,
+            priority: entry.priority,
+            state: CallState::Queued,
+            pending_digits: digits
+                .map(|d| d.split(',').map(str::to_owned).collect())
+                .unwrap_or_default(),
+            digits: String::new(),
+            levels: 0,
+            queued: None,
+            place: self.now,
+            answered: None,
+            talk_since: self.now,
+            talk_ms: 0,
+            agent: None,
+            serving: None,
+            members: Vec::new(),
+            next_mseq: 0,
+            path: Vec::new(),
+            case_type: None,
+            resolved: None,
+            callback: CallbackNote::None,
+            offering: None,
+            declined_by: None,
+            nonce: 0,
+            deadline: None,
+            ended: None,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.calls[s as usize] = Some(call);
+                s
+            }
+            None => {
+                self.calls.push(Some(call));
+                (self.calls.len() - 1) as Slot
+            }
+        };
+        self.by_id.insert(id, slot);
+
+        if let Some(crisis) = self.crisis.clone() {
+            if let Some(prompt) = crisis.prompt {
+                self.play(slot, prompt);
+            }
+            if let Some(route) = crisis.route {
+                self.route_to(slot, &route, 0);
+                return Ok(());
+            }
+        }
+        if let Some(cal) = entry.calendar
+            && !self.is_open(cal)
+        {
+            match &entry.closed_route {
+                Some(route) => {
+                    if let Some(p) = &entry.closed_prompt {
+                        self.play(slot, p.clone());
+                    }
+                    self.route_to(slot, route, 0);
+                }
+                None => {
+                    let prompt = entry.closed_prompt.clone();
+                    self.emit_for(slot, Command::Hangup { call: self.call(slot).id.clone(), prompt });
+                    self.finish(slot, Outcome::Closed);
+                }
+            }
+            return Ok(());
+        }
+        if let Some(greeting) = &entry.greeting {
+            self.play(slot, greeting.clone());
+        }
+        self.route_to(slot, &entry.route, 0);
+        Ok(())
+    }
+
+    pub(super) fn play(&mut self, slot: Slot, prompt: Text) {
+        let call = self.call(slot).id.clone();
+        self.emit_for(
+            slot,
+            Command::Play {
+                call,
+                prompt,
+                position: None,
+                ewt_s: None,
+            },
+        );
+    }
+
+    /// Sends the call on to `target`. `depth` bounds chains of routes (validation forbids
+    /// cycles; this is the belt to those braces).
+    pub(super) fn route_to(&mut self, slot: Slot, target: &Target, depth: u32) {
+        if depth > 64 {
+            // A chain this long means a cycle slipped past validation: end the call
+            // cleanly rather than loop.
+            self.hang_up_and_finish(slot, None, Outcome::Timeout);
+            return;
+        }
+        match target {
+            Target::Menu(m) => self.enter_menu(slot, *m, depth),
+            Target::Group(g) => self.enter_group(slot, *g, depth),
+            Target::Number(n) => {
+                let call = self.call(slot).id.clone();
+                self.emit_for(slot, Command::Forward { call, number: n.clone() });
+                self.finish(slot, Outcome::OverflowExternal);
+            }
+            Target::Callback => {
+                // Reached outside a menu (an entry or crisis route): nothing to queue the
+                // callback in, so there is no service.
+                self.hang_up_and_finish(slot, None, Outcome::Timeout);
+            }
+        }
+    }
+
+    pub(super) fn hang_up_and_finish(&mut self, slot: Slot, prompt: Option<Text>, outcome: Outcome) {
+        let call = self.call(slot).id.clone();
+        self.emit_for(slot, Command::Hangup { call, prompt });
+        self.finish(slot, outcome);
+    }
+
+    fn enter_menu(&mut self, slot: Slot, menu: MenuIdx, depth: u32) {
+        self.call_mut(slot).state = CallState::Ivr { menu, tries: 0 };
+        match self.call_mut(slot).pending_digits.pop_front() {
+            Some(d) => self.menu_choice(slot, menu, 0, &d, depth),
+            None => self.send_menu(slot, menu, false),
+        }
+    }
+
+    fn send_menu(&mut self, slot: Slot, menu: MenuIdx, invalid: bool) {
+        let site = self.site.clone();
+        let m = site.menu(menu);
+        let call = self.call(slot).id.clone();
+        self.emit_for(
+            slot,
+            Command::Menu {
+                call,
+                menu: m.id.clone(),
+                prompt: if invalid { m.invalid_prompt.clone() } else { m.prompt.clone() },
+                max_digits: m.max_digits,
+                timeout_s: m.timeout_s,
+            },
+        );
+    }
+
+    /// Applies a caller's choice at `menu`: an option, no input (the default), or an
+    /// invalid choice (the prompt again, `retries` times, then the default).
+    fn menu_choice(&mut self, slot: Slot, menu: MenuIdx, tries: u32, digits: &str, depth: u32) {
+        let site = self.site.clone();
+        let m = site.menu(menu);
+        let target = if digits.is_empty() {
+            Some(m.default.clone())
+        } else {
+            m.option(digits).cloned()
+        };
+        let target = match target {
+            Some(t) => t,
+            None if tries < m.retries => {
+                self.call_mut(slot).state = CallState::Ivr { menu, tries: tries + 1 };
+                match self.call_mut(slot).pending_digits.pop_front() {
+                    Some(d) => self.menu_choice(slot, menu, tries + 1, &d, depth),
+                    None => self.send_menu(slot, menu, true),
+                }
+                return;
+            }
+            None => m.default.clone(),
+        };
+        let call = self.call_mut(slot);
+        if call.levels > 0 {
+            call.digits.push(',');
+        }
+        call.levels += 1;
+        call.digits.push_str(digits);
+        match target {
+            Target::Callback => match &m.default {
+                Target::Group(g) => {
+                    let g = *g;
+                    self.enter_group(slot, g, depth + 1);
+                    if self.live_in_queue(slot) {
+                        self.offer_callback(slot, g);
+                    }
+                }
+                other => {
+                    let other = other.clone();
+                    self.route_to(slot, &other, depth + 1);
+                }
+            },
+            t => self.route_to(slot, &t, depth + 1),
+        }
+    }
+
+    /// Whether the call in `slot` still exists and waits in a queue.
+    pub(super) fn live_in_queue(&self, slot: Slot) -> bool {
+        matches!(&self.calls[slot as usize], Some(c) if c.state == CallState::Queued)
+    }
+
+    pub(super) fn call_digits(&mut self, id: &str, digits: &str) -> Result<(), EngineError> {
+        let slot = self.find_call(id)?;
+        let call = self.call(slot);
+        match call.state {
+            CallState::Ivr { menu, tries } => {
+                self.menu_choice(slot, menu, tries, digits, 0);
+                Ok(())
+            }
+            CallState::Queued if call.offering.is_some() => {
+                self.callback_answer(slot, digits == "1");
+                Ok(())
+            }
+            _ => Err(EngineError::InvalidState(format!(
+                "call \"{id}\" is not in a menu and has no callback offer out"
+            ))),
+        }
+    }
+
+    pub(super) fn set_crisis(
+        &mut self,
+        on: bool,
+        prompt: Option<Text>,
+        route: Option<&str>,
+    ) -> Result<(), EngineError> {
+        if !on {
+            self.crisis = None;
+            return Ok(());
+        }
+        let site_crisis = self.site.crisis.clone();
+        let route = match route {
+            Some(r) => Some(self.parse_target(r, "route")?),
+            None => site_crisis.as_ref().and_then(|c| c.route.clone()),
+        };
+        let prompt = prompt.or_else(|| site_crisis.and_then(|c| c.prompt));
+        if prompt.is_none() && route.is_none() {
+            return Err(EngineError::BadField {
+                field: "prompt",
+                reason: "crisis mode needs a prompt or a route, and the site's [crisis] has none".into(),
+            });
+        }
+        let announce = self.crisis.is_none();
+        self.crisis = Some(ActiveCrisis { prompt: prompt.clone(), route });
+        // Callers already waiting hear at once that the city knows.
+        if let (true, Some(prompt)) = (announce, prompt) {
+            for slot in 0..self.calls.len() as Slot {
+                if self.live_in_queue(slot) {
+                    self.play(slot, prompt.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses `group:ID`, `menu:ID`, `number:E164` or `callback` against the running site.
+    pub(super) fn parse_target(&self, text: &str, field: &'static str) -> Result<Target, EngineError> {
+        let bad = |reason: String| EngineError::BadField { field, reason };
+        if text == "callback" {
+            return Ok(Target::Callback);
+        }
+        let (kind, id) = text
+            .split_once(':')
+            .ok_or_else(|| bad(format!("\"{text}\" is not group:ID, menu:ID or number:E164")))?;
+        match kind {
+            "group" => self
+                .site
+                .group_by_id
+                .get(id)
+                .map(|g| Target::Group(*g))
+                .ok_or_else(|| bad(format!("no group \"{id}\""))),
+            "menu" => self
+                .site
+                .menu_by_id
+                .get(id)
+                .map(|m| Target::Menu(*m))
+                .ok_or_else(|| bad(format!("no menu \"{id}\""))),
+            "number" if is_e164(id) => Ok(Target::Number(id.into())),
+            "number" => Err(bad(format!("\"{id}\" is not an E.164 number"))),
+            _ => Err(bad(format!("\"{kind}\" is not group, menu or number"))),
+        }
+    }
+}
+
+/// `+` and 2 to 15 digits, the first not 0.
+pub(super) fn is_e164(s: &str) -> bool {
+    let Some(d) = s.strip_prefix('+') else {
+        return false;
+    };
+    (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+}

@@ -1,0 +1,624 @@
+//! Queues and dispatch: a call entering a group, widening, overflow rules, max wait,
+//! announcements, callback offers, and the matching of waiting calls with free agents.
+
+use super::Engine;
+use super::queues::{AgentFacts, IdleKey, QKey, idle_key};
+use super::state::{CallState, Member, Slot, Status};
+use super::timers::Timer;
+use crate::output::{CallbackNote, Command, Outcome};
+use crate::site::{AgentIdx, Condition, GroupIdx, OverflowMode, Target, Text};
+use crate::time::Timestamp;
+
+/// The prompt played when a caller accepts a callback, before the line is freed.
+pub(crate) const CALLBACK_ACCEPTED_PROMPT: &str = "callback-accepted";
+
+impl Engine {
+    fn qkey(&self, slot: Slot) -> QKey {
+        let c = self.call(slot);
+        QKey {
+            neg_priority: -i64::from(c.priority),
+            place: c.place.0,
+            seq: c.seq,
+            slot,
+        }
+    }
+
+    /// Puts the call into the queue sets of all its memberships.
+    pub(super) fn insert_sets(&mut self, slot: Slot) {
+        let key = self.qkey(slot);
+        for i in 0..self.call(slot).members.len() {
+            let m = self.call(slot).members[i];
+            self.groups[m.group.ix()].queues[usize::from(m.step)].insert(key);
+        }
+    }
+
+    /// Takes the call out of the queue sets (it keeps its memberships and places).
+    pub(super) fn remove_sets(&mut self, slot: Slot) {
+        let key = self.qkey(slot);
+        for i in 0..self.call(slot).members.len() {
+            let m = self.call(slot).members[i];
+            self.groups[m.group.ix()].queues[usize::from(m.step)].remove(&key);
+        }
+    }
+
+    /// Ends the call's membership in `group` (out of the set too if it is in one).
+    pub(super) fn leave_group(&mut self, slot: Slot, group: GroupIdx) {
+        let key = self.qkey(slot);
+        let in_queue = self.call(slot).state.in_queue();
+        let call = self.call_mut(slot);
+        let Some(i) = call.members.iter().position(|m| m.group == group) else {
+            return;
+        };
+        let m = call.members.remove(i);
+        let gs = &mut self.groups[group.ix()];
+        if in_queue {
+            gs.queues[usize::from(m.step)].remove(&key);
+        }
+        gs.waiting = gs.waiting.saturating_sub(1);
+    }
+
+    /// Ends every membership, counting the call as `outcome` in each group's figures.
+    pub(super) fn leave_all_groups(&mut self, slot: Slot, outcome: Option<Outcome>) {
+        let now = self.now;
+        let place = self.call(slot).place;
+        let groups: Vec<GroupIdx> = self.call(slot).members.iter().map(|m| m.group).collect();
+        for g in groups {
+            self.leave_group(slot, g);
+            let today = &mut self.groups[g.ix()].today;
+            match outcome {
+                Some(Outcome::Abandoned) => {
+                    today.abandoned += 1;
+                    if now.since(place) < 5_000 {
+                        today.short_abandoned += 1;
+                    }
+                }
+                Some(Outcome::OverflowExternal | Outcome::Timeout) => today.overflowed += 1,
+                _ => {}
+            }
+        }
+    }
+
+    /// The call joins `group`'s queue (keeping its place), is offered to a free agent if
+    /// one qualifies, and otherwise meets the group's overflow rules and announcements.
+    pub(super) fn enter_group(&mut self, slot: Slot, group: GroupIdx, depth: u32) {
+        if self.call(slot).member(group).is_some() {
+            return;
+        }
+        let now = self.now;
+        let site = self.site.clone();
+        let g = site.group(group);
+        let call = self.call_mut(slot);
+        if call.queued.is_none() {
+            call.queued = Some(now);
+            call.place = now;
+        }
+        if !call.state.in_queue() {
+            call.state = CallState::Queued;
+        }
+        let first_visit = !call.path.contains(&group);
+        if call.path.last() != Some(&group) {
+            call.path.push(group);
+        }
+        let mseq = call.next_mseq;
+        call.next_mseq += 1;
+        let mut step = 0u8;
+        while usize::from(step) < g.widen.len() && g.widen[usize::from(step)].after_ms == 0 {
+            step += 1;
+        }
+        call.members.push(Member {
+            group,
+            step,
+            entered: now,
+            mseq,
+            fired: 0,
+        });
+        let seq = call.seq;
+        let declined_by = call.declined_by;
+        let gs = &mut self.groups[group.ix()];
+        gs.waiting += 1;
+        if first_visit {
+            gs.today.offered += 1;
+        }
+        let key = self.qkey(slot);
+        self.groups[group.ix()].queues[usize::from(step)].insert(key);
+
+        if let Some(w) = g.widen.get(usize::from(step)) {
+            self.timers.at(now.plus_ms(w.after_ms), Timer::Widen { slot, seq, group, mseq });
+        }
+        for (i, rule) in g.overflow.iter().enumerate() {
+            if let Condition::WaitOver(ms) = rule.when
+                && ms > 0
+            {
+                let rule = i as u8;
+                self.timers.at(now.plus_ms(ms), Timer::Rule { slot, seq, group, mseq, rule });
+            }
+        }
+        if let Some(ms) = g.max_wait_ms {
+            self.timers.at(now.plus_ms(ms), Timer::MaxWait { slot, seq, group, mseq });
+        }
+        if g.announce_every_ms > 0 {
+            let at = now.plus_ms(g.announce_every_ms);
+            self.timers.at(at, Timer::Announce { slot, seq, group, mseq });
+        }
+
+        if self.call(slot).state.in_queue()
+            && let Some(agent) = self.pick_agent(group, step, declined_by)
+        {
+            self.connect(slot, agent, group);
+            return;
+        }
+        if self.call(slot).state == CallState::Queued {
+            // A callback (line already freed) just waits; a caller meets the rules.
+            self.entry_rules(slot, group, depth);
+        }
+    }
+
+    /// Overflow rules checked when a call enters a group and finds no free agent: the
+    /// first matching rule wins. Then the `queue` command and, if the wait is long, a
+    /// callback offer.
+    fn entry_rules(&mut self, slot: Slot, group: GroupIdx, depth: u32) {
+        let site = self.site.clone();
+        let g = site.group(group);
+        let gs = &self.groups[group.ix()];
+        let closed = g.calendar.is_some_and(|c| !self.is_open_peek(c));
+        let ahead = gs.waiting.saturating_sub(1);
+        let ewt = gs.ewt_ms(ahead + 1);
+        let staffed = gs.staffed();
+        let matched = g.overflow.iter().position(|r| match r.when {
+            Condition::WaitOver(ms) => ms == 0,
+            Condition::QueueOver(n) => ahead >= n,
+            Condition::NoAgents => staffed == 0 || closed,
+            Condition::EwtOver(ms) => ewt > ms,
+        });
+        let in_place = |r: usize| {
+            matches!(g.overflow[r].to, Target::Callback)
+                || (g.overflow[r].mode == OverflowMode::Expand && matches!(g.overflow[r].to, Target::Group(_)))
+        };
+        if let Some(r) = matched
+            && !in_place(r)
+        {
+            self.apply_rule(slot, group, r, depth);
+            return;
+        }
+        if closed && matched.is_none() {
+            // A closed group with no rule for it: no service.
+            self.hang_up_and_finish(slot, None, Outcome::Closed);
+            return;
+        }
+        self.send_queue(slot, group);
+        if let Some(r) = matched {
+            self.apply_rule(slot, group, r, depth);
+        }
+        if self.live_in_queue(slot)
+            && let Some(limit) = g.callback_offer_ewt_ms
+            && ewt > limit
+        {
+            self.offer_callback(slot, group);
+        }
+    }
+
+    /// `is_open` without touching the cache (for use behind shared borrows).
+    fn is_open_peek(&self, cal: crate::site::CalendarIdx) -> bool {
+        match self.open_cache[cal.ix()] {
+            Some(s) if self.now < s.until => s.open,
+            _ => self.site.calendars[cal.ix()]
+                .state_at(self.now, &self.site.timezone)
+                .open,
+        }
+    }
+
+    /// The call's position (1 = next) and expected wait in `group`.
+    pub(super) fn position(&self, slot: Slot, group: GroupIdx) -> (u32, u64) {
+        let key = self.qkey(slot);
+        let gs = &self.groups[group.ix()];
+        let pos = gs.ahead_of(&key) + 1;
+        (pos, gs.ewt_ms(pos))
+    }
+
+    fn send_queue(&mut self, slot: Slot, group: GroupIdx) {
+        let (position, ewt) = self.position(slot, group);
+        let call = self.call(slot).id.clone();
+        let group_id = self.site.group(group).id.clone();
+        self.emit_for(
+            slot,
+            Command::Queue {
+                call,
+                group: group_id,
+                position,
+                ewt_s: Timestamp::ms_to_secs_ceil(ewt),
+            },
+        );
+    }
+
+    /// Applies overflow rule `r` of `group` to the call.
+    fn apply_rule(&mut self, slot: Slot, group: GroupIdx, r: usize, depth: u32) {
+        let site = self.site.clone();
+        let rule = &site.group(group).overflow[r];
+        if let Some(m) = self.call_mut(slot).member_mut(group) {
+            m.fired |= 1 << r.min(31);
+        }
+        match (&rule.to, rule.mode) {
+            (Target::Group(t), OverflowMode::Expand) => self.enter_group(slot, *t, depth + 1),
+            (Target::Callback, _) => self.offer_callback(slot, group),
+            (target, _) => self.move_out(slot, group, target, depth),
+        }
+    }
+
+    /// The call leaves `group` for `target` (another group, a number, a menu).
+    fn move_out(&mut self, slot: Slot, group: GroupIdx, target: &Target, depth: u32) {
+        self.groups[group.ix()].today.overflowed += 1;
+        match target {
+            Target::Group(t) => {
+                let t = *t;
+                self.leave_group(slot, group);
+                if self.call(slot).member(t).is_none() {
+                    self.enter_group(slot, t, depth + 1);
+                } else if self.call(slot).members.is_empty() {
+                    unreachable!("member of the target, so members is not empty");
+                } else {
+                    let first = self.call(slot).members[0].group;
+                    self.send_queue(slot, first);
+                }
+            }
+            Target::Callback => self.offer_callback(slot, group),
+            other => {
+                self.leave_all_groups(slot, None);
+                self.call_mut(slot).state = CallState::Queued;
+                self.route_to(slot, other, depth + 1);
+            }
+        }
+    }
+
+    /// Picks the free agent `group`'s strategy prefers for a call at widen `step`, not
+    /// `avoid` (who just let it ring out) unless nobody else is free.
+    pub(super) fn pick_agent(&self, group: GroupIdx, step: u8, avoid: Option<AgentIdx>) -> Option<AgentIdx> {
+        let gs = &self.groups[group.ix()];
+        let mut best: Option<IdleKey> = None;
+        let mut fallback = None;
+        for tier in gs.idle.iter().take(usize::from(step) + 1) {
+            for k in tier.iter().take(2) {
+                if Some(k.agent) == avoid {
+                    fallback = Some(k.agent);
+                    continue;
+                }
+                if best.is_none_or(|b| *k < b) {
+                    best = Some(*k);
+                }
+                break;
+            }
+        }
+        best.map(|k| k.agent).or(fallback)
+    }
+
+    /// A free agent takes the best call among all groups it serves (highest priority, then
+    /// the earliest place); with no call waiting it joins the groups' free sets.
+    pub(super) fn serve_agent(&mut self, agent: AgentIdx) {
+        let mut best: Option<(QKey, GroupIdx)> = None;
+        let mut fallback: Option<(QKey, GroupIdx)> = None;
+        for &(g, tier) in &self.agent_groups[agent.ix()] {
+            for q in &self.groups[g.ix()].queues[usize::from(tier)..] {
+                for k in q.iter().take(2) {
+                    if self.call(k.slot).declined_by == Some(agent) {
+                        if fallback.is_none_or(|(b, _)| *k < b) {
+                            fallback = Some((*k, g));
+                        }
+                        continue;
+                    }
+                    if best.is_none_or(|(b, _)| *k < b) {
+                        best = Some((*k, g));
+                    }
+                    break;
+                }
+            }
+        }
+        match best.or(fallback) {
+            Some((k, g)) => self.connect(k.slot, agent, g),
+            None => self.add_idle(agent),
+        }
+    }
+
+    fn add_idle(&mut self, agent: AgentIdx) {
+        let a = &self.agents[agent.ix()];
+        let mut facts = AgentFacts {
+            idle_since: a.idle_since,
+            skill_score: 0,
+            rr_stamp: a.rr_stamp,
+            calls_today: a.calls_today,
+            talk_ms_today: a.talk_ms_today,
+            random: 0,
+        };
+        let n = self.agent_groups[agent.ix()].len();
+        let mut keys = Vec::with_capacity(n);
+        for i in 0..n {
+            let (g, tier) = self.agent_groups[agent.ix()][i];
+            let strategy = self.site.group(g).strategy;
+            facts.skill_score = self.agent_scores[agent.ix()][i];
+            if strategy == crate::site::Strategy::Random {
+                facts.random = self.next_random();
+            }
+            let key = idle_key(strategy, &facts, agent);
+            self.groups[g.ix()].idle[usize::from(tier)].insert(key);
+            keys.push(key);
+        }
+        self.agents[agent.ix()].idle_keys = keys;
+    }
+
+    pub(super) fn remove_idle(&mut self, agent: AgentIdx) {
+        let keys = std::mem::take(&mut self.agents[agent.ix()].idle_keys);
+        for (i, key) in keys.iter().enumerate() {
+            let (g, tier) = self.agent_groups[agent.ix()][i];
+            self.groups[g.ix()].idle[usize::from(tier)].remove(key);
+        }
+    }
+
+    /// Offers the waiting call to `agent` from `group`: `connect` (or `dial` for a
+    /// callback). The call keeps its places, out of the sets, until answered.
+    pub(super) fn connect(&mut self, slot: Slot, agent: AgentIdx, group: GroupIdx) {
+        let site = self.site.clone();
+        let g = site.group(group);
+        let def = site.agent(agent);
+        self.remove_sets(slot);
+        self.remove_idle(agent);
+        self.assignments += 1;
+        self.agents[agent.ix()].rr_stamp = self.assignments;
+        self.agents[agent.ix()].last_group = Some(group);
+        let extension = self.agents[agent.ix()].extension.clone();
+        let now = self.now;
+        let grace = site.platform.ring_grace_ms;
+        let call = self.call_mut(slot);
+        call.serving = Some(group);
+        call.offering = None;
+        let id = call.id.clone();
+        if call.state == CallState::CallbackWaiting {
+            call.state = CallState::CallbackDialing { agent };
+            if let CallbackNote::Accepted { attempts, .. } = &mut call.callback {
+                *attempts += 1;
+            }
+            let number = call.from.clone();
+            self.emit_for(
+                slot,
+                Command::Dial {
+                    callback: id,
+                    agent: def.id.clone(),
+                    extension,
+                    number,
+                },
+            );
+        } else {
+            call.state = CallState::Ringing { agent };
+            call.nonce += 1;
+            call.deadline = (g.ring_ms > 0).then(|| now.plus_ms(g.ring_ms + grace));
+            let (seq, nonce) = (call.seq, call.nonce);
+            self.emit_for(
+                slot,
+                Command::Connect {
+                    call: id,
+                    agent: def.id.clone(),
+                    extension,
+                    ring_s: Timestamp::ms_to_secs_ceil(g.ring_ms),
+                },
+            );
+            if g.ring_ms > 0 {
+                self.timers
+                    .at(now.plus_ms(g.ring_ms + grace), Timer::Ring { slot, seq, nonce });
+            }
+        }
+        self.set_status(agent, Status::Ringing { call: slot });
+    }
+
+    /// The call is back in its queues after an offer that did not connect: it keeps its
+    /// places, meets any rule that came due meanwhile, and is offered on.
+    pub(super) fn return_to_queue(&mut self, slot: Slot) {
+        if self.call(slot).members.is_empty() {
+            // Offered to one agent directly (a transfer): back to the group it came from.
+            let serving = self.call(slot).serving;
+            self.call_mut(slot).state = CallState::Queued;
+            match serving {
+                Some(g) => self.enter_group(slot, g, 0),
+                None => self.hang_up_and_finish(slot, None, Outcome::Timeout),
+            }
+            return;
+        }
+        let call = self.call_mut(slot);
+        if !matches!(call.callback, CallbackNote::Accepted { .. }) {
+            call.state = CallState::Queued;
+        } else {
+            call.state = CallState::CallbackWaiting;
+        }
+        self.insert_sets(slot);
+        if self.call(slot).state == CallState::Queued && self.overdue(slot) {
+            return;
+        }
+        self.dispatch(slot);
+    }
+
+    /// Offers the waiting call to the best free agent of any group it is in.
+    pub(super) fn dispatch(&mut self, slot: Slot) {
+        let avoid = self.call(slot).declined_by;
+        let members: Vec<(GroupIdx, u8)> = self.call(slot).members.iter().map(|m| (m.group, m.step)).collect();
+        let mut fallback = None;
+        for (g, step) in members {
+            match self.pick_agent(g, step, avoid) {
+                Some(a) if Some(a) == avoid => fallback = fallback.or(Some((a, g))),
+                Some(a) => {
+                    self.connect(slot, a, g);
+                    return;
+                }
+                None => {}
+            }
+        }
+        if let Some((a, g)) = fallback {
+            self.connect(slot, a, g);
+        } else if let Some(first) = self.call(slot).members.first().map(|m| m.group) {
+            if self.call(slot).state == CallState::Queued {
+                self.send_queue(slot, first);
+            }
+        }
+    }
+
+    /// Applies rules and max waits that came due while the call was ringing. True if the
+    /// call left its queues.
+    fn overdue(&mut self, slot: Slot) -> bool {
+        let now = self.now;
+        let site = self.site.clone();
+        let members: Vec<Member> = self.call(slot).members.clone();
+        for m in members {
+            let g = site.group(m.group);
+            if g.max_wait_ms.is_some_and(|ms| m.entered.plus_ms(ms) <= now) {
+                self.max_wait_reached(slot, m.group);
+                return !self.live_in_queue(slot);
+            }
+            let due = g.overflow.iter().enumerate().find(|(i, r)| {
+                m.fired & (1 << (*i).min(31)) == 0
+                    && matches!(r.when, Condition::WaitOver(ms) if m.entered.plus_ms(ms) <= now)
+            });
+            if let Some((r, _)) = due {
+                self.apply_rule(slot, m.group, r, 0);
+                if !self.live_in_queue(slot) || self.call(slot).member(m.group).is_none() {
+                    return !self.live_in_queue(slot);
+                }
+            }
+        }
+        false
+    }
+
+    /// The live membership `mseq` in `group` of the call `seq`, if it still exists.
+    fn timer_member(&self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32) -> Option<Member> {
+        if !self.live(slot, seq) {
+            return None;
+        }
+        self.call(slot)
+            .member(group)
+            .filter(|m| m.mseq == mseq)
+            .copied()
+    }
+
+    pub(super) fn on_widen(&mut self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32) {
+        let Some(m) = self.timer_member(slot, seq, group, mseq) else {
+            return;
+        };
+        let site = self.site.clone();
+        let g = site.group(group);
+        let in_queue = self.call(slot).state.in_queue();
+        let key = self.qkey(slot);
+        let step = m.step + 1;
+        if in_queue {
+            let gs = &mut self.groups[group.ix()];
+            gs.queues[usize::from(m.step)].remove(&key);
+            gs.queues[usize::from(step)].insert(key);
+        }
+        if let Some(mm) = self.call_mut(slot).member_mut(group) {
+            mm.step = step;
+        }
+        if let Some(w) = g.widen.get(usize::from(step)) {
+            self.timers
+                .at(m.entered.plus_ms(w.after_ms), Timer::Widen { slot, seq, group, mseq });
+        }
+        if in_queue {
+            let avoid = self.call(slot).declined_by;
+            if let Some(a) = self.pick_agent(group, step, avoid) {
+                self.connect(slot, a, group);
+            }
+        }
+    }
+
+    pub(super) fn on_rule_due(&mut self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32, rule: u8) {
+        let Some(m) = self.timer_member(slot, seq, group, mseq) else {
+            return;
+        };
+        if self.call(slot).state != CallState::Queued || m.fired & (1 << rule.min(31)) != 0 {
+            return;
+        }
+        self.apply_rule(slot, group, usize::from(rule), 0);
+    }
+
+    pub(super) fn on_max_wait(&mut self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32) {
+        if self.timer_member(slot, seq, group, mseq).is_some() && self.call(slot).state == CallState::Queued {
+            self.max_wait_reached(slot, group);
+        }
+    }
+
+    fn max_wait_reached(&mut self, slot: Slot, group: GroupIdx) {
+        let site = self.site.clone();
+        match &site.group(group).on_max_wait {
+            None => self.hang_up_and_finish(slot, None, Outcome::Timeout),
+            Some(Target::Callback) => self.offer_callback(slot, group),
+            Some(target) => self.move_out(slot, group, target, 0),
+        }
+    }
+
+    pub(super) fn on_announce(&mut self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32) {
+        if self.timer_member(slot, seq, group, mseq).is_none() {
+            return;
+        }
+        let site = self.site.clone();
+        let g = site.group(group);
+        if self.call(slot).state == CallState::Queued
+            && let Some(prompt) = &g.queue_prompt
+        {
+            let (position, ewt) = self.position(slot, group);
+            let call = self.call(slot).id.clone();
+            self.emit_for(
+                slot,
+                Command::Play {
+                    call,
+                    prompt: prompt.clone(),
+                    position: Some(position),
+                    ewt_s: Some(Timestamp::ms_to_secs_ceil(ewt)),
+                },
+            );
+        }
+        if self.call(slot).state.in_queue() || matches!(self.call(slot).state, CallState::Ringing { .. }) {
+            let at = self.now.plus_ms(g.announce_every_ms);
+            self.timers.at(at, Timer::Announce { slot, seq, group, mseq });
+        }
+    }
+
+    /// Offers a callback once per call; the caller keeps waiting meanwhile.
+    pub(super) fn offer_callback(&mut self, slot: Slot, group: GroupIdx) {
+        let call = self.call(slot);
+        if call.callback != CallbackNote::None || call.offering.is_some() || call.state != CallState::Queued {
+            return;
+        }
+        let prompt: Text = self.site.group(group).callback_prompt.clone();
+        let id = call.id.clone();
+        self.call_mut(slot).offering = Some(group);
+        self.emit_for(slot, Command::OfferCallback { call: id, prompt });
+    }
+
+    /// The caller's answer to a callback offer. Accepted: the line is freed, the place kept.
+    pub(super) fn callback_answer(&mut self, slot: Slot, accept: bool) {
+        let call = self.call_mut(slot);
+        call.offering = None;
+        if !accept {
+            call.callback = CallbackNote::Declined;
+            return;
+        }
+        call.callback = CallbackNote::Accepted {
+            attempts: 0,
+            connected: false,
+        };
+        call.state = CallState::CallbackWaiting;
+        let id = call.id.clone();
+        self.emit_for(
+            slot,
+            Command::Hangup {
+                call: id,
+                prompt: Some(CALLBACK_ACCEPTED_PROMPT.into()),
+            },
+        );
+    }
+
+    pub(super) fn on_callback_retry(&mut self, slot: Slot, seq: u64, nonce: u32) {
+        if !self.live(slot, seq) {
+            return;
+        }
+        let call = self.call(slot);
+        if call.nonce != nonce || call.state != CallState::CallbackRetry {
+            return;
+        }
+        self.call_mut(slot).state = CallState::CallbackWaiting;
+        self.insert_sets(slot);
+        self.dispatch(slot);
+    }
+}

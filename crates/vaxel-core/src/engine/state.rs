@@ -1,0 +1,216 @@
+//! The engine's records of calls and agents. Plain data: the transitions live in the
+//! modules named for them (`arrival`, `queueing`, `agents`, `calls`, `finish`).
+
+use crate::input::CallId;
+use crate::output::{CallbackNote, Outcome};
+use crate::site::{AgentIdx, EntryIdx, GroupIdx, MenuIdx, Text};
+use crate::time::Timestamp;
+
+/// Position of a call in the engine's slab. Reused after the call is gone; timers therefore
+/// also carry the call's unique `seq`.
+pub(crate) type Slot = u32;
+
+/// Where a call is. Each state names what it waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CallState {
+    /// In the IVR: a `menu` command is out (or digits were pre-collected).
+    Ivr { menu: MenuIdx, tries: u32 },
+    /// In one or more queues, waiting for an agent.
+    Queued,
+    /// Offered to `agent`: a `connect` is out. The call keeps its places, out of the sets.
+    Ringing { agent: AgentIdx },
+    /// Talking to `agent`.
+    Talking { agent: AgentIdx },
+    /// Parked by `agent`, who is free meanwhile; returns to `group` on timeout.
+    Parked { agent: AgentIdx, group: GroupIdx },
+    /// Callback accepted; the caller's line is freed, the place kept in the queue.
+    CallbackWaiting,
+    /// Callback dial failed; back in the queue at the retry timer.
+    CallbackRetry,
+    /// A `dial` to the citizen is out, bridged to `agent`.
+    CallbackDialing { agent: AgentIdx },
+    /// Over; the record waits for `agent`'s after-call work to end.
+    AfterCall { agent: AgentIdx },
+}
+
+impl CallState {
+    /// Whether the call sits in its groups' queue sets (offerable to a free agent).
+    pub(crate) fn in_queue(self) -> bool {
+        matches!(self, CallState::Queued | CallState::CallbackWaiting)
+    }
+}
+
+/// A call's place in one group's queue.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Member {
+    pub group: GroupIdx,
+    /// Widen steps passed (0 = the group's own levels).
+    pub step: u8,
+    pub entered: Timestamp,
+    /// Unique per call: timers for this membership carry it, so a membership ended and
+    /// begun again in the same group does not inherit old timers.
+    pub mseq: u32,
+    /// Overflow rules already applied here (bit per rule index).
+    pub fired: u32,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Call {
+    pub id: CallId,
+    /// Unique for the engine's lifetime (slot reuse cannot confuse timers).
+    pub seq: u64,
+    pub platform: Text,
+    pub entry: Option<EntryIdx>,
+    pub from: Text,
+    pub lang: Option<Text>,
+    pub arrived: Timestamp,
+    pub priority: i32,
+    pub state: CallState,
+    /// Pre-collected IVR choices still to apply, in order.
+    pub pending_digits: std::collections::VecDeque<String>,
+    /// Choices made, comma-separated per level.
+    pub digits: String,
+    /// Menu levels answered so far.
+    pub levels: u32,
+    /// First time the call entered a queue.
+    pub queued: Option<Timestamp>,
+    /// The caller's place: first queued time. Keeps the place across widening, expand,
+    /// moves, no-answers and requeues.
+    pub place: Timestamp,
+    pub answered: Option<Timestamp>,
+    pub talk_since: Timestamp,
+    pub talk_ms: u64,
+    /// The agent who answered last.
+    pub agent: Option<AgentIdx>,
+    /// The group the call was offered from (its ring time, wrap-up and figures).
+    pub serving: Option<GroupIdx>,
+    pub members: Vec<Member>,
+    pub next_mseq: u32,
+    /// Groups passed through, in order.
+    pub path: Vec<GroupIdx>,
+    pub case_type: Option<Text>,
+    pub resolved: Option<bool>,
+    pub callback: CallbackNote,
+    /// A callback offer is out; the next `call.digits` answers it. The group offering it.
+    pub offering: Option<GroupIdx>,
+    /// The agent who last let it ring out: not offered to them again while another is free.
+    pub declined_by: Option<AgentIdx>,
+    /// Bumped whenever a ring, park or callback-retry timer is armed; such a timer fires
+    /// only if it still matches.
+    pub nonce: u32,
+    /// When the armed ring, park or callback-retry timer is due (kept to re-arm it after
+    /// a reload).
+    pub deadline: Option<Timestamp>,
+    /// Set when the call ended and waits for the agent's after-call work.
+    pub ended: Option<(Timestamp, Outcome)>,
+}
+
+impl Call {
+    pub(crate) fn member(&self, group: GroupIdx) -> Option<&Member> {
+        self.members.iter().find(|m| m.group == group)
+    }
+
+    pub(crate) fn member_mut(&mut self, group: GroupIdx) -> Option<&mut Member> {
+        self.members.iter_mut().find(|m| m.group == group)
+    }
+
+    /// The agent the call is with, in any state that has one.
+    pub(crate) fn current_agent(&self) -> Option<AgentIdx> {
+        match self.state {
+            CallState::Ringing { agent }
+            | CallState::Talking { agent }
+            | CallState::Parked { agent, .. }
+            | CallState::CallbackDialing { agent }
+            | CallState::AfterCall { agent } => Some(agent),
+            _ => None,
+        }
+    }
+}
+
+/// What an agent is doing.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Status {
+    LoggedOut,
+    Ready,
+    Paused {
+        reason: Option<Text>,
+        until: Option<Timestamp>,
+    },
+    /// Ringing with a call, or dialing a callback.
+    Ringing { call: Slot },
+    Talking { call: Slot },
+    /// After-call work; `call` is the call whose record waits for it, if any.
+    Wrapup { call: Option<Slot>, until: Option<Timestamp> },
+}
+
+/// A pause asked for while busy, applied when the agent is free.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct PendingPause {
+    pub reason: Option<Text>,
+    pub note: Option<Text>,
+    pub until: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Agent {
+    pub status: Status,
+    pub since: Timestamp,
+    /// When the agent last became ready: the `longest-idle` key.
+    pub idle_since: Timestamp,
+    pub extension: Text,
+    /// Presence text for the directory; kept while paused.
+    pub note: Option<Text>,
+    pub logout_pending: bool,
+    pub pause_pending: Option<PendingPause>,
+    pub no_answer_streak: u32,
+    pub calls_today: u32,
+    pub talk_ms_today: u64,
+    /// Order of the last assignment: the `round-robin` key.
+    pub rr_stamp: u64,
+    /// Bumped on every status change; wrap-up and pause timers carry it.
+    pub nonce: u32,
+    /// Keys under which the agent sits in its groups' idle sets (parallel to the agent's
+    /// group list); empty when not idle.
+    pub idle_keys: Vec<super::queues::IdleKey>,
+    /// Wrap-up began (for the record's `wrapup_s`).
+    pub wrapup_since: Timestamp,
+    /// The group of the agent's last call (its wrap-up time and handle-time estimate).
+    pub last_group: Option<GroupIdx>,
+    /// Talk time of the agent's last call leg, for the handle-time estimate.
+    pub last_talk_ms: u64,
+}
+
+impl Agent {
+    pub(crate) fn new(extension: Text) -> Agent {
+        Agent {
+            status: Status::LoggedOut,
+            since: Timestamp(0),
+            idle_since: Timestamp(0),
+            extension,
+            note: None,
+            logout_pending: false,
+            pause_pending: None,
+            no_answer_streak: 0,
+            calls_today: 0,
+            talk_ms_today: 0,
+            rr_stamp: 0,
+            nonce: 0,
+            idle_keys: Vec::new(),
+            wrapup_since: Timestamp(0),
+            last_group: None,
+            last_talk_ms: 0,
+        }
+    }
+
+    pub(crate) fn view_state(&self) -> crate::snapshot::AgentState {
+        use crate::snapshot::AgentState;
+        match self.status {
+            Status::LoggedOut => AgentState::LoggedOut,
+            Status::Ready => AgentState::Ready,
+            Status::Paused { .. } => AgentState::Paused,
+            Status::Ringing { .. } => AgentState::Ringing,
+            Status::Talking { .. } => AgentState::Talking,
+            Status::Wrapup { .. } => AgentState::Wrapup,
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Read-only views of the engine for wallboards, desktops and metrics.
+
+use super::Engine;
+use super::queues::service_level;
+use super::state::{CallState, Status};
+use crate::snapshot::{
+    AgentSnapshot, CallSnapshot, DirectoryHit, GroupSnapshot, Presence, Snapshot,
+};
+use crate::time::Timestamp;
+
+impl Engine {
+    /// The live state: groups with their figures, agents, and calls waiting (oldest first).
+    #[must_use]
+    pub fn snapshot(&self) -> Snapshot {
+        let now = self.now;
+        let site = &self.site;
+        let groups = site
+            .groups
+            .iter()
+            .zip(&self.groups)
+            .map(|(g, gs)| {
+                let mut today = gs.today;
+                today.service_level = service_level(&today);
+                GroupSnapshot {
+                    id: g.id.clone(),
+                    name: g.name.clone(),
+                    waiting: gs.waiting,
+                    oldest_wait_s: gs
+                        .oldest_place()
+                        .map_or(0.0, |p| now.since(Timestamp(p)) as f64 / 1000.0),
+                    ewt_s: Timestamp::ms_to_secs_ceil(gs.ewt_ms(gs.waiting + 1)),
+                    agents: gs.counts,
+                    today,
+                }
+            })
+            .collect();
+        let agents = site
+            .agents
+            .iter()
+            .zip(&self.agents)
+            .enumerate()
+            .map(|(i, (def, a))| {
+                let (pause_reason, until) = match &a.status {
+                    Status::Paused { reason, until } => (reason.clone(), *until),
+                    Status::Wrapup { until, .. } => (None, *until),
+                    _ => (None, None),
+                };
+                let call = match a.status {
+                    Status::Ringing { call } | Status::Talking { call } => {
+                        self.calls[call as usize].as_ref().map(|c| c.id.clone())
+                    }
+                    Status::Wrapup { call: Some(call), .. } => {
+                        self.calls[call as usize].as_ref().map(|c| c.id.clone())
+                    }
+                    _ => None,
+                };
+                AgentSnapshot {
+                    id: def.id.clone(),
+                    name: def.name.clone(),
+                    extension: a.extension.clone(),
+                    department: def.department.clone(),
+                    state: a.view_state(),
+                    since: a.since,
+                    call,
+                    skills: def
+                        .skills
+                        .iter()
+                        .map(|&(s, l)| (site.skills[s.ix()].clone(), l))
+                        .collect(),
+                    groups: self.agent_groups[i]
+                        .iter()
+                        .map(|&(g, _)| site.group(g).id.clone())
+                        .collect(),
+                    pause_reason,
+                    note: a.note.clone(),
+                    until,
+                    logout_pending: a.logout_pending,
+                    calls_today: a.calls_today,
+                    talk_s_today: a.talk_ms_today / 1000,
+                }
+            })
+            .collect();
+        let mut calls: Vec<CallSnapshot> = self
+            .calls
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, c)| {
+                let c = c.as_ref()?;
+                let state = match c.state {
+                    CallState::Queued if c.offering.is_some() => "offering_callback",
+                    CallState::Queued => "queued",
+                    CallState::Ringing { .. } => "ringing",
+                    CallState::Parked { .. } => "parked",
+                    CallState::CallbackWaiting | CallState::CallbackRetry | CallState::CallbackDialing { .. } => {
+                        "callback"
+                    }
+                    _ => return None,
+                };
+                let position = c
+                    .members
+                    .first()
+                    .filter(|_| c.state.in_queue())
+                    .map_or(0, |m| self.position(slot as u32, m.group).0);
+                Some(CallSnapshot {
+                    call: c.id.clone(),
+                    from: c.from.clone(),
+                    entry: c.entry.map_or_else(|| "".into(), |e| site.entry(e).id.clone()),
+                    lang: c.lang.clone(),
+                    state,
+                    groups: c.members.iter().map(|m| site.group(m.group).id.clone()).collect(),
+                    position,
+                    wait_s: c.queued.map_or(0.0, |q| now.since(q) as f64 / 1000.0),
+                    priority: c.priority,
+                })
+            })
+            .collect();
+        calls.sort_by(|a, b| b.wait_s.total_cmp(&a.wait_s).then_with(|| a.call.cmp(&b.call)));
+        Snapshot {
+            at: now,
+            site: site.name.clone(),
+            crisis: self.crisis.is_some(),
+            groups,
+            agents,
+            calls,
+            calls_in_progress: u32::try_from(self.by_id.len()).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Directory search: every word of `query` must occur (case-insensitively) in the
+    /// entry's name, department, extension or keywords. Linked agents show presence.
+    #[must_use]
+    pub fn directory(&self, query: &str) -> Vec<DirectoryHit> {
+        let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+        self.site
+            .directory
+            .iter()
+            .filter(|d| {
+                let hay = [
+                    Some(&d.name),
+                    d.department.as_ref(),
+                    d.extension.as_ref(),
+                ]
+                .into_iter()
+                .flatten()
+                .chain(d.keywords.iter())
+                .map(|t| t.to_lowercase())
+                .collect::<Vec<_>>();
+                words.iter().all(|w| hay.iter().any(|h| h.contains(w.as_str())))
+            })
+            .map(|d| DirectoryHit {
+                name: d.name.clone(),
+                department: d.department.clone(),
+                extension: d.extension.clone(),
+                number: d.number.clone(),
+                keywords: d.keywords.clone(),
+                presence: d.agent.map(|a| {
+                    let st = &self.agents[a.ix()];
+                    Presence {
+                        agent: self.site.agent(a).id.clone(),
+                        state: st.view_state(),
+                        note: st.note.clone(),
+                        until: match st.status {
+                            Status::Paused { until, .. } => until,
+                            _ => None,
+                        },
+                    }
+                }),
+            })
+            .collect()
+    }
+}
