@@ -199,8 +199,14 @@ mod tests {
         let s = c.state_at(at("2026-03-02T07:00:00Z"), &sthlm());
         assert!(s.open);
         assert_eq!(s.until, at("2026-03-02T16:00:00Z"));
-        assert!(!c.state_at(at("2026-03-07T10:00:00Z"), &sthlm()).open, "saturday");
-        assert!(!c.state_at(at("2026-12-24T10:00:00Z"), &sthlm()).open, "holiday");
+        assert!(
+            !c.state_at(at("2026-03-07T10:00:00Z"), &sthlm()).open,
+            "saturday"
+        );
+        assert!(
+            !c.state_at(at("2026-12-24T10:00:00Z"), &sthlm()).open,
+            "holiday"
+        );
     }
 
     #[test]
@@ -217,7 +223,11 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_problem() {
-        assert!(parse_ranges("17:00-08:00").unwrap_err().contains("ends before"));
+        assert!(
+            parse_ranges("17:00-08:00")
+                .unwrap_err()
+                .contains("ends before")
+        );
         assert!(parse_ranges("8-17").is_err());
         assert!(parse_day_key("mon-fre").unwrap_err().contains("fre"));
         assert_eq!(parse_day_key("fri-mon").unwrap().len(), 4);

@@ -26,10 +26,22 @@ pub enum Input {
         lang: Option<Text>,
     },
     /// The caller's answer to a `menu` or `offer_callback` (empty = no input).
-    CallDigits { call: CallId, digits: String },
-    CallAnswered { call: CallId, agent: Text },
-    CallNoAnswer { call: CallId, agent: Text },
-    CallHangup { call: CallId, reason: Option<Text> },
+    CallDigits {
+        call: CallId,
+        digits: String,
+    },
+    CallAnswered {
+        call: CallId,
+        agent: Text,
+    },
+    CallNoAnswer {
+        call: CallId,
+        agent: Text,
+    },
+    CallHangup {
+        call: CallId,
+        reason: Option<Text>,
+    },
     /// `to` is `group:ID`, `agent:ID` or `number:E164`.
     CallTransfer {
         call: CallId,
@@ -37,8 +49,14 @@ pub enum Input {
         to: Text,
         priority: Option<i32>,
     },
-    CallPark { call: CallId, agent: Text },
-    CallUnpark { call: CallId, agent: Text },
+    CallPark {
+        call: CallId,
+        agent: Text,
+    },
+    CallUnpark {
+        call: CallId,
+        agent: Text,
+    },
     CallRequeue {
         call: CallId,
         agent: Text,
@@ -52,21 +70,36 @@ pub enum Input {
         resolved: bool,
     },
     /// Result of a `dial`; `callback` is the id the `dial` carried.
-    CallbackResult { callback: CallId, connected: bool },
-    AgentLogin { agent: Text, extension: Option<Text> },
-    AgentReady { agent: Text },
-    AgentLogout { agent: Text },
+    CallbackResult {
+        callback: CallId,
+        connected: bool,
+    },
+    AgentLogin {
+        agent: Text,
+        extension: Option<Text>,
+    },
+    AgentReady {
+        agent: Text,
+    },
+    AgentLogout {
+        agent: Text,
+    },
     AgentPause {
         agent: Text,
         reason: Option<Text>,
         note: Option<Text>,
         until: Option<Timestamp>,
     },
-    AgentWrapupDone { agent: Text },
+    AgentWrapupDone {
+        agent: Text,
+    },
     /// Project extension: sets when the agent's current after-call work ends (earlier or
     /// later than the group's `wrapup_s`): "I need two more minutes" on the desktop, and
     /// how the replay gives each call its trace's own wrap-up time.
-    AgentWrapupUntil { agent: Text, until: Timestamp },
+    AgentWrapupUntil {
+        agent: Text,
+        until: Timestamp,
+    },
     /// Time passes, nothing else (event clock).
     Tick,
     /// An admin switches crisis mode. `prompt`/`route` override the site's `[crisis]`
@@ -78,7 +111,9 @@ pub enum Input {
     },
     /// The daemon gave up on a platform after its grace period: its calls end as
     /// `platform_lost`.
-    PlatformLost { platform: Text },
+    PlatformLost {
+        platform: Text,
+    },
     /// A new, already validated configuration. Refused (state unchanged) if it would strand
     /// a waiting call or a logged-in agent.
     Reload(Arc<Site>),

@@ -7,11 +7,11 @@
 //! replay driver run the very same code. See ARCHITECTURE.md.
 
 pub mod calendar;
-pub mod site;
 mod engine;
 mod error;
 pub mod input;
 pub mod output;
+pub mod site;
 pub mod snapshot;
 pub mod time;
 

@@ -1,8 +1,8 @@
 //! What comes out of the engine: commands for the platform (PROTOCOL.md) and one call record
 //! per call (FORMATS.md). Drained with [`Engine::poll_output`](crate::Engine::poll_output).
 
-use crate::site::Text;
 use crate::input::CallId;
+use crate::site::Text;
 use crate::time::Timestamp;
 
 /// A command for the platform that owns the call.

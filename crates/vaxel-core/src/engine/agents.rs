@@ -51,7 +51,8 @@ impl Engine {
         self.set_status(agent, Status::Paused { reason, until });
         if let Some(t) = until {
             let nonce = self.agents[agent.ix()].nonce;
-            self.timers.at(t.max(self.now), Timer::PauseEnd { agent, nonce });
+            self.timers
+                .at(t.max(self.now), Timer::PauseEnd { agent, nonce });
         }
     }
 
@@ -64,7 +65,11 @@ impl Engine {
         ))
     }
 
-    pub(super) fn agent_login(&mut self, id: &str, extension: Option<Text>) -> Result<(), EngineError> {
+    pub(super) fn agent_login(
+        &mut self,
+        id: &str,
+        extension: Option<Text>,
+    ) -> Result<(), EngineError> {
         let agent = self.find_agent(id)?;
         if self.agents[agent.ix()].status != Status::LoggedOut {
             return Err(self.invalid(agent, "log in"));
@@ -124,7 +129,11 @@ impl Engine {
                 Ok(())
             }
             Status::Ringing { .. } | Status::Talking { .. } | Status::Wrapup { .. } => {
-                self.agents[agent.ix()].pause_pending = Some(PendingPause { reason, note, until });
+                self.agents[agent.ix()].pause_pending = Some(PendingPause {
+                    reason,
+                    note,
+                    until,
+                });
                 Ok(())
             }
         }
@@ -159,7 +168,11 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) fn agent_wrapup_until(&mut self, id: &str, until: Timestamp) -> Result<(), EngineError> {
+    pub(super) fn agent_wrapup_until(
+        &mut self,
+        id: &str,
+        until: Timestamp,
+    ) -> Result<(), EngineError> {
         let agent = self.find_agent(id)?;
         let Status::Wrapup { call, .. } = self.agents[agent.ix()].status else {
             return Err(self.invalid(agent, "set the end of wrap-up"));
@@ -169,7 +182,10 @@ impl Engine {
             return Ok(());
         }
         let a = &mut self.agents[agent.ix()];
-        a.status = Status::Wrapup { call, until: Some(until) };
+        a.status = Status::Wrapup {
+            call,
+            until: Some(until),
+        };
         a.nonce = a.nonce.wrapping_add(1);
         let nonce = a.nonce;
         self.timers.at(until, Timer::Wrapup { agent, nonce });

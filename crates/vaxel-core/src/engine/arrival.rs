@@ -96,7 +96,13 @@ impl Engine {
                 }
                 None => {
                     let prompt = entry.closed_prompt.clone();
-                    self.emit_for(slot, Command::Hangup { call: self.call(slot).id.clone(), prompt });
+                    self.emit_for(
+                        slot,
+                        Command::Hangup {
+                            call: self.call(slot).id.clone(),
+                            prompt,
+                        },
+                    );
                     self.finish(slot, Outcome::Closed);
                 }
             }
@@ -136,7 +142,13 @@ impl Engine {
             Target::Group(g) => self.enter_group(slot, *g, depth),
             Target::Number(n) => {
                 let call = self.call(slot).id.clone();
-                self.emit_for(slot, Command::Forward { call, number: n.clone() });
+                self.emit_for(
+                    slot,
+                    Command::Forward {
+                        call,
+                        number: n.clone(),
+                    },
+                );
                 self.finish(slot, Outcome::OverflowExternal);
             }
             Target::Callback => {
@@ -147,7 +159,12 @@ impl Engine {
         }
     }
 
-    pub(super) fn hang_up_and_finish(&mut self, slot: Slot, prompt: Option<Text>, outcome: Outcome) {
+    pub(super) fn hang_up_and_finish(
+        &mut self,
+        slot: Slot,
+        prompt: Option<Text>,
+        outcome: Outcome,
+    ) {
         let call = self.call(slot).id.clone();
         self.emit_for(slot, Command::Hangup { call, prompt });
         self.finish(slot, outcome);
@@ -170,7 +187,11 @@ impl Engine {
             Command::Menu {
                 call,
                 menu: m.id.clone(),
-                prompt: if invalid { m.invalid_prompt.clone() } else { m.prompt.clone() },
+                prompt: if invalid {
+                    m.invalid_prompt.clone()
+                } else {
+                    m.prompt.clone()
+                },
                 max_digits: m.max_digits,
                 timeout_s: m.timeout_s,
             },
@@ -190,7 +211,10 @@ impl Engine {
         let target = match target {
             Some(t) => t,
             None if tries < m.retries => {
-                self.call_mut(slot).state = CallState::Ivr { menu, tries: tries + 1 };
+                self.call_mut(slot).state = CallState::Ivr {
+                    menu,
+                    tries: tries + 1,
+                };
                 match self.call_mut(slot).pending_digits.pop_front() {
                     Some(d) => self.menu_choice(slot, menu, tries + 1, &d, depth),
                     None => self.send_menu(slot, menu, true),
@@ -265,11 +289,15 @@ impl Engine {
         if prompt.is_none() && route.is_none() {
             return Err(EngineError::BadField {
                 field: "prompt",
-                reason: "crisis mode needs a prompt or a route, and the site's [crisis] has none".into(),
+                reason: "crisis mode needs a prompt or a route, and the site's [crisis] has none"
+                    .into(),
             });
         }
         let announce = self.crisis.is_none();
-        self.crisis = Some(ActiveCrisis { prompt: prompt.clone(), route });
+        self.crisis = Some(ActiveCrisis {
+            prompt: prompt.clone(),
+            route,
+        });
         // Callers already waiting hear at once that the city knows.
         if let (true, Some(prompt)) = (announce, prompt) {
             for slot in 0..self.calls.len() as Slot {
@@ -282,14 +310,20 @@ impl Engine {
     }
 
     /// Parses `group:ID`, `menu:ID`, `number:E164` or `callback` against the running site.
-    pub(super) fn parse_target(&self, text: &str, field: &'static str) -> Result<Target, EngineError> {
+    pub(super) fn parse_target(
+        &self,
+        text: &str,
+        field: &'static str,
+    ) -> Result<Target, EngineError> {
         let bad = |reason: String| EngineError::BadField { field, reason };
         if text == "callback" {
             return Ok(Target::Callback);
         }
-        let (kind, id) = text
-            .split_once(':')
-            .ok_or_else(|| bad(format!("\"{text}\" is not group:ID, menu:ID or number:E164")))?;
+        let (kind, id) = text.split_once(':').ok_or_else(|| {
+            bad(format!(
+                "\"{text}\" is not group:ID, menu:ID or number:E164"
+            ))
+        })?;
         match kind {
             "group" => self
                 .site

@@ -22,9 +22,15 @@ impl Engine {
             CallState::Ivr { .. } => "in the menus".to_owned(),
             CallState::Queued => "queued".to_owned(),
             CallState::Ringing { agent } => format!("ringing at \"{}\"", self.site.agent(agent).id),
-            CallState::Talking { agent } => format!("talking with \"{}\"", self.site.agent(agent).id),
-            CallState::Parked { agent, .. } => format!("parked by \"{}\"", self.site.agent(agent).id),
-            CallState::CallbackWaiting | CallState::CallbackRetry => "waiting for a callback".to_owned(),
+            CallState::Talking { agent } => {
+                format!("talking with \"{}\"", self.site.agent(agent).id)
+            }
+            CallState::Parked { agent, .. } => {
+                format!("parked by \"{}\"", self.site.agent(agent).id)
+            }
+            CallState::CallbackWaiting | CallState::CallbackRetry => {
+                "waiting for a callback".to_owned()
+            }
             CallState::CallbackDialing { agent } => {
                 format!("being called back by \"{}\"", self.site.agent(agent).id)
             }
@@ -45,7 +51,12 @@ impl Engine {
         let (slot, agent) = self.call_with(call, agent)?;
         match self.call(slot).state {
             CallState::Ringing { agent: a } if a == agent => {}
-            _ => return Err(self.wrong_state(slot, &format!("be answered by \"{}\"", self.site.agent(agent).id))),
+            _ => {
+                return Err(self.wrong_state(
+                    slot,
+                    &format!("be answered by \"{}\"", self.site.agent(agent).id),
+                ));
+            }
         }
         let now = self.now;
         let sl_ms = self.site.service_level_ms;
@@ -79,7 +90,12 @@ impl Engine {
         let (slot, agent) = self.call_with(call, agent)?;
         match self.call(slot).state {
             CallState::Ringing { agent: a } if a == agent => {}
-            _ => return Err(self.wrong_state(slot, &format!("be refused by \"{}\"", self.site.agent(agent).id))),
+            _ => {
+                return Err(self.wrong_state(
+                    slot,
+                    &format!("be refused by \"{}\"", self.site.agent(agent).id),
+                ));
+            }
         }
         self.ring_out(slot, agent);
         Ok(())
@@ -103,7 +119,9 @@ impl Engine {
         if max > 0 && streak >= max {
             let reason = Some(Text::from("no-answer"));
             self.after_ring_out_pause(agent, reason);
-        } else if self.agents[agent.ix()].logout_pending || self.agents[agent.ix()].pause_pending.is_some() {
+        } else if self.agents[agent.ix()].logout_pending
+            || self.agents[agent.ix()].pause_pending.is_some()
+        {
             self.after_work(agent);
         } else {
             // The call is out of the sets while ringing, so the agent cannot pick it here.
@@ -153,7 +171,9 @@ impl Engine {
             }
             // The caller's line was freed when the callback was accepted: its hang-up is
             // expected and the callback goes on.
-            CallState::CallbackWaiting | CallState::CallbackRetry | CallState::CallbackDialing { .. } => {}
+            CallState::CallbackWaiting
+            | CallState::CallbackRetry
+            | CallState::CallbackDialing { .. } => {}
             CallState::AfterCall { .. } => return Err(self.wrong_state(slot, "hang up")),
         }
         Ok(())
@@ -197,7 +217,9 @@ impl Engine {
                 _ => {
                     return Err(EngineError::BadField {
                         field: "to",
-                        reason: format!("\"{to}\": a transfer goes to group:ID, agent:ID or number:E164"),
+                        reason: format!(
+                            "\"{to}\": a transfer goes to group:ID, agent:ID or number:E164"
+                        ),
                     });
                 }
             }
@@ -221,7 +243,9 @@ impl Engine {
                 self.start_wrapup(agent, None);
                 let group = self.call(slot).serving;
                 match group {
-                    Some(g) if self.agents[other.ix()].status == Status::Ready => self.connect(slot, other, g),
+                    Some(g) if self.agents[other.ix()].status == Status::Ready => {
+                        self.connect(slot, other, g)
+                    }
                     _ => self.return_to_queue(slot),
                 }
             }
@@ -249,7 +273,8 @@ impl Engine {
         c.nonce += 1;
         c.deadline = Some(now.plus_ms(timeout));
         let (seq, nonce) = (c.seq, c.nonce);
-        self.timers.at(now.plus_ms(timeout), Timer::Park { slot, seq, nonce });
+        self.timers
+            .at(now.plus_ms(timeout), Timer::Park { slot, seq, nonce });
         // The agent is free for other calls while the call is parked.
         self.make_ready(agent);
         Ok(())
@@ -259,7 +284,12 @@ impl Engine {
         let (slot, agent) = self.call_with(call, agent)?;
         match self.call(slot).state {
             CallState::Parked { agent: a, .. } if a == agent => {}
-            _ => return Err(self.wrong_state(slot, &format!("be unparked by \"{}\"", self.site.agent(agent).id))),
+            _ => {
+                return Err(self.wrong_state(
+                    slot,
+                    &format!("be unparked by \"{}\"", self.site.agent(agent).id),
+                ));
+            }
         }
         if self.agents[agent.ix()].status != Status::Ready {
             return Err(self.invalid_agent(agent, "take back a parked call"));
@@ -304,10 +334,14 @@ impl Engine {
         let (slot, agent) = self.call_with(call, agent)?;
         self.talking_with(slot, agent, "be requeued")?;
         let target = match group {
-            Some(id) => *self.site.group_by_id.get(id).ok_or_else(|| EngineError::BadField {
-                field: "group",
-                reason: format!("no group \"{id}\""),
-            })?,
+            Some(id) => *self
+                .site
+                .group_by_id
+                .get(id)
+                .ok_or_else(|| EngineError::BadField {
+                    field: "group",
+                    reason: format!("no group \"{id}\""),
+                })?,
             None => match self.call(slot).serving {
                 Some(g) => g,
                 None => return Err(self.wrong_state(slot, "be requeued without a group")),
@@ -341,7 +375,11 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) fn callback_result(&mut self, callback: &str, connected: bool) -> Result<(), EngineError> {
+    pub(super) fn callback_result(
+        &mut self,
+        callback: &str,
+        connected: bool,
+    ) -> Result<(), EngineError> {
         let slot = self.find_call(callback)?;
         let CallState::CallbackDialing { agent } = self.call(slot).state else {
             return Err(self.wrong_state(slot, "report a callback result"));
@@ -388,15 +426,19 @@ impl Engine {
             c.nonce += 1;
             c.deadline = Some(now.plus_ms(policy.retry_delay_ms));
             let (seq, nonce) = (c.seq, c.nonce);
-            self.timers
-                .at(now.plus_ms(policy.retry_delay_ms), Timer::CallbackRetry { slot, seq, nonce });
+            self.timers.at(
+                now.plus_ms(policy.retry_delay_ms),
+                Timer::CallbackRetry { slot, seq, nonce },
+            );
         }
         Ok(())
     }
 
     /// Ends every call of a platform given up on, in slot order, as `platform_lost`;
-    /// their agents are free at once.
+    /// their agents are free once all of them are gone (so none is offered another of the
+    /// lost platform's calls).
     pub(super) fn platform_lost(&mut self, platform: &str) {
+        let mut freed = Vec::new();
         for slot in 0..self.calls.len() as Slot {
             let Some(c) = &self.calls[slot as usize] else {
                 continue;
@@ -404,15 +446,21 @@ impl Engine {
             if &*c.platform != platform || matches!(c.state, CallState::AfterCall { .. }) {
                 continue;
             }
-            let agent = c.current_agent();
             let state = c.state;
-            if let CallState::Talking { agent } = state {
-                self.end_talk(slot, agent);
+            match state {
+                CallState::Talking { agent } => {
+                    self.end_talk(slot, agent);
+                    freed.push(agent);
+                }
+                CallState::Ringing { agent } | CallState::CallbackDialing { agent } => {
+                    freed.push(agent)
+                }
+                _ => {}
             }
             self.finish(slot, Outcome::PlatformLost);
-            if let (Some(a), false) = (agent, matches!(state, CallState::Parked { .. })) {
-                self.after_work(a);
-            }
+        }
+        for agent in freed {
+            self.after_work(agent);
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::Engine;
 use super::state::{CallState, Slot, Status};
 use super::timers::Timer;
-use crate::output::{CallRecord, Output, Outcome};
+use crate::output::{CallRecord, Outcome, Output};
 use crate::site::{AgentIdx, Text};
 
 impl Engine {
@@ -45,7 +45,13 @@ impl Engine {
         let ms = group.map_or(0, |g| site.group(g).wrapup_ms);
         let now = self.now;
         let until = (ms > 0).then(|| now.plus_ms(ms));
-        self.set_status(agent, Status::Wrapup { call: record, until });
+        self.set_status(
+            agent,
+            Status::Wrapup {
+                call: record,
+                until,
+            },
+        );
         self.agents[agent.ix()].wrapup_since = now;
         match until {
             Some(t) => {
@@ -115,7 +121,11 @@ impl Engine {
             wait_ms,
             talk_ms: call.talk_ms,
             wrapup_ms,
-            groups: call.path.iter().map(|g| site.group(*g).id.clone()).collect(),
+            groups: call
+                .path
+                .iter()
+                .map(|g| site.group(*g).id.clone())
+                .collect(),
             digits: call.digits,
             case_type: call.case_type,
             resolved: call.resolved,

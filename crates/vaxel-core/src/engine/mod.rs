@@ -211,7 +211,10 @@ impl Engine {
     /// Fires every timer due by `now`, each at its own time, and advances the clock.
     pub fn handle_timeout(&mut self, now: Timestamp) -> Result<(), EngineError> {
         if now < self.now {
-            return Err(EngineError::TimeWentBackwards { at: now, now: self.now });
+            return Err(EngineError::TimeWentBackwards {
+                at: now,
+                now: self.now,
+            });
         }
         while let Some((at, timer)) = self.timers.pop_due(now) {
             self.now = at.max(self.now);
@@ -365,11 +368,10 @@ impl Engine {
         }
         let tz = &self.site.timezone;
         let local = tz.to_datetime(self.now.to_jiff());
-        let next_midnight = local
-            .date()
-            .tomorrow()
-            .ok()
-            .and_then(|d| tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight())).ok());
+        let next_midnight = local.date().tomorrow().ok().and_then(|d| {
+            tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                .ok()
+        });
         self.day_end = next_midnight.map_or(Timestamp(u64::MAX), Timestamp::from_jiff);
         for g in &mut self.groups {
             g.today = crate::snapshot::DayStats::default();

@@ -50,11 +50,9 @@ impl Engine {
             return;
         };
         let m = call.members.remove(i);
-        let gs = &mut self.groups[group.ix()];
         if in_queue {
-            gs.queues[usize::from(m.step)].remove(&key);
+            self.groups[group.ix()].queues[usize::from(m.step)].remove(&key);
         }
-        gs.waiting = gs.waiting.saturating_sub(1);
     }
 
     /// Ends every membership, counting the call as `outcome` in each group's figures.
@@ -114,31 +112,62 @@ impl Engine {
         });
         let seq = call.seq;
         let declined_by = call.declined_by;
-        let gs = &mut self.groups[group.ix()];
-        gs.waiting += 1;
         if first_visit {
-            gs.today.offered += 1;
+            self.groups[group.ix()].today.offered += 1;
         }
         let key = self.qkey(slot);
         self.groups[group.ix()].queues[usize::from(step)].insert(key);
 
         if let Some(w) = g.widen.get(usize::from(step)) {
-            self.timers.at(now.plus_ms(w.after_ms), Timer::Widen { slot, seq, group, mseq });
+            self.timers.at(
+                now.plus_ms(w.after_ms),
+                Timer::Widen {
+                    slot,
+                    seq,
+                    group,
+                    mseq,
+                },
+            );
         }
         for (i, rule) in g.overflow.iter().enumerate() {
             if let Condition::WaitOver(ms) = rule.when
                 && ms > 0
             {
                 let rule = i as u8;
-                self.timers.at(now.plus_ms(ms), Timer::Rule { slot, seq, group, mseq, rule });
+                self.timers.at(
+                    now.plus_ms(ms),
+                    Timer::Rule {
+                        slot,
+                        seq,
+                        group,
+                        mseq,
+                        rule,
+                    },
+                );
             }
         }
         if let Some(ms) = g.max_wait_ms {
-            self.timers.at(now.plus_ms(ms), Timer::MaxWait { slot, seq, group, mseq });
+            self.timers.at(
+                now.plus_ms(ms),
+                Timer::MaxWait {
+                    slot,
+                    seq,
+                    group,
+                    mseq,
+                },
+            );
         }
         if g.announce_every_ms > 0 {
             let at = now.plus_ms(g.announce_every_ms);
-            self.timers.at(at, Timer::Announce { slot, seq, group, mseq });
+            self.timers.at(
+                at,
+                Timer::Announce {
+                    slot,
+                    seq,
+                    group,
+                    mseq,
+                },
+            );
         }
 
         if self.call(slot).state.in_queue()
@@ -161,7 +190,7 @@ impl Engine {
         let g = site.group(group);
         let gs = &self.groups[group.ix()];
         let closed = g.calendar.is_some_and(|c| !self.is_open_peek(c));
-        let ahead = gs.waiting.saturating_sub(1);
+        let ahead = gs.waiting().saturating_sub(1);
         let ewt = gs.ewt_ms(ahead + 1);
         let staffed = gs.staffed();
         let matched = g.overflow.iter().position(|r| match r.when {
@@ -172,7 +201,8 @@ impl Engine {
         });
         let in_place = |r: usize| {
             matches!(g.overflow[r].to, Target::Callback)
-                || (g.overflow[r].mode == OverflowMode::Expand && matches!(g.overflow[r].to, Target::Group(_)))
+                || (g.overflow[r].mode == OverflowMode::Expand
+                    && matches!(g.overflow[r].to, Target::Group(_)))
         };
         if let Some(r) = matched
             && !in_place(r)
@@ -201,9 +231,11 @@ impl Engine {
     fn is_open_peek(&self, cal: crate::site::CalendarIdx) -> bool {
         match self.open_cache[cal.ix()] {
             Some(s) if self.now < s.until => s.open,
-            _ => self.site.calendars[cal.ix()]
-                .state_at(self.now, &self.site.timezone)
-                .open,
+            _ => {
+                self.site.calendars[cal.ix()]
+                    .state_at(self.now, &self.site.timezone)
+                    .open
+            }
         }
     }
 
@@ -271,7 +303,12 @@ impl Engine {
 
     /// Picks the free agent `group`'s strategy prefers for a call at widen `step`, not
     /// `avoid` (who just let it ring out) unless nobody else is free.
-    pub(super) fn pick_agent(&self, group: GroupIdx, step: u8, avoid: Option<AgentIdx>) -> Option<AgentIdx> {
+    pub(super) fn pick_agent(
+        &self,
+        group: GroupIdx,
+        step: u8,
+        avoid: Option<AgentIdx>,
+    ) -> Option<AgentIdx> {
         let gs = &self.groups[group.ix()];
         let mut best: Option<IdleKey> = None;
         let mut fallback = None;
@@ -399,8 +436,10 @@ impl Engine {
                 },
             );
             if g.ring_ms > 0 {
-                self.timers
-                    .at(now.plus_ms(g.ring_ms + grace), Timer::Ring { slot, seq, nonce });
+                self.timers.at(
+                    now.plus_ms(g.ring_ms + grace),
+                    Timer::Ring { slot, seq, nonce },
+                );
             }
         }
         self.set_status(agent, Status::Ringing { call: slot });
@@ -435,7 +474,12 @@ impl Engine {
     /// Offers the waiting call to the best free agent of any group it is in.
     pub(super) fn dispatch(&mut self, slot: Slot) {
         let avoid = self.call(slot).declined_by;
-        let members: Vec<(GroupIdx, u8)> = self.call(slot).members.iter().map(|m| (m.group, m.step)).collect();
+        let members: Vec<(GroupIdx, u8)> = self
+            .call(slot)
+            .members
+            .iter()
+            .map(|m| (m.group, m.step))
+            .collect();
         let mut fallback = None;
         for (g, step) in members {
             match self.pick_agent(g, step, avoid) {
@@ -511,8 +555,15 @@ impl Engine {
             mm.step = step;
         }
         if let Some(w) = g.widen.get(usize::from(step)) {
-            self.timers
-                .at(m.entered.plus_ms(w.after_ms), Timer::Widen { slot, seq, group, mseq });
+            self.timers.at(
+                m.entered.plus_ms(w.after_ms),
+                Timer::Widen {
+                    slot,
+                    seq,
+                    group,
+                    mseq,
+                },
+            );
         }
         if in_queue {
             let avoid = self.call(slot).declined_by;
@@ -522,7 +573,14 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_rule_due(&mut self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32, rule: u8) {
+    pub(super) fn on_rule_due(
+        &mut self,
+        slot: Slot,
+        seq: u64,
+        group: GroupIdx,
+        mseq: u32,
+        rule: u8,
+    ) {
         let Some(m) = self.timer_member(slot, seq, group, mseq) else {
             return;
         };
@@ -533,7 +591,9 @@ impl Engine {
     }
 
     pub(super) fn on_max_wait(&mut self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32) {
-        if self.timer_member(slot, seq, group, mseq).is_some() && self.call(slot).state == CallState::Queued {
+        if self.timer_member(slot, seq, group, mseq).is_some()
+            && self.call(slot).state == CallState::Queued
+        {
             self.max_wait_reached(slot, group);
         }
     }
@@ -568,16 +628,29 @@ impl Engine {
                 },
             );
         }
-        if self.call(slot).state.in_queue() || matches!(self.call(slot).state, CallState::Ringing { .. }) {
+        if self.call(slot).state.in_queue()
+            || matches!(self.call(slot).state, CallState::Ringing { .. })
+        {
             let at = self.now.plus_ms(g.announce_every_ms);
-            self.timers.at(at, Timer::Announce { slot, seq, group, mseq });
+            self.timers.at(
+                at,
+                Timer::Announce {
+                    slot,
+                    seq,
+                    group,
+                    mseq,
+                },
+            );
         }
     }
 
     /// Offers a callback once per call; the caller keeps waiting meanwhile.
     pub(super) fn offer_callback(&mut self, slot: Slot, group: GroupIdx) {
         let call = self.call(slot);
-        if call.callback != CallbackNote::None || call.offering.is_some() || call.state != CallState::Queued {
+        if call.callback != CallbackNote::None
+            || call.offering.is_some()
+            || call.state != CallState::Queued
+        {
             return;
         }
         let prompt: Text = self.site.group(group).callback_prompt.clone();

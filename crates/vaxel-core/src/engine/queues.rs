@@ -69,8 +69,6 @@ pub(crate) struct GroupState {
     pub queues: Vec<BTreeSet<QKey>>,
     /// Free agents by the first widen step they qualify for (index = tier).
     pub idle: Vec<BTreeSet<IdleKey>>,
-    /// Calls holding a place here (also while ringing), for the figures.
-    pub waiting: u32,
     /// Agents serving the group, by state.
     pub counts: AgentCounts,
     /// Moving average of handle time (talk + wrap-up), for the expected wait.
@@ -84,7 +82,6 @@ impl GroupState {
         GroupState {
             queues: vec![BTreeSet::new(); steps],
             idle: vec![BTreeSet::new(); steps],
-            waiting: 0,
             counts: AgentCounts {
                 logged_out: agents,
                 ..AgentCounts::default()
@@ -92,6 +89,17 @@ impl GroupState {
             aht_ms: default_handle_ms as f64,
             today: DayStats::default(),
         }
+    }
+
+    /// Calls waiting here for an agent (not those ringing at one).
+    pub(crate) fn waiting(&self) -> u32 {
+        u32::try_from(
+            self.queues
+                .iter()
+                .map(std::collections::BTreeSet::len)
+                .sum::<usize>(),
+        )
+        .unwrap_or(u32::MAX)
     }
 
     /// Agents logged in and not paused.
@@ -178,9 +186,7 @@ mod tests {
     fn strategies_rank_as_documented() {
         let a = facts(100, 5, 7, 3, 900, 50);
         let b = facts(200, 9, 2, 1, 100, 10);
-        let rank = |s| {
-            idle_key(s, &a, AgentIdx(0)) < idle_key(s, &b, AgentIdx(1))
-        };
+        let rank = |s| idle_key(s, &a, AgentIdx(0)) < idle_key(s, &b, AgentIdx(1));
         assert!(rank(Strategy::LongestIdle), "a idle longer");
         assert!(!rank(Strategy::MostSkilled), "b more skilled");
         assert!(!rank(Strategy::RoundRobin), "b served longer ago");

@@ -12,31 +12,52 @@ use std::sync::Arc;
 impl Engine {
     pub(super) fn reload(&mut self, new: Arc<Site>) -> Result<(), EngineError> {
         let old = self.site.clone();
-        let group_map: Vec<Option<GroupIdx>> =
-            old.groups.iter().map(|g| new.group_by_id.get(&g.id).copied()).collect();
-        let agent_map: Vec<Option<AgentIdx>> =
-            old.agents.iter().map(|a| new.agent_by_id.get(&a.id).copied()).collect();
+        let group_map: Vec<Option<GroupIdx>> = old
+            .groups
+            .iter()
+            .map(|g| new.group_by_id.get(&g.id).copied())
+            .collect();
+        let agent_map: Vec<Option<AgentIdx>> = old
+            .agents
+            .iter()
+            .map(|a| new.agent_by_id.get(&a.id).copied())
+            .collect();
         let mut reasons = Vec::new();
         for c in self.calls.iter().flatten() {
             for g in c.members.iter().map(|m| m.group).chain(c.serving) {
                 if group_map[g.ix()].is_none() {
-                    reasons.push(format!("call \"{}\" is in group \"{}\", which the new configuration lacks", c.id, old.group(g).id));
+                    reasons.push(format!(
+                        "call \"{}\" is in group \"{}\", which the new configuration lacks",
+                        c.id,
+                        old.group(g).id
+                    ));
                 }
             }
             if let CallState::Ivr { menu, .. } = c.state
                 && !new.menu_by_id.contains_key(&old.menu(menu).id)
             {
-                reasons.push(format!("call \"{}\" is in menu \"{}\", which the new configuration lacks", c.id, old.menu(menu).id));
+                reasons.push(format!(
+                    "call \"{}\" is in menu \"{}\", which the new configuration lacks",
+                    c.id,
+                    old.menu(menu).id
+                ));
             }
             if let Some(e) = c.entry
                 && !new.entry_by_id.contains_key(&old.entry(e).id)
             {
-                reasons.push(format!("call \"{}\" came in on entry \"{}\", which the new configuration lacks", c.id, old.entry(e).id));
+                reasons.push(format!(
+                    "call \"{}\" came in on entry \"{}\", which the new configuration lacks",
+                    c.id,
+                    old.entry(e).id
+                ));
             }
         }
         for (i, a) in self.agents.iter().enumerate() {
             if a.status != Status::LoggedOut && agent_map[i].is_none() {
-                reasons.push(format!("agent \"{}\" is logged in, and the new configuration lacks it", old.agents[i].id));
+                reasons.push(format!(
+                    "agent \"{}\" is logged in, and the new configuration lacks it",
+                    old.agents[i].id
+                ));
             }
         }
         if !reasons.is_empty() {
@@ -48,7 +69,11 @@ impl Engine {
         let a = |x: AgentIdx| agent_map[x.ix()].unwrap_or(x);
 
         // Agents: keep the state of those that stay, by id.
-        let mut agents: Vec<Agent> = new.agents.iter().map(|d| Agent::new(d.extension.clone())).collect();
+        let mut agents: Vec<Agent> = new
+            .agents
+            .iter()
+            .map(|d| Agent::new(d.extension.clone()))
+            .collect();
         for (i, st) in std::mem::take(&mut self.agents).into_iter().enumerate() {
             if let Some(n) = agent_map[i] {
                 let mut st = st;
@@ -70,11 +95,19 @@ impl Engine {
             }
             c.offering = c.offering.map(g);
             c.state = match c.state {
-                CallState::Ivr { menu, tries } => CallState::Ivr { menu: menu_map(menu), tries },
+                CallState::Ivr { menu, tries } => CallState::Ivr {
+                    menu: menu_map(menu),
+                    tries,
+                },
                 CallState::Ringing { agent } => CallState::Ringing { agent: a(agent) },
                 CallState::Talking { agent } => CallState::Talking { agent: a(agent) },
-                CallState::Parked { agent, group } => CallState::Parked { agent: a(agent), group: g(group) },
-                CallState::CallbackDialing { agent } => CallState::CallbackDialing { agent: a(agent) },
+                CallState::Parked { agent, group } => CallState::Parked {
+                    agent: a(agent),
+                    group: g(group),
+                },
+                CallState::CallbackDialing { agent } => {
+                    CallState::CallbackDialing { agent: a(agent) }
+                }
                 CallState::AfterCall { agent } => CallState::AfterCall { agent: a(agent) },
                 s => s,
             };
@@ -114,25 +147,57 @@ impl Engine {
             let seq = c.seq;
             let mut arm = Vec::new();
             for m in &c.members {
-                self.groups[m.group.ix()].waiting += 1;
                 let grp = site.group(m.group);
                 let (group, mseq) = (m.group, m.mseq);
                 if let Some(w) = grp.widen.get(usize::from(m.step)) {
-                    arm.push((m.entered.plus_ms(w.after_ms), Timer::Widen { slot, seq, group, mseq }));
+                    arm.push((
+                        m.entered.plus_ms(w.after_ms),
+                        Timer::Widen {
+                            slot,
+                            seq,
+                            group,
+                            mseq,
+                        },
+                    ));
                 }
                 for (r, rule) in grp.overflow.iter().enumerate() {
                     if let crate::site::Condition::WaitOver(ms) = rule.when
                         && m.fired & (1 << r.min(31)) == 0
                     {
                         let rule = r as u8;
-                        arm.push((m.entered.plus_ms(ms), Timer::Rule { slot, seq, group, mseq, rule }));
+                        arm.push((
+                            m.entered.plus_ms(ms),
+                            Timer::Rule {
+                                slot,
+                                seq,
+                                group,
+                                mseq,
+                                rule,
+                            },
+                        ));
                     }
                 }
                 if let Some(ms) = grp.max_wait_ms {
-                    arm.push((m.entered.plus_ms(ms), Timer::MaxWait { slot, seq, group, mseq }));
+                    arm.push((
+                        m.entered.plus_ms(ms),
+                        Timer::MaxWait {
+                            slot,
+                            seq,
+                            group,
+                            mseq,
+                        },
+                    ));
                 }
                 if grp.announce_every_ms > 0 {
-                    arm.push((self.now.plus_ms(grp.announce_every_ms), Timer::Announce { slot, seq, group, mseq }));
+                    arm.push((
+                        self.now.plus_ms(grp.announce_every_ms),
+                        Timer::Announce {
+                            slot,
+                            seq,
+                            group,
+                            mseq,
+                        },
+                    ));
                 }
             }
             if let Some(d) = c.deadline {
@@ -140,7 +205,9 @@ impl Engine {
                 match c.state {
                     CallState::Ringing { .. } => arm.push((d, Timer::Ring { slot, seq, nonce })),
                     CallState::Parked { .. } => arm.push((d, Timer::Park { slot, seq, nonce })),
-                    CallState::CallbackRetry => arm.push((d, Timer::CallbackRetry { slot, seq, nonce })),
+                    CallState::CallbackRetry => {
+                        arm.push((d, Timer::CallbackRetry { slot, seq, nonce }))
+                    }
                     _ => {}
                 }
             }
@@ -156,8 +223,12 @@ impl Engine {
             let agent = AgentIdx(i as u32);
             let nonce = self.agents[i].nonce;
             match self.agents[i].status {
-                Status::Wrapup { until: Some(t), .. } => self.timers.at(t, Timer::Wrapup { agent, nonce }),
-                Status::Paused { until: Some(t), .. } => self.timers.at(t, Timer::PauseEnd { agent, nonce }),
+                Status::Wrapup { until: Some(t), .. } => {
+                    self.timers.at(t, Timer::Wrapup { agent, nonce })
+                }
+                Status::Paused { until: Some(t), .. } => {
+                    self.timers.at(t, Timer::PauseEnd { agent, nonce })
+                }
                 _ => {}
             }
         }

@@ -113,18 +113,6 @@ impl Call {
     pub(crate) fn member_mut(&mut self, group: GroupIdx) -> Option<&mut Member> {
         self.members.iter_mut().find(|m| m.group == group)
     }
-
-    /// The agent the call is with, in any state that has one.
-    pub(crate) fn current_agent(&self) -> Option<AgentIdx> {
-        match self.state {
-            CallState::Ringing { agent }
-            | CallState::Talking { agent }
-            | CallState::Parked { agent, .. }
-            | CallState::CallbackDialing { agent }
-            | CallState::AfterCall { agent } => Some(agent),
-            _ => None,
-        }
-    }
 }
 
 /// What an agent is doing.
@@ -137,10 +125,17 @@ pub(crate) enum Status {
         until: Option<Timestamp>,
     },
     /// Ringing with a call, or dialing a callback.
-    Ringing { call: Slot },
-    Talking { call: Slot },
+    Ringing {
+        call: Slot,
+    },
+    Talking {
+        call: Slot,
+    },
     /// After-call work; `call` is the call whose record waits for it, if any.
-    Wrapup { call: Option<Slot>, until: Option<Timestamp> },
+    Wrapup {
+        call: Option<Slot>,
+        until: Option<Timestamp>,
+    },
 }
 
 /// A pause asked for while busy, applied when the agent is free.

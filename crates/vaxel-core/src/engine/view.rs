@@ -24,11 +24,11 @@ impl Engine {
                 GroupSnapshot {
                     id: g.id.clone(),
                     name: g.name.clone(),
-                    waiting: gs.waiting,
+                    waiting: gs.waiting(),
                     oldest_wait_s: gs
                         .oldest_place()
                         .map_or(0.0, |p| now.since(Timestamp(p)) as f64 / 1000.0),
-                    ewt_s: Timestamp::ms_to_secs_ceil(gs.ewt_ms(gs.waiting + 1)),
+                    ewt_s: Timestamp::ms_to_secs_ceil(gs.ewt_ms(gs.waiting() + 1)),
                     agents: gs.counts,
                     today,
                 }
@@ -49,9 +49,9 @@ impl Engine {
                     Status::Ringing { call } | Status::Talking { call } => {
                         self.calls[call as usize].as_ref().map(|c| c.id.clone())
                     }
-                    Status::Wrapup { call: Some(call), .. } => {
-                        self.calls[call as usize].as_ref().map(|c| c.id.clone())
-                    }
+                    Status::Wrapup {
+                        call: Some(call), ..
+                    } => self.calls[call as usize].as_ref().map(|c| c.id.clone()),
                     _ => None,
                 };
                 AgentSnapshot {
@@ -91,9 +91,9 @@ impl Engine {
                     CallState::Queued => "queued",
                     CallState::Ringing { .. } => "ringing",
                     CallState::Parked { .. } => "parked",
-                    CallState::CallbackWaiting | CallState::CallbackRetry | CallState::CallbackDialing { .. } => {
-                        "callback"
-                    }
+                    CallState::CallbackWaiting
+                    | CallState::CallbackRetry
+                    | CallState::CallbackDialing { .. } => "callback",
                     _ => return None,
                 };
                 let position = c
@@ -104,17 +104,27 @@ impl Engine {
                 Some(CallSnapshot {
                     call: c.id.clone(),
                     from: c.from.clone(),
-                    entry: c.entry.map_or_else(|| "".into(), |e| site.entry(e).id.clone()),
+                    entry: c
+                        .entry
+                        .map_or_else(|| "".into(), |e| site.entry(e).id.clone()),
                     lang: c.lang.clone(),
                     state,
-                    groups: c.members.iter().map(|m| site.group(m.group).id.clone()).collect(),
+                    groups: c
+                        .members
+                        .iter()
+                        .map(|m| site.group(m.group).id.clone())
+                        .collect(),
                     position,
                     wait_s: c.queued.map_or(0.0, |q| now.since(q) as f64 / 1000.0),
                     priority: c.priority,
                 })
             })
             .collect();
-        calls.sort_by(|a, b| b.wait_s.total_cmp(&a.wait_s).then_with(|| a.call.cmp(&b.call)));
+        calls.sort_by(|a, b| {
+            b.wait_s
+                .total_cmp(&a.wait_s)
+                .then_with(|| a.call.cmp(&b.call))
+        });
         Snapshot {
             at: now,
             site: site.name.clone(),
@@ -135,17 +145,15 @@ impl Engine {
             .directory
             .iter()
             .filter(|d| {
-                let hay = [
-                    Some(&d.name),
-                    d.department.as_ref(),
-                    d.extension.as_ref(),
-                ]
-                .into_iter()
-                .flatten()
-                .chain(d.keywords.iter())
-                .map(|t| t.to_lowercase())
-                .collect::<Vec<_>>();
-                words.iter().all(|w| hay.iter().any(|h| h.contains(w.as_str())))
+                let hay = [Some(&d.name), d.department.as_ref(), d.extension.as_ref()]
+                    .into_iter()
+                    .flatten()
+                    .chain(d.keywords.iter())
+                    .map(|t| t.to_lowercase())
+                    .collect::<Vec<_>>();
+                words
+                    .iter()
+                    .all(|w| hay.iter().any(|h| h.contains(w.as_str())))
             })
             .map(|d| DirectoryHit {
                 name: d.name.clone(),
