@@ -93,9 +93,10 @@ pub enum Input {
     AgentWrapupDone {
         agent: Text,
     },
-    /// Project extension: sets when the agent's current after-call work ends (earlier or
-    /// later than the group's `wrapup_s`): "I need two more minutes" on the desktop, and
-    /// how the replay gives each call its trace's own wrap-up time.
+    /// Project extension: sets when the agent's after-call work ends (earlier or later than
+    /// the group's `wrapup_s`): during wrap-up, "I need two more minutes" on the desktop;
+    /// during a call, the end of the wrap-up to come. The replay uses it to give each call
+    /// its trace's own wrap-up time.
     AgentWrapupUntil {
         agent: Text,
         until: Timestamp,

@@ -148,6 +148,7 @@ impl Engine {
                 let a = &mut self.agents[agent.ix()];
                 a.note = None;
                 a.pause_pending = None;
+                a.planned_wrapup_end = None;
                 self.set_status(agent, Status::LoggedOut);
                 Ok(())
             }
@@ -174,8 +175,14 @@ impl Engine {
         until: Timestamp,
     ) -> Result<(), EngineError> {
         let agent = self.find_agent(id)?;
-        let Status::Wrapup { call, .. } = self.agents[agent.ix()].status else {
-            return Err(self.invalid(agent, "set the end of wrap-up"));
+        let call = match self.agents[agent.ix()].status {
+            Status::Wrapup { call, .. } => call,
+            Status::Ringing { .. } | Status::Talking { .. } => {
+                // Planned ahead: the coming wrap-up ends then, whatever the group's default.
+                self.agents[agent.ix()].planned_wrapup_end = Some(until);
+                return Ok(());
+            }
+            _ => return Err(self.invalid(agent, "set the end of wrap-up")),
         };
         if until <= self.now {
             self.end_wrapup(agent);

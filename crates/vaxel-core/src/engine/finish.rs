@@ -44,7 +44,10 @@ impl Engine {
         let group = self.agents[agent.ix()].last_group;
         let ms = group.map_or(0, |g| site.group(g).wrapup_ms);
         let now = self.now;
-        let until = (ms > 0).then(|| now.plus_ms(ms));
+        let until = match self.agents[agent.ix()].planned_wrapup_end.take() {
+            Some(t) => (t > now).then_some(t),
+            None => (ms > 0).then(|| now.plus_ms(ms)),
+        };
         self.set_status(
             agent,
             Status::Wrapup {

@@ -173,6 +173,9 @@ pub(crate) struct Agent {
     pub last_group: Option<GroupIdx>,
     /// Talk time of the agent's last call leg, for the handle-time estimate.
     pub last_talk_ms: u64,
+    /// When the next wrap-up should end, asked for before it began (`agent.wrapup_until`
+    /// during a call); replaces the group's `wrapup_s` for that wrap-up.
+    pub planned_wrapup_end: Option<Timestamp>,
 }
 
 impl Agent {
@@ -194,6 +197,7 @@ impl Agent {
             wrapup_since: Timestamp(0),
             last_group: None,
             last_talk_ms: 0,
+            planned_wrapup_end: None,
         }
     }
 
