@@ -1,10 +1,24 @@
-//! Växel site files (../shared/CONFIG.md): [`load`] parses TOML into the [`raw`] model,
-//! [`validate`] turns that into the engine's typed [`vaxel_core::site::Site`] or lists every
-//! problem with its path and a did-you-mean.
+//! Växel site files (../shared/CONFIG.md, docs/configuration.md): [`load`] parses TOML into
+//! the [`raw`] model, [`validate`] turns that into the engine's typed
+//! [`vaxel_core::site::Site`] or lists every problem with its path and a did-you-mean.
+//! [`load_site`] does both.
+//!
+//! ```
+//! let checked = vaxel_config::stockholm().expect("the built-in city is valid");
+//! assert_eq!(&*checked.site.name, "Stockholms stad");
+//! ```
 
+mod load;
+mod path;
 pub mod raw;
+mod suggest;
+mod validate;
+
+pub use load::{Loaded, load, load_file};
+pub use validate::{MIN_TOKEN_LEN, SENSIBLE_PRIORITY, Validated, defaults, validate};
 
 use std::fmt;
+use std::path::Path;
 
 /// The built-in default site: the city of Stockholm's common switchboard.
 pub const STOCKHOLM: &str = include_str!("../../../config/stockholm.toml");
@@ -21,8 +35,35 @@ pub enum Severity {
 pub struct Diagnostic {
     pub severity: Severity,
     /// Where, in the file's own terms (`groups[3].overflow[0].to`, `calendars.office.mon-fri`).
+    /// Syntax and type errors say `line L, column C`, after the key path when it is known.
     pub path: String,
     pub message: String,
+}
+
+impl Diagnostic {
+    /// An error at `path`.
+    pub fn error(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A warning at `path`.
+    pub fn warning(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Whether this finding refuses the file.
+    #[must_use]
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
 }
 
 impl fmt::Display for Diagnostic {
@@ -33,4 +74,41 @@ impl fmt::Display for Diagnostic {
         };
         write!(f, "{sev}: {}: {}", self.path, self.message)
     }
+}
+
+/// Loads and validates a site file's text: the typed site and every warning (unknown keys
+/// included), or every diagnostic, in file order, when there is an error.
+pub fn load_site(text: &str) -> Result<Validated, Vec<Diagnostic>> {
+    let loaded = load(text)?;
+    let mut diags = loaded.warnings;
+    match validate(&loaded.raw) {
+        Ok(mut v) => {
+            diags.append(&mut v.warnings);
+            diags.sort_by_key(|d| path::order(&d.path));
+            v.warnings = diags;
+            Ok(v)
+        }
+        Err(mut errs) => {
+            diags.append(&mut errs);
+            diags.sort_by_key(|d| path::order(&d.path));
+            Err(diags)
+        }
+    }
+}
+
+/// [`load_site`] on a file; a file that cannot be read is one error naming it.
+pub fn load_site_file(file: impl AsRef<Path>) -> Result<Validated, Vec<Diagnostic>> {
+    let file = file.as_ref();
+    match std::fs::read_to_string(file) {
+        Ok(text) => load_site(&text),
+        Err(e) => Err(vec![Diagnostic::error(
+            file.display().to_string(),
+            format!("cannot read the file: {e}"),
+        )]),
+    }
+}
+
+/// The built-in city ([`STOCKHOLM`]), validated.
+pub fn stockholm() -> Result<Validated, Vec<Diagnostic>> {
+    load_site(STOCKHOLM)
 }

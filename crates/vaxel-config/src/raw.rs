@@ -3,7 +3,9 @@
 //! paths instead of stopping at the first one serde meets.
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// A whole site file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -48,14 +50,45 @@ pub struct RawSiteInfo {
 /// Opening hours: day keys (`mon-fri`, `sat`, `mon-sun`, `tue`) mapped to one or more
 /// comma-separated ranges (`"08:00-12:00,13:00-17:00"`, `"00:00-24:00"`), holidays (closed
 /// all day) and, as a project addition, `special` days with their own hours.
-#[derive(Clone, Debug, Default, Deserialize)]
+///
+/// Deserialized by hand rather than with `#[serde(flatten)]`: every key other than
+/// `holidays` and `special` is a day key, and a value of the wrong type keeps its position in
+/// the file (flatten buffers values and loses it).
+#[derive(Clone, Debug, Default)]
 pub struct RawCalendar {
-    #[serde(default)]
     pub holidays: Vec<String>,
-    #[serde(default)]
     pub special: BTreeMap<String, String>,
-    #[serde(flatten)]
     pub days: BTreeMap<String, String>,
+}
+
+impl<'de> Deserialize<'de> for RawCalendar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CalendarVisitor;
+        impl<'de> Visitor<'de> for CalendarVisitor {
+            type Value = RawCalendar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of day keys, `holidays` and `special`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawCalendar, A::Error> {
+                let mut cal = RawCalendar::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "holidays" => {
+                            let dates: Vec<DateText> = map.next_value()?;
+                            cal.holidays = dates.into_iter().map(|d| d.0).collect();
+                        }
+                        "special" => cal.special = map.next_value()?,
+                        _ => {
+                            let hours: String = map.next_value()?;
+                            cal.days.insert(key, hours);
+                        }
+                    }
+                }
+                Ok(cal)
+            }
+        }
+        deserializer.deserialize_map(CalendarVisitor)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -198,4 +231,68 @@ pub struct RawPlatform {
     pub ring_grace_s: Option<f64>,
     /// Seconds a parked call may stay parked before it returns to its group (default 300).
     pub park_timeout_s: Option<f64>,
+}
+
+/// A date as written: a string (`"2026-12-24"`) or a bare TOML date (`2026-12-24`), kept
+/// as text for `validate` to parse and report.
+struct DateText(String);
+
+impl<'de> Deserialize<'de> for DateText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DateVisitor;
+        impl<'de> Visitor<'de> for DateVisitor {
+            type Value = DateText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a date like \"2026-12-24\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<DateText, E> {
+                Ok(DateText(v.to_owned()))
+            }
+            // toml hands a bare date over as a one-entry map holding its text.
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<DateText, A::Error> {
+                match map.next_entry::<String, String>()? {
+                    Some((_, text)) => Ok(DateText(text)),
+                    None => Err(de::Error::custom("expected a date like \"2026-12-24\"")),
+                }
+            }
+        }
+        deserializer.deserialize_any(DateVisitor)
+    }
+}
+
+/// The field names a derived `Deserialize` struct accepts, read from serde itself (so the
+/// did-you-mean for unknown keys never drifts from the model above). Empty for types that
+/// are not structs.
+pub(crate) fn fields_of<'de, T: Deserialize<'de>>() -> &'static [&'static str] {
+    let mut fields: &'static [&'static str] = &[];
+    // The probe always fails: it only records what the struct asked for.
+    let _ = T::deserialize(FieldsProbe(&mut fields));
+    fields
+}
+
+/// A deserializer that records the `fields` of `deserialize_struct` and refuses everything.
+struct FieldsProbe<'a>(&'a mut &'static [&'static str]);
+
+impl<'de> Deserializer<'de> for FieldsProbe<'_> {
+    type Error = de::value::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, Self::Error> {
+        Err(de::Error::custom("field probe"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        *self.0 = fields;
+        Err(de::Error::custom("field probe"))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
 }

@@ -55,6 +55,9 @@ pub enum Target {
     Menu(MenuIdx),
     Group(GroupIdx),
     Number(Text),
+    /// A callback. From a menu option it is served in the menu's `default` group (the
+    /// caller joins that queue and is offered the callback at once); as an overflow or
+    /// max-wait target it is offered in the group the call waits in.
     Callback,
 }
 
@@ -157,27 +160,32 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    pub const NAMES: [&'static str; 6] = [
-        "longest-idle",
-        "most-skilled",
-        "round-robin",
-        "fewest-calls",
-        "least-talk-time",
-        "random",
+    pub const ALL: [Strategy; 6] = [
+        Strategy::LongestIdle,
+        Strategy::MostSkilled,
+        Strategy::RoundRobin,
+        Strategy::FewestCalls,
+        Strategy::LeastTalkTime,
+        Strategy::Random,
     ];
+
+    /// The config spelling.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::LongestIdle => "longest-idle",
+            Strategy::MostSkilled => "most-skilled",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::FewestCalls => "fewest-calls",
+            Strategy::LeastTalkTime => "least-talk-time",
+            Strategy::Random => "random",
+        }
+    }
 
     /// Parses the config spelling.
     #[must_use]
     pub fn parse(s: &str) -> Option<Strategy> {
-        Some(match s {
-            "longest-idle" => Strategy::LongestIdle,
-            "most-skilled" => Strategy::MostSkilled,
-            "round-robin" => Strategy::RoundRobin,
-            "fewest-calls" => Strategy::FewestCalls,
-            "least-talk-time" => Strategy::LeastTalkTime,
-            "random" => Strategy::Random,
-            _ => return None,
-        })
+        Strategy::ALL.into_iter().find(|st| st.name() == s)
     }
 }
 
