@@ -1,1 +1,37 @@
-//! Växel wire protocol, version 1 (PROTOCOL.md).
+//! Växel wire protocol, version 1 (PROTOCOL.md; for users: docs/protocol.md).
+//!
+//! Bytes in, typed messages out, and back; no sockets, no tasks, no clock.
+//!
+//! - [`Framer`]: incremental line framing with the 64 KiB limit and line numbers.
+//! - [`decode_platform`] / [`encode_platform`]: `hello` and the platform's events
+//!   ([`PlatformMessage`]); the daemon decodes, the load generator encodes.
+//! - [`encode_server`] / [`encode_command`] / [`decode_server`]: `welcome`, `ok`, `error`
+//!   and the engine's [`Command`](vaxel_core::Command)s ([`ServerMessage`]).
+//! - [`ErrorCode`] / [`ProtoError`]: PROTOCOL.md's error codes and the exact messages.
+//!
+//! Encoders write JSON by hand into any [`bytes::BufMut`] (a `Vec<u8>`, a `BytesMut`), one
+//! line each with its `\n`; decoders read a line in one pass, borrowing strings from it.
+//! Nothing here panics on any input.
+
+mod command;
+mod error;
+mod event;
+mod frame;
+mod json;
+
+pub use command::{ServerMessage, decode_server, encode_command, encode_server};
+pub use error::{ErrorCode, ProtoError, ProtoErrorKind};
+pub use event::{
+    Attrs, CallbackOutcome, Event, EventKind, Hello, MAX_ID, MAX_TEXT, PlatformMessage,
+    decode_platform, decode_platform_str, encode_platform,
+};
+pub use frame::{FrameError, Framer, Line, MAX_LINE};
+
+/// The protocol version this crate speaks (`hello`'s and `welcome`'s `protocol`).
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// `welcome`'s `server`: `vaxel/` and the workspace version.
+pub const SERVER: &str = concat!("vaxel/", env!("CARGO_PKG_VERSION"));
+
+#[cfg(test)]
+mod tests;

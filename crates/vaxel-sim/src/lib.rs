@@ -1,1 +1,37 @@
-//! Växel in simulated time (FORMATS.md).
+//! Växel in simulated time (FORMATS.md): the files a replay reads and writes, the replay
+//! report, the Erlang formulas planners check it against, and a generator of realistic
+//! traces and rosters.
+//!
+//! Code map:
+//! - [`timefmt`]: timestamp and duration cells (RFC 3339 / epoch ms, seconds), fast
+//!   formatting in the site's zone.
+//! - [`trace`]: `calls.csv`, what callers do ([`TraceReader`], [`TraceWriter`]).
+//! - [`roster`]: `roster.csv`, when agents work ([`RosterReader`], [`RosterWriter`]).
+//! - [`cdr`]: `cdr.csv`, one record per call ([`CdrWriter`], [`CdrReader`]).
+//! - [`report`]: the replay report (JSON and text) and supervisors' breakdowns.
+//! - [`replay`]: the engine in simulated time, with simulated callers and agents.
+//! - [`erlang`]: Erlang B, C and A.
+//! - [`generate`]: seeded generation of a year of calls and a roster for a site.
+//!
+//! Readers stream: they hold one row at a time (plus what their checks need, such as the
+//! set of call ids seen). Every error names the file, line and column.
+
+pub mod cdr;
+mod csvio;
+pub mod erlang;
+mod error;
+pub mod generate;
+pub mod replay;
+pub mod report;
+pub mod roster;
+pub mod timefmt;
+pub mod trace;
+
+pub use cdr::{CdrReader, CdrWriter};
+pub use error::SimError;
+pub use generate::{GenConfig, GenError, RosterGenerator, RosterPlan, TraceGenerator};
+pub use replay::{ReplaySummary, replay};
+pub use report::{Report, ReportBuilder};
+pub use roster::{RosterReader, RosterWriter, Shift, read_roster};
+pub use timefmt::TimeFormatter;
+pub use trace::{TraceCall, TraceReader, TraceWriter};

@@ -1,0 +1,393 @@
+//! Exact lines: PROTOCOL.md's examples and one line per event and command.
+
+use crate::*;
+use std::sync::Arc;
+use vaxel_core::site::Text;
+use vaxel_core::{Command, Input, Timestamp};
+
+fn t(s: &str) -> Text {
+    Arc::from(s)
+}
+
+fn server_line(m: &ServerMessage) -> String {
+    let mut buf = Vec::new();
+    encode_server(m, &mut buf);
+    String::from_utf8(buf).unwrap()
+}
+
+fn platform_line(m: &PlatformMessage) -> String {
+    let mut buf = Vec::new();
+    encode_platform(m, &mut buf);
+    String::from_utf8(buf).unwrap()
+}
+
+fn msg(body: Event) -> PlatformMessage {
+    PlatformMessage {
+        seq: None,
+        at: None,
+        body,
+    }
+}
+
+#[test]
+fn protocol_md_examples() {
+    let hello =
+        decode_platform(r#"{"ev":"hello","platform":"pbx-1","token":"…","protocol":1}"#.as_bytes())
+            .unwrap();
+    assert_eq!(
+        hello.body,
+        Event::Hello(Hello {
+            platform: t("pbx-1"),
+            token: Some(t("…")),
+            protocol: 1
+        })
+    );
+    assert_eq!(
+        platform_line(&hello),
+        "{\"ev\":\"hello\",\"platform\":\"pbx-1\",\"token\":\"…\",\"protocol\":1}\n"
+    );
+    assert_eq!(
+        server_line(&ServerMessage::welcome()),
+        "{\"cmd\":\"welcome\",\"protocol\":1,\"server\":\"vaxel/0.1.0\"}\n"
+    );
+    assert_eq!(
+        server_line(&ServerMessage::Cmd(Command::Connect {
+            call: t("c1"),
+            agent: t("a1017"),
+            extension: t("1017"),
+            ring_s: 20
+        })),
+        "{\"cmd\":\"connect\",\"call\":\"c1\",\"agent\":\"a1017\",\"extension\":\"1017\",\"ring_s\":20}\n"
+    );
+    assert_eq!(
+        server_line(&ServerMessage::Ok { seq: 7 }),
+        "{\"cmd\":\"ok\",\"seq\":7}\n"
+    );
+    let tick = decode_platform(br#"{"ev":"tick","at":1772437503250}"#).unwrap();
+    assert_eq!(tick.at, Some(Timestamp(1_772_437_503_250)));
+    assert_eq!(tick.body, Event::Tick);
+}
+
+#[test]
+fn every_command_line() {
+    let cases = [
+        (
+            Command::Play {
+                call: t("c1"),
+                prompt: t("greeting-city"),
+                position: None,
+                ewt_s: None,
+            },
+            r#"{"cmd":"play","call":"c1","prompt":"greeting-city"}"#,
+        ),
+        (
+            Command::Play {
+                call: t("c1"),
+                prompt: t("queue-position"),
+                position: Some(3),
+                ewt_s: Some(95),
+            },
+            r#"{"cmd":"play","call":"c1","prompt":"queue-position","position":3,"ewt_s":95}"#,
+        ),
+        (
+            Command::Menu {
+                call: t("c1"),
+                menu: t("main"),
+                prompt: t("menu-main"),
+                max_digits: 1,
+                timeout_s: 8,
+            },
+            r#"{"cmd":"menu","call":"c1","menu":"main","prompt":"menu-main","max_digits":1,"timeout_s":8}"#,
+        ),
+        (
+            Command::Queue {
+                call: t("c1"),
+                group: t("bygglov"),
+                position: 2,
+                ewt_s: 40,
+            },
+            r#"{"cmd":"queue","call":"c1","group":"bygglov","position":2,"ewt_s":40}"#,
+        ),
+        (
+            Command::Forward {
+                call: t("c1"),
+                number: t("+46850899999"),
+            },
+            r#"{"cmd":"forward","call":"c1","number":"+46850899999"}"#,
+        ),
+        (
+            Command::Hangup {
+                call: t("c1"),
+                prompt: None,
+            },
+            r#"{"cmd":"hangup","call":"c1"}"#,
+        ),
+        (
+            Command::Hangup {
+                call: t("c1"),
+                prompt: Some(t("closed-city")),
+            },
+            r#"{"cmd":"hangup","call":"c1","prompt":"closed-city"}"#,
+        ),
+        (
+            Command::OfferCallback {
+                call: t("c1"),
+                prompt: t("offer-callback"),
+            },
+            r#"{"cmd":"offer_callback","call":"c1","prompt":"offer-callback"}"#,
+        ),
+        (
+            Command::Dial {
+                callback: t("c1"),
+                agent: t("a1017"),
+                extension: t("1017"),
+                number: t("+46701234567"),
+            },
+            r#"{"cmd":"dial","callback":"c1","agent":"a1017","extension":"1017","number":"+46701234567"}"#,
+        ),
+    ];
+    for (cmd, line) in cases {
+        let mut direct = Vec::new();
+        encode_command(&cmd, &mut direct);
+        let m = ServerMessage::Cmd(cmd);
+        assert_eq!(server_line(&m), format!("{line}\n"));
+        assert_eq!(direct, server_line(&m).into_bytes());
+        assert_eq!(decode_server(line.as_bytes()).unwrap(), m);
+    }
+}
+
+#[test]
+fn every_event_line() {
+    let cases: Vec<(&str, Event)> = vec![
+        (
+            r#"{"ev":"call.arrived","call":"c1","to":"+4685080000","from":"+46701234567","digits":"8,1","lang":"en","attrs":{"sip":{"x-crm":"42"}}}"#,
+            Event::CallArrived {
+                call: t("c1"),
+                to: t("+4685080000"),
+                from: t("+46701234567"),
+                digits: Some("8,1".into()),
+                lang: Some(t("en")),
+                attrs: Some(serde_json::from_str::<Attrs>(r#"{"sip":{"x-crm":"42"}}"#).unwrap()),
+            },
+        ),
+        (
+            r#"{"ev":"call.digits","call":"c1","digits":""}"#,
+            Event::CallDigits {
+                call: t("c1"),
+                digits: String::new(),
+            },
+        ),
+        (
+            r#"{"ev":"call.answered","call":"c1","agent":"a1017"}"#,
+            Event::CallAnswered {
+                call: t("c1"),
+                agent: t("a1017"),
+            },
+        ),
+        (
+            r#"{"ev":"call.noanswer","call":"c1","agent":"a1017"}"#,
+            Event::CallNoAnswer {
+                call: t("c1"),
+                agent: t("a1017"),
+            },
+        ),
+        (
+            r#"{"ev":"call.hangup","call":"c1","reason":"caller"}"#,
+            Event::CallHangup {
+                call: t("c1"),
+                reason: Some(t("caller")),
+            },
+        ),
+        (
+            r#"{"ev":"call.transfer","call":"c1","agent":"a1017","to":"group:bygglov","priority":5}"#,
+            Event::CallTransfer {
+                call: t("c1"),
+                agent: t("a1017"),
+                to: t("group:bygglov"),
+                priority: Some(5),
+            },
+        ),
+        (
+            r#"{"ev":"call.park","call":"c1","agent":"a1017"}"#,
+            Event::CallPark {
+                call: t("c1"),
+                agent: t("a1017"),
+            },
+        ),
+        (
+            r#"{"ev":"call.unpark","call":"c1","agent":"a1017"}"#,
+            Event::CallUnpark {
+                call: t("c1"),
+                agent: t("a1017"),
+            },
+        ),
+        (
+            r#"{"ev":"call.requeue","call":"c1","agent":"a1017","group":"vaxel","priority":-2}"#,
+            Event::CallRequeue {
+                call: t("c1"),
+                agent: t("a1017"),
+                group: Some(t("vaxel")),
+                priority: Some(-2),
+            },
+        ),
+        (
+            r#"{"ev":"call.disposition","call":"c1","agent":"a1017","case_type":"bygglov-status","resolved":true}"#,
+            Event::CallDisposition {
+                call: t("c1"),
+                agent: t("a1017"),
+                case_type: t("bygglov-status"),
+                resolved: true,
+            },
+        ),
+        (
+            r#"{"ev":"callback.result","callback":"c1","outcome":"failed"}"#,
+            Event::CallbackResult {
+                callback: t("c1"),
+                outcome: CallbackOutcome::Failed,
+            },
+        ),
+        (
+            r#"{"ev":"agent.login","agent":"a1017","extension":"1017"}"#,
+            Event::AgentLogin {
+                agent: t("a1017"),
+                extension: Some(t("1017")),
+            },
+        ),
+        (
+            r#"{"ev":"agent.ready","agent":"a1017"}"#,
+            Event::AgentReady { agent: t("a1017") },
+        ),
+        (
+            r#"{"ev":"agent.logout","agent":"a1017"}"#,
+            Event::AgentLogout { agent: t("a1017") },
+        ),
+        (
+            r#"{"ev":"agent.pause","agent":"a1017","reason":"lunch","note":"Lunch, back 13:00","until":1772449200000}"#,
+            Event::AgentPause {
+                agent: t("a1017"),
+                reason: Some(t("lunch")),
+                note: Some(t("Lunch, back 13:00")),
+                until: Some(Timestamp(1_772_449_200_000)),
+            },
+        ),
+        (
+            r#"{"ev":"agent.wrapup_done","agent":"a1017"}"#,
+            Event::AgentWrapupDone { agent: t("a1017") },
+        ),
+        (
+            r#"{"ev":"agent.wrapup_until","agent":"a1017","until":1772437920000}"#,
+            Event::AgentWrapupUntil {
+                agent: t("a1017"),
+                until: Timestamp(1_772_437_920_000),
+            },
+        ),
+    ];
+    assert_eq!(
+        cases.len() + 2,
+        EventKind::ALL.len(),
+        "hello and tick are above"
+    );
+    for (line, body) in cases {
+        let m = decode_platform(line.as_bytes()).unwrap();
+        assert_eq!(m, msg(body), "{line}");
+        assert_eq!(platform_line(&m), format!("{line}\n"));
+    }
+}
+
+#[test]
+fn envelope_order_and_ignored_fields() {
+    let line =
+        r#"{"x":{"deep":[1,{"a":null}]},"call":5,"ev":"agent.ready","at":12,"agent":"a1","seq":3}"#;
+    let m = decode_platform(line.as_bytes()).unwrap();
+    assert_eq!(
+        m,
+        PlatformMessage {
+            seq: Some(3),
+            at: Some(Timestamp(12)),
+            body: Event::AgentReady { agent: t("a1") }
+        }
+    );
+    assert_eq!(
+        platform_line(&m),
+        "{\"ev\":\"agent.ready\",\"seq\":3,\"at\":12,\"agent\":\"a1\"}\n"
+    );
+    // null = absent for optional fields; the last of duplicate keys wins.
+    let m = decode_platform(
+        br#"{"ev":"call.hangup","call":"c0","call":"c1","reason":null,"seq":null}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        m,
+        msg(Event::CallHangup {
+            call: t("c1"),
+            reason: None
+        })
+    );
+    // Escapes in strings are decoded.
+    let m = decode_platform(br#"{"ev":"agent.ready","agent":"a\u00e5\"1"}"#).unwrap();
+    assert_eq!(m.body, Event::AgentReady { agent: t("aå\"1") });
+}
+
+#[test]
+fn into_input() {
+    let p = t("pbx-1");
+    let arrived = Event::CallArrived {
+        call: t("c1"),
+        to: t("+4685080000"),
+        from: t(""),
+        digits: Some(String::new()),
+        lang: None,
+        attrs: None,
+    };
+    match arrived.into_input(&p) {
+        Some(Input::CallArrived {
+            platform, digits, ..
+        }) => {
+            assert_eq!(&*platform, "pbx-1");
+            assert_eq!(digits, None, "empty digits = none collected");
+        }
+        other => panic!("{other:?}"),
+    }
+    let hello = Event::Hello(Hello {
+        platform: p.clone(),
+        token: None,
+        protocol: 1,
+    });
+    assert!(hello.into_input(&p).is_none());
+    assert!(matches!(Event::Tick.into_input(&p), Some(Input::Tick)));
+    let r = Event::CallbackResult {
+        callback: t("c1"),
+        outcome: CallbackOutcome::Connected,
+    };
+    assert_eq!(r.call().map(|c| &**c), Some("c1"));
+    assert!(matches!(
+        r.into_input(&p),
+        Some(Input::CallbackResult {
+            connected: true,
+            ..
+        })
+    ));
+    // Every event but hello maps to the engine input of the same name.
+    for kind in EventKind::ALL {
+        assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+    }
+    let ev = Event::AgentPause {
+        agent: t("a1"),
+        reason: None,
+        note: None,
+        until: None,
+    };
+    let kind = ev.kind();
+    assert_eq!(ev.into_input(&p).map(|i| i.kind()), Some(kind.as_str()));
+}
+
+#[test]
+fn encoders_write_into_bytes_mut_too() {
+    let mut b = bytes::BytesMut::new();
+    encode_server(&ServerMessage::Ok { seq: 1 }, &mut b);
+    encode_platform(&msg(Event::AgentReady { agent: t("a1") }), &mut b);
+    assert_eq!(
+        &b[..],
+        b"{\"cmd\":\"ok\",\"seq\":1}\n{\"ev\":\"agent.ready\",\"agent\":\"a1\"}\n"
+    );
+}

@@ -1,0 +1,6 @@
+//! Whole-codec tests: exact error messages per code, golden lines from PROTOCOL.md,
+//! properties (round trips, no panics, framing + decoding under any chunking).
+
+mod errors;
+mod golden;
+mod props;

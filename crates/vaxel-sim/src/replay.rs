@@ -1,0 +1,500 @@
+//! The replay driver: the production engine run in simulated time, with simulated callers
+//! and agents following FORMATS.md's replay semantics exactly.
+//!
+//! - Callers arrive at their trace time with their trace `digits` pre-collected (an empty
+//!   choice at a level = no input); a menu reached after the digits run out gets no input.
+//!   They hang up once they have waited `patience_s` since they were queued, unless an agent
+//!   answered first; a callback offer is accepted when `accept_callback` is true.
+//! - Agents log in at their shift's start and out at its end (after a call in progress);
+//!   back-to-back shifts of one agent are one stretch. They answer an offered call after the
+//!   group's `ring_s`, talk `talk_s`, then wrap up `wrapup_s` (the group's default when the
+//!   trace leaves it empty), registering the call's case type and resolution.
+//! - At the same millisecond, the engine's own timers (wrap-ups ending, widening, overflow)
+//!   come first, then logouts, logins, answers and callback connections, hang-ups after
+//!   talk, arrivals in trace order, and last callers' patience running out: so a caller
+//!   whose wait equals its patience is answered.
+//!
+//! Memory holds the calls in flight and the roster, never the whole trace.
+
+use crate::error::SimError;
+use crate::roster::Shift;
+use crate::trace::TraceCall;
+use rustc_hash::FxHashMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+use vaxel_core::site::{Site, Text};
+use vaxel_core::{CallRecord, Command, Engine, EngineError, Input, Output, Timestamp};
+
+/// Ordering of simulated events at the same millisecond (smaller first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    Logout = 0,
+    Login = 1,
+    Answer = 2,
+    TalkEnd = 3,
+    Arrival = 4,
+    Patience = 5,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Ev {
+    Logout(u32),
+    Login(u32),
+    /// The agent picks up (or the citizen answers a callback dial).
+    Answer {
+        slot: u32,
+        epoch: u32,
+    },
+    TalkEnd {
+        slot: u32,
+        epoch: u32,
+    },
+    Patience {
+        slot: u32,
+        epoch: u32,
+    },
+}
+
+/// What the driver knows of a call in flight.
+#[derive(Debug)]
+struct SimCall {
+    id: Arc<str>,
+    talk_ms: u64,
+    wrapup_ms: Option<u64>,
+    patience_ms: Option<u64>,
+    case_type: Option<Text>,
+    resolved: Option<bool>,
+    accept_callback: bool,
+    /// Patience has started (the call reached a queue or an agent).
+    queued: bool,
+    /// The agent ringing or talking, and whether this is a callback dial.
+    agent: Option<Text>,
+    dialing: bool,
+    talking: bool,
+    /// Bumped when the call's pending events lose their meaning.
+    epoch: u32,
+}
+
+/// Figures of a finished replay.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplaySummary {
+    /// Calls read from the trace.
+    pub calls: u64,
+    /// Inputs given to the engine, timer firings included.
+    pub events: u64,
+    /// Inputs the engine refused: zero for a consistent trace and roster.
+    pub refused: u64,
+    /// The first refusals, for diagnosis.
+    pub first_refusals: Vec<String>,
+    /// Logged-in time per agent (ms), from the roster.
+    pub logged_in_ms: Vec<(Text, u64)>,
+    /// Calls still in flight when everything was over (should be zero).
+    pub unfinished: u64,
+    /// The most calls in flight at once.
+    pub peak_in_flight: usize,
+}
+
+/// Runs `trace` through a fresh engine on `site` with agents following `roster`, calling
+/// `on_record` for every call record as it is produced. Trace errors stop the replay.
+pub fn replay<I, F>(
+    site: Arc<Site>,
+    trace: I,
+    roster: &[Shift],
+    mut on_record: F,
+) -> Result<ReplaySummary, SimError>
+where
+    I: Iterator<Item = Result<TraceCall, SimError>>,
+    F: FnMut(&CallRecord) -> Result<(), SimError>,
+{
+    let mut trace = trace.peekable();
+    let start = match trace.peek() {
+        Some(Ok(c)) => c.arrival,
+        _ => roster.iter().map(|s| s.start).min().unwrap_or(Timestamp(0)),
+    };
+    let start = roster
+        .iter()
+        .map(|s| s.start)
+        .min()
+        .map_or(start, |r| r.min(start));
+    let mut d = Driver {
+        engine: Engine::new(site, start),
+        heap: BinaryHeap::new(),
+        seq: 0,
+        calls: Vec::new(),
+        free: Vec::new(),
+        by_id: FxHashMap::default(),
+        platform: Arc::from("replay"),
+        agents: Vec::new(),
+        summary: ReplaySummary::default(),
+    };
+    d.schedule_roster(roster);
+    loop {
+        let arrival = match trace.peek() {
+            Some(Ok(c)) => Some(c.arrival),
+            Some(Err(_)) => match trace.next() {
+                Some(Err(e)) => return Err(e),
+                _ => None,
+            },
+            None => None,
+        };
+        let next_sim = d.heap.peek().map(|Reverse((t, class, _, _))| (*t, *class));
+        let next_driver = match (next_sim, arrival) {
+            (Some((t, c)), Some(a)) if (t, c) <= (a, Class::Arrival) => Some((t, None)),
+            (_, Some(a)) => Some((a, Some(()))),
+            (Some((t, _)), None) => Some((t, None)),
+            (None, None) => None,
+        };
+        // The engine's own timers at the same millisecond go first.
+        if let Some(deadline) = d.engine.poll_timeout()
+            && next_driver.is_none_or(|(t, _)| deadline <= t)
+        {
+            d.summary.events += 1;
+            // Deadlines never lie behind the engine's time: nothing to refuse here.
+            let _ = d.engine.handle_timeout(deadline);
+            d.drain(&mut on_record)?;
+            continue;
+        }
+        match next_driver {
+            None => break,
+            Some((at, Some(()))) => {
+                let Some(Ok(call)) = trace.next() else {
+                    continue;
+                };
+                d.arrive(at, call);
+            }
+            Some((at, None)) => {
+                let Some(Reverse((_, _, _, ev))) = d.heap.pop() else {
+                    continue;
+                };
+                d.event(at, ev);
+            }
+        }
+        d.drain(&mut on_record)?;
+    }
+    d.summary.unfinished = d.by_id.len() as u64;
+    Ok(d.summary)
+}
+
+struct Driver {
+    engine: Engine,
+    heap: BinaryHeap<Reverse<(Timestamp, Class, u64, Ev)>>,
+    seq: u64,
+    calls: Vec<Option<SimCall>>,
+    free: Vec<u32>,
+    by_id: FxHashMap<Arc<str>, u32>,
+    platform: Text,
+    /// Agent ids by roster index.
+    agents: Vec<Text>,
+    summary: ReplaySummary,
+}
+
+impl Driver {
+    fn at(&mut self, t: Timestamp, class: Class, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Reverse((t, class, self.seq, ev)));
+    }
+
+    /// Merges each agent's touching or overlapping shifts and schedules logins/logouts.
+    fn schedule_roster(&mut self, roster: &[Shift]) {
+        let mut by_agent: Vec<(&str, Timestamp, Timestamp)> = roster
+            .iter()
+            .map(|s| (s.agent.as_str(), s.start, s.end))
+            .collect();
+        by_agent.sort();
+        let mut merged: Vec<(&str, Timestamp, Timestamp)> = Vec::new();
+        for (a, s, e) in by_agent {
+            match merged.last_mut() {
+                Some((pa, _, pe)) if *pa == a && s <= *pe => *pe = (*pe).max(e),
+                _ => merged.push((a, s, e)),
+            }
+        }
+        let mut logged: FxHashMap<Text, u64> = FxHashMap::default();
+        for (a, s, e) in merged {
+            let ix = match self.agents.iter().position(|x| &**x == a) {
+                Some(i) => i,
+                None => {
+                    self.agents.push(Text::from(a));
+                    self.agents.len() - 1
+                }
+            } as u32;
+            *logged.entry(self.agents[ix as usize].clone()).or_default() += e.since(s);
+            self.at(s, Class::Login, Ev::Login(ix));
+            self.at(e, Class::Logout, Ev::Logout(ix));
+        }
+        let mut logged: Vec<(Text, u64)> = logged.into_iter().collect();
+        logged.sort();
+        self.summary.logged_in_ms = logged;
+    }
+
+    fn feed(&mut self, at: Timestamp, input: Input) -> Result<(), EngineError> {
+        self.summary.events += 1;
+        let r = self.engine.handle(at, input);
+        if let Err(e) = &r {
+            self.summary.refused += 1;
+            if self.summary.first_refusals.len() < 10 {
+                self.summary.first_refusals.push(format!("at {at}: {e}"));
+            }
+        }
+        r
+    }
+
+    fn arrive(&mut self, at: Timestamp, c: TraceCall) {
+        self.summary.calls += 1;
+        let id: Arc<str> = Arc::from(c.call_id);
+        let sim = SimCall {
+            id: id.clone(),
+            talk_ms: c.talk_ms,
+            wrapup_ms: c.wrapup_ms,
+            patience_ms: c.patience_ms,
+            case_type: c.case_type.map(Text::from),
+            resolved: c.resolved,
+            accept_callback: c.accept_callback,
+            queued: false,
+            agent: None,
+            dialing: false,
+            talking: false,
+            epoch: 0,
+        };
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.calls[s as usize] = Some(sim);
+                s
+            }
+            None => {
+                self.calls.push(Some(sim));
+                (self.calls.len() - 1) as u32
+            }
+        };
+        self.by_id.insert(id.clone(), slot);
+        self.summary.peak_in_flight = self.summary.peak_in_flight.max(self.by_id.len());
+        let input = Input::CallArrived {
+            call: id.clone(),
+            platform: self.platform.clone(),
+            to: c.to.into(),
+            from: c.from.into(),
+            digits: Some(c.digits),
+            lang: None,
+        };
+        if self.feed(at, input).is_err() {
+            // Refused (unknown number, duplicate id): the call never existed.
+            self.forget(&id);
+        }
+    }
+
+    fn forget(&mut self, id: &str) {
+        if let Some(slot) = self.by_id.remove(id) {
+            self.calls[slot as usize] = None;
+            self.free.push(slot);
+        }
+    }
+
+    fn call_mut(&mut self, slot: u32, epoch: u32) -> Option<&mut SimCall> {
+        self.calls
+            .get_mut(slot as usize)?
+            .as_mut()
+            .filter(|c| c.epoch == epoch)
+    }
+
+    fn event(&mut self, at: Timestamp, ev: Ev) {
+        match ev {
+            Ev::Login(a) => {
+                let agent = self.agents[a as usize].clone();
+                let input = Input::AgentLogin {
+                    agent: agent.clone(),
+                    extension: None,
+                };
+                if let Err(EngineError::InvalidState(_)) = self.engine.handle(at, input) {
+                    // Still finishing a call from a shift that ended: stay on.
+                    let _ = self.feed(at, Input::AgentReady { agent });
+                } else {
+                    self.summary.events += 1;
+                }
+            }
+            Ev::Logout(a) => {
+                let agent = self.agents[a as usize].clone();
+                let _ = self.feed(at, Input::AgentLogout { agent });
+            }
+            Ev::Answer { slot, epoch } => {
+                let Some(c) = self.call_mut(slot, epoch) else {
+                    return;
+                };
+                let Some(agent) = c.agent.clone() else {
+                    return;
+                };
+                c.talking = true;
+                c.epoch += 1;
+                let (id, dialing, talk, epoch) = (c.id.clone(), c.dialing, c.talk_ms, c.epoch);
+                let input = if dialing {
+                    Input::CallbackResult {
+                        callback: id.clone(),
+                        connected: true,
+                    }
+                } else {
+                    Input::CallAnswered {
+                        call: id.clone(),
+                        agent: agent.clone(),
+                    }
+                };
+                if self.feed(at, input).is_ok() {
+                    self.after_answer(at, slot, &id, &agent);
+                    self.at(
+                        at.plus_ms(talk),
+                        Class::TalkEnd,
+                        Ev::TalkEnd { slot, epoch },
+                    );
+                }
+            }
+            Ev::TalkEnd { slot, epoch } => {
+                let Some(c) = self.call_mut(slot, epoch) else {
+                    return;
+                };
+                let id = c.id.clone();
+                let agent = c.agent.clone();
+                let wrapup = c.wrapup_ms;
+                // The trace's own wrap-up, planned before the hang-up so it replaces the
+                // group's default even when that is zero.
+                if let (Some(agent), Some(w)) = (agent, wrapup) {
+                    let _ = self.feed(
+                        at,
+                        Input::AgentWrapupUntil {
+                            agent,
+                            until: at.plus_ms(w),
+                        },
+                    );
+                }
+                let _ = self.feed(
+                    at,
+                    Input::CallHangup {
+                        call: id,
+                        reason: None,
+                    },
+                );
+            }
+            Ev::Patience { slot, epoch } => {
+                let Some(c) = self.call_mut(slot, epoch) else {
+                    return;
+                };
+                if c.talking {
+                    return;
+                }
+                let id = c.id.clone();
+                let _ = self.feed(
+                    at,
+                    Input::CallHangup {
+                        call: id,
+                        reason: None,
+                    },
+                );
+            }
+        }
+    }
+
+    /// Registers the case as soon as the call is answered (as agents do on their desktop).
+    fn after_answer(&mut self, at: Timestamp, slot: u32, id: &Arc<str>, agent: &Text) {
+        let Some(c) = self.calls[slot as usize].as_ref() else {
+            return;
+        };
+        if let (Some(case_type), Some(resolved)) = (c.case_type.clone(), c.resolved) {
+            let _ = self.feed(
+                at,
+                Input::CallDisposition {
+                    call: id.clone(),
+                    agent: agent.clone(),
+                    case_type,
+                    resolved,
+                },
+            );
+        }
+    }
+
+    /// Acts on the engine's outputs as a platform and its callers would.
+    fn drain<F>(&mut self, on_record: &mut F) -> Result<(), SimError>
+    where
+        F: FnMut(&CallRecord) -> Result<(), SimError>,
+    {
+        let now = self.engine.now();
+        while let Some(out) = self.engine.poll_output() {
+            match out {
+                Output::Record(r) => {
+                    self.forget(&r.call_id);
+                    on_record(&r)?;
+                }
+                Output::Command { command, .. } => self.command(now, command),
+            }
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, now: Timestamp, command: Command) {
+        let Some(&slot) = self.by_id.get(command.call()) else {
+            return;
+        };
+        match command {
+            Command::Queue { .. } => self.start_patience(now, slot),
+            Command::Connect { agent, ring_s, .. } => {
+                self.start_patience(now, slot);
+                self.ring(now, slot, agent, ring_s * 1000, false);
+            }
+            Command::Dial { agent, .. } => self.ring(now, slot, agent, 0, true),
+            Command::Menu { call, .. } => {
+                // No digits left for this level: no input.
+                let _ = self.feed(
+                    now,
+                    Input::CallDigits {
+                        call,
+                        digits: String::new(),
+                    },
+                );
+            }
+            Command::OfferCallback { call, .. } => {
+                let accept = self.calls[slot as usize]
+                    .as_ref()
+                    .is_some_and(|c| c.accept_callback);
+                let digits = if accept { "1" } else { "2" }.to_owned();
+                let _ = self.feed(now, Input::CallDigits { call, digits });
+            }
+            Command::Hangup { .. } => {
+                // The caller's line ends; for an accepted callback the call goes on
+                // without the caller waiting: patience no longer applies.
+                if let Some(c) = self.calls[slot as usize].as_mut() {
+                    c.epoch += 1;
+                }
+            }
+            Command::Play { .. } | Command::Forward { .. } => {}
+        }
+    }
+
+    fn start_patience(&mut self, now: Timestamp, slot: u32) {
+        let Some(c) = self.calls[slot as usize].as_mut() else {
+            return;
+        };
+        if c.queued {
+            return;
+        }
+        c.queued = true;
+        if let Some(p) = c.patience_ms {
+            let epoch = c.epoch;
+            self.at(
+                now.plus_ms(p),
+                Class::Patience,
+                Ev::Patience { slot, epoch },
+            );
+        }
+    }
+
+    /// An agent's phone rings (or a callback is dialled): answered after `ring_ms`.
+    fn ring(&mut self, now: Timestamp, slot: u32, agent: Text, ring_ms: u64, dialing: bool) {
+        let Some(c) = self.calls[slot as usize].as_mut() else {
+            return;
+        };
+        c.agent = Some(agent);
+        c.dialing = dialing;
+        let epoch = c.epoch;
+        self.at(
+            now.plus_ms(ring_ms),
+            Class::Answer,
+            Ev::Answer { slot, epoch },
+        );
+    }
+}

@@ -1,0 +1,180 @@
+//! The report as aligned text tables for a terminal: one row per group with the total last,
+//! one row per entry with the total last, and (separately) the breakdowns. A ratio with
+//! nothing to divide shows as `-`.
+
+use super::{Breakdown, Report, Stats};
+use std::fmt::Write as _;
+
+/// Appends a table: first column left-aligned, the others right-aligned, two spaces apart.
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut s = String::new();
+        for (i, (c, w)) in cells.zip(&widths).enumerate() {
+            let pad = w.saturating_sub(c.chars().count());
+            if i == 0 {
+                s.push_str(c);
+                s.extend(std::iter::repeat_n(' ', pad));
+            } else {
+                s.push_str("  ");
+                s.extend(std::iter::repeat_n(' ', pad));
+                s.push_str(c);
+            }
+        }
+        out.push_str(s.trim_end());
+        out.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for r in rows {
+        line(&mut r.iter().map(String::as_str));
+    }
+}
+
+fn pct(x: f64, defined: bool) -> String {
+    if defined {
+        format!("{:.1}%", x * 100.0)
+    } else {
+        "-".into()
+    }
+}
+
+fn secs(x: f64, defined: bool) -> String {
+    if defined {
+        format!("{x:.1}")
+    } else {
+        "-".into()
+    }
+}
+
+fn stats_row(name: &str, s: &Stats) -> Vec<String> {
+    vec![
+        name.to_owned(),
+        s.offered.to_string(),
+        s.answered.to_string(),
+        s.abandoned.to_string(),
+        s.overflowed.to_string(),
+        s.answered_within_sl.to_string(),
+        pct(s.service_level, s.offered > s.short_abandoned),
+        pct(s.answer_rate, s.offered > 0),
+        secs(s.asa_s, s.answered > 0),
+        secs(s.aht_s, s.answered > 0),
+        secs(s.max_wait_s, s.offered > 0),
+        pct(s.occupancy, s.occupancy > 0.0),
+    ]
+}
+
+impl Report {
+    /// Groups, entries and totals as text tables.
+    #[must_use]
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{} calls, {} events, {:.2} s\n",
+            self.calls, self.events, self.wall_s
+        );
+        let mut rows: Vec<Vec<String>> =
+            self.groups.0.iter().map(|(k, s)| stats_row(k, s)).collect();
+        rows.push(stats_row("total", &self.total));
+        table(
+            &mut out,
+            &[
+                "group",
+                "offered",
+                "answered",
+                "abandoned",
+                "overflowed",
+                "within SL",
+                "SL",
+                "answer rate",
+                "ASA s",
+                "AHT s",
+                "max wait s",
+                "occupancy",
+            ],
+            &rows,
+        );
+        out.push('\n');
+        let mut rows: Vec<Vec<String>> = self
+            .entries
+            .0
+            .iter()
+            .map(|(k, e)| {
+                vec![
+                    k.clone(),
+                    e.calls.to_string(),
+                    e.offered.to_string(),
+                    e.answered.to_string(),
+                    pct(e.answer_rate, e.offered > 0),
+                ]
+            })
+            .collect();
+        rows.push(vec![
+            "total".into(),
+            self.calls.to_string(),
+            self.total.offered.to_string(),
+            self.total.answered.to_string(),
+            pct(self.total.answer_rate, self.total.offered > 0),
+        ]);
+        table(
+            &mut out,
+            &["entry", "calls", "offered", "answered", "answer rate"],
+            &rows,
+        );
+        out
+    }
+
+    /// The breakdowns as text tables, each under its description.
+    #[must_use]
+    pub fn breakdowns_to_text(&self) -> String {
+        let mut out = String::new();
+        for (name, b) in &self.breakdowns.0 {
+            breakdown_table(&mut out, name, b);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn breakdown_table(out: &mut String, name: &str, b: &Breakdown) {
+    let _ = writeln!(out, "{name}: {}", b.what);
+    let rows: Vec<Vec<String>> = b
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.key.clone(),
+                r.calls.to_string(),
+                pct(r.share, r.calls > 0),
+                r.offered.to_string(),
+                r.answered.to_string(),
+                r.abandoned.to_string(),
+                pct(r.answer_rate, r.offered > 0),
+                secs(r.asa_s, r.answered > 0),
+                r.resolved.to_string(),
+                r.referred.to_string(),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "",
+            "calls",
+            "share",
+            "offered",
+            "answered",
+            "abandoned",
+            "answer rate",
+            "ASA s",
+            "resolved",
+            "referred",
+        ],
+        &rows,
+    );
+}
