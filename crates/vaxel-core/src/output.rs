@@ -231,6 +231,7 @@ pub struct CallRecord {
 pub enum Output {
     /// A command for the platform `platform`.
     Command { platform: Text, command: Command },
-    /// A finished call.
-    Record(CallRecord),
+    /// A finished call (boxed: a record is several times the size of a command, and
+    /// outputs are moved through a queue).
+    Record(Box<CallRecord>),
 }

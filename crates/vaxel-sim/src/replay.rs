@@ -118,6 +118,8 @@ where
         .min()
         .map_or(start, |r| r.min(start));
     let mut d = Driver {
+        shifts: Vec::new(),
+        next_shift: 0,
         engine: Engine::new(site, start),
         heap: BinaryHeap::new(),
         seq: 0,
@@ -138,6 +140,7 @@ where
             },
             None => None,
         };
+        d.due_shifts(arrival);
         let next_sim = d.heap.peek().map(|Reverse((t, class, _, _))| (*t, *class));
         let next_driver = match (next_sim, arrival) {
             (Some((t, c)), Some(a)) if (t, c) <= (a, Class::Arrival) => Some((t, None)),
@@ -177,6 +180,10 @@ where
 }
 
 struct Driver {
+    /// Logins and logouts, sorted; moved into the heap as their time comes, so the heap
+    /// only ever holds what is near.
+    shifts: Vec<(Timestamp, Class, Ev)>,
+    next_shift: usize,
     engine: Engine,
     heap: BinaryHeap<Reverse<(Timestamp, Class, u64, Ev)>>,
     seq: u64,
@@ -219,12 +226,32 @@ impl Driver {
                 }
             } as u32;
             *logged.entry(self.agents[ix as usize].clone()).or_default() += e.since(s);
-            self.at(s, Class::Login, Ev::Login(ix));
-            self.at(e, Class::Logout, Ev::Logout(ix));
+            self.shifts.push((s, Class::Login, Ev::Login(ix)));
+            self.shifts.push((e, Class::Logout, Ev::Logout(ix)));
         }
+        self.shifts.sort();
         let mut logged: Vec<(Text, u64)> = logged.into_iter().collect();
         logged.sort();
         self.summary.logged_in_ms = logged;
+    }
+
+    /// Moves the roster events up to the next moment anything else happens into the heap.
+    fn due_shifts(&mut self, arrival: Option<Timestamp>) {
+        while let Some(&(t, class, ev)) = self.shifts.get(self.next_shift) {
+            let horizon = [
+                arrival,
+                self.heap.peek().map(|Reverse((t, ..))| *t),
+                self.engine.poll_timeout(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            if horizon.is_some_and(|h| t > h) {
+                return;
+            }
+            self.next_shift += 1;
+            self.at(t, class, ev);
+        }
     }
 
     fn feed(&mut self, at: Timestamp, input: Input) -> Result<(), EngineError> {

@@ -39,9 +39,8 @@ impl Engine {
             arrived: self.now,
             priority: entry.priority,
             state: CallState::Queued,
-            pending_digits: digits
-                .map(|d| d.split(',').map(str::to_owned).collect())
-                .unwrap_or_default(),
+            precollected: digits,
+            precollected_used: 0,
             digits: String::new(),
             levels: 0,
             queued: None,
@@ -172,7 +171,7 @@ impl Engine {
 
     fn enter_menu(&mut self, slot: Slot, menu: MenuIdx, depth: u32) {
         self.call_mut(slot).state = CallState::Ivr { menu, tries: 0 };
-        match self.call_mut(slot).pending_digits.pop_front() {
+        match self.next_precollected(slot) {
             Some(d) => self.menu_choice(slot, menu, 0, &d, depth),
             None => self.send_menu(slot, menu, false),
         }
@@ -215,7 +214,7 @@ impl Engine {
                     menu,
                     tries: tries + 1,
                 };
-                match self.call_mut(slot).pending_digits.pop_front() {
+                match self.next_precollected(slot) {
                     Some(d) => self.menu_choice(slot, menu, tries + 1, &d, depth),
                     None => self.send_menu(slot, menu, true),
                 }
@@ -245,6 +244,16 @@ impl Engine {
             },
             t => self.route_to(slot, &t, depth + 1),
         }
+    }
+
+    /// The next level of the digits the platform collected beforehand, if any is left.
+    fn next_precollected(&mut self, slot: Slot) -> Option<String> {
+        let call = self.call_mut(slot);
+        let all = call.precollected.as_deref()?;
+        let rest = all.get(call.precollected_used..)?;
+        let level = rest.split(',').next().unwrap_or("").to_owned();
+        call.precollected_used += level.len() + 1;
+        Some(level)
     }
 
     /// Whether the call in `slot` still exists and waits in a queue.

@@ -134,6 +134,6 @@ impl Engine {
             resolved: call.resolved,
             callback: call.callback,
         };
-        self.out.push_back(Output::Record(record));
+        self.out.push_back(Output::Record(Box::new(record)));
     }
 }

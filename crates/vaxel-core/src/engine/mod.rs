@@ -6,6 +6,7 @@ mod agents;
 mod arrival;
 mod calls;
 mod finish;
+mod membership;
 mod queueing;
 mod queues;
 mod reload;
@@ -251,31 +252,12 @@ impl Engine {
 
     fn fire(&mut self, timer: Timer) {
         match timer {
-            Timer::Widen {
+            Timer::Member {
                 slot,
                 seq,
                 group,
                 mseq,
-            } => self.on_widen(slot, seq, group, mseq),
-            Timer::Rule {
-                slot,
-                seq,
-                group,
-                mseq,
-                rule,
-            } => self.on_rule_due(slot, seq, group, mseq, rule),
-            Timer::MaxWait {
-                slot,
-                seq,
-                group,
-                mseq,
-            } => self.on_max_wait(slot, seq, group, mseq),
-            Timer::Announce {
-                slot,
-                seq,
-                group,
-                mseq,
-            } => self.on_announce(slot, seq, group, mseq),
+            } => self.on_member_timer(slot, seq, group, mseq),
             Timer::Ring { slot, seq, nonce } => self.on_ring_timeout(slot, seq, nonce),
             Timer::Park { slot, seq, nonce } => self.on_park_timeout(slot, seq, nonce),
             Timer::CallbackRetry { slot, seq, nonce } => self.on_callback_retry(slot, seq, nonce),

@@ -13,7 +13,7 @@ use crate::time::Timestamp;
 pub(crate) const CALLBACK_ACCEPTED_PROMPT: &str = "callback-accepted";
 
 impl Engine {
-    fn qkey(&self, slot: Slot) -> QKey {
+    pub(super) fn qkey(&self, slot: Slot) -> QKey {
         let c = self.call(slot);
         QKey {
             neg_priority: -i64::from(c.priority),
@@ -59,8 +59,7 @@ impl Engine {
     pub(super) fn leave_all_groups(&mut self, slot: Slot, outcome: Option<Outcome>) {
         let now = self.now;
         let place = self.call(slot).place;
-        let groups: Vec<GroupIdx> = self.call(slot).members.iter().map(|m| m.group).collect();
-        for g in groups {
+        while let Some(g) = self.call(slot).members.last().map(|m| m.group) {
             self.leave_group(slot, g);
             let today = &mut self.groups[g.ix()].today;
             match outcome {
@@ -109,8 +108,10 @@ impl Engine {
             entered: now,
             mseq,
             fired: 0,
+            max_wait_done: false,
+            next_announce: (g.announce_every_ms > 0).then(|| now.plus_ms(g.announce_every_ms)),
+            armed: None,
         });
-        let seq = call.seq;
         let declined_by = call.declined_by;
         if first_visit {
             self.groups[group.ix()].today.offered += 1;
@@ -118,57 +119,7 @@ impl Engine {
         let key = self.qkey(slot);
         self.groups[group.ix()].queues[usize::from(step)].insert(key);
 
-        if let Some(w) = g.widen.get(usize::from(step)) {
-            self.timers.at(
-                now.plus_ms(w.after_ms),
-                Timer::Widen {
-                    slot,
-                    seq,
-                    group,
-                    mseq,
-                },
-            );
-        }
-        for (i, rule) in g.overflow.iter().enumerate() {
-            if let Condition::WaitOver(ms) = rule.when
-                && ms > 0
-            {
-                let rule = i as u8;
-                self.timers.at(
-                    now.plus_ms(ms),
-                    Timer::Rule {
-                        slot,
-                        seq,
-                        group,
-                        mseq,
-                        rule,
-                    },
-                );
-            }
-        }
-        if let Some(ms) = g.max_wait_ms {
-            self.timers.at(
-                now.plus_ms(ms),
-                Timer::MaxWait {
-                    slot,
-                    seq,
-                    group,
-                    mseq,
-                },
-            );
-        }
-        if g.announce_every_ms > 0 {
-            let at = now.plus_ms(g.announce_every_ms);
-            self.timers.at(
-                at,
-                Timer::Announce {
-                    slot,
-                    seq,
-                    group,
-                    mseq,
-                },
-            );
-        }
+        self.arm_member(slot, group);
 
         if self.call(slot).state.in_queue()
             && let Some(agent) = self.pick_agent(group, step, declined_by)
@@ -263,7 +214,7 @@ impl Engine {
     }
 
     /// Applies overflow rule `r` of `group` to the call.
-    fn apply_rule(&mut self, slot: Slot, group: GroupIdx, r: usize, depth: u32) {
+    pub(super) fn apply_rule(&mut self, slot: Slot, group: GroupIdx, r: usize, depth: u32) {
         let site = self.site.clone();
         let rule = &site.group(group).overflow[r];
         if let Some(m) = self.call_mut(slot).member_mut(group) {
@@ -465,8 +416,20 @@ impl Engine {
             call.state = CallState::CallbackWaiting;
         }
         self.insert_sets(slot);
-        if self.call(slot).state == CallState::Queued && self.overdue(slot) {
-            return;
+        if self.call(slot).state == CallState::Queued {
+            // Rules and max waits that came due while it rang apply now.
+            let mut i = 0;
+            while let Some(group) = self.calls[slot as usize]
+                .as_ref()
+                .and_then(|c| c.members.get(i))
+                .map(|m| m.group)
+            {
+                self.member_due(slot, group);
+                if !self.live_in_queue(slot) {
+                    return;
+                }
+                i += 1;
+            }
         }
         self.dispatch(slot);
     }
@@ -474,14 +437,9 @@ impl Engine {
     /// Offers the waiting call to the best free agent of any group it is in.
     pub(super) fn dispatch(&mut self, slot: Slot) {
         let avoid = self.call(slot).declined_by;
-        let members: Vec<(GroupIdx, u8)> = self
-            .call(slot)
-            .members
-            .iter()
-            .map(|m| (m.group, m.step))
-            .collect();
         let mut fallback = None;
-        for (g, step) in members {
+        for i in 0..self.call(slot).members.len() {
+            let Member { group: g, step, .. } = self.call(slot).members[i];
             match self.pick_agent(g, step, avoid) {
                 Some(a) if Some(a) == avoid => fallback = fallback.or(Some((a, g))),
                 Some(a) => {
@@ -500,147 +458,12 @@ impl Engine {
         }
     }
 
-    /// Applies rules and max waits that came due while the call was ringing. True if the
-    /// call left its queues.
-    fn overdue(&mut self, slot: Slot) -> bool {
-        let now = self.now;
-        let site = self.site.clone();
-        let members: Vec<Member> = self.call(slot).members.clone();
-        for m in members {
-            let g = site.group(m.group);
-            if g.max_wait_ms.is_some_and(|ms| m.entered.plus_ms(ms) <= now) {
-                self.max_wait_reached(slot, m.group);
-                return !self.live_in_queue(slot);
-            }
-            let due = g.overflow.iter().enumerate().find(|(i, r)| {
-                m.fired & (1 << (*i).min(31)) == 0
-                    && matches!(r.when, Condition::WaitOver(ms) if m.entered.plus_ms(ms) <= now)
-            });
-            if let Some((r, _)) = due {
-                self.apply_rule(slot, m.group, r, 0);
-                if !self.live_in_queue(slot) || self.call(slot).member(m.group).is_none() {
-                    return !self.live_in_queue(slot);
-                }
-            }
-        }
-        false
-    }
-
-    /// The live membership `mseq` in `group` of the call `seq`, if it still exists.
-    fn timer_member(&self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32) -> Option<Member> {
-        if !self.live(slot, seq) {
-            return None;
-        }
-        self.call(slot)
-            .member(group)
-            .filter(|m| m.mseq == mseq)
-            .copied()
-    }
-
-    pub(super) fn on_widen(&mut self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32) {
-        let Some(m) = self.timer_member(slot, seq, group, mseq) else {
-            return;
-        };
-        let site = self.site.clone();
-        let g = site.group(group);
-        let in_queue = self.call(slot).state.in_queue();
-        let key = self.qkey(slot);
-        let step = m.step + 1;
-        if in_queue {
-            let gs = &mut self.groups[group.ix()];
-            gs.queues[usize::from(m.step)].remove(&key);
-            gs.queues[usize::from(step)].insert(key);
-        }
-        if let Some(mm) = self.call_mut(slot).member_mut(group) {
-            mm.step = step;
-        }
-        if let Some(w) = g.widen.get(usize::from(step)) {
-            self.timers.at(
-                m.entered.plus_ms(w.after_ms),
-                Timer::Widen {
-                    slot,
-                    seq,
-                    group,
-                    mseq,
-                },
-            );
-        }
-        if in_queue {
-            let avoid = self.call(slot).declined_by;
-            if let Some(a) = self.pick_agent(group, step, avoid) {
-                self.connect(slot, a, group);
-            }
-        }
-    }
-
-    pub(super) fn on_rule_due(
-        &mut self,
-        slot: Slot,
-        seq: u64,
-        group: GroupIdx,
-        mseq: u32,
-        rule: u8,
-    ) {
-        let Some(m) = self.timer_member(slot, seq, group, mseq) else {
-            return;
-        };
-        if self.call(slot).state != CallState::Queued || m.fired & (1 << rule.min(31)) != 0 {
-            return;
-        }
-        self.apply_rule(slot, group, usize::from(rule), 0);
-    }
-
-    pub(super) fn on_max_wait(&mut self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32) {
-        if self.timer_member(slot, seq, group, mseq).is_some()
-            && self.call(slot).state == CallState::Queued
-        {
-            self.max_wait_reached(slot, group);
-        }
-    }
-
-    fn max_wait_reached(&mut self, slot: Slot, group: GroupIdx) {
+    pub(super) fn max_wait_reached(&mut self, slot: Slot, group: GroupIdx) {
         let site = self.site.clone();
         match &site.group(group).on_max_wait {
             None => self.hang_up_and_finish(slot, None, Outcome::Timeout),
             Some(Target::Callback) => self.offer_callback(slot, group),
             Some(target) => self.move_out(slot, group, target, 0),
-        }
-    }
-
-    pub(super) fn on_announce(&mut self, slot: Slot, seq: u64, group: GroupIdx, mseq: u32) {
-        if self.timer_member(slot, seq, group, mseq).is_none() {
-            return;
-        }
-        let site = self.site.clone();
-        let g = site.group(group);
-        if self.call(slot).state == CallState::Queued
-            && let Some(prompt) = &g.queue_prompt
-        {
-            let (position, ewt) = self.position(slot, group);
-            let call = self.call(slot).id.clone();
-            self.emit_for(
-                slot,
-                Command::Play {
-                    call,
-                    prompt: prompt.clone(),
-                    position: Some(position),
-                    ewt_s: Some(Timestamp::ms_to_secs_ceil(ewt)),
-                },
-            );
-        }
-        if self.call(slot).state.in_queue()
-            || matches!(self.call(slot).state, CallState::Ringing { .. })
-        {
-            let at = self.now.plus_ms(g.announce_every_ms);
-            self.timers.at(
-                at,
-                Timer::Announce {
-                    slot,
-                    seq,
-                    group,
-                    mseq,
-                },
-            );
         }
     }
 

@@ -131,7 +131,6 @@ impl Engine {
     /// Rebuilds the queue and free sets, per-group counts and every timer from the calls'
     /// and agents' own state, then lets free agents take waiting calls.
     fn rebuild_indexes(&mut self) {
-        let site = self.site.clone();
         for (i, st) in self.agents.iter().enumerate() {
             for &(g, _) in &self.agent_groups[i] {
                 let gs = &mut self.groups[g.ix()];
@@ -146,60 +145,6 @@ impl Engine {
             };
             let seq = c.seq;
             let mut arm = Vec::new();
-            for m in &c.members {
-                let grp = site.group(m.group);
-                let (group, mseq) = (m.group, m.mseq);
-                if let Some(w) = grp.widen.get(usize::from(m.step)) {
-                    arm.push((
-                        m.entered.plus_ms(w.after_ms),
-                        Timer::Widen {
-                            slot,
-                            seq,
-                            group,
-                            mseq,
-                        },
-                    ));
-                }
-                for (r, rule) in grp.overflow.iter().enumerate() {
-                    if let crate::site::Condition::WaitOver(ms) = rule.when
-                        && m.fired & (1 << r.min(31)) == 0
-                    {
-                        let rule = r as u8;
-                        arm.push((
-                            m.entered.plus_ms(ms),
-                            Timer::Rule {
-                                slot,
-                                seq,
-                                group,
-                                mseq,
-                                rule,
-                            },
-                        ));
-                    }
-                }
-                if let Some(ms) = grp.max_wait_ms {
-                    arm.push((
-                        m.entered.plus_ms(ms),
-                        Timer::MaxWait {
-                            slot,
-                            seq,
-                            group,
-                            mseq,
-                        },
-                    ));
-                }
-                if grp.announce_every_ms > 0 {
-                    arm.push((
-                        self.now.plus_ms(grp.announce_every_ms),
-                        Timer::Announce {
-                            slot,
-                            seq,
-                            group,
-                            mseq,
-                        },
-                    ));
-                }
-            }
             if let Some(d) = c.deadline {
                 let nonce = c.nonce;
                 match c.state {
@@ -217,6 +162,13 @@ impl Engine {
             }
             if queued {
                 self.insert_sets(slot);
+            }
+            let groups: Vec<GroupIdx> = self.call(slot).members.iter().map(|m| m.group).collect();
+            for g in groups {
+                if let Some(m) = self.call_mut(slot).member_mut(g) {
+                    m.armed = None;
+                }
+                self.arm_member(slot, g);
             }
         }
         for i in 0..self.agents.len() {

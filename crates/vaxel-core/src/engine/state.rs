@@ -52,6 +52,13 @@ pub(crate) struct Member {
     pub mseq: u32,
     /// Overflow rules already applied here (bit per rule index).
     pub fired: u32,
+    /// `max_wait_s` has been dealt with here.
+    pub max_wait_done: bool,
+    /// When the next position/EWT announcement is due, if the group announces.
+    pub next_announce: Option<Timestamp>,
+    /// The deadline of this membership's one armed timer: a timer firing at another time
+    /// is stale.
+    pub armed: Option<Timestamp>,
 }
 
 #[derive(Clone, Debug)]
@@ -66,8 +73,10 @@ pub(crate) struct Call {
     pub arrived: Timestamp,
     pub priority: i32,
     pub state: CallState,
-    /// Pre-collected IVR choices still to apply, in order.
-    pub pending_digits: std::collections::VecDeque<String>,
+    /// IVR choices collected by the platform beforehand (`"8,1"`), and how much of it has
+    /// been applied (a byte offset; `None` = nothing was collected).
+    pub precollected: Option<String>,
+    pub precollected_used: usize,
     /// Choices made, comma-separated per level.
     pub digits: String,
     /// Menu levels answered so far.

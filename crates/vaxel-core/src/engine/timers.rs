@@ -11,30 +11,9 @@ use std::collections::BinaryHeap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Timer {
-    /// The call's membership `mseq` in `group` reaches its next widen step.
-    Widen {
-        slot: Slot,
-        seq: u64,
-        group: GroupIdx,
-        mseq: u32,
-    },
-    /// A `wait_over_s` overflow rule of `group` comes due.
-    Rule {
-        slot: Slot,
-        seq: u64,
-        group: GroupIdx,
-        mseq: u32,
-        rule: u8,
-    },
-    /// `max_wait_s` of `group` reached.
-    MaxWait {
-        slot: Slot,
-        seq: u64,
-        group: GroupIdx,
-        mseq: u32,
-    },
-    /// Time for the next position/EWT announcement.
-    Announce {
+    /// The call's membership `mseq` in `group` has something due (widening, a
+    /// `wait_over_s` rule, `max_wait_s`, an announcement).
+    Member {
         slot: Slot,
         seq: u64,
         group: GroupIdx,
