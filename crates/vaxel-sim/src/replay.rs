@@ -44,15 +44,15 @@ enum Ev {
     /// The agent picks up (or the citizen answers a callback dial).
     Answer {
         slot: u32,
-        epoch: u32,
+        epoch: u64,
     },
     TalkEnd {
         slot: u32,
-        epoch: u32,
+        epoch: u64,
     },
     Patience {
         slot: u32,
-        epoch: u32,
+        epoch: u64,
     },
 }
 
@@ -73,7 +73,7 @@ struct SimCall {
     dialing: bool,
     talking: bool,
     /// Bumped when the call's pending events lose their meaning.
-    epoch: u32,
+    epoch: u64,
 }
 
 /// Figures of a finished replay.
@@ -120,6 +120,7 @@ where
     let mut d = Driver {
         shifts: Vec::new(),
         next_shift: 0,
+        epochs: 0,
         engine: Engine::new(site, start),
         heap: BinaryHeap::new(),
         seq: 0,
@@ -184,6 +185,8 @@ struct Driver {
     /// only ever holds what is near.
     shifts: Vec<(Timestamp, Class, Ev)>,
     next_shift: usize,
+    /// Epochs handed out so far.
+    epochs: u64,
     engine: Engine,
     heap: BinaryHeap<Reverse<(Timestamp, Class, u64, Ev)>>,
     seq: u64,
@@ -281,7 +284,7 @@ impl Driver {
             agent: None,
             dialing: false,
             talking: false,
-            epoch: 0,
+            epoch: self.new_epoch(),
         };
         let slot = match self.free.pop() {
             Some(s) => {
@@ -316,7 +319,23 @@ impl Driver {
         }
     }
 
-    fn call_mut(&mut self, slot: u32, epoch: u32) -> Option<&mut SimCall> {
+    /// A fresh epoch, never used before in this replay: a slot reused by a later call
+    /// cannot inherit the earlier call's pending events.
+    fn new_epoch(&mut self) -> u64 {
+        self.epochs += 1;
+        self.epochs
+    }
+
+    /// Retires the call's pending events; returns its new epoch.
+    fn bump(&mut self, slot: u32) -> u64 {
+        let e = self.new_epoch();
+        if let Some(c) = self.calls[slot as usize].as_mut() {
+            c.epoch = e;
+        }
+        e
+    }
+
+    fn call_mut(&mut self, slot: u32, epoch: u64) -> Option<&mut SimCall> {
         self.calls
             .get_mut(slot as usize)?
             .as_mut()
@@ -350,8 +369,8 @@ impl Driver {
                     return;
                 };
                 c.talking = true;
-                c.epoch += 1;
-                let (id, dialing, talk, epoch) = (c.id.clone(), c.dialing, c.talk_ms, c.epoch);
+                let (id, dialing, talk) = (c.id.clone(), c.dialing, c.talk_ms);
+                let epoch = self.bump(slot);
                 let input = if dialing {
                     Input::CallbackResult {
                         callback: id.clone(),
@@ -484,9 +503,7 @@ impl Driver {
             Command::Hangup { .. } => {
                 // The caller's line ends; for an accepted callback the call goes on
                 // without the caller waiting: patience no longer applies.
-                if let Some(c) = self.calls[slot as usize].as_mut() {
-                    c.epoch += 1;
-                }
+                self.bump(slot);
             }
             Command::Play { .. } | Command::Forward { .. } => {}
         }

@@ -3,6 +3,7 @@
 //! code; errors carry context and print as a chain.
 
 mod cmd;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,11 +20,32 @@ struct Cli {
 enum Command {
     /// Site files: check a configuration.
     Config(cmd::config::ConfigArgs),
+    /// Run the routing daemon: platforms over TCP, HTTP API, journal (docs/operations.md).
+    Serve(serve::ServeArgs),
+    /// Replay a trace with a roster in simulated time: call records and a report.
+    Replay(cmd::replay::ReplayArgs),
+    /// Generate a seeded trace (calls.csv) of realistic traffic for a site.
+    GenTrace(cmd::generate::GenTraceArgs),
+    /// Generate a roster (roster.csv) staffed by Erlang C for the same traffic.
+    GenRoster(cmd::generate::GenRosterArgs),
+    /// Agents needed per interval and group (Erlang C, and Erlang A with patience).
+    Staffing(cmd::staffing::StaffingArgs),
+    /// Replay one trace and roster on two site files and compare them side by side.
+    Compare(cmd::compare::CompareArgs),
+    /// Drive a running daemon with a trace and a roster over TCP; measure it.
+    Load(cmd::load::LoadArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Config(args) => cmd::config::run(&args),
+        Command::Serve(args) => serve::run(&args),
+        Command::Replay(args) => cmd::replay::run(&args),
+        Command::GenTrace(args) => cmd::generate::run_trace(&args),
+        Command::GenRoster(args) => cmd::generate::run_roster(&args),
+        Command::Staffing(args) => cmd::staffing::run(&args),
+        Command::Compare(args) => cmd::compare::run(&args),
+        Command::Load(args) => cmd::load::run(&args),
     }
 }

@@ -81,7 +81,7 @@ fn a_broken_copy_lists_every_injected_problem() {
     let mut text = CITY.replacen("Europe/Stockholm", "Europe/Stokholm", 1);
     text = text.replacen("\"2\" = \"group:bygglov\"", "\"2\" = \"group:bygglv\"", 1);
     text = text.replacen("number = \"+46850836000\"", "number = \"08-508 360 00\"", 1);
-    text = replace_after(&text, "id = \"bygglov\"", "ring_s = 20", "ring_s = 900");
+    text = replace_after(&text, "id = \"bygglov\"", "ring_s = 8", "ring_s = 900");
     text = replace_after(&text, "id = \"bygglov\"", "wrapup_s = 30", "wrapup = 30");
     text = replace_after(
         &text,

@@ -1,0 +1,269 @@
+//! What the simulation commands (`replay`, `gen-trace`, `gen-roster`, `staffing`,
+//! `compare`) share: loading the site, reading a roster, files that only appear under
+//! their final name once complete, progress bars, and one replay run turned into a report.
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, IsTerminal as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use vaxel_core::site::Site;
+use vaxel_sim::{
+    CdrWriter, ReplaySummary, Report, ReportBuilder, RosterReader, Shift, TraceReader,
+};
+
+/// Loads and validates the site (`--config`, the built-in city when absent): its label for
+/// messages and the site. Warnings go to stderr; errors list every diagnostic.
+pub fn load_site(config: Option<&Path>) -> anyhow::Result<(String, Arc<Site>)> {
+    let (label, result) = super::config::load(config)?;
+    match result {
+        Ok(v) => {
+            for d in &v.warnings {
+                eprintln!("{label}: {d}");
+            }
+            Ok((label, Arc::new(v.site)))
+        }
+        Err(diags) => {
+            let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+            anyhow::bail!("{label} is not a valid site file:\n{}", lines.join("\n"))
+        }
+    }
+}
+
+/// Reads a roster whose agents must all be the site's (an unknown agent is an error naming
+/// its file, line and column). Warns about unknown columns.
+pub fn read_roster_strict(path: &Path, site: &Site) -> anyhow::Result<Vec<Shift>> {
+    let reader = RosterReader::open(path)?.known_agents(site.agents.iter().map(|a| &*a.id));
+    warn_columns(path, &reader.unknown_columns());
+    Ok(vaxel_sim::read_roster(reader)?)
+}
+
+/// Reads a roster whatever its agents (for `compare`, where one site may lack an agent
+/// the other has). Sorted by start, then agent.
+pub fn read_roster_any(path: &Path) -> anyhow::Result<Vec<Shift>> {
+    let reader = RosterReader::open(path)?;
+    warn_columns(path, &reader.unknown_columns());
+    Ok(vaxel_sim::read_roster(reader)?)
+}
+
+/// The shifts of agents the site knows, and the ids of those it does not (sorted, once).
+pub fn shifts_for_site(shifts: &[Shift], site: &Site) -> (Vec<Shift>, Vec<String>) {
+    let mut unknown: Vec<String> = Vec::new();
+    let kept = shifts
+        .iter()
+        .filter(|s| {
+            let known = site.agent_by_id.contains_key(s.agent.as_str());
+            if !known {
+                unknown.push(s.agent.clone());
+            }
+            known
+        })
+        .cloned()
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    (kept, unknown)
+}
+
+/// Warns about header columns the format does not know (perhaps misspelt).
+pub fn warn_columns(path: &Path, unknown: &[String]) {
+    if !unknown.is_empty() {
+        eprintln!(
+            "warning: {}: ignoring unknown column(s) {}",
+            path.display(),
+            unknown.join(", ")
+        );
+    }
+}
+
+/// A file written under `NAME.partial` and renamed to `NAME` only by [`commit`], so a run
+/// that fails half-way never leaves a file that looks complete under the final name. The
+/// partial file stays behind on failure, for diagnosis.
+///
+/// [`commit`]: PartialFile::commit
+#[derive(Debug)]
+pub struct PartialFile {
+    path: PathBuf,
+    partial: PathBuf,
+}
+
+impl PartialFile {
+    /// Creates (truncates) `path.partial` and returns it buffered.
+    pub fn create(path: &Path) -> anyhow::Result<(PartialFile, BufWriter<File>)> {
+        let mut name = path
+            .file_name()
+            .with_context(|| format!("{} is not a file name", path.display()))?
+            .to_os_string();
+        name.push(".partial");
+        let partial = path.with_file_name(name);
+        let f = File::create(&partial)
+            .with_context(|| format!("cannot create {}", partial.display()))?;
+        Ok((
+            PartialFile {
+                path: path.to_owned(),
+                partial,
+            },
+            BufWriter::with_capacity(1 << 16, f),
+        ))
+    }
+
+    /// The name written to until [`commit`](Self::commit).
+    #[must_use]
+    pub fn partial_path(&self) -> &Path {
+        &self.partial
+    }
+
+    /// Flushes `w` and renames the partial file to its final name.
+    pub fn commit(self, w: BufWriter<File>) -> anyhow::Result<()> {
+        let f = w
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)
+            .with_context(|| format!("cannot write {}", self.partial.display()))?;
+        f.sync_all()
+            .with_context(|| format!("cannot write {}", self.partial.display()))?;
+        drop(f);
+        std::fs::rename(&self.partial, &self.path).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.partial.display(),
+                self.path.display()
+            )
+        })
+    }
+}
+
+/// Writes `text` to `out` (atomically, through a partial file) or to stdout.
+pub fn write_output(out: Option<&Path>, text: &str) -> anyhow::Result<()> {
+    match out {
+        Some(path) => {
+            let (file, mut w) = PartialFile::create(path)?;
+            w.write_all(text.as_bytes())
+                .with_context(|| format!("cannot write {}", file.partial_path().display()))?;
+            file.commit(w)
+        }
+        None => {
+            let mut stdout = io::stdout().lock();
+            match stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                // The reader went away (`| head`): not an error of ours.
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+                r => Ok(r?),
+            }
+        }
+    }
+}
+
+/// Whether `e` is a write to a closed pipe (`vaxel ... | head`).
+#[must_use]
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Whether progress bars may be drawn: only when stderr is a terminal.
+#[must_use]
+pub fn progress_wanted() -> bool {
+    io::stderr().is_terminal()
+}
+
+/// A bar over `len` bytes of input, labelled `what`; hidden unless stderr is a terminal.
+#[must_use]
+pub fn byte_bar(len: u64, what: &str) -> ProgressBar {
+    if !progress_wanted() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len).with_message(what.to_owned());
+    if let Ok(style) = ProgressStyle::with_template(
+        "{msg} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta} left)",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// One replay of a trace file: the report (with `events` and `wall_s` filled in) and the
+/// driver's summary.
+#[derive(Debug)]
+pub struct Run {
+    pub report: Report,
+    pub summary: ReplaySummary,
+}
+
+/// Replays the trace at `trace` (streamed: memory holds the calls in flight) on `site` with
+/// `shifts`, writing call records to `cdr` (through `cdr.partial`) when given. `bar` follows
+/// the bytes of the trace read. `wall_s` is the time of the replay proper, trace reading
+/// and call-record writing included, site and roster loading excluded.
+pub fn run_replay(
+    site: &Arc<Site>,
+    trace: &Path,
+    shifts: &[Shift],
+    cdr: Option<&Path>,
+    bar: &ProgressBar,
+) -> anyhow::Result<Run> {
+    let name = trace.display().to_string();
+    let file = File::open(trace).with_context(|| format!("cannot open trace {name}"))?;
+    if let Ok(meta) = file.metadata() {
+        bar.set_length(meta.len());
+    }
+    let reader = TraceReader::new(BufReader::with_capacity(1 << 16, bar.wrap_read(file)), name)?;
+    warn_columns(trace, &reader.unknown_columns());
+    let mut out = match cdr {
+        Some(path) => {
+            let (file, w) = PartialFile::create(path)?;
+            let name = file.partial_path().display().to_string();
+            Some((CdrWriter::new(w, name, site.timezone.clone())?, file))
+        }
+        None => None,
+    };
+    let mut report = ReportBuilder::for_site(site);
+    let started = Instant::now();
+    let result = vaxel_sim::replay(site.clone(), reader, shifts, |r| {
+        if let Some((w, _)) = &mut out {
+            w.write(r)?;
+        }
+        report.add(r);
+        if !r.agent.is_empty() {
+            report.add_busy_time(&r.agent, r.talk_ms + r.wrapup_ms);
+        }
+        Ok(())
+    });
+    let wall_s = started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    let summary = result?;
+    if let Some((w, file)) = out {
+        file.commit(w.into_inner()?)?;
+    }
+    for (agent, ms) in &summary.logged_in_ms {
+        report.add_logged_in_time(agent, *ms);
+    }
+    let mut report = report.finish();
+    report.events = summary.events;
+    report.wall_s = (wall_s * 1000.0).round() / 1000.0;
+    Ok(Run { report, summary })
+}
+
+/// Warns (on stderr) when the engine refused inputs or calls were left in flight: the trace
+/// and roster do not fit the site (unknown numbers, duplicate ids ...).
+pub fn warn_summary(label: &str, s: &ReplaySummary) {
+    if s.refused > 0 {
+        eprintln!(
+            "warning: {label}: the engine refused {} input(s); the first:",
+            s.refused
+        );
+        for r in &s.first_refusals {
+            eprintln!("  {r}");
+        }
+    }
+    if s.unfinished > 0 {
+        eprintln!(
+            "warning: {label}: {} call(s) were still in flight at the end of the replay",
+            s.unfinished
+        );
+    }
+}

@@ -1,0 +1,871 @@
+//! The engine task: the only owner of the [`Engine`](vaxel_core::Engine). Everything that
+//! reads or changes the engine is a [`Request`] on one bounded channel: platform
+//! connections send batches of decoded lines, the HTTP layer goes through the cloneable
+//! [`EngineHandle`]. The task applies what is waiting, journals it, hands the batch to the
+//! commit thread, and releases acks, commands and replies once the batch is durable.
+//! In live-clock mode it also sleeps until the engine's next deadline.
+//!
+//! Architecture invariant: no input changes the engine without its journal entry being in
+//! the same commit, and no ack, command or record leaves before that commit is durable.
+
+use crate::serve::clock::ClockMode;
+use crate::serve::commit::{Commit, Committed, Rotate};
+use crate::serve::journal::Entry;
+use crate::serve::machine::Machine;
+use crate::serve::observe::{Observer, PlatformEvent};
+use crate::serve::registry::{ConnId, Registry, Route};
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use vaxel_config::Diagnostic;
+use vaxel_core::site::Text;
+use vaxel_core::snapshot::{AgentState, DirectoryHit, Snapshot};
+use vaxel_core::{CallRecord, Command, EngineError, Input, Output, Timestamp};
+use vaxel_proto::{Event, PlatformMessage, ProtoError, ProtoErrorKind, ServerMessage};
+
+/// Requests waiting for the engine task at most; senders wait beyond (backpressure on the
+/// sockets).
+pub const INBOX: usize = 1024;
+/// Requests taken per round (one commit each).
+const ROUND_MAX: usize = 256;
+/// Platform lines taken per round (a round may exceed it by one batch).
+const ROUND_LINES: usize = 2048;
+/// Rounds not yet durable at most: beyond, the task waits for the commit thread.
+const IN_FLIGHT: usize = 64;
+
+// ------------------------------------------------------------------------------ handle
+
+/// The engine task has stopped (the daemon is shutting down or failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineGone;
+
+impl fmt::Display for EngineGone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the engine has stopped")
+    }
+}
+
+impl std::error::Error for EngineGone {}
+
+/// Why a reload did not happen. Either way the running configuration stays.
+#[derive(Debug)]
+pub enum ReloadError {
+    /// The new text does not validate: every error (and warning) found.
+    Invalid(Vec<Diagnostic>),
+    /// The configuration file could not be read.
+    Unreadable(String),
+    /// The engine refused it (`EngineError::ReloadRefused` lists every reason).
+    Refused(EngineError),
+    Gone,
+}
+
+impl fmt::Display for ReloadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReloadError::Invalid(d) => {
+                let errors = d.iter().filter(|d| d.is_error()).count();
+                write!(f, "the new configuration is invalid ({errors} errors)")
+            }
+            ReloadError::Unreadable(e) => write!(f, "{e}"),
+            ReloadError::Refused(e) => write!(f, "{e}"),
+            ReloadError::Gone => write!(f, "{EngineGone}"),
+        }
+    }
+}
+
+impl std::error::Error for ReloadError {}
+
+/// A cloneable handle on the engine task, for the HTTP layer (wallboard, agents' desktops,
+/// admin actions, metrics). Every method is a message to the engine task; reads see the
+/// latest applied state (possibly a few milliseconds ahead of what is durable), changes
+/// return once durable.
+#[derive(Clone)]
+#[allow(dead_code)] // `changes`, `observer`: for the HTTP layer
+pub struct EngineHandle {
+    tx: mpsc::Sender<Request>,
+    changes: watch::Receiver<u64>,
+    observer: Arc<dyn Observer>,
+    /// The `--config` file, re-read by [`reload_config_file`](Self::reload_config_file);
+    /// `None` = the built-in city.
+    config_path: Option<PathBuf>,
+}
+
+impl fmt::Debug for EngineHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineHandle")
+            .field("config_path", &self.config_path)
+            .finish_non_exhaustive()
+    }
+}
+
+// Parts of this API are for the HTTP layer (http.rs, metrics.rs) still being written.
+#[allow(dead_code)]
+impl EngineHandle {
+    /// The wallboard view: groups, agents, waiting calls ([`vaxel_core::Engine::snapshot`]).
+    pub async fn snapshot(&self) -> Result<Snapshot, EngineGone> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Snapshot(tx)).await?;
+        rx.await.map_err(|_| EngineGone)
+    }
+
+    /// The directory (hänvisningsdatabas) with presence ([`vaxel_core::Engine::directory`]).
+    pub async fn directory(&self, query: &str) -> Result<Vec<DirectoryHit>, EngineGone> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Directory(query.to_owned(), tx)).await?;
+        rx.await.map_err(|_| EngineGone)
+    }
+
+    /// Applies an admin or agent-desktop action (`Input::Crisis`, `Input::AgentPause`, …)
+    /// at the daemon's time, journaled like a platform event; returns once durable, or the
+    /// engine's refusal (`EngineError::code()` is the protocol code). `Input::Reload` is
+    /// refused here: use [`reload`](Self::reload), which journals the configuration text.
+    /// A stopped engine answers `InvalidState("the engine has stopped")`.
+    pub async fn apply(&self, input: Input) -> Result<(), EngineError> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || EngineError::InvalidState(EngineGone.to_string());
+        self.send(Request::Apply(input, tx))
+            .await
+            .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Validates `config` (a site file's TOML text) and applies it without moving a
+    /// waiting call. Returns the warnings, or why nothing changed.
+    pub async fn reload(&self, config: String) -> Result<Vec<Diagnostic>, ReloadError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Reload(config, tx))
+            .await
+            .map_err(|_| ReloadError::Gone)?;
+        rx.await.map_err(|_| ReloadError::Gone)?
+    }
+
+    /// Re-reads the `--config` file (the built-in city when none was given) and reloads
+    /// it, as SIGHUP does.
+    pub async fn reload_config_file(&self) -> Result<Vec<Diagnostic>, ReloadError> {
+        let text = match &self.config_path {
+            None => vaxel_config::STOCKHOLM.to_owned(),
+            Some(p) => tokio::fs::read_to_string(p).await.map_err(|e| {
+                ReloadError::Unreadable(format!("cannot read site file {}: {e}", p.display()))
+            })?,
+        };
+        self.reload(text).await
+    }
+
+    /// A counter bumped after every round that applied something: watch it for
+    /// server-sent events (`changed().await`, then take a [`snapshot`](Self::snapshot)).
+    #[must_use]
+    pub fn changes(&self) -> watch::Receiver<u64> {
+        self.changes.clone()
+    }
+
+    /// The daemon's observer (the metrics registry).
+    #[must_use]
+    pub fn observer(&self) -> &Arc<dyn Observer> {
+        &self.observer
+    }
+
+    pub(crate) fn requests(&self) -> mpsc::Sender<Request> {
+        self.tx.clone()
+    }
+
+    async fn send(&self, r: Request) -> Result<(), EngineGone> {
+        self.tx.send(r).await.map_err(|_| EngineGone)
+    }
+}
+
+// ------------------------------------------------------------------------------ requests
+
+/// One line read from a platform: its number on the connection and what it decoded to.
+#[derive(Debug)]
+pub struct Item {
+    pub line: u64,
+    pub msg: Result<PlatformMessage, ProtoError>,
+}
+
+/// Lines for a connection, in order, and when the input that caused them was read.
+#[derive(Debug)]
+pub struct Outbound {
+    pub msgs: Vec<ServerMessage>,
+    pub read_at: Option<Instant>,
+}
+
+/// What the engine task is asked.
+#[allow(dead_code)] // `Directory`, `Apply`: sent by EngineHandle methods the HTTP layer calls
+pub enum Request {
+    /// A connection's `hello` was accepted (token and protocol checked).
+    Hello {
+        conn: ConnId,
+        platform: Text,
+        out: mpsc::Sender<Outbound>,
+        kill: CancellationToken,
+    },
+    /// Lines read from a connection after `hello`.
+    Batch {
+        conn: ConnId,
+        items: Vec<Item>,
+        read_at: Instant,
+    },
+    /// A connection ended; the commands it had not written.
+    Closed {
+        conn: ConnId,
+        undelivered: Vec<Command>,
+    },
+    Snapshot(oneshot::Sender<Snapshot>),
+    Directory(String, oneshot::Sender<Vec<DirectoryHit>>),
+    Apply(Input, oneshot::Sender<Result<(), EngineError>>),
+    Reload(
+        String,
+        oneshot::Sender<Result<Vec<Diagnostic>, ReloadError>>,
+    ),
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Request::Hello { .. } => "Hello",
+            Request::Batch { .. } => "Batch",
+            Request::Closed { .. } => "Closed",
+            Request::Snapshot(_) => "Snapshot",
+            Request::Directory(..) => "Directory",
+            Request::Apply(..) => "Apply",
+            Request::Reload(..) => "Reload",
+        };
+        f.write_str(name)
+    }
+}
+
+// ------------------------------------------------------------------------------ the task
+
+/// Something to hand out once its round is durable.
+enum Release {
+    Reply {
+        conn: ConnId,
+        msg: ServerMessage,
+    },
+    Command {
+        platform: Text,
+        command: Command,
+    },
+    Apply(
+        oneshot::Sender<Result<(), EngineError>>,
+        Result<(), EngineError>,
+    ),
+    Reload(
+        oneshot::Sender<Result<Vec<Diagnostic>, ReloadError>>,
+        Result<Vec<Diagnostic>, ReloadError>,
+    ),
+}
+
+/// A round handed to the commit thread, waiting to be durable.
+struct Pending {
+    id: u64,
+    releases: Vec<Release>,
+    read_at: Option<Instant>,
+}
+
+/// A connection that said `hello`.
+struct Conn {
+    platform: Text,
+    out: mpsc::Sender<Outbound>,
+    kill: CancellationToken,
+}
+
+/// The round being built: what the requests taken so far produced.
+#[derive(Default)]
+struct Round {
+    journal: Vec<u8>,
+    entries: usize,
+    records: Vec<CallRecord>,
+    releases: Vec<Release>,
+    read_at: Option<Instant>,
+    changed: bool,
+}
+
+/// When to start a new epoch (docs/operations.md, "Checkpoints").
+#[derive(Clone, Copy, Debug)]
+pub struct CheckpointPolicy {
+    /// Inputs in an epoch after which the next idle moment starts a new one.
+    pub every_inputs: u64,
+}
+
+/// Everything the task starts with.
+pub struct Setup {
+    pub machine: Machine,
+    pub clock: ClockMode,
+    pub observer: Arc<dyn Observer>,
+    pub commits: mpsc::Sender<Commit>,
+    pub committed: mpsc::UnboundedReceiver<Committed>,
+    pub checkpoint: CheckpointPolicy,
+    pub config_path: Option<PathBuf>,
+    pub shutdown: CancellationToken,
+}
+
+/// The engine task's state.
+pub struct EngineTask {
+    machine: Machine,
+    clock: ClockMode,
+    observer: Arc<dyn Observer>,
+    registry: Registry,
+    conns: HashMap<ConnId, Conn>,
+    rx: mpsc::Receiver<Request>,
+    commits: mpsc::Sender<Commit>,
+    committed: mpsc::UnboundedReceiver<Committed>,
+    next_commit: u64,
+    pending: VecDeque<Pending>,
+    round: Round,
+    /// Scratch for the engine's outputs.
+    outs: Vec<Output>,
+    changes: watch::Sender<u64>,
+    version: u64,
+    checkpoint: CheckpointPolicy,
+    /// Something happened that may have made the engine idle (a call ended, an agent
+    /// logged out, crisis mode went off, a platform was lost): the idle check, which takes
+    /// a snapshot, runs only then.
+    maybe_idle: bool,
+    shutdown: CancellationToken,
+}
+
+impl fmt::Debug for EngineTask {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineTask")
+            .field("conns", &self.conns.len())
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates the engine task and its handle. Run the task with [`EngineTask::run`].
+pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
+    let (tx, rx) = mpsc::channel(INBOX);
+    let (changes, changes_rx) = watch::channel(0);
+    let p = &setup.machine.engine.site().platform;
+    let mut registry = Registry::new(Duration::from_millis(p.grace_ms), p.buffer_commands);
+    registry.restore(setup.machine.owning_platforms(), Instant::now());
+    let handle = EngineHandle {
+        tx,
+        changes: changes_rx,
+        observer: setup.observer.clone(),
+        config_path: setup.config_path,
+    };
+    let task = EngineTask {
+        machine: setup.machine,
+        clock: setup.clock,
+        observer: setup.observer,
+        registry,
+        conns: HashMap::new(),
+        rx,
+        commits: setup.commits,
+        committed: setup.committed,
+        next_commit: 1,
+        pending: VecDeque::new(),
+        round: Round::default(),
+        outs: Vec::new(),
+        changes,
+        version: 0,
+        checkpoint: setup.checkpoint,
+        maybe_idle: false,
+        shutdown: setup.shutdown,
+    };
+    (task, handle)
+}
+
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl EngineTask {
+    /// Runs until shutdown (or until every handle and connection is gone). Returns an
+    /// error when the journal could not be written: the daemon must stop.
+    pub async fn run(mut self) -> anyhow::Result<()> {
+        let result = self.serve().await;
+        // Commit what was applied, then wait for it (and release it, best effort).
+        let flushed = self.flush_round().await;
+        let commits = std::mem::replace(&mut self.commits, mpsc::channel(1).0);
+        drop(commits);
+        while !self.pending.is_empty() {
+            match self.committed.recv().await {
+                Some(Committed::Upto(id)) => self.release_upto(id),
+                Some(Committed::Failed(e)) => return Err(anyhow::anyhow!(e)),
+                None => break,
+            }
+        }
+        result.and(flushed)
+    }
+
+    async fn serve(&mut self) -> anyhow::Result<()> {
+        loop {
+            let timer = self.timer_deadline();
+            let grace = self
+                .registry
+                .next_deadline()
+                .map(tokio::time::Instant::from_std);
+            let accept_more = self.pending.len() < IN_FLIGHT;
+            tokio::select! {
+                biased;
+                () = self.shutdown.cancelled() => return Ok(()),
+                done = self.committed.recv() => match done {
+                    Some(Committed::Upto(id)) => self.release_upto(id),
+                    Some(Committed::Failed(e)) => anyhow::bail!("journal failed: {e}"),
+                    None => anyhow::bail!("the commit thread stopped"),
+                },
+                () = sleep_until(grace) => self.grace_expired(),
+                () = sleep_until(timer) => self.on_timer(),
+                r = self.rx.recv(), if accept_more => {
+                    let Some(r) = r else { return Ok(()) };
+                    // A round: what is waiting, up to ROUND_MAX requests or
+                    // ROUND_LINES lines, so that acks are not held back by a flood.
+                    let mut lines = 0;
+                    let mut next = Some(r);
+                    let mut taken = 0;
+                    while let Some(r) = next.take() {
+                        if let Request::Batch { items, .. } = &r {
+                            lines += items.len();
+                        }
+                        self.on_request(r);
+                        taken += 1;
+                        if taken < ROUND_MAX && lines < ROUND_LINES {
+                            next = self.rx.try_recv().ok();
+                        }
+                    }
+                }
+            }
+            self.flush_round().await?;
+        }
+    }
+
+    /// The engine's next deadline as a tokio instant (live clock only).
+    fn timer_deadline(&self) -> Option<tokio::time::Instant> {
+        if self.clock != ClockMode::Live {
+            return None;
+        }
+        let at = self.machine.engine.poll_timeout()?;
+        let now = crate::serve::clock::wall_now();
+        let wait = Duration::from_millis(at.since(now));
+        // A deadline too far to represent (an `until` years away) is no deadline.
+        tokio::time::Instant::now().checked_add(wait)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.now(self.machine.engine.now())
+    }
+
+    // --------------------------------------------------------------------- requests
+
+    fn on_request(&mut self, r: Request) {
+        match r {
+            Request::Hello {
+                conn,
+                platform,
+                out,
+                kill,
+            } => self.on_hello(conn, platform, out, kill),
+            Request::Batch {
+                conn,
+                items,
+                read_at,
+            } => {
+                self.round.read_at.get_or_insert(read_at);
+                for item in items {
+                    self.on_item(conn, item);
+                }
+            }
+            Request::Closed { conn, undelivered } => self.on_closed(conn, undelivered),
+            Request::Snapshot(tx) => {
+                let _ = tx.send(self.machine.engine.snapshot());
+            }
+            Request::Directory(q, tx) => {
+                let _ = tx.send(self.machine.engine.directory(&q));
+            }
+            Request::Apply(input, tx) => {
+                let r = if matches!(input, Input::Reload(_)) {
+                    Err(EngineError::InvalidState(
+                        "a reload goes through EngineHandle::reload".into(),
+                    ))
+                } else {
+                    let at = self.now();
+                    self.apply(at, input)
+                };
+                self.round.releases.push(Release::Apply(tx, r));
+            }
+            Request::Reload(text, tx) => {
+                let r = self.reload(text);
+                self.round.releases.push(Release::Reload(tx, r));
+            }
+        }
+    }
+
+    fn on_hello(
+        &mut self,
+        conn: ConnId,
+        platform: Text,
+        out: mpsc::Sender<Outbound>,
+        kill: CancellationToken,
+    ) {
+        let h = self.registry.hello(&platform, conn);
+        if let Some(old) = h.replaced
+            && let Some(c) = self.conns.get(&old)
+        {
+            tracing::info!(platform = %platform, old, conn, "platform reconnected: closing its previous connection");
+            c.kill.cancel();
+        }
+        tracing::info!(platform = %platform, conn, held = h.flush.len(), "platform connected");
+        self.observer.platform(PlatformEvent::Connected);
+        self.conns.insert(
+            conn,
+            Conn {
+                platform,
+                out,
+                kill,
+            },
+        );
+        let mut msgs = vec![ServerMessage::welcome()];
+        msgs.extend(h.flush.into_iter().map(ServerMessage::Cmd));
+        self.send(conn, msgs, None);
+    }
+
+    fn on_closed(&mut self, conn: ConnId, undelivered: Vec<Command>) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        tracing::info!(platform = %c.platform, conn, unwritten = undelivered.len(), "platform connection closed");
+        self.observer.platform(PlatformEvent::Disconnected);
+        if let Some((to, cmds)) =
+            self.registry
+                .closed(&c.platform, conn, undelivered, Instant::now())
+        {
+            self.send(to, cmds.into_iter().map(ServerMessage::Cmd).collect(), None);
+        }
+    }
+
+    fn on_item(&mut self, conn: ConnId, item: Item) {
+        let Some(platform) = self.conns.get(&conn).map(|c| c.platform.clone()) else {
+            return;
+        };
+        let msg = match item.msg {
+            Ok(m) => m,
+            Err(e) => {
+                let reply = ServerMessage::proto_error(&e, e.seq.is_none().then_some(item.line));
+                self.reply(conn, reply);
+                return;
+            }
+        };
+        let seq = msg.seq;
+        let refuse = |kind: ProtoErrorKind| ProtoError { seq, kind };
+        if matches!(msg.body, Event::Hello(_)) {
+            let e = refuse(ProtoErrorKind::DuplicateHello);
+            self.reply(
+                conn,
+                ServerMessage::proto_error(&e, seq.is_none().then_some(item.line)),
+            );
+            return;
+        }
+        // Calls belong to the platform that announced them.
+        if !matches!(msg.body, Event::CallArrived { .. })
+            && let Some(call) = msg.body.call()
+            && self.machine.owner(call).is_some_and(|o| *o != platform)
+        {
+            let e = EngineError::UnknownCall(call.to_string());
+            self.reply(
+                conn,
+                ServerMessage::engine_error(&e, seq, seq.is_none().then_some(item.line)),
+            );
+            return;
+        }
+        let at = match self.clock {
+            ClockMode::Live => {
+                if let Some(at) = msg.at {
+                    tracing::trace!(platform = %platform, at = at.0, "platform time");
+                }
+                self.now()
+            }
+            ClockMode::Event => match msg.at {
+                Some(at) => at,
+                None => {
+                    let e = refuse(ProtoErrorKind::AtRequired);
+                    self.reply(
+                        conn,
+                        ServerMessage::proto_error(&e, seq.is_none().then_some(item.line)),
+                    );
+                    return;
+                }
+            },
+        };
+        let Some(input) = msg.body.into_input(&platform) else {
+            return;
+        };
+        let r = self.apply(at, input);
+        match (r, seq) {
+            (Ok(()), Some(seq)) => self.reply(conn, ServerMessage::Ok { seq }),
+            (Ok(()), None) => {}
+            (Err(e), seq) => self.reply(
+                conn,
+                ServerMessage::engine_error(&e, seq, seq.is_none().then_some(item.line)),
+            ),
+        }
+    }
+
+    fn reply(&mut self, conn: ConnId, msg: ServerMessage) {
+        if let ServerMessage::Error { code, .. } = &msg {
+            self.observer.protocol_error(code.as_str());
+        }
+        self.round.releases.push(Release::Reply { conn, msg });
+    }
+
+    // --------------------------------------------------------------------- the engine
+
+    /// Applies one input at `at` and journals it (a refusal as an `advance`: due timers
+    /// still fired).
+    fn apply(&mut self, at: Timestamp, input: Input) -> Result<(), EngineError> {
+        let kind = input.kind();
+        if matches!(
+            input,
+            Input::AgentLogout { .. } | Input::Crisis { .. } | Input::PlatformLost { .. }
+        ) {
+            self.maybe_idle = true;
+        }
+        let entry = Entry::from_input(at, &input);
+        let r = self.machine.apply(at, input, &mut self.outs);
+        match (&r, entry) {
+            (Ok(()), Some(e)) => self.journal(&e),
+            (Err(EngineError::TimeWentBackwards { .. }), _) => {}
+            _ => self.journal(&Entry::Advance { at }),
+        }
+        self.observer
+            .input(kind, r.as_ref().err().map(EngineError::code));
+        self.take_outputs();
+        r
+    }
+
+    fn reload(&mut self, text: String) -> Result<Vec<Diagnostic>, ReloadError> {
+        let v = vaxel_config::load_site(&text).map_err(ReloadError::Invalid)?;
+        let at = self.now();
+        let site = Arc::new(v.site);
+        let r = self
+            .machine
+            .reload(at, text.as_str().into(), site.clone(), &mut self.outs);
+        match &r {
+            Ok(()) => {
+                self.journal(&Entry::Reload { at, config: text });
+                let p = &site.platform;
+                self.registry
+                    .set_policy(Duration::from_millis(p.grace_ms), p.buffer_commands);
+                tracing::info!(site = %site.name, "configuration reloaded");
+            }
+            Err(EngineError::TimeWentBackwards { .. }) => {}
+            Err(_) => self.journal(&Entry::Advance { at }),
+        }
+        self.observer
+            .input("reload", r.as_ref().err().map(EngineError::code));
+        self.take_outputs();
+        r.map(|()| v.warnings).map_err(ReloadError::Refused)
+    }
+
+    fn on_timer(&mut self) {
+        let at = self.now();
+        if self.machine.advance(at, &mut self.outs).is_ok() {
+            self.journal(&Entry::Advance { at });
+        }
+        self.take_outputs();
+    }
+
+    fn grace_expired(&mut self) {
+        for (platform, dropped) in self.registry.expired(Instant::now()) {
+            tracing::warn!(platform = %platform, dropped, "platform did not come back within its grace period: its calls end as platform_lost");
+            self.platform_lost(platform);
+        }
+    }
+
+    fn platform_lost(&mut self, platform: Text) {
+        self.observer.platform(PlatformEvent::Lost);
+        let at = self.now();
+        let _ = self.apply(at, Input::PlatformLost { platform });
+    }
+
+    fn journal(&mut self, e: &Entry) {
+        e.encode(&mut self.round.journal);
+        self.round.entries += 1;
+        self.round.changed = true;
+    }
+
+    fn take_outputs(&mut self) {
+        for o in self.outs.drain(..) {
+            match o {
+                Output::Command { platform, command } => self
+                    .round
+                    .releases
+                    .push(Release::Command { platform, command }),
+                Output::Record(r) => {
+                    self.maybe_idle = true;
+                    self.observer.record(&r);
+                    self.round.records.push(*r);
+                }
+            }
+        }
+    }
+
+    // --------------------------------------------------------------------- commits
+
+    /// Hands the round to the commit thread (maybe starting a new epoch after it).
+    async fn flush_round(&mut self) -> anyhow::Result<()> {
+        if self.round.journal.is_empty()
+            && self.round.records.is_empty()
+            && self.round.releases.is_empty()
+        {
+            return Ok(());
+        }
+        let rotate = self.checkpoint_due();
+        let round = std::mem::take(&mut self.round);
+        if round.changed {
+            self.version += 1;
+            self.changes.send_replace(self.version);
+        }
+        let id = self.next_commit;
+        self.next_commit += 1;
+        let commit = Commit {
+            id,
+            journal: round.journal,
+            entries: round.entries,
+            records: round.records,
+            tz: self.machine.engine.site().timezone.clone(),
+            rotate,
+        };
+        self.pending.push_back(Pending {
+            id,
+            releases: round.releases,
+            read_at: round.read_at,
+        });
+        self.commits
+            .send(commit)
+            .await
+            .map_err(|_| anyhow::anyhow!("the commit thread stopped"))
+    }
+
+    /// A new epoch starts when the engine is idle (no call, no agent logged in, no crisis)
+    /// and the epoch is long (inputs) or from an earlier local day. The live engine is
+    /// replaced by a fresh one at the same time, so that replaying the new epoch gives
+    /// exactly the live state.
+    fn checkpoint_due(&mut self) -> Option<Rotate> {
+        let m = &self.machine;
+        let now = m.engine.now();
+        if !self.maybe_idle || m.calls() > 0 || m.inputs == 0 {
+            return None;
+        }
+        let tz = &m.engine.site().timezone;
+        let day = |t: Timestamp| tz.to_datetime(t.to_jiff()).date();
+        let long = m.inputs >= self.checkpoint.every_inputs;
+        if !long && day(now) == day(m.epoch_start) {
+            return None;
+        }
+        self.maybe_idle = false;
+        let snap = m.engine.snapshot();
+        let idle = snap.calls_in_progress == 0
+            && !snap.crisis
+            && snap.agents.iter().all(|a| a.state == AgentState::LoggedOut);
+        if !idle {
+            return None;
+        }
+        let config = m.config.clone();
+        let site = m.engine.site().clone();
+        self.machine = Machine::new(config.clone(), site, now);
+        Some(Rotate { at: now, config })
+    }
+
+    fn release_upto(&mut self, id: u64) {
+        while self.pending.front().is_some_and(|p| p.id <= id) {
+            if let Some(p) = self.pending.pop_front() {
+                self.release(p);
+            }
+        }
+    }
+
+    fn release(&mut self, p: Pending) {
+        let now = Instant::now();
+        let mut per_conn: Vec<(ConnId, Vec<ServerMessage>)> = Vec::new();
+        let mut push = |conn: ConnId, msg: ServerMessage| match per_conn
+            .iter_mut()
+            .find(|(c, _)| *c == conn)
+        {
+            Some((_, v)) => v.push(msg),
+            None => per_conn.push((conn, vec![msg])),
+        };
+        let mut overflowed = Vec::new();
+        for rel in p.releases {
+            match rel {
+                Release::Reply { conn, msg } => {
+                    if self.conns.contains_key(&conn) {
+                        push(conn, msg);
+                    }
+                }
+                Release::Command { platform, command } => {
+                    match self.registry.route(&platform, command, now) {
+                        (Route::Send(conn), Some(cmd)) => push(conn, ServerMessage::Cmd(cmd)),
+                        (Route::Overflow, _) => overflowed.push(platform),
+                        (Route::Dropped, Some(cmd)) => tracing::warn!(
+                            platform = %platform, kind = cmd.kind(), call = %cmd.call(),
+                            "dropped a command for a lost platform"
+                        ),
+                        _ => {}
+                    }
+                }
+                Release::Apply(tx, r) => {
+                    let _ = tx.send(r);
+                }
+                Release::Reload(tx, r) => {
+                    let _ = tx.send(r);
+                }
+            }
+        }
+        for (conn, msgs) in per_conn {
+            self.send(conn, msgs, p.read_at);
+        }
+        for platform in overflowed {
+            self.buffer_overflow(platform);
+        }
+    }
+
+    fn buffer_overflow(&mut self, platform: Text) {
+        let dropped = self.registry.lose(&platform);
+        tracing::warn!(platform = %platform, dropped, "command buffer of a disconnected platform overflowed: declaring it lost");
+        self.platform_lost(platform);
+    }
+
+    /// Queues lines on a connection; a full queue closes it (`slow_consumer`) and keeps
+    /// its commands for the platform.
+    fn send(&mut self, conn: ConnId, msgs: Vec<ServerMessage>, read_at: Option<Instant>) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        let failed = match c.out.try_send(Outbound { msgs, read_at }) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(ob)) => {
+                tracing::warn!(platform = %c.platform, conn, "slow_consumer: outbound queue full, closing the connection");
+                self.observer.platform(PlatformEvent::SlowConsumer);
+                c.kill.cancel();
+                ob
+            }
+            Err(mpsc::error::TrySendError::Closed(ob)) => ob,
+        };
+        let platform = c.platform.clone();
+        self.registry
+            .connection_lost(&platform, conn, Instant::now());
+        let cmds: Vec<Command> = failed
+            .msgs
+            .into_iter()
+            .filter_map(|m| match m {
+                ServerMessage::Cmd(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        if self.registry.hold(&platform, cmds) {
+            self.buffer_overflow(platform);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! The engine plus what the daemon keeps beside it, changed only through [`Machine`]'s
+//! methods so that live service and journal replay run the very same code: which platform
+//! owns each call, the configuration text in force, how many records the epoch produced.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use vaxel_core::site::{Site, Text};
+use vaxel_core::{CallId, Engine, EngineError, Input, Output, Timestamp};
+
+/// The engine and its bookkeeping. Owned by the engine task (or by recovery, before it).
+#[derive(Debug)]
+pub struct Machine {
+    pub engine: Engine,
+    /// The platform that announced each call still in the engine (until its record):
+    /// commands go there, and only that platform may send events about it.
+    owners: HashMap<CallId, Text>,
+    /// The configuration text in force (journaled at a new epoch's start).
+    pub config: Arc<str>,
+    /// The engine time the epoch started at.
+    pub epoch_start: Timestamp,
+    /// Call records produced since the epoch started (replay compares this with the
+    /// records already on disk to write none twice).
+    pub records: u64,
+    /// Inputs applied since the epoch started (bounds replay; see rotation).
+    pub inputs: u64,
+}
+
+impl Machine {
+    /// A fresh engine on `site` (built from `config`) at `at`.
+    #[must_use]
+    pub fn new(config: Arc<str>, site: Arc<Site>, at: Timestamp) -> Machine {
+        Machine {
+            engine: Engine::new(site, at),
+            owners: HashMap::new(),
+            config,
+            epoch_start: at,
+            records: 0,
+            inputs: 0,
+        }
+    }
+
+    /// The platform that owns `call`, if the engine holds it.
+    #[must_use]
+    pub fn owner(&self, call: &str) -> Option<&Text> {
+        self.owners.get(call)
+    }
+
+    /// Platforms that own calls (sorted, deduplicated): after a restart each gets its
+    /// grace period to come back.
+    #[must_use]
+    pub fn owning_platforms(&self) -> Vec<Text> {
+        let mut v: Vec<Text> = self.owners.values().cloned().collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Calls the engine still holds (announced and not yet recorded).
+    #[must_use]
+    pub fn calls(&self) -> usize {
+        self.owners.len()
+    }
+
+    /// `engine.handle(at, input)`; outputs are appended to `out`.
+    pub fn apply(
+        &mut self,
+        at: Timestamp,
+        input: Input,
+        out: &mut Vec<Output>,
+    ) -> Result<(), EngineError> {
+        let arrived = match &input {
+            Input::CallArrived { call, platform, .. } => Some((call.clone(), platform.clone())),
+            _ => None,
+        };
+        let r = self.engine.handle(at, input);
+        self.inputs += 1;
+        if let (Ok(()), Some((call, platform))) = (&r, arrived) {
+            self.owners.insert(call, platform);
+        }
+        self.drain(out);
+        r
+    }
+
+    /// `engine.handle_timeout(at)`; outputs are appended to `out`.
+    pub fn advance(&mut self, at: Timestamp, out: &mut Vec<Output>) -> Result<(), EngineError> {
+        let r = self.engine.handle_timeout(at);
+        self.drain(out);
+        r
+    }
+
+    /// Reload with `site` built from `config`; on success `config` is in force.
+    pub fn reload(
+        &mut self,
+        at: Timestamp,
+        config: Arc<str>,
+        site: Arc<Site>,
+        out: &mut Vec<Output>,
+    ) -> Result<(), EngineError> {
+        let r = self.engine.handle(at, Input::Reload(site));
+        self.inputs += 1;
+        if r.is_ok() {
+            self.config = config;
+        }
+        self.drain(out);
+        r
+    }
+
+    fn drain(&mut self, out: &mut Vec<Output>) {
+        while let Some(o) = self.engine.poll_output() {
+            if let Output::Record(r) = &o {
+                self.owners.remove(&r.call_id);
+                self.records += 1;
+            }
+            out.push(o);
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! Prometheus metrics (docs/operations.md "Metrics"): one explicit [`Registry`], names fixed
+//! for the dashboards (config/grafana/vaxel-dashboard.json), base units, `_total` on
+//! counters, labels only from bounded sets (`group`, `entry`, `outcome`, `state`, `type`,
+//! `code`: ids from the site file and fixed vocabularies; never a call id, a caller's
+//! number or an agent).
+//!
+//! Two kinds of series:
+//! - gauges of the live state (`vaxel_calls_waiting`, `vaxel_agents`, …) are set from the
+//!   engine's [`Snapshot`] at scrape time ([`Metrics::render`]), so they are never stale
+//!   and a group removed by a reload disappears;
+//! - counters and histograms are fed as things happen, through the daemon's
+//!   [`Observer`] hook, which [`Metrics`] implements.
+
+use crate::serve::observe::{Observer, PlatformEvent};
+use prometheus::{
+    Encoder as _, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+use std::sync::Mutex;
+use std::time::Duration;
+use vaxel_core::snapshot::{AgentCounts, AgentState, Snapshot};
+use vaxel_core::{CallRecord, Outcome};
+
+/// Queue-wait buckets (seconds), around the usual service-level thresholds (20 s, 30 s,
+/// 60 s) so that "answered within N s" can be read from the histogram for these N.
+pub const WAIT_BUCKETS: [f64; 12] = [
+    5.0, 10.0, 15.0, 20.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0, 300.0, 600.0,
+];
+/// Talk-time buckets (seconds): switchboard transfers last seconds, case handling minutes.
+pub const TALK_BUCKETS: [f64; 12] = [
+    10.0, 30.0, 60.0, 90.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0, 1800.0,
+];
+/// Decision latency buckets (seconds): from reading a line to writing its command,
+/// group commit (fsync) included.
+pub const DECISION_BUCKETS: [f64; 14] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+/// Journal fsync buckets (seconds).
+pub const SYNC_BUCKETS: [f64; 13] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// The `entry` label of a call whose dialed number matched no entry.
+pub const NO_ENTRY: &str = "none";
+
+/// The content type of the text exposition format.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The daemon's metrics. Cheap to feed from the hot path: a label lookup (a hash and a
+/// read lock inside the `prometheus` crate) and an atomic add.
+pub struct Metrics {
+    registry: Registry,
+    /// Serialises scrapes: each one resets and refills the snapshot gauges.
+    scrape: Mutex<()>,
+
+    // Gauges set from the snapshot at scrape time.
+    calls_waiting: IntGaugeVec,
+    oldest_wait: GaugeVec,
+    expected_wait: GaugeVec,
+    agents: IntGaugeVec,
+    service_level: GaugeVec,
+    crisis: IntGauge,
+    calls_in_progress: IntGauge,
+
+    // Fed through the Observer.
+    calls_total: IntCounterVec,
+    queue_calls_total: IntCounterVec,
+    wait_seconds: HistogramVec,
+    talk_seconds: HistogramVec,
+    events_total: IntCounterVec,
+    events_refused_total: IntCounterVec,
+    protocol_errors_total: IntCounterVec,
+    commands_total: IntCounterVec,
+    platform_connections: IntGauge,
+    platform_events_total: IntCounterVec,
+    decision_seconds: Histogram,
+    journal_sync_seconds: Histogram,
+    journal_entries_total: IntCounter,
+    journal_bytes_total: IntCounter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+/// Registers `c` and hands it back.
+fn reg<C>(r: &Registry, c: C) -> prometheus::Result<C>
+where
+    C: prometheus::core::Collector + Clone + 'static,
+{
+    r.register(Box::new(c.clone()))?;
+    Ok(c)
+}
+
+fn hist(name: &str, help: &str, buckets: &[f64]) -> HistogramOpts {
+    HistogramOpts::new(name, help).buckets(buckets.to_vec())
+}
+
+impl Metrics {
+    /// A fresh registry with every family registered.
+    pub fn new() -> prometheus::Result<Metrics> {
+        let r = Registry::new();
+        let m = Metrics {
+            scrape: Mutex::new(()),
+            calls_waiting: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "vaxel_calls_waiting",
+                        "Calls waiting in the group's queue now.",
+                    ),
+                    &["group"],
+                )?,
+            )?,
+            oldest_wait: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "vaxel_oldest_wait_seconds",
+                        "How long the longest-waiting call in the group's queue has waited.",
+                    ),
+                    &["group"],
+                )?,
+            )?,
+            expected_wait: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "vaxel_expected_wait_seconds",
+                        "Expected wait (EWT) of a call joining the group's queue now.",
+                    ),
+                    &["group"],
+                )?,
+            )?,
+            agents: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "vaxel_agents",
+                        "Agents who serve the group, by state (an agent in several groups counts in each).",
+                    ),
+                    &["group", "state"],
+                )?,
+            )?,
+            service_level: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "vaxel_service_level_ratio",
+                        "Today's service level: answered within the site's service_level_s / (offered - abandoned within 5 s); 1 with no calls.",
+                    ),
+                    &["group"],
+                )?,
+            )?,
+            crisis: reg(
+                &r,
+                IntGauge::new("vaxel_crisis_active", "1 while crisis mode is on, else 0.")?,
+            )?,
+            calls_in_progress: reg(
+                &r,
+                IntGauge::new(
+                    "vaxel_calls_in_progress",
+                    "Calls the engine holds in any state (menus, queue, ringing, talking, after-call work).",
+                )?,
+            )?,
+            calls_total: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "vaxel_calls_total",
+                        "Finished calls (one per call record), by entry and outcome.",
+                    ),
+                    &["entry", "outcome"],
+                )?,
+            )?,
+            queue_calls_total: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "vaxel_queue_calls_total",
+                        "Finished calls that reached a group, by the last group and outcome.",
+                    ),
+                    &["group", "outcome"],
+                )?,
+            )?,
+            wait_seconds: reg(
+                &r,
+                HistogramVec::new(
+                    hist(
+                        "vaxel_wait_seconds",
+                        "Time in queue of finished queued calls, by the last group and outcome.",
+                        &WAIT_BUCKETS,
+                    ),
+                    &["group", "outcome"],
+                )?,
+            )?,
+            talk_seconds: reg(
+                &r,
+                HistogramVec::new(
+                    hist(
+                        "vaxel_talk_seconds",
+                        "Conversation time of answered calls, by the last group.",
+                        &TALK_BUCKETS,
+                    ),
+                    &["group"],
+                )?,
+            )?,
+            events_total: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "vaxel_events_total",
+                        "Inputs handed to the engine (platform events, desktop and admin actions), by type; refused ones included.",
+                    ),
+                    &["type"],
+                )?,
+            )?,
+            events_refused_total: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "vaxel_events_refused_total",
+                        "Inputs the engine refused, by type and error code.",
+                    ),
+                    &["type", "code"],
+                )?,
+            )?,
+            protocol_errors_total: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "vaxel_protocol_errors_total",
+                        "error lines sent to platforms, by protocol error code.",
+                    ),
+                    &["code"],
+                )?,
+            )?,
+            commands_total: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "vaxel_commands_total",
+                        "Commands written to platforms, by type.",
+                    ),
+                    &["type"],
+                )?,
+            )?,
+            platform_connections: reg(
+                &r,
+                IntGauge::new(
+                    "vaxel_platform_connections",
+                    "Platform connections that said hello and are open now.",
+                )?,
+            )?,
+            platform_events_total: reg(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "vaxel_platform_events_total",
+                        "Platform session events: connected, disconnected, slow_consumer, lost, rejected.",
+                    ),
+                    &["type"],
+                )?,
+            )?,
+            decision_seconds: reg(
+                &r,
+                Histogram::with_opts(hist(
+                    "vaxel_decision_seconds",
+                    "From reading a platform's lines to writing the resulting commands (journal commit included).",
+                    &DECISION_BUCKETS,
+                ))?,
+            )?,
+            journal_sync_seconds: reg(
+                &r,
+                Histogram::with_opts(hist(
+                    "vaxel_journal_sync_seconds",
+                    "Time one group commit spent making the journal durable (fsync).",
+                    &SYNC_BUCKETS,
+                ))?,
+            )?,
+            journal_entries_total: reg(
+                &r,
+                IntCounter::new(
+                    "vaxel_journal_entries_total",
+                    "Journal entries made durable.",
+                )?,
+            )?,
+            journal_bytes_total: reg(
+                &r,
+                IntCounter::new("vaxel_journal_bytes_total", "Journal bytes made durable.")?,
+            )?,
+            registry: r,
+        };
+        for e in [
+            PlatformEvent::Connected,
+            PlatformEvent::Disconnected,
+            PlatformEvent::SlowConsumer,
+            PlatformEvent::Lost,
+            PlatformEvent::Rejected,
+        ] {
+            m.platform_events_total.with_label_values(&[e.as_str()]);
+        }
+        Ok(m)
+    }
+
+    /// The text exposition of every family, the live-state gauges taken from `snap`.
+    pub fn render(&self, snap: &Snapshot) -> String {
+        let families = {
+            // A poisoned lock only means another scrape panicked; the gauges are reset below.
+            let _guard = self
+                .scrape
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.set_gauges(snap);
+            self.registry.gather()
+        };
+        let mut out = Vec::with_capacity(16 * 1024);
+        if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
+            tracing::error!(error = %e, "cannot encode the metrics");
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn set_gauges(&self, snap: &Snapshot) {
+        self.calls_waiting.reset();
+        self.oldest_wait.reset();
+        self.expected_wait.reset();
+        self.agents.reset();
+        self.service_level.reset();
+        self.crisis.set(i64::from(snap.crisis));
+        self.calls_in_progress
+            .set(i64::from(snap.calls_in_progress));
+        for g in &snap.groups {
+            let id: &str = &g.id;
+            self.calls_waiting
+                .with_label_values(&[id])
+                .set(i64::from(g.waiting));
+            self.oldest_wait
+                .with_label_values(&[id])
+                .set(g.oldest_wait_s);
+            #[allow(clippy::cast_precision_loss)] // seconds: far below 2^52
+            self.expected_wait
+                .with_label_values(&[id])
+                .set(g.ewt_s as f64);
+            for state in AgentState::ALL {
+                self.agents
+                    .with_label_values(&[id, state.as_str()])
+                    .set(i64::from(count(&g.agents, state)));
+            }
+            self.service_level
+                .with_label_values(&[id])
+                .set(g.today.service_level);
+            // So that rate() sees the group's answered and abandoned series from zero.
+            for o in [Outcome::Answered, Outcome::Abandoned] {
+                self.queue_calls_total.with_label_values(&[id, o.as_str()]);
+            }
+        }
+    }
+}
+
+/// Agents of a group in `state`.
+fn count(c: &AgentCounts, state: AgentState) -> u32 {
+    match state {
+        AgentState::LoggedOut => c.logged_out,
+        AgentState::Ready => c.ready,
+        AgentState::Ringing => c.ringing,
+        AgentState::Talking => c.talking,
+        AgentState::Wrapup => c.wrapup,
+        AgentState::Paused => c.paused,
+    }
+}
+
+#[allow(clippy::cast_precision_loss)] // milliseconds of a call: far below 2^52
+fn secs(ms: u64) -> f64 {
+    ms as f64 / 1000.0
+}
+
+impl Observer for Metrics {
+    fn input(&self, kind: &'static str, refused: Option<&'static str>) {
+        self.events_total.with_label_values(&[kind]).inc();
+        if let Some(code) = refused {
+            self.events_refused_total
+                .with_label_values(&[kind, code])
+                .inc();
+        }
+    }
+
+    fn protocol_error(&self, code: &'static str) {
+        self.protocol_errors_total.with_label_values(&[code]).inc();
+    }
+
+    fn record(&self, r: &CallRecord) {
+        let outcome = r.outcome.as_str();
+        let entry: &str = if r.entry.is_empty() {
+            NO_ENTRY
+        } else {
+            &r.entry
+        };
+        self.calls_total.with_label_values(&[entry, outcome]).inc();
+        let Some(group) = r.groups.last() else {
+            return;
+        };
+        let group: &str = group;
+        self.queue_calls_total
+            .with_label_values(&[group, outcome])
+            .inc();
+        if r.queued.is_some() {
+            self.wait_seconds
+                .with_label_values(&[group, outcome])
+                .observe(secs(r.wait_ms));
+        }
+        if r.answered.is_some() {
+            self.talk_seconds
+                .with_label_values(&[group])
+                .observe(secs(r.talk_ms));
+        }
+    }
+
+    fn command(&self, kind: &'static str) {
+        self.commands_total.with_label_values(&[kind]).inc();
+    }
+
+    fn decision_latency(&self, latency: Duration) {
+        self.decision_seconds.observe(latency.as_secs_f64());
+    }
+
+    fn commit(&self, entries: usize, bytes: usize, fsync: Duration) {
+        self.journal_sync_seconds.observe(fsync.as_secs_f64());
+        self.journal_entries_total
+            .inc_by(u64::try_from(entries).unwrap_or(u64::MAX));
+        self.journal_bytes_total
+            .inc_by(u64::try_from(bytes).unwrap_or(u64::MAX));
+    }
+
+    fn platform(&self, event: PlatformEvent) {
+        self.platform_events_total
+            .with_label_values(&[event.as_str()])
+            .inc();
+        match event {
+            PlatformEvent::Connected => self.platform_connections.inc(),
+            PlatformEvent::Disconnected => self.platform_connections.dec(),
+            PlatformEvent::SlowConsumer | PlatformEvent::Lost | PlatformEvent::Rejected => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_register_and_render_without_a_snapshot_group() {
+        let m = Metrics::new().expect("registry");
+        let snap = Snapshot {
+            at: vaxel_core::Timestamp(0),
+            site: "t".into(),
+            crisis: true,
+            groups: Vec::new(),
+            agents: Vec::new(),
+            calls: Vec::new(),
+            calls_in_progress: 0,
+        };
+        let text = m.render(&snap);
+        assert!(text.contains("vaxel_crisis_active 1"), "{text}");
+        assert!(
+            text.contains("# TYPE vaxel_decision_seconds histogram"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,333 @@
+//! `vaxel serve`: the daemon (docs/operations.md).
+//!
+//! Code map, from the socket in:
+//! - `platform.rs`: one TCP connection: `hello`, framing and decoding, writing.
+//! - `engine_task.rs`: the only owner of the engine; [`EngineHandle`] for the HTTP layer.
+//! - `registry.rs`: platform sessions, the grace period, commands kept for a platform.
+//! - `machine.rs`: the engine and its bookkeeping, shared by live service and replay.
+//! - `journal.rs`, `commit.rs`, `records.rs`: durability (journal, group commit, CSV).
+//! - `recovery.rs`: start-up on a data dir.
+//! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod commit;
+pub mod engine_task;
+pub mod http;
+pub mod journal;
+pub mod machine;
+pub mod metrics;
+pub mod observe;
+pub mod platform;
+pub mod records;
+pub mod recovery;
+pub mod registry;
+
+#[allow(unused_imports)] // the API the HTTP layer and metrics use
+pub use engine_task::{EngineGone, EngineHandle, ReloadError};
+#[allow(unused_imports)]
+pub use observe::{NoObserver, Observer, PlatformEvent};
+
+use anyhow::Context as _;
+use clap::Args;
+use clock::ClockMode;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Site file (TOML); the built-in city (config/stockholm.toml) when left out.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address for the platforms' TCP protocol; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// Address for the HTTP API; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7080")]
+    pub http: SocketAddr,
+    /// Journal and call records.
+    #[arg(long, value_name = "DIR", default_value = "./vaxel-data")]
+    pub data_dir: PathBuf,
+    /// `live`: the daemon's clock drives time; `event`: the messages' `at` does.
+    #[arg(long, value_enum, default_value_t = ClockMode::Live)]
+    pub clock: ClockMode,
+    /// Log lines on stderr: `human` or `json`. Filter with RUST_LOG (default `info`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// Journal inputs after which the next idle moment starts a new epoch.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub checkpoint_every: u64,
+    /// Platform connections at once at most.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_connections: usize,
+    /// Batches of lines queued for a platform connection before it is closed as a slow
+    /// consumer (tests lower it).
+    #[arg(long, value_name = "N", default_value_t = platform::OUTBOUND, hide = true)]
+    pub outbound_limit: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// Runs the daemon until SIGTERM or SIGINT.
+pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    init_logging(args.log_format);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vaxel")
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(args))
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Human => b.try_init(),
+        LogFormat::Json => b.json().try_init(),
+    };
+}
+
+/// The site's text: the file, or the built-in city.
+fn read_config(path: Option<&Path>) -> anyhow::Result<String> {
+    match path {
+        None => Ok(vaxel_config::STOCKHOLM.to_owned()),
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read site file {}", p.display())),
+    }
+}
+
+async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let label = args
+        .config
+        .as_ref()
+        .map_or_else(|| "built-in city".to_owned(), |p| p.display().to_string());
+    let text = read_config(args.config.as_deref())?;
+    let validated = match vaxel_config::load_site(&text) {
+        Ok(v) => v,
+        Err(diags) => {
+            for d in &diags {
+                eprintln!("{label}: {d}");
+            }
+            eprintln!("{label}: the configuration is invalid; not starting");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for d in &validated.warnings {
+        tracing::warn!("{label}: {d}");
+    }
+    let site = Arc::new(validated.site);
+    let base = args.config.as_deref().and_then(Path::parent);
+    let tokens = Arc::new(auth::Tokens::gather(&site.auth, base)?);
+    auth::check_exposure(&tokens, args.listen, args.http)?;
+
+    let tcp = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let http = TcpListener::bind(args.http)
+        .await
+        .with_context(|| format!("cannot listen on {} (http)", args.http))?;
+
+    let config: Arc<str> = text.as_str().into();
+    let dir = args.data_dir.clone();
+    let start = args.clock.start_time();
+    let rec = {
+        let (config, site) = (config.clone(), site.clone());
+        tokio::task::spawn_blocking(move || recovery::recover(&dir, &config, &site, start))
+            .await
+            .context("recovery panicked")??
+    };
+
+    let config_changed = *rec.machine.config != *text;
+    // METRICS: the daemon's observer. metrics.rs plugs its registry in here (and hands it
+    // to http.rs for `/metrics`); every hook call site is in the engine task, the
+    // connections and the commit thread.
+    let metrics = Arc::new(metrics::Metrics::new().context("cannot set up the metrics")?);
+    let observer: Arc<dyn Observer> = metrics.clone();
+    let (commit_tx, commit_rx) = mpsc::channel(commit::QUEUE);
+    let (done_tx, done_rx) = mpsc::unbounded_channel();
+    let files = commit::Files {
+        dir: args.data_dir.clone(),
+        journal: rec.journal,
+        records: rec.records,
+    };
+    let committer = commit::spawn(files, commit_rx, done_tx, observer.clone())
+        .context("cannot start the commit thread")?;
+
+    let shutdown = CancellationToken::new();
+    let (task, handle) = engine_task::start(engine_task::Setup {
+        machine: rec.machine,
+        clock: args.clock,
+        observer: observer.clone(),
+        commits: commit_tx,
+        committed: done_rx,
+        checkpoint: engine_task::CheckpointPolicy {
+            every_inputs: args.checkpoint_every.max(1),
+        },
+        config_path: args.config.clone(),
+        shutdown: shutdown.clone(),
+    });
+    let engine = tokio::spawn(task.run());
+
+    // The journal may have been written under another configuration: bring it in line.
+    if config_changed {
+        tracing::info!("{label} differs from the journal's configuration: reloading it");
+        if let Err(e) = handle.reload(text.clone()).await {
+            log_reload_error(&label, &e);
+        }
+    }
+
+    // Signals are handled from before the daemon says it listens.
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let tcp_addr = tcp.local_addr()?;
+    let http_addr = http.local_addr()?;
+    // HTTP: the call site of http.rs, served on the same engine handle until shutdown.
+    let http_task = tokio::spawn(http::serve(
+        http,
+        handle.clone(),
+        tokens.clone(),
+        metrics,
+        shutdown.clone(),
+    ));
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening tcp={tcp_addr} http={http_addr}")?;
+        out.flush()?;
+    }
+    tracing::info!(%tcp_addr, %http_addr, clock = ?args.clock, data_dir = %args.data_dir.display(), "vaxel serving");
+
+    let ctx = Arc::new(platform::ConnCtx {
+        engine: handle.requests(),
+        tokens,
+        outbound: args.outbound_limit.max(1),
+        observer,
+        shutdown: shutdown.clone(),
+    });
+    let accept = tokio::spawn(accept_loop(
+        tcp,
+        ctx,
+        args.max_connections,
+        shutdown.clone(),
+    ));
+
+    let mut engine = engine;
+    let engine_result = loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break None; }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break None; }
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading {label}");
+                match handle.reload_config_file().await {
+                    Ok(warnings) => {
+                        for d in &warnings {
+                            tracing::warn!("{label}: {d}");
+                        }
+                        tracing::info!("{label}: reloaded");
+                    }
+                    Err(e) => log_reload_error(&label, &e),
+                }
+            }
+            r = &mut engine => break Some(r),
+        }
+    };
+    shutdown.cancel();
+    let engine_result = match engine_result {
+        Some(r) => r,
+        None => engine.await,
+    };
+    drop(handle);
+    let _ = accept.await;
+    // Long-lived HTTP responses (event streams) must not hold the exit up for long.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), http_task).await;
+    let joined = tokio::task::spawn_blocking(move || committer.join()).await;
+    match engine_result {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "engine stopped");
+            return Err(e);
+        }
+        Err(e) => anyhow::bail!("engine task failed: {e}"),
+    }
+    if !matches!(joined, Ok(Ok(()))) {
+        anyhow::bail!("the commit thread failed");
+    }
+    tracing::info!("stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn log_reload_error(label: &str, e: &ReloadError) {
+    match e {
+        ReloadError::Invalid(diags) => {
+            for d in diags {
+                tracing::error!("{label}: {d}");
+            }
+            tracing::error!(
+                "{label}: reload refused, the configuration is invalid; the running one stays"
+            );
+        }
+        ReloadError::Refused(vaxel_core::EngineError::ReloadRefused(reasons)) => {
+            for r in reasons {
+                tracing::error!("{label}: reload refused: {r}");
+            }
+            tracing::error!(
+                "{label}: reload refused by the engine; the running configuration stays"
+            );
+        }
+        other => tracing::error!("{label}: reload failed: {other}"),
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<platform::ConnCtx>,
+    max: usize,
+    shutdown: CancellationToken,
+) {
+    let limit = Arc::new(Semaphore::new(max.max(1)));
+    let mut next: registry::ConnId = 0;
+    loop {
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => return,
+            p = limit.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+        };
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        next += 1;
+        tracing::debug!(%peer, conn = next, "platform connection");
+        let ctx = ctx.clone();
+        let conn = next;
+        tokio::spawn(async move {
+            platform::serve(stream, conn, ctx).await;
+            drop(permit);
+        });
+    }
+}

@@ -1,0 +1,364 @@
+//! One platform connection (PROTOCOL.md "Transport", "Session"): the first line must be an
+//! accepted `hello`; then a reader turns everything available on the socket into one
+//! batch of decoded lines for the engine task, and a writer writes what the engine task
+//! releases. The outbound queue is bounded ([`OUTBOUND`] batches): the engine task never
+//! waits on a socket, it closes a connection whose queue is full (`slow_consumer`). When
+//! the connection ends, the writer hands the commands it had not written back to the
+//! engine task, which keeps them for the platform's return.
+
+use crate::serve::auth::Tokens;
+use crate::serve::engine_task::{Item, Outbound, Request};
+use crate::serve::observe::{Observer, PlatformEvent};
+use crate::serve::registry::ConnId;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use vaxel_core::Command;
+use vaxel_proto::{
+    Event, Framer, Hello, PROTOCOL_VERSION, ProtoError, ProtoErrorKind, ServerMessage,
+    decode_platform_str, encode_server,
+};
+
+/// Batches queued for a connection's writer at most; past it the connection is a slow
+/// consumer and is closed.
+pub const OUTBOUND: usize = 1024;
+/// Bytes read from a socket into one batch at most.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Lines in one batch at most.
+const BATCH_LINES: usize = 1024;
+/// A connection must say `hello` within this.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+const READ_CHUNK: usize = 64 * 1024;
+/// How long a connection the daemon closes is still read (and discarded) from.
+const DRAIN: Duration = Duration::from_secs(1);
+
+/// What every connection shares.
+#[derive(Debug)]
+pub struct ConnCtx {
+    pub engine: mpsc::Sender<Request>,
+    pub tokens: Arc<Tokens>,
+    /// Outbound queue bound ([`OUTBOUND`] unless tests lower it).
+    pub outbound: usize,
+    pub observer: Arc<dyn Observer>,
+    pub shutdown: CancellationToken,
+}
+
+/// Serves one connection to its end.
+pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| "?".to_owned(), |a| a.to_string());
+    let _ = stream.set_nodelay(true);
+    let (mut rd, mut wr) = stream.into_split();
+    let mut framer = Framer::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+
+    let first = tokio::select! {
+        () = ctx.shutdown.cancelled() => return,
+        r = tokio::time::timeout(HELLO_TIMEOUT, first_line(&mut rd, &mut framer, &mut buf)) => r,
+    };
+    let hello = match first {
+        Err(_) => {
+            tracing::info!(%peer, "no hello within {HELLO_TIMEOUT:?}: closing");
+            return;
+        }
+        Ok(None) => return,
+        Ok(Some(Err(refusal))) => {
+            refuse(&mut wr, &refusal, &*ctx.observer, &peer).await;
+            return;
+        }
+        Ok(Some(Ok((hello, line)))) => match check_hello(&hello, &ctx.tokens) {
+            Ok(()) => hello,
+            Err(kind) => {
+                let e = ProtoError::new(kind);
+                refuse(
+                    &mut wr,
+                    &ServerMessage::proto_error(&e, Some(line)),
+                    &*ctx.observer,
+                    &peer,
+                )
+                .await;
+                return;
+            }
+        },
+    };
+
+    let (out_tx, out_rx) = mpsc::channel(ctx.outbound);
+    let kill = ctx.shutdown.child_token();
+    let platform = hello.platform.clone();
+    tracing::debug!(%peer, platform = %platform, conn, "hello accepted");
+    let sent = ctx
+        .engine
+        .send(Request::Hello {
+            conn,
+            platform,
+            out: out_tx,
+            kill: kill.clone(),
+        })
+        .await;
+    if sent.is_err() {
+        return;
+    }
+    let writer = tokio::spawn(write_loop(
+        wr,
+        out_rx,
+        kill.clone(),
+        ctx.engine.clone(),
+        conn,
+        ctx.observer.clone(),
+    ));
+    let eof = read_loop(&mut rd, &mut framer, &mut buf, conn, &ctx, &kill).await;
+    kill.cancel();
+    let _ = writer.await;
+    if !eof {
+        // Closed by the daemon (slow consumer, takeover, shutdown): the writer has sent
+        // FIN; read and discard what the platform still sends for a moment, so that the
+        // close is not a reset that would throw away commands still in flight to it.
+        let _ = tokio::time::timeout(DRAIN, async {
+            while let Ok(n) = rd.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// Reads up to the first line. `None` at end of stream; `Err` with the line to send
+/// before closing when the line is not a `hello`.
+async fn first_line(
+    rd: &mut OwnedReadHalf,
+    framer: &mut Framer,
+    buf: &mut [u8],
+) -> Option<Result<(Hello, u64), ServerMessage>> {
+    loop {
+        if let Some(line) = framer.next_line() {
+            return Some(match line {
+                Err(e) => {
+                    let n = e.line();
+                    Err(ServerMessage::proto_error(&ProtoError::from(e), Some(n)))
+                }
+                Ok(l) => match decode_platform_str(l.text) {
+                    Err(e) => Err(ServerMessage::proto_error(&e, Some(l.number))),
+                    Ok(m) => match m.body {
+                        Event::Hello(h) => Ok((h, l.number)),
+                        _ => Err(ServerMessage::proto_error(
+                            &ProtoError {
+                                seq: m.seq,
+                                kind: ProtoErrorKind::HelloFirst,
+                            },
+                            Some(l.number),
+                        )),
+                    },
+                },
+            });
+        }
+        match rd.read(buf).await {
+            Ok(0) | Err(_) => {
+                // A last line without its newline still counts.
+                return match framer.finish() {
+                    Some(Ok(l)) => match decode_platform_str(l.text) {
+                        Ok(m) => match m.body {
+                            Event::Hello(h) => Some(Ok((h, l.number))),
+                            _ => None,
+                        },
+                        Err(_) => None,
+                    },
+                    _ => None,
+                };
+            }
+            Ok(n) => framer.push(&buf[..n]),
+        }
+    }
+}
+
+/// Token first (an unknown client learns nothing more), then the protocol version.
+fn check_hello(h: &Hello, tokens: &Tokens) -> Result<(), ProtoErrorKind> {
+    if !tokens.platform_ok(h.token.as_deref()) {
+        return Err(ProtoErrorKind::BadToken);
+    }
+    if h.protocol != PROTOCOL_VERSION {
+        return Err(ProtoErrorKind::UnsupportedProtocol { got: h.protocol });
+    }
+    Ok(())
+}
+
+/// Sends the refusal line and closes.
+async fn refuse(wr: &mut OwnedWriteHalf, msg: &ServerMessage, observer: &dyn Observer, peer: &str) {
+    if let ServerMessage::Error { code, message, .. } = msg {
+        tracing::info!(%peer, code = code.as_str(), %message, "connection refused before hello");
+        observer.protocol_error(code.as_str());
+    }
+    observer.platform(PlatformEvent::Rejected);
+    let mut out = Vec::new();
+    encode_server(msg, &mut out);
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let _ = wr.write_all(&out).await;
+        let _ = wr.shutdown().await;
+    })
+    .await;
+}
+
+/// Turns the lines waiting in the framer into items.
+fn take_lines(framer: &mut Framer, items: &mut Vec<Item>) {
+    while items.len() < BATCH_LINES {
+        let Some(line) = framer.next_line() else {
+            return;
+        };
+        items.push(match line {
+            Err(e) => Item {
+                line: e.line(),
+                msg: Err(ProtoError::from(e)),
+            },
+            Ok(l) => Item {
+                line: l.number,
+                msg: decode_platform_str(l.text),
+            },
+        });
+    }
+}
+
+async fn read_loop(
+    rd: &mut OwnedReadHalf,
+    framer: &mut Framer,
+    buf: &mut [u8],
+    conn: ConnId,
+    ctx: &ConnCtx,
+    kill: &CancellationToken,
+) -> bool {
+    let mut read_at = Instant::now();
+    let mut eof = false;
+    loop {
+        // Everything decoded so far goes to the engine task as one batch per
+        // BATCH_LINES lines.
+        loop {
+            let mut items = Vec::new();
+            take_lines(framer, &mut items);
+            if eof && items.len() < BATCH_LINES {
+                if let Some(line) = framer.finish() {
+                    items.push(match line {
+                        Err(e) => Item {
+                            line: e.line(),
+                            msg: Err(ProtoError::from(e)),
+                        },
+                        Ok(l) => Item {
+                            line: l.number,
+                            msg: decode_platform_str(l.text),
+                        },
+                    });
+                }
+            }
+            if items.is_empty() {
+                break;
+            }
+            let more = items.len() == BATCH_LINES;
+            let req = Request::Batch {
+                conn,
+                items,
+                read_at,
+            };
+            tokio::select! {
+                () = kill.cancelled() => return false,
+                r = ctx.engine.send(req) => if r.is_err() { return false },
+            }
+            if !more {
+                break;
+            }
+        }
+        if eof {
+            return true;
+        }
+        let n = tokio::select! {
+            () = kill.cancelled() => return false,
+            r = rd.read(buf) => match r {
+                Ok(n) => n,
+                Err(_) => return true,
+            },
+        };
+        if n == 0 {
+            eof = true;
+            continue;
+        }
+        read_at = Instant::now();
+        framer.push(&buf[..n]);
+        // Take what else is already there, without waiting.
+        let mut total = n;
+        while total < BATCH_BYTES {
+            match rd.try_read(buf) {
+                Ok(0) => {
+                    eof = true;
+                    break;
+                }
+                Ok(m) => {
+                    framer.push(&buf[..m]);
+                    total += m;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+fn commands(msgs: Vec<ServerMessage>, into: &mut Vec<Command>) {
+    into.extend(msgs.into_iter().filter_map(|m| match m {
+        ServerMessage::Cmd(c) => Some(c),
+        _ => None,
+    }));
+}
+
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Outbound>,
+    kill: CancellationToken,
+    engine: mpsc::Sender<Request>,
+    conn: ConnId,
+    observer: Arc<dyn Observer>,
+) {
+    let mut undelivered = Vec::new();
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        let ob = tokio::select! {
+            biased;
+            () = kill.cancelled() => break,
+            m = rx.recv() => match m {
+                Some(m) => m,
+                None => break,
+            },
+        };
+        buf.clear();
+        for m in &ob.msgs {
+            encode_server(m, &mut buf);
+        }
+        let written = tokio::select! {
+            () = kill.cancelled() => false,
+            r = wr.write_all(&buf) => r.is_ok(),
+        };
+        if !written {
+            // Possibly written in part: kept for the platform (at least once).
+            commands(ob.msgs, &mut undelivered);
+            break;
+        }
+        let mut any = false;
+        for m in &ob.msgs {
+            if let ServerMessage::Cmd(c) = m {
+                observer.command(c.kind());
+                any = true;
+            }
+        }
+        if let (true, Some(at)) = (any, ob.read_at) {
+            observer.decision_latency(at.elapsed());
+        }
+    }
+    kill.cancel();
+    rx.close();
+    while let Ok(ob) = rx.try_recv() {
+        commands(ob.msgs, &mut undelivered);
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(1), wr.shutdown()).await;
+    let _ = engine.send(Request::Closed { conn, undelivered }).await;
+}

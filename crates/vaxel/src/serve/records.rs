@@ -1,0 +1,245 @@
+//! Call records on disk: one CSV file per local day of the site (`cdr-YYYY-MM-DD.csv`, by
+//! the call's `ended`), in FORMATS.md's `cdr.csv` format, written by vaxel-sim's
+//! [`CdrWriter`]. Appended to by the commit thread after the journal entries that produced
+//! the records are durable, and fsync'd in the same group commit.
+//!
+//! Never twice: the records an epoch produced are exactly the lines after the epoch's
+//! [`CdrMark`] (the records files in write order, a prefix of what replay re-produces).
+//! On recovery [`count_since`] counts them and replay skips that many.
+
+use crate::serve::journal::{CdrMark, sync_dir};
+use anyhow::Context as _;
+use jiff::tz::TimeZone;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use vaxel_core::CallRecord;
+use vaxel_sim::CdrWriter;
+
+/// `cdr-2026-03-02.csv`.
+#[must_use]
+pub fn file_name(date: &str) -> String {
+    format!("cdr-{date}.csv")
+}
+
+/// The site-local date (`YYYY-MM-DD`) a record is filed under: the day it ended.
+#[must_use]
+pub fn day_of(record: &CallRecord, tz: &TimeZone) -> String {
+    tz.to_datetime(record.ended.to_jiff()).date().to_string()
+}
+
+/// The records files in `dir`, by name (= by date).
+pub fn list(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let Ok(name) = e.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with("cdr-") && name.ends_with(".csv") {
+            out.push((name, e.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Cuts a torn last line (a crash mid-write) off every records file at or after `mark`.
+/// Returns the number of bytes cut.
+pub fn repair(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<u64> {
+    let mut cut = 0;
+    for (name, path) in list(dir)? {
+        if mark.is_some_and(|m| name < m.file) {
+            continue;
+        }
+        let data = read(&path)?;
+        let keep = data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if keep < data.len() {
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            f.set_len(keep as u64)?;
+            f.sync_all()?;
+            tracing::warn!(
+                file = %path.display(),
+                bytes = data.len() - keep,
+                "dropped a torn last line of a call-record file"
+            );
+            cut += (data.len() - keep) as u64;
+        }
+    }
+    Ok(cut)
+}
+
+/// Records written after `mark` (all records when `None`): lines after the mark in its
+/// file, and every line but the header in later files. Ids and other cells never hold a
+/// newline (the protocol refuses control characters), so lines are records.
+pub fn count_since(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<u64> {
+    let mut n = 0u64;
+    for (name, path) in list(dir)? {
+        let data = read(&path)?;
+        let lines = |d: &[u8]| d.iter().filter(|&&b| b == b'\n').count() as u64;
+        match mark {
+            Some(m) if name < m.file => {}
+            Some(m) if name == m.file => {
+                let from = usize::try_from(m.len).unwrap_or(usize::MAX).min(data.len());
+                n += lines(&data[from..]);
+            }
+            _ => n += lines(&data).saturating_sub(1),
+        }
+    }
+    Ok(n)
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut data = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(data)
+}
+
+/// Writes to a shared file, dropping everything up to and including the first newline
+/// when the file already has its header (CdrWriter always writes one).
+struct Sink {
+    file: Arc<File>,
+    skip_header: bool,
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut rest = buf;
+        if self.skip_header {
+            match rest.iter().position(|&b| b == b'\n') {
+                None => return Ok(buf.len()),
+                Some(i) => {
+                    self.skip_header = false;
+                    rest = &rest[i + 1..];
+                }
+            }
+        }
+        (&*self.file).write_all(rest)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self.file).flush()
+    }
+}
+
+/// One open day file.
+struct Open {
+    day: String,
+    tz: TimeZone,
+    writer: CdrWriter<Sink>,
+    file: Arc<File>,
+    /// Written since the last sync.
+    dirty: bool,
+}
+
+/// The records writer: the current day's file, switched as records' days change.
+pub struct Records {
+    dir: PathBuf,
+    open: Option<Open>,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records")
+            .field("dir", &self.dir)
+            .field("day", &self.open.as_ref().map(|o| &o.day))
+            .finish()
+    }
+}
+
+impl Records {
+    #[must_use]
+    pub fn new(dir: &Path) -> Records {
+        Records {
+            dir: dir.to_owned(),
+            open: None,
+        }
+    }
+
+    /// Appends one record to its day's file (not yet durable). Switching files makes the
+    /// previous one durable first, so what is on disk is always a prefix of the records.
+    pub fn write(&mut self, record: &CallRecord, tz: &TimeZone) -> anyhow::Result<()> {
+        let day = day_of(record, tz);
+        let reopen = match &self.open {
+            Some(o) => o.day != day || o.tz != *tz,
+            None => true,
+        };
+        if reopen {
+            self.sync()?;
+            self.open = None;
+            self.open = Some(self.open_day(day, tz.clone())?);
+        }
+        if let Some(o) = self.open.as_mut() {
+            o.writer
+                .write(record)
+                .with_context(|| format!("cannot write {}", file_name(&o.day)))?;
+            o.dirty = true;
+        }
+        Ok(())
+    }
+
+    fn open_day(&self, day: String, tz: TimeZone) -> anyhow::Result<Open> {
+        let path = self.dir.join(file_name(&day));
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let has_header = file.metadata()?.len() > 0;
+        let file = Arc::new(file);
+        let sink = Sink {
+            file: file.clone(),
+            skip_header: has_header,
+        };
+        let writer = CdrWriter::new(sink, path.display().to_string(), tz.clone())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if !existed {
+            sync_dir(&self.dir)?;
+        }
+        Ok(Open {
+            day,
+            tz,
+            writer,
+            file,
+            dirty: true,
+        })
+    }
+
+    /// Makes every record written so far durable.
+    pub fn sync(&mut self) -> anyhow::Result<()> {
+        if let Some(o) = self.open.as_mut()
+            && o.dirty
+        {
+            o.writer
+                .flush()
+                .with_context(|| format!("cannot write {}", file_name(&o.day)))?;
+            o.file
+                .sync_data()
+                .with_context(|| format!("cannot sync {}", file_name(&o.day)))?;
+            o.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Where the records files stand (after [`sync`](Self::sync)): the last file and its
+    /// length, `None` when there is none.
+    pub fn mark(&mut self) -> anyhow::Result<Option<CdrMark>> {
+        self.sync()?;
+        let last = list(&self.dir)?.pop();
+        Ok(match last {
+            None => None,
+            Some((file, path)) => Some(CdrMark {
+                len: fs::metadata(&path)?.len(),
+                file,
+            }),
+        })
+    }
+}

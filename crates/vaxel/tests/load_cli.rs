@@ -1,0 +1,343 @@
+//! `vaxel load` as a user runs it: a real `vaxel serve --clock event` on a small test site,
+//! a generated trace and roster, and the report. Every daemon is killed when its test
+//! ends, passing or not.
+
+use std::fs;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// A menu with precollected and missing digits, an invalid choice, two groups that ring,
+/// wrap up, offer callbacks and overflow; three agents.
+const SITE: &str = r#"
+[site]
+name = "Lasttorp"
+timezone = "Europe/Stockholm"
+
+[calendars.always]
+mon-sun = "00:00-24:00"
+
+[[entries]]
+id = "main"
+number = "+4610100"
+route = "menu:main"
+calendar = "always"
+
+[[entries]]
+id = "direct"
+number = "+4610200"
+route = "group:support"
+calendar = "always"
+
+[[menus]]
+id = "main"
+prompt = "menu-main"
+invalid_prompt = "menu-main-invalid"
+timeout_s = 5
+retries = 1
+default = "group:sales"
+[menus.options]
+"1" = "group:sales"
+"2" = "group:support"
+
+[[groups]]
+id = "sales"
+name = "Sales"
+requires = { sales = 1 }
+wrapup_s = 10
+ring_s = 5
+callback = { offer_when_ewt_over_s = 120 }
+max_wait_s = 900
+on_max_wait = "number:+4699"
+
+[[groups]]
+id = "support"
+name = "Support"
+requires = { support = 1 }
+wrapup_s = 0
+ring_s = 0
+overflow = [ { when = "no_agents", to = "number:+4698" } ]
+
+[[agents]]
+id = "a1"
+name = "Anna"
+extension = "1001"
+skills = { sales = 1, support = 1 }
+
+[[agents]]
+id = "a2"
+name = "Bo"
+extension = "1002"
+skills = { sales = 1 }
+
+[[agents]]
+id = "a3"
+name = "Cecilia"
+extension = "1003"
+skills = { sales = 1, support = 1 }
+
+[platform]
+grace_s = 5
+buffer_commands = 1000
+ring_grace_s = 3
+"#;
+
+/// 2026-03-02T08:00:00Z.
+const START_MS: u64 = 1_772_438_400_000;
+const MIN: u64 = 60_000;
+
+/// A fresh directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("load-{name}"));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+/// `n` calls over two hours from a small deterministic generator: both entries, all kinds
+/// of digits, patience or none, callbacks accepted or not, some with their own wrap-up.
+fn write_trace(path: &Path, n: u64) {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut rnd = move |m: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % m
+    };
+    let mut s = String::from(
+        "call_id,arrival,to,from,digits,patience_s,talk_s,wrapup_s,case_type,resolved,accept_callback\n",
+    );
+    let span = 120 * MIN;
+    let mut times: Vec<u64> = (0..n).map(|_| START_MS + rnd(span)).collect();
+    times.sort_unstable();
+    for (i, t) in times.into_iter().enumerate() {
+        let to = if rnd(4) == 0 { "+4610200" } else { "+4610100" };
+        let digits = ["", "1", "2", "9", "1"][rnd(5) as usize];
+        let patience = if rnd(6) == 0 {
+            String::new()
+        } else {
+            format!("{}", 5 + rnd(300))
+        };
+        let talk = 30 + rnd(240);
+        let wrapup = if rnd(3) == 0 {
+            format!("{}", rnd(30))
+        } else {
+            String::new()
+        };
+        let (case, resolved) = if rnd(2) == 0 {
+            ("order", if rnd(2) == 0 { "true" } else { "false" })
+        } else {
+            ("", "")
+        };
+        let accept = if rnd(2) == 0 { "true" } else { "false" };
+        s.push_str(&format!(
+            "c{i:04},{t},{to},+4670{i:06},{digits},{patience},{talk}.5,{wrapup},{case},{resolved},{accept}\n"
+        ));
+    }
+    fs::write(path, s).expect("write trace");
+}
+
+/// Three agents: a1 all along, a2 on two back-to-back shifts (one stretch), a3 on two shifts
+/// with a gap (logs out, maybe while in a call, and in again).
+fn write_roster(path: &Path) {
+    let row =
+        |a: &str, s: u64, e: u64| format!("{a},{},{}\n", START_MS + s * MIN, START_MS + e * MIN);
+    let mut s = String::from("agent,start,end\n");
+    s.push_str(&row("a1", 0, 130));
+    s.push_str(&row("a2", 10, 60));
+    s.push_str(&row("a2", 60, 125));
+    s.push_str(&row("a3", 0, 40));
+    s.push_str(&row("a3", 42, 135));
+    fs::write(path, s).expect("write roster");
+}
+
+/// A running `vaxel serve --clock event`, killed on drop.
+struct Daemon {
+    child: Child,
+    tcp: String,
+}
+
+impl Daemon {
+    fn start(dir: &Path) -> Daemon {
+        let site = dir.join("site.toml");
+        fs::write(&site, SITE).expect("write site");
+        let log = fs::File::create(dir.join("serve.log")).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vaxel"))
+            .args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
+            .args(["--http", "127.0.0.1:0", "--config"])
+            .arg(&site)
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .env_remove("VAXEL_PLATFORM_TOKENS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn vaxel serve");
+        let stdout = child.stdout.take().expect("stdout");
+        // Owned by the guard from here on: any panic below kills the daemon.
+        let mut d = Daemon {
+            child,
+            tcp: String::new(),
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("vaxel serve prints its addresses");
+        d.tcp = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("tcp="))
+            .unwrap_or_else(|| panic!("no tcp= in {line:?}"))
+            .to_owned();
+        d
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `vaxel load` (killed after 60 s at most).
+fn load(args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_vaxel"))
+        .arg("load")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vaxel load");
+    let id = child.id();
+    let (tx, rx) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
+            let _ = Command::new("kill").arg(id.to_string()).status();
+        }
+    });
+    let out = child.wait_with_output().expect("vaxel load output");
+    let _ = tx.send(());
+    let _ = watchdog.join();
+    out
+}
+
+fn run_scenario(name: &str, extra: &[&str]) -> serde_json::Value {
+    let dir = temp_dir(name);
+    let trace = dir.join("calls.csv");
+    let roster = dir.join("roster.csv");
+    write_trace(&trace, 200);
+    write_roster(&roster);
+    let daemon = Daemon::start(&dir);
+    let (t, r) = (trace.to_string_lossy(), roster.to_string_lossy());
+    let mut args = vec!["--addr", &daemon.tcp, "--trace", &t, "--roster", &r];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--report", "json"]);
+    let out = load(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "vaxel load failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{stdout}"));
+    eprintln!("{name}: {report}");
+    assert_eq!(report["calls"], 200, "{report}");
+    assert_eq!(report["ended_calls"], 200, "{report}");
+    assert_eq!(report["unfinished_calls"], 0, "{report}");
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    assert!(
+        report["events"].as_u64().is_some_and(|e| e > 400),
+        "{report}"
+    );
+    assert!(
+        report["events_per_s"].as_f64().is_some_and(|e| e > 0.0),
+        "{report}"
+    );
+    assert!(
+        report["commands"].as_u64().is_some_and(|c| c > 200),
+        "{report}"
+    );
+    for key in ["latency_ms", "ack_latency_ms"] {
+        let l = &report[key];
+        for p in ["p50", "p90", "p99", "p999", "max"] {
+            assert!(l[p].as_f64().is_some(), "{key}.{p} in {report}");
+        }
+        assert!(l["p50"].as_f64() <= l["max"].as_f64(), "{report}");
+    }
+    assert_eq!(report["latency_ms"]["count"], 200, "{report}");
+    report
+}
+
+#[test]
+fn max_speed_against_an_event_clock_daemon() {
+    let report = run_scenario("max", &["--speed", "max"]);
+    assert_eq!(report["speed"], "max");
+}
+
+#[test]
+fn max_speed_window_only_over_three_connections() {
+    run_scenario(
+        "window",
+        &[
+            "--speed",
+            "max",
+            "--max-lag",
+            "none",
+            "--window",
+            "64",
+            "--connections",
+            "3",
+        ],
+    );
+}
+
+#[test]
+fn paced_against_an_event_clock_daemon() {
+    // Two hours in about two seconds.
+    let report = run_scenario("paced", &["--speed", "3600"]);
+    assert_eq!(report["speed"], "3600");
+}
+
+#[test]
+fn text_report_and_a_refused_connection() {
+    // Nothing listens on a port just released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = temp_dir("refused");
+    let trace = dir.join("calls.csv");
+    let roster = dir.join("roster.csv");
+    write_trace(&trace, 5);
+    write_roster(&roster);
+    let addr = format!("127.0.0.1:{port}");
+    let (t, r) = (trace.to_string_lossy(), roster.to_string_lossy());
+    let out = load(&["--addr", &addr, "--trace", &t, "--roster", &r]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("cannot connect to the daemon"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let daemon = Daemon::start(&dir);
+    let out = load(&["--addr", &daemon.tcp, "--trace", &t, "--roster", &r]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("events/s"), "{stdout}");
+    assert!(stdout.contains("errors        none"), "{stdout}");
+    assert!(stdout.contains("0 unfinished"), "{stdout}");
+}

@@ -1,0 +1,417 @@
+//! `vaxel serve` over real TCP (PROTOCOL.md): a scripted platform gets exactly the
+//! expected lines; bad input is answered and changes nothing; two platforms at once; a
+//! platform coming back within its grace period, and one that does not.
+
+mod serve_support;
+
+use serve_support::{Daemon, SITE, records, temp_dir, wait_records, write_site};
+use std::time::Duration;
+
+fn daemon(name: &str) -> Daemon {
+    let dir = temp_dir(name);
+    let site = write_site(&dir, SITE);
+    Daemon::start(&site, &dir.join("data"), &[])
+}
+
+#[test]
+fn scenario_over_tcp_gives_exact_commands_and_records() {
+    let d = daemon("scenario");
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+46701112233","at":2000,"seq":2}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":2}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+46701112244","at":2500,"seq":3}"#,
+        &[
+            r#"{"cmd":"queue","call":"c2","group":"sales","position":1,"ewt_s":180}"#,
+            r#"{"cmd":"ok","seq":3}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":4}"#,
+        &[r#"{"cmd":"ok","seq":4}"#],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":60000,"seq":5}"#,
+        &[
+            r#"{"cmd":"connect","call":"c2","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":5}"#,
+        ],
+    );
+    // No seq: no answer when it succeeds.
+    p.send(r#"{"ev":"call.answered","call":"c2","agent":"a1","at":61000}"#);
+    p.call(
+        r#"{"ev":"call.hangup","call":"c2","reason":"caller","at":90000,"seq":6}"#,
+        &[r#"{"cmd":"ok","seq":6}"#],
+    );
+    let r = wait_records(&d.data, |r| r.len() == 2);
+    assert_eq!(
+        r,
+        vec![
+            ("c1".to_owned(), "answered".to_owned()),
+            ("c2".to_owned(), "answered".to_owned())
+        ]
+    );
+    drop(p);
+    let status = d.term();
+    assert!(status.success(), "SIGTERM exits 0: {status:?}");
+}
+
+#[test]
+fn bad_input_is_answered_and_changes_nothing() {
+    let d = daemon("bad-input");
+    let mut p = d.platform("pbx-1"); // line 1
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    ); // line 2
+    p.send("{not json"); // line 3
+    let e = p.expect_error("bad_json");
+    assert!(e.contains(r#""line":3"#), "{e}");
+    p.send_raw(b"\xff\xfe\x00\x01garbage\x80\n");
+    p.expect_error("bad_json");
+    let mut huge = vec![b'x'; 1 << 20];
+    huge.push(b'\n');
+    p.send_raw(&huge);
+    let e = p.expect_error("line_too_long");
+    assert!(e.contains(r#""line":5"#), "{e}");
+    p.send(r#"{"ev":"call.teleport","call":"c1","at":1000}"#);
+    p.expect_error("unknown_event");
+    p.send(r#"{"ev":"call.arrived","call":"c1","at":1000,"seq":7}"#);
+    let e = p.expect_error("missing_field");
+    assert!(e.contains(r#""seq":7"#) && !e.contains(r#""line""#), "{e}");
+    p.send(r#"{"ev":"call.arrived","call":5,"to":"+4610100","from":"x","at":1000}"#);
+    p.expect_error("bad_field");
+    p.send(r#"{"ev":"agent.ready","agent":"a1"}"#);
+    p.expect_error("missing_field"); // event clock: `at` required
+    p.send(r#"{"ev":"call.answered","call":"nope","agent":"a1","at":1000}"#);
+    p.expect_error("unknown_call");
+    p.send(r#"{"ev":"agent.login","agent":"zz","at":1000}"#);
+    p.expect_error("unknown_agent");
+    p.send(r#"{"ev":"call.arrived","call":"c0","to":"+4699","from":"x","at":1000}"#);
+    p.expect_error("unknown_entry");
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4670","at":2000,"seq":20}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":20}"#,
+        ],
+    );
+    p.send(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4670","at":2000,"seq":21}"#,
+    );
+    p.expect_error("duplicate_call");
+    p.send(r#"{"ev":"call.answered","call":"c1","agent":"a2","at":2100,"seq":22}"#);
+    p.expect_error("invalid_state");
+    p.send(r#"{"ev":"tick","at":1500}"#);
+    p.expect_error("time_went_backwards");
+    p.send(r#"{"ev":"hello","platform":"pbx-1","protocol":1}"#);
+    p.expect_error("invalid_state");
+    // Everything above changed nothing: the call still rings a1, who answers.
+    p.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":30}"#,
+        &[r#"{"cmd":"ok","seq":30}"#],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":31}"#,
+        &[r#"{"cmd":"ok","seq":31}"#],
+    );
+    assert_eq!(
+        wait_records(&d.data, |r| !r.is_empty()),
+        vec![("c1".to_owned(), "answered".to_owned())]
+    );
+}
+
+#[test]
+fn refused_before_hello_then_closed() {
+    let dir = temp_dir("hello");
+    let site = write_site(&dir, SITE);
+    let token = "platform-token-for-the-tests";
+    let d = Daemon::start(
+        &site,
+        &dir.join("data"),
+        &[("VAXEL_PLATFORM_TOKENS", token)],
+    );
+
+    let mut c = d.connect();
+    c.send(r#"{"ev":"agent.login","agent":"a1","at":1}"#);
+    c.expect_error("unauthorized");
+    c.expect_closed();
+
+    let mut c = d.connect();
+    c.send("][");
+    c.expect_error("bad_json");
+    c.expect_closed();
+
+    let mut c = d.connect();
+    c.send(r#"{"ev":"hello","platform":"pbx-1","token":"wrong","protocol":1}"#);
+    c.expect_error("unauthorized");
+    c.expect_closed();
+
+    let mut c = d.connect();
+    c.send(r#"{"ev":"hello","platform":"pbx-1","protocol":1}"#);
+    c.expect_error("unauthorized");
+    c.expect_closed();
+
+    let mut c = d.connect();
+    c.send(&format!(
+        r#"{{"ev":"hello","platform":"pbx-1","token":"{token}","protocol":2}}"#
+    ));
+    c.expect_error("unsupported_protocol");
+    c.expect_closed();
+
+    let mut c = d.connect();
+    c.send(&format!(
+        r#"{{"ev":"hello","platform":"pbx-1","token":"{token}","protocol":1}}"#
+    ));
+    c.expect(r#"{"cmd":"welcome","protocol":1,"server":"vaxel/0.1.0"}"#);
+    c.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+}
+
+#[test]
+fn two_platforms_at_once_each_get_their_calls() {
+    let d = daemon("two");
+    let mut p1 = d.platform("pbx-1");
+    let mut p2 = d.platform("pbx-2");
+    p1.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    // pbx-2's call rings an agent logged in through pbx-1: the command goes to pbx-2.
+    p2.call(
+        r#"{"ev":"call.arrived","call":"x1","to":"+4610200","from":"+4671","at":2000,"seq":1}"#,
+        &[
+            r#"{"cmd":"connect","call":"x1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":1}"#,
+        ],
+    );
+    // Calls belong to the platform that announced them.
+    p1.send(r#"{"ev":"call.answered","call":"x1","agent":"a1","at":2100,"seq":2}"#);
+    p1.expect_error("unknown_call");
+    p2.call(
+        r#"{"ev":"call.answered","call":"x1","agent":"a1","at":2200,"seq":2}"#,
+        &[r#"{"cmd":"ok","seq":2}"#],
+    );
+    p1.call(
+        r#"{"ev":"call.arrived","call":"y1","to":"+4610100","from":"+4672","at":2300,"seq":3}"#,
+        &[
+            r#"{"cmd":"queue","call":"y1","group":"sales","position":1,"ewt_s":180}"#,
+            r#"{"cmd":"ok","seq":3}"#,
+        ],
+    );
+    p2.call(
+        r#"{"ev":"call.hangup","call":"x1","at":3000,"seq":3}"#,
+        &[r#"{"cmd":"ok","seq":3}"#],
+    );
+    p1.expect(r#"{"cmd":"connect","call":"y1","agent":"a1","extension":"1001","ring_s":20}"#);
+    p2.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
+fn platform_back_within_grace_gets_held_commands_in_order() {
+    let d = daemon("grace");
+    let mut p1 = d.platform("pbx-1");
+    p1.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
+        &[
+            r#"{"cmd":"queue","call":"c1","group":"sales","position":1,"ewt_s":180}"#,
+            r#"{"cmd":"ok","seq":1}"#,
+        ],
+    );
+    p1.call(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":1100,"seq":2}"#,
+        &[
+            r#"{"cmd":"queue","call":"c2","group":"sales","position":2,"ewt_s":360}"#,
+            r#"{"cmd":"ok","seq":2}"#,
+        ],
+    );
+    drop(p1);
+    std::thread::sleep(Duration::from_millis(200)); // the daemon notices the drop
+    let mut desk = d.platform("desk");
+    desk.call(
+        r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    desk.call(
+        r#"{"ev":"agent.login","agent":"a2","at":2100,"seq":2}"#,
+        &[r#"{"cmd":"ok","seq":2}"#],
+    );
+    let mut p1 = d.platform("pbx-1");
+    p1.expect_all(&[
+        r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+        r#"{"cmd":"connect","call":"c2","agent":"a2","extension":"1002","ring_s":20}"#,
+    ]);
+    p1.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
+        &[r#"{"cmd":"ok","seq":3}"#],
+    );
+    // Well past the grace period: the calls are still there.
+    std::thread::sleep(Duration::from_millis(1300));
+    p1.call(
+        r#"{"ev":"call.answered","call":"c2","agent":"a2","at":3100,"seq":4}"#,
+        &[r#"{"cmd":"ok","seq":4}"#],
+    );
+    assert!(records(&d.data).is_empty());
+}
+
+#[test]
+fn platform_not_back_within_grace_loses_its_calls() {
+    let d = daemon("lost");
+    let mut p1 = d.platform("pbx-1");
+    p1.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
+        &[
+            r#"{"cmd":"queue","call":"c1","group":"sales","position":1,"ewt_s":180}"#,
+            r#"{"cmd":"ok","seq":1}"#,
+        ],
+    );
+    drop(p1);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut desk = d.platform("desk");
+    desk.call(
+        r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    let r = wait_records(&d.data, |r| !r.is_empty());
+    assert_eq!(r, vec![("c1".to_owned(), "platform_lost".to_owned())]);
+    // Coming back now: a new session, nothing held for it.
+    let mut p1 = d.platform("pbx-1");
+    p1.expect_silence(Duration::from_millis(200));
+    p1.send(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":2}"#);
+    p1.expect_error("unknown_call");
+    // The agent the lost call was ringing is free again.
+    p1.call(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":3100,"seq":3}"#,
+        &[
+            r#"{"cmd":"connect","call":"c2","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":3}"#,
+        ],
+    );
+}
+
+/// The call id of a `queue` line.
+fn queued_call(line: &str) -> Option<String> {
+    let rest = line.strip_prefix(r#"{"cmd":"queue","call":""#)?;
+    if !line.ends_with('}') {
+        return None;
+    }
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+#[test]
+fn slow_consumer_is_closed_and_its_commands_are_kept() {
+    use std::io::Read as _;
+    let dir = temp_dir("slow");
+    // A long greeting prompt makes every call's commands weigh a kilobyte, so that the
+    // socket buffers fill quickly; the buffer for a disconnected platform is large.
+    let prompt = "g".repeat(1000);
+    let text = SITE
+        .replace(
+            "route = \"group:sales\"",
+            &format!("route = \"group:sales\"\ngreeting = \"{prompt}\""),
+        )
+        .replace("buffer_commands = 100", "buffer_commands = 1000000")
+        .replace("grace_s = 1", "grace_s = 30");
+    let site = write_site(&dir, &text);
+    let d = Daemon::start_with(&site, &dir.join("data"), &[], &["--outbound-limit", "2"]);
+    let mut p = d.platform("pbx-1");
+    // Each call is greeted, queued and hung up at once; the platform reads nothing.
+    const N: usize = 12_000;
+    let mut lines = String::new();
+    for i in 0..N {
+        let at = 1000 + 2 * i;
+        lines.push_str(&format!(
+            "{{\"ev\":\"call.arrived\",\"call\":\"c{i}\",\"to\":\"+4610100\",\"from\":\"+4670\",\"at\":{at}}}\n\
+             {{\"ev\":\"call.hangup\",\"call\":\"c{i}\",\"at\":{}}}\n",
+            at + 1
+        ));
+    }
+    p.send_raw(lines.as_bytes());
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while !d.log_text().contains("slow_consumer") {
+        assert!(std::time::Instant::now() < until, "never a slow consumer");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // What the closed connection had received, then what the platform gets back.
+    let mut old = Vec::new();
+    let r = p.reader_mut().read_to_end(&mut old);
+    let old = String::from_utf8_lossy(&old);
+    eprintln!(
+        "old connection: {r:?}, {} bytes, {:?}",
+        old.len(),
+        old.lines().nth(1).map(|l| l.len())
+    );
+    let mut seen: Vec<String> = old.lines().filter_map(queued_call).collect();
+    let before = seen.len();
+    // Let the daemon finish the lines it had taken before the close (their commands are
+    // held too), so that the new connection is not itself flooded past its small bound.
+    let mut last = usize::MAX;
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = records(&d.data).len();
+        if n == last {
+            break;
+        }
+        assert!(std::time::Instant::now() < until, "records keep coming");
+        last = n;
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let mut p = d.platform("pbx-1");
+    // Held commands come right after `welcome`, before the answer to anything new.
+    p.send(r#"{"ev":"tick","at":999999999,"seq":1}"#);
+    loop {
+        let l = p.recv().expect("held commands, then ok");
+        if l == r#"{"cmd":"ok","seq":1}"# {
+            break;
+        }
+        if let Some(c) = queued_call(&l) {
+            seen.push(c);
+        }
+    }
+    // Every call the daemon took got its command, in order (one may come twice where a
+    // write was cut by the close); lines sent after the close were not taken.
+    seen.dedup();
+    let k = seen.len();
+    // (The writer may not even have started on them when its queue filled.)
+    assert!(before < k, "closed after {before} of {k} calls");
+    let want: Vec<String> = (0..k).map(|i| format!("c{i}")).collect();
+    assert!(seen == want, "commands lost or out of order");
+    let recorded = records(&d.data);
+    assert!(
+        recorded.len() <= k && recorded.len() + 1 >= k,
+        "{} records, {k} calls",
+        recorded.len()
+    );
+}
+
+#[test]
+fn no_tokens_refuses_a_non_loopback_address() {
+    let dir = temp_dir("exposure");
+    let site = write_site(&dir, SITE);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vaxel"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--http", "127.0.0.1:0"])
+        .arg("--config")
+        .arg(&site)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .env_remove("VAXEL_PLATFORM_TOKENS")
+        .output()
+        .expect("run vaxel serve");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0:0 without platform tokens"),
+        "{err}"
+    );
+}

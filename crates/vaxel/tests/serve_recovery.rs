@@ -1,0 +1,284 @@
+//! `vaxel serve` on a data dir across a `kill -9`, a checkpoint, and SIGHUP reloads.
+
+mod serve_support;
+
+use serve_support::{Daemon, SITE, records, site_plus, temp_dir, wait_records, write_site};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn count(records: &[(String, String)]) -> BTreeMap<String, usize> {
+    let mut m = BTreeMap::new();
+    for (id, _) in records {
+        *m.entry(id.clone()).or_insert(0) += 1;
+    }
+    m
+}
+
+/// The newest journal file.
+fn journal(data: &Path) -> std::path::PathBuf {
+    let mut v: Vec<_> = fs::read_dir(data)
+        .expect("data dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".log"))
+        .collect();
+    v.sort();
+    v.pop().expect("a journal file")
+}
+
+#[test]
+fn kill_9_then_restart_continues_every_call_and_writes_each_record_once() {
+    let dir = temp_dir("crash");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+
+    let d = Daemon::start(&site, &data, &[]);
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"agent.login","agent":"a2","at":1000,"seq":2}"#,
+        &[r#"{"cmd":"ok","seq":2}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":3}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":3}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":4}"#,
+        &[r#"{"cmd":"ok","seq":4}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":4000,"seq":5}"#,
+        &[
+            r#"{"cmd":"connect","call":"c2","agent":"a2","extension":"1002","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":5}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c3","to":"+4610100","from":"+4673","at":5000,"seq":6}"#,
+        &[
+            r#"{"cmd":"queue","call":"c3","group":"sales","position":1,"ewt_s":90}"#,
+            r#"{"cmd":"ok","seq":6}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":6000,"seq":7}"#,
+        &[
+            r#"{"cmd":"connect","call":"c3","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":7}"#,
+        ],
+    );
+    assert_eq!(wait_records(&data, |r| !r.is_empty()).len(), 1);
+    d.kill9();
+    drop(p);
+
+    // A torn write at the end of the journal, as a crash mid-append leaves it.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(journal(&data))
+        .and_then(|mut f| f.write_all(&[0x40, 0, 0, 0, 1, 2, 3]))
+        .expect("append torn bytes");
+
+    let d = Daemon::start(&site, &data, &[]);
+    assert!(
+        d.log_text().contains("dropped a torn last record"),
+        "log:\n{}",
+        d.log_text()
+    );
+    let mut p = d.platform("pbx-1");
+    // Both ringing calls are still there, with their agents.
+    p.call(
+        r#"{"ev":"call.answered","call":"c2","agent":"a2","at":7000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"call.answered","call":"c3","agent":"a1","at":7100,"seq":2}"#,
+        &[r#"{"cmd":"ok","seq":2}"#],
+    );
+    // The time went on from where it was.
+    p.send(r#"{"ev":"tick","at":6500}"#);
+    p.expect_error("time_went_backwards");
+    p.call(
+        r#"{"ev":"call.hangup","call":"c2","at":8000,"seq":3}"#,
+        &[r#"{"cmd":"ok","seq":3}"#],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c3","at":9000,"seq":4}"#,
+        &[r#"{"cmd":"ok","seq":4}"#],
+    );
+    let r = wait_records(&data, |r| r.len() >= 3);
+    drop(p);
+    assert!(d.term().success());
+
+    // And once more, cleanly: nothing is written again.
+    let d = Daemon::start(&site, &data, &[]);
+    assert!(d.term().success());
+    assert_eq!(records(&data), r);
+    let n = count(&r);
+    assert_eq!(n.len(), 3, "{r:?}");
+    assert!(n.values().all(|&k| k == 1), "{r:?}");
+    assert!(r.iter().all(|(_, o)| o == "answered"), "{r:?}");
+}
+
+#[test]
+fn checkpoint_at_an_idle_moment_and_recovery_from_it() {
+    let dir = temp_dir("checkpoint");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "1"]);
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":2}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":2}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
+        &[r#"{"cmd":"ok","seq":3}"#],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
+        &[r#"{"cmd":"ok","seq":4}"#],
+    );
+    // Idle now (no call, nobody logged in): a new epoch starts.
+    p.call(
+        r#"{"ev":"agent.logout","agent":"a1","at":5000,"seq":5}"#,
+        &[r#"{"cmd":"ok","seq":5}"#],
+    );
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":6000,"seq":6}"#,
+        &[r#"{"cmd":"ok","seq":6}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":7000,"seq":7}"#,
+        &[
+            r#"{"cmd":"connect","call":"c2","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":7}"#,
+        ],
+    );
+    assert!(
+        journal(&data)
+            .to_string_lossy()
+            .ends_with("journal-00000002.log"),
+        "{:?}",
+        journal(&data)
+    );
+    d.kill9();
+    drop(p);
+    let d = Daemon::start(&site, &data, &[]);
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"call.answered","call":"c2","agent":"a1","at":8000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c2","at":9000,"seq":2}"#,
+        &[r#"{"cmd":"ok","seq":2}"#],
+    );
+    let r = wait_records(&data, |r| r.len() >= 2);
+    drop(p);
+    assert!(d.term().success());
+    assert_eq!(
+        records(&data),
+        vec![
+            ("c1".to_owned(), "answered".to_owned()),
+            ("c2".to_owned(), "answered".to_owned())
+        ],
+        "{r:?}"
+    );
+}
+
+/// Sends `agent.login a3` until it is accepted (the reload is asynchronous to the
+/// signal); returns the lines that came with the acceptance.
+fn login_a3_until_ok(p: &mut serve_support::Client, at: &mut u64, seq: &mut u64) -> Vec<String> {
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        *at += 10;
+        *seq += 1;
+        p.send(&format!(
+            r#"{{"ev":"agent.login","agent":"a3","at":{at},"seq":{seq}}}"#
+        ));
+        let mut lines = Vec::new();
+        loop {
+            let l = p.recv().expect("an answer");
+            if l.contains(&format!(r#""seq":{seq}"#)) {
+                if l.starts_with(r#"{"cmd":"ok""#) {
+                    return lines;
+                }
+                assert!(l.contains("unknown_agent"), "{l}");
+                break;
+            }
+            lines.push(l);
+        }
+        assert!(Instant::now() < until, "the reload never took effect");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
+    let dir = temp_dir("reload");
+    let site = write_site(&dir, SITE);
+    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
+        &[
+            r#"{"cmd":"queue","call":"c1","group":"sales","position":1,"ewt_s":180}"#,
+            r#"{"cmd":"ok","seq":1}"#,
+        ],
+    );
+    p.send(r#"{"ev":"agent.login","agent":"a3","at":1100,"seq":2}"#);
+    p.expect_error("unknown_agent");
+
+    // Valid: a new agent; the waiting call stays and is offered to her.
+    write_site(&dir, &site_plus());
+    d.hup();
+    let (mut at, mut seq) = (1100, 2);
+    let lines = login_a3_until_ok(&mut p, &mut at, &mut seq);
+    assert_eq!(
+        lines,
+        vec![r#"{"cmd":"connect","call":"c1","agent":"a3","extension":"1003","ring_s":20}"#]
+    );
+
+    // Invalid: refused, the running configuration stays.
+    write_site(&dir, "[site]\nname = \n");
+    d.hup();
+    // Refused by the engine: a3 is logged in and would be missing.
+    std::thread::sleep(Duration::from_millis(200));
+    write_site(&dir, SITE);
+    d.hup();
+    let until = Instant::now() + Duration::from_secs(5);
+    while d.log_text().matches("reload refused").count() < 2 {
+        assert!(Instant::now() < until, "log:\n{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = d.log_text();
+    assert!(log.contains("the configuration is invalid"), "{log}");
+    assert!(log.contains("reload refused by the engine"), "{log}");
+    // Still the configuration with a3, and c1 still ringing her.
+    p.call(
+        &format!(
+            r#"{{"ev":"call.answered","call":"c1","agent":"a3","at":{},"seq":100}}"#,
+            at + 10
+        ),
+        &[r#"{"cmd":"ok","seq":100}"#],
+    );
+    drop(p);
+    assert!(d.term().success());
+}

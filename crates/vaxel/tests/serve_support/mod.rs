@@ -1,0 +1,389 @@
+//! A `vaxel serve` process for tests: started on `127.0.0.1:0` with `--clock event` on a
+//! test site and a fresh data dir, and a line-oriented platform client. Every wait is
+//! bounded.
+#![allow(dead_code)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// How long any single expectation may take.
+pub const WAIT: Duration = Duration::from_secs(5);
+
+/// The test site: two entries, two groups, three agents (`a3` only in `SITE_PLUS`), a
+/// one-second grace period.
+pub const SITE: &str = r#"
+[site]
+name = "Testby"
+timezone = "Europe/Stockholm"
+
+[calendars.always]
+mon-sun = "00:00-24:00"
+
+[[entries]]
+id = "main"
+number = "+4610100"
+route = "group:sales"
+calendar = "always"
+
+[[entries]]
+id = "help"
+number = "+4610200"
+route = "group:support"
+calendar = "always"
+
+[[groups]]
+id = "sales"
+name = "Sales"
+requires = { sales = 1 }
+wrapup_s = 0
+ring_s = 20
+
+[[groups]]
+id = "support"
+name = "Support"
+requires = { support = 1 }
+wrapup_s = 0
+ring_s = 20
+
+[[agents]]
+id = "a1"
+name = "Anna"
+extension = "1001"
+skills = { sales = 1, support = 1 }
+
+[[agents]]
+id = "a2"
+name = "Bo"
+extension = "1002"
+skills = { sales = 1, support = 1 }
+
+[platform]
+grace_s = 1
+buffer_commands = 100
+"#;
+
+/// [`SITE`] with a third agent.
+pub fn site_plus() -> String {
+    format!(
+        "{SITE}\n[[agents]]\nid = \"a3\"\nname = \"Cecilia\"\nextension = \"1003\"\nskills = {{ sales = 1 }}\n"
+    )
+}
+
+/// A fresh directory under the target's temp dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("serve-{name}"));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).expect("create temp dir");
+    d
+}
+
+/// A running daemon.
+pub struct Daemon {
+    child: Child,
+    pub tcp: SocketAddr,
+    pub http: SocketAddr,
+    pub data: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts `vaxel serve --clock event` on `site` (a file) with data in `data`.
+    pub fn start(site: &Path, data: &Path, extra_env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_with(site, data, extra_env, &[])
+    }
+
+    /// [`start`](Self::start) with more arguments.
+    pub fn start_with(
+        site: &Path,
+        data: &Path,
+        extra_env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Daemon {
+        let log = data.with_extension("log");
+        let err = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .expect("log file");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaxel"));
+        cmd.args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
+            .args(["--http", "127.0.0.1:0", "--config"])
+            .arg(site)
+            .arg("--data-dir")
+            .arg(data)
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env_remove("VAXEL_PLATFORM_TOKENS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(err));
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn vaxel serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "no listening line; log:\n{}",
+                    fs::read_to_string(&log).unwrap_or_default()
+                )
+            }
+        };
+        let addr = |key: &str| -> SocketAddr {
+            let Some(v) = line.split_whitespace().find_map(|w| w.strip_prefix(key)) else {
+                let _ = fs::read_to_string(&log).map(|l| eprintln!("{l}"));
+                panic!("bad listening line {line:?}");
+            };
+            v.parse().expect("address")
+        };
+        Daemon {
+            tcp: addr("tcp="),
+            http: addr("http="),
+            child,
+            data: data.to_owned(),
+            log,
+        }
+    }
+
+    pub fn connect(&self) -> Client {
+        Client::connect(self.tcp)
+    }
+
+    /// A connection that has said `hello` as `platform` and got `welcome`.
+    pub fn platform(&self, platform: &str) -> Client {
+        let mut c = self.connect();
+        c.send(&format!(
+            r#"{{"ev":"hello","platform":"{platform}","protocol":1}}"#
+        ));
+        c.expect(r#"{"cmd":"welcome","protocol":1,"server":"vaxel/0.1.0"}"#);
+        c
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(ok.success(), "kill {sig}");
+    }
+
+    pub fn hup(&self) {
+        self.signal("-HUP");
+    }
+
+    /// SIGTERM, and the exit status (bounded wait).
+    pub fn term(mut self) -> ExitStatus {
+        self.signal("-TERM");
+        self.wait()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.wait();
+    }
+
+    fn wait(&mut self) -> ExitStatus {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return s;
+            }
+            if Instant::now() > until {
+                let _ = self.child.kill();
+                panic!("daemon did not exit; log:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A platform connection: write lines, read lines with a timeout.
+pub struct Client {
+    writer: TcpStream,
+    reader: BufReader<TcpStream>,
+    seen: Vec<String>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(WAIT)).expect("timeout");
+        Client {
+            reader: BufReader::new(s.try_clone().expect("clone")),
+            writer: s,
+            seen: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        self.writer.write_all(line.as_bytes()).expect("write");
+        self.writer.write_all(b"\n").expect("write");
+    }
+
+    /// The raw reading side (to read what is left after a close).
+    pub fn reader_mut(&mut self) -> &mut BufReader<TcpStream> {
+        &mut self.reader
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write");
+    }
+
+    /// The next line, `None` at end of stream or after [`WAIT`].
+    pub fn recv(&mut self) -> Option<String> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                let l = line.trim_end().to_owned();
+                self.seen.push(l.clone());
+                Some(l)
+            }
+        }
+    }
+
+    /// The next line must be `want`.
+    #[track_caller]
+    pub fn expect(&mut self, want: &str) {
+        let got = self.recv();
+        assert_eq!(got.as_deref(), Some(want), "lines so far: {:#?}", self.seen);
+    }
+
+    /// The next lines must be `want`, in order.
+    #[track_caller]
+    pub fn expect_all(&mut self, want: &[&str]) {
+        for w in want {
+            self.expect(w);
+        }
+    }
+
+    /// Sends `line` and expects exactly `want` back.
+    #[track_caller]
+    pub fn call(&mut self, line: &str, want: &[&str]) {
+        self.send(line);
+        self.expect_all(want);
+    }
+
+    /// The next line must be an `error` with `code`; returns it.
+    #[track_caller]
+    pub fn expect_error(&mut self, code: &str) -> String {
+        let got = self.recv().unwrap_or_default();
+        assert!(
+            got.starts_with(r#"{"cmd":"error""#) && got.contains(&format!(r#""code":"{code}""#)),
+            "expected error {code}, got {got:?}; lines so far: {:#?}",
+            self.seen
+        );
+        got
+    }
+
+    /// The connection is closed by the daemon (within [`WAIT`]).
+    #[track_caller]
+    pub fn expect_closed(&mut self) {
+        let got = self.recv();
+        assert_eq!(got, None, "expected the connection to close");
+    }
+
+    /// Nothing arrives within `d`.
+    #[track_caller]
+    pub fn expect_silence(&mut self, d: Duration) {
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(d))
+            .expect("timeout");
+        let mut line = String::new();
+        let r = self.reader.read_line(&mut line);
+        self.reader
+            .get_ref()
+            .set_read_timeout(Some(WAIT))
+            .expect("timeout");
+        match r {
+            Ok(n) if n > 0 => panic!("expected silence, got {line:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Every call record in the data dir's CSV files: `(call_id, outcome)` per line.
+pub fn records(data: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<PathBuf> = fs::read_dir(data)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("cdr-") && n.ends_with(".csv"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = fs::read_to_string(&f).unwrap_or_default();
+        // Whole lines only: the daemon may be writing the last one.
+        let whole = text.rfind('\n').map_or("", |i| &text[..i]);
+        let mut lines = whole.lines();
+        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
+        let col = |name: &str| header.iter().position(|h| *h == name).expect("column");
+        let (id, outcome) = (col("call_id"), col("outcome"));
+        for l in lines {
+            let cells: Vec<&str> = l.split(',').collect();
+            if cells.len() <= id.max(outcome) {
+                continue;
+            }
+            out.push((cells[id].to_owned(), cells[outcome].to_owned()));
+        }
+    }
+    out
+}
+
+/// Waits until `pred` holds for the records (bounded).
+#[track_caller]
+pub fn wait_records(
+    data: &Path,
+    pred: impl Fn(&[(String, String)]) -> bool,
+) -> Vec<(String, String)> {
+    let until = Instant::now() + WAIT;
+    loop {
+        let r = records(data);
+        if pred(&r) {
+            return r;
+        }
+        assert!(Instant::now() < until, "records never matched: {r:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Writes `text` as `site.toml` in `dir`.
+pub fn write_site(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("site.toml");
+    fs::write(&p, text).expect("write site");
+    p
+}
