@@ -89,7 +89,9 @@ pub struct ReplaySummary {
     pub first_refusals: Vec<String>,
     /// Logged-in time per agent (ms), from the roster.
     pub logged_in_ms: Vec<(Text, u64)>,
-    /// Calls still in flight when everything was over (should be zero).
+    /// Calls still in flight a day after the last caller or agent event (waiting for an
+    /// agent or a callback that never came): ended then as `platform_lost`, so each still
+    /// has its record. Zero for a roster that covers its trace.
     pub unfinished: u64,
     /// The most calls in flight at once.
     pub peak_in_flight: usize,
@@ -121,6 +123,7 @@ where
         shifts: Vec::new(),
         next_shift: 0,
         epochs: 0,
+        interned: FxHashMap::default(),
         engine: Engine::new(site, start),
         heap: BinaryHeap::new(),
         seq: 0,
@@ -132,6 +135,7 @@ where
         summary: ReplaySummary::default(),
     };
     d.schedule_roster(roster);
+    let mut quiet_until: Option<Timestamp> = None;
     loop {
         let arrival = match trace.peek() {
             Some(Ok(c)) => Some(c.arrival),
@@ -149,9 +153,16 @@ where
             (Some((t, _)), None) => Some((t, None)),
             (None, None) => None,
         };
+        // Once callers and agents have nothing left to do, the engine's timers run for at
+        // most a day more: a caller who never hangs up in a group nobody serves would
+        // otherwise hear announcements forever.
+        if next_driver.is_none() && d.next_shift == d.shifts.len() && quiet_until.is_none() {
+            quiet_until = Some(d.engine.now().plus_ms(WIND_DOWN_MS));
+        }
         // The engine's own timers at the same millisecond go first.
         if let Some(deadline) = d.engine.poll_timeout()
             && next_driver.is_none_or(|(t, _)| deadline <= t)
+            && quiet_until.is_none_or(|q| deadline <= q)
         {
             d.summary.events += 1;
             // Deadlines never lie behind the engine's time: nothing to refuse here.
@@ -176,9 +187,20 @@ where
         }
         d.drain(&mut on_record)?;
     }
+    // Calls still in flight (waiting for a callback no agent will make, or for an agent
+    // who never comes) end as the platform's, so that every call has its one record.
     d.summary.unfinished = d.by_id.len() as u64;
+    if !d.by_id.is_empty() {
+        let now = d.engine.now();
+        let platform = d.platform.clone();
+        let _ = d.feed(now, Input::PlatformLost { platform });
+        d.drain(&mut on_record)?;
+    }
     Ok(d.summary)
 }
+
+/// How long the engine's timers may run on after the last caller or agent event.
+const WIND_DOWN_MS: u64 = 24 * 3_600_000;
 
 struct Driver {
     /// Logins and logouts, sorted; moved into the heap as their time comes, so the heap
@@ -187,6 +209,8 @@ struct Driver {
     next_shift: usize,
     /// Epochs handed out so far.
     epochs: u64,
+    /// Dialed numbers and case types seen (bounded).
+    interned: FxHashMap<Text, Text>,
     engine: Engine,
     heap: BinaryHeap<Reverse<(Timestamp, Class, u64, Ev)>>,
     seq: u64,
@@ -277,7 +301,7 @@ impl Driver {
             talk_ms: c.talk_ms,
             wrapup_ms: c.wrapup_ms,
             patience_ms: c.patience_ms,
-            case_type: c.case_type.map(Text::from),
+            case_type: c.case_type.map(|t| self.intern(t)),
             resolved: c.resolved,
             accept_callback: c.accept_callback,
             queued: false,
@@ -298,10 +322,11 @@ impl Driver {
         };
         self.by_id.insert(id.clone(), slot);
         self.summary.peak_in_flight = self.summary.peak_in_flight.max(self.by_id.len());
+        let to = self.intern(c.to);
         let input = Input::CallArrived {
             call: id.clone(),
             platform: self.platform.clone(),
-            to: c.to.into(),
+            to,
             from: c.from.into(),
             digits: Some(c.digits),
             lang: None,
@@ -310,6 +335,19 @@ impl Driver {
             // Refused (unknown number, duplicate id): the call never existed.
             self.forget(&id);
         }
+    }
+
+    /// Shares the few distinct dialed numbers and case types instead of allocating each
+    /// call's own copy.
+    fn intern(&mut self, s: String) -> Text {
+        if let Some(t) = self.interned.get(s.as_str()) {
+            return t.clone();
+        }
+        let t = Text::from(s);
+        if self.interned.len() < 4096 {
+            self.interned.insert(t.clone(), t.clone());
+        }
+        t
     }
 
     fn forget(&mut self, id: &str) {

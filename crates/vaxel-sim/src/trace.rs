@@ -79,6 +79,8 @@ pub struct TraceReader<R: io::Read> {
     cols: Cols,
     /// Call id → line where it was first seen.
     seen: FxHashMap<Box<str>, u64>,
+    /// Whether `seen` is kept (see [`TraceReader::without_unique_ids`]).
+    check_ids: bool,
     /// The latest arrival so far, its cell text and its line, for the ordering check.
     last: Option<(Timestamp, String, u64)>,
 }
@@ -125,8 +127,19 @@ impl<R: io::Read> TraceReader<R> {
             csv,
             cols,
             seen: FxHashMap::default(),
+            check_ids: true,
             last: None,
         })
+    }
+
+    /// Stops checking that call ids are unique across the whole file, so memory no longer
+    /// grows with the trace (a replay holds only the calls in flight; the engine still
+    /// refuses an id used by a call that is live, as `duplicate_call`).
+    #[must_use]
+    pub fn without_unique_ids(mut self) -> Self {
+        self.check_ids = false;
+        self.seen = FxHashMap::default();
+        self
     }
 
     /// Header columns that are not trace columns (ignored; perhaps misspelt).
@@ -181,14 +194,16 @@ impl<R: io::Read> TraceReader<R> {
                 ),
             ));
         }
-        if let Some(first) = self.seen.get(call.call_id.as_str()) {
-            return Err(csv.cell_err(
-                c.call_id,
-                format!("call id {:?} already used on line {first}", call.call_id),
-            ));
+        if self.check_ids {
+            if let Some(first) = self.seen.get(call.call_id.as_str()) {
+                return Err(csv.cell_err(
+                    c.call_id,
+                    format!("call id {:?} already used on line {first}", call.call_id),
+                ));
+            }
+            self.seen
+                .insert(call.call_id.clone().into_boxed_str(), line);
         }
-        self.seen
-            .insert(call.call_id.clone().into_boxed_str(), line);
         let text = csv.cell(Some(c.arrival)).trim();
         match &mut self.last {
             Some((t, s, l)) => {

@@ -54,7 +54,12 @@ fn run(agents: usize, patience_s: Option<f64>, seed: u64) -> Vec<(u64, CallRecor
         }
         let talk = (rng.exp(AHT_S * 1000.0).round() as u64).max(1);
         let patience = patience_s.map(|p| rng.exp(p * 1000.0).round() as u64);
-        calls.push(call(calls.len(), Timestamp(BASE + t as u64), talk, patience));
+        calls.push(call(
+            calls.len(),
+            Timestamp(BASE + t as u64),
+            talk,
+            patience,
+        ));
     }
     let roster = whole_time_roster(
         agents,
@@ -80,9 +85,7 @@ fn estimate(records: &[(u64, CallRecord)], f: impl Fn(&CallRecord) -> (f64, f64)
         sums[b].0 += v * w;
         sums[b].1 += w;
     }
-    let total: (f64, f64) = sums
-        .iter()
-        .fold((0.0, 0.0), |a, s| (a.0 + s.0, a.1 + s.1));
+    let total: (f64, f64) = sums.iter().fold((0.0, 0.0), |a, s| (a.0 + s.0, a.1 + s.1));
     let mean = total.0 / total.1;
     let means: Vec<f64> = sums.iter().map(|s| s.0 / s.1).collect();
     let var = means.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / (BATCHES - 1) as f64;
@@ -133,10 +136,20 @@ fn erlang_a_abandonment_service_level_and_asa() {
     let records = run(agents, Some(patience_s), 2027);
     let m = ErlangA::new(agents as u32, LAMBDA_PER_H / 3600.0, AHT_S, patience_s).unwrap();
     let abandoned = |r: &CallRecord| (f64::from(u8::from(r.outcome == Outcome::Abandoned)), 1.0);
-    check("P(abandon)", estimate(&records, abandoned), m.p_abandon(), 0.005);
+    check(
+        "P(abandon)",
+        estimate(&records, abandoned),
+        m.p_abandon(),
+        0.005,
+    );
     // Erlang A's service level: the share of all callers answered within 20 s.
     let within = |r: &CallRecord| (f64::from(u8::from(answered(r) && r.wait_ms <= 20_000)), 1.0);
-    check("service level", estimate(&records, within), m.service_level(SL_S), 0.01);
+    check(
+        "service level",
+        estimate(&records, within),
+        m.service_level(SL_S),
+        0.01,
+    );
     // ASA over the answered callers only.
     let wait = |r: &CallRecord| (r.wait_ms as f64 / 1000.0, f64::from(u8::from(answered(r))));
     check("ASA s", estimate(&records, wait), m.asa_s(), 1.0);

@@ -135,7 +135,9 @@ fn patience_abandons_at_exactly_the_patience_and_frees_no_agent() {
         let at_patience = calls
             .iter()
             .zip(&want)
-            .filter(|((_, _, p), f)| matches!((p, f), (Some(p), Fate::Answered(w)) if w == p && *w > 0))
+            .filter(
+                |((_, _, p), f)| matches!((p, f), (Some(p), Fate::Answered(w)) if w == p && *w > 0),
+            )
             .count();
         assert!(abandoned > 100, "{servers}: only {abandoned} abandoned");
         assert!(at_patience > 0, "{servers}: no wait equal to a patience");
@@ -204,7 +206,13 @@ fn the_same_through_the_files() {
     let calls: Vec<(u64, u64, Option<u64>)> = draw(&mut rng, 2000, servers, 1.1, 150, Some(60))
         .into_iter()
         // Odd milliseconds too.
-        .map(|(a, t, p)| (a + rng.below(1000), t + rng.below(1000), p.map(|p| p + rng.below(1000))))
+        .map(|(a, t, p)| {
+            (
+                a + rng.below(1000),
+                t + rng.below(1000),
+                p.map(|p| p + rng.below(1000)),
+            )
+        })
         .collect();
     let mut sorted = calls.clone();
     sorted.sort_by_key(|c| c.0);

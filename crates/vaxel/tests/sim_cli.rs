@@ -87,8 +87,7 @@ fn one_group_site(agents: usize) -> String {
     t
 }
 
-const TRACE_HEAD: &str =
-    "call_id,arrival,to,from,digits,patience_s,talk_s,wrapup_s,case_type,resolved,accept_callback\n";
+const TRACE_HEAD: &str = "call_id,arrival,to,from,digits,patience_s,talk_s,wrapup_s,case_type,resolved,accept_callback\n";
 
 /// `n` calls to the one-group site, one every `gap_s` seconds from 08:00, each talking
 /// `talk_s`, patience 60 s.
@@ -135,12 +134,27 @@ fn same_seed_same_files_and_report() {
     };
     let (t1, r1) = gen_files("1");
     let (t2, r2) = gen_files("2");
-    assert_eq!(fs::read(&t1).unwrap(), fs::read(&t2).unwrap(), "traces differ");
-    assert_eq!(fs::read(&r1).unwrap(), fs::read(&r2).unwrap(), "rosters differ");
+    assert_eq!(
+        fs::read(&t1).unwrap(),
+        fs::read(&t2).unwrap(),
+        "traces differ"
+    );
+    assert_eq!(
+        fs::read(&r1).unwrap(),
+        fs::read(&r2).unwrap(),
+        "rosters differ"
+    );
     let replay = |n: &str| {
         let cdr = d.path(&format!("cdr{n}.csv"));
         let out = ok(&[
-            "replay", "--trace", s(&t1), "--roster", s(&r1), "--cdr", s(&cdr), "--report",
+            "replay",
+            "--trace",
+            s(&t1),
+            "--roster",
+            s(&r1),
+            "--cdr",
+            s(&cdr),
+            "--report",
             "json",
         ]);
         let mut report = json(&out);
@@ -163,11 +177,24 @@ fn same_seed_same_files_and_report() {
     // Nothing left half-written.
     for e in fs::read_dir(&d.0).unwrap() {
         let name = e.unwrap().file_name();
-        assert!(!name.to_string_lossy().ends_with(".partial"), "{name:?} left behind");
+        assert!(
+            !name.to_string_lossy().ends_with(".partial"),
+            "{name:?} left behind"
+        );
     }
     // Another seed, another trace.
     let t3 = d.path("calls3.csv");
-    ok(&["gen-trace", "--out", s(&t3), "--start", "2026-03-02", "--days", "2", "--seed", "6"]);
+    ok(&[
+        "gen-trace",
+        "--out",
+        s(&t3),
+        "--start",
+        "2026-03-02",
+        "--days",
+        "2",
+        "--seed",
+        "6",
+    ]);
     assert_ne!(fs::read(&t1).unwrap(), fs::read(&t3).unwrap());
 }
 
@@ -177,13 +204,30 @@ fn text_report_by_default_and_to_a_file() {
     let site = d.write("site.toml", &one_group_site(2));
     let trace = d.write("calls.csv", &steady_trace(50, 60, 90));
     let roster = d.write("roster.csv", &roster_all_day(&["a0", "a1"]));
-    let out = ok(&["replay", "--config", s(&site), "--trace", s(&trace), "--roster", s(&roster)]);
+    let out = ok(&[
+        "replay",
+        "--config",
+        s(&site),
+        "--trace",
+        s(&trace),
+        "--roster",
+        s(&roster),
+    ]);
     assert!(out.starts_with("50 calls, "), "{out}");
     assert!(out.contains("answer rate"), "{out}");
     let file = d.path("report.json");
     let printed = ok(&[
-        "replay", "--config", s(&site), "--trace", s(&trace), "--roster", s(&roster),
-        "--report", "json", "--out", s(&file),
+        "replay",
+        "--config",
+        s(&site),
+        "--trace",
+        s(&trace),
+        "--roster",
+        s(&roster),
+        "--report",
+        "json",
+        "--out",
+        s(&file),
     ]);
     assert_eq!(printed, "");
     let r = json(&fs::read_to_string(&file).unwrap());
@@ -203,12 +247,21 @@ fn malformed_trace_names_file_line_and_column_and_leaves_no_cdr() {
     text.push_str("c9,2026-13-02T08:10:00+01:00,+4685080000,,,,30,,,,\n");
     let trace = d.write("calls.csv", &text);
     let err = fails(&[
-        "replay", "--config", s(&site), "--trace", s(&trace), "--roster", s(&roster), "--cdr",
+        "replay",
+        "--config",
+        s(&site),
+        "--trace",
+        s(&trace),
+        "--roster",
+        s(&roster),
+        "--cdr",
         s(&cdr),
     ]);
     let name = s(&trace);
     assert!(
-        err.contains(&format!("{name}:4: column 2 (arrival): \"2026-13-02T08:10:00+01:00\" is not a timestamp")),
+        err.contains(&format!(
+            "{name}:4: column 2 (arrival): \"2026-13-02T08:10:00+01:00\" is not a timestamp"
+        )),
         "{err}"
     );
     assert!(!cdr.exists(), "a CDR was left under its final name");
@@ -217,11 +270,21 @@ fn malformed_trace_names_file_line_and_column_and_leaves_no_cdr() {
     text.push_str("late,1772434800000,+4685080000,,,,-5,,,,\n");
     let trace = d.write("long.csv", &text);
     let err = fails(&[
-        "replay", "--config", s(&site), "--trace", s(&trace), "--roster", s(&roster), "--cdr",
+        "replay",
+        "--config",
+        s(&site),
+        "--trace",
+        s(&trace),
+        "--roster",
+        s(&roster),
+        "--cdr",
         s(&cdr),
     ]);
     assert!(
-        err.contains(&format!("{}:3002: column 7 (talk_s): \"-5\" is a negative duration", s(&trace))),
+        err.contains(&format!(
+            "{}:3002: column 7 (talk_s): \"-5\" is a negative duration",
+            s(&trace)
+        )),
         "{err}"
     );
     assert!(!cdr.exists(), "a CDR was left under its final name");
@@ -231,9 +294,18 @@ fn malformed_trace_names_file_line_and_column_and_leaves_no_cdr() {
     text.push_str("c8,1772434800000,+4685080000,,,,30,,,,\n");
     let trace = d.write("order.csv", &text);
     let err = fails(&[
-        "replay", "--config", s(&site), "--trace", s(&trace), "--roster", s(&roster),
+        "replay",
+        "--config",
+        s(&site),
+        "--trace",
+        s(&trace),
+        "--roster",
+        s(&roster),
     ]);
-    assert!(err.contains(&format!("{}:5: column 2 (arrival)", s(&trace))), "{err}");
+    assert!(
+        err.contains(&format!("{}:5: column 2 (arrival)", s(&trace))),
+        "{err}"
+    );
     assert!(err.contains("must be sorted by arrival"), "{err}");
 }
 
@@ -261,14 +333,27 @@ fn malformed_roster_names_file_line_and_column_and_leaves_no_cdr() {
     for (text, want) in cases {
         let roster = d.write("roster.csv", text);
         let err = fails(&[
-            "replay", "--config", s(&site), "--trace", s(&trace), "--roster", s(&roster),
-            "--cdr", s(&cdr),
+            "replay",
+            "--config",
+            s(&site),
+            "--trace",
+            s(&trace),
+            "--roster",
+            s(&roster),
+            "--cdr",
+            s(&cdr),
         ]);
         assert!(err.contains(&format!("{}{want}", s(&roster))), "{err}");
         assert!(!cdr.exists());
     }
     // A missing file is named too.
-    let err = fails(&["replay", "--trace", s(&trace), "--roster", s(&d.path("nope.csv"))]);
+    let err = fails(&[
+        "replay",
+        "--trace",
+        s(&trace),
+        "--roster",
+        s(&d.path("nope.csv")),
+    ]);
     assert!(err.contains("nope.csv"), "{err}");
 }
 
@@ -291,7 +376,9 @@ fn staffing_gives_the_known_erlang_c_values() {
     // 200 calls an hour, AHT 180 s: 10 Erlangs. The built-in city aims at 80 % within
     // 20 s: Erlang C needs 14 agents, whose service level is 0.888350 and ASA 7.836 s
     // (published textbook example; erlang.rs's tests hold the same values).
-    let out = ok(&["staffing", "--rate", "200", "--aht-s", "180", "--format", "csv"]);
+    let out = ok(&[
+        "staffing", "--rate", "200", "--aht-s", "180", "--format", "csv",
+    ]);
     let rows = csv_rows(&out);
     assert_eq!(rows.len(), 1, "{out}");
     let r = &rows[0];
@@ -301,11 +388,19 @@ fn staffing_gives_the_known_erlang_c_values() {
     assert_eq!(r["asa_s"], "7.836");
     // With patience: Erlang A needs fewer agents, as the library computes.
     let out = ok(&[
-        "staffing", "--rate", "200", "--aht-s", "180", "--patience-s", "120", "--format", "csv",
+        "staffing",
+        "--rate",
+        "200",
+        "--aht-s",
+        "180",
+        "--patience-s",
+        "120",
+        "--format",
+        "csv",
     ]);
     let r = &csv_rows(&out)[0];
-    let want = vaxel_sim::erlang::ErlangA::agents_needed(200.0 / 3600.0, 180.0, 120.0, 20.0, 0.8)
-        .unwrap();
+    let want =
+        vaxel_sim::erlang::ErlangA::agents_needed(200.0 / 3600.0, 180.0, 120.0, 20.0, 0.8).unwrap();
     assert_eq!(r["agents_a"], want.to_string());
     assert!(want < 14);
     let abandon: f64 = r["abandon_a"].parse().unwrap();
@@ -316,7 +411,15 @@ fn staffing_gives_the_known_erlang_c_values() {
     // Bad combinations are refused by the parser (exit status 2).
     let out = vaxel(&["staffing", "--rate", "200"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = vaxel(&["staffing", "--rate", "200", "--aht-s", "180", "--interval", "20"]);
+    let out = vaxel(&[
+        "staffing",
+        "--rate",
+        "200",
+        "--aht-s",
+        "180",
+        "--interval",
+        "20",
+    ]);
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -343,11 +446,21 @@ fn staffing_from_a_trace_follows_the_menus() {
         ("c4", "2026-03-02T08:25:00+01:00", "1", "70", ""),
         ("c5", "2026-03-02T08:40:00+01:00", "2", "60", "30"),
     ] {
-        t.push_str(&format!("{id},{at},+4685080000,,{digits},,{talk},{wrapup},,,\n"));
+        t.push_str(&format!(
+            "{id},{at},+4685080000,,{digits},,{talk},{wrapup},,,\n"
+        ));
     }
     t.push_str("c6,2026-03-02T08:50:00+01:00,+4685089999,,,,60,,,,\n");
     let trace = d.write("calls.csv", &t);
-    let out = ok(&["staffing", "--config", s(&site), "--trace", s(&trace), "--format", "csv"]);
+    let out = ok(&[
+        "staffing",
+        "--config",
+        s(&site),
+        "--trace",
+        s(&trace),
+        "--format",
+        "csv",
+    ]);
     let rows = csv_rows(&out);
     let cells: Vec<(&str, &str, &str, &str)> = rows
         .iter()
@@ -372,13 +485,30 @@ fn staffing_from_a_trace_follows_the_menus() {
     assert_eq!(rows[0]["rate_per_hour"], "4.000");
     // --group keeps one group; --interval 60 merges the half hours.
     let out = ok(&[
-        "staffing", "--config", s(&site), "--trace", s(&trace), "--format", "csv", "--group", "b",
-        "--interval", "60",
+        "staffing",
+        "--config",
+        s(&site),
+        "--trace",
+        s(&trace),
+        "--format",
+        "csv",
+        "--group",
+        "b",
+        "--interval",
+        "60",
     ]);
     let rows = csv_rows(&out);
     assert_eq!(rows.len(), 1, "{out}");
     assert_eq!(rows[0]["calls"], "3");
-    let err = fails(&["staffing", "--config", s(&site), "--trace", s(&trace), "--group", "zz"]);
+    let err = fails(&[
+        "staffing",
+        "--config",
+        s(&site),
+        "--trace",
+        s(&trace),
+        "--group",
+        "zz",
+    ]);
     assert!(err.contains("no group \"zz\""), "{err}");
 }
 
@@ -391,9 +521,21 @@ fn compare_one_more_agent_answers_at_least_as_many() {
     let trace = d.write("calls.csv", &steady_trace(400, 40, 120));
     let roster = d.write("roster.csv", &roster_all_day(&["a0", "a1", "a2"]));
     let out = vaxel(&[
-        "compare", "--trace", s(&trace), "--roster", s(&roster), s(&a), s(&b), "--format", "json",
+        "compare",
+        "--trace",
+        s(&trace),
+        "--roster",
+        s(&roster),
+        s(&a),
+        s(&b),
+        "--format",
+        "json",
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("a2"), "the left-out shift is reported: {err}");
     let r = json(&String::from_utf8_lossy(&out.stdout));
@@ -403,14 +545,28 @@ fn compare_one_more_agent_answers_at_least_as_many() {
         g["b"]["answer_rate"].as_f64().unwrap(),
     );
     assert!(rb >= ra, "B {rb} < A {ra}");
-    assert!(rb > ra + 0.05, "a third agent should help a lot: {ra} → {rb}");
+    assert!(
+        rb > ra + 0.05,
+        "a third agent should help a lot: {ra} → {rb}"
+    );
     assert!((g["diff"]["answer_rate"].as_f64().unwrap() - (rb - ra)).abs() < 1e-5);
     assert!(g["diff"]["asa_s"].as_f64().unwrap() < 0.0);
     assert_eq!(r["total"]["a"]["offered"], 400);
     assert_eq!(r["a"]["calls"], 400);
     // The text table for supervisors.
-    let text = ok(&["compare", "--trace", s(&trace), "--roster", s(&roster), s(&a), s(&b)]);
-    assert!(text.contains("answer rate") && text.contains("B−A"), "{text}");
+    let text = ok(&[
+        "compare",
+        "--trace",
+        s(&trace),
+        "--roster",
+        s(&roster),
+        s(&a),
+        s(&b),
+    ]);
+    assert!(
+        text.contains("answer rate") && text.contains("B−A"),
+        "{text}"
+    );
     let line = text.lines().find(|l| l.starts_with("g ")).unwrap();
     assert!(line.contains('+'), "{line}");
     assert!(text.lines().any(|l| l.starts_with("total ")), "{text}");

@@ -7,6 +7,7 @@ use crate::error::EngineError;
 use crate::input::CallId;
 use crate::output::{CallbackNote, Command, Outcome};
 use crate::site::{MenuIdx, Target, Text};
+use smallvec::SmallVec;
 
 impl Engine {
     pub(super) fn call_arrived(
@@ -50,9 +51,9 @@ impl Engine {
             talk_ms: 0,
             agent: None,
             serving: None,
-            members: Vec::new(),
+            members: SmallVec::new(),
             next_mseq: 0,
-            path: Vec::new(),
+            path: SmallVec::new(),
             case_type: None,
             resolved: None,
             callback: CallbackNote::None,

@@ -34,7 +34,9 @@ fn next_deadline(g: &Group, m: &Member, now: Timestamp, actionable: bool) -> Opt
     widen
         .into_iter()
         .chain(rules.chain(max_wait).filter(|t| actionable || *t > now))
-        .chain(m.next_announce)
+        // Announcements are for a caller on the line: none for a callback (the line is
+        // freed) or while ringing (due ones are played when the call is back in queue).
+        .chain(m.next_announce.filter(|_| actionable))
         .min()
 }
 

@@ -5,6 +5,7 @@ use crate::input::CallId;
 use crate::output::{CallbackNote, Outcome};
 use crate::site::{AgentIdx, EntryIdx, GroupIdx, MenuIdx, Text};
 use crate::time::Timestamp;
+use smallvec::SmallVec;
 
 /// Position of a call in the engine's slab. Reused after the call is gone; timers therefore
 /// also carry the call's unique `seq`.
@@ -93,10 +94,10 @@ pub(crate) struct Call {
     pub agent: Option<AgentIdx>,
     /// The group the call was offered from (its ring time, wrap-up and figures).
     pub serving: Option<GroupIdx>,
-    pub members: Vec<Member>,
+    pub members: SmallVec<[Member; 2]>,
     pub next_mseq: u32,
     /// Groups passed through, in order.
-    pub path: Vec<GroupIdx>,
+    pub path: SmallVec<[GroupIdx; 4]>,
     pub case_type: Option<Text>,
     pub resolved: Option<bool>,
     pub callback: CallbackNote,

@@ -68,17 +68,12 @@ pub fn replay_records(
         .enumerate()
         .map(|(i, c)| (c.call_id.as_str(), i))
         .collect();
-    let summary = replay(
-        site.clone(),
-        calls.iter().cloned().map(Ok),
-        roster,
-        |r| {
-            let i = index[&*r.call_id];
-            assert!(records[i].is_none(), "two records for {}", r.call_id);
-            records[i] = Some(r.clone());
-            Ok(())
-        },
-    )
+    let summary = replay(site.clone(), calls.iter().cloned().map(Ok), roster, |r| {
+        let i = index[&*r.call_id];
+        assert!(records[i].is_none(), "two records for {}", r.call_id);
+        records[i] = Some(r.clone());
+        Ok(())
+    })
     .unwrap();
     assert_eq!(summary.refused, 0, "{:?}", summary.first_refusals);
     assert_eq!(summary.unfinished, 0);

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use vaxel_core::site::Site;
 use vaxel_sim::{
-    CdrWriter, ReplaySummary, Report, ReportBuilder, RosterReader, Shift, TraceReader,
+    CdrWriter, ReplaySummary, Report, ReportBuilder, RosterReader, Shift, SimError, TraceCall,
+    TraceReader,
 };
 
 /// Loads and validates the site (`--config`, the built-in city when absent): its label for
@@ -195,6 +196,38 @@ pub struct Run {
     pub summary: ReplaySummary,
 }
 
+/// Calls per batch handed from the reading thread to the replay.
+const READ_AHEAD_BATCH: usize = 4096;
+
+/// Parses the trace on a thread of its own, in batches over a bounded channel, so that CSV
+/// parsing overlaps the replay (two cores, two stages). Memory stays bounded: at most a few
+/// batches are in flight. Stops at the first error, which is passed on.
+fn read_ahead<'scope, I>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    reader: I,
+) -> impl Iterator<Item = Result<TraceCall, SimError>> + 'scope
+where
+    I: Iterator<Item = Result<TraceCall, SimError>> + Send + 'scope,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<TraceCall, SimError>>>(8);
+    scope.spawn(move || {
+        let mut batch = Vec::with_capacity(READ_AHEAD_BATCH);
+        for item in reader {
+            let failed = item.is_err();
+            batch.push(item);
+            if batch.len() == READ_AHEAD_BATCH || failed {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_AHEAD_BATCH));
+                // A closed channel means the replay stopped: so do we.
+                if tx.send(full).is_err() || failed {
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(batch);
+    });
+    rx.into_iter().flatten()
+}
+
 /// Replays the trace at `trace` (streamed: memory holds the calls in flight) on `site` with
 /// `shifts`, writing call records to `cdr` (through `cdr.partial`) when given. `bar` follows
 /// the bytes of the trace read. `wall_s` is the time of the replay proper, trace reading
@@ -211,7 +244,8 @@ pub fn run_replay(
     if let Ok(meta) = file.metadata() {
         bar.set_length(meta.len());
     }
-    let reader = TraceReader::new(BufReader::with_capacity(1 << 16, bar.wrap_read(file)), name)?;
+    let reader = TraceReader::new(BufReader::with_capacity(1 << 16, bar.wrap_read(file)), name)?
+        .without_unique_ids();
     warn_columns(trace, &reader.unknown_columns());
     let mut out = match cdr {
         Some(path) => {
@@ -223,15 +257,18 @@ pub fn run_replay(
     };
     let mut report = ReportBuilder::for_site(site);
     let started = Instant::now();
-    let result = vaxel_sim::replay(site.clone(), reader, shifts, |r| {
-        if let Some((w, _)) = &mut out {
-            w.write(r)?;
-        }
-        report.add(r);
-        if !r.agent.is_empty() {
-            report.add_busy_time(&r.agent, r.talk_ms + r.wrapup_ms);
-        }
-        Ok(())
+    let result = std::thread::scope(|scope| {
+        let calls = read_ahead(scope, reader);
+        vaxel_sim::replay(site.clone(), calls, shifts, |r| {
+            if let Some((w, _)) = &mut out {
+                w.write(r)?;
+            }
+            report.add(r);
+            if !r.agent.is_empty() {
+                report.add_busy_time(&r.agent, r.talk_ms + r.wrapup_ms);
+            }
+            Ok(())
+        })
     });
     let wall_s = started.elapsed().as_secs_f64();
     bar.finish_and_clear();

@@ -88,6 +88,18 @@ pub enum ReportFormat {
     Json,
 }
 
+/// Shown after the options (`vaxel load --help`).
+const AFTER_HELP: &str = "\
+Callers and agents behave as in `vaxel replay` (FORMATS.md), but `load` learns what the
+engine did only from its commands, after a round trip. At `--speed max` a reaction (an
+answer after ring_s, a hang-up after talk or patience, a menu or callback reply) is sent at
+its natural simulated time or at the latest `at` already sent, whichever is later: reactions
+may lag (at most --max-lag), so call figures differ from `vaxel replay`, the exact tool.
+`load` measures the daemon, not the city (docs/benchmarks.md).
+
+Exit status 1: the daemon refused or closed the connection, any protocol error, or a call
+the daemon dropped without a command; with --strict also late refusals and unfinished calls.";
+
 /// `vaxel load`: drive a running daemon with a trace and a roster; measure it.
 ///
 /// Plays the telephony platform(s) (callers) and the agents over TCP as `vaxel replay`
@@ -98,7 +110,7 @@ pub enum ReportFormat {
 /// and the call figures differ from `vaxel replay` (the exact tool). `load` measures the
 /// daemon, not the city.
 #[derive(Debug, Args)]
-#[command(verbatim_doc_comment)]
+#[command(after_help = AFTER_HELP)]
 pub struct LoadArgs {
     /// The daemon's platform address (`vaxel serve --listen`), HOST:PORT.
     #[arg(long, value_name = "ADDR")]
@@ -146,7 +158,8 @@ pub struct LoadArgs {
     #[arg(long, value_name = "S", default_value = "30", value_parser = parse_secs)]
     pub live_wrapup: f64,
     /// Count refusals of late reactions (`unknown_call`, `invalid_state` for an answer, a
-    /// hang-up, a reply the daemon's own timers overtook) as errors.
+    /// hang-up, a reply the daemon's own timers overtook) as errors, and fail when calls
+    /// are still in progress at the end.
     #[arg(long)]
     pub strict: bool,
     /// Report format.
@@ -181,11 +194,13 @@ pub struct LoadReport {
     pub stale: BTreeMap<String, u64>,
     /// Calls that ended (forward, final hangup, or the tool's acknowledged hang-up).
     pub ended_calls: u64,
-    /// Calls announced that did not end (any → exit status 1).
+    /// Calls announced that did not end (callbacks still waiting when the roster ends, …;
+    /// exit status 1 with --strict).
     pub unfinished_calls: u64,
     /// Calls still in progress at the end, by the state the tool last knew.
     pub in_progress: BTreeMap<String, u64>,
-    /// Of which the daemon stopped knowing without a command ending them.
+    /// Of which the daemon stopped knowing without a command ending them (any → exit
+    /// status 1).
     pub vanished_calls: u64,
     pub refused_arrivals: u64,
     /// Commands read.
@@ -227,8 +242,10 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let trace = TraceReader::open(&args.trace)?;
     let driver = Driver::new(settings, trace, &roster)?;
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the reader, writer and driver tasks hand lines to each other without
+    // waking other threads (the round trip is what a faithful run waits on), and the
+    // daemon keeps the other cores.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .thread_name("vaxel-load")
         .build()
@@ -254,11 +271,15 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
             out.flush()?;
         }
     }
-    let failed = !report.errors.is_empty() || report.unfinished_calls > 0;
+    let failed = !report.errors.is_empty()
+        || report.vanished_calls > 0
+        || (args.strict && report.unfinished_calls > 0);
     if failed {
         eprintln!(
-            "vaxel load: {} error(s), {} unfinished call(s)",
+            "vaxel load: {} error(s), {} call(s) the daemon dropped without a command, {} \
+             unfinished",
             report.errors.values().sum::<u64>(),
+            report.vanished_calls,
             report.unfinished_calls
         );
     }

@@ -10,7 +10,7 @@
 //!
 //! One at connect, then one whenever the engine's state changed, at most one a second
 //! ([`MIN_INTERVAL`]; changes within the second are folded into the next). `id` is the
-//! engine's change counter. A comment line (`: keep-alive`) goes out after
+//! engine's change counter. A comment line (`:keep-alive`) goes out after
 //! [`KEEP_ALIVE`] without an event, so that proxies keep the connection. Streams at once
 //! are bounded ([`MAX_STREAMS`]; beyond, 503).
 
