@@ -242,38 +242,3 @@ fn bad_settings_are_refused() {
     };
     assert!(c.validate().is_err());
 }
-
-/// A full default year (1.8 million calls) through the writer and back through the reader,
-/// and its roster. Slow in debug builds: `cargo test -p vaxel-sim --release -- --ignored`.
-#[test]
-#[ignore = "a full year; run with --release -- --ignored"]
-fn full_year_round_trip() {
-    let site = site();
-    let t0 = std::time::Instant::now();
-    let cfg = GenConfig::default();
-    let mut g = TraceGenerator::new(&site, cfg.clone()).unwrap();
-    let mut w = TraceWriter::new(Vec::new(), "calls.csv", site.timezone.clone()).unwrap();
-    let n = g.write_all(&mut w).unwrap();
-    let bytes = w.into_inner().unwrap();
-    let gen_s = t0.elapsed().as_secs_f64();
-    let t1 = std::time::Instant::now();
-    let read = TraceReader::new(bytes.as_slice(), "calls.csv")
-        .unwrap()
-        .try_fold(0u64, |n, c| c.map(|_| n + 1))
-        .unwrap();
-    let read_s = t1.elapsed().as_secs_f64();
-    assert_eq!(read, n);
-    assert!((n as f64 - 1_800_000.0).abs() < 10_000.0, "{n}");
-    let t2 = std::time::Instant::now();
-    let plan = RosterGenerator::new(&site, cfg).unwrap().generate();
-    let roster_s = t2.elapsed().as_secs_f64();
-    eprintln!(
-        "{n} calls, {} MB: generated and written in {gen_s:.2} s, read in {read_s:.2} s; \
-         roster: {} shifts, {:.0} h rostered for {:.0} h required, {} unfilled, {roster_s:.2} s",
-        bytes.len() / 1_000_000,
-        plan.shifts.len(),
-        plan.rostered_hours,
-        plan.required_hours,
-        plan.unfilled_shifts
-    );
-}
