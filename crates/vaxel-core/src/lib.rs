@@ -15,7 +15,7 @@ pub mod site;
 pub mod snapshot;
 pub mod time;
 
-pub use engine::Engine;
+pub use engine::{Engine, EngineState};
 pub use error::EngineError;
 pub use input::{CallId, Input};
 pub use output::{CallRecord, CallbackNote, Command, Outcome, Output};

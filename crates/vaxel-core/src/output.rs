@@ -4,9 +4,10 @@
 use crate::input::CallId;
 use crate::site::Text;
 use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
 
 /// A command for the platform that owns the call.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Play a prompt; `position`/`ewt_s` for queue announcements.
     Play {
@@ -85,7 +86,7 @@ impl Command {
 }
 
 /// How a call ended (FORMATS.md `outcome`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Outcome {
     Answered,
     Abandoned,
@@ -144,7 +145,7 @@ impl Outcome {
 }
 
 /// What became of a callback, for the record's `callback` column.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum CallbackNote {
     /// No callback was offered.
     #[default]
@@ -201,7 +202,7 @@ impl CallbackNote {
 /// One call record (FORMATS.md `cdr.csv`), emitted exactly once per call, when the call and
 /// the after-call work of the agent who had it are over (so the disposition and the
 /// wrap-up time are on it).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
     pub call_id: CallId,
     /// Entry id; empty when the dialed number matched no entry.
@@ -227,7 +228,7 @@ pub struct CallRecord {
 }
 
 /// One output of the engine.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Output {
     /// A command for the platform `platform`.
     Command { platform: Text, command: Command },

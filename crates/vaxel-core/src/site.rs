@@ -13,7 +13,7 @@ pub type Text = Arc<str>;
 macro_rules! index_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         pub struct $name(pub u32);
         impl $name {
             /// The position in the site's vector.
@@ -50,7 +50,7 @@ index_type!(
 );
 
 /// Where a call goes next (`menu:ID`, `group:ID`, `number:E164`, `callback`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Target {
     Menu(MenuIdx),
     Group(GroupIdx),

@@ -5,7 +5,7 @@
 use crate::input::CallId;
 use crate::site::Text;
 use crate::time::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Everything a supervisor's wallboard shows.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -22,7 +22,7 @@ pub struct Snapshot {
 }
 
 /// Agents serving a group, by state.
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AgentCounts {
     pub ready: u32,
     pub ringing: u32,
@@ -33,7 +33,7 @@ pub struct AgentCounts {
 }
 
 /// A group's figures since local midnight.
-#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DayStats {
     /// Calls that entered the queue.
     pub offered: u32,

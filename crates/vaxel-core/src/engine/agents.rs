@@ -12,16 +12,16 @@ impl Engine {
     /// Every status change goes here: per-group counts, `since`, and the nonce that
     /// retires the agent's old timers.
     pub(super) fn set_status(&mut self, agent: AgentIdx, status: Status) {
-        let now = self.now;
-        let a = &mut self.agents[agent.ix()];
+        let now = self.st.now;
+        let a = &mut self.st.agents[agent.ix()];
         let old = a.view_state();
         a.status = status;
         a.nonce = a.nonce.wrapping_add(1);
         let new = a.view_state();
         if old != new {
             a.since = now;
-            for &(g, _) in &self.agent_groups[agent.ix()] {
-                let gs = &mut self.groups[g.ix()];
+            for &(g, _) in &self.st.agent_groups[agent.ix()] {
+                let gs = &mut self.st.groups[g.ix()];
                 gs.count(old, -1);
                 gs.count(new, 1);
             }
@@ -31,8 +31,8 @@ impl Engine {
     /// The agent is ready: it takes the best waiting call or joins the free sets.
     pub(super) fn make_ready(&mut self, agent: AgentIdx) {
         self.remove_idle(agent);
-        let now = self.now;
-        let a = &mut self.agents[agent.ix()];
+        let now = self.st.now;
+        let a = &mut self.st.agents[agent.ix()];
         a.idle_since = now;
         a.note = None;
         self.set_status(agent, Status::Ready);
@@ -47,17 +47,18 @@ impl Engine {
         until: Option<Timestamp>,
     ) {
         self.remove_idle(agent);
-        self.agents[agent.ix()].note = note;
+        self.st.agents[agent.ix()].note = note;
         self.set_status(agent, Status::Paused { reason, until });
         if let Some(t) = until {
-            let nonce = self.agents[agent.ix()].nonce;
-            self.timers
-                .at(t.max(self.now), Timer::PauseEnd { agent, nonce });
+            let nonce = self.st.agents[agent.ix()].nonce;
+            self.st
+                .timers
+                .at(t.max(self.st.now), Timer::PauseEnd { agent, nonce });
         }
     }
 
     fn invalid(&self, agent: AgentIdx, what: &str) -> EngineError {
-        let a = &self.agents[agent.ix()];
+        let a = &self.st.agents[agent.ix()];
         EngineError::InvalidState(format!(
             "agent \"{}\" is {}: cannot {what}",
             self.site.agent(agent).id,
@@ -71,11 +72,11 @@ impl Engine {
         extension: Option<Text>,
     ) -> Result<(), EngineError> {
         let agent = self.find_agent(id)?;
-        if self.agents[agent.ix()].status != Status::LoggedOut {
+        if self.st.agents[agent.ix()].status != Status::LoggedOut {
             return Err(self.invalid(agent, "log in"));
         }
         let ext = extension.unwrap_or_else(|| self.site.agent(agent).extension.clone());
-        let a = &mut self.agents[agent.ix()];
+        let a = &mut self.st.agents[agent.ix()];
         a.extension = ext;
         a.no_answer_streak = 0;
         self.make_ready(agent);
@@ -84,11 +85,11 @@ impl Engine {
 
     pub(super) fn agent_ready(&mut self, id: &str) -> Result<(), EngineError> {
         let agent = self.find_agent(id)?;
-        match self.agents[agent.ix()].status {
+        match self.st.agents[agent.ix()].status {
             Status::LoggedOut => Err(self.invalid(agent, "be ready before logging in")),
             Status::Ready => Ok(()),
             Status::Paused { .. } => {
-                self.agents[agent.ix()].no_answer_streak = 0;
+                self.st.agents[agent.ix()].no_answer_streak = 0;
                 self.make_ready(agent);
                 Ok(())
             }
@@ -98,7 +99,7 @@ impl Engine {
             }
             Status::Ringing { .. } | Status::Talking { .. } => {
                 // Ready after this call: withdraw a pending pause or logout.
-                let a = &mut self.agents[agent.ix()];
+                let a = &mut self.st.agents[agent.ix()];
                 a.pause_pending = None;
                 a.logout_pending = false;
                 Ok(())
@@ -115,21 +116,21 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let agent = self.find_agent(id)?;
         if let Some(t) = until
-            && t <= self.now
+            && t <= self.st.now
         {
             return Err(EngineError::BadField {
                 field: "until",
-                reason: format!("{t} is not after the engine's time {}", self.now),
+                reason: format!("{t} is not after the engine's time {}", self.st.now),
             });
         }
-        match self.agents[agent.ix()].status {
+        match self.st.agents[agent.ix()].status {
             Status::LoggedOut => Err(self.invalid(agent, "pause")),
             Status::Ready | Status::Paused { .. } => {
                 self.pause_now(agent, reason, note, until);
                 Ok(())
             }
             Status::Ringing { .. } | Status::Talking { .. } | Status::Wrapup { .. } => {
-                self.agents[agent.ix()].pause_pending = Some(PendingPause {
+                self.st.agents[agent.ix()].pause_pending = Some(PendingPause {
                     reason,
                     note,
                     until,
@@ -141,11 +142,11 @@ impl Engine {
 
     pub(super) fn agent_logout(&mut self, id: &str) -> Result<(), EngineError> {
         let agent = self.find_agent(id)?;
-        match self.agents[agent.ix()].status {
+        match self.st.agents[agent.ix()].status {
             Status::LoggedOut => Err(self.invalid(agent, "log out")),
             Status::Ready | Status::Paused { .. } => {
                 self.remove_idle(agent);
-                let a = &mut self.agents[agent.ix()];
+                let a = &mut self.st.agents[agent.ix()];
                 a.note = None;
                 a.pause_pending = None;
                 a.planned_wrapup_end = None;
@@ -154,7 +155,7 @@ impl Engine {
             }
             Status::Ringing { .. } | Status::Talking { .. } | Status::Wrapup { .. } => {
                 // Takes effect after the call and its wrap-up.
-                self.agents[agent.ix()].logout_pending = true;
+                self.st.agents[agent.ix()].logout_pending = true;
                 Ok(())
             }
         }
@@ -162,7 +163,7 @@ impl Engine {
 
     pub(super) fn agent_wrapup_done(&mut self, id: &str) -> Result<(), EngineError> {
         let agent = self.find_agent(id)?;
-        if !matches!(self.agents[agent.ix()].status, Status::Wrapup { .. }) {
+        if !matches!(self.st.agents[agent.ix()].status, Status::Wrapup { .. }) {
             return Err(self.invalid(agent, "end wrap-up"));
         }
         self.end_wrapup(agent);
@@ -175,27 +176,27 @@ impl Engine {
         until: Timestamp,
     ) -> Result<(), EngineError> {
         let agent = self.find_agent(id)?;
-        let call = match self.agents[agent.ix()].status {
+        let call = match self.st.agents[agent.ix()].status {
             Status::Wrapup { call, .. } => call,
             Status::Ringing { .. } | Status::Talking { .. } => {
                 // Planned ahead: the coming wrap-up ends then, whatever the group's default.
-                self.agents[agent.ix()].planned_wrapup_end = Some(until);
+                self.st.agents[agent.ix()].planned_wrapup_end = Some(until);
                 return Ok(());
             }
             _ => return Err(self.invalid(agent, "set the end of wrap-up")),
         };
-        if until <= self.now {
+        if until <= self.st.now {
             self.end_wrapup(agent);
             return Ok(());
         }
-        let a = &mut self.agents[agent.ix()];
+        let a = &mut self.st.agents[agent.ix()];
         a.status = Status::Wrapup {
             call,
             until: Some(until),
         };
         a.nonce = a.nonce.wrapping_add(1);
         let nonce = a.nonce;
-        self.timers.at(until, Timer::Wrapup { agent, nonce });
+        self.st.timers.at(until, Timer::Wrapup { agent, nonce });
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ impl Engine {
         digits: Option<String>,
         lang: Option<Text>,
     ) -> Result<(), EngineError> {
-        if self.by_id.contains_key(&*id) {
+        if self.st.by_id.contains_key(&*id) {
             return Err(EngineError::DuplicateCall(id.to_string()));
         }
         let entry_ix = *self
@@ -29,15 +29,15 @@ impl Engine {
             .ok_or_else(|| EngineError::UnknownEntry(to.to_owned()))?;
         let site = self.site.clone();
         let entry = site.entry(entry_ix);
-        self.next_seq += 1;
+        self.st.next_seq += 1;
         let call = Call {
             id: id.clone(),
-            seq: self.next_seq,
+            seq: self.st.next_seq,
             platform,
             entry: Some(entry_ix),
             from,
             lang,
-            arrived: self.now,
+            arrived: self.st.now,
             priority: entry.priority,
             state: CallState::Queued,
             precollected: digits,
@@ -45,9 +45,9 @@ impl Engine {
             digits: String::new(),
             levels: 0,
             queued: None,
-            place: self.now,
+            place: self.st.now,
             answered: None,
-            talk_since: self.now,
+            talk_since: self.st.now,
             talk_ms: 0,
             agent: None,
             serving: None,
@@ -63,19 +63,19 @@ impl Engine {
             deadline: None,
             ended: None,
         };
-        let slot = match self.free.pop() {
+        let slot = match self.st.free.pop() {
             Some(s) => {
-                self.calls[s as usize] = Some(call);
+                self.st.calls[s as usize] = Some(call);
                 s
             }
             None => {
-                self.calls.push(Some(call));
-                (self.calls.len() - 1) as Slot
+                self.st.calls.push(Some(call));
+                (self.st.calls.len() - 1) as Slot
             }
         };
-        self.by_id.insert(id, slot);
+        self.st.by_id.insert(id, slot);
 
-        if let Some(crisis) = self.crisis.clone() {
+        if let Some(crisis) = self.st.crisis.clone() {
             if let Some(prompt) = crisis.prompt {
                 self.play(slot, prompt);
             }
@@ -259,7 +259,7 @@ impl Engine {
 
     /// Whether the call in `slot` still exists and waits in a queue.
     pub(super) fn live_in_queue(&self, slot: Slot) -> bool {
-        matches!(&self.calls[slot as usize], Some(c) if c.state == CallState::Queued)
+        matches!(&self.st.calls[slot as usize], Some(c) if c.state == CallState::Queued)
     }
 
     pub(super) fn call_digits(&mut self, id: &str, digits: &str) -> Result<(), EngineError> {
@@ -287,7 +287,7 @@ impl Engine {
         route: Option<&str>,
     ) -> Result<(), EngineError> {
         if !on {
-            self.crisis = None;
+            self.st.crisis = None;
             return Ok(());
         }
         let site_crisis = self.site.crisis.clone();
@@ -303,14 +303,14 @@ impl Engine {
                     .into(),
             });
         }
-        let announce = self.crisis.is_none();
-        self.crisis = Some(ActiveCrisis {
+        let announce = self.st.crisis.is_none();
+        self.st.crisis = Some(ActiveCrisis {
             prompt: prompt.clone(),
             route,
         });
         // Callers already waiting hear at once that the city knows.
         if let (true, Some(prompt)) = (announce, prompt) {
-            for slot in 0..self.calls.len() as Slot {
+            for slot in 0..self.st.calls.len() as Slot {
                 if self.live_in_queue(slot) {
                     self.play(slot, prompt.clone());
                 }

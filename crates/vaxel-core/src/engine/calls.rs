@@ -58,7 +58,7 @@ impl Engine {
                 ));
             }
         }
-        let now = self.now;
+        let now = self.st.now;
         let sl_ms = self.site.service_level_ms;
         let c = self.call_mut(slot);
         c.state = CallState::Talking { agent };
@@ -73,13 +73,13 @@ impl Engine {
         let serving = c.serving;
         self.leave_all_groups(slot, None);
         if let (Some(g), true) = (serving, first_answer) {
-            let today = &mut self.groups[g.ix()].today;
+            let today = &mut self.st.groups[g.ix()].today;
             today.answered += 1;
             if wait <= sl_ms {
                 today.answered_within_sl += 1;
             }
         }
-        let a = &mut self.agents[agent.ix()];
+        let a = &mut self.st.agents[agent.ix()];
         a.no_answer_streak = 0;
         a.calls_today += 1;
         self.set_status(agent, Status::Talking { call: slot });
@@ -111,7 +111,7 @@ impl Engine {
             .serving
             .map_or(0, |g| site.group(g).max_no_answer);
         self.call_mut(slot).declined_by = Some(agent);
-        let a = &mut self.agents[agent.ix()];
+        let a = &mut self.st.agents[agent.ix()];
         a.no_answer_streak += 1;
         let streak = a.no_answer_streak;
         // The agent is free first, so the call's own dispatch can prefer others.
@@ -119,20 +119,20 @@ impl Engine {
         if max > 0 && streak >= max {
             let reason = Some(Text::from("no-answer"));
             self.after_ring_out_pause(agent, reason);
-        } else if self.agents[agent.ix()].logout_pending
-            || self.agents[agent.ix()].pause_pending.is_some()
+        } else if self.st.agents[agent.ix()].logout_pending
+            || self.st.agents[agent.ix()].pause_pending.is_some()
         {
             self.after_work(agent);
         } else {
             // The call is out of the sets while ringing, so the agent cannot pick it here.
-            self.agents[agent.ix()].idle_since = self.now;
+            self.st.agents[agent.ix()].idle_since = self.st.now;
             self.serve_agent(agent);
         }
         self.return_to_queue(slot);
     }
 
     fn after_ring_out_pause(&mut self, agent: AgentIdx, reason: Option<Text>) {
-        let a = &mut self.agents[agent.ix()];
+        let a = &mut self.st.agents[agent.ix()];
         if a.logout_pending {
             a.logout_pending = false;
             self.set_status(agent, Status::LoggedOut);
@@ -203,10 +203,10 @@ impl Engine {
         }
         let target = if let Some(id) = to.strip_prefix("agent:") {
             let other = self.find_agent(id)?;
-            if self.agents[other.ix()].status != Status::Ready || other == agent {
+            if self.st.agents[other.ix()].status != Status::Ready || other == agent {
                 return Err(EngineError::InvalidState(format!(
                     "agent \"{id}\" is {}: cannot take a transfer",
-                    self.agents[other.ix()].view_state().as_str()
+                    self.st.agents[other.ix()].view_state().as_str()
                 )));
             }
             To::Agent(other)
@@ -243,7 +243,7 @@ impl Engine {
                 self.start_wrapup(agent, None);
                 let group = self.call(slot).serving;
                 match group {
-                    Some(g) if self.agents[other.ix()].status == Status::Ready => {
+                    Some(g) if self.st.agents[other.ix()].status == Status::Ready => {
                         self.connect(slot, other, g)
                     }
                     _ => self.return_to_queue(slot),
@@ -267,13 +267,14 @@ impl Engine {
             return Err(self.wrong_state(slot, "be parked"));
         };
         let timeout = self.site.platform.park_timeout_ms;
-        let now = self.now;
+        let now = self.st.now;
         let c = self.call_mut(slot);
         c.state = CallState::Parked { agent, group };
         c.nonce += 1;
         c.deadline = Some(now.plus_ms(timeout));
         let (seq, nonce) = (c.seq, c.nonce);
-        self.timers
+        self.st
+            .timers
             .at(now.plus_ms(timeout), Timer::Park { slot, seq, nonce });
         // The agent is free for other calls while the call is parked.
         self.make_ready(agent);
@@ -291,11 +292,11 @@ impl Engine {
                 ));
             }
         }
-        if self.agents[agent.ix()].status != Status::Ready {
+        if self.st.agents[agent.ix()].status != Status::Ready {
             return Err(self.invalid_agent(agent, "take back a parked call"));
         }
         self.remove_idle(agent);
-        let now = self.now;
+        let now = self.st.now;
         let c = self.call_mut(slot);
         c.state = CallState::Talking { agent };
         c.talk_since = now;
@@ -308,7 +309,7 @@ impl Engine {
         EngineError::InvalidState(format!(
             "agent \"{}\" is {}: cannot {what}",
             self.site.agent(agent).id,
-            self.agents[agent.ix()].view_state().as_str()
+            self.st.agents[agent.ix()].view_state().as_str()
         ))
     }
 
@@ -384,7 +385,7 @@ impl Engine {
         let CallState::CallbackDialing { agent } = self.call(slot).state else {
             return Err(self.wrong_state(slot, "report a callback result"));
         };
-        let now = self.now;
+        let now = self.st.now;
         if connected {
             let sl_ms = self.site.service_level_ms;
             let c = self.call_mut(slot);
@@ -402,13 +403,13 @@ impl Engine {
             let serving = c.serving;
             self.leave_all_groups(slot, None);
             if let (Some(g), true) = (serving, first) {
-                let today = &mut self.groups[g.ix()].today;
+                let today = &mut self.st.groups[g.ix()].today;
                 today.answered += 1;
                 if wait <= sl_ms {
                     today.answered_within_sl += 1;
                 }
             }
-            self.agents[agent.ix()].calls_today += 1;
+            self.st.agents[agent.ix()].calls_today += 1;
             self.set_status(agent, Status::Talking { call: slot });
             return Ok(());
         }
@@ -426,7 +427,7 @@ impl Engine {
             c.nonce += 1;
             c.deadline = Some(now.plus_ms(policy.retry_delay_ms));
             let (seq, nonce) = (c.seq, c.nonce);
-            self.timers.at(
+            self.st.timers.at(
                 now.plus_ms(policy.retry_delay_ms),
                 Timer::CallbackRetry { slot, seq, nonce },
             );
@@ -439,8 +440,8 @@ impl Engine {
     /// lost platform's calls).
     pub(super) fn platform_lost(&mut self, platform: &str) {
         let mut freed = Vec::new();
-        for slot in 0..self.calls.len() as Slot {
-            let Some(c) = &self.calls[slot as usize] else {
+        for slot in 0..self.st.calls.len() as Slot {
+            let Some(c) = &self.st.calls[slot as usize] else {
                 continue;
             };
             if &*c.platform != platform || matches!(c.state, CallState::AfterCall { .. }) {

@@ -10,7 +10,7 @@ impl Engine {
     /// Ends the call now with `outcome` and no after-call work: the record goes out at once.
     pub(super) fn finish(&mut self, slot: Slot, outcome: Outcome) {
         self.leave_all_groups(slot, Some(outcome));
-        let now = self.now;
+        let now = self.st.now;
         self.call_mut(slot).ended = Some((now, outcome));
         self.emit_record(slot, 0);
     }
@@ -18,7 +18,7 @@ impl Engine {
     /// Ends the call now with `outcome`; its record waits for `agent`'s after-call work.
     pub(super) fn finish_after_work(&mut self, slot: Slot, outcome: Outcome, agent: AgentIdx) {
         self.leave_all_groups(slot, Some(outcome));
-        let now = self.now;
+        let now = self.st.now;
         let call = self.call_mut(slot);
         call.ended = Some((now, outcome));
         call.state = CallState::AfterCall { agent };
@@ -27,11 +27,11 @@ impl Engine {
 
     /// Ends the talk leg of the call with its agent: talk time on the call and the agent.
     pub(super) fn end_talk(&mut self, slot: Slot, agent: AgentIdx) -> u64 {
-        let now = self.now;
+        let now = self.st.now;
         let call = self.call_mut(slot);
         let leg = now.since(call.talk_since);
         call.talk_ms += leg;
-        let a = &mut self.agents[agent.ix()];
+        let a = &mut self.st.agents[agent.ix()];
         a.talk_ms_today += leg;
         a.last_talk_ms = leg;
         leg
@@ -41,10 +41,10 @@ impl Engine {
     /// record waits for it). Zero wrap-up time ends it at once.
     pub(super) fn start_wrapup(&mut self, agent: AgentIdx, record: Option<Slot>) {
         let site = self.site.clone();
-        let group = self.agents[agent.ix()].last_group;
+        let group = self.st.agents[agent.ix()].last_group;
         let ms = group.map_or(0, |g| site.group(g).wrapup_ms);
-        let now = self.now;
-        let until = match self.agents[agent.ix()].planned_wrapup_end.take() {
+        let now = self.st.now;
+        let until = match self.st.agents[agent.ix()].planned_wrapup_end.take() {
             Some(t) => (t > now).then_some(t),
             None => (ms > 0).then(|| now.plus_ms(ms)),
         };
@@ -55,11 +55,11 @@ impl Engine {
                 until,
             },
         );
-        self.agents[agent.ix()].wrapup_since = now;
+        self.st.agents[agent.ix()].wrapup_since = now;
         match until {
             Some(t) => {
-                let nonce = self.agents[agent.ix()].nonce;
-                self.timers.at(t, Timer::Wrapup { agent, nonce });
+                let nonce = self.st.agents[agent.ix()].nonce;
+                self.st.timers.at(t, Timer::Wrapup { agent, nonce });
             }
             None => self.end_wrapup(agent),
         }
@@ -68,15 +68,15 @@ impl Engine {
     /// After-call work is over: the waiting record goes out, the handle time feeds the
     /// group's estimate, and the agent is ready, paused or logged out as asked.
     pub(super) fn end_wrapup(&mut self, agent: AgentIdx) {
-        let Status::Wrapup { call, .. } = self.agents[agent.ix()].status else {
+        let Status::Wrapup { call, .. } = self.st.agents[agent.ix()].status else {
             return;
         };
-        let now = self.now;
-        let a = &self.agents[agent.ix()];
+        let now = self.st.now;
+        let a = &self.st.agents[agent.ix()];
         let wrapup_ms = now.since(a.wrapup_since);
         if let Some(g) = a.last_group {
             let handle = a.last_talk_ms + wrapup_ms;
-            self.groups[g.ix()].observe_handle(handle);
+            self.st.groups[g.ix()].observe_handle(handle);
         }
         if let Some(slot) = call {
             self.emit_record(slot, wrapup_ms);
@@ -86,7 +86,7 @@ impl Engine {
 
     /// What an agent does once free of a call: a pending logout or pause, else ready.
     pub(super) fn after_work(&mut self, agent: AgentIdx) {
-        let a = &mut self.agents[agent.ix()];
+        let a = &mut self.st.agents[agent.ix()];
         if a.logout_pending {
             a.logout_pending = false;
             a.pause_pending = None;
@@ -100,13 +100,13 @@ impl Engine {
 
     /// Builds and emits the call's record and forgets the call.
     pub(super) fn emit_record(&mut self, slot: Slot, wrapup_ms: u64) {
-        let Some(call) = self.calls[slot as usize].take() else {
+        let Some(call) = self.st.calls[slot as usize].take() else {
             return;
         };
-        self.free.push(slot);
-        self.by_id.remove(&call.id);
+        self.st.free.push(slot);
+        self.st.by_id.remove(&call.id);
         let site = &self.site;
-        let (ended, outcome) = call.ended.unwrap_or((self.now, Outcome::PlatformLost));
+        let (ended, outcome) = call.ended.unwrap_or((self.st.now, Outcome::PlatformLost));
         let wait_ms = call
             .queued
             .map_or(0, |q| call.answered.unwrap_or(ended).since(q));
@@ -134,6 +134,6 @@ impl Engine {
             resolved: call.resolved,
             callback: call.callback,
         };
-        self.out.push_back(Output::Record(Box::new(record)));
+        self.st.out.push_back(Output::Record(Box::new(record)));
     }
 }

@@ -43,7 +43,7 @@ fn next_deadline(g: &Group, m: &Member, now: Timestamp, actionable: bool) -> Opt
 impl Engine {
     /// Arms the membership's timer at its next deadline (if any and not already armed so).
     pub(super) fn arm_member(&mut self, slot: Slot, group: GroupIdx) {
-        let now = self.now;
+        let now = self.st.now;
         let site = self.site.clone();
         let actionable = self.call(slot).state == CallState::Queued;
         let call = self.call_mut(slot);
@@ -60,7 +60,7 @@ impl Engine {
         }
         m.armed = Some(at);
         let mseq = m.mseq;
-        self.timers.at(
+        self.st.timers.at(
             at,
             Timer::Member {
                 slot,
@@ -76,7 +76,7 @@ impl Engine {
         if !self.live(slot, seq) {
             return;
         }
-        let now = self.now;
+        let now = self.st.now;
         match self.call(slot).member(group) {
             Some(m) if m.mseq == mseq && m.armed == Some(now) => {}
             _ => return,
@@ -91,7 +91,7 @@ impl Engine {
     /// then (for a caller waiting in the queue) max wait, the first due `wait_over_s` rule,
     /// the announcement; then arms the next deadline.
     pub(super) fn member_due(&mut self, slot: Slot, group: GroupIdx) {
-        let now = self.now;
+        let now = self.st.now;
         let site = self.site.clone();
         let g = site.group(group);
         let Some(m) = self.call(slot).member(group).copied() else {
@@ -141,7 +141,7 @@ impl Engine {
     }
 
     fn still_member(&self, slot: Slot, group: GroupIdx) -> bool {
-        matches!(&self.calls[slot as usize], Some(c) if c.member(group).is_some())
+        matches!(&self.st.calls[slot as usize], Some(c) if c.member(group).is_some())
     }
 
     /// Moves the call to widen step `to` in `group` and offers it to the agents who now
@@ -150,7 +150,7 @@ impl Engine {
         let in_queue = self.call(slot).state.in_queue();
         let key = self.qkey(slot);
         if in_queue {
-            let gs = &mut self.groups[group.ix()];
+            let gs = &mut self.st.groups[group.ix()];
             gs.queues[usize::from(from)].remove(&key);
             gs.queues[usize::from(to)].insert(key);
         }
@@ -170,7 +170,7 @@ impl Engine {
     fn announce(&mut self, slot: Slot, group: GroupIdx) {
         let site = self.site.clone();
         let g = site.group(group);
-        let now = self.now;
+        let now = self.st.now;
         if let Some(mm) = self.call_mut(slot).member_mut(group) {
             mm.next_announce = Some(now.plus_ms(g.announce_every_ms));
         }

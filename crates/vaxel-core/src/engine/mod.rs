@@ -22,13 +22,35 @@ use crate::site::{AgentIdx, GroupIdx, Site, Target, Text};
 use crate::time::Timestamp;
 use queues::GroupState;
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
 use state::{Agent, Call, Slot};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use timers::{Timer, Timers};
 
+/// For each agent of `site`, the groups it can serve with the first widen step it qualifies
+/// at, and its `most-skilled` score in each.
+fn memberships(site: &Site) -> (Vec<Vec<(GroupIdx, u8)>>, Vec<Vec<u32>>) {
+    site.agents
+        .iter()
+        .map(|def| {
+            site.groups
+                .iter()
+                .enumerate()
+                .filter_map(|(gi, group)| {
+                    let step = group.qualifying_step(&def.skills)?;
+                    Some((
+                        (GroupIdx(gi as u32), step as u8),
+                        group.skill_score(&def.skills),
+                    ))
+                })
+                .unzip::<_, _, Vec<_>, Vec<_>>()
+        })
+        .unzip()
+}
+
 /// Crisis mode as switched on by an admin.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct ActiveCrisis {
     prompt: Option<Text>,
     route: Option<Target>,
@@ -39,6 +61,17 @@ struct ActiveCrisis {
 #[derive(Debug)]
 pub struct Engine {
     site: Arc<Site>,
+    /// Per calendar: the last answer and until when it holds (derived; not saved).
+    open_cache: Vec<Option<OpenState>>,
+    st: EngineState,
+}
+
+/// Everything the engine holds but its site, as plain data: [`Engine::save`] gives it,
+/// [`Engine::restore`] takes it back with the same site, and the engine goes on exactly as
+/// if it had never stopped. The daemon writes it as a checkpoint so that recovery replays
+/// only the journal since.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EngineState {
     now: Timestamp,
     /// Calls by slot; `None` = free slot (listed in `free`).
     calls: Vec<Option<Call>>,
@@ -61,8 +94,6 @@ pub struct Engine {
     crisis: Option<ActiveCrisis>,
     /// Local midnight ending the current day of the `today` figures.
     day_end: Timestamp,
-    /// Per calendar: the last answer and until when it holds.
-    open_cache: Vec<Option<OpenState>>,
 }
 
 impl Engine {
@@ -75,22 +106,24 @@ impl Engine {
             .map(|a| Agent::new(a.extension.clone()))
             .collect();
         let mut engine = Engine {
-            now,
-            calls: Vec::new(),
-            free: Vec::new(),
-            by_id: FxHashMap::default(),
-            next_seq: 0,
-            agents,
-            agent_groups: Vec::new(),
-            agent_scores: Vec::new(),
-            groups: Vec::new(),
-            timers: Timers::default(),
-            out: VecDeque::new(),
-            rng: site.seed ^ 0x5eed_5eed_5eed_5eed,
-            assignments: 0,
-            crisis: None,
-            day_end: Timestamp(0),
             open_cache: vec![None; site.calendars.len()],
+            st: EngineState {
+                now,
+                calls: Vec::new(),
+                free: Vec::new(),
+                by_id: FxHashMap::default(),
+                next_seq: 0,
+                agents,
+                agent_groups: Vec::new(),
+                agent_scores: Vec::new(),
+                groups: Vec::new(),
+                timers: Timers::default(),
+                out: VecDeque::new(),
+                rng: site.seed ^ 0x5eed_5eed_5eed_5eed,
+                assignments: 0,
+                crisis: None,
+                day_end: Timestamp(0),
+            },
             site,
         };
         engine.derive_memberships();
@@ -100,33 +133,55 @@ impl Engine {
 
     /// Computes which groups each agent serves, from skills and widen steps.
     fn derive_memberships(&mut self) {
+        let (groups, scores) = memberships(&self.site);
+        self.st.agent_groups = groups;
+        self.st.agent_scores = scores;
         let site = &self.site;
-        self.agent_groups = Vec::with_capacity(site.agents.len());
-        self.agent_scores = Vec::with_capacity(site.agents.len());
-        for def in &site.agents {
-            let mut gs = Vec::new();
-            let mut scores = Vec::new();
-            for (gi, group) in site.groups.iter().enumerate() {
-                if let Some(step) = group.qualifying_step(&def.skills) {
-                    gs.push((GroupIdx(gi as u32), step as u8));
-                    scores.push(group.skill_score(&def.skills));
-                }
-            }
-            self.agent_groups.push(gs);
-            self.agent_scores.push(scores);
-        }
         let mut members = vec![0u32; site.groups.len()];
-        for gs in &self.agent_groups {
+        for gs in &self.st.agent_groups {
             for &(g, _) in gs {
                 members[g.ix()] += 1;
             }
         }
-        self.groups = site
+        self.st.groups = site
             .groups
             .iter()
             .zip(members)
             .map(|(g, n)| GroupState::new(g, site.default_handle_ms, n))
             .collect();
+    }
+
+    /// The engine's whole state but the site, to checkpoint it (pending outputs included).
+    #[must_use]
+    pub fn save(&self) -> EngineState {
+        self.st.clone()
+    }
+
+    /// An engine that goes on from `state`, saved from an engine running `site` (the same
+    /// configuration): it gives exactly the outputs the saved engine would have given.
+    /// Refused if the state does not fit the site's agents, groups and skills.
+    pub fn restore(site: Arc<Site>, state: EngineState) -> Result<Engine, EngineError> {
+        let (groups, scores) = memberships(&site);
+        let widen_fits = state
+            .groups
+            .iter()
+            .zip(&site.groups)
+            .all(|(gs, g)| gs.queues.len() == g.widen.len() + 1);
+        if state.agents.len() != site.agents.len()
+            || state.groups.len() != site.groups.len()
+            || state.agent_groups != groups
+            || state.agent_scores != scores
+            || !widen_fits
+        {
+            return Err(EngineError::InvalidState(
+                "the saved engine state was made with another configuration".into(),
+            ));
+        }
+        Ok(Engine {
+            open_cache: vec![None; site.calendars.len()],
+            site,
+            st: state,
+        })
     }
 
     /// The running site.
@@ -138,13 +193,13 @@ impl Engine {
     /// The engine's time: the latest `now` it was given.
     #[must_use]
     pub fn now(&self) -> Timestamp {
-        self.now
+        self.st.now
     }
 
     /// Whether crisis mode is on.
     #[must_use]
     pub fn crisis_active(&self) -> bool {
-        self.crisis.is_some()
+        self.st.crisis.is_some()
     }
 
     /// Applies one input at `now`. Timers due by `now` fire first, each at its own time.
@@ -211,18 +266,18 @@ impl Engine {
 
     /// Fires every timer due by `now`, each at its own time, and advances the clock.
     pub fn handle_timeout(&mut self, now: Timestamp) -> Result<(), EngineError> {
-        if now < self.now {
+        if now < self.st.now {
             return Err(EngineError::TimeWentBackwards {
                 at: now,
-                now: self.now,
+                now: self.st.now,
             });
         }
-        while let Some((at, timer)) = self.timers.pop_due(now) {
-            self.now = at.max(self.now);
+        while let Some((at, timer)) = self.st.timers.pop_due(now) {
+            self.st.now = at.max(self.st.now);
             self.roll_day();
             self.fire(timer);
         }
-        self.now = now;
+        self.st.now = now;
         self.roll_day();
         Ok(())
     }
@@ -230,24 +285,24 @@ impl Engine {
     /// The next deadline at which `handle_timeout` has work (possibly none, see timers).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.timers.next_deadline()
+        self.st.timers.next_deadline()
     }
 
     /// The next command or record, in the order they were produced.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        self.st.out.pop_front()
     }
 
     /// Outputs waiting to be drained.
     #[must_use]
     pub fn pending_outputs(&self) -> usize {
-        self.out.len()
+        self.st.out.len()
     }
 
     /// Pending timers (including stale ones), for metrics and tests.
     #[must_use]
     pub fn pending_timers(&self) -> usize {
-        self.timers.len()
+        self.st.timers.len()
     }
 
     fn fire(&mut self, timer: Timer) {
@@ -262,12 +317,12 @@ impl Engine {
             Timer::Park { slot, seq, nonce } => self.on_park_timeout(slot, seq, nonce),
             Timer::CallbackRetry { slot, seq, nonce } => self.on_callback_retry(slot, seq, nonce),
             Timer::Wrapup { agent, nonce } => {
-                if self.agents[agent.ix()].nonce == nonce {
+                if self.st.agents[agent.ix()].nonce == nonce {
                     self.end_wrapup(agent);
                 }
             }
             Timer::PauseEnd { agent, nonce } => {
-                if self.agents[agent.ix()].nonce == nonce {
+                if self.st.agents[agent.ix()].nonce == nonce {
                     self.make_ready(agent);
                 }
             }
@@ -275,7 +330,7 @@ impl Engine {
     }
 
     fn emit(&mut self, platform: &Text, command: Command) {
-        self.out.push_back(Output::Command {
+        self.st.out.push_back(Output::Command {
             platform: platform.clone(),
             command,
         });
@@ -288,14 +343,14 @@ impl Engine {
     }
 
     fn call(&self, slot: Slot) -> &Call {
-        match &self.calls[slot as usize] {
+        match &self.st.calls[slot as usize] {
             Some(c) => c,
             None => unreachable!("slot {slot} is free: an engine invariant is broken"),
         }
     }
 
     fn call_mut(&mut self, slot: Slot) -> &mut Call {
-        match &mut self.calls[slot as usize] {
+        match &mut self.st.calls[slot as usize] {
             Some(c) => c,
             None => unreachable!("slot {slot} is free: an engine invariant is broken"),
         }
@@ -303,11 +358,12 @@ impl Engine {
 
     /// The live call in `slot` if it is still the one with `seq` (timers check this).
     fn live(&self, slot: Slot, seq: u64) -> bool {
-        matches!(self.calls.get(slot as usize), Some(Some(c)) if c.seq == seq)
+        matches!(self.st.calls.get(slot as usize), Some(Some(c)) if c.seq == seq)
     }
 
     fn find_call(&self, id: &str) -> Result<Slot, EngineError> {
-        self.by_id
+        self.st
+            .by_id
             .get(id)
             .copied()
             .ok_or_else(|| EngineError::UnknownCall(id.to_owned()))
@@ -323,8 +379,8 @@ impl Engine {
 
     /// The next number of the seeded generator (SplitMix64).
     fn next_random(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
+        self.st.rng = self.st.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.st.rng;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -332,7 +388,7 @@ impl Engine {
 
     /// Whether calendar `cal` is open now (cached until its next boundary).
     fn is_open(&mut self, cal: crate::site::CalendarIdx) -> bool {
-        let now = self.now;
+        let now = self.st.now;
         if let Some(state) = self.open_cache[cal.ix()]
             && now < state.until
         {
@@ -345,20 +401,20 @@ impl Engine {
 
     /// Starts a new day of `today` figures at local midnight.
     fn roll_day(&mut self) {
-        if self.now < self.day_end {
+        if self.st.now < self.st.day_end {
             return;
         }
         let tz = &self.site.timezone;
-        let local = tz.to_datetime(self.now.to_jiff());
+        let local = tz.to_datetime(self.st.now.to_jiff());
         let next_midnight = local.date().tomorrow().ok().and_then(|d| {
             tz.to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
                 .ok()
         });
-        self.day_end = next_midnight.map_or(Timestamp(u64::MAX), Timestamp::from_jiff);
-        for g in &mut self.groups {
+        self.st.day_end = next_midnight.map_or(Timestamp(u64::MAX), Timestamp::from_jiff);
+        for g in &mut self.st.groups {
             g.today = crate::snapshot::DayStats::default();
         }
-        for a in &mut self.agents {
+        for a in &mut self.st.agents {
             a.calls_today = 0;
             a.talk_ms_today = 0;
         }

@@ -28,7 +28,7 @@ impl Engine {
         let key = self.qkey(slot);
         for i in 0..self.call(slot).members.len() {
             let m = self.call(slot).members[i];
-            self.groups[m.group.ix()].queues[usize::from(m.step)].insert(key);
+            self.st.groups[m.group.ix()].queues[usize::from(m.step)].insert(key);
         }
     }
 
@@ -37,7 +37,7 @@ impl Engine {
         let key = self.qkey(slot);
         for i in 0..self.call(slot).members.len() {
             let m = self.call(slot).members[i];
-            self.groups[m.group.ix()].queues[usize::from(m.step)].remove(&key);
+            self.st.groups[m.group.ix()].queues[usize::from(m.step)].remove(&key);
         }
     }
 
@@ -51,17 +51,17 @@ impl Engine {
         };
         let m = call.members.remove(i);
         if in_queue {
-            self.groups[group.ix()].queues[usize::from(m.step)].remove(&key);
+            self.st.groups[group.ix()].queues[usize::from(m.step)].remove(&key);
         }
     }
 
     /// Ends every membership, counting the call as `outcome` in each group's figures.
     pub(super) fn leave_all_groups(&mut self, slot: Slot, outcome: Option<Outcome>) {
-        let now = self.now;
+        let now = self.st.now;
         let place = self.call(slot).place;
         while let Some(g) = self.call(slot).members.last().map(|m| m.group) {
             self.leave_group(slot, g);
-            let today = &mut self.groups[g.ix()].today;
+            let today = &mut self.st.groups[g.ix()].today;
             match outcome {
                 Some(Outcome::Abandoned) => {
                     today.abandoned += 1;
@@ -81,7 +81,7 @@ impl Engine {
         if self.call(slot).member(group).is_some() {
             return;
         }
-        let now = self.now;
+        let now = self.st.now;
         let site = self.site.clone();
         let g = site.group(group);
         let call = self.call_mut(slot);
@@ -114,10 +114,10 @@ impl Engine {
         });
         let declined_by = call.declined_by;
         if first_visit {
-            self.groups[group.ix()].today.offered += 1;
+            self.st.groups[group.ix()].today.offered += 1;
         }
         let key = self.qkey(slot);
-        self.groups[group.ix()].queues[usize::from(step)].insert(key);
+        self.st.groups[group.ix()].queues[usize::from(step)].insert(key);
 
         self.arm_member(slot, group);
 
@@ -139,7 +139,7 @@ impl Engine {
     fn entry_rules(&mut self, slot: Slot, group: GroupIdx, depth: u32) {
         let site = self.site.clone();
         let g = site.group(group);
-        let gs = &self.groups[group.ix()];
+        let gs = &self.st.groups[group.ix()];
         let closed = g.calendar.is_some_and(|c| !self.is_open_peek(c));
         let ahead = gs.waiting().saturating_sub(1);
         let ewt = gs.ewt_ms(ahead + 1);
@@ -181,10 +181,10 @@ impl Engine {
     /// `is_open` without touching the cache (for use behind shared borrows).
     fn is_open_peek(&self, cal: crate::site::CalendarIdx) -> bool {
         match self.open_cache[cal.ix()] {
-            Some(s) if self.now < s.until => s.open,
+            Some(s) if self.st.now < s.until => s.open,
             _ => {
                 self.site.calendars[cal.ix()]
-                    .state_at(self.now, &self.site.timezone)
+                    .state_at(self.st.now, &self.site.timezone)
                     .open
             }
         }
@@ -193,7 +193,7 @@ impl Engine {
     /// The call's position (1 = next) and expected wait in `group`.
     pub(super) fn position(&self, slot: Slot, group: GroupIdx) -> (u32, u64) {
         let key = self.qkey(slot);
-        let gs = &self.groups[group.ix()];
+        let gs = &self.st.groups[group.ix()];
         let pos = gs.ahead_of(&key) + 1;
         (pos, gs.ewt_ms(pos))
     }
@@ -229,7 +229,7 @@ impl Engine {
 
     /// The call leaves `group` for `target` (another group, a number, a menu).
     fn move_out(&mut self, slot: Slot, group: GroupIdx, target: &Target, depth: u32) {
-        self.groups[group.ix()].today.overflowed += 1;
+        self.st.groups[group.ix()].today.overflowed += 1;
         match target {
             Target::Group(t) => {
                 let t = *t;
@@ -260,7 +260,7 @@ impl Engine {
         step: u8,
         avoid: Option<AgentIdx>,
     ) -> Option<AgentIdx> {
-        let gs = &self.groups[group.ix()];
+        let gs = &self.st.groups[group.ix()];
         let mut best: Option<IdleKey> = None;
         let mut fallback = None;
         for tier in gs.idle.iter().take(usize::from(step) + 1) {
@@ -283,8 +283,8 @@ impl Engine {
     pub(super) fn serve_agent(&mut self, agent: AgentIdx) {
         let mut best: Option<(QKey, GroupIdx)> = None;
         let mut fallback: Option<(QKey, GroupIdx)> = None;
-        for &(g, tier) in &self.agent_groups[agent.ix()] {
-            for q in &self.groups[g.ix()].queues[usize::from(tier)..] {
+        for &(g, tier) in &self.st.agent_groups[agent.ix()] {
+            for q in &self.st.groups[g.ix()].queues[usize::from(tier)..] {
                 for k in q.iter().take(2) {
                     if self.call(k.slot).declined_by == Some(agent) {
                         if fallback.is_none_or(|(b, _)| *k < b) {
@@ -306,7 +306,7 @@ impl Engine {
     }
 
     fn add_idle(&mut self, agent: AgentIdx) {
-        let a = &self.agents[agent.ix()];
+        let a = &self.st.agents[agent.ix()];
         let mut facts = AgentFacts {
             idle_since: a.idle_since,
             skill_score: 0,
@@ -315,27 +315,27 @@ impl Engine {
             talk_ms_today: a.talk_ms_today,
             random: 0,
         };
-        let n = self.agent_groups[agent.ix()].len();
+        let n = self.st.agent_groups[agent.ix()].len();
         let mut keys = Vec::with_capacity(n);
         for i in 0..n {
-            let (g, tier) = self.agent_groups[agent.ix()][i];
+            let (g, tier) = self.st.agent_groups[agent.ix()][i];
             let strategy = self.site.group(g).strategy;
-            facts.skill_score = self.agent_scores[agent.ix()][i];
+            facts.skill_score = self.st.agent_scores[agent.ix()][i];
             if strategy == crate::site::Strategy::Random {
                 facts.random = self.next_random();
             }
             let key = idle_key(strategy, &facts, agent);
-            self.groups[g.ix()].idle[usize::from(tier)].insert(key);
+            self.st.groups[g.ix()].idle[usize::from(tier)].insert(key);
             keys.push(key);
         }
-        self.agents[agent.ix()].idle_keys = keys;
+        self.st.agents[agent.ix()].idle_keys = keys;
     }
 
     pub(super) fn remove_idle(&mut self, agent: AgentIdx) {
-        let keys = std::mem::take(&mut self.agents[agent.ix()].idle_keys);
+        let keys = std::mem::take(&mut self.st.agents[agent.ix()].idle_keys);
         for (i, key) in keys.iter().enumerate() {
-            let (g, tier) = self.agent_groups[agent.ix()][i];
-            self.groups[g.ix()].idle[usize::from(tier)].remove(key);
+            let (g, tier) = self.st.agent_groups[agent.ix()][i];
+            self.st.groups[g.ix()].idle[usize::from(tier)].remove(key);
         }
     }
 
@@ -347,11 +347,11 @@ impl Engine {
         let def = site.agent(agent);
         self.remove_sets(slot);
         self.remove_idle(agent);
-        self.assignments += 1;
-        self.agents[agent.ix()].rr_stamp = self.assignments;
-        self.agents[agent.ix()].last_group = Some(group);
-        let extension = self.agents[agent.ix()].extension.clone();
-        let now = self.now;
+        self.st.assignments += 1;
+        self.st.agents[agent.ix()].rr_stamp = self.st.assignments;
+        self.st.agents[agent.ix()].last_group = Some(group);
+        let extension = self.st.agents[agent.ix()].extension.clone();
+        let now = self.st.now;
         let grace = site.platform.ring_grace_ms;
         let call = self.call_mut(slot);
         call.serving = Some(group);
@@ -387,7 +387,7 @@ impl Engine {
                 },
             );
             if g.ring_ms > 0 {
-                self.timers.at(
+                self.st.timers.at(
                     now.plus_ms(g.ring_ms + grace),
                     Timer::Ring { slot, seq, nonce },
                 );
@@ -419,7 +419,7 @@ impl Engine {
         if self.call(slot).state == CallState::Queued {
             // Rules and max waits that came due while it rang apply now.
             let mut i = 0;
-            while let Some(group) = self.calls[slot as usize]
+            while let Some(group) = self.st.calls[slot as usize]
                 .as_ref()
                 .and_then(|c| c.members.get(i))
                 .map(|m| m.group)

@@ -7,11 +7,12 @@ use super::state::Slot;
 use crate::site::{AgentIdx, Group, Strategy};
 use crate::snapshot::{AgentCounts, AgentState, DayStats};
 use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
 /// A call's place in a queue: highest priority first, then the earliest place, then the
 /// earliest arrival. The slot comes last so the key finds the call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) struct QKey {
     pub neg_priority: i64,
     pub place: u64,
@@ -20,7 +21,7 @@ pub(crate) struct QKey {
 }
 
 /// A free agent's rank under the group's strategy: smallest first. See [`idle_key`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) struct IdleKey {
     pub primary: u64,
     pub secondary: u64,
@@ -28,7 +29,7 @@ pub(crate) struct IdleKey {
 }
 
 /// The facts about an agent a strategy ranks by.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct AgentFacts {
     pub idle_since: Timestamp,
     pub skill_score: u32,
@@ -63,7 +64,7 @@ pub(crate) fn idle_key(strategy: Strategy, f: &AgentFacts, agent: AgentIdx) -> I
 }
 
 /// The live state of one group.
-#[derive(Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct GroupState {
     /// Waiting calls by widen step (index = step).
     pub queues: Vec<BTreeSet<QKey>>,

@@ -23,7 +23,7 @@ impl Engine {
             .map(|a| new.agent_by_id.get(&a.id).copied())
             .collect();
         let mut reasons = Vec::new();
-        for c in self.calls.iter().flatten() {
+        for c in self.st.calls.iter().flatten() {
             for g in c.members.iter().map(|m| m.group).chain(c.serving) {
                 if group_map[g.ix()].is_none() {
                     reasons.push(format!(
@@ -52,7 +52,7 @@ impl Engine {
                 ));
             }
         }
-        for (i, a) in self.agents.iter().enumerate() {
+        for (i, a) in self.st.agents.iter().enumerate() {
             if a.status != Status::LoggedOut && agent_map[i].is_none() {
                 reasons.push(format!(
                     "agent \"{}\" is logged in, and the new configuration lacks it",
@@ -74,7 +74,7 @@ impl Engine {
             .iter()
             .map(|d| Agent::new(d.extension.clone()))
             .collect();
-        for (i, st) in std::mem::take(&mut self.agents).into_iter().enumerate() {
+        for (i, st) in std::mem::take(&mut self.st.agents).into_iter().enumerate() {
             if let Some(n) = agent_map[i] {
                 let mut st = st;
                 st.idle_keys.clear();
@@ -83,7 +83,7 @@ impl Engine {
             }
         }
         // Calls: remap indices in place (slots stay, so agents' call slots stay valid).
-        for c in self.calls.iter_mut().flatten() {
+        for c in self.st.calls.iter_mut().flatten() {
             c.entry = c.entry.map(|e| new.entry_by_id[&old.entry(e).id]);
             c.serving = c.serving.map(g);
             c.agent = c.agent.and_then(|x| agent_map[x.ix()]);
@@ -112,16 +112,16 @@ impl Engine {
                 s => s,
             };
         }
-        let old_groups = std::mem::take(&mut self.groups);
+        let old_groups = std::mem::take(&mut self.st.groups);
         self.site = new.clone();
-        self.agents = agents;
+        self.st.agents = agents;
         self.open_cache = vec![None; new.calendars.len()];
         self.derive_memberships();
         // Figures of groups that stay are kept.
         for (i, gs) in old_groups.into_iter().enumerate() {
             if let Some(n) = group_map[i] {
-                self.groups[n.ix()].today = gs.today;
-                self.groups[n.ix()].aht_ms = gs.aht_ms;
+                self.st.groups[n.ix()].today = gs.today;
+                self.st.groups[n.ix()].aht_ms = gs.aht_ms;
             }
         }
         self.rebuild_indexes();
@@ -131,16 +131,16 @@ impl Engine {
     /// Rebuilds the queue and free sets, per-group counts and every timer from the calls'
     /// and agents' own state, then lets free agents take waiting calls.
     fn rebuild_indexes(&mut self) {
-        for (i, st) in self.agents.iter().enumerate() {
-            for &(g, _) in &self.agent_groups[i] {
-                let gs = &mut self.groups[g.ix()];
+        for (i, st) in self.st.agents.iter().enumerate() {
+            for &(g, _) in &self.st.agent_groups[i] {
+                let gs = &mut self.st.groups[g.ix()];
                 gs.count(crate::snapshot::AgentState::LoggedOut, -1);
                 gs.count(st.view_state(), 1);
             }
         }
-        self.timers.clear();
-        for slot in 0..self.calls.len() as u32 {
-            let Some(c) = &self.calls[slot as usize] else {
+        self.st.timers.clear();
+        for slot in 0..self.st.calls.len() as u32 {
+            let Some(c) = &self.st.calls[slot as usize] else {
                 continue;
             };
             let seq = c.seq;
@@ -158,7 +158,7 @@ impl Engine {
             }
             let queued = c.state.in_queue();
             for (t, timer) in arm {
-                self.timers.at(t, timer);
+                self.st.timers.at(t, timer);
             }
             if queued {
                 self.insert_sets(slot);
@@ -171,21 +171,21 @@ impl Engine {
                 self.arm_member(slot, g);
             }
         }
-        for i in 0..self.agents.len() {
+        for i in 0..self.st.agents.len() {
             let agent = AgentIdx(i as u32);
-            let nonce = self.agents[i].nonce;
-            match self.agents[i].status {
+            let nonce = self.st.agents[i].nonce;
+            match self.st.agents[i].status {
                 Status::Wrapup { until: Some(t), .. } => {
-                    self.timers.at(t, Timer::Wrapup { agent, nonce })
+                    self.st.timers.at(t, Timer::Wrapup { agent, nonce })
                 }
                 Status::Paused { until: Some(t), .. } => {
-                    self.timers.at(t, Timer::PauseEnd { agent, nonce })
+                    self.st.timers.at(t, Timer::PauseEnd { agent, nonce })
                 }
                 _ => {}
             }
         }
-        for i in 0..self.agents.len() {
-            if self.agents[i].status == Status::Ready {
+        for i in 0..self.st.agents.len() {
+            if self.st.agents[i].status == Status::Ready {
                 self.serve_agent(AgentIdx(i as u32));
             }
         }

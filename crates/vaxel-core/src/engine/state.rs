@@ -5,6 +5,7 @@ use crate::input::CallId;
 use crate::output::{CallbackNote, Outcome};
 use crate::site::{AgentIdx, EntryIdx, GroupIdx, MenuIdx, Text};
 use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 
 /// Position of a call in the engine's slab. Reused after the call is gone; timers therefore
@@ -12,7 +13,7 @@ use smallvec::SmallVec;
 pub(crate) type Slot = u32;
 
 /// Where a call is. Each state names what it waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum CallState {
     /// In the IVR: a `menu` command is out (or digits were pre-collected).
     Ivr { menu: MenuIdx, tries: u32 },
@@ -42,7 +43,7 @@ impl CallState {
 }
 
 /// A call's place in one group's queue.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct Member {
     pub group: GroupIdx,
     /// Widen steps passed (0 = the group's own levels).
@@ -62,7 +63,7 @@ pub(crate) struct Member {
     pub armed: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Call {
     pub id: CallId,
     /// Unique for the engine's lifetime (slot reuse cannot confuse timers).
@@ -126,7 +127,7 @@ impl Call {
 }
 
 /// What an agent is doing.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Status {
     LoggedOut,
     Ready,
@@ -149,14 +150,14 @@ pub(crate) enum Status {
 }
 
 /// A pause asked for while busy, applied when the agent is free.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PendingPause {
     pub reason: Option<Text>,
     pub note: Option<Text>,
     pub until: Option<Timestamp>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Agent {
     pub status: Status,
     pub since: Timestamp,

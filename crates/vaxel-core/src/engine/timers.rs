@@ -6,10 +6,11 @@
 use super::state::Slot;
 use crate::site::{AgentIdx, GroupIdx};
 use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub(crate) enum Timer {
     /// The call's membership `mseq` in `group` has something due (widening, a
     /// `wait_over_s` rule, `max_wait_s`, an announcement).
@@ -31,7 +32,7 @@ pub(crate) enum Timer {
     PauseEnd { agent: AgentIdx, nonce: u32 },
 }
 
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Timers {
     heap: BinaryHeap<Reverse<(Timestamp, u64, Timer)>>,
     next: u64,

@@ -12,12 +12,12 @@ impl Engine {
     /// The live state: groups with their figures, agents, and calls waiting (oldest first).
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let now = self.now;
+        let now = self.st.now;
         let site = &self.site;
         let groups = site
             .groups
             .iter()
-            .zip(&self.groups)
+            .zip(&self.st.groups)
             .map(|(g, gs)| {
                 let mut today = gs.today;
                 today.service_level = service_level(&today);
@@ -37,7 +37,7 @@ impl Engine {
         let agents = site
             .agents
             .iter()
-            .zip(&self.agents)
+            .zip(&self.st.agents)
             .enumerate()
             .map(|(i, (def, a))| {
                 let (pause_reason, until) = match &a.status {
@@ -47,11 +47,11 @@ impl Engine {
                 };
                 let call = match a.status {
                     Status::Ringing { call } | Status::Talking { call } => {
-                        self.calls[call as usize].as_ref().map(|c| c.id.clone())
+                        self.st.calls[call as usize].as_ref().map(|c| c.id.clone())
                     }
                     Status::Wrapup {
                         call: Some(call), ..
-                    } => self.calls[call as usize].as_ref().map(|c| c.id.clone()),
+                    } => self.st.calls[call as usize].as_ref().map(|c| c.id.clone()),
                     _ => None,
                 };
                 AgentSnapshot {
@@ -67,7 +67,7 @@ impl Engine {
                         .iter()
                         .map(|&(s, l)| (site.skills[s.ix()].clone(), l))
                         .collect(),
-                    groups: self.agent_groups[i]
+                    groups: self.st.agent_groups[i]
                         .iter()
                         .map(|&(g, _)| site.group(g).id.clone())
                         .collect(),
@@ -81,6 +81,7 @@ impl Engine {
             })
             .collect();
         let mut calls: Vec<CallSnapshot> = self
+            .st
             .calls
             .iter()
             .enumerate()
@@ -128,11 +129,11 @@ impl Engine {
         Snapshot {
             at: now,
             site: site.name.clone(),
-            crisis: self.crisis.is_some(),
+            crisis: self.st.crisis.is_some(),
             groups,
             agents,
             calls,
-            calls_in_progress: u32::try_from(self.by_id.len()).unwrap_or(u32::MAX),
+            calls_in_progress: u32::try_from(self.st.by_id.len()).unwrap_or(u32::MAX),
         }
     }
 
@@ -162,7 +163,7 @@ impl Engine {
                 number: d.number.clone(),
                 keywords: d.keywords.clone(),
                 presence: d.agent.map(|a| {
-                    let st = &self.agents[a.ix()];
+                    let st = &self.st.agents[a.ix()];
                     Presence {
                         agent: self.site.agent(a).id.clone(),
                         state: st.view_state(),
