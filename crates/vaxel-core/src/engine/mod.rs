@@ -28,9 +28,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use timers::{Timer, Timers};
 
+/// The groups one agent can serve, each with the first widen step it qualifies at.
+type AgentGroups = Vec<(GroupIdx, u8)>;
+
 /// For each agent of `site`, the groups it can serve with the first widen step it qualifies
 /// at, and its `most-skilled` score in each.
-fn memberships(site: &Site) -> (Vec<Vec<(GroupIdx, u8)>>, Vec<Vec<u32>>) {
+fn memberships(site: &Site) -> (Vec<AgentGroups>, Vec<Vec<u32>>) {
     site.agents
         .iter()
         .map(|def| {
@@ -81,7 +84,7 @@ pub struct EngineState {
     agents: Vec<Agent>,
     /// For each agent, the groups it can serve and the first widen step it qualifies at.
     /// Derived from the site; fixed until a reload.
-    agent_groups: Vec<Vec<(GroupIdx, u8)>>,
+    agent_groups: Vec<AgentGroups>,
     /// Parallel to `agent_groups`: the agent's `most-skilled` score in each group.
     agent_scores: Vec<Vec<u32>>,
     groups: Vec<GroupState>,
