@@ -58,6 +58,14 @@ impl Engine {
                 ));
             }
         }
+        self.st.agents[agent.ix()].no_answer_streak = 0;
+        self.start_talk(slot, agent);
+        Ok(())
+    }
+
+    /// The call and the agent are talking (an answered call or a connected callback): the
+    /// call leaves its queues, and its first answer counts in the serving group's figures.
+    fn start_talk(&mut self, slot: Slot, agent: AgentIdx) {
         let now = self.st.now;
         let sl_ms = self.site.service_level_ms;
         let c = self.call_mut(slot);
@@ -79,11 +87,8 @@ impl Engine {
                 today.answered_within_sl += 1;
             }
         }
-        let a = &mut self.st.agents[agent.ix()];
-        a.no_answer_streak = 0;
-        a.calls_today += 1;
+        self.st.agents[agent.ix()].calls_today += 1;
         self.set_status(agent, Status::Talking { call: slot });
-        Ok(())
     }
 
     pub(super) fn call_noanswer(&mut self, call: &str, agent: &str) -> Result<(), EngineError> {
@@ -387,30 +392,10 @@ impl Engine {
         };
         let now = self.st.now;
         if connected {
-            let sl_ms = self.site.service_level_ms;
-            let c = self.call_mut(slot);
-            if let CallbackNote::Accepted { connected, .. } = &mut c.callback {
+            if let CallbackNote::Accepted { connected, .. } = &mut self.call_mut(slot).callback {
                 *connected = true;
             }
-            c.state = CallState::Talking { agent };
-            c.agent = Some(agent);
-            c.talk_since = now;
-            let first = c.answered.is_none();
-            if first {
-                c.answered = Some(now);
-            }
-            let wait = c.queued.map_or(0, |q| now.since(q));
-            let serving = c.serving;
-            self.leave_all_groups(slot, None);
-            if let (Some(g), true) = (serving, first) {
-                let today = &mut self.st.groups[g.ix()].today;
-                today.answered += 1;
-                if wait <= sl_ms {
-                    today.answered_within_sl += 1;
-                }
-            }
-            self.st.agents[agent.ix()].calls_today += 1;
-            self.set_status(agent, Status::Talking { call: slot });
+            self.start_talk(slot, agent);
             return Ok(());
         }
         let attempts = match self.call(slot).callback {
