@@ -199,6 +199,12 @@ where
     Ok(d.summary)
 }
 
+/// The identity of a call id: its address, without the low bits that allocation alignment
+/// keeps at zero (they would crowd the hash table's buckets).
+fn addr(id: &Arc<str>) -> usize {
+    (Arc::as_ptr(id).cast::<u8>() as usize) >> 4
+}
+
 /// How long the engine's timers may run on after the last caller or agent event.
 const WIND_DOWN_MS: u64 = 24 * 3_600_000;
 
@@ -216,7 +222,11 @@ struct Driver {
     seq: u64,
     calls: Vec<Option<SimCall>>,
     free: Vec<u32>,
-    by_id: FxHashMap<Arc<str>, u32>,
+    /// Calls in flight by the address of their id: the engine hands back the very `Arc`
+    /// the driver gave it (in commands and records), so identity is enough and no string
+    /// is hashed. The driver holds each id while the call is in flight, so an address is
+    /// never reused for two live calls.
+    by_id: FxHashMap<usize, u32>,
     platform: Text,
     /// Agent ids by roster index.
     agents: Vec<Text>,
@@ -320,7 +330,7 @@ impl Driver {
                 (self.calls.len() - 1) as u32
             }
         };
-        self.by_id.insert(id.clone(), slot);
+        self.by_id.insert(addr(&id), slot);
         self.summary.peak_in_flight = self.summary.peak_in_flight.max(self.by_id.len());
         let to = self.intern(c.to);
         let input = Input::CallArrived {
@@ -350,8 +360,8 @@ impl Driver {
         t
     }
 
-    fn forget(&mut self, id: &str) {
-        if let Some(slot) = self.by_id.remove(id) {
+    fn forget(&mut self, id: &Arc<str>) {
+        if let Some(slot) = self.by_id.remove(&addr(id)) {
             self.calls[slot as usize] = None;
             self.free.push(slot);
         }
@@ -511,7 +521,7 @@ impl Driver {
     }
 
     fn command(&mut self, now: Timestamp, command: Command) {
-        let Some(&slot) = self.by_id.get(command.call()) else {
+        let Some(&slot) = self.by_id.get(&addr(command.call())) else {
             return;
         };
         match command {
