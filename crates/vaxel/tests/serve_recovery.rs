@@ -1,4 +1,4 @@
-//! `vaxel serve` on a data dir across a `kill -9`, a checkpoint, and SIGHUP reloads.
+//! `vaxel serve` on a data dir across a `kill -9`, checkpoints, and SIGHUP reloads.
 
 mod serve_support;
 
@@ -130,7 +130,7 @@ fn kill_9_then_restart_continues_every_call_and_writes_each_record_once() {
 }
 
 #[test]
-fn checkpoint_at_an_idle_moment_and_recovery_from_it() {
+fn checkpoint_after_every_input_and_recovery_from_it() {
     let dir = temp_dir("checkpoint");
     let site = write_site(&dir, SITE);
     let data = dir.join("data");
@@ -155,7 +155,6 @@ fn checkpoint_at_an_idle_moment_and_recovery_from_it() {
         r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
         &[r#"{"cmd":"ok","seq":4}"#],
     );
-    // Idle now (no call, nobody logged in): a new epoch starts.
     p.call(
         r#"{"ev":"agent.logout","agent":"a1","at":5000,"seq":5}"#,
         &[r#"{"cmd":"ok","seq":5}"#],
@@ -171,12 +170,31 @@ fn checkpoint_at_an_idle_moment_and_recovery_from_it() {
             r#"{"cmd":"ok","seq":7}"#,
         ],
     );
-    assert!(
-        journal(&data)
-            .to_string_lossy()
-            .ends_with("journal-00000002.log"),
-        "{:?}",
-        journal(&data)
+    // A checkpoint after every input: a snapshot and a new epoch each time (the last one
+    // is made right after the ack), the previous epoch kept, older ones removed.
+    let until = Instant::now() + Duration::from_secs(5);
+    while !journal(&data)
+        .to_string_lossy()
+        .ends_with("journal-00000008.log")
+    {
+        assert!(Instant::now() < until, "{:?}", journal(&data));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut files: Vec<String> = fs::read_dir(&data)
+        .expect("data dir")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with("cdr-"))
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "journal-00000007.log",
+            "journal-00000008.log",
+            "snapshot-00000007.json",
+            "snapshot-00000008.json"
+        ]
     );
     d.kill9();
     drop(p);

@@ -1,32 +1,41 @@
 //! The commit thread: the only writer of the journal and the records files. The engine
 //! task hands it one [`Commit`] per batch and carries on; the thread takes every commit
-//! waiting, writes their journal bytes, fsyncs once, writes their call records, fsyncs
-//! them, and reports the last commit id made durable. The engine task releases acks and
-//! commands only then. This is the group commit: there is no artificial wait; inputs
-//! arriving during an fsync simply join the next group.
+//! waiting, writes their journal bytes, fsyncs once, and reports the last commit id made
+//! durable: the engine task releases acks and commands then. Only then does the thread
+//! append the group's call records (handed to the OS at once, fsynced by a companion
+//! thread at most every [`RECORDS_SYNC`], and at checkpoints and shutdown). This is the
+//! group commit: there is no artificial wait; inputs arriving during an fsync simply join
+//! the next group.
 //!
 //! Ordering invariant: a record reaches the CSV files only after the journal entries that
-//! produced it are durable, so replay always re-produces at least the records on disk.
+//! produced it are durable, so replay always re-produces at least the records on disk, and
+//! recovery writes those the crash kept off disk (records are deterministic outputs of the
+//! journaled inputs: the CSV files can always be rebuilt from the journal since the mark).
 
-use crate::serve::journal::{Entry, JournalFile, file_name, list, sync_dir};
+use crate::serve::journal::{self, Entry, JournalFile, file_name, sync_dir};
 use crate::serve::observe::Observer;
 use crate::serve::records::Records;
+use crate::serve::snapshot::{self, Checkpoint};
 use jiff::tz::TimeZone;
-use std::fs;
+use std::fs::{self, File};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use vaxel_core::{CallRecord, Timestamp};
+use vaxel_core::CallRecord;
+
+/// The call-record files are fsynced at most this often (off the ack path).
+pub const RECORDS_SYNC: Duration = Duration::from_millis(100);
 
 /// Commits queued for the thread at most (the engine task waits beyond).
 pub const QUEUE: usize = 256;
 
-/// Start a new epoch after this commit (see docs/operations.md, "Checkpoints").
+/// Write a snapshot and start a new epoch after this commit (see docs/operations.md,
+/// "Checkpoints").
 #[derive(Debug)]
 pub struct Rotate {
-    pub at: Timestamp,
-    pub config: Arc<str>,
+    pub checkpoint: Box<Checkpoint>,
 }
 
 /// One batch's durable work.
@@ -60,17 +69,20 @@ pub struct Files {
     pub records: Records,
 }
 
-/// Starts the thread. It stops when `rx` closes, after syncing.
+/// Starts the thread. It stops when `rx` closes, after syncing; it returns whether every
+/// write succeeded.
 pub fn spawn(
     mut files: Files,
     mut rx: mpsc::Receiver<Commit>,
     done: mpsc::UnboundedSender<Committed>,
     observer: Arc<dyn Observer>,
-) -> std::io::Result<std::thread::JoinHandle<()>> {
+) -> std::io::Result<std::thread::JoinHandle<bool>> {
+    let syncer = Syncer::spawn(done.clone())?;
     std::thread::Builder::new()
         .name("vaxel-commit".into())
         .spawn(move || {
             let mut group = Vec::new();
+            let mut ok = true;
             while let Some(first) = rx.blocking_recv() {
                 group.push(first);
                 // Take what is waiting, up to (and including) a rotation.
@@ -80,21 +92,15 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
-                let last = group.last().map_or(0, |c| c.id);
-                match commit_group(&mut files, &mut group, &*observer) {
-                    Ok(()) => {
-                        if done.send(Committed::Upto(last)).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %format!("{e:#}"), "journal commit failed");
-                        let _ = done.send(Committed::Failed(format!("{e:#}")));
-                        return;
-                    }
+                if let Err(e) = commit_group(&mut files, &mut group, &*observer, &done, &syncer) {
+                    tracing::error!(error = %format!("{e:#}"), "journal commit failed");
+                    let _ = done.send(Committed::Failed(format!("{e:#}")));
+                    ok = false;
+                    break;
                 }
                 group.clear();
             }
+            let synced = syncer.stop();
             if let Err(e) = files
                 .journal
                 .sync()
@@ -102,14 +108,83 @@ pub fn spawn(
                 .and_then(|()| files.records.sync())
             {
                 tracing::error!(error = %format!("{e:#}"), "final sync failed");
+                ok = false;
             }
+            ok && synced
         })
+}
+
+/// The companion thread that fsyncs the call-record files, at most every
+/// [`RECORDS_SYNC`], off the ack path. The commit thread hands it each file it wrote to
+/// (already written to the OS).
+struct Syncer {
+    tx: std_mpsc::Sender<Arc<File>>,
+    thread: std::thread::JoinHandle<bool>,
+}
+
+impl Syncer {
+    fn spawn(done: mpsc::UnboundedSender<Committed>) -> std::io::Result<Syncer> {
+        let (tx, rx) = std_mpsc::channel::<Arc<File>>();
+        let thread = std::thread::Builder::new()
+            .name("vaxel-cdr-sync".into())
+            .spawn(move || {
+                let mut last: Option<Instant> = None;
+                while let Ok(first) = rx.recv() {
+                    let mut files = vec![first];
+                    // Wait out the interval since the last sync, gathering requests; a
+                    // closed channel (shutdown) syncs at once.
+                    if let Some(due) = last.map(|l| l + RECORDS_SYNC) {
+                        loop {
+                            let now = Instant::now();
+                            if now >= due {
+                                break;
+                            }
+                            match rx.recv_timeout(due - now) {
+                                Ok(f) => files.push(f),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    files.extend(rx.try_iter());
+                    let mut synced: Vec<Arc<File>> = Vec::new();
+                    for f in files {
+                        if synced.iter().any(|s| Arc::ptr_eq(s, &f)) {
+                            continue;
+                        }
+                        if let Err(e) = f.sync_data() {
+                            tracing::error!(error = %e, "cannot sync a call-record file");
+                            let _ = done.send(Committed::Failed(format!(
+                                "cannot sync a call-record file: {e}"
+                            )));
+                            return false;
+                        }
+                        synced.push(f);
+                    }
+                    last = Some(Instant::now());
+                }
+                true
+            })?;
+        Ok(Syncer { tx, thread })
+    }
+
+    fn request(&self, file: Arc<File>) {
+        // A stopped syncer has reported its failure already.
+        let _ = self.tx.send(file);
+    }
+
+    /// Syncs what was requested and stops; whether every sync succeeded.
+    fn stop(self) -> bool {
+        drop(self.tx);
+        self.thread.join().unwrap_or(false)
+    }
 }
 
 fn commit_group(
     files: &mut Files,
     group: &mut [Commit],
     observer: &dyn Observer,
+    done: &mpsc::UnboundedSender<Committed>,
+    syncer: &Syncer,
 ) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let started = Instant::now();
@@ -127,6 +202,12 @@ fn commit_group(
     }
     if bytes > 0 {
         files.journal.sync().context("cannot sync the journal")?;
+        observer.commit(entries, bytes, started.elapsed());
+    }
+    // Durable: the engine task may release the group's acks and commands now.
+    let last = group.last().map_or(0, |c| c.id);
+    if done.send(Committed::Upto(last)).is_err() {
+        tracing::debug!("the engine task is gone; finishing the commit");
     }
     let mut wrote = false;
     for c in group.iter() {
@@ -135,36 +216,61 @@ fn commit_group(
             wrote = true;
         }
     }
-    if wrote {
-        files.records.sync()?;
-    }
-    if bytes > 0 || wrote {
-        observer.commit(entries, bytes, started.elapsed());
+    if wrote && let Some(f) = files.records.flush()? {
+        syncer.request(f);
     }
     if let Some(rot) = group.last_mut().and_then(|c| c.rotate.take()) {
-        rotate(files, rot)?;
+        rotate(files, *rot.checkpoint)?;
     }
     Ok(())
 }
 
-/// Starts the next epoch: its file with a `Start` entry, durably, then removes epochs
-/// older than the previous one (kept for inspection and backups).
-fn rotate(files: &mut Files, rot: Rotate) -> anyhow::Result<()> {
+/// A checkpoint: the snapshot file (durably), then the next epoch's journal file with its
+/// `Checkpoint` entry (durably), then epochs and snapshots older than the previous one are
+/// removed (the previous one is kept for inspection and backups). A snapshot that cannot
+/// be made (it does not serialize exactly, or cannot be written) is skipped with a
+/// warning: the current epoch simply goes on.
+fn rotate(files: &mut Files, checkpoint: Checkpoint) -> anyhow::Result<()> {
     use anyhow::Context as _;
+    let started = Instant::now();
     let epoch = files.journal.epoch + 1;
-    let start = Entry::Start {
-        at: rot.at,
-        config: rot.config.to_string(),
-        cdr: files.records.mark()?,
+    let at = checkpoint.at;
+    let snap = checkpoint.into_file(epoch, files.records.mark()?);
+    let written = snapshot::encode(&snap).and_then(|bytes| {
+        snapshot::write(&files.dir, epoch, &bytes)
+            .map(|_| bytes.len())
+            .with_context(|| format!("cannot write {}", snapshot::file_name(epoch)))
+    });
+    let size = match written {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), epoch, "checkpoint skipped: the current journal epoch goes on");
+            return Ok(());
+        }
+    };
+    let start = Entry::Checkpoint {
+        at,
+        snapshot: snapshot::file_name(epoch),
     };
     files.journal = JournalFile::create(&files.dir, epoch, &start)
         .with_context(|| format!("cannot create {}", file_name(epoch)))?;
-    for (n, path) in list(&files.dir)? {
+    for (n, path) in journal::list(&files.dir)? {
+        if n + 1 < epoch {
+            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    for (n, path, _) in snapshot::list(&files.dir)? {
         if n + 1 < epoch {
             fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
         }
     }
     sync_dir(&files.dir)?;
-    tracing::info!(epoch, "journal checkpoint: new epoch started");
+    tracing::info!(
+        epoch,
+        calls = snap.owners.len(),
+        bytes = size,
+        ms = started.elapsed().as_millis() as u64,
+        "checkpoint: snapshot written, new journal epoch started"
+    );
     Ok(())
 }

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use vaxel_config::Diagnostic;
 use vaxel_core::site::Text;
-use vaxel_core::snapshot::{AgentState, DirectoryHit, Snapshot};
+use vaxel_core::snapshot::{DirectoryHit, Snapshot};
 use vaxel_core::{CallRecord, Command, EngineError, Input, Output, Timestamp};
 use vaxel_proto::{Event, PlatformMessage, ProtoError, ProtoErrorKind, ServerMessage};
 
@@ -288,7 +288,7 @@ struct Round {
 /// When to start a new epoch (docs/operations.md, "Checkpoints").
 #[derive(Clone, Copy, Debug)]
 pub struct CheckpointPolicy {
-    /// Inputs in an epoch after which the next idle moment starts a new one.
+    /// Inputs in an epoch after which a checkpoint starts a new one.
     pub every_inputs: u64,
 }
 
@@ -322,10 +322,6 @@ pub struct EngineTask {
     changes: watch::Sender<u64>,
     version: u64,
     checkpoint: CheckpointPolicy,
-    /// Something happened that may have made the engine idle (a call ended, an agent
-    /// logged out, crisis mode went off, a platform was lost): the idle check, which takes
-    /// a snapshot, runs only then.
-    maybe_idle: bool,
     shutdown: CancellationToken,
 }
 
@@ -367,7 +363,6 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         changes,
         version: 0,
         checkpoint: setup.checkpoint,
-        maybe_idle: false,
         shutdown: setup.shutdown,
     };
     (task, handle)
@@ -386,8 +381,12 @@ impl EngineTask {
     /// error when the journal could not be written: the daemon must stop.
     pub async fn run(mut self) -> anyhow::Result<()> {
         let result = self.serve().await;
-        // Commit what was applied, then wait for it (and release it, best effort).
-        let flushed = self.flush_round().await;
+        // Commit what was applied, checkpoint (after a clean stop), then wait for it (and
+        // release it, best effort).
+        let mut flushed = self.flush_round().await;
+        if result.is_ok() && flushed.is_ok() {
+            flushed = self.shutdown_checkpoint().await;
+        }
         let commits = std::mem::replace(&mut self.commits, mpsc::channel(1).0);
         drop(commits);
         while !self.pending.is_empty() {
@@ -625,12 +624,6 @@ impl EngineTask {
     /// still fired).
     fn apply(&mut self, at: Timestamp, input: Input) -> Result<(), EngineError> {
         let kind = input.kind();
-        if matches!(
-            input,
-            Input::AgentLogout { .. } | Input::Crisis { .. } | Input::PlatformLost { .. }
-        ) {
-            self.maybe_idle = true;
-        }
         let entry = Entry::from_input(at, &input);
         let r = self.machine.apply(at, input, &mut self.outs);
         match (&r, entry) {
@@ -703,7 +696,6 @@ impl EngineTask {
                     .releases
                     .push(Release::Command { platform, command }),
                 Output::Record(r) => {
-                    self.maybe_idle = true;
                     self.observer.record(&r);
                     self.round.records.push(*r);
                 }
@@ -721,7 +713,7 @@ impl EngineTask {
         {
             return Ok(());
         }
-        let rotate = self.checkpoint_due();
+        let rotate = self.checkpoint_due(false);
         let round = std::mem::take(&mut self.round);
         if round.changed {
             self.version += 1;
@@ -748,34 +740,51 @@ impl EngineTask {
             .map_err(|_| anyhow::anyhow!("the commit thread stopped"))
     }
 
-    /// A new epoch starts when the engine is idle (no call, no agent logged in, no crisis)
-    /// and the epoch is long (inputs) or from an earlier local day. The live engine is
-    /// replaced by a fresh one at the same time, so that replaying the new epoch gives
-    /// exactly the live state.
-    fn checkpoint_due(&mut self) -> Option<Rotate> {
+    /// A checkpoint is due when the epoch holds `every_inputs` inputs or began on an
+    /// earlier local day (or at shutdown, `force`), whatever the engine is doing: the
+    /// engine's state is saved as it is now, after the round's last input, and the commit
+    /// thread writes it as the snapshot the next epoch starts from.
+    fn checkpoint_due(&mut self, force: bool) -> Option<Rotate> {
         let m = &self.machine;
-        let now = m.engine.now();
-        if !self.maybe_idle || m.calls() > 0 || m.inputs == 0 {
+        if m.inputs == 0 {
             return None;
         }
-        let tz = &m.engine.site().timezone;
-        let day = |t: Timestamp| tz.to_datetime(t.to_jiff()).date();
-        let long = m.inputs >= self.checkpoint.every_inputs;
-        if !long && day(now) == day(m.epoch_start) {
-            return None;
+        if !force && m.inputs < self.checkpoint.every_inputs {
+            let tz = &m.engine.site().timezone;
+            let day = |t: Timestamp| tz.to_datetime(t.to_jiff()).date();
+            if day(m.engine.now()) == day(m.epoch_start) {
+                return None;
+            }
         }
-        self.maybe_idle = false;
-        let snap = m.engine.snapshot();
-        let idle = snap.calls_in_progress == 0
-            && !snap.crisis
-            && snap.agents.iter().all(|a| a.state == AgentState::LoggedOut);
-        if !idle {
-            return None;
-        }
-        let config = m.config.clone();
-        let site = m.engine.site().clone();
-        self.machine = Machine::new(config.clone(), site, now);
-        Some(Rotate { at: now, config })
+        Some(Rotate {
+            checkpoint: Box::new(self.machine.checkpoint()),
+        })
+    }
+
+    /// At shutdown: a last checkpoint, so that the next start replays nothing.
+    async fn shutdown_checkpoint(&mut self) -> anyhow::Result<()> {
+        let Some(rotate) = self.checkpoint_due(true) else {
+            return Ok(());
+        };
+        let id = self.next_commit;
+        self.next_commit += 1;
+        self.pending.push_back(Pending {
+            id,
+            releases: Vec::new(),
+            read_at: None,
+        });
+        let commit = Commit {
+            id,
+            journal: Vec::new(),
+            entries: 0,
+            records: Vec::new(),
+            tz: self.machine.engine.site().timezone.clone(),
+            rotate: Some(rotate),
+        };
+        self.commits
+            .send(commit)
+            .await
+            .map_err(|_| anyhow::anyhow!("the commit thread stopped"))
     }
 
     fn release_upto(&mut self, id: u64) {

@@ -2,9 +2,10 @@
 //! *epoch* (`journal-00000001.log`, …) in the data dir.
 //!
 //! A record is `len: u32 LE`, `crc32(payload): u32 LE`, `payload` (compact JSON of an
-//! [`Entry`]). The first entry of an epoch is [`Entry::Start`]: the site's configuration
-//! text and the engine's start time. Replaying an epoch into `Engine::new` gives back the
-//! exact state (the engine is deterministic); see docs/operations.md.
+//! [`Entry`]). The first entry of an epoch is [`Entry::Start`] (the site's configuration
+//! text and the engine's start time: replay starts from `Engine::new`) or
+//! [`Entry::Checkpoint`] (replay starts from the snapshot file it names). Replaying the
+//! rest gives back the exact state (the engine is deterministic); see docs/operations.md.
 //!
 //! CRC-32 is the IEEE polynomial (as zlib, gzip, PNG), written here in a few lines rather
 //! than taken from a crate: it runs once per record on a few hundred bytes, so a table
@@ -73,6 +74,10 @@ pub enum Entry {
         config: String,
         cdr: Option<CdrMark>,
     },
+    /// First entry of an epoch started by a checkpoint: the engine restored from the
+    /// snapshot file named here (`snapshot-<epoch>.json`, see `snapshot.rs`), at `at`.
+    #[serde(rename = "checkpoint")]
+    Checkpoint { at: Timestamp, snapshot: String },
     /// `handle_timeout(at)`: a timer's deadline, or the time a refused input was
     /// handled at (a refusal still lets due timers fire).
     #[serde(rename = "advance")]
@@ -327,7 +332,9 @@ impl Entry {
     #[must_use]
     pub fn into_replayed(self) -> (Timestamp, Replayed) {
         let (at, input) = match self {
-            Entry::Start { at, .. } => return (at, Replayed::Start),
+            Entry::Start { at, .. } | Entry::Checkpoint { at, .. } => {
+                return (at, Replayed::Start);
+            }
             Entry::Advance { at } => return (at, Replayed::Advance),
             Entry::Reload { at, config } => return (at, Replayed::Reload { config }),
             Entry::CallArrived {

@@ -2,10 +2,11 @@
 //! methods so that live service and journal replay run the very same code: which platform
 //! owns each call, the configuration text in force, how many records the epoch produced.
 
+use crate::serve::snapshot::Checkpoint;
 use std::collections::HashMap;
 use std::sync::Arc;
 use vaxel_core::site::{Site, Text};
-use vaxel_core::{CallId, Engine, EngineError, Input, Output, Timestamp};
+use vaxel_core::{CallId, Engine, EngineError, EngineState, Input, Output, Timestamp};
 
 /// The engine and its bookkeeping. Owned by the engine task (or by recovery, before it).
 #[derive(Debug)]
@@ -36,6 +37,47 @@ impl Machine {
             epoch_start: at,
             records: 0,
             inputs: 0,
+        }
+    }
+
+    /// The engine restored from a checkpoint's `state` (saved on `site`, built from
+    /// `config`) with the calls' owners; the epoch starts at the engine's time.
+    pub fn restore(
+        config: Arc<str>,
+        site: Arc<Site>,
+        state: EngineState,
+        owners: Vec<(CallId, Text)>,
+    ) -> Result<Machine, EngineError> {
+        let engine = Engine::restore(site, state)?;
+        let at = engine.now();
+        Ok(Machine {
+            engine,
+            owners: owners.into_iter().collect(),
+            config,
+            epoch_start: at,
+            records: 0,
+            inputs: 0,
+        })
+    }
+
+    /// The state to checkpoint (after the outputs were drained), and a new epoch starts
+    /// now for the bookkeeping.
+    pub fn checkpoint(&mut self) -> Checkpoint {
+        let mut owners: Vec<(CallId, Text)> = self
+            .owners
+            .iter()
+            .map(|(c, p)| (c.clone(), p.clone()))
+            .collect();
+        owners.sort();
+        let at = self.engine.now();
+        self.epoch_start = at;
+        self.records = 0;
+        self.inputs = 0;
+        Checkpoint {
+            at,
+            config: self.config.clone(),
+            owners,
+            engine: self.engine.save(),
         }
     }
 

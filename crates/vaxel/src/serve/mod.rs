@@ -5,7 +5,8 @@
 //! - `engine_task.rs`: the only owner of the engine; [`EngineHandle`] for the HTTP layer.
 //! - `registry.rs`: platform sessions, the grace period, commands kept for a platform.
 //! - `machine.rs`: the engine and its bookkeeping, shared by live service and replay.
-//! - `journal.rs`, `commit.rs`, `records.rs`: durability (journal, group commit, CSV).
+//! - `journal.rs`, `commit.rs`, `records.rs`, `snapshot.rs`: durability (journal, group
+//!   commit, CSV, checkpoints).
 //! - `recovery.rs`: start-up on a data dir.
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
 
@@ -23,6 +24,7 @@ pub mod platform;
 pub mod records;
 pub mod recovery;
 pub mod registry;
+pub mod snapshot;
 
 #[allow(unused_imports)] // the API the HTTP layer and metrics use
 pub use engine_task::{EngineGone, EngineHandle, ReloadError};
@@ -62,7 +64,7 @@ pub struct ServeArgs {
     /// Log lines on stderr: `human` or `json`. Filter with RUST_LOG (default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
-    /// Journal inputs after which the next idle moment starts a new epoch.
+    /// Journal inputs after which a checkpoint (snapshot + new journal epoch) is made.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub checkpoint_every: u64,
     /// Platform connections at once at most.
@@ -94,8 +96,11 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal, never into a log file or journald.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Human => b.try_init(),
@@ -265,7 +270,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => anyhow::bail!("engine task failed: {e}"),
     }
-    if !matches!(joined, Ok(Ok(()))) {
+    if !matches!(joined, Ok(Ok(true))) {
         anyhow::bail!("the commit thread failed");
     }
     tracing::info!("stopped cleanly");

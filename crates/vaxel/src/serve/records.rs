@@ -1,7 +1,9 @@
 //! Call records on disk: one CSV file per local day of the site (`cdr-YYYY-MM-DD.csv`, by
 //! the call's `ended`), in FORMATS.md's `cdr.csv` format, written by vaxel-sim's
 //! [`CdrWriter`]. Appended to by the commit thread after the journal entries that produced
-//! the records are durable, and fsync'd in the same group commit.
+//! the records are durable and handed to the OS at once ([`Records::flush`]); fsynced off
+//! the ack path (at most every 100 ms, at checkpoints, at shutdown, and when the day's
+//! file changes). Whatever a crash keeps off disk, recovery rewrites from the journal.
 //!
 //! Never twice: the records an epoch produced are exactly the lines after the epoch's
 //! [`CdrMark`] (the records files in write order, a prefix of what replay re-produces).
@@ -211,6 +213,20 @@ impl Records {
             file,
             dirty: true,
         })
+    }
+
+    /// Hands every record written so far to the OS (no fsync: they survive the process,
+    /// not a power loss), and returns the file to fsync when something is not yet durable.
+    pub fn flush(&mut self) -> anyhow::Result<Option<Arc<File>>> {
+        match self.open.as_mut() {
+            Some(o) if o.dirty => {
+                o.writer
+                    .flush()
+                    .with_context(|| format!("cannot write {}", file_name(&o.day)))?;
+                Ok(Some(o.file.clone()))
+            }
+            _ => Ok(None),
+        }
     }
 
     /// Makes every record written so far durable.

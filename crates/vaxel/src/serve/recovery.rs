@@ -1,11 +1,14 @@
-//! Start-up on a data dir: find the current journal epoch, replay it into a fresh engine
-//! (the engine is deterministic, so calls keep their places and timers, agents their
-//! states), drop a torn last record, write the call records the crash kept off disk, and
-//! hand back the engine and the open files. An empty data dir starts epoch 1.
+//! Start-up on a data dir: find the current journal epoch, restore the engine from the
+//! snapshot it starts from (or start a fresh one for an epoch that begins with `start`),
+//! replay the epoch's journal into it (the engine is deterministic, so calls keep their
+//! places and timers, agents their states), drop a torn last record, write the call
+//! records the crash kept off disk, and hand back the engine and the open files. An empty
+//! data dir starts epoch 1.
 
-use crate::serve::journal::{self, Entry, JournalFile, Replayed};
+use crate::serve::journal::{self, CdrMark, Entry, JournalFile, Replayed};
 use crate::serve::machine::Machine;
 use crate::serve::records::{self, Records};
+use crate::serve::snapshot;
 use anyhow::Context as _;
 use jiff::tz::TimeZone;
 use std::fs;
@@ -37,7 +40,10 @@ pub fn recover(
     for (epoch, path) in epochs.iter().rev() {
         let back = journal::read(path)
             .with_context(|| format!("cannot read the journal {}", path.display()))?;
-        if !matches!(back.entries.first(), Some(Entry::Start { .. })) {
+        if !matches!(
+            back.entries.first(),
+            Some(Entry::Start { .. } | Entry::Checkpoint { .. })
+        ) {
             tracing::warn!(
                 file = %path.display(),
                 "journal file has no valid start entry (a crash while it was created): removing it"
@@ -45,12 +51,14 @@ pub fn recover(
             fs::remove_file(path).with_context(|| format!("cannot remove {}", path.display()))?;
             continue;
         }
+        remove_stray_snapshots(dir, *epoch)?;
         return replay(dir, *epoch, back);
     }
     // A fresh data dir (or records from a daemon run without a journal).
     records::repair(dir, None)?;
     let mut records = Records::new(dir);
     let epoch = epochs.last().map_or(1, |(n, _)| n + 1);
+    remove_stray_snapshots(dir, epoch.saturating_sub(1))?;
     let entry = Entry::Start {
         at: start,
         config: config.to_string(),
@@ -79,14 +87,52 @@ fn load(config: &str, what: &str) -> anyhow::Result<Arc<Site>> {
     }
 }
 
+/// Removes snapshots of epochs after `current` (written by a checkpoint that crashed
+/// before its journal file was made) and temporary snapshot files.
+fn remove_stray_snapshots(dir: &Path, current: u64) -> anyhow::Result<()> {
+    for (n, path, tmp) in snapshot::list(dir)? {
+        if tmp || n > current {
+            tracing::warn!(file = %path.display(), "removing a snapshot no journal epoch starts from (a crash during a checkpoint)");
+            fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The machine an epoch starts from, the records mark, and the snapshot's name if any.
+fn epoch_start(
+    dir: &Path,
+    epoch: u64,
+    first: Option<Entry>,
+) -> anyhow::Result<(Machine, Option<CdrMark>, Option<String>)> {
+    match first {
+        Some(Entry::Start { at, config, cdr }) => {
+            let site = load(&config, "start")?;
+            Ok((Machine::new(config.into(), site, at), cdr, None))
+        }
+        Some(Entry::Checkpoint { at, snapshot: name }) => {
+            anyhow::ensure!(
+                name == snapshot::file_name(epoch),
+                "journal epoch {epoch} starts from {name:?}, not from its own snapshot"
+            );
+            let snap = snapshot::read(&dir.join(&name))?;
+            anyhow::ensure!(
+                snap.epoch == epoch && snap.at == at,
+                "the snapshot {name} does not belong to journal epoch {epoch}"
+            );
+            let site = load(&snap.config, "snapshot's")?;
+            let m = Machine::restore(snap.config, site, snap.engine, snap.owners)
+                .with_context(|| format!("cannot restore the engine from {name}"))?;
+            Ok((m, snap.cdr, Some(name)))
+        }
+        _ => anyhow::bail!("journal epoch {epoch} does not begin with its start entry"),
+    }
+}
+
 fn replay(dir: &Path, epoch: u64, back: journal::ReadBack) -> anyhow::Result<Recovered> {
     let started = std::time::Instant::now();
     let mut entries = back.entries.into_iter();
-    let Some(Entry::Start { at, config, cdr }) = entries.next() else {
-        anyhow::bail!("journal epoch {epoch} does not begin with its start entry");
-    };
-    let site = load(&config, "start")?;
-    let mut m = Machine::new(config.into(), site, at);
+    let (mut m, cdr, from) = epoch_start(dir, epoch, entries.next())?;
     let mut produced: Vec<(CallRecord, TimeZone)> = Vec::new();
     let mut outs = Vec::new();
     let mut n = 0u64;
@@ -146,6 +192,7 @@ fn replay(dir: &Path, epoch: u64, back: journal::ReadBack) -> anyhow::Result<Rec
     recs.sync()?;
     tracing::info!(
         epoch,
+        snapshot = from.as_deref().unwrap_or("none"),
         entries = n,
         calls = m.calls(),
         records_written_again = missing,

@@ -351,8 +351,12 @@ pub fn records(data: &Path) -> Vec<(String, String)> {
         let whole = text.rfind('\n').map_or("", |i| &text[..i]);
         let mut lines = whole.lines();
         let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-        let col = |name: &str| header.iter().position(|h| *h == name).expect("column");
-        let (id, outcome) = (col("call_id"), col("outcome"));
+        let col = |name: &str| header.iter().position(|h| *h == name);
+        // A file just created may not have its header yet (records are written right
+        // after the acks are released).
+        let (Some(id), Some(outcome)) = (col("call_id"), col("outcome")) else {
+            continue;
+        };
         for l in lines {
             let cells: Vec<&str> = l.split(',').collect();
             if cells.len() <= id.max(outcome) {

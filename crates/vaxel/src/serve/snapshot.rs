@@ -1,0 +1,300 @@
+//! Checkpoint snapshots: `snapshot-<epoch>.json` in the data dir, the state a journal epoch
+//! starts from (docs/operations.md, "Checkpoints").
+//!
+//! A snapshot is one JSON object ([`SnapshotFile`]): the engine's state
+//! ([`vaxel_core::EngineState`], the site excluded), what [`Machine`](super::machine::Machine)
+//! keeps beside it (which platform owns each call), the configuration text in force (the
+//! site is rebuilt from it) and where the call-record files stood ([`CdrMark`]: the records
+//! of the epoch are the lines after it, so none is written twice).
+//!
+//! Written by the commit thread before the epoch's journal file exists: to a temporary
+//! file, fsynced, renamed, directory fsynced. The epoch's first journal entry
+//! ([`Entry::Checkpoint`](super::journal::Entry::Checkpoint)) names it, so a snapshot
+//! without its journal file (a crash in between) is never used.
+
+use crate::serve::journal::{CdrMark, sync_dir};
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use vaxel_core::site::Text;
+use vaxel_core::{CallId, EngineState, Timestamp};
+
+/// The snapshot format's version (a newer daemon may read older ones).
+pub const FORMAT: u32 = 1;
+
+/// One snapshot file's content ([`encode`]d with the engine's floats kept exact).
+#[derive(Debug)]
+pub struct SnapshotFile {
+    pub format: u32,
+    /// The epoch this snapshot starts.
+    pub epoch: u64,
+    /// The engine's time.
+    pub at: Timestamp,
+    /// The configuration text in force (the site is rebuilt from it).
+    pub config: Arc<str>,
+    /// Where the call-record files stood: the epoch's records are the lines after it.
+    pub cdr: Option<CdrMark>,
+    /// The platform owning each call the engine holds, sorted by call.
+    pub owners: Vec<(CallId, Text)>,
+    pub engine: EngineState,
+}
+
+/// What the engine task hands the commit thread for a checkpoint: the state after the
+/// last input of the commit that carries it.
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub at: Timestamp,
+    pub config: Arc<str>,
+    pub owners: Vec<(CallId, Text)>,
+    pub engine: EngineState,
+}
+
+impl Checkpoint {
+    /// The file's content for `epoch`, with the records mark.
+    #[must_use]
+    pub fn into_file(self, epoch: u64, cdr: Option<CdrMark>) -> SnapshotFile {
+        SnapshotFile {
+            format: FORMAT,
+            epoch,
+            at: self.at,
+            config: self.config,
+            cdr,
+            owners: self.owners,
+            engine: self.engine,
+        }
+    }
+}
+
+/// The name of the snapshot starting epoch `n`.
+#[must_use]
+pub fn file_name(epoch: u64) -> String {
+    format!("snapshot-{epoch:08}.json")
+}
+
+const TMP_SUFFIX: &str = ".tmp";
+
+/// The snapshot files in `dir`, by epoch, oldest first; leftover temporary files (a crash
+/// while one was written) are listed with `tmp = true`.
+pub fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf, bool)>> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir)? {
+        let e = e?;
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let (name, tmp) = match name.strip_suffix(TMP_SUFFIX) {
+            Some(n) => (n, true),
+            None => (name, false),
+        };
+        let Some(n) = name
+            .strip_prefix("snapshot-")
+            .and_then(|r| r.strip_suffix(".json"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        out.push((n, e.path(), tmp));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The file as written: the engine state as a JSON tree, and the exact bits of every
+/// float in it. serde_json's reader does not promise to parse a float back to the very
+/// same bits (its exact mode is a compile-time feature this build does not enable), and a
+/// restored engine must go on bit for bit: the floats (a group's handle-time average) are
+/// also written as their IEEE 754 bits, in the tree's order, and put back on reading.
+#[derive(Serialize, Deserialize)]
+struct OnDisk {
+    format: u32,
+    epoch: u64,
+    at: Timestamp,
+    config: Arc<str>,
+    cdr: Option<CdrMark>,
+    owners: Vec<(CallId, Text)>,
+    engine: serde_json::Value,
+    /// `f64::to_bits` of each float in `engine`, depth first, objects by key.
+    floats: Vec<u64>,
+}
+
+fn floats_of(v: &serde_json::Value, out: &mut Vec<u64>) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => out.push(n.as_f64().unwrap_or(0.0).to_bits()),
+        Value::Array(a) => a.iter().for_each(|v| floats_of(v, out)),
+        Value::Object(o) => o.values().for_each(|v| floats_of(v, out)),
+        _ => {}
+    }
+}
+
+fn put_floats(
+    v: &mut serde_json::Value,
+    bits: &mut impl Iterator<Item = u64>,
+) -> anyhow::Result<()> {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let b = bits
+                .next()
+                .context("fewer float bits than floats in the engine state")?;
+            *n = serde_json::Number::from_f64(f64::from_bits(b))
+                .context("a float in the engine state is not finite")?;
+        }
+        Value::Array(a) => {
+            for v in a {
+                put_floats(v, bits)?;
+            }
+        }
+        Value::Object(o) => {
+            for v in o.values_mut() {
+                put_floats(v, bits)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Serializes `snap` and checks that it reads back to exactly the same state (a state
+/// that would not come back bit for bit is refused, and the caller skips the checkpoint).
+pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
+    let engine = serde_json::to_value(&snap.engine).context("cannot serialize the engine state")?;
+    let mut floats = Vec::new();
+    floats_of(&engine, &mut floats);
+    let disk = OnDisk {
+        format: snap.format,
+        epoch: snap.epoch,
+        at: snap.at,
+        config: snap.config.clone(),
+        cdr: snap.cdr.clone(),
+        owners: snap.owners.clone(),
+        engine,
+        floats,
+    };
+    let bytes = serde_json::to_vec(&disk).context("cannot serialize the engine state")?;
+    let back = decode(&bytes).context("the serialized engine state does not read back")?;
+    let b = serde_json::to_value(&back.engine).context("cannot serialize the engine state")?;
+    anyhow::ensure!(
+        disk.engine == b && back.owners == snap.owners && back.cdr == snap.cdr,
+        "the engine state does not read back exactly from JSON"
+    );
+    Ok(bytes)
+}
+
+/// Parses a snapshot file's bytes.
+pub fn decode(bytes: &[u8]) -> anyhow::Result<SnapshotFile> {
+    let mut disk: OnDisk = serde_json::from_slice(bytes)?;
+    let mut bits = disk.floats.iter().copied();
+    put_floats(&mut disk.engine, &mut bits)?;
+    anyhow::ensure!(
+        bits.next().is_none(),
+        "more float bits than floats in the engine state"
+    );
+    let engine: EngineState = serde_json::from_value(disk.engine)?;
+    Ok(SnapshotFile {
+        format: disk.format,
+        epoch: disk.epoch,
+        at: disk.at,
+        config: disk.config,
+        cdr: disk.cdr,
+        owners: disk.owners,
+        engine,
+    })
+}
+
+/// Writes `bytes` as epoch `epoch`'s snapshot, durably: a temporary file, fsynced, renamed,
+/// the directory fsynced. Returns the path.
+pub fn write(dir: &Path, epoch: u64, bytes: &[u8]) -> io::Result<PathBuf> {
+    let path = dir.join(file_name(epoch));
+    let tmp = dir.join(format!("{}{TMP_SUFFIX}", file_name(epoch)));
+    let written = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, &path)?;
+        sync_dir(dir)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map(|()| path)
+}
+
+/// Reads a snapshot file.
+pub fn read(path: &Path) -> anyhow::Result<SnapshotFile> {
+    let mut data = Vec::new();
+    File::open(path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .with_context(|| format!("cannot read the snapshot {}", path.display()))?;
+    let snap = decode(&data)
+        .with_context(|| format!("the snapshot {} does not decode", path.display()))?;
+    anyhow::ensure!(
+        snap.format <= FORMAT,
+        "the snapshot {} has format {}, newer than this daemon's {FORMAT}",
+        path.display(),
+        snap.format
+    );
+    Ok(snap)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaxel_core::{Engine, Input};
+
+    #[test]
+    fn a_snapshot_round_trips_and_the_engine_goes_on_from_it() {
+        let Ok(v) = vaxel_config::load_site(vaxel_config::STOCKHOLM) else {
+            panic!("the built-in city validates");
+        };
+        let site = Arc::new(v.site);
+        let mut e = Engine::new(site.clone(), Timestamp(1_772_434_800_000));
+        let agent = site.agents[0].id.clone();
+        let _ = e.handle(
+            Timestamp(1_772_434_801_000),
+            Input::AgentLogin {
+                agent,
+                extension: None,
+            },
+        );
+        while e.poll_output().is_some() {}
+        let snap = SnapshotFile {
+            format: FORMAT,
+            epoch: 3,
+            at: e.now(),
+            config: vaxel_config::STOCKHOLM.into(),
+            cdr: Some(CdrMark {
+                file: "cdr-2026-03-02.csv".into(),
+                len: 99,
+            }),
+            owners: vec![("c1".into(), "pbx".into())],
+            engine: e.save(),
+        };
+        let bytes = encode(&snap).map_err(|e| format!("{e:#}"));
+        let Ok(bytes) = bytes else {
+            panic!("{bytes:?}");
+        };
+        let dir = std::env::temp_dir().join(format!("vaxel-snapshot-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).ok();
+        let path = write(&dir, 3, &bytes).ok();
+        assert_eq!(path, Some(dir.join("snapshot-00000003.json")));
+        let listed = list(&dir).ok();
+        assert_eq!(listed.map(|l| l.len()), Some(1));
+        let back = read(&dir.join(file_name(3))).map_err(|e| format!("{e:#}"));
+        let Ok(back) = back else {
+            panic!("{back:?}");
+        };
+        assert_eq!((back.epoch, back.at, back.owners.len()), (3, e.now(), 1));
+        let restored = Engine::restore(site, back.engine);
+        assert!(restored.is_ok());
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
