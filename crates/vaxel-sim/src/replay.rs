@@ -254,14 +254,12 @@ impl Driver {
             }
         }
         let mut logged: FxHashMap<Text, u64> = FxHashMap::default();
+        let mut index: FxHashMap<&str, u32> = FxHashMap::default();
         for (a, s, e) in merged {
-            let ix = match self.agents.iter().position(|x| &**x == a) {
-                Some(i) => i,
-                None => {
-                    self.agents.push(Text::from(a));
-                    self.agents.len() - 1
-                }
-            } as u32;
+            let ix = *index.entry(a).or_insert_with(|| {
+                self.agents.push(Text::from(a));
+                (self.agents.len() - 1) as u32
+            });
             *logged.entry(self.agents[ix as usize].clone()).or_default() += e.since(s);
             self.shifts.push((s, Class::Login, Ev::Login(ix)));
             self.shifts.push((e, Class::Logout, Ev::Logout(ix)));
