@@ -236,6 +236,39 @@ fn text_report_by_default_and_to_a_file() {
     assert_eq!(r["groups"]["g"]["service_level"], 1.0);
 }
 
+/// Regression: `--out /dev/null` used to write `/dev/null.partial` and rename it over the
+/// device, leaving a plain file that broke every later reader of /dev/null on the machine.
+#[test]
+#[cfg(unix)]
+fn output_to_a_device_is_written_in_place() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let d = Dir::new("devnull");
+    let site = d.write("site.toml", &one_group_site(1));
+    let trace = d.write("calls.csv", &steady_trace(3, 60, 30));
+    let roster = d.write("roster.csv", &roster_all_day(&["a0"]));
+    let printed = ok(&[
+        "replay",
+        "--config",
+        s(&site),
+        "--trace",
+        s(&trace),
+        "--roster",
+        s(&roster),
+        "--report",
+        "json",
+        "--out",
+        "/dev/null",
+        "--cdr",
+        "/dev/null",
+    ]);
+    assert_eq!(printed, "");
+    let kind = std::fs::metadata("/dev/null").unwrap().file_type();
+    assert!(
+        kind.is_char_device(),
+        "/dev/null is no longer a device: {kind:?}"
+    );
+}
+
 #[test]
 fn malformed_trace_names_file_line_and_column_and_leaves_no_cdr() {
     let d = Dir::new("badtrace");

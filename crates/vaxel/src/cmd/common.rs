@@ -81,18 +81,34 @@ pub fn warn_columns(path: &Path, unknown: &[String]) {
 
 /// A file written under `NAME.partial` and renamed to `NAME` only by [`commit`], so a run
 /// that fails half-way never leaves a file that looks complete under the final name. The
-/// partial file stays behind on failure, for diagnosis.
+/// partial file stays behind on failure, for diagnosis. A path that exists and is not a
+/// regular file (`/dev/null`, a named pipe) is written directly: renaming over it would
+/// replace the device or pipe with a plain file.
 ///
 /// [`commit`]: PartialFile::commit
 #[derive(Debug)]
 pub struct PartialFile {
     path: PathBuf,
     partial: PathBuf,
+    /// Writing straight to `path` (not a regular file): no rename, no sync.
+    direct: bool,
 }
 
 impl PartialFile {
     /// Creates (truncates) `path.partial` and returns it buffered.
     pub fn create(path: &Path) -> anyhow::Result<(PartialFile, BufWriter<File>)> {
+        if std::fs::metadata(path).is_ok_and(|m| !m.file_type().is_file()) {
+            let f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .with_context(|| format!("cannot open {}", path.display()))?;
+            let file = PartialFile {
+                path: path.to_owned(),
+                partial: path.to_owned(),
+                direct: true,
+            };
+            return Ok((file, BufWriter::with_capacity(1 << 16, f)));
+        }
         let mut name = path
             .file_name()
             .with_context(|| format!("{} is not a file name", path.display()))?
@@ -105,6 +121,7 @@ impl PartialFile {
             PartialFile {
                 path: path.to_owned(),
                 partial,
+                direct: false,
             },
             BufWriter::with_capacity(1 << 16, f),
         ))
@@ -122,6 +139,9 @@ impl PartialFile {
             .into_inner()
             .map_err(io::IntoInnerError::into_error)
             .with_context(|| format!("cannot write {}", self.partial.display()))?;
+        if self.direct {
+            return Ok(());
+        }
         f.sync_all()
             .with_context(|| format!("cannot write {}", self.partial.display()))?;
         drop(f);
