@@ -80,6 +80,7 @@ impl Engine {
                 }
             })
             .collect();
+        let positions = self.first_group_positions();
         let mut calls: Vec<CallSnapshot> = self
             .st
             .calls
@@ -97,11 +98,7 @@ impl Engine {
                     | CallState::CallbackDialing { .. } => "callback",
                     _ => return None,
                 };
-                let position = c
-                    .members
-                    .first()
-                    .filter(|_| c.state.in_queue())
-                    .map_or(0, |m| self.position(slot as u32, m.group).0);
+                let position = positions[slot];
                 Some(CallSnapshot {
                     call: c.id.clone(),
                     from: c.from.clone(),
@@ -135,6 +132,29 @@ impl Engine {
             calls,
             calls_in_progress: u32::try_from(self.st.by_id.len()).unwrap_or(u32::MAX),
         }
+    }
+
+    /// Each waiting call's place (1 = next) in the first of its groups, by slot (0 for a
+    /// call not in a queue): one sorted pass per group, so a snapshot of a long queue costs
+    /// O(n log n), not a rank count per call.
+    fn first_group_positions(&self) -> Vec<u32> {
+        let mut positions = vec![0u32; self.st.calls.len()];
+        let mut keys = Vec::new();
+        for (g, gs) in self.st.groups.iter().enumerate() {
+            keys.clear();
+            keys.extend(gs.queues.iter().flatten().copied());
+            keys.sort_unstable();
+            for (rank, k) in keys.iter().enumerate() {
+                let first = self.st.calls[k.slot as usize]
+                    .as_ref()
+                    .and_then(|c| c.members.first())
+                    .map(|m| m.group.ix());
+                if first == Some(g) {
+                    positions[k.slot as usize] = u32::try_from(rank + 1).unwrap_or(u32::MAX);
+                }
+            }
+        }
+        positions
     }
 
     /// Directory search: every word of `query` must occur (case-insensitively) in the
