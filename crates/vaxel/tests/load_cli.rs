@@ -2,10 +2,12 @@
 //! a generated trace and roster, and the report. Every daemon is killed when its test
 //! ends, passing or not.
 
+mod serve_support;
+
+use serve_support::{Daemon, write_site};
 use std::fs;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -88,14 +90,6 @@ ring_grace_s = 3
 const START_MS: u64 = 1_772_438_400_000;
 const MIN: u64 = 60_000;
 
-/// A fresh directory for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("load-{name}"));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).expect("create temp dir");
-    d
-}
-
 /// `n` calls over `span_min` minutes from a small deterministic generator: both entries,
 /// all kinds of digits, patience or none, callbacks accepted or not, some with their own
 /// wrap-up.
@@ -155,58 +149,17 @@ fn write_roster(path: &Path, span_min: u64) {
     fs::write(path, s).expect("write roster");
 }
 
-/// A running `vaxel serve --clock event`, killed on drop.
-struct Daemon {
-    child: Child,
-    tcp: String,
+/// A fresh directory for one test (beside the daemon tests', so named apart from them).
+fn temp_dir(name: &str) -> PathBuf {
+    serve_support::temp_dir(&format!("load-{name}"))
 }
 
-impl Daemon {
-    fn start(dir: &Path) -> Daemon {
-        let site = dir.join("site.toml");
-        fs::write(&site, SITE).expect("write site");
-        let log = fs::File::create(dir.join("serve.log")).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vaxel"))
-            .args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
-            .args(["--http", "127.0.0.1:0", "--config"])
-            .arg(&site)
-            .arg("--data-dir")
-            .arg(dir.join("data"))
-            .env_remove("VAXEL_PLATFORM_TOKENS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn vaxel serve");
-        let stdout = child.stdout.take().expect("stdout");
-        // Owned by the guard from here on: any panic below kills the daemon.
-        let mut d = Daemon {
-            child,
-            tcp: String::new(),
-        };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("vaxel serve prints its addresses");
-        d.tcp = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("tcp="))
-            .unwrap_or_else(|| panic!("no tcp= in {line:?}"))
-            .to_owned();
-        d
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `vaxel serve --clock event` on this file's site, data in `dir`; killed on drop.
+fn start_daemon(dir: &Path) -> (Daemon, String) {
+    let site = write_site(dir, SITE);
+    let daemon = Daemon::start(&site, &dir.join("data"), &[]);
+    let tcp = daemon.tcp.to_string();
+    (daemon, tcp)
 }
 
 /// Runs `vaxel load` (killed after 60 s at most).
@@ -247,9 +200,9 @@ fn run_scenario(
     let roster = dir.join("roster.csv");
     write_trace(&trace, calls, span_min);
     write_roster(&roster, span_min);
-    let daemon = Daemon::start(&dir);
+    let (_daemon, tcp) = start_daemon(&dir);
     let (t, r) = (trace.to_string_lossy(), roster.to_string_lossy());
-    let mut args = vec!["--addr", &daemon.tcp, "--trace", &t, "--roster", &r];
+    let mut args = vec!["--addr", &tcp, "--trace", &t, "--roster", &r];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--report", "json"]);
     let out = load(&args);
@@ -349,8 +302,8 @@ fn text_report_and_a_refused_connection() {
     assert!(stderr.contains("cannot connect to the daemon"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    let daemon = Daemon::start(&dir);
-    let out = load(&["--addr", &daemon.tcp, "--trace", &t, "--roster", &r]);
+    let (_daemon, tcp) = start_daemon(&dir);
+    let out = load(&["--addr", &tcp, "--trace", &t, "--roster", &r]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
