@@ -25,7 +25,7 @@ use vaxel_core::{CallId, EngineState, Timestamp};
 /// The snapshot format's version (a newer daemon may read older ones).
 pub const FORMAT: u32 = 1;
 
-/// One snapshot file's content ([`encode`]d with the engine's floats kept exact).
+/// One snapshot file's content.
 #[derive(Debug)]
 pub struct SnapshotFile {
     pub format: u32,
@@ -101,11 +101,9 @@ pub fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf, bool)>> {
     Ok(out)
 }
 
-/// The file as written: the engine state as a JSON tree, and the exact bits of every
-/// float in it. serde_json's reader does not promise to parse a float back to the very
-/// same bits (its exact mode is a compile-time feature this build does not enable), and a
-/// restored engine must go on bit for bit: the floats (a group's handle-time average) are
-/// also written as their IEEE 754 bits, in the tree's order, and put back on reading.
+/// The file as written. Floats (a group's handle-time average) read back to the very same
+/// bits: serde_json's `float_roundtrip` feature is on in the workspace, and `encode`
+/// checks the round trip anyway.
 #[derive(Serialize, Deserialize)]
 struct OnDisk {
     format: u32,
@@ -115,54 +113,12 @@ struct OnDisk {
     cdr: Option<CdrMark>,
     owners: Vec<(CallId, Text)>,
     engine: serde_json::Value,
-    /// `f64::to_bits` of each float in `engine`, depth first, objects by key.
-    floats: Vec<u64>,
-}
-
-fn floats_of(v: &serde_json::Value, out: &mut Vec<u64>) {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) if n.is_f64() => out.push(n.as_f64().unwrap_or(0.0).to_bits()),
-        Value::Array(a) => a.iter().for_each(|v| floats_of(v, out)),
-        Value::Object(o) => o.values().for_each(|v| floats_of(v, out)),
-        _ => {}
-    }
-}
-
-fn put_floats(
-    v: &mut serde_json::Value,
-    bits: &mut impl Iterator<Item = u64>,
-) -> anyhow::Result<()> {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) if n.is_f64() => {
-            let b = bits
-                .next()
-                .context("fewer float bits than floats in the engine state")?;
-            *n = serde_json::Number::from_f64(f64::from_bits(b))
-                .context("a float in the engine state is not finite")?;
-        }
-        Value::Array(a) => {
-            for v in a {
-                put_floats(v, bits)?;
-            }
-        }
-        Value::Object(o) => {
-            for v in o.values_mut() {
-                put_floats(v, bits)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
 }
 
 /// Serializes `snap` and checks that it reads back to exactly the same state (a state
 /// that would not come back bit for bit is refused, and the caller skips the checkpoint).
 pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
     let engine = serde_json::to_value(&snap.engine).context("cannot serialize the engine state")?;
-    let mut floats = Vec::new();
-    floats_of(&engine, &mut floats);
     let disk = OnDisk {
         format: snap.format,
         epoch: snap.epoch,
@@ -171,7 +127,6 @@ pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
         cdr: snap.cdr.clone(),
         owners: snap.owners.clone(),
         engine,
-        floats,
     };
     let bytes = serde_json::to_vec(&disk).context("cannot serialize the engine state")?;
     let back = decode(&bytes).context("the serialized engine state does not read back")?;
@@ -185,13 +140,7 @@ pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
 
 /// Parses a snapshot file's bytes.
 pub fn decode(bytes: &[u8]) -> anyhow::Result<SnapshotFile> {
-    let mut disk: OnDisk = serde_json::from_slice(bytes)?;
-    let mut bits = disk.floats.iter().copied();
-    put_floats(&mut disk.engine, &mut bits)?;
-    anyhow::ensure!(
-        bits.next().is_none(),
-        "more float bits than floats in the engine state"
-    );
+    let disk: OnDisk = serde_json::from_slice(bytes)?;
     let engine: EngineState = serde_json::from_value(disk.engine)?;
     Ok(SnapshotFile {
         format: disk.format,
