@@ -45,6 +45,9 @@ pub enum SimError {
         what: String,
         reason: String,
     },
+    /// Whoever took the call records stopped taking them (its own error tells why).
+    #[error("the consumer of call records stopped")]
+    Stopped,
 }
 
 impl SimError {
@@ -54,7 +57,7 @@ impl SimError {
         match self {
             SimError::Cell { line, .. } | SimError::Row { line, .. } => Some(*line),
             SimError::MissingColumn { .. } | SimError::Header { .. } => Some(1),
-            SimError::Io { .. } | SimError::Write { .. } => None,
+            SimError::Io { .. } | SimError::Write { .. } | SimError::Stopped => None,
         }
     }
 

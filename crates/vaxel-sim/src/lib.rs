@@ -30,7 +30,7 @@ pub mod trace;
 pub use cdr::{CdrReader, CdrWriter};
 pub use error::SimError;
 pub use generate::{GenConfig, GenError, RosterGenerator, RosterPlan, TraceGenerator};
-pub use replay::{ReplaySummary, replay};
+pub use replay::{Preparer, ReplayCall, ReplaySummary, replay, replay_prepared};
 pub use report::{Report, ReportBuilder};
 pub use roster::{RosterReader, RosterWriter, Shift, read_roster};
 pub use timefmt::TimeFormatter;

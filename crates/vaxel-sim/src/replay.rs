@@ -97,22 +97,95 @@ pub struct ReplaySummary {
     pub peak_in_flight: usize,
 }
 
+/// A trace call made ready for the engine: its id, numbers and case type as the shared
+/// strings the engine keeps. [`Preparer`] makes them, on the thread that reads the trace
+/// when there is one, so the replay itself does no copying or hashing of text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayCall {
+    pub id: Arc<str>,
+    pub arrival: Timestamp,
+    pub to: Text,
+    pub from: Text,
+    pub digits: String,
+    pub patience_ms: Option<u64>,
+    pub talk_ms: u64,
+    pub wrapup_ms: Option<u64>,
+    pub case_type: Option<Text>,
+    pub resolved: Option<bool>,
+    pub accept_callback: bool,
+}
+
+/// Turns [`TraceCall`]s into [`ReplayCall`]s, sharing the few distinct dialed numbers and
+/// case types instead of allocating each call's own copy (at most 4,096 are kept).
+#[derive(Debug, Default)]
+pub struct Preparer {
+    interned: FxHashMap<Text, Text>,
+}
+
+impl Preparer {
+    /// The call, ready for [`replay_prepared`].
+    pub fn prepare(&mut self, c: TraceCall) -> ReplayCall {
+        ReplayCall {
+            id: Arc::from(c.call_id),
+            arrival: c.arrival,
+            to: self.intern(&c.to),
+            from: Text::from(c.from),
+            digits: c.digits,
+            patience_ms: c.patience_ms,
+            talk_ms: c.talk_ms,
+            wrapup_ms: c.wrapup_ms,
+            case_type: c.case_type.map(|t| self.intern(&t)),
+            resolved: c.resolved,
+            accept_callback: c.accept_callback,
+        }
+    }
+
+    fn intern(&mut self, s: &str) -> Text {
+        if let Some(t) = self.interned.get(s) {
+            return t.clone();
+        }
+        let t = Text::from(s);
+        if self.interned.len() < 4096 {
+            self.interned.insert(t.clone(), t.clone());
+        }
+        t
+    }
+}
+
 /// Runs `trace` through a fresh engine on `site` with agents following `roster`, calling
 /// `on_record` for every call record as it is produced. Trace errors stop the replay.
 pub fn replay<I, F>(
     site: Arc<Site>,
     trace: I,
     roster: &[Shift],
-    mut on_record: F,
+    on_record: F,
 ) -> Result<ReplaySummary, SimError>
 where
     I: Iterator<Item = Result<TraceCall, SimError>>,
-    F: FnMut(&CallRecord) -> Result<(), SimError>,
+    F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
 {
-    let mut trace = trace.peekable();
-    let start = match trace.peek() {
-        Some(Ok(c)) => c.arrival,
-        _ => roster.iter().map(|s| s.start).min().unwrap_or(Timestamp(0)),
+    let mut prep = Preparer::default();
+    let calls = trace.map(move |c| c.map(|c| prep.prepare(c)));
+    replay_prepared(site, calls, roster, on_record)
+}
+
+/// [`replay`] of calls already prepared (see [`Preparer`]).
+pub fn replay_prepared<I, F>(
+    site: Arc<Site>,
+    trace: I,
+    roster: &[Shift],
+    mut on_record: F,
+) -> Result<ReplaySummary, SimError>
+where
+    I: Iterator<Item = Result<ReplayCall, SimError>>,
+    F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
+{
+    let mut trace = trace;
+    // The next caller to arrive (the trace is read one call ahead).
+    let mut next_call = trace.next().transpose()?;
+    let start = match &next_call {
+        Some(c) => c.arrival,
+        None => roster.iter().map(|s| s.start).min().unwrap_or(Timestamp(0)),
     };
     let start = roster
         .iter()
@@ -123,7 +196,6 @@ where
         shifts: Vec::new(),
         next_shift: 0,
         epochs: 0,
-        interned: FxHashMap::default(),
         engine: Engine::new(site, start),
         heap: BinaryHeap::new(),
         seq: 0,
@@ -137,14 +209,7 @@ where
     d.schedule_roster(roster);
     let mut quiet_until: Option<Timestamp> = None;
     loop {
-        let arrival = match trace.peek() {
-            Some(Ok(c)) => Some(c.arrival),
-            Some(Err(_)) => match trace.next() {
-                Some(Err(e)) => return Err(e),
-                _ => None,
-            },
-            None => None,
-        };
+        let arrival = next_call.as_ref().map(|c| c.arrival);
         d.due_shifts(arrival);
         let next_sim = d.heap.peek().map(|Reverse((t, class, _, _))| (*t, *class));
         let next_driver = match (next_sim, arrival) {
@@ -173,7 +238,8 @@ where
         match next_driver {
             None => break,
             Some((at, Some(()))) => {
-                let Some(Ok(call)) = trace.next() else {
+                let Some(call) = std::mem::replace(&mut next_call, trace.next().transpose()?)
+                else {
                     continue;
                 };
                 d.arrive(at, call);
@@ -215,8 +281,6 @@ struct Driver {
     next_shift: usize,
     /// Epochs handed out so far.
     epochs: u64,
-    /// Dialed numbers and case types seen (bounded).
-    interned: FxHashMap<Text, Text>,
     engine: Engine,
     heap: BinaryHeap<Reverse<(Timestamp, Class, u64, Ev)>>,
     seq: u64,
@@ -273,15 +337,11 @@ impl Driver {
     /// Moves the roster events up to the next moment anything else happens into the heap.
     fn due_shifts(&mut self, arrival: Option<Timestamp>) {
         while let Some(&(t, class, ev)) = self.shifts.get(self.next_shift) {
-            let horizon = [
-                arrival,
-                self.heap.peek().map(|Reverse((t, ..))| *t),
-                self.engine.poll_timeout(),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            if horizon.is_some_and(|h| t > h) {
+            // Later than anything else due: not yet.
+            if arrival.is_some_and(|a| t > a)
+                || self.heap.peek().is_some_and(|Reverse((h, ..))| t > *h)
+                || self.engine.poll_timeout().is_some_and(|d| t > d)
+            {
                 return;
             }
             self.next_shift += 1;
@@ -301,15 +361,15 @@ impl Driver {
         r
     }
 
-    fn arrive(&mut self, at: Timestamp, c: TraceCall) {
+    fn arrive(&mut self, at: Timestamp, c: ReplayCall) {
         self.summary.calls += 1;
-        let id: Arc<str> = Arc::from(c.call_id);
+        let id = c.id;
         let sim = SimCall {
             id: id.clone(),
             talk_ms: c.talk_ms,
             wrapup_ms: c.wrapup_ms,
             patience_ms: c.patience_ms,
-            case_type: c.case_type.map(|t| self.intern(t)),
+            case_type: c.case_type,
             resolved: c.resolved,
             accept_callback: c.accept_callback,
             queued: false,
@@ -330,12 +390,11 @@ impl Driver {
         };
         self.by_id.insert(addr(&id), slot);
         self.summary.peak_in_flight = self.summary.peak_in_flight.max(self.by_id.len());
-        let to = self.intern(c.to);
         let input = Input::CallArrived {
             call: id.clone(),
             platform: self.platform.clone(),
-            to,
-            from: c.from.into(),
+            to: c.to,
+            from: c.from,
             digits: Some(c.digits),
             lang: None,
         };
@@ -343,19 +402,6 @@ impl Driver {
             // Refused (unknown number, duplicate id): the call never existed.
             self.forget(&id);
         }
-    }
-
-    /// Shares the few distinct dialed numbers and case types instead of allocating each
-    /// call's own copy.
-    fn intern(&mut self, s: String) -> Text {
-        if let Some(t) = self.interned.get(s.as_str()) {
-            return t.clone();
-        }
-        let t = Text::from(s);
-        if self.interned.len() < 4096 {
-            self.interned.insert(t.clone(), t.clone());
-        }
-        t
     }
 
     fn forget(&mut self, id: &Arc<str>) {
@@ -503,14 +549,14 @@ impl Driver {
     /// Acts on the engine's outputs as a platform and its callers would.
     fn drain<F>(&mut self, on_record: &mut F) -> Result<(), SimError>
     where
-        F: FnMut(&CallRecord) -> Result<(), SimError>,
+        F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
     {
         let now = self.engine.now();
         while let Some(out) = self.engine.poll_output() {
             match out {
                 Output::Record(r) => {
                     self.forget(&r.call_id);
-                    on_record(&r)?;
+                    on_record(r)?;
                 }
                 Output::Command { command, .. } => self.command(now, command),
             }

@@ -29,7 +29,7 @@ fn two_weeks_of_the_city() {
             "two records for {}",
             r.call_id
         );
-        report.add(r);
+        report.add(&r);
         Ok(())
     })
     .unwrap();

@@ -52,9 +52,9 @@ fn produce(site: &Arc<Site>, seed: u64) -> Outputs {
     let mut cdr = CdrWriter::new(Vec::new(), "cdr.csv", tz).unwrap();
     let mut report = ReportBuilder::for_site(site);
     let summary = replay(site.clone(), calls, &shifts, |r| {
-        report.add(r);
+        report.add(&r);
         report.add_busy_time(&r.agent, r.talk_ms + r.wrapup_ms);
-        cdr.write(r)
+        cdr.write(&r)
     })
     .unwrap();
     assert_eq!(summary.refused, 0, "{:?}", summary.first_refusals);

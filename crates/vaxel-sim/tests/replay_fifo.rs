@@ -232,7 +232,7 @@ fn the_same_through_the_files() {
         Timestamp(BASE + 100 * 86_400_000),
     );
     let mut cdr = CdrWriter::new(Vec::new(), "cdr.csv", tz).unwrap();
-    let summary = vaxel_sim::replay(site, reader, &roster, |r| cdr.write(r)).unwrap();
+    let summary = vaxel_sim::replay(site, reader, &roster, |r| cdr.write(&r)).unwrap();
     assert_eq!(summary.refused, 0);
     let bytes = cdr.into_inner().unwrap();
     let mut got = vec![None; calls.len()];

@@ -8,6 +8,11 @@ mod serve;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: see ARCHITECTURE.md (replay allocates and frees
+/// several small objects per call, freed on another thread than the one that parsed them).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Växel: real-time call routing (ACD) for a city's common switchboard.
 #[derive(Debug, Parser)]
 #[command(name = "vaxel", version, about, propagate_version = true)]

@@ -71,7 +71,7 @@ pub fn replay_records(
     let summary = replay(site.clone(), calls.iter().cloned().map(Ok), roster, |r| {
         let i = index[&*r.call_id];
         assert!(records[i].is_none(), "two records for {}", r.call_id);
-        records[i] = Some(r.clone());
+        records[i] = Some(*r);
         Ok(())
     })
     .unwrap();

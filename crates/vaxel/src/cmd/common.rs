@@ -4,15 +4,17 @@
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use vaxel_core::site::Site;
+use vaxel_core::CallRecord;
 use vaxel_sim::{
-    CdrWriter, ReplaySummary, Report, ReportBuilder, RosterReader, Shift, SimError, TraceCall,
-    TraceReader,
+    CdrWriter, Preparer, ReplayCall, ReplaySummary, Report, ReportBuilder, RosterReader, Shift,
+    SimError, TraceCall, TraceReader,
 };
 
 /// Loads and validates the site (`--config`, the built-in city when absent): its label for
@@ -216,42 +218,111 @@ pub struct Run {
     pub summary: ReplaySummary,
 }
 
-/// Calls per batch handed from the reading thread to the replay.
-const READ_AHEAD_BATCH: usize = 4096;
+/// Calls (or records) per batch handed between the replay's threads.
+const BATCH: usize = 4096;
 
-/// Parses the trace on a thread of its own, in batches over a bounded channel, so that CSV
-/// parsing overlaps the replay (two cores, two stages). Memory stays bounded: at most a few
-/// batches are in flight. Stops at the first error, which is passed on.
-fn read_ahead<'scope, I>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    reader: I,
-) -> impl Iterator<Item = Result<TraceCall, SimError>> + 'scope
+/// Parses the trace on a thread of its own and prepares its calls for the engine
+/// ([`Preparer`]), in batches over a bounded channel, so that reading overlaps the replay;
+/// emptied batches come back for reuse. Memory stays bounded: at most a few batches are in
+/// flight. Stops at the first error, which is passed on after the calls before it.
+fn read_ahead<'scope, I>(scope: &'scope std::thread::Scope<'scope, '_>, reader: I) -> Batches
 where
     I: Iterator<Item = Result<TraceCall, SimError>> + Send + 'scope,
 {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Result<TraceCall, SimError>>>(8);
+    const IN_FLIGHT: usize = 8;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<ReplayCall>, Option<SimError>)>(IN_FLIGHT);
+    let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<ReplayCall>>(IN_FLIGHT + 2);
     scope.spawn(move || {
-        let mut batch = Vec::with_capacity(READ_AHEAD_BATCH);
+        let mut prep = Preparer::default();
+        let mut batch = Vec::with_capacity(BATCH);
         for item in reader {
-            let failed = item.is_err();
-            batch.push(item);
-            if batch.len() == READ_AHEAD_BATCH || failed {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(READ_AHEAD_BATCH));
+            match item {
+                Ok(call) => batch.push(prep.prepare(call)),
+                Err(e) => {
+                    let _ = tx.send((batch, Some(e)));
+                    return;
+                }
+            }
+            if batch.len() == BATCH {
+                let next = back_rx
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH));
                 // A closed channel means the replay stopped: so do we.
-                if tx.send(full).is_err() || failed {
+                if tx.send((std::mem::replace(&mut batch, next), None)).is_err() {
                     return;
                 }
             }
         }
-        let _ = tx.send(batch);
+        let _ = tx.send((batch, None));
     });
-    rx.into_iter().flatten()
+    Batches {
+        rx,
+        back: back_tx,
+        batch: VecDeque::new(),
+        err: None,
+    }
+}
+
+/// The replay's side of [`read_ahead`]: the calls of each batch, then its error if any.
+struct Batches {
+    rx: std::sync::mpsc::Receiver<(Vec<ReplayCall>, Option<SimError>)>,
+    back: std::sync::mpsc::SyncSender<Vec<ReplayCall>>,
+    batch: VecDeque<ReplayCall>,
+    /// The error that ended the current batch.
+    err: Option<SimError>,
+}
+
+impl Iterator for Batches {
+    type Item = Result<ReplayCall, SimError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(call) = self.batch.pop_front() {
+                return Some(Ok(call));
+            }
+            if let Some(e) = self.err.take() {
+                return Some(Err(e));
+            }
+            let (batch, err) = self.rx.recv().ok()?;
+            let used = Vec::from(std::mem::replace(&mut self.batch, VecDeque::from(batch)));
+            // Only an optimisation: a full return channel drops the batch instead.
+            let _ = self.back.try_send(used);
+            self.err = err;
+        }
+    }
+}
+
+/// Where call records go during a replay: the report and, with `--cdr`, the call-record
+/// file. Runs on a thread of its own, fed in batches, so that neither counting nor
+/// formatting records nor freeing them slows the engine's thread.
+struct RecordSink {
+    report: ReportBuilder,
+    cdr: Option<CdrWriter<BufWriter<File>>>,
+}
+
+impl RecordSink {
+    fn take(&mut self, records: Vec<Box<CallRecord>>) -> Result<(), SimError> {
+        for r in records {
+            if let Some(w) = &mut self.cdr {
+                w.write(&r)?;
+            }
+            self.report.add(&r);
+            if !r.agent.is_empty() {
+                self.report
+                    .add_busy_time(&r.agent, r.talk_ms + r.wrapup_ms);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Replays the trace at `trace` (streamed: memory holds the calls in flight) on `site` with
 /// `shifts`, writing call records to `cdr` (through `cdr.partial`) when given. `bar` follows
 /// the bytes of the trace read. `wall_s` is the time of the replay proper, trace reading
 /// and call-record writing included, site and roster loading excluded.
+///
+/// Three threads: one reads and prepares the trace, one runs the engine and the simulated
+/// callers and agents, one takes the records (report, call-record file).
 pub fn run_replay(
     site: &Arc<Site>,
     trace: &Path,
@@ -267,33 +338,57 @@ pub fn run_replay(
     let reader = TraceReader::new(BufReader::with_capacity(1 << 16, bar.wrap_read(file)), name)?
         .without_unique_ids();
     warn_columns(trace, &reader.unknown_columns());
-    let mut out = match cdr {
+    let (cdr, cdr_file) = match cdr {
         Some(path) => {
             let (file, w) = PartialFile::create(path)?;
             let name = file.partial_path().display().to_string();
-            Some((CdrWriter::new(w, name, site.timezone.clone())?, file))
+            (
+                Some(CdrWriter::new(w, name, site.timezone.clone())?),
+                Some(file),
+            )
         }
-        None => None,
+        None => (None, None),
     };
-    let mut report = ReportBuilder::for_site(site);
+    let mut sink = RecordSink {
+        report: ReportBuilder::for_site(site),
+        cdr,
+    };
     let started = Instant::now();
-    let result = std::thread::scope(|scope| {
+    let (replayed, sunk) = std::thread::scope(|scope| {
         let calls = read_ahead(scope, reader);
-        vaxel_sim::replay(site.clone(), calls, shifts, |r| {
-            if let Some((w, _)) = &mut out {
-                w.write(r)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Box<CallRecord>>>(8);
+        let sink_thread = scope.spawn(move || -> Result<RecordSink, SimError> {
+            for batch in rx {
+                sink.take(batch)?;
             }
-            report.add(r);
-            if !r.agent.is_empty() {
-                report.add_busy_time(&r.agent, r.talk_ms + r.wrapup_ms);
+            Ok(sink)
+        });
+        let mut batch = Vec::with_capacity(BATCH);
+        let replayed = vaxel_sim::replay_prepared(site.clone(), calls, shifts, |r| {
+            batch.push(r);
+            if batch.len() == BATCH {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                // A closed channel means the sink failed: its error is reported below.
+                if tx.send(full).is_err() {
+                    return Err(SimError::Stopped);
+                }
             }
             Ok(())
-        })
+        });
+        let _ = tx.send(batch);
+        drop(tx);
+        let sunk = sink_thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("the call-record thread panicked"));
+        (replayed, sunk)
     });
     let wall_s = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    let summary = result?;
-    if let Some((w, file)) = out {
+    // The sink's own error (a full disk) explains a stopped replay: it goes first.
+    let sink = sunk??;
+    let summary = replayed?;
+    let RecordSink { mut report, cdr } = sink;
+    if let (Some(w), Some(file)) = (cdr, cdr_file) {
         file.commit(w.into_inner()?)?;
     }
     for (agent, ms) in &summary.logged_in_ms {
