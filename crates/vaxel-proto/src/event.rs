@@ -260,6 +260,99 @@ impl Event {
         }
     }
 
+    /// The event a platform sends for `input`: the inverse of
+    /// [`into_input`](Self::into_input). `None` for inputs no platform sends (crisis
+    /// switches, reloads and lost platforms come from the daemon itself). A driver that
+    /// knows the engine inputs it wants (`vaxel load --exact`) sends them this way.
+    #[must_use]
+    pub fn from_input(input: &Input) -> Option<Event> {
+        Some(match input.clone() {
+            Input::CallArrived {
+                call,
+                to,
+                from,
+                digits,
+                lang,
+                platform: _,
+            } => Event::CallArrived {
+                call,
+                to,
+                from,
+                digits,
+                lang,
+                attrs: None,
+            },
+            Input::CallDigits { call, digits } => Event::CallDigits { call, digits },
+            Input::CallAnswered { call, agent } => Event::CallAnswered { call, agent },
+            Input::CallNoAnswer { call, agent } => Event::CallNoAnswer { call, agent },
+            Input::CallHangup { call, reason } => Event::CallHangup { call, reason },
+            Input::CallTransfer {
+                call,
+                agent,
+                to,
+                priority,
+            } => Event::CallTransfer {
+                call,
+                agent,
+                to,
+                priority,
+            },
+            Input::CallPark { call, agent } => Event::CallPark { call, agent },
+            Input::CallUnpark { call, agent } => Event::CallUnpark { call, agent },
+            Input::CallRequeue {
+                call,
+                agent,
+                group,
+                priority,
+            } => Event::CallRequeue {
+                call,
+                agent,
+                group,
+                priority,
+            },
+            Input::CallDisposition {
+                call,
+                agent,
+                case_type,
+                resolved,
+            } => Event::CallDisposition {
+                call,
+                agent,
+                case_type,
+                resolved,
+            },
+            Input::CallbackResult {
+                callback,
+                connected,
+            } => Event::CallbackResult {
+                callback,
+                outcome: if connected {
+                    CallbackOutcome::Connected
+                } else {
+                    CallbackOutcome::Failed
+                },
+            },
+            Input::AgentLogin { agent, extension } => Event::AgentLogin { agent, extension },
+            Input::AgentReady { agent } => Event::AgentReady { agent },
+            Input::AgentLogout { agent } => Event::AgentLogout { agent },
+            Input::AgentPause {
+                agent,
+                reason,
+                note,
+                until,
+            } => Event::AgentPause {
+                agent,
+                reason,
+                note,
+                until,
+            },
+            Input::AgentWrapupDone { agent } => Event::AgentWrapupDone { agent },
+            Input::AgentWrapupUntil { agent, until } => Event::AgentWrapupUntil { agent, until },
+            Input::Tick => Event::Tick,
+            Input::Crisis { .. } | Input::PlatformLost { .. } | Input::Reload(_) => return None,
+        })
+    }
+
     /// The engine input, `None` for `hello` (the daemon's own business). `platform` is the
     /// id the connection said `hello` with; it owns the calls it announces.
     #[must_use]

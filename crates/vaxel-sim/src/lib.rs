@@ -30,7 +30,9 @@ pub mod trace;
 pub use cdr::{CdrReader, CdrWriter};
 pub use error::SimError;
 pub use generate::{GenConfig, GenError, RosterGenerator, RosterPlan, TraceGenerator};
-pub use replay::{Preparer, ReplayCall, ReplaySummary, replay, replay_prepared};
+pub use replay::{
+    Preparer, ReplayCall, ReplaySummary, ReplayTap, replay, replay_prepared, replay_tapped,
+};
 pub use report::{Report, ReportBuilder};
 pub use roster::{RosterReader, RosterWriter, Shift, read_roster};
 pub use timefmt::TimeFormatter;

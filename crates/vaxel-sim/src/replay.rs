@@ -21,7 +21,7 @@ use crate::roster::Shift;
 use crate::trace::TraceCall;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 use vaxel_core::site::{Site, Text};
 use vaxel_core::{CallRecord, Command, Engine, EngineError, Input, Output, Timestamp};
@@ -95,6 +95,9 @@ pub struct ReplaySummary {
     pub unfinished: u64,
     /// The most calls in flight at once.
     pub peak_in_flight: usize,
+    /// The engine's time when callers, agents and timers were done (before unfinished
+    /// calls were ended).
+    pub end: Timestamp,
 }
 
 /// A trace call made ready for the engine: its id, numbers and case type as the shared
@@ -174,7 +177,50 @@ pub fn replay_prepared<I, F>(
     site: Arc<Site>,
     trace: I,
     roster: &[Shift],
+    on_record: F,
+) -> Result<ReplaySummary, SimError>
+where
+    I: Iterator<Item = Result<ReplayCall, SimError>>,
+    F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
+{
+    run(site, trace, roster, on_record, None)
+}
+
+/// Sees what a replay does, for a tool that repeats it elsewhere: `vaxel load --exact`
+/// sends the very inputs to a daemon and expects the very commands back.
+pub trait ReplayTap {
+    /// The engine accepted `input` at `at` and gave `outputs` for it, the outputs of its
+    /// own timers due by `at` first (as a daemon gives them before the input's `ok`).
+    /// Refused inputs are not shown.
+    fn input(&mut self, at: Timestamp, input: &Input, outputs: &[Output]);
+    /// The engine's timers gave `outputs` with no input: a daemon on the event clock gives
+    /// them when the next input arrives, before that input's own.
+    fn timers(&mut self, outputs: &[Output]);
+}
+
+/// [`replay`], showing every accepted input and every command to `tap`.
+pub fn replay_tapped<I, F>(
+    site: Arc<Site>,
+    trace: I,
+    roster: &[Shift],
+    on_record: F,
+    tap: &mut dyn ReplayTap,
+) -> Result<ReplaySummary, SimError>
+where
+    I: Iterator<Item = Result<TraceCall, SimError>>,
+    F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
+{
+    let mut prep = Preparer::default();
+    let calls = trace.map(move |c| c.map(|c| prep.prepare(c)));
+    run(site, calls, roster, on_record, Some(tap))
+}
+
+fn run<I, F>(
+    site: Arc<Site>,
+    trace: I,
+    roster: &[Shift],
     mut on_record: F,
+    tap: Option<&mut dyn ReplayTap>,
 ) -> Result<ReplaySummary, SimError>
 where
     I: Iterator<Item = Result<ReplayCall, SimError>>,
@@ -205,6 +251,8 @@ where
         platform: Arc::from("replay"),
         agents: Vec::new(),
         summary: ReplaySummary::default(),
+        tap,
+        outbox: VecDeque::new(),
     };
     d.schedule_roster(roster);
     let mut quiet_until: Option<Timestamp> = None;
@@ -230,8 +278,7 @@ where
             && quiet_until.is_none_or(|q| deadline <= q)
         {
             d.summary.events += 1;
-            // Deadlines never lie behind the engine's time: nothing to refuse here.
-            let _ = d.engine.handle_timeout(deadline);
+            d.fire_timers(deadline);
             d.drain(&mut on_record)?;
             continue;
         }
@@ -256,6 +303,9 @@ where
     // Calls still in flight (waiting for a callback no agent will make, or for an agent
     // who never comes) end as the platform's, so that every call has its one record.
     d.summary.unfinished = d.by_id.len() as u64;
+    d.summary.end = d.engine.now();
+    // Ending them is the replay's own business, not a platform's: the tap does not see it.
+    d.tap = None;
     if !d.by_id.is_empty() {
         let now = d.engine.now();
         let platform = d.platform.clone();
@@ -274,7 +324,7 @@ fn addr(id: &Arc<str>) -> usize {
 /// How long the engine's timers may run on after the last caller or agent event.
 const WIND_DOWN_MS: u64 = 24 * 3_600_000;
 
-struct Driver {
+struct Driver<'t> {
     /// Logins and logouts, sorted; moved into the heap as their time comes, so the heap
     /// only ever holds what is near.
     shifts: Vec<(Timestamp, Class, Ev)>,
@@ -295,9 +345,12 @@ struct Driver {
     /// Agent ids by roster index.
     agents: Vec<Text>,
     summary: ReplaySummary,
+    tap: Option<&'t mut dyn ReplayTap>,
+    /// With a tap: outputs taken from the engine to show them, not yet acted on.
+    outbox: VecDeque<Output>,
 }
 
-impl Driver {
+impl Driver<'_> {
     fn at(&mut self, t: Timestamp, class: Class, ev: Ev) {
         self.seq += 1;
         self.heap.push(Reverse((t, class, self.seq, ev)));
@@ -351,7 +404,7 @@ impl Driver {
 
     fn feed(&mut self, at: Timestamp, input: Input) -> Result<(), EngineError> {
         self.summary.events += 1;
-        let r = self.engine.handle(at, input);
+        let r = self.handle(at, input);
         if let Err(e) = &r {
             self.summary.refused += 1;
             if self.summary.first_refusals.len() < 10 {
@@ -359,6 +412,47 @@ impl Driver {
             }
         }
         r
+    }
+
+    /// The engine's `handle`, shown to the tap with the outputs it gave.
+    fn handle(&mut self, at: Timestamp, input: Input) -> Result<(), EngineError> {
+        if self.tap.is_none() {
+            return self.engine.handle(at, input);
+        }
+        let shown = input.clone();
+        let r = self.engine.handle(at, input);
+        let new = self.take_outputs();
+        if let Some(tap) = self.tap.as_deref_mut() {
+            let outputs = &self.outbox.make_contiguous()[new..];
+            match r {
+                Ok(()) => tap.input(at, &shown, outputs),
+                // Refused, but its time may have fired timers.
+                Err(_) => tap.timers(outputs),
+            }
+        }
+        r
+    }
+
+    /// The engine's timers due by `deadline`.
+    fn fire_timers(&mut self, deadline: Timestamp) {
+        // Deadlines never lie behind the engine's time: nothing to refuse here.
+        let _ = self.engine.handle_timeout(deadline);
+        if self.tap.is_some() {
+            let new = self.take_outputs();
+            if let Some(tap) = self.tap.as_deref_mut() {
+                tap.timers(&self.outbox.make_contiguous()[new..]);
+            }
+        }
+    }
+
+    /// With a tap: moves the engine's new outputs to the outbox (where `drain` finds
+    /// them), returning where they start there.
+    fn take_outputs(&mut self) -> usize {
+        let start = self.outbox.len();
+        while let Some(out) = self.engine.poll_output() {
+            self.outbox.push_back(out);
+        }
+        start
     }
 
     fn arrive(&mut self, at: Timestamp, c: ReplayCall) {
@@ -395,7 +489,9 @@ impl Driver {
             platform: self.platform.clone(),
             to: c.to,
             from: c.from,
-            digits: Some(c.digits),
+            // As a platform sends them: none when the caller chose nothing (the first menu
+            // is then played and gets no input, as FORMATS.md says).
+            digits: Some(c.digits).filter(|d| !d.is_empty()),
             lang: None,
         };
         if self.feed(at, input).is_err() {
@@ -442,7 +538,7 @@ impl Driver {
                     agent: agent.clone(),
                     extension: None,
                 };
-                if let Err(EngineError::InvalidState(_)) = self.engine.handle(at, input) {
+                if let Err(EngineError::InvalidState(_)) = self.handle(at, input) {
                     // Still finishing a call from a shift that ended: stay on.
                     let _ = self.feed(at, Input::AgentReady { agent });
                 } else {
@@ -552,7 +648,11 @@ impl Driver {
         F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
     {
         let now = self.engine.now();
-        while let Some(out) = self.engine.poll_output() {
+        while let Some(out) = self
+            .outbox
+            .pop_front()
+            .or_else(|| self.engine.poll_output())
+        {
             match out {
                 Output::Record(r) => {
                     self.forget(&r.call_id);

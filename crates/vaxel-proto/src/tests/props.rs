@@ -372,6 +372,28 @@ proptest! {
     }
 
     #[test]
+    fn engine_inputs_map_back_to_the_events_they_came_from(e in event()) {
+        let platform: vaxel_core::site::Text = "pbx-1".into();
+        if let Some(input) = e.clone().into_input(&platform) {
+            // What the engine cannot tell apart: attributes, and empty digits (no choice).
+            let expected = match e {
+                Event::CallArrived { call, to, from, digits, lang, attrs: _ } => {
+                    Event::CallArrived {
+                        call,
+                        to,
+                        from,
+                        digits: digits.filter(|d| !d.is_empty()),
+                        lang,
+                        attrs: None,
+                    }
+                }
+                other => other,
+            };
+            prop_assert_eq!(Event::from_input(&input), Some(expected));
+        }
+    }
+
+    #[test]
     fn server_round_trip(m in server_message()) {
         let buf = lines(std::slice::from_ref(&m), encode_server);
         prop_assert_eq!(decode_server(&buf[..buf.len() - 1]), Ok(m));

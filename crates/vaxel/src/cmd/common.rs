@@ -10,8 +10,8 @@ use std::io::{self, BufReader, BufWriter, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use vaxel_core::site::Site;
 use vaxel_core::CallRecord;
+use vaxel_core::site::Site;
 use vaxel_sim::{
     CdrWriter, Preparer, ReplayCall, ReplaySummary, Report, ReportBuilder, RosterReader, Shift,
     SimError, TraceCall, TraceReader,
@@ -248,7 +248,10 @@ where
                     .try_recv()
                     .unwrap_or_else(|_| Vec::with_capacity(BATCH));
                 // A closed channel means the replay stopped: so do we.
-                if tx.send((std::mem::replace(&mut batch, next), None)).is_err() {
+                if tx
+                    .send((std::mem::replace(&mut batch, next), None))
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -301,6 +304,10 @@ struct RecordSink {
 }
 
 impl RecordSink {
+    #[expect(
+        clippy::vec_box,
+        reason = "records come boxed from the engine; unboxing would copy each one"
+    )]
     fn take(&mut self, records: Vec<Box<CallRecord>>) -> Result<(), SimError> {
         for r in records {
             if let Some(w) = &mut self.cdr {
@@ -308,8 +315,7 @@ impl RecordSink {
             }
             self.report.add(&r);
             if !r.agent.is_empty() {
-                self.report
-                    .add_busy_time(&r.agent, r.talk_ms + r.wrapup_ms);
+                self.report.add_busy_time(&r.agent, r.talk_ms + r.wrapup_ms);
             }
         }
         Ok(())

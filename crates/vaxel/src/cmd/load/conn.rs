@@ -60,6 +60,28 @@ pub async fn open(
     let (mut rd, mut wr) = stream.into_split();
     let mut framer = Framer::new();
 
+    let line = hello_line(platform, token);
+    let welcome = tokio::time::timeout(HANDSHAKE, async {
+        wr.write_all(&line)
+            .await
+            .with_context(|| format!("{addr}: cannot send hello"))?;
+        first_line(&mut rd, &mut framer, addr).await
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("{addr}: no welcome within {HANDSHAKE:?} after hello"))??;
+    check_welcome(addr, welcome)?;
+
+    let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+    tokio::spawn(read_loop(rd, framer, conn, incoming.clone()));
+    tokio::spawn(write_loop(wr, rx, conn, incoming));
+    Ok(ConnHandle {
+        platform: platform.to_owned(),
+        tx,
+    })
+}
+
+/// The `hello` line for `platform`.
+pub fn hello_line(platform: &str, token: Option<&str>) -> BytesMut {
     let hello = PlatformMessage {
         seq: None,
         at: None,
@@ -71,16 +93,13 @@ pub async fn open(
     };
     let mut line = BytesMut::new();
     encode_platform(&hello, &mut line);
-    let welcome = tokio::time::timeout(HANDSHAKE, async {
-        wr.write_all(&line)
-            .await
-            .with_context(|| format!("{addr}: cannot send hello"))?;
-        first_line(&mut rd, &mut framer, addr).await
-    })
-    .await
-    .map_err(|_| anyhow::anyhow!("{addr}: no welcome within {HANDSHAKE:?} after hello"))??;
-    match welcome {
-        ServerMessage::Welcome { protocol, .. } if protocol == PROTOCOL_VERSION => {}
+    line
+}
+
+/// Whether the daemon's first line is a `welcome` for our protocol; says what it was if not.
+pub fn check_welcome(addr: &str, first: ServerMessage) -> anyhow::Result<()> {
+    match first {
+        ServerMessage::Welcome { protocol, .. } if protocol == PROTOCOL_VERSION => Ok(()),
         ServerMessage::Welcome { protocol, .. } => {
             bail!("{addr}: the daemon speaks protocol {protocol}, this tool {PROTOCOL_VERSION}")
         }
@@ -97,14 +116,6 @@ pub async fn open(
         }
         other => bail!("{addr}: expected welcome after hello, got {other:?}"),
     }
-
-    let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-    tokio::spawn(read_loop(rd, framer, conn, incoming.clone()));
-    tokio::spawn(write_loop(wr, rx, conn, incoming));
-    Ok(ConnHandle {
-        platform: platform.to_owned(),
-        tx,
-    })
 }
 
 /// Reads up to the daemon's first line.
@@ -192,7 +203,7 @@ async fn write_loop(
 }
 
 /// The start of a long line, for messages.
-fn shorten(s: &str) -> &str {
+pub fn shorten(s: &str) -> &str {
     match s.char_indices().nth(200) {
         Some((i, _)) => &s[..i],
         None => s,

@@ -5,6 +5,7 @@
 //!
 //! - `conn.rs`: one connection (`hello`, a reader task and a writer task).
 //! - `driver.rs`: simulated callers and agents, flow control, bookkeeping (no sockets).
+//! - `exact.rs`: `--exact`, the replay's own inputs streamed, its commands checked.
 //! - `latency.rs`: HdrHistogram percentiles.
 //!
 //! `load` measures the daemon, not the city: at `--speed max` reactions to commands may be
@@ -13,6 +14,7 @@
 
 mod conn;
 mod driver;
+mod exact;
 mod latency;
 
 use anyhow::{Context as _, bail};
@@ -162,6 +164,15 @@ pub struct LoadArgs {
     /// are still in progress at the end.
     #[arg(long)]
     pub strict: bool,
+    /// Send the very inputs `vaxel replay` gives its engine (computed here by replaying the
+    /// trace on --config), as fast as the daemon takes them within --window, and check
+    /// every command against the replay's: a capacity measure of a faithful run. Needs a
+    /// fresh daemon on `--clock event` with the same configuration.
+    #[arg(long, conflicts_with_all = ["max_lag", "tick", "drain", "live_wrapup", "strict"])]
+    pub exact: bool,
+    /// With --exact: the daemon's site file (the built-in city when absent).
+    #[arg(long, value_name = "FILE", requires = "exact")]
+    pub config: Option<PathBuf>,
     /// Report format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub report: ReportFormat,
@@ -223,6 +234,9 @@ pub struct LoadReport {
 
 /// Runs `vaxel load`.
 pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+    if args.exact {
+        return run_exact(args);
+    }
     let settings = Settings {
         connections: usize::from(args.connections),
         pacing: match args.speed {
@@ -254,23 +268,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     // Reader tasks may still sit on open sockets: do not wait for them.
     rt.shutdown_background();
 
-    let text = match args.report {
-        ReportFormat::Json => {
-            let mut s = serde_json::to_string_pretty(&report)?;
-            s.push('\n');
-            s
-        }
-        ReportFormat::Text => render_text(&report),
-    };
-    match &args.out {
-        Some(path) => std::fs::write(path, text)
-            .with_context(|| format!("cannot write the report to {}", path.display()))?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
-    }
+    write_report(args, &report, render_text)?;
     let failed = !report.errors.is_empty()
         || report.vanished_calls > 0
         || (args.strict && report.unfinished_calls > 0);
@@ -288,6 +286,61 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `vaxel load --exact` (see `exact.rs`).
+fn run_exact(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+    if args.clock != ClockArg::Event || args.speed != Speed::Max || args.connections != 1 {
+        bail!("--exact runs on the event clock at --speed max over one connection");
+    }
+    let (_, site) = crate::cmd::common::load_site(args.config.as_deref())?;
+    let shifts = crate::cmd::common::read_roster_strict(&args.roster, &site)?;
+    let trace = TraceReader::open(&args.trace)?.without_unique_ids();
+    let report = exact::run(exact::ExactRun {
+        addr: args.addr.clone(),
+        platform: "load-1".to_owned(),
+        token: args.token.clone(),
+        window: args.window,
+        site,
+        trace,
+        shifts,
+    })?;
+    write_report(args, &report, exact::ExactReport::text)?;
+    if report.failed() {
+        eprintln!(
+            "vaxel load --exact: {} difference(s) from the replay, {} error(s)",
+            report.mismatches,
+            report.errors.values().sum::<u64>()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the report as `--report` and `--out` say.
+fn write_report<R: Serialize>(
+    args: &LoadArgs,
+    report: &R,
+    text: impl FnOnce(&R) -> String,
+) -> anyhow::Result<()> {
+    let text = match args.report {
+        ReportFormat::Json => {
+            let mut s = serde_json::to_string_pretty(report)?;
+            s.push('\n');
+            s
+        }
+        ReportFormat::Text => text(report),
+    };
+    match &args.out {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("cannot write the report to {}", path.display()))?,
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    Ok(())
 }
 
 fn secs_to_ms(s: f64) -> u64 {
