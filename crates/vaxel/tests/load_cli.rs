@@ -314,3 +314,62 @@ fn text_report_and_a_refused_connection() {
     assert!(stdout.contains("errors        none"), "{stdout}");
     assert!(stdout.contains("0 unfinished"), "{stdout}");
 }
+
+/// `vaxel load --exact` on this file's site against a fresh daemon, or the one given.
+fn run_exact(dir: &Path, tcp: &str, window: &str) -> Output {
+    let site = dir.join("site.toml");
+    let (t, r) = (dir.join("calls.csv"), dir.join("roster.csv"));
+    let (site, t, r) = (
+        site.to_string_lossy(),
+        t.to_string_lossy(),
+        r.to_string_lossy(),
+    );
+    load(&[
+        "--addr", tcp, "--trace", &t, "--roster", &r, "--exact", "--config", &site, "--window",
+        window, "--report", "json",
+    ])
+}
+
+#[test]
+fn exact_gives_the_daemon_the_replays_inputs_and_gets_its_commands_back() {
+    let dir = temp_dir("exact");
+    write_trace(&dir.join("calls.csv"), 300, 120);
+    write_roster(&dir.join("roster.csv"), 120);
+    let (_daemon, tcp) = start_daemon(&dir);
+    // A small window: the writer waits for answers many times.
+    let out = run_exact(&dir, &tcp, "16");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    eprintln!("exact: {report}");
+    assert_eq!(report["mode"], "exact");
+    assert_eq!(report["calls"], 300, "{report}");
+    assert_eq!(report["mismatches"], 0, "{report}");
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    assert_eq!(report["commands"], report["expected_commands"], "{report}");
+    assert!(report["commands"].as_u64().unwrap() > 300, "{report}");
+    assert!(report["events"].as_u64().unwrap() > 3 * 300, "{report}");
+    assert_eq!(report["latency_ms"]["count"], 300, "{report}");
+    assert_eq!(
+        report["ack_latency_ms"]["count"], report["events"],
+        "{report}"
+    );
+
+    // The same run again: the daemon is no longer fresh (its agents are logged in, its
+    // time is past the trace), and the tool says so instead of measuring something else.
+    let out = run_exact(&dir, &tcp, "4096");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("difference(s) from the replay"), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        report["first_mismatch"]
+            .as_str()
+            .is_some_and(|m| m.contains("is the daemon fresh")),
+        "{report}"
+    );
+}

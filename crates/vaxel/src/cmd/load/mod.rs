@@ -99,6 +99,10 @@ its natural simulated time or at the latest `at` already sent, whichever is late
 may lag (at most --max-lag), so call figures differ from `vaxel replay`, the exact tool.
 `load` measures the daemon, not the city (docs/benchmarks.md).
 
+--exact sends instead the very inputs `vaxel replay` gives its engine (replayed here on
+--config) as fast as the daemon takes them, and checks every command against the replay's:
+the capacity of a faithful run, for a fresh daemon on `--clock event`.
+
 Exit status 1: the daemon refused or closed the connection, any protocol error, or a call
 the daemon dropped without a command; with --strict also late refusals and unfinished calls.";
 
