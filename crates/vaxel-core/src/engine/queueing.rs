@@ -316,7 +316,9 @@ impl Engine {
             random: 0,
         };
         let n = self.st.agent_groups[agent.ix()].len();
-        let mut keys = Vec::with_capacity(n);
+        // The agent's own list, emptied by `remove_idle`: its memory is reused.
+        let mut keys = std::mem::take(&mut self.st.agents[agent.ix()].idle_keys);
+        keys.clear();
         for i in 0..n {
             let (g, tier) = self.st.agent_groups[agent.ix()][i];
             let strategy = self.site.group(g).strategy;
@@ -332,11 +334,13 @@ impl Engine {
     }
 
     pub(super) fn remove_idle(&mut self, agent: AgentIdx) {
-        let keys = std::mem::take(&mut self.st.agents[agent.ix()].idle_keys);
+        let mut keys = std::mem::take(&mut self.st.agents[agent.ix()].idle_keys);
         for (i, key) in keys.iter().enumerate() {
             let (g, tier) = self.st.agent_groups[agent.ix()][i];
             self.st.groups[g.ix()].idle[usize::from(tier)].remove(key);
         }
+        keys.clear();
+        self.st.agents[agent.ix()].idle_keys = keys;
     }
 
     /// Offers the waiting call to `agent` from `group`: `connect` (or `dial` for a

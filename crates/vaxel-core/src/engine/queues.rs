@@ -28,6 +28,48 @@ pub(crate) struct IdleKey {
     pub agent: AgentIdx,
 }
 
+/// The free agents of one group tier, in rank order: a sorted vector. A group holds at
+/// most as many as the agents serving it (tens, rarely thousands), and every agent taken or
+/// freed updates each group it serves, so these sets change far more often than they
+/// grow: a binary search and a short move beat a B-tree's node walk and allocations.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Vec<IdleKey>", into = "Vec<IdleKey>")]
+pub(crate) struct IdleSet(Vec<IdleKey>);
+
+impl From<Vec<IdleKey>> for IdleSet {
+    /// Saved sets are sorted already; sorting again makes any input a valid set.
+    fn from(mut keys: Vec<IdleKey>) -> IdleSet {
+        keys.sort_unstable();
+        keys.dedup();
+        IdleSet(keys)
+    }
+}
+
+impl From<IdleSet> for Vec<IdleKey> {
+    fn from(set: IdleSet) -> Vec<IdleKey> {
+        set.0
+    }
+}
+
+impl IdleSet {
+    pub(crate) fn insert(&mut self, key: IdleKey) {
+        if let Err(i) = self.0.binary_search(&key) {
+            self.0.insert(i, key);
+        }
+    }
+
+    pub(crate) fn remove(&mut self, key: &IdleKey) {
+        if let Ok(i) = self.0.binary_search(key) {
+            self.0.remove(i);
+        }
+    }
+
+    /// Best ranked first.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, IdleKey> {
+        self.0.iter()
+    }
+}
+
 /// The facts about an agent a strategy ranks by.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct AgentFacts {
@@ -69,7 +111,7 @@ pub(crate) struct GroupState {
     /// Waiting calls by widen step (index = step).
     pub queues: Vec<BTreeSet<QKey>>,
     /// Free agents by the first widen step they qualify for (index = tier).
-    pub idle: Vec<BTreeSet<IdleKey>>,
+    pub idle: Vec<IdleSet>,
     /// Agents serving the group, by state.
     pub counts: AgentCounts,
     /// Moving average of handle time (talk + wrap-up), for the expected wait.
@@ -82,7 +124,7 @@ impl GroupState {
         let steps = group.widen.len() + 1;
         GroupState {
             queues: vec![BTreeSet::new(); steps],
-            idle: vec![BTreeSet::new(); steps],
+            idle: vec![IdleSet::default(); steps],
             counts: AgentCounts {
                 logged_out: agents,
                 ..AgentCounts::default()
