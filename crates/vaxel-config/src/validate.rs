@@ -735,11 +735,11 @@ impl<'r> Validator<'r> {
         self.raw.calendars.get(id).is_some_and(|c| {
             let mut days = [false; 7];
             for (k, v) in &c.days {
-                if let (Ok(ds), Ok(r)) = (parse_day_key(k), parse_ranges(v)) {
-                    if r == [(0, 1440)] {
-                        for d in ds {
-                            days[usize::from(d.to_monday_zero_offset().unsigned_abs())] = true;
-                        }
+                if let (Ok(ds), Ok(r)) = (parse_day_key(k), parse_ranges(v))
+                    && r == [(0, 1440)]
+                {
+                    for d in ds {
+                        days[usize::from(d.to_monday_zero_offset().unsigned_abs())] = true;
                     }
                 }
             }
@@ -1185,18 +1185,18 @@ impl<'r> Validator<'r> {
             if d.name.trim().is_empty() {
                 self.err(format!("{p}.name"), "must not be empty");
             }
-            if let Some(ext) = &d.extension {
-                if !extension_ok(ext) {
-                    self.err(
-                        format!("{p}.extension"),
-                        format!("\"{ext}\" is not an extension; use 1-15 digits"),
-                    );
-                }
+            if let Some(ext) = &d.extension
+                && !extension_ok(ext)
+            {
+                self.err(
+                    format!("{p}.extension"),
+                    format!("\"{ext}\" is not an extension; use 1-15 digits"),
+                );
             }
-            if let Some(n) = &d.number {
-                if let Some(problem) = e164_problem(n) {
-                    self.err(format!("{p}.number"), problem);
-                }
+            if let Some(n) = &d.number
+                && let Some(problem) = e164_problem(n)
+            {
+                self.err(format!("{p}.number"), problem);
             }
             for (k, kw) in d.keywords.iter().enumerate() {
                 if kw.trim().is_empty() {

@@ -392,10 +392,10 @@ fn check_agents(e: &Engine) {
     let snap = e.snapshot();
     let mut holders: BTreeMap<String, String> = BTreeMap::new();
     for a in &snap.agents {
-        if let Some(c) = &a.call {
-            if let Some(other) = holders.insert(c.to_string(), a.id.to_string()) {
-                panic!("call {c} held by {other} and {}", a.id);
-            }
+        if let Some(c) = &a.call
+            && let Some(other) = holders.insert(c.to_string(), a.id.to_string())
+        {
+            panic!("call {c} held by {other} and {}", a.id);
         }
         let busy = matches!(
             a.state,

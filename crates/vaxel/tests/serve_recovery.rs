@@ -190,6 +190,7 @@ fn checkpoint_after_every_input_and_recovery_from_it() {
     assert_eq!(
         files,
         [
+            "LOCK",
             "journal-00000007.log",
             "journal-00000008.log",
             "snapshot-00000007.json",
@@ -298,5 +299,35 @@ fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
         &[r#"{"cmd":"ok","seq":100}"#],
     );
     drop(p);
+    assert!(d.term().success());
+}
+
+#[test]
+fn a_second_daemon_on_a_data_dir_in_use_refuses_to_start() {
+    let dir = temp_dir("locked");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    let d = Daemon::start(&site, &data, &[]);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vaxel"))
+        .args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
+        .args(["--http", "127.0.0.1:0", "--config"])
+        .arg(&site)
+        .arg("--data-dir")
+        .arg(&data)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run a second vaxel serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is in use by another vaxel serve"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it never listened");
+
+    // Once the first has stopped (even by kill -9), the dir is free again.
+    d.kill9();
+    let d = Daemon::start(&site, &data, &[]);
     assert!(d.term().success());
 }

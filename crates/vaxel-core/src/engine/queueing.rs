@@ -455,10 +455,10 @@ impl Engine {
         }
         if let Some((a, g)) = fallback {
             self.connect(slot, a, g);
-        } else if let Some(first) = self.call(slot).members.first().map(|m| m.group) {
-            if self.call(slot).state == CallState::Queued {
-                self.send_queue(slot, first);
-            }
+        } else if let Some(first) = self.call(slot).members.first().map(|m| m.group)
+            && self.call(slot).state == CallState::Queued
+        {
+            self.send_queue(slot, first);
         }
     }
 

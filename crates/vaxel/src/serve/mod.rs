@@ -17,6 +17,7 @@ pub mod commit;
 pub mod engine_task;
 pub mod http;
 pub mod journal;
+pub mod lock;
 pub mod machine;
 pub mod metrics;
 pub mod observe;
@@ -141,6 +142,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let tokens = Arc::new(auth::Tokens::gather(&site.auth, base)?);
     auth::check_exposure(&tokens, args.listen, args.http)?;
 
+    // Held until the daemon exits: one daemon per data dir.
+    let _lock = lock::lock_data_dir(&args.data_dir)?;
     let tcp = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

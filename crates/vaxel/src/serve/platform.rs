@@ -239,19 +239,20 @@ async fn read_loop(
         loop {
             let mut items = Vec::new();
             take_lines(framer, &mut items);
-            if eof && items.len() < BATCH_LINES {
-                if let Some(line) = framer.finish() {
-                    items.push(match line {
-                        Err(e) => Item {
-                            line: e.line(),
-                            msg: Err(ProtoError::from(e)),
-                        },
-                        Ok(l) => Item {
-                            line: l.number,
-                            msg: decode_platform_str(l.text),
-                        },
-                    });
-                }
+            if eof
+                && items.len() < BATCH_LINES
+                && let Some(line) = framer.finish()
+            {
+                items.push(match line {
+                    Err(e) => Item {
+                        line: e.line(),
+                        msg: Err(ProtoError::from(e)),
+                    },
+                    Ok(l) => Item {
+                        line: l.number,
+                        msg: decode_platform_str(l.text),
+                    },
+                });
             }
             if items.is_empty() {
                 break;
