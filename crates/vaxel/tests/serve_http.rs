@@ -501,6 +501,13 @@ struct Platform {
 
 impl Platform {
     fn connect(addr: SocketAddr, token: &str) -> Platform {
+        let (p, welcome) = Platform::hello(addr, token);
+        assert_eq!(welcome["cmd"], "welcome", "{welcome}");
+        p
+    }
+
+    /// Connects and says `hello` with `token`: the connection and the daemon's answer.
+    fn hello(addr: SocketAddr, token: &str) -> (Platform, Value) {
         let s = connect(addr);
         let mut p = Platform {
             reader: BufReader::new(s.try_clone().expect("clone")),
@@ -509,9 +516,8 @@ impl Platform {
             commands: Vec::new(),
         };
         p.write(&json!({"ev":"hello","platform":"pbx-1","token":token,"protocol":1}).to_string());
-        let welcome = p.read();
-        assert_eq!(welcome["cmd"], "welcome", "{welcome}");
-        p
+        let answer = p.read();
+        (p, answer)
     }
 
     fn write(&mut self, line: &str) {
@@ -1469,4 +1475,37 @@ fn the_exposition_parser_refuses_malformed_text() {
         let r = std::panic::catch_unwind(|| parse_exposition(text));
         assert!(r.is_err(), "accepted: {text:?}");
     }
+}
+
+#[test]
+fn a_reload_rotates_the_tokens_without_a_restart() {
+    let d = Daemon::start(&site_with_tokens());
+    let (platform, operator, admin) = (
+        "platform-token-rotated-000001",
+        "operator-token-rotated-000001",
+        "admin-token-rotated-000000001",
+    );
+    let rotated = format!(
+        "{SITE}\n[auth]\nplatform_tokens = [\"{platform}\"]\n\
+         operator_tokens = [\"{operator}\"]\nadmin_tokens = [\"{admin}\"]\n"
+    );
+    let r = d.post("/api/v1/reload", Some(ADMIN_TOKEN), &rotated);
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The old tokens are out, the new ones in, on both ports.
+    assert_eq!(d.get("/api/v1/snapshot", Some(OPERATOR_TOKEN)).status, 401);
+    assert_eq!(d.get("/api/v1/snapshot", Some(operator)).status, 200);
+    let body = r#"{"state":"login"}"#;
+    assert_eq!(
+        d.post("/api/v1/agents/a1/state", Some(ADMIN_TOKEN), body)
+            .status,
+        401
+    );
+    assert_eq!(
+        d.post("/api/v1/agents/a1/state", Some(admin), body).status,
+        200
+    );
+    let (_old, refused) = Platform::hello(d.tcp, PLATFORM_TOKEN);
+    assert_eq!(refused["code"], "unauthorized", "{refused}");
+    let _new = Platform::connect(d.tcp, platform);
 }

@@ -6,7 +6,8 @@
 
 use anyhow::Context as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use vaxel_core::site::{Auth, Text};
 
 /// Every token the daemon accepts, by role.
@@ -62,6 +63,62 @@ impl Tokens {
             return true;
         }
         token.is_some_and(|tok| self.platform.iter().any(|t| ct_eq(t, tok)))
+    }
+}
+
+/// The tokens in force, replaced as a whole when a reload brings new ones (SIGHUP or
+/// `POST /api/v1/reload`: rotating tokens needs no restart). Readers take the current set
+/// (an `Arc` clone under a read lock held for an instant), so a check never sees half of an
+/// old set and half of a new one. Not engine state: the one-owner rule is the engine's.
+#[derive(Debug)]
+pub struct TokenStore {
+    current: RwLock<Arc<Tokens>>,
+    /// The site file's directory, for relative `*_tokens_file` paths.
+    base: Option<PathBuf>,
+    /// The addresses served, for [`check_exposure`].
+    tcp: SocketAddr,
+    http: SocketAddr,
+}
+
+impl TokenStore {
+    /// Gathers the tokens of `auth` and checks them against the addresses served.
+    pub fn new(
+        auth: &Auth,
+        base: Option<&Path>,
+        tcp: SocketAddr,
+        http: SocketAddr,
+    ) -> anyhow::Result<TokenStore> {
+        let tokens = Tokens::gather(auth, base)?;
+        check_exposure(&tokens, tcp, http)?;
+        Ok(TokenStore {
+            current: RwLock::new(Arc::new(tokens)),
+            base: base.map(Path::to_owned),
+            tcp,
+            http,
+        })
+    }
+
+    /// The tokens in force.
+    #[must_use]
+    pub fn current(&self) -> Arc<Tokens> {
+        match self.current.read() {
+            Ok(t) => t.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Gathers the tokens of a reloaded site's `auth` (files and environment read again)
+    /// and puts them in force; on an error (an unreadable file, an exposed address left
+    /// without tokens) the tokens in force stay and the error says why.
+    pub fn refresh(&self, auth: &Auth) -> anyhow::Result<()> {
+        let tokens = Tokens::gather(auth, self.base.as_deref())?;
+        check_exposure(&tokens, self.tcp, self.http)?;
+        let tokens = Arc::new(tokens);
+        match self.current.write() {
+            Ok(mut t) => *t = tokens,
+            Err(poisoned) => *poisoned.into_inner() = tokens,
+        }
+        Ok(())
     }
 }
 
@@ -128,4 +185,41 @@ pub fn check_exposure(tokens: &Tokens, tcp: SocketAddr, http: SocketAddr) -> any
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth(platform: &str, operator: &str, admin: &str) -> Auth {
+        let list = |t: &str| {
+            if t.is_empty() {
+                Vec::new()
+            } else {
+                vec![Text::from(t)]
+            }
+        };
+        Auth {
+            platform_tokens: list(platform),
+            operator_tokens: list(operator),
+            admin_tokens: list(admin),
+            ..Auth::default()
+        }
+    }
+
+    #[test]
+    fn a_refresh_that_would_expose_an_address_keeps_the_tokens_in_force() {
+        let tcp: SocketAddr = "10.0.0.1:7070".parse().unwrap();
+        let http: SocketAddr = "127.0.0.1:7080".parse().unwrap();
+        let store = TokenStore::new(&auth("p-1", "", ""), None, tcp, http).unwrap();
+        assert!(store.current().platform_ok(Some("p-1")));
+
+        let err = store.refresh(&auth("", "o", "a")).unwrap_err().to_string();
+        assert!(err.contains("without platform tokens"), "{err}");
+        assert!(store.current().platform_ok(Some("p-1")), "unchanged");
+
+        store.refresh(&auth("p-2", "", "")).unwrap();
+        assert!(!store.current().platform_ok(Some("p-1")));
+        assert!(store.current().platform_ok(Some("p-2")));
+    }
 }

@@ -8,6 +8,7 @@
 //! Architecture invariant: no input changes the engine without its journal entry being in
 //! the same commit, and no ack, command or record leaves before that commit is durable.
 
+use crate::serve::auth::TokenStore;
 use crate::serve::clock::ClockMode;
 use crate::serve::commit::{Commit, Committed, Rotate};
 use crate::serve::journal::Entry;
@@ -84,11 +85,9 @@ impl std::error::Error for ReloadError {}
 /// latest applied state (possibly a few milliseconds ahead of what is durable), changes
 /// return once durable.
 #[derive(Clone)]
-#[allow(dead_code)] // `changes`, `observer`: for the HTTP layer
 pub struct EngineHandle {
     tx: mpsc::Sender<Request>,
     changes: watch::Receiver<u64>,
-    observer: Arc<dyn Observer>,
     /// The `--config` file, re-read by [`reload_config_file`](Self::reload_config_file);
     /// `None` = the built-in city.
     config_path: Option<PathBuf>,
@@ -102,8 +101,6 @@ impl fmt::Debug for EngineHandle {
     }
 }
 
-// Parts of this API are for the HTTP layer (http.rs, metrics.rs) still being written.
-#[allow(dead_code)]
 impl EngineHandle {
     /// The wallboard view: groups, agents, waiting calls ([`vaxel_core::Engine::snapshot`]).
     pub async fn snapshot(&self) -> Result<Snapshot, EngineGone> {
@@ -162,12 +159,6 @@ impl EngineHandle {
         self.changes.clone()
     }
 
-    /// The daemon's observer (the metrics registry).
-    #[must_use]
-    pub fn observer(&self) -> &Arc<dyn Observer> {
-        &self.observer
-    }
-
     pub(crate) fn requests(&self) -> mpsc::Sender<Request> {
         self.tx.clone()
     }
@@ -194,7 +185,6 @@ pub struct Outbound {
 }
 
 /// What the engine task is asked.
-#[allow(dead_code)] // `Directory`, `Apply`: sent by EngineHandle methods the HTTP layer calls
 pub enum Request {
     /// A connection's `hello` was accepted (token and protocol checked).
     Hello {
@@ -301,6 +291,8 @@ pub struct Setup {
     pub committed: mpsc::UnboundedReceiver<Committed>,
     pub checkpoint: CheckpointPolicy,
     pub config_path: Option<PathBuf>,
+    /// Refreshed from every configuration reloaded.
+    pub tokens: Arc<TokenStore>,
     pub shutdown: CancellationToken,
 }
 
@@ -322,6 +314,7 @@ pub struct EngineTask {
     changes: watch::Sender<u64>,
     version: u64,
     checkpoint: CheckpointPolicy,
+    tokens: Arc<TokenStore>,
     shutdown: CancellationToken,
 }
 
@@ -344,13 +337,13 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
     let handle = EngineHandle {
         tx,
         changes: changes_rx,
-        observer: setup.observer.clone(),
         config_path: setup.config_path,
     };
     let task = EngineTask {
         machine: setup.machine,
         clock: setup.clock,
         observer: setup.observer,
+        tokens: setup.tokens,
         registry,
         conns: HashMap::new(),
         rx,
@@ -651,6 +644,13 @@ impl EngineTask {
                 self.registry
                     .set_policy(Duration::from_millis(p.grace_ms), p.buffer_commands);
                 tracing::info!(site = %site.name, "configuration reloaded");
+                if let Err(e) = self.tokens.refresh(&site.auth) {
+                    tracing::error!(
+                        error = %format!("{e:#}"),
+                        "the reloaded configuration's tokens are not usable: the tokens in \
+                         force stay"
+                    );
+                }
             }
             Err(EngineError::TimeWentBackwards { .. }) => {}
             Err(_) => self.journal(&Entry::Advance { at }),

@@ -19,7 +19,7 @@
 //! [`check_exposure`](crate::serve::auth::check_exposure)).
 
 use crate::serve::api;
-use crate::serve::auth::Tokens;
+use crate::serve::auth::TokenStore;
 use crate::serve::engine_task::EngineHandle;
 use crate::serve::metrics::Metrics;
 use axum::Router;
@@ -37,7 +37,7 @@ use tokio_util::sync::CancellationToken;
 pub struct AppState {
     pub engine: EngineHandle,
     /// Operator and admin bearer tokens.
-    pub tokens: Arc<Tokens>,
+    pub tokens: Arc<TokenStore>,
     /// The registry `/metrics` renders (also the daemon's observer).
     pub metrics: Arc<Metrics>,
     /// Ends the event streams at shutdown (graceful shutdown waits for open responses).
@@ -50,7 +50,7 @@ impl AppState {
     #[must_use]
     pub fn new(
         engine: EngineHandle,
-        tokens: Arc<Tokens>,
+        tokens: Arc<TokenStore>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
     ) -> AppState {
@@ -68,7 +68,7 @@ impl AppState {
 pub async fn serve(
     listener: TcpListener,
     engine: EngineHandle,
-    tokens: Arc<Tokens>,
+    tokens: Arc<TokenStore>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {

@@ -27,10 +27,8 @@ pub mod recovery;
 pub mod registry;
 pub mod snapshot;
 
-#[allow(unused_imports)] // the API the HTTP layer and metrics use
-pub use engine_task::{EngineGone, EngineHandle, ReloadError};
-#[allow(unused_imports)]
-pub use observe::{NoObserver, Observer, PlatformEvent};
+pub use engine_task::ReloadError;
+pub use observe::Observer;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -139,8 +137,12 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     }
     let site = Arc::new(validated.site);
     let base = args.config.as_deref().and_then(Path::parent);
-    let tokens = Arc::new(auth::Tokens::gather(&site.auth, base)?);
-    auth::check_exposure(&tokens, args.listen, args.http)?;
+    let tokens = Arc::new(auth::TokenStore::new(
+        &site.auth,
+        base,
+        args.listen,
+        args.http,
+    )?);
 
     // Held until the daemon exits: one daemon per data dir.
     let _lock = lock::lock_data_dir(&args.data_dir)?;
@@ -188,6 +190,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             every_inputs: args.checkpoint_every.max(1),
         },
         config_path: args.config.clone(),
+        tokens: tokens.clone(),
         shutdown: shutdown.clone(),
     });
     let engine = tokio::spawn(task.run());

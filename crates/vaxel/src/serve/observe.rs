@@ -25,7 +25,6 @@ pub enum PlatformEvent {
     Rejected,
 }
 
-#[allow(dead_code)] // for metrics.rs
 impl PlatformEvent {
     /// A stable label for metrics.
     #[must_use]
@@ -85,10 +84,3 @@ pub trait Observer: Send + Sync + fmt::Debug + 'static {
         let _ = event;
     }
 }
-
-/// The observer used when nobody observes.
-#[allow(dead_code)] // kept for hosts and tests without metrics
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoObserver;
-
-impl Observer for NoObserver {}

@@ -6,7 +6,7 @@
 //! the connection ends, the writer hands the commands it had not written back to the
 //! engine task, which keeps them for the platform's return.
 
-use crate::serve::auth::Tokens;
+use crate::serve::auth::{TokenStore, Tokens};
 use crate::serve::engine_task::{Item, Outbound, Request};
 use crate::serve::observe::{Observer, PlatformEvent};
 use crate::serve::registry::ConnId;
@@ -40,7 +40,7 @@ const DRAIN: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct ConnCtx {
     pub engine: mpsc::Sender<Request>,
-    pub tokens: Arc<Tokens>,
+    pub tokens: Arc<TokenStore>,
     /// Outbound queue bound ([`OUTBOUND`] unless tests lower it).
     pub outbound: usize,
     pub observer: Arc<dyn Observer>,
@@ -71,7 +71,7 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
             refuse(&mut wr, &refusal, &*ctx.observer, &peer).await;
             return;
         }
-        Ok(Some(Ok((hello, line)))) => match check_hello(&hello, &ctx.tokens) {
+        Ok(Some(Ok((hello, line)))) => match check_hello(&hello, &ctx.tokens.current()) {
             Ok(()) => hello,
             Err(kind) => {
                 let e = ProtoError::new(kind);

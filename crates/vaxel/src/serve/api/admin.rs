@@ -20,7 +20,7 @@ pub async fn crisis(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&s.tokens, &headers, Need::Write)?;
+    authorize(&s.tokens.current(), &headers, Need::Write)?;
     let body = read_body(body, BODY_LIMIT).await?;
     let mut f = Fields::parse(&body)?;
     let on = f.req_bool("on")?;
@@ -63,7 +63,7 @@ pub async fn reload(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&s.tokens, &headers, Need::Write)?;
+    authorize(&s.tokens.current(), &headers, Need::Write)?;
     let body = read_body(body, RELOAD_LIMIT).await?;
     let text = String::from_utf8(body.to_vec())
         .map_err(|e| ApiError::bad_field("body", format!("not UTF-8 text: {e}")))?;

@@ -28,7 +28,7 @@ pub async fn set_state(
     id: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&s.tokens, &headers, Need::Write)?;
+    authorize(&s.tokens.current(), &headers, Need::Write)?;
     let Path(id) = id.map_err(|e| ApiError::bad_field("id", e.body_text()))?;
     check_id("id", &id)?;
     let body = read_body(body, BODY_LIMIT).await?;

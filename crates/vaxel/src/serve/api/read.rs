@@ -17,7 +17,7 @@ pub const DIRECTORY_MAX_HITS: usize = 200;
 
 /// `GET /api/v1/snapshot`: the engine's live state ([`vaxel_core::snapshot::Snapshot`]).
 pub async fn snapshot(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authorize(&s.tokens, &headers, Need::Read)?;
+    authorize(&s.tokens.current(), &headers, Need::Read)?;
     let snap = s.engine.snapshot().await?;
     Ok(Json(snap).into_response())
 }
@@ -35,7 +35,7 @@ pub async fn directory(
     headers: HeaderMap,
     query: Result<Query<DirectoryQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    authorize(&s.tokens, &headers, Need::Read)?;
+    authorize(&s.tokens.current(), &headers, Need::Read)?;
     let Query(query) = query.map_err(|e| ApiError::bad_field("q", e.body_text()))?;
     let q = query.q.unwrap_or_default();
     if q.len() > vaxel_proto::MAX_ID {
@@ -53,7 +53,7 @@ pub async fn directory(
 /// `GET /metrics`: the Prometheus text exposition, live-state gauges from a fresh
 /// snapshot.
 pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    authorize(&s.tokens, &headers, Need::Read)?;
+    authorize(&s.tokens.current(), &headers, Need::Read)?;
     let snap = s.engine.snapshot().await?;
     let text = s.metrics.render(&snap);
     let mut resp = text.into_response();

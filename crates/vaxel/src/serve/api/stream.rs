@@ -87,7 +87,7 @@ pub async fn stream(
     State(s): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    authorize(&s.tokens, &headers, Need::Read)?;
+    authorize(&s.tokens.current(), &headers, Need::Read)?;
     let slot = s.streams.clone().try_acquire_owned().map_err(|_| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
