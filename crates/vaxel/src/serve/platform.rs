@@ -19,8 +19,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vaxel_core::Command;
 use vaxel_proto::{
-    Event, Framer, Hello, PROTOCOL_VERSION, ProtoError, ProtoErrorKind, ServerMessage,
-    decode_platform_str, encode_server,
+    Event, FrameError, Framer, Hello, Line, PROTOCOL_VERSION, ProtoError, ProtoErrorKind,
+    ServerMessage, decode_platform_str, encode_server,
 };
 
 /// Batches queued for a connection's writer at most; past it the connection is a slow
@@ -210,16 +210,21 @@ fn take_lines(framer: &mut Framer, items: &mut Vec<Item>) {
         let Some(line) = framer.next_line() else {
             return;
         };
-        items.push(match line {
-            Err(e) => Item {
-                line: e.line(),
-                msg: Err(ProtoError::from(e)),
-            },
-            Ok(l) => Item {
-                line: l.number,
-                msg: decode_platform_str(l.text),
-            },
-        });
+        items.push(item(line));
+    }
+}
+
+/// One framed line, decoded for the engine task (or the framing error, with its line).
+fn item(line: Result<Line<'_>, FrameError>) -> Item {
+    match line {
+        Err(e) => Item {
+            line: e.line(),
+            msg: Err(ProtoError::from(e)),
+        },
+        Ok(l) => Item {
+            line: l.number,
+            msg: decode_platform_str(l.text),
+        },
     }
 }
 
@@ -243,16 +248,7 @@ async fn read_loop(
                 && items.len() < BATCH_LINES
                 && let Some(line) = framer.finish()
             {
-                items.push(match line {
-                    Err(e) => Item {
-                        line: e.line(),
-                        msg: Err(ProtoError::from(e)),
-                    },
-                    Ok(l) => Item {
-                        line: l.number,
-                        msg: decode_platform_str(l.text),
-                    },
-                });
+                items.push(item(line));
             }
             if items.is_empty() {
                 break;
