@@ -309,15 +309,7 @@ fn a_second_daemon_on_a_data_dir_in_use_refuses_to_start() {
     let data = dir.join("data");
     let d = Daemon::start(&site, &data, &[]);
 
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vaxel"))
-        .args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
-        .args(["--http", "127.0.0.1:0", "--config"])
-        .arg(&site)
-        .arg("--data-dir")
-        .arg(&data)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run a second vaxel serve");
+    let out = serve_support::serve_expecting_failure(&site, &data);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(
@@ -330,4 +322,43 @@ fn a_second_daemon_on_a_data_dir_in_use_refuses_to_start() {
     d.kill9();
     let d = Daemon::start(&site, &data, &[]);
     assert!(d.term().success());
+}
+
+#[test]
+fn a_damaged_snapshot_is_refused_not_restored_from() {
+    let dir = temp_dir("damaged");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "1"]);
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"agent.logout","agent":"a1","at":2000,"seq":2}"#,
+        &[r#"{"cmd":"ok","seq":2}"#],
+    );
+    drop(p);
+    assert!(d.term().success());
+
+    // Bit rot in the newest snapshot: one digit changed, still valid JSON.
+    let mut snaps: Vec<_> = fs::read_dir(&data)
+        .expect("data dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".json"))
+        .collect();
+    snaps.sort();
+    let newest = snaps.pop().expect("a snapshot");
+    let mut bytes = fs::read(&newest).expect("read the snapshot");
+    let d = bytes.iter().rposition(u8::is_ascii_digit).expect("a digit");
+    bytes[d] = if bytes[d] == b'9' { b'8' } else { bytes[d] + 1 };
+    fs::write(&newest, &bytes).expect("write the snapshot");
+
+    let out = serve_support::serve_expecting_failure(&site, &data);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("is damaged"), "{stderr}");
+    assert!(out.stdout.is_empty(), "it never listened");
 }

@@ -238,10 +238,10 @@ fn rotate(files: &mut Files, checkpoint: Checkpoint) -> anyhow::Result<()> {
     let snap = checkpoint.into_file(epoch, files.records.mark()?);
     let written = snapshot::encode(&snap).and_then(|bytes| {
         snapshot::write(&files.dir, epoch, &bytes)
-            .map(|_| bytes.len())
+            .map(|_| (bytes.len(), journal::crc32(&bytes)))
             .with_context(|| format!("cannot write {}", snapshot::file_name(epoch)))
     });
-    let size = match written {
+    let (size, crc32) = match written {
         Ok(n) => n,
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), epoch, "checkpoint skipped: the current journal epoch goes on");
@@ -251,6 +251,7 @@ fn rotate(files: &mut Files, checkpoint: Checkpoint) -> anyhow::Result<()> {
     let start = Entry::Checkpoint {
         at,
         snapshot: snapshot::file_name(epoch),
+        crc32: Some(crc32),
     };
     files.journal = JournalFile::create(&files.dir, epoch, &start)
         .with_context(|| format!("cannot create {}", file_name(epoch)))?;

@@ -76,8 +76,15 @@ pub enum Entry {
     },
     /// First entry of an epoch started by a checkpoint: the engine restored from the
     /// snapshot file named here (`snapshot-<epoch>.json`, see `snapshot.rs`), at `at`.
+    /// `crc32` is the snapshot file's checksum, checked before it is used (absent in
+    /// journals written before it was recorded).
     #[serde(rename = "checkpoint")]
-    Checkpoint { at: Timestamp, snapshot: String },
+    Checkpoint {
+        at: Timestamp,
+        snapshot: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        crc32: Option<u32>,
+    },
     /// `handle_timeout(at)`: a timer's deadline, or the time a refused input was
     /// handled at (a refusal still lets due timers fire).
     #[serde(rename = "advance")]

@@ -110,12 +110,16 @@ fn epoch_start(
             let site = load(&config, "start")?;
             Ok((Machine::new(config.into(), site, at), cdr, None))
         }
-        Some(Entry::Checkpoint { at, snapshot: name }) => {
+        Some(Entry::Checkpoint {
+            at,
+            snapshot: name,
+            crc32,
+        }) => {
             anyhow::ensure!(
                 name == snapshot::file_name(epoch),
                 "journal epoch {epoch} starts from {name:?}, not from its own snapshot"
             );
-            let snap = snapshot::read(&dir.join(&name))?;
+            let snap = snapshot::read(&dir.join(&name), crc32)?;
             anyhow::ensure!(
                 snap.epoch == epoch && snap.at == at,
                 "the snapshot {name} does not belong to journal epoch {epoch}"

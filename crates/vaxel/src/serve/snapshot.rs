@@ -12,7 +12,7 @@
 //! ([`Entry::Checkpoint`](super::journal::Entry::Checkpoint)) names it, so a snapshot
 //! without its journal file (a crash in between) is never used.
 
-use crate::serve::journal::{CdrMark, sync_dir};
+use crate::serve::journal::{self, CdrMark, sync_dir};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
@@ -176,12 +176,22 @@ pub fn write(dir: &Path, epoch: u64, bytes: &[u8]) -> io::Result<PathBuf> {
     written.map(|()| path)
 }
 
-/// Reads a snapshot file.
-pub fn read(path: &Path) -> anyhow::Result<SnapshotFile> {
+/// Reads a snapshot file, checking it against the checksum its journal recorded (when it
+/// did): a damaged snapshot is refused, never restored from.
+pub fn read(path: &Path, crc32: Option<u32>) -> anyhow::Result<SnapshotFile> {
     let mut data = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut data))
         .with_context(|| format!("cannot read the snapshot {}", path.display()))?;
+    if let Some(expected) = crc32 {
+        let actual = journal::crc32(&data);
+        anyhow::ensure!(
+            actual == expected,
+            "the snapshot {} is damaged: its checksum is {actual:08x}, its journal recorded \
+             {expected:08x}; restore the data dir from a backup (docs/operations.md, Backup)",
+            path.display()
+        );
+    }
     let snap = decode(&data)
         .with_context(|| format!("the snapshot {} does not decode", path.display()))?;
     anyhow::ensure!(
@@ -237,13 +247,36 @@ mod tests {
         assert_eq!(path, Some(dir.join("snapshot-00000003.json")));
         let listed = list(&dir).ok();
         assert_eq!(listed.map(|l| l.len()), Some(1));
-        let back = read(&dir.join(file_name(3))).map_err(|e| format!("{e:#}"));
+        let crc = journal::crc32(&bytes);
+        let back = read(&dir.join(file_name(3)), Some(crc)).map_err(|e| format!("{e:#}"));
         let Ok(back) = back else {
             panic!("{back:?}");
         };
         assert_eq!((back.epoch, back.at, back.owners.len()), (3, e.now(), 1));
         let restored = Engine::restore(site, back.engine);
         assert!(restored.is_ok());
+
+        // One changed digit still decodes, but no longer matches its checksum.
+        let mut damaged = bytes.clone();
+        if let Some(d) = damaged.iter().rposition(u8::is_ascii_digit) {
+            damaged[d] = if damaged[d] == b'9' {
+                b'8'
+            } else {
+                damaged[d] + 1
+            };
+        }
+        assert!(
+            decode(&damaged).is_ok(),
+            "still a valid snapshot by its shape"
+        );
+        fs::write(dir.join(file_name(3)), &damaged).ok();
+        let err = read(&dir.join(file_name(3)), Some(crc))
+            .map(|_| ())
+            .map_err(|e| format!("{e:#}"));
+        assert!(
+            err.as_ref().is_err_and(|e| e.contains("is damaged")),
+            "{err:?}"
+        );
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -385,6 +385,33 @@ pub fn wait_records(
     }
 }
 
+/// Runs `vaxel serve` on `site` and `data` for a start that must fail: waits for it to
+/// exit (a daemon that starts would hang the test, so a watchdog kills it after 20 s).
+pub fn serve_expecting_failure(site: &Path, data: &Path) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_vaxel"))
+        .args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
+        .args(["--http", "127.0.0.1:0", "--config"])
+        .arg(site)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vaxel serve");
+    let id = child.id();
+    let (tx, rx) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+            let _ = Command::new("kill").arg(id.to_string()).status();
+        }
+    });
+    let out = child.wait_with_output().expect("vaxel serve output");
+    let _ = tx.send(());
+    let _ = watchdog.join();
+    out
+}
+
 /// Writes `text` as `site.toml` in `dir`.
 pub fn write_site(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("site.toml");
