@@ -33,6 +33,11 @@ use conn::{ConnHandle, Incoming};
 use driver::{Driver, Pacing, Settings, Wait};
 use latency::LatencySummary;
 
+/// `--window` by default.
+const WINDOW: usize = 4096;
+/// `--window` by default with `--exact`: a deeper pipeline, since nothing waits on answers.
+const EXACT_WINDOW: usize = 8192;
+
 /// How long the daemon may leave events unanswered before the run stops.
 const STALL: Duration = Duration::from_secs(30);
 
@@ -143,9 +148,10 @@ pub struct LoadArgs {
     /// The platform token (`hello`'s `token`), when the daemon has platform tokens.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Events written and not yet answered at most.
-    #[arg(long, value_name = "N", default_value_t = 4096)]
-    pub window: usize,
+    /// Events written and not yet answered at most (default 4096; 8192 with --exact,
+    /// where only the daemon's pace bounds the run).
+    #[arg(long, value_name = "N")]
+    pub window: Option<usize>,
     /// At `--speed max`: how far (simulated seconds) an event may run ahead of the oldest
     /// unanswered one, which bounds how late reactions are; `none`: only the window bounds
     /// it (fastest, least faithful).
@@ -247,7 +253,7 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
             Speed::Max => Pacing::Max,
             Speed::Factor(x) => Pacing::Speed(x),
         },
-        window: args.window,
+        window: args.window.unwrap_or(WINDOW),
         max_lag_ms: args.max_lag.0.map(secs_to_ms),
         event_clock: args.clock == ClockArg::Event,
         tick_ms: secs_to_ms(args.tick),
@@ -304,7 +310,7 @@ fn run_exact(args: &LoadArgs) -> anyhow::Result<ExitCode> {
         addr: args.addr.clone(),
         platform: "load-1".to_owned(),
         token: args.token.clone(),
-        window: args.window,
+        window: args.window.unwrap_or(EXACT_WINDOW),
         site,
         trace,
         shifts,
@@ -499,7 +505,7 @@ where
             ClockArg::Live => "live".to_owned(),
         },
         connections: args.connections,
-        window: args.window,
+        window: args.window.unwrap_or(WINDOW),
         max_lag_s: match args.speed {
             Speed::Max => args.max_lag.0,
             Speed::Factor(_) => None,
