@@ -415,3 +415,73 @@ fn no_tokens_refuses_a_non_loopback_address() {
         "{err}"
     );
 }
+
+#[test]
+fn the_end_of_a_call_the_engine_ended_is_acknowledged_not_refused() {
+    let dir = temp_dir("trailing-hangup");
+    // A third number whose group sends callers on when nobody is logged in.
+    let site = format!(
+        "{SITE}\n[[entries]]\nid = \"out\"\nnumber = \"+4610300\"\nroute = \"group:night\"\n\
+         calendar = \"always\"\n\n[[groups]]\nid = \"night\"\nname = \"Night\"\n\
+         requires = {{ sales = 1 }}\nring_s = 20\n\
+         overflow = [ {{ when = \"no_agents\", to = \"number:+4699\" }} ]\n"
+    );
+    let site = write_site(&dir, &site);
+    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"call.arrived","call":"f1","to":"+4610300","from":"+4671","at":1000,"seq":1}"#,
+        &[
+            r#"{"cmd":"forward","call":"f1","number":"+4699"}"#,
+            r#"{"cmd":"ok","seq":1}"#,
+        ],
+    );
+    // The platform reports the forwarded leg's end: acknowledged, nothing changes.
+    p.call(
+        r#"{"ev":"call.hangup","call":"f1","at":2000,"seq":2}"#,
+        &[r#"{"cmd":"ok","seq":2}"#],
+    );
+    // And again (a hang-up reported twice): still fine.
+    p.call(
+        r#"{"ev":"call.hangup","call":"f1","at":2500,"seq":3}"#,
+        &[r#"{"cmd":"ok","seq":3}"#],
+    );
+    // A call that never was is still unknown, and so is one for another platform.
+    p.send(r#"{"ev":"call.hangup","call":"nope","at":3000,"seq":4}"#);
+    p.expect_error("unknown_call");
+    let mut other = d.platform("pbx-2");
+    other.send(r#"{"ev":"call.hangup","call":"f1","at":3000,"seq":1}"#);
+    other.expect_error("unknown_call");
+    // An answered call the caller hung up, reported again: acknowledged.
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":4000,"seq":5}"#,
+        &[r#"{"cmd":"ok","seq":5}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4672","at":5000,"seq":6}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":6}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":6000,"seq":7}"#,
+        &[r#"{"cmd":"ok","seq":7}"#],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":9000,"seq":8}"#,
+        &[r#"{"cmd":"ok","seq":8}"#],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":9000,"seq":9}"#,
+        &[r#"{"cmd":"ok","seq":9}"#],
+    );
+    let r = wait_records(&d.data, |r| r.len() == 2);
+    assert_eq!(
+        r,
+        vec![
+            ("f1".to_owned(), "overflow_external".to_owned()),
+            ("c1".to_owned(), "answered".to_owned())
+        ]
+    );
+}

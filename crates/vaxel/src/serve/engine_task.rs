@@ -593,7 +593,15 @@ impl EngineTask {
         let Some(input) = msg.body.into_input(&platform) else {
             return;
         };
-        let r = self.apply(at, input);
+        let r = match &input {
+            // The engine ended this call itself (`forward`, a closing `hangup`) or heard
+            // of its end already: the platform's report is expected, and only moves time.
+            Input::CallHangup { call, .. } if self.machine.ended_lately(call, &platform) => {
+                self.observer.input(input.kind(), None);
+                self.advance_to(at)
+            }
+            _ => self.apply(at, input),
+        };
         match (r, seq) {
             (Ok(()), Some(seq)) => self.reply(conn, ServerMessage::Ok { seq }),
             (Ok(()), None) => {}
@@ -662,11 +670,17 @@ impl EngineTask {
     }
 
     fn on_timer(&mut self) {
-        let at = self.now();
-        if self.machine.advance(at, &mut self.outs).is_ok() {
+        let _ = self.advance_to(self.now());
+    }
+
+    /// Time moves to `at` (due timers fire), journaled as an `advance`.
+    fn advance_to(&mut self, at: Timestamp) -> Result<(), EngineError> {
+        let r = self.machine.advance(at, &mut self.outs);
+        if r.is_ok() {
             self.journal(&Entry::Advance { at });
         }
         self.take_outputs();
+        r
     }
 
     fn grace_expired(&mut self) {

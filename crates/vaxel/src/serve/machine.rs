@@ -3,7 +3,7 @@
 //! owns each call, the configuration text in force, how many records the epoch produced.
 
 use crate::serve::snapshot::Checkpoint;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use vaxel_core::site::{Site, Text};
 use vaxel_core::{CallId, Engine, EngineError, EngineState, Input, Output, Timestamp};
@@ -15,6 +15,9 @@ pub struct Machine {
     /// The platform that announced each call still in the engine (until its record):
     /// commands go there, and only that platform may send events about it.
     owners: HashMap<CallId, Text>,
+    /// Calls that ended lately, with the platform that owned them (not saved: a restart
+    /// forgets them).
+    ended: Ended,
     /// The configuration text in force (journaled at a new epoch's start).
     pub config: Arc<str>,
     /// The engine time the epoch started at.
@@ -33,6 +36,7 @@ impl Machine {
         Machine {
             engine: Engine::new(site, at),
             owners: HashMap::new(),
+            ended: Ended::default(),
             config,
             epoch_start: at,
             records: 0,
@@ -53,6 +57,7 @@ impl Machine {
         Ok(Machine {
             engine,
             owners: owners.into_iter().collect(),
+            ended: Ended::default(),
             config,
             epoch_start: at,
             records: 0,
@@ -89,6 +94,15 @@ impl Machine {
 
     /// Platforms that own calls (sorted, deduplicated): after a restart each gets its
     /// grace period to come back.
+    /// Whether `call` of `platform` ended lately (one of the last [`ENDED_KEPT`] calls to
+    /// end since the daemon started): a `call.hangup` for it is then a report of an end
+    /// the engine already knows (after `forward`, a closing `hangup`, or twice), not an
+    /// error.
+    #[must_use]
+    pub fn ended_lately(&self, call: &str, platform: &Text) -> bool {
+        self.ended.platform(call).is_some_and(|p| p == platform)
+    }
+
     #[must_use]
     pub fn owning_platforms(&self) -> Vec<Text> {
         let mut v: Vec<Text> = self.owners.values().cloned().collect();
@@ -117,6 +131,7 @@ impl Machine {
         let r = self.engine.handle(at, input);
         self.inputs += 1;
         if let (Ok(()), Some((call, platform))) = (&r, arrived) {
+            self.ended.forget(&call);
             self.owners.insert(call, platform);
         }
         self.drain(out);
@@ -150,10 +165,72 @@ impl Machine {
     fn drain(&mut self, out: &mut Vec<Output>) {
         while let Some(o) = self.engine.poll_output() {
             if let Output::Record(r) = &o {
-                self.owners.remove(&r.call_id);
+                if let Some(platform) = self.owners.remove(&r.call_id) {
+                    self.ended.remember(r.call_id.clone(), platform);
+                }
                 self.records += 1;
             }
             out.push(o);
         }
+    }
+}
+
+/// How many ended calls [`Machine::ended_lately`] remembers (the oldest is forgotten first):
+/// a platform reports a call's end within seconds, and this is days of a city's traffic.
+pub const ENDED_KEPT: usize = 16_384;
+
+/// The calls that ended lately, oldest first, bounded by [`ENDED_KEPT`].
+#[derive(Debug, Default)]
+struct Ended {
+    by_call: HashMap<CallId, (Text, u64)>,
+    /// Calls in the order they ended, with the stamp they were remembered under (a call
+    /// id used again by a later call is remembered again under a newer stamp).
+    order: VecDeque<(CallId, u64)>,
+    stamp: u64,
+}
+
+impl Ended {
+    fn remember(&mut self, call: CallId, platform: Text) {
+        self.stamp += 1;
+        self.by_call.insert(call.clone(), (platform, self.stamp));
+        self.order.push_back((call, self.stamp));
+        while self.order.len() > ENDED_KEPT {
+            if let Some((old, stamp)) = self.order.pop_front()
+                && self.by_call.get(&old).is_some_and(|(_, s)| *s == stamp)
+            {
+                self.by_call.remove(&old);
+            }
+        }
+    }
+
+    /// A call id in use again: its old end no longer speaks for it.
+    fn forget(&mut self, call: &str) {
+        self.by_call.remove(call);
+    }
+
+    fn platform(&self, call: &str) -> Option<&Text> {
+        self.by_call.get(call).map(|(p, _)| p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ended_calls_are_remembered_boundedly_and_forgotten_when_an_id_comes_back() {
+        let mut e = Ended::default();
+        let pbx: Text = "pbx-1".into();
+        e.remember("c0".into(), pbx.clone());
+        assert_eq!(e.platform("c0"), Some(&pbx));
+        e.forget("c0");
+        assert_eq!(e.platform("c0"), None);
+        for i in 0..=ENDED_KEPT {
+            e.remember(format!("c{i}").into(), pbx.clone());
+        }
+        assert_eq!(e.platform("c0"), None, "the oldest is forgotten");
+        assert_eq!(e.platform("c1"), Some(&pbx));
+        assert_eq!(e.by_call.len(), ENDED_KEPT);
+        assert_eq!(e.order.len(), ENDED_KEPT);
     }
 }
