@@ -349,6 +349,7 @@ fn exact_gives_the_daemon_the_replays_inputs_and_gets_its_commands_back() {
     assert_eq!(report["mode"], "exact");
     assert_eq!(report["calls"], 300, "{report}");
     assert_eq!(report["mismatches"], 0, "{report}");
+    assert_eq!(report["refused_by_replay"], 0, "{report}");
     assert_eq!(report["errors"], serde_json::json!({}), "{report}");
     assert_eq!(report["commands"], report["expected_commands"], "{report}");
     assert!(report["commands"].as_u64().unwrap() > 300, "{report}");

@@ -86,6 +86,10 @@ pub struct ExactReport {
     /// Calls still in flight when callers, agents and timers were done (ended by the
     /// replay as `platform_lost`; on the daemon they stay until its grace period ends).
     pub unfinished_calls: u64,
+    /// Inputs the replay's engine refused (a number no entry has, a duplicate call id):
+    /// not sent, since the daemon would refuse them too. Zero for a trace that fits the
+    /// site.
+    pub refused_by_replay: u64,
     /// Simulated time covered, seconds.
     pub sim_s: f64,
     pub window: usize,
@@ -122,8 +126,9 @@ impl ExactReport {
         );
         let _ = writeln!(
             s,
-            "calls         {} announced, {} unfinished; {:.0} s simulated",
-            self.calls, self.unfinished_calls, self.sim_s
+            "calls         {} announced, {} unfinished; {:.0} s simulated; {} input(s) the \
+             replay refused, not sent",
+            self.calls, self.unfinished_calls, self.sim_s, self.refused_by_replay
         );
         let _ = writeln!(s, "arrival→cmd   {}", lat(&self.latency_ms));
         let _ = writeln!(s, "event→ok      {}", lat(&self.ack_latency_ms));
@@ -408,6 +413,7 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
         errors: reader.errors,
         first_errors: reader.first_errors,
         unfinished_calls: summary.unfinished,
+        refused_by_replay: summary.refused,
         sim_s: sim_ms as f64 / 1000.0,
         window,
     })
