@@ -116,17 +116,18 @@ impl Engine {
         if first_visit {
             self.st.groups[group.ix()].today.offered += 1;
         }
-        let key = self.qkey(slot);
-        self.st.groups[group.ix()].queues[usize::from(step)].insert(key);
-
         self.arm_member(slot, group);
 
         if self.call(slot).state.in_queue()
             && let Some(agent) = self.pick_agent(group, step, declined_by)
         {
+            // Straight to a free agent: the call never waits in this group's set (its
+            // place and membership are kept as for any call offered to an agent).
             self.connect(slot, agent, group);
             return;
         }
+        let key = self.qkey(slot);
+        self.st.groups[group.ix()].queues[usize::from(step)].insert(key);
         if self.call(slot).state == CallState::Queued {
             // A callback (line already freed) just waits; a caller meets the rules.
             self.entry_rules(slot, group, depth);
