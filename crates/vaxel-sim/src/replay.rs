@@ -17,7 +17,7 @@
 //! Memory holds the calls in flight and the roster, never the whole trace.
 
 use crate::error::SimError;
-use crate::roster::Shift;
+use crate::roster::{Shift, stretches};
 use crate::trace::TraceCall;
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
@@ -167,9 +167,16 @@ where
     I: Iterator<Item = Result<TraceCall, SimError>>,
     F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
 {
+    replay_prepared(site, prepared(trace), roster, on_record)
+}
+
+/// The trace's calls, prepared as they are read.
+fn prepared<I>(trace: I) -> impl Iterator<Item = Result<ReplayCall, SimError>>
+where
+    I: Iterator<Item = Result<TraceCall, SimError>>,
+{
     let mut prep = Preparer::default();
-    let calls = trace.map(move |c| c.map(|c| prep.prepare(c)));
-    replay_prepared(site, calls, roster, on_record)
+    trace.map(move |c| c.map(|c| prep.prepare(c)))
 }
 
 /// [`replay`] of calls already prepared (see [`Preparer`]).
@@ -210,9 +217,7 @@ where
     I: Iterator<Item = Result<TraceCall, SimError>>,
     F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
 {
-    let mut prep = Preparer::default();
-    let calls = trace.map(move |c| c.map(|c| prep.prepare(c)));
-    run(site, calls, roster, on_record, Some(tap))
+    run(site, prepared(trace), roster, on_record, Some(tap))
 }
 
 fn run<I, F>(
@@ -356,23 +361,11 @@ impl Driver<'_> {
         self.heap.push(Reverse((t, class, self.seq, ev)));
     }
 
-    /// Merges each agent's touching or overlapping shifts and schedules logins/logouts.
+    /// Schedules each agent's logins and logouts, a pair per stretch of work.
     fn schedule_roster(&mut self, roster: &[Shift]) {
-        let mut by_agent: Vec<(&str, Timestamp, Timestamp)> = roster
-            .iter()
-            .map(|s| (s.agent.as_str(), s.start, s.end))
-            .collect();
-        by_agent.sort();
-        let mut merged: Vec<(&str, Timestamp, Timestamp)> = Vec::new();
-        for (a, s, e) in by_agent {
-            match merged.last_mut() {
-                Some((pa, _, pe)) if *pa == a && s <= *pe => *pe = (*pe).max(e),
-                _ => merged.push((a, s, e)),
-            }
-        }
         let mut logged: FxHashMap<Text, u64> = FxHashMap::default();
         let mut index: FxHashMap<&str, u32> = FxHashMap::default();
-        for (a, s, e) in merged {
+        for (a, s, e) in stretches(roster) {
             let ix = *index.entry(a).or_insert_with(|| {
                 self.agents.push(Text::from(a));
                 (self.agents.len() - 1) as u32

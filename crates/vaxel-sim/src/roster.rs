@@ -166,6 +166,26 @@ pub fn read_roster<R: io::Read>(reader: RosterReader<R>) -> Result<Vec<Shift>, S
     Ok(v)
 }
 
+/// Each agent's stretches of work: its touching or overlapping shifts merged into one
+/// (back-to-back shifts are one login), sorted by agent, then start. Replay semantics
+/// (FORMATS.md): the replay and `vaxel load` both log agents in and out by these.
+#[must_use]
+pub fn stretches(roster: &[Shift]) -> Vec<(&str, Timestamp, Timestamp)> {
+    let mut by_agent: Vec<(&str, Timestamp, Timestamp)> = roster
+        .iter()
+        .map(|s| (s.agent.as_str(), s.start, s.end))
+        .collect();
+    by_agent.sort_unstable();
+    let mut merged: Vec<(&str, Timestamp, Timestamp)> = Vec::new();
+    for (a, s, e) in by_agent {
+        match merged.last_mut() {
+            Some((pa, _, pe)) if *pa == a && s <= *pe => *pe = (*pe).max(e),
+            _ => merged.push((a, s, e)),
+        }
+    }
+    merged
+}
+
 /// Writes [`Shift`]s as `roster.csv`, times in the site's zone.
 pub struct RosterWriter<W: io::Write> {
     out: CsvOut<W>,
@@ -221,6 +241,32 @@ mod tests {
                 .unwrap_or_default(),
             Err(e) => e.to_string(),
         }
+    }
+
+    #[test]
+    fn touching_and_overlapping_shifts_are_one_stretch() {
+        let shift = |agent: &str, start, end| Shift {
+            agent: agent.to_owned(),
+            start: Timestamp(start),
+            end: Timestamp(end),
+        };
+        let roster = [
+            shift("b", 10, 20),
+            shift("a", 30, 40),
+            shift("a", 0, 10),
+            shift("a", 5, 8),
+            shift("b", 25, 30),
+        ];
+        let t = Timestamp;
+        assert_eq!(
+            stretches(&roster),
+            [
+                ("a", t(0), t(10)),
+                ("a", t(30), t(40)),
+                ("b", t(10), t(20)),
+                ("b", t(25), t(30))
+            ]
+        );
     }
 
     #[test]

@@ -7,8 +7,7 @@ mod serve_support;
 use serve_support::{Daemon, write_site};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 /// A menu with precollected and missing digits, an invalid choice, two groups that ring,
@@ -164,25 +163,9 @@ fn start_daemon(dir: &Path) -> (Daemon, String) {
 
 /// Runs `vaxel load` (killed after 60 s at most).
 fn load(args: &[&str]) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_vaxel"))
-        .arg("load")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn vaxel load");
-    let id = child.id();
-    let (tx, rx) = mpsc::channel::<()>();
-    let watchdog = std::thread::spawn(move || {
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            let _ = Command::new("kill").arg(id.to_string()).status();
-        }
-    });
-    let out = child.wait_with_output().expect("vaxel load output");
-    let _ = tx.send(());
-    let _ = watchdog.join();
-    out
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaxel"));
+    cmd.arg("load").args(args);
+    serve_support::output_within(&mut cmd, Duration::from_secs(60))
 }
 
 /// Runs `vaxel load` with `extra` on `calls` calls over `span_min` minutes against a fresh

@@ -385,31 +385,38 @@ pub fn wait_records(
     }
 }
 
-/// Runs `vaxel serve` on `site` and `data` for a start that must fail: waits for it to
-/// exit (a daemon that starts would hang the test, so a watchdog kills it after 20 s).
-pub fn serve_expecting_failure(site: &Path, data: &Path) -> std::process::Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_vaxel"))
-        .args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
-        .args(["--http", "127.0.0.1:0", "--config"])
-        .arg(site)
-        .arg("--data-dir")
-        .arg(data)
+/// Runs `cmd` (stdin empty, stdout and stderr captured) to its end; a watchdog kills it
+/// after `limit`, so a command that hangs fails its test instead of hanging it.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> std::process::Output {
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn vaxel serve");
+        .expect("spawn vaxel");
     let id = child.id();
     let (tx, rx) = mpsc::channel::<()>();
     let watchdog = std::thread::spawn(move || {
-        if rx.recv_timeout(Duration::from_secs(20)).is_err() {
+        if rx.recv_timeout(limit).is_err() {
             let _ = Command::new("kill").arg(id.to_string()).status();
         }
     });
-    let out = child.wait_with_output().expect("vaxel serve output");
+    let out = child.wait_with_output().expect("vaxel output");
     let _ = tx.send(());
     let _ = watchdog.join();
     out
+}
+
+/// Runs `vaxel serve` on `site` and `data` for a start that must fail: waits for it to
+/// exit (a daemon that starts is killed after 20 s).
+pub fn serve_expecting_failure(site: &Path, data: &Path) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaxel"));
+    cmd.args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
+        .args(["--http", "127.0.0.1:0", "--config"])
+        .arg(site)
+        .arg("--data-dir")
+        .arg(data);
+    output_within(&mut cmd, Duration::from_secs(20))
 }
 
 /// Writes `text` as `site.toml` in `dir`.

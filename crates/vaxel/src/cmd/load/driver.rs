@@ -402,29 +402,17 @@ where
         Ok(d)
     }
 
-    /// Merges each agent's touching or overlapping shifts (as replay does) and lists the
-    /// logins and logouts in time order.
+    /// Lists each agent's logins and logouts in time order, a pair per stretch of work
+    /// (as replay does).
     fn schedule_roster(&mut self, roster: &[Shift]) {
-        let mut by_agent: Vec<(&str, u64, u64)> = roster
-            .iter()
-            .map(|s| (s.agent.as_str(), s.start.0, s.end.0))
-            .collect();
-        by_agent.sort_unstable();
-        let mut merged: Vec<(&str, u64, u64)> = Vec::new();
-        for (a, s, e) in by_agent {
-            match merged.last_mut() {
-                Some((pa, _, pe)) if *pa == a && s <= *pe => *pe = (*pe).max(e),
-                _ => merged.push((a, s, e)),
-            }
-        }
         let mut index: FxHashMap<&str, u32> = FxHashMap::default();
-        for (a, s, e) in merged {
+        for (a, s, e) in vaxel_sim::roster::stretches(roster) {
             let ix = *index.entry(a).or_insert_with(|| {
                 self.agents.push(Arc::from(a));
                 (self.agents.len() - 1) as u32
             });
-            self.shifts.push((s, Class::Login, Ev::Login(ix)));
-            self.shifts.push((e, Class::Logout, Ev::Logout(ix)));
+            self.shifts.push((s.0, Class::Login, Ev::Login(ix)));
+            self.shifts.push((e.0, Class::Logout, Ev::Logout(ix)));
         }
         self.shifts.sort_unstable();
     }
