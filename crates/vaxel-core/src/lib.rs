@@ -10,6 +10,7 @@ pub mod calendar;
 mod engine;
 mod error;
 pub mod input;
+pub mod keyed_heap;
 pub mod output;
 pub mod site;
 pub mod snapshot;

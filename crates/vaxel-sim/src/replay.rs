@@ -20,9 +20,9 @@ use crate::error::SimError;
 use crate::roster::{Shift, stretches};
 use crate::trace::TraceCall;
 use rustc_hash::FxHashMap;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
+use vaxel_core::keyed_heap::KeyedHeap;
 use vaxel_core::site::{Site, Text};
 use vaxel_core::{CallRecord, Command, Engine, EngineError, Input, Output, Timestamp};
 
@@ -248,7 +248,7 @@ where
         next_shift: 0,
         epochs: 0,
         engine: Engine::new(site, start),
-        heap: BinaryHeap::new(),
+        heap: KeyedHeap::default(),
         seq: 0,
         calls: Vec::new(),
         free: Vec::new(),
@@ -264,11 +264,14 @@ where
     loop {
         let arrival = next_call.as_ref().map(|c| c.arrival);
         d.due_shifts(arrival);
-        let next_sim = d.heap.peek().map(|Reverse((t, class, _, _))| (*t, *class));
+        let next_sim = d.heap.peek().map(|(k, _)| k);
         let next_driver = match (next_sim, arrival) {
-            (Some((t, c)), Some(a)) if (t, c) <= (a, Class::Arrival) => Some((t, None)),
+            // Ranked before an arrival at `a` (the heap holds no arrivals).
+            (Some(k), Some(a)) if k < event_key(a, Class::Arrival, 0) => {
+                Some((event_time(k), None))
+            }
             (_, Some(a)) => Some((a, Some(()))),
-            (Some((t, _)), None) => Some((t, None)),
+            (Some(k), None) => Some((event_time(k), None)),
             (None, None) => None,
         };
         // Once callers and agents have nothing left to do, the engine's timers run for at
@@ -297,7 +300,7 @@ where
                 d.arrive(at, call);
             }
             Some((at, None)) => {
-                let Some(Reverse((_, _, _, ev))) = d.heap.pop() else {
+                let Some((_, ev)) = d.heap.pop() else {
                     continue;
                 };
                 d.event(at, ev);
@@ -326,6 +329,16 @@ fn addr(id: &Arc<str>) -> usize {
     (Arc::as_ptr(id).cast::<u8>() as usize) >> 4
 }
 
+/// A simulated event's place: by time, then [`Class`], then the order it was scheduled in
+/// (`seq` < 2⁶⁰, far more events than any trace gives).
+fn event_key(t: Timestamp, class: Class, seq: u64) -> u128 {
+    (u128::from(t.0) << 64) | (u128::from(class as u8) << 60) | u128::from(seq)
+}
+
+fn event_time(key: u128) -> Timestamp {
+    Timestamp((key >> 64) as u64)
+}
+
 /// How long the engine's timers may run on after the last caller or agent event.
 const WIND_DOWN_MS: u64 = 24 * 3_600_000;
 
@@ -337,7 +350,8 @@ struct Driver<'t> {
     /// Epochs handed out so far.
     epochs: u64,
     engine: Engine,
-    heap: BinaryHeap<Reverse<(Timestamp, Class, u64, Ev)>>,
+    /// Simulated events by [`event_key`].
+    heap: KeyedHeap<Ev>,
     seq: u64,
     calls: Vec<Option<SimCall>>,
     free: Vec<u32>,
@@ -358,7 +372,7 @@ struct Driver<'t> {
 impl Driver<'_> {
     fn at(&mut self, t: Timestamp, class: Class, ev: Ev) {
         self.seq += 1;
-        self.heap.push(Reverse((t, class, self.seq, ev)));
+        self.heap.push(event_key(t, class, self.seq), ev);
     }
 
     /// Schedules each agent's logins and logouts, a pair per stretch of work.
@@ -385,7 +399,7 @@ impl Driver<'_> {
         while let Some(&(t, class, ev)) = self.shifts.get(self.next_shift) {
             // Later than anything else due: not yet.
             if arrival.is_some_and(|a| t > a)
-                || self.heap.peek().is_some_and(|Reverse((h, ..))| t > *h)
+                || self.heap.peek().is_some_and(|(k, _)| t > event_time(k))
                 || self.engine.poll_timeout().is_some_and(|d| t > d)
             {
                 return;
@@ -564,7 +578,7 @@ impl Driver<'_> {
                     }
                 };
                 if self.feed(at, input).is_ok() {
-                    self.after_answer(at, slot, &id, &agent);
+                    self.after_answer(at, slot, id, agent);
                     self.at(
                         at.plus_ms(talk),
                         Class::TalkEnd,
@@ -618,7 +632,7 @@ impl Driver<'_> {
     }
 
     /// Registers the case as soon as the call is answered (as agents do on their desktop).
-    fn after_answer(&mut self, at: Timestamp, slot: u32, id: &Arc<str>, agent: &Text) {
+    fn after_answer(&mut self, at: Timestamp, slot: u32, id: Arc<str>, agent: Text) {
         let Some(c) = self.calls[slot as usize].as_ref() else {
             return;
         };
@@ -626,8 +640,8 @@ impl Driver<'_> {
             let _ = self.feed(
                 at,
                 Input::CallDisposition {
-                    call: id.clone(),
-                    agent: agent.clone(),
+                    call: id,
+                    agent,
                     case_type,
                     resolved,
                 },

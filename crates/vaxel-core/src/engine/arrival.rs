@@ -27,8 +27,8 @@ impl Engine {
             .entry_by_number
             .get(to)
             .ok_or_else(|| EngineError::UnknownEntry(to.to_owned()))?;
-        let site = self.site.clone();
-        let entry = site.entry(entry_ix);
+        let entry = self.site.entry(entry_ix);
+        let (priority, calendar) = (entry.priority, entry.calendar);
         self.st.next_seq += 1;
         let call = Call {
             id: id.clone(),
@@ -38,7 +38,7 @@ impl Engine {
             from,
             lang,
             arrived: self.st.now,
-            priority: entry.priority,
+            priority,
             state: CallState::Queued,
             precollected: digits,
             precollected_used: 0,
@@ -84,18 +84,19 @@ impl Engine {
                 return Ok(());
             }
         }
-        if let Some(cal) = entry.calendar
+        if let Some(cal) = calendar
             && !self.is_open(cal)
         {
-            match &entry.closed_route {
+            let entry = self.site.entry(entry_ix);
+            let (prompt, route) = (entry.closed_prompt.clone(), entry.closed_route.clone());
+            match route {
                 Some(route) => {
-                    if let Some(p) = &entry.closed_prompt {
-                        self.play(slot, p.clone());
+                    if let Some(p) = prompt {
+                        self.play(slot, p);
                     }
-                    self.route_to(slot, route, 0);
+                    self.route_to(slot, &route, 0);
                 }
                 None => {
-                    let prompt = entry.closed_prompt.clone();
                     self.emit_for(
                         slot,
                         Command::Hangup {
@@ -108,10 +109,12 @@ impl Engine {
             }
             return Ok(());
         }
-        if let Some(greeting) = &entry.greeting {
-            self.play(slot, greeting.clone());
+        let entry = self.site.entry(entry_ix);
+        let (greeting, route) = (entry.greeting.clone(), entry.route.clone());
+        if let Some(greeting) = greeting {
+            self.play(slot, greeting);
         }
-        self.route_to(slot, &entry.route, 0);
+        self.route_to(slot, &route, 0);
         Ok(())
     }
 
@@ -201,8 +204,7 @@ impl Engine {
     /// Applies a caller's choice at `menu`: an option, no input (the default), or an
     /// invalid choice (the prompt again, `retries` times, then the default).
     fn menu_choice(&mut self, slot: Slot, menu: MenuIdx, tries: u32, digits: &str, depth: u32) {
-        let site = self.site.clone();
-        let m = site.menu(menu);
+        let m = self.site.menu(menu);
         let target = if digits.is_empty() {
             Some(m.default.clone())
         } else {
@@ -230,18 +232,14 @@ impl Engine {
         call.levels += 1;
         call.digits.push_str(digits);
         match target {
-            Target::Callback => match &m.default {
+            Target::Callback => match self.site.menu(menu).default.clone() {
                 Target::Group(g) => {
-                    let g = *g;
                     self.enter_group(slot, g, depth + 1);
                     if self.live_in_queue(slot) {
                         self.offer_callback(slot, g);
                     }
                 }
-                other => {
-                    let other = other.clone();
-                    self.route_to(slot, &other, depth + 1);
-                }
+                other => self.route_to(slot, &other, depth + 1),
             },
             t => self.route_to(slot, &t, depth + 1),
         }

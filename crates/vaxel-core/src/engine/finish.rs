@@ -40,9 +40,8 @@ impl Engine {
     /// The agent starts after-call work for the call it just had (`record`: the call whose
     /// record waits for it). Zero wrap-up time ends it at once.
     pub(super) fn start_wrapup(&mut self, agent: AgentIdx, record: Option<Slot>) {
-        let site = self.site.clone();
         let group = self.st.agents[agent.ix()].last_group;
-        let ms = group.map_or(0, |g| site.group(g).wrapup_ms);
+        let ms = group.map_or(0, |g| self.site.group(g).wrapup_ms);
         let now = self.st.now;
         let until = match self.st.agents[agent.ix()].planned_wrapup_end.take() {
             Some(t) => (t > now).then_some(t),
@@ -110,7 +109,7 @@ impl Engine {
         let wait_ms = call
             .queued
             .map_or(0, |q| call.answered.unwrap_or(ended).since(q));
-        let name = |t: Option<Text>| t.unwrap_or_else(|| Text::from(""));
+        let name = |t: Option<Text>| t.unwrap_or_else(|| self.empty.clone());
         let record = CallRecord {
             call_id: call.id,
             entry: name(call.entry.map(|e| site.entry(e).id.clone())),

@@ -3,9 +3,9 @@
 //! Each membership keeps a single armed timer at its next deadline, so a call answered
 //! quickly leaves one stale timer behind, not one per rule.
 
-use super::Engine;
 use super::state::{CallState, Member, Slot};
 use super::timers::Timer;
+use super::{Engine, live_call};
 use crate::output::Command;
 use crate::site::{Condition, Group, GroupIdx};
 use crate::time::Timestamp;
@@ -44,14 +44,13 @@ impl Engine {
     /// Arms the membership's timer at its next deadline (if any and not already armed so).
     pub(super) fn arm_member(&mut self, slot: Slot, group: GroupIdx) {
         let now = self.st.now;
-        let site = self.site.clone();
-        let actionable = self.call(slot).state == CallState::Queued;
-        let call = self.call_mut(slot);
+        let call = live_call(&mut self.st.calls, slot);
+        let actionable = call.state == CallState::Queued;
         let seq = call.seq;
         let Some(m) = call.member_mut(group) else {
             return;
         };
-        let Some(at) = next_deadline(site.group(group), m, now, actionable) else {
+        let Some(at) = next_deadline(self.site.group(group), m, now, actionable) else {
             return;
         };
         let at = at.max(now);

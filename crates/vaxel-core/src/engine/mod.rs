@@ -52,6 +52,15 @@ fn memberships(site: &Site) -> (Vec<AgentGroups>, Vec<Vec<u32>>) {
         .unzip()
 }
 
+/// The call in `slot` of `calls`, for code that borrows the site beside it (which
+/// [`Engine::call_mut`] would not allow).
+fn live_call(calls: &mut [Option<Call>], slot: Slot) -> &mut Call {
+    match &mut calls[slot as usize] {
+        Some(c) => c,
+        None => unreachable!("slot {slot} is free: an engine invariant is broken"),
+    }
+}
+
 /// Crisis mode as switched on by an admin.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct ActiveCrisis {
@@ -66,6 +75,8 @@ pub struct Engine {
     site: Arc<Site>,
     /// Per calendar: the last answer and until when it holds (derived; not saved).
     open_cache: Vec<Option<OpenState>>,
+    /// The empty text of records with no entry or agent, shared instead of allocated.
+    empty: Text,
     st: EngineState,
 }
 
@@ -110,6 +121,7 @@ impl Engine {
             .collect();
         let mut engine = Engine {
             open_cache: vec![None; site.calendars.len()],
+            empty: Text::from(""),
             st: EngineState {
                 now,
                 calls: Vec::new(),
@@ -182,6 +194,7 @@ impl Engine {
         }
         Ok(Engine {
             open_cache: vec![None; site.calendars.len()],
+            empty: Text::from(""),
             site,
             st: state,
         })
@@ -332,17 +345,10 @@ impl Engine {
         }
     }
 
-    fn emit(&mut self, platform: &Text, command: Command) {
-        self.st.out.push_back(Output::Command {
-            platform: platform.clone(),
-            command,
-        });
-    }
-
     /// Emits a command for the call in `slot`.
     fn emit_for(&mut self, slot: Slot, command: Command) {
         let platform = self.call(slot).platform.clone();
-        self.emit(&platform, command);
+        self.st.out.push_back(Output::Command { platform, command });
     }
 
     fn call(&self, slot: Slot) -> &Call {
@@ -353,10 +359,7 @@ impl Engine {
     }
 
     fn call_mut(&mut self, slot: Slot) -> &mut Call {
-        match &mut self.st.calls[slot as usize] {
-            Some(c) => c,
-            None => unreachable!("slot {slot} is free: an engine invariant is broken"),
-        }
+        live_call(&mut self.st.calls, slot)
     }
 
     /// The live call in `slot` if it is still the one with `seq` (timers check this).
@@ -402,11 +405,17 @@ impl Engine {
         state.open
     }
 
-    /// Starts a new day of `today` figures at local midnight.
+    /// Starts a new day of `today` figures at local midnight. Called at every input and
+    /// timer, so the check is kept apart from the rare work.
+    #[inline]
     fn roll_day(&mut self) {
-        if self.st.now < self.st.day_end {
-            return;
+        if self.st.now >= self.st.day_end {
+            self.start_day();
         }
+    }
+
+    #[cold]
+    fn start_day(&mut self) {
         let tz = &self.site.timezone;
         let local = tz.to_datetime(self.st.now.to_jiff());
         let next_midnight = local.date().tomorrow().ok().and_then(|d| {

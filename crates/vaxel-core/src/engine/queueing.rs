@@ -82,8 +82,13 @@ impl Engine {
             return;
         }
         let now = self.st.now;
-        let site = self.site.clone();
-        let g = site.group(group);
+        let g = self.site.group(group);
+        // The widen steps that apply from the start, and the first announcement.
+        let mut step = 0u8;
+        while usize::from(step) < g.widen.len() && g.widen[usize::from(step)].after_ms == 0 {
+            step += 1;
+        }
+        let next_announce = (g.announce_every_ms > 0).then(|| now.plus_ms(g.announce_every_ms));
         let call = self.call_mut(slot);
         if call.queued.is_none() {
             call.queued = Some(now);
@@ -98,10 +103,6 @@ impl Engine {
         }
         let mseq = call.next_mseq;
         call.next_mseq += 1;
-        let mut step = 0u8;
-        while usize::from(step) < g.widen.len() && g.widen[usize::from(step)].after_ms == 0 {
-            step += 1;
-        }
         call.members.push(Member {
             group,
             step,
@@ -109,7 +110,7 @@ impl Engine {
             mseq,
             fired: 0,
             max_wait_done: false,
-            next_announce: (g.announce_every_ms > 0).then(|| now.plus_ms(g.announce_every_ms)),
+            next_announce,
             armed: None,
         });
         let declined_by = call.declined_by;
@@ -347,9 +348,9 @@ impl Engine {
     /// Offers the waiting call to `agent` from `group`: `connect` (or `dial` for a
     /// callback). The call keeps its places, out of the sets, until answered.
     pub(super) fn connect(&mut self, slot: Slot, agent: AgentIdx, group: GroupIdx) {
-        let site = self.site.clone();
-        let g = site.group(group);
-        let def = site.agent(agent);
+        let ring_ms = self.site.group(group).ring_ms;
+        let agent_id = self.site.agent(agent).id.clone();
+        let grace = self.site.platform.ring_grace_ms;
         self.remove_sets(slot);
         self.remove_idle(agent);
         self.st.assignments += 1;
@@ -357,7 +358,6 @@ impl Engine {
         self.st.agents[agent.ix()].last_group = Some(group);
         let extension = self.st.agents[agent.ix()].extension.clone();
         let now = self.st.now;
-        let grace = site.platform.ring_grace_ms;
         let call = self.call_mut(slot);
         call.serving = Some(group);
         call.offering = None;
@@ -372,7 +372,7 @@ impl Engine {
                 slot,
                 Command::Dial {
                     callback: id,
-                    agent: def.id.clone(),
+                    agent: agent_id,
                     extension,
                     number,
                 },
@@ -380,20 +380,20 @@ impl Engine {
         } else {
             call.state = CallState::Ringing { agent };
             call.nonce += 1;
-            call.deadline = (g.ring_ms > 0).then(|| now.plus_ms(g.ring_ms + grace));
+            call.deadline = (ring_ms > 0).then(|| now.plus_ms(ring_ms + grace));
             let (seq, nonce) = (call.seq, call.nonce);
             self.emit_for(
                 slot,
                 Command::Connect {
                     call: id,
-                    agent: def.id.clone(),
+                    agent: agent_id,
                     extension,
-                    ring_s: Timestamp::ms_to_secs_ceil(g.ring_ms),
+                    ring_s: Timestamp::ms_to_secs_ceil(ring_ms),
                 },
             );
-            if g.ring_ms > 0 {
+            if ring_ms > 0 {
                 self.st.timers.at(
-                    now.plus_ms(g.ring_ms + grace),
+                    now.plus_ms(ring_ms + grace),
                     Timer::Ring { slot, seq, nonce },
                 );
             }

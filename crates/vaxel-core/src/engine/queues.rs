@@ -8,7 +8,7 @@ use crate::site::{AgentIdx, Group, Strategy};
 use crate::snapshot::{AgentCounts, AgentState, DayStats};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
 /// A call's place in a queue: highest priority first, then the earliest place, then the
 /// earliest arrival. The slot comes last so the key finds the call.
@@ -28,44 +28,54 @@ pub(crate) struct IdleKey {
     pub agent: AgentIdx,
 }
 
-/// The free agents of one group tier, in rank order: a sorted vector. A group holds at
-/// most as many as the agents serving it (tens, rarely thousands), and every agent taken or
-/// freed updates each group it serves, so these sets change far more often than they
-/// grow: a binary search and a short move beat a B-tree's node walk and allocations.
+/// The free agents of one group tier, in rank order: a sorted double-ended vector. A group
+/// holds at most as many as the agents serving it (tens, rarely thousands), and every agent
+/// taken or freed updates each group it serves, so these sets change far more often than
+/// they grow: a binary search and a short move beat a B-tree's node walk and allocations.
+/// Double-ended because the common changes are at the ends: the best agent is taken from
+/// the front, and under `longest-idle` a newly freed agent ranks last; a `VecDeque` moves
+/// the shorter side, so both cost nothing to shift.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "Vec<IdleKey>", into = "Vec<IdleKey>")]
-pub(crate) struct IdleSet(Vec<IdleKey>);
+pub(crate) struct IdleSet(VecDeque<IdleKey>);
 
 impl From<Vec<IdleKey>> for IdleSet {
     /// Saved sets are sorted already; sorting again makes any input a valid set.
     fn from(mut keys: Vec<IdleKey>) -> IdleSet {
         keys.sort_unstable();
         keys.dedup();
-        IdleSet(keys)
+        IdleSet(keys.into())
     }
 }
 
 impl From<IdleSet> for Vec<IdleKey> {
     fn from(set: IdleSet) -> Vec<IdleKey> {
-        set.0
+        set.0.into()
     }
 }
 
 impl IdleSet {
+    /// Checks the back first: under `longest-idle`, `round-robin` and most others the
+    /// newly freed agent ranks last.
     pub(crate) fn insert(&mut self, key: IdleKey) {
-        if let Err(i) = self.0.binary_search(&key) {
+        if self.0.back().is_none_or(|last| *last < key) {
+            self.0.push_back(key);
+        } else if let Err(i) = self.0.binary_search(&key) {
             self.0.insert(i, key);
         }
     }
 
+    /// Checks the front first: the agent taken is most often the best ranked.
     pub(crate) fn remove(&mut self, key: &IdleKey) {
-        if let Ok(i) = self.0.binary_search(key) {
+        if self.0.front() == Some(key) {
+            self.0.pop_front();
+        } else if let Ok(i) = self.0.binary_search(key) {
             self.0.remove(i);
         }
     }
 
     /// Best ranked first.
-    pub(crate) fn iter(&self) -> std::slice::Iter<'_, IdleKey> {
+    pub(crate) fn iter(&self) -> std::collections::vec_deque::Iter<'_, IdleKey> {
         self.0.iter()
     }
 }

@@ -1,16 +1,15 @@
-//! The engine's deadlines: a min-heap of (time, insertion order, what). Timers are never
+//! The engine's deadlines: a min-heap of what is due by (time, insertion order). Timers are never
 //! cancelled; each carries what it refers to (call seq + membership or nonce, agent nonce)
 //! and is ignored when it fires if that no longer holds. `poll_timeout` may therefore
 //! report a deadline that turns out to do nothing: a spurious wake-up, never a missed one.
 
 use super::state::Slot;
+use crate::keyed_heap::KeyedHeap;
 use crate::site::{AgentIdx, GroupIdx};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Timer {
     /// The call's membership `mseq` in `group` has something due (widening, a
     /// `wait_over_s` rule, `max_wait_s`, an announcement).
@@ -32,28 +31,71 @@ pub(crate) enum Timer {
     PauseEnd { agent: AgentIdx, nonce: u32 },
 }
 
+/// The timers in a [`KeyedHeap`] by (time, insertion order). Saved as the list of
+/// `(time, insertion order, timer)` the engine has always written, so checkpoints keep
+/// their form.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(from = "SavedTimers", into = "SavedTimers")]
 pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Timestamp, u64, Timer)>>,
+    heap: KeyedHeap<Timer>,
     next: u64,
+}
+
+/// [`Timers`] as saved.
+#[derive(Serialize, Deserialize)]
+struct SavedTimers {
+    heap: Vec<(Timestamp, u64, Timer)>,
+    next: u64,
+}
+
+fn key(when: Timestamp, n: u64) -> u128 {
+    (u128::from(when.0) << 64) | u128::from(n)
+}
+
+fn when(key: u128) -> Timestamp {
+    Timestamp((key >> 64) as u64)
+}
+
+impl From<SavedTimers> for Timers {
+    fn from(saved: SavedTimers) -> Timers {
+        Timers {
+            heap: saved
+                .heap
+                .into_iter()
+                .map(|(t, n, timer)| (key(t, n), timer))
+                .collect(),
+            next: saved.next,
+        }
+    }
+}
+
+impl From<Timers> for SavedTimers {
+    fn from(timers: Timers) -> SavedTimers {
+        SavedTimers {
+            heap: timers
+                .heap
+                .iter()
+                .map(|(k, timer)| (when(k), k as u64, *timer))
+                .collect(),
+            next: timers.next,
+        }
+    }
 }
 
 impl Timers {
     pub(crate) fn at(&mut self, when: Timestamp, timer: Timer) {
         self.next += 1;
-        self.heap.push(Reverse((when, self.next, timer)));
+        self.heap.push(key(when, self.next), timer);
     }
 
     pub(crate) fn next_deadline(&self) -> Option<Timestamp> {
-        self.heap.peek().map(|Reverse((t, _, _))| *t)
+        self.heap.peek().map(|(k, _)| when(k))
     }
 
     /// The earliest timer due by `now`, removed.
     pub(crate) fn pop_due(&mut self, now: Timestamp) -> Option<(Timestamp, Timer)> {
         match self.heap.peek() {
-            Some(Reverse((t, _, _))) if *t <= now => {
-                self.heap.pop().map(|Reverse((t, _, timer))| (t, timer))
-            }
+            Some((k, _)) if when(k) <= now => self.heap.pop().map(|(k, timer)| (when(k), timer)),
             _ => None,
         }
     }
