@@ -8,6 +8,7 @@ use crate::input::CallId;
 use crate::output::{CallbackNote, Command, Outcome};
 use crate::site::{MenuIdx, Target, Text};
 use smallvec::SmallVec;
+use std::collections::hash_map::Entry;
 
 impl Engine {
     pub(super) fn call_arrived(
@@ -19,9 +20,11 @@ impl Engine {
         digits: Option<String>,
         lang: Option<Text>,
     ) -> Result<(), EngineError> {
-        if self.st.by_id.contains_key(&*id) {
-            return Err(EngineError::DuplicateCall(id.to_string()));
-        }
+        // One lookup both refuses a duplicate and keeps the place to insert the new call.
+        let vacant = match self.st.by_id.entry(id.clone()) {
+            Entry::Occupied(_) => return Err(EngineError::DuplicateCall(id.to_string())),
+            Entry::Vacant(v) => v,
+        };
         let entry_ix = *self
             .site
             .entry_by_number
@@ -31,7 +34,7 @@ impl Engine {
         let (priority, calendar) = (entry.priority, entry.calendar);
         self.st.next_seq += 1;
         let call = Call {
-            id: id.clone(),
+            id,
             seq: self.st.next_seq,
             platform,
             entry: Some(entry_ix),
@@ -73,7 +76,7 @@ impl Engine {
                 (self.st.calls.len() - 1) as Slot
             }
         };
-        self.st.by_id.insert(id, slot);
+        vacant.insert(slot);
 
         if let Some(crisis) = self.st.crisis.clone() {
             if let Some(prompt) = crisis.prompt {
