@@ -112,10 +112,13 @@ pub fn days_in_month(year: i64, month: u32) -> u32 {
 /// Parses a timestamp cell: RFC 3339 with an offset or integer epoch milliseconds.
 /// Surrounding spaces are ignored. A leap second (`:60`) is read as `:59`, as `jiff` does.
 pub fn parse_timestamp(cell: &str) -> Result<Timestamp, TimeParseError> {
-    let s = cell.trim();
+    let s = crate::csvio::trim(cell);
     let b = s.as_bytes();
     if b.is_empty() {
         return Err(TimeParseError::Syntax);
+    }
+    if let Some(t) = parse_common(b) {
+        return Ok(t);
     }
     if b.iter().all(u8::is_ascii_digit) {
         return s
@@ -127,6 +130,76 @@ pub fn parse_timestamp(cell: &str) -> Result<Timestamp, TimeParseError> {
         return Err(TimeParseError::BeforeEpoch);
     }
     parse_rfc3339(b)
+}
+
+/// `2026-03-02T08:15:03.250+01:00`, the form the writers use and nearly every trace has, read
+/// at fixed positions (a year's trace has 1.8 million of them). `None` for anything else,
+/// errors included: [`parse_rfc3339`] then decides.
+fn parse_common(b: &[u8]) -> Option<Timestamp> {
+    const DIGITS: [usize; 21] = [
+        0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 24, 25, 27, 28,
+    ];
+    let b: &[u8; 29] = b.try_into().ok()?;
+    let d = |i: usize| u32::from(b[i].wrapping_sub(b'0'));
+    if !DIGITS.iter().all(|&i| d(i) < 10)
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[26] != b':'
+    {
+        return None;
+    }
+    let n2 = |i: usize| d(i) * 10 + d(i + 1);
+    let year = i64::from(n2(0) * 100 + n2(2));
+    let (month, day, hour, minute, second) = (n2(5), n2(8), n2(11), n2(14), n2(17));
+    let (oh, om) = (n2(24), n2(27));
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+        || oh > 23
+        || om > 59
+    {
+        return None;
+    }
+    let offset_s = i64::from(oh * 3600 + om * 60);
+    let offset_s = match b[23] {
+        b'+' => offset_s,
+        b'-' => -offset_s,
+        _ => return None,
+    };
+    let ms = i64::from(d(20) * 100 + n2(21));
+    instant(
+        year,
+        month,
+        day,
+        hour * 3600 + minute * 60 + second,
+        ms,
+        offset_s,
+    )
+    .ok()
+}
+
+/// The instant of a local date, second of the day and millisecond at an offset.
+fn instant(
+    year: i64,
+    month: u32,
+    day: u32,
+    second_of_day: u32,
+    ms: i64,
+    offset_s: i64,
+) -> Result<Timestamp, TimeParseError> {
+    let days = days_from_civil(year, month, day);
+    let secs = days * 86_400 + i64::from(second_of_day) - offset_s;
+    let total = secs * 1000 + ms;
+    u64::try_from(total)
+        .map(Timestamp)
+        .map_err(|_| TimeParseError::BeforeEpoch)
 }
 
 fn digits(b: &[u8], at: usize, n: usize) -> Result<u32, TimeParseError> {
@@ -222,18 +295,23 @@ fn parse_rfc3339(b: &[u8]) -> Result<Timestamp, TimeParseError> {
     if i != b.len() {
         return Err(Syntax);
     }
-    let days = days_from_civil(year, month, day);
-    let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_s;
-    let total = secs * 1000 + ms;
-    u64::try_from(total)
-        .map(Timestamp)
-        .map_err(|_| TimeParseError::BeforeEpoch)
+    instant(
+        year,
+        month,
+        day,
+        hour * 3600 + minute * 60 + second,
+        ms,
+        offset_s,
+    )
 }
 
 /// Parses a duration cell (seconds, decimals allowed) into milliseconds, rounded half up.
 /// `1e3` style exponents are accepted too; `-0` reads as zero.
 pub fn parse_duration_ms(cell: &str) -> Result<u64, DurationParseError> {
-    let s = cell.trim();
+    let s = crate::csvio::trim(cell);
+    if let Some(ms) = parse_plain_seconds(s.as_bytes()) {
+        return Ok(ms);
+    }
     let (neg, body) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),
@@ -250,6 +328,32 @@ pub fn parse_duration_ms(cell: &str) -> Result<u64, DurationParseError> {
         Some(Err(e)) => Err(e),
         None => parse_float_ms(s),
     }
+}
+
+/// `171.9`: up to nine digits and at most three decimals, the form durations are written in
+/// (three in every row of a trace), read without the general parser's bookkeeping. `None`
+/// for anything else, which [`parse_decimal_ms`] then reads (to the same value where both do).
+fn parse_plain_seconds(b: &[u8]) -> Option<u64> {
+    let (whole, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(p) => (&b[..p], &b[p + 1..]),
+        None => (b, &b[b.len()..]),
+    };
+    if whole.is_empty() || whole.len() > 9 || frac.len() > 3 {
+        return None;
+    }
+    let digit = |c: u8| {
+        let d = c.wrapping_sub(b'0');
+        (d < 10).then_some(u64::from(d))
+    };
+    let mut s = 0;
+    for &c in whole {
+        s = s * 10 + digit(c)?;
+    }
+    let mut ms = s * 1000;
+    for (&c, scale) in frac.iter().zip([100, 10, 1]) {
+        ms += digit(c)? * scale;
+    }
+    Some(ms)
 }
 
 /// `digits[.digits]` (at least one digit). `None` when the text is something else.
@@ -435,6 +539,13 @@ impl TimeFormatter {
         self.offset_min
     }
 
+    /// The instants (epoch milliseconds, `[from, until)`) over which the offset of the last
+    /// [`offset_min`](Self::offset_min) or [`local`](Self::local) holds, for callers that keep
+    /// what they derived from it.
+    pub(crate) fn offset_span(&self) -> (i64, i64) {
+        (self.from_ms, self.until_ms)
+    }
+
     #[cold]
     fn refill(&mut self, ms: i64) {
         let Ok(ts) = jiff::Timestamp::from_millisecond(ms) else {
@@ -560,6 +671,54 @@ mod tests {
         }
     }
 
+    /// The fixed-position path and the general one agree on every well-formed instant near
+    /// edges (leap days, offsets, the epoch), and leave everything else to the general one.
+    #[test]
+    fn common_form_agrees_with_the_general_parser() {
+        use TimeParseError::{BeforeEpoch, Syntax};
+        for s in [
+            "2026-03-02T08:15:03.250+01:00",
+            "2024-02-29T23:59:59.999-05:30",
+            "1970-01-01T01:00:00.000+01:00",
+            "1970-01-01T00:00:00.000-00:00",
+            "2099-12-31T23:59:59.999+14:00",
+            "2000-02-29T00:00:00.001+23:59",
+        ] {
+            let general = parse_rfc3339(s.as_bytes());
+            assert_eq!(parse_common(s.as_bytes()).ok_or(Syntax), general, "{s}");
+            assert_eq!(parse_timestamp(s), general, "{s}");
+        }
+        for s in [
+            "1970-01-01T00:59:59.999+01:00",
+            "2026-02-29T08:15:03.250+01:00",
+            "2026-03-02T08:15:60.250+01:00",
+            "2026-03-02T24:15:03.250+01:00",
+            "2026-03-02t08:15:03.250+01:00",
+            "2026-03-02 08:15:03.250+01:00",
+            "2026-03-02T08:15:03,250+01:00",
+            "2026-03-02T08:15:03.250+24:00",
+            "2026-03-02T08:15:03.250+01:60",
+            "2026-03-02T08:15:03.250*01:00",
+            "2026-03-02T08:15:03.2x0+01:00",
+            "2026-03-02T08:15:03.2500+01:0",
+            "+026-03-02T08:15:03.250+01:00",
+        ] {
+            assert_eq!(parse_common(s.as_bytes()), None, "{s}");
+        }
+        assert_eq!(
+            parse_timestamp("1970-01-01T00:59:59.999+01:00"),
+            Err(BeforeEpoch)
+        );
+        assert_eq!(
+            parse_timestamp("2026-03-02T08:15:60.250+01:00"),
+            parse_timestamp("2026-03-02T08:15:59.250+01:00")
+        );
+        assert_eq!(
+            parse_timestamp("2026-03-02T08:15:03.250+24:00"),
+            Err(Syntax)
+        );
+    }
+
     #[test]
     fn rounds_sub_millisecond_half_up() {
         let base = parse_timestamp("2026-03-02T08:15:03+01:00").unwrap().0;
@@ -650,6 +809,41 @@ mod tests {
     }
 
     #[test]
+    fn plain_seconds_agree_with_the_general_parser() {
+        for s in [
+            "0",
+            "7",
+            "7.",
+            "12.5",
+            "171.9",
+            "0.25",
+            "0.001",
+            "999999999.999",
+            "000.100",
+        ] {
+            let general = parse_decimal_ms(s.as_bytes());
+            assert_eq!(parse_plain_seconds(s.as_bytes()).map(Ok), general, "{s}");
+        }
+        for s in [
+            "",
+            ".",
+            ".5",
+            "1.2345",
+            "1000000000",
+            "1,5",
+            "1e3",
+            "+1",
+            "-1",
+            "1.2.3",
+            "1.x",
+            "x",
+            " 1",
+        ] {
+            assert_eq!(parse_plain_seconds(s.as_bytes()), None, "{s}");
+        }
+    }
+
+    #[test]
     fn durations() {
         assert_eq!(parse_duration_ms("12.5"), Ok(12_500));
         assert_eq!(parse_duration_ms("0"), Ok(0));
@@ -695,6 +889,13 @@ mod tests {
             prop_assert_eq!(theirs.as_millisecond(), i64::try_from(ms).unwrap());
             let z = Timestamp(ms).to_jiff().to_zoned_datetime(stockholm());
             prop_assert_eq!(f.local(Timestamp(ms)).hour, u32::try_from(z.hour()).unwrap());
+        }
+
+        #[test]
+        fn plain_seconds_never_disagree(s in "[0-9.]{0,14}") {
+            if let Some(ms) = parse_plain_seconds(s.as_bytes()) {
+                prop_assert_eq!(Some(Ok(ms)), parse_decimal_ms(s.as_bytes()));
+            }
         }
 
         #[test]

@@ -11,7 +11,7 @@
 //! numbers ≥ 0, booleans are `true`/`false` (`1`/`0` and any case accepted), digits are
 //! `0-9 * #` levels separated by commas.
 
-use crate::csvio::{CsvIn, CsvOut, valid_digits};
+use crate::csvio::{CsvIn, CsvOut, trim, valid_digits};
 use crate::error::SimError;
 use crate::timefmt::{TimeFormatter, write_duration_s};
 use jiff::tz::TimeZone;
@@ -154,7 +154,7 @@ impl<R: io::Read> TraceReader<R> {
         let call_id = csv.text(c.call_id)?.to_owned();
         let arrival = csv.timestamp(c.arrival)?;
         let to = csv.text(c.to)?.to_owned();
-        let digits = csv.cell(c.digits).trim();
+        let digits = trim(csv.cell(c.digits));
         if !valid_digits(digits) {
             let ix = c.digits.unwrap_or(0);
             return Err(csv.cell_err(
@@ -168,12 +168,12 @@ impl<R: io::Read> TraceReader<R> {
         let call = TraceCall {
             arrival,
             to,
-            from: csv.cell(c.from).trim().to_owned(),
+            from: trim(csv.cell(c.from)).to_owned(),
             digits: digits.to_owned(),
             patience_ms: csv.opt_duration(c.patience)?,
             talk_ms: csv.duration(c.talk)?,
             wrapup_ms: csv.opt_duration(c.wrapup)?,
-            case_type: Some(csv.cell(c.case_type).trim())
+            case_type: Some(trim(csv.cell(c.case_type)))
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned),
             resolved: csv.opt_bool(c.resolved)?,
@@ -189,7 +189,7 @@ impl<R: io::Read> TraceReader<R> {
                 format!(
                     "{} is earlier than the previous arrival {} (line {prev_line}); \
                      a trace must be sorted by arrival",
-                    csv.cell(Some(c.arrival)).trim(),
+                    trim(csv.cell(Some(c.arrival))),
                     prev_text
                 ),
             ));
@@ -204,7 +204,7 @@ impl<R: io::Read> TraceReader<R> {
             self.seen
                 .insert(call.call_id.clone().into_boxed_str(), line);
         }
-        let text = csv.cell(Some(c.arrival)).trim();
+        let text = trim(csv.cell(Some(c.arrival)));
         match &mut self.last {
             Some((t, s, l)) => {
                 *t = arrival;

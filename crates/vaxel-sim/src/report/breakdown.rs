@@ -6,11 +6,12 @@
 //! incrementally in constant memory (the case-type table keeps one row per case type, at
 //! most [`MAX_CASE_TYPES`]).
 
-use super::{Keyed, f, ratio, round};
+use super::{Keyed, Recent, f, ratio, round};
 use crate::timefmt::TimeFormatter;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
-use std::collections::BTreeMap;
 use vaxel_core::CallRecord;
+use vaxel_core::site::Text;
 
 /// Upper bounds (inclusive, seconds) of the wait buckets; the last bucket is open.
 /// Bucket `a-b` holds offered calls that waited more than `a` and at most `b` seconds;
@@ -110,15 +111,38 @@ fn table(what: &str, rows: impl IntoIterator<Item = (String, Tally)>) -> Breakdo
     }
 }
 
+const MS_PER_HOUR: i64 = 3_600_000;
+const MS_PER_DAY: i64 = 24 * MS_PER_HOUR;
+
+/// The local day (or the part of it with one UTC offset) of the last arrival counted: within
+/// it, weekday and month stay the same and the hour is the time since `midnight_ms`. Records
+/// come roughly in time order, so [`TimeFormatter::local`]'s calendar arithmetic is needed
+/// about once a day instead of once a record.
+#[derive(Clone, Copy, Debug)]
+struct LocalDay {
+    /// The span of instants (epoch milliseconds) this holds for.
+    from_ms: i64,
+    until_ms: i64,
+    /// The instant of the local midnight at the span's offset.
+    midnight_ms: i64,
+    weekday: usize,
+    /// 0 = January.
+    month: usize,
+}
+
 /// Accumulates every breakdown from call records.
 #[derive(Debug)]
 pub struct BreakdownBuilder {
     fmt: TimeFormatter,
+    day: LocalDay,
     hour: [Tally; 24],
     weekday: [Tally; 7],
     month: [Tally; 12],
     wait: [Tally; WAIT_BUCKETS_S.len() + 1],
-    case_types: BTreeMap<String, Tally>,
+    /// One row per case type (`(other)` included), in the order first seen.
+    case_types: Vec<(String, Tally)>,
+    case_type_ix: FxHashMap<Box<str>, usize>,
+    recent_case_types: Recent,
     /// resolved, referred, not recorded.
     resolution: [Tally; 3],
 }
@@ -129,21 +153,79 @@ impl BreakdownBuilder {
     pub fn new(tz: jiff::tz::TimeZone) -> BreakdownBuilder {
         BreakdownBuilder {
             fmt: TimeFormatter::new(tz),
+            day: LocalDay {
+                from_ms: 0,
+                until_ms: 0,
+                midnight_ms: 0,
+                weekday: 0,
+                month: 0,
+            },
             hour: Default::default(),
             weekday: Default::default(),
             month: Default::default(),
             wait: Default::default(),
-            case_types: BTreeMap::new(),
+            case_types: Vec::new(),
+            case_type_ix: FxHashMap::default(),
+            recent_case_types: Recent::default(),
             resolution: Default::default(),
         }
     }
 
+    /// The row of a case type; past [`MAX_CASE_TYPES`] new ones go to `(other)`.
+    fn case_type(&mut self, ct: &Text) -> usize {
+        if let Some(i) = self.recent_case_types.get(ct) {
+            return i;
+        }
+        let key = if self.case_type_ix.contains_key(&**ct) || self.case_types.len() < MAX_CASE_TYPES
+        {
+            &**ct
+        } else {
+            "(other)"
+        };
+        let i = match self.case_type_ix.get(key) {
+            Some(&i) => i,
+            None => {
+                self.case_types.push((key.to_owned(), Tally::default()));
+                self.case_type_ix
+                    .insert(key.into(), self.case_types.len() - 1);
+                self.case_types.len() - 1
+            }
+        };
+        // Lasting: a case type in the table stays there, and once the table is full a new
+        // one never gets a row of its own.
+        self.recent_case_types.put(ct, i);
+        i
+    }
+
+    /// Hour, weekday and month of an arrival in the zone.
+    fn local(&mut self, t: vaxel_core::Timestamp) -> (usize, usize, usize) {
+        let ms = i64::try_from(t.0).unwrap_or(i64::MAX);
+        if ms < self.day.from_ms || ms >= self.day.until_ms {
+            let l = self.fmt.local(t);
+            let (from_ms, until_ms) = self.fmt.offset_span();
+            let into_day = i64::from(l.hour) * MS_PER_HOUR
+                + i64::from(l.minute) * 60_000
+                + i64::from(l.second) * 1000
+                + i64::from(l.milli);
+            let midnight_ms = ms - into_day;
+            self.day = LocalDay {
+                from_ms: from_ms.max(midnight_ms),
+                until_ms: until_ms.min(midnight_ms.saturating_add(MS_PER_DAY)),
+                midnight_ms,
+                weekday: l.weekday as usize,
+                month: (l.month as usize).saturating_sub(1),
+            };
+        }
+        let hour = ((ms - self.day.midnight_ms) / MS_PER_HOUR) as usize;
+        (hour, self.day.weekday, self.day.month)
+    }
+
     /// Counts one call.
     pub fn add(&mut self, r: &CallRecord) {
-        let l = self.fmt.local(r.arrived);
-        self.hour[l.hour as usize].add(r);
-        self.weekday[l.weekday as usize].add(r);
-        self.month[(l.month as usize).saturating_sub(1)].add(r);
+        let (hour, weekday, month) = self.local(r.arrived);
+        self.hour[hour].add(r);
+        self.weekday[weekday].add(r);
+        self.month[month].add(r);
         if r.queued.is_some() {
             let b = WAIT_BUCKETS_S
                 .iter()
@@ -152,20 +234,8 @@ impl BreakdownBuilder {
             self.wait[b].add(r);
         }
         if let Some(ct) = &r.case_type {
-            let key =
-                if self.case_types.contains_key(&**ct) || self.case_types.len() < MAX_CASE_TYPES {
-                    &**ct
-                } else {
-                    "(other)"
-                };
-            match self.case_types.get_mut(key) {
-                Some(t) => t.add(r),
-                None => {
-                    let mut t = Tally::default();
-                    t.add(r);
-                    self.case_types.insert(key.to_owned(), t);
-                }
-            }
+            let i = self.case_type(ct);
+            self.case_types[i].1.add(r);
         }
         if r.outcome.is_answered() {
             let i = match r.resolved {
@@ -186,7 +256,7 @@ impl BreakdownBuilder {
             i if i == WAIT_BUCKETS_S.len() => format!("{}+", WAIT_BUCKETS_S[i - 1]),
             i => format!("{}-{}", WAIT_BUCKETS_S[i - 1], WAIT_BUCKETS_S[i]),
         });
-        let mut case_types: Vec<(String, Tally)> = self.case_types.into_iter().collect();
+        let mut case_types = self.case_types;
         case_types.sort_by(|a, b| b.1.calls.cmp(&a.1.calls).then_with(|| a.0.cmp(&b.0)));
         Keyed(vec![
             (
@@ -255,4 +325,134 @@ pub fn breakdowns<'a>(
         b.add(r);
     }
     b.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cdr::tests::record;
+    use jiff::tz::TimeZone;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    use vaxel_core::Timestamp;
+
+    /// Hour, weekday and month as [`TimeFormatter::local`] gives them, for each instant.
+    fn check_local_day(zone: &str, instants: &[u64]) {
+        let tz = TimeZone::get(zone).unwrap();
+        let mut b = BreakdownBuilder::new(tz.clone());
+        let mut f = TimeFormatter::new(tz);
+        for &ms in instants {
+            let l = f.local(Timestamp(ms));
+            let want = (l.hour as usize, l.weekday as usize, l.month as usize - 1);
+            assert_eq!(b.local(Timestamp(ms)), want, "{zone} {ms}");
+        }
+    }
+
+    #[test]
+    fn local_day_follows_offset_changes() {
+        // Around Stockholm's 2026 changes (01:00 UTC), there and in zones whose offsets
+        // are off the hour (Kolkata, St John's) or change by half an hour (Lord Howe).
+        let spring: u64 = 1_774_746_000_000; // 2026-03-29T01:00:00Z
+        let autumn: u64 = 1_792_890_000_000; // 2026-10-25T01:00:00Z
+        let mut instants = Vec::new();
+        for base in [spring, autumn] {
+            for d in [
+                -86_400_001i64,
+                -3_600_001,
+                -1,
+                0,
+                1,
+                1_799_999,
+                1_800_000,
+                3_600_000,
+            ] {
+                instants.push(base.saturating_add_signed(d));
+            }
+        }
+        instants.extend(instants.clone().iter().rev());
+        for zone in [
+            "Europe/Stockholm",
+            "Australia/Lord_Howe",
+            "Asia/Kolkata",
+            "America/St_Johns",
+            "UTC",
+        ] {
+            check_local_day(zone, &instants);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn local_day_matches_the_formatter(
+            start in 0u64..4_000_000_000_000,
+            steps in prop::collection::vec(-7_200_000i64..86_400_000, 1..200),
+        ) {
+            let mut ms = start;
+            let instants: Vec<u64> = steps
+                .iter()
+                .map(|&d| {
+                    ms = ms.saturating_add_signed(d);
+                    ms
+                })
+                .collect();
+            check_local_day("Europe/Stockholm", &instants);
+            check_local_day("Australia/Lord_Howe", &instants);
+        }
+    }
+
+    /// The case-type table as it was kept before the rows were cached by pointer: a map by
+    /// name, new names past the limit counted under `(other)`.
+    fn reference(case_types: &[Arc<str>]) -> Vec<(String, u64)> {
+        let mut m: BTreeMap<String, u64> = BTreeMap::new();
+        for ct in case_types {
+            let key = if m.contains_key(&**ct) || m.len() < MAX_CASE_TYPES {
+                &**ct
+            } else {
+                "(other)"
+            };
+            *m.entry(key.to_owned()).or_default() += 1;
+        }
+        let mut v: Vec<_> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    #[test]
+    fn case_types_past_the_limit_go_to_other_as_before() {
+        // Shared `Arc`s (as a replay has them), fresh copies of the same names, a literal
+        // "(other)" before the table is full, and names seen again after it is.
+        let shared: Vec<Arc<str>> = (0..MAX_CASE_TYPES + 50)
+            .map(|i| Arc::from(format!("ct{i}")))
+            .collect();
+        let mut seq: Vec<Arc<str>> = Vec::new();
+        for (i, ct) in shared.iter().enumerate() {
+            seq.push(ct.clone());
+            if i % 3 == 0 {
+                seq.push(Arc::from(&**ct));
+            }
+            if i == 10 {
+                seq.push(Arc::from("(other)"));
+            }
+        }
+        for ct in shared.iter().step_by(7) {
+            seq.push(ct.clone());
+            seq.push(Arc::from(&**ct));
+        }
+        let mut b = BreakdownBuilder::new(TimeZone::UTC);
+        for ct in &seq {
+            let mut r = record("c");
+            r.case_type = Some(ct.clone());
+            b.add(&r);
+        }
+        let got: Vec<(String, u64)> = b
+            .finish()
+            .get("case_types")
+            .unwrap()
+            .rows
+            .iter()
+            .map(|r| (r.key.clone(), r.calls))
+            .collect();
+        assert_eq!(got, reference(&seq));
+    }
 }

@@ -37,6 +37,7 @@ pub use breakdown::{Breakdown, BreakdownBuilder, BreakdownRow, WAIT_BUCKETS_S, b
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
+use std::sync::Arc;
 use vaxel_core::CallRecord;
 use vaxel_core::Outcome;
 use vaxel_core::site::{Site, Text};
@@ -115,6 +116,41 @@ impl Report {
     #[must_use]
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Rows recently looked up, by the address of the `Arc<str>` naming them. Records share the
+/// site's ids and the trace's case types as `Arc`s, so nearly every lookup is a pointer
+/// comparison instead of hashing and comparing the text (which was most of the cost of
+/// counting a record). Direct-mapped: a fixed table where a collision only costs a lookup by
+/// text. Each slot holds its `Arc`, so the address cannot be reused for another text while
+/// the slot remembers it.
+#[derive(Debug)]
+struct Recent([Option<(Text, usize)>; RECENT_SLOTS]);
+
+const RECENT_SLOTS: usize = 64;
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent(std::array::from_fn(|_| None))
+    }
+}
+
+impl Recent {
+    fn slot(name: &Text) -> usize {
+        // Allocations are at least 16 bytes apart: the low bits carry nothing.
+        (Arc::as_ptr(name).addr() >> 4) % RECENT_SLOTS
+    }
+
+    fn get(&self, name: &Text) -> Option<usize> {
+        match &self.0[Self::slot(name)] {
+            Some((known, row)) if Arc::ptr_eq(known, name) => Some(*row),
+            _ => None,
+        }
+    }
+
+    fn put(&mut self, name: &Text, row: usize) {
+        self.0[Self::slot(name)] = Some((name.clone(), row));
     }
 }
 
@@ -216,8 +252,10 @@ pub struct ReportBuilder {
     total: Acc,
     groups: Vec<(Text, Acc)>,
     group_ix: FxHashMap<Text, usize>,
+    recent_groups: Recent,
     entries: Vec<(Text, EntryAcc)>,
     entry_ix: FxHashMap<Text, usize>,
+    recent_entries: Recent,
     /// Agent id → the groups it can serve (from the site), for per-group logged-in time.
     agent_groups: FxHashMap<Text, Vec<usize>>,
     breakdowns: BreakdownBuilder,
@@ -233,8 +271,10 @@ impl ReportBuilder {
             total: Acc::default(),
             groups: Vec::new(),
             group_ix: FxHashMap::default(),
+            recent_groups: Recent::default(),
             entries: Vec::new(),
             entry_ix: FxHashMap::default(),
+            recent_entries: Recent::default(),
             agent_groups: FxHashMap::default(),
             breakdowns: BreakdownBuilder::new(tz),
         }
@@ -265,21 +305,35 @@ impl ReportBuilder {
     }
 
     fn group(&mut self, id: &Text) -> usize {
-        if let Some(&i) = self.group_ix.get(id) {
+        if let Some(i) = self.recent_groups.get(id) {
             return i;
         }
-        self.groups.push((id.clone(), Acc::default()));
-        self.group_ix.insert(id.clone(), self.groups.len() - 1);
-        self.groups.len() - 1
+        let i = match self.group_ix.get(id) {
+            Some(&i) => i,
+            None => {
+                self.groups.push((id.clone(), Acc::default()));
+                self.group_ix.insert(id.clone(), self.groups.len() - 1);
+                self.groups.len() - 1
+            }
+        };
+        self.recent_groups.put(id, i);
+        i
     }
 
     fn entry(&mut self, id: &Text) -> usize {
-        if let Some(&i) = self.entry_ix.get(id) {
+        if let Some(i) = self.recent_entries.get(id) {
             return i;
         }
-        self.entries.push((id.clone(), EntryAcc::default()));
-        self.entry_ix.insert(id.clone(), self.entries.len() - 1);
-        self.entries.len() - 1
+        let i = match self.entry_ix.get(id) {
+            Some(&i) => i,
+            None => {
+                self.entries.push((id.clone(), EntryAcc::default()));
+                self.entry_ix.insert(id.clone(), self.entries.len() - 1);
+                self.entries.len() - 1
+            }
+        };
+        self.recent_entries.put(id, i);
+        i
     }
 
     /// Counts one call.
