@@ -681,9 +681,9 @@ impl Driver<'_> {
             return;
         };
         match command {
-            Command::Queue { .. } => self.start_patience(now, slot),
+            Command::Queue { .. } => self.start_patience(now, slot, None),
             Command::Connect { agent, ring_s, .. } => {
-                self.start_patience(now, slot);
+                self.start_patience(now, slot, Some(ring_s * 1000));
                 self.ring(now, slot, agent, ring_s * 1000, false);
             }
             Command::Dial { agent, .. } => self.ring(now, slot, agent, 0, true),
@@ -714,7 +714,15 @@ impl Driver<'_> {
         }
     }
 
-    fn start_patience(&mut self, now: Timestamp, slot: u32) {
+    /// The caller starts waiting: patience runs from now. `answer_in`: the call rings at an
+    /// agent who answers after that long.
+    ///
+    /// A patience that lasts at least until that answer is not scheduled at all: the
+    /// answer comes first (or at the same millisecond, and answers go first) and retires
+    /// it, and nothing else retires the answer but the end of the caller's line, which
+    /// ends patience too. Most calls go straight to a free agent, so this keeps one event
+    /// per call out of the heap.
+    fn start_patience(&mut self, now: Timestamp, slot: u32, answer_in: Option<u64>) {
         let Some(c) = self.calls[slot as usize].as_mut() else {
             return;
         };
@@ -722,7 +730,9 @@ impl Driver<'_> {
             return;
         }
         c.queued = true;
-        if let Some(p) = c.patience_ms {
+        if let Some(p) = c.patience_ms
+            && answer_in.is_none_or(|ring_ms| p < ring_ms)
+        {
             let epoch = c.epoch;
             self.at(
                 now.plus_ms(p),

@@ -43,6 +43,20 @@ fn next_deadline(g: &Group, m: &Member, now: Timestamp, actionable: bool) -> Opt
 impl Engine {
     /// Arms the membership's timer at its next deadline (if any and not already armed so).
     pub(super) fn arm_member(&mut self, slot: Slot, group: GroupIdx) {
+        self.arm_member_within(slot, group, None);
+    }
+
+    /// [`arm_member`](Self::arm_member), but with no timer if the deadline lies after
+    /// `ring_end`: the call is about to ring at an agent until then. Answered, it leaves
+    /// its groups; rung out, it goes back to queue, where everything due is done and the
+    /// next deadline armed (`return_to_queue`); hung up, it is over. A timer beyond the
+    /// ring would do nothing, and most calls go straight to a free agent.
+    pub(super) fn arm_member_within(
+        &mut self,
+        slot: Slot,
+        group: GroupIdx,
+        ring_end: Option<Timestamp>,
+    ) {
         let now = self.st.now;
         let call = live_call(&mut self.st.calls, slot);
         let actionable = call.state == CallState::Queued;
@@ -54,7 +68,7 @@ impl Engine {
             return;
         };
         let at = at.max(now);
-        if m.armed == Some(at) {
+        if m.armed == Some(at) || ring_end.is_some_and(|end| at > end) {
             return;
         }
         m.armed = Some(at);

@@ -114,14 +114,22 @@ impl Engine {
             armed: None,
         });
         let declined_by = call.declined_by;
+        let state = call.state;
         if first_visit {
             self.st.groups[group.ix()].today.offered += 1;
         }
-        self.arm_member(slot, group);
-
-        if self.call(slot).state.in_queue()
-            && let Some(agent) = self.pick_agent(group, step, declined_by)
-        {
+        let offer_to = if state.in_queue() {
+            self.pick_agent(group, step, declined_by)
+        } else {
+            None
+        };
+        // A caller offered straight to an agent rings until the ring time-out at most (a
+        // callback is dialled instead, with no time-out).
+        let ring_ms = self.site.group(group).ring_ms;
+        let ring_end = (offer_to.is_some() && state == CallState::Queued && ring_ms > 0)
+            .then(|| now.plus_ms(ring_ms + self.site.platform.ring_grace_ms));
+        self.arm_member_within(slot, group, ring_end);
+        if let Some(agent) = offer_to {
             // Straight to a free agent: the call never waits in this group's set (its
             // place and membership are kept as for any call offered to an agent).
             self.connect(slot, agent, group);
