@@ -32,6 +32,21 @@ pub struct AgentCounts {
     pub logged_out: u32,
 }
 
+impl AgentCounts {
+    /// Counts one more agent in `state`.
+    pub fn add(&mut self, state: AgentState) {
+        let n = match state {
+            AgentState::LoggedOut => &mut self.logged_out,
+            AgentState::Ready => &mut self.ready,
+            AgentState::Ringing => &mut self.ringing,
+            AgentState::Talking => &mut self.talking,
+            AgentState::Wrapup => &mut self.wrapup,
+            AgentState::Paused => &mut self.paused,
+        };
+        *n += 1;
+    }
+}
+
 /// A group's figures since local midnight.
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct DayStats {

@@ -2,6 +2,7 @@
 //! every transition goes through.
 
 use super::Engine;
+use super::queues::is_staffed;
 use super::state::{PendingPause, Status};
 use super::timers::Timer;
 use crate::error::EngineError;
@@ -20,10 +21,11 @@ impl Engine {
         let new = a.view_state();
         if old != new {
             a.since = now;
-            for &(g, _) in &self.st.agent_groups[agent.ix()] {
-                let gs = &mut self.st.groups[g.ix()];
-                gs.count(old, -1);
-                gs.count(new, 1);
+            let (was, is) = (is_staffed(old), is_staffed(new));
+            if was != is {
+                for &(g, _) in &self.st.agent_groups[agent.ix()] {
+                    self.st.groups[g.ix()].staff(if is { 1 } else { -1 });
+                }
             }
         }
     }

@@ -10,6 +10,18 @@ use crate::site::{MenuIdx, Target, Text};
 use smallvec::SmallVec;
 use std::collections::hash_map::Entry;
 
+/// One menu level of collected digits, copied out of the call (so that the engine can go on
+/// changing the call while it routes on them) without an allocation: a level is a digit or
+/// two.
+struct Level(SmallVec<[u8; 16]>);
+
+impl Level {
+    fn as_str(&self) -> &str {
+        // Cut out of a `str` at commas, so always whole UTF-8.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
 impl Engine {
     pub(super) fn call_arrived(
         &mut self,
@@ -179,7 +191,7 @@ impl Engine {
     fn enter_menu(&mut self, slot: Slot, menu: MenuIdx, depth: u32) {
         self.call_mut(slot).state = CallState::Ivr { menu, tries: 0 };
         match self.next_precollected(slot) {
-            Some(d) => self.menu_choice(slot, menu, 0, &d, depth),
+            Some(d) => self.menu_choice(slot, menu, 0, d.as_str(), depth),
             None => self.send_menu(slot, menu, false),
         }
     }
@@ -221,7 +233,7 @@ impl Engine {
                     tries: tries + 1,
                 };
                 match self.next_precollected(slot) {
-                    Some(d) => self.menu_choice(slot, menu, tries + 1, &d, depth),
+                    Some(d) => self.menu_choice(slot, menu, tries + 1, d.as_str(), depth),
                     None => self.send_menu(slot, menu, true),
                 }
                 return;
@@ -249,13 +261,13 @@ impl Engine {
     }
 
     /// The next level of the digits the platform collected beforehand, if any is left.
-    fn next_precollected(&mut self, slot: Slot) -> Option<String> {
+    fn next_precollected(&mut self, slot: Slot) -> Option<Level> {
         let call = self.call_mut(slot);
         let all = call.precollected.as_deref()?;
         let rest = all.get(call.precollected_used..)?;
-        let level = rest.split(',').next().unwrap_or("").to_owned();
+        let level = rest.split(',').next().unwrap_or("");
         call.precollected_used += level.len() + 1;
-        Some(level)
+        Some(Level(SmallVec::from_slice(level.as_bytes())))
     }
 
     /// Whether the call in `slot` still exists and waits in a queue.

@@ -152,18 +152,26 @@ impl Engine {
         self.st.agent_groups = groups;
         self.st.agent_scores = scores;
         let site = &self.site;
-        let mut members = vec![0u32; site.groups.len()];
-        for gs in &self.st.agent_groups {
-            for &(g, _) in gs {
-                members[g.ix()] += 1;
-            }
-        }
         self.st.groups = site
             .groups
             .iter()
-            .zip(members)
-            .map(|(g, n)| GroupState::new(g, site.default_handle_ms, n))
+            .map(|g| GroupState::new(g, site.default_handle_ms))
             .collect();
+    }
+
+    /// Counts each group's staffed agents from the agents' own states (after a restore or
+    /// a reload; from then on `set_status` keeps the counts).
+    fn count_staffed(&mut self) {
+        for gs in &mut self.st.groups {
+            gs.staffed = 0;
+        }
+        for (a, groups) in self.st.agents.iter().zip(&self.st.agent_groups) {
+            if queues::is_staffed(a.view_state()) {
+                for &(g, _) in groups {
+                    self.st.groups[g.ix()].staff(1);
+                }
+            }
+        }
     }
 
     /// The engine's whole state but the site, to checkpoint it (pending outputs included).
@@ -192,12 +200,14 @@ impl Engine {
                 "the saved engine state was made with another configuration".into(),
             ));
         }
-        Ok(Engine {
+        let mut engine = Engine {
             open_cache: vec![None; site.calendars.len()],
             empty: Text::from(""),
             site,
             st: state,
-        })
+        };
+        engine.count_staffed();
+        Ok(engine)
     }
 
     /// The running site.

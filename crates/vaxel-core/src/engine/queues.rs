@@ -5,7 +5,7 @@
 
 use super::state::Slot;
 use crate::site::{AgentIdx, Group, Strategy};
-use crate::snapshot::{AgentCounts, AgentState, DayStats};
+use crate::snapshot::{AgentState, DayStats};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
@@ -65,10 +65,13 @@ impl IdleSet {
         }
     }
 
-    /// Checks the front first: the agent taken is most often the best ranked.
+    /// Checks the ends first: the agent taken is most often the best ranked, and one
+    /// freed a moment ago (taken in another of its groups) ranks last.
     pub(crate) fn remove(&mut self, key: &IdleKey) {
         if self.0.front() == Some(key) {
             self.0.pop_front();
+        } else if self.0.back() == Some(key) {
+            self.0.pop_back();
         } else if let Ok(i) = self.0.binary_search(key) {
             self.0.remove(i);
         }
@@ -122,23 +125,24 @@ pub(crate) struct GroupState {
     pub queues: Vec<BTreeSet<QKey>>,
     /// Free agents by the first widen step they qualify for (index = tier).
     pub idle: Vec<IdleSet>,
-    /// Agents serving the group, by state.
-    pub counts: AgentCounts,
+    /// Agents serving the group who are logged in and not paused (the expected wait's
+    /// divisor). Kept as agents log in, pause and leave; their breakdown by state is
+    /// counted only when a snapshot asks, since agents change state several times a call
+    /// and most agents serve several groups. Not saved: counted again on restore.
+    #[serde(skip)]
+    pub staffed: u32,
     /// Moving average of handle time (talk + wrap-up), for the expected wait.
     pub aht_ms: f64,
     pub today: DayStats,
 }
 
 impl GroupState {
-    pub(crate) fn new(group: &Group, default_handle_ms: u64, agents: u32) -> GroupState {
+    pub(crate) fn new(group: &Group, default_handle_ms: u64) -> GroupState {
         let steps = group.widen.len() + 1;
         GroupState {
             queues: vec![BTreeSet::new(); steps],
             idle: vec![IdleSet::default(); steps],
-            counts: AgentCounts {
-                logged_out: agents,
-                ..AgentCounts::default()
-            },
+            staffed: 0,
             aht_ms: default_handle_ms as f64,
             today: DayStats::default(),
         }
@@ -157,8 +161,7 @@ impl GroupState {
 
     /// Agents logged in and not paused.
     pub(crate) fn staffed(&self) -> u32 {
-        let c = &self.counts;
-        c.ready + c.ringing + c.talking + c.wrapup
+        self.staffed
     }
 
     /// Calls ahead of `key` in this group (all steps).
@@ -189,23 +192,23 @@ impl GroupState {
         self.aht_ms += ALPHA * (ms as f64 - self.aht_ms);
     }
 
-    pub(crate) fn count(&mut self, state: AgentState, delta: i32) {
-        let c = &mut self.counts;
-        let slot = match state {
-            AgentState::LoggedOut => &mut c.logged_out,
-            AgentState::Ready => &mut c.ready,
-            AgentState::Ringing => &mut c.ringing,
-            AgentState::Talking => &mut c.talking,
-            AgentState::Wrapup => &mut c.wrapup,
-            AgentState::Paused => &mut c.paused,
-        };
-        *slot = slot.saturating_add_signed(delta);
+    /// One more (`delta` 1) or one fewer (-1) staffed agent.
+    pub(crate) fn staff(&mut self, delta: i32) {
+        self.staffed = self.staffed.saturating_add_signed(delta);
     }
 
     /// Oldest place among the waiting calls, if any (O(n): for snapshots only).
     pub(crate) fn oldest_place(&self) -> Option<u64> {
         self.queues.iter().flatten().map(|k| k.place).min()
     }
+}
+
+/// Whether an agent in `state` is staffed: logged in and not paused.
+pub(crate) fn is_staffed(state: AgentState) -> bool {
+    matches!(
+        state,
+        AgentState::Ready | AgentState::Ringing | AgentState::Talking | AgentState::Wrapup
+    )
 }
 
 /// Service level of a day's figures: answered within the threshold over offered calls,

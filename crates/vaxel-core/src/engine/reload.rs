@@ -131,13 +131,7 @@ impl Engine {
     /// Rebuilds the queue and free sets, per-group counts and every timer from the calls'
     /// and agents' own state, then lets free agents take waiting calls.
     fn rebuild_indexes(&mut self) {
-        for (i, st) in self.st.agents.iter().enumerate() {
-            for &(g, _) in &self.st.agent_groups[i] {
-                let gs = &mut self.st.groups[g.ix()];
-                gs.count(crate::snapshot::AgentState::LoggedOut, -1);
-                gs.count(st.view_state(), 1);
-            }
-        }
+        self.count_staffed();
         self.st.timers.clear();
         for slot in 0..self.st.calls.len() as u32 {
             let Some(c) = &self.st.calls[slot as usize] else {

@@ -4,7 +4,7 @@ use super::Engine;
 use super::queues::service_level;
 use super::state::{CallState, Status};
 use crate::snapshot::{
-    AgentSnapshot, CallSnapshot, DirectoryHit, GroupSnapshot, Presence, Snapshot,
+    AgentCounts, AgentSnapshot, CallSnapshot, DirectoryHit, GroupSnapshot, Presence, Snapshot,
 };
 use crate::time::Timestamp;
 
@@ -14,11 +14,19 @@ impl Engine {
     pub fn snapshot(&self) -> Snapshot {
         let now = self.st.now;
         let site = &self.site;
+        let mut counts = vec![AgentCounts::default(); self.st.groups.len()];
+        for (a, groups) in self.st.agents.iter().zip(&self.st.agent_groups) {
+            let state = a.view_state();
+            for &(g, _) in groups {
+                counts[g.ix()].add(state);
+            }
+        }
         let groups = site
             .groups
             .iter()
             .zip(&self.st.groups)
-            .map(|(g, gs)| {
+            .zip(counts)
+            .map(|((g, gs), agents)| {
                 let mut today = gs.today;
                 today.service_level = service_level(&today);
                 GroupSnapshot {
@@ -29,7 +37,7 @@ impl Engine {
                         .oldest_place()
                         .map_or(0.0, |p| now.since(Timestamp(p)) as f64 / 1000.0),
                     ewt_s: Timestamp::ms_to_secs_ceil(gs.ewt_ms(gs.waiting() + 1)),
-                    agents: gs.counts,
+                    agents,
                     today,
                 }
             })
