@@ -89,6 +89,9 @@ impl Engine {
             }
         };
         vacant.insert(slot);
+        if let Some(Some(c)) = self.st.calls.get(slot as usize) {
+            self.call_addr.put(&c.id, slot);
+        }
 
         if let Some(crisis) = self.st.crisis.clone() {
             if let Some(prompt) = crisis.prompt {

@@ -4,6 +4,7 @@
 
 mod agents;
 mod arrival;
+mod by_address;
 mod calls;
 mod finish;
 mod membership;
@@ -20,6 +21,7 @@ use crate::input::{CallId, Input};
 use crate::output::{Command, Output};
 use crate::site::{AgentIdx, GroupIdx, Site, Target, Text};
 use crate::time::Timestamp;
+use by_address::ByAddress;
 use queues::GroupState;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -61,6 +63,19 @@ fn live_call(calls: &mut [Option<Call>], slot: Slot) -> &mut Call {
     }
 }
 
+/// Buckets (as a power of two) of the live calls' lookup by address: more than the calls
+/// a city has in flight at once.
+const CALL_ADDRESS_BITS: u32 = 12;
+
+/// The site's agents by where their ids live.
+fn agents_by_address(site: &Site) -> ByAddress {
+    let mut t = ByAddress::new(10);
+    for (i, a) in site.agents.iter().enumerate() {
+        t.put(&a.id, i as u32);
+    }
+    t
+}
+
 /// Crisis mode as switched on by an admin.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct ActiveCrisis {
@@ -77,6 +92,10 @@ pub struct Engine {
     open_cache: Vec<Option<OpenState>>,
     /// The empty text of records with no entry or agent, shared instead of allocated.
     empty: Text,
+    /// Live calls' slots and the site's agents by where their ids live (derived; not
+    /// saved): see [`by_address`].
+    call_addr: ByAddress,
+    agent_addr: ByAddress,
     st: EngineState,
 }
 
@@ -122,6 +141,8 @@ impl Engine {
         let mut engine = Engine {
             open_cache: vec![None; site.calendars.len()],
             empty: Text::from(""),
+            call_addr: ByAddress::new(CALL_ADDRESS_BITS),
+            agent_addr: agents_by_address(&site),
             st: EngineState {
                 now,
                 calls: Vec::new(),
@@ -203,6 +224,8 @@ impl Engine {
         let mut engine = Engine {
             open_cache: vec![None; site.calendars.len()],
             empty: Text::from(""),
+            call_addr: ByAddress::new(CALL_ADDRESS_BITS),
+            agent_addr: agents_by_address(&site),
             site,
             st: state,
         };
@@ -378,6 +401,12 @@ impl Engine {
     }
 
     fn find_call(&self, id: &str) -> Result<Slot, EngineError> {
+        if let Some(slot) = self.call_addr.get(id)
+            && let Some(Some(c)) = self.st.calls.get(slot as usize)
+            && by_address::same(&c.id, id)
+        {
+            return Ok(slot);
+        }
         self.st
             .by_id
             .get(id)
@@ -386,6 +415,12 @@ impl Engine {
     }
 
     fn find_agent(&self, id: &str) -> Result<AgentIdx, EngineError> {
+        if let Some(i) = self.agent_addr.get(id)
+            && let Some(def) = self.site.agents.get(i as usize)
+            && by_address::same(&def.id, id)
+        {
+            return Ok(AgentIdx(i));
+        }
         self.site
             .agent_by_id
             .get(id)
