@@ -267,10 +267,11 @@ impl Engine {
     fn next_precollected(&mut self, slot: Slot) -> Option<Level> {
         let call = self.call_mut(slot);
         let all = call.precollected.as_deref()?;
-        let rest = all.get(call.precollected_used..)?;
-        let level = rest.split(',').next().unwrap_or("");
+        let rest = all.get(call.precollected_used..)?.as_bytes();
+        // A byte search: `,` is ASCII, and levels are a digit or two.
+        let level = &rest[..rest.iter().position(|&b| b == b',').unwrap_or(rest.len())];
         call.precollected_used += level.len() + 1;
-        Some(Level(SmallVec::from_slice(level.as_bytes())))
+        Some(Level(SmallVec::from_slice(level)))
     }
 
     /// Whether the call in `slot` still exists and waits in a queue.
