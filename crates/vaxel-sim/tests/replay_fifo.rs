@@ -14,7 +14,7 @@ mod support;
 use proptest::prelude::*;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use support::{call, one_group_site, replay_records, whole_time_roster};
+use support::{call, one_group_site, one_group_site_ringing, replay_records, whole_time_roster};
 use vaxel_core::{Outcome, Timestamp};
 use vaxel_sim::generate::Rng;
 use vaxel_sim::{CdrReader, CdrWriter, TraceCall, TraceReader, TraceWriter};
@@ -55,7 +55,12 @@ const BASE: u64 = 1_772_400_000_000;
 
 /// Replays `calls` (arrival offset, talk, patience; ms) and returns each call's fate.
 fn replayed(servers: usize, calls: &[(u64, u64, Option<u64>)]) -> Vec<Fate> {
-    let site = one_group_site(servers);
+    replayed_ringing(servers, 0, calls)
+}
+
+/// [`replayed`] with agents who answer `ring_s` after they are offered a call.
+fn replayed_ringing(servers: usize, ring_s: u32, calls: &[(u64, u64, Option<u64>)]) -> Vec<Fate> {
+    let site = one_group_site_ringing(servers, ring_s);
     let trace: Vec<TraceCall> = calls
         .iter()
         .enumerate()
@@ -173,6 +178,27 @@ fn a_wait_equal_to_patience_is_answered_and_one_ms_less_abandons() {
             Fate::Answered(0),
             Fate::Abandoned(59_999),
             Fate::Answered(59_000)
+        ]
+    );
+}
+
+#[test]
+fn a_ringing_caller_keeps_its_patience_until_the_answer() {
+    // One agent who answers 6 s after the offer, free whenever a caller arrives: patience
+    // runs while the phone rings. 5.999 s leaves before the answer, exactly 6 s is answered
+    // (answers go first at the same millisecond), and longer is answered at 6 s. The driver
+    // schedules no patience at all for the last two: the answer comes first.
+    let calls = [
+        (0, 10_000, Some(5_999)),
+        (60_000, 10_000, Some(6_000)),
+        (120_000, 10_000, Some(60_000)),
+    ];
+    assert_eq!(
+        replayed_ringing(1, 6, &calls),
+        vec![
+            Fate::Abandoned(5_999),
+            Fate::Answered(6_000),
+            Fate::Answered(6_000)
         ]
     );
 }

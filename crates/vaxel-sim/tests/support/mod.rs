@@ -13,11 +13,16 @@ pub const NUMBER: &str = "+4685080000";
 /// A site with one first-come-first-served group `g` (`ring_s = 0`, no wrap-up, no
 /// calendar, no overflow) served by `agents` identical agents `a0`, `a1`, ...
 pub fn one_group_site(agents: usize) -> Arc<Site> {
+    one_group_site_ringing(agents, 0)
+}
+
+/// [`one_group_site`] with agents who answer after `ring_s`.
+pub fn one_group_site_ringing(agents: usize, ring_s: u32) -> Arc<Site> {
     let mut s = format!(
         "[site]\nname = \"One group\"\ntimezone = \"UTC\"\nservice_level_s = 20\n\
          service_level_target = 0.8\n\n\
          [[entries]]\nid = \"e\"\nnumber = \"{NUMBER}\"\nroute = \"group:g\"\n\n\
-         [[groups]]\nid = \"g\"\nrequires = {{ g = 1 }}\nring_s = 0\nwrapup_s = 0\n"
+         [[groups]]\nid = \"g\"\nrequires = {{ g = 1 }}\nring_s = {ring_s}\nwrapup_s = 0\n"
     );
     for i in 0..agents {
         s.push_str(&format!(
