@@ -154,6 +154,48 @@ impl Recent {
     }
 }
 
+/// Named rows of accumulators in the order first seen, found by name: by the name's address
+/// first ([`Recent`]), by its text otherwise.
+#[derive(Debug)]
+struct Rows<A> {
+    rows: Vec<(Text, A)>,
+    ix: FxHashMap<Text, usize>,
+    recent: Recent,
+}
+
+impl<A: Default> Rows<A> {
+    fn new() -> Rows<A> {
+        Rows {
+            rows: Vec::new(),
+            ix: FxHashMap::default(),
+            recent: Recent::default(),
+        }
+    }
+
+    /// The index of the row named `id`, added if new.
+    fn index(&mut self, id: &Text) -> usize {
+        if let Some(i) = self.recent.get(id) {
+            return i;
+        }
+        let i = match self.ix.get(id) {
+            Some(&i) => i,
+            None => {
+                self.rows.push((id.clone(), A::default()));
+                self.ix.insert(id.clone(), self.rows.len() - 1);
+                self.rows.len() - 1
+            }
+        };
+        self.recent.put(id, i);
+        i
+    }
+
+    /// The row named `id`, added if new.
+    fn row(&mut self, id: &Text) -> &mut A {
+        let i = self.index(id);
+        &mut self.rows[i].1
+    }
+}
+
 /// Running sums for one group (or the total): constant size whatever the number of calls.
 #[derive(Clone, Debug, Default)]
 struct Acc {
@@ -250,12 +292,8 @@ pub struct ReportBuilder {
     service_level_ms: u64,
     calls: u64,
     total: Acc,
-    groups: Vec<(Text, Acc)>,
-    group_ix: FxHashMap<Text, usize>,
-    recent_groups: Recent,
-    entries: Vec<(Text, EntryAcc)>,
-    entry_ix: FxHashMap<Text, usize>,
-    recent_entries: Recent,
+    groups: Rows<Acc>,
+    entries: Rows<EntryAcc>,
     /// Agent id → the groups it can serve (from the site), for per-group logged-in time.
     agent_groups: FxHashMap<Text, Vec<usize>>,
     breakdowns: BreakdownBuilder,
@@ -269,12 +307,8 @@ impl ReportBuilder {
             service_level_ms,
             calls: 0,
             total: Acc::default(),
-            groups: Vec::new(),
-            group_ix: FxHashMap::default(),
-            recent_groups: Recent::default(),
-            entries: Vec::new(),
-            entry_ix: FxHashMap::default(),
-            recent_entries: Recent::default(),
+            groups: Rows::new(),
+            entries: Rows::new(),
             agent_groups: FxHashMap::default(),
             breakdowns: BreakdownBuilder::new(tz),
         }
@@ -286,10 +320,10 @@ impl ReportBuilder {
     pub fn for_site(site: &Site) -> ReportBuilder {
         let mut b = ReportBuilder::new(site.service_level_ms, site.timezone.clone());
         for g in &site.groups {
-            b.group(&g.id);
+            b.groups.row(&g.id);
         }
         for e in &site.entries {
-            b.entry(&e.id);
+            b.entries.row(&e.id);
         }
         for a in &site.agents {
             let serves = site
@@ -304,54 +338,20 @@ impl ReportBuilder {
         b
     }
 
-    fn group(&mut self, id: &Text) -> usize {
-        if let Some(i) = self.recent_groups.get(id) {
-            return i;
-        }
-        let i = match self.group_ix.get(id) {
-            Some(&i) => i,
-            None => {
-                self.groups.push((id.clone(), Acc::default()));
-                self.group_ix.insert(id.clone(), self.groups.len() - 1);
-                self.groups.len() - 1
-            }
-        };
-        self.recent_groups.put(id, i);
-        i
-    }
-
-    fn entry(&mut self, id: &Text) -> usize {
-        if let Some(i) = self.recent_entries.get(id) {
-            return i;
-        }
-        let i = match self.entry_ix.get(id) {
-            Some(&i) => i,
-            None => {
-                self.entries.push((id.clone(), EntryAcc::default()));
-                self.entry_ix.insert(id.clone(), self.entries.len() - 1);
-                self.entries.len() - 1
-            }
-        };
-        self.recent_entries.put(id, i);
-        i
-    }
-
     /// Counts one call.
     pub fn add(&mut self, r: &CallRecord) {
         self.calls += 1;
         let sl = self.service_level_ms;
         self.total.add(r, sl);
         if let Some(g) = r.groups.last() {
-            let i = self.group(g);
-            let acc = &mut self.groups[i].1;
+            let acc = self.groups.row(g);
             acc.add(r, sl);
             if r.queued.is_some() && r.outcome.is_answered() {
                 acc.busy_ms += r.talk_ms + r.wrapup_ms;
             }
         }
         if !r.entry.is_empty() {
-            let i = self.entry(&r.entry);
-            let e = &mut self.entries[i].1;
+            let e = self.entries.row(&r.entry);
             e.calls += 1;
             if r.queued.is_some() {
                 e.offered += 1;
@@ -376,7 +376,7 @@ impl ReportBuilder {
         self.total.logged_in_ms += ms;
         if let Some(gs) = self.agent_groups.get(agent) {
             for &g in gs {
-                self.groups[g].1.logged_in_ms += ms;
+                self.groups.rows[g].1.logged_in_ms += ms;
             }
         }
     }
@@ -391,12 +391,14 @@ impl ReportBuilder {
             total: self.total.stats(),
             groups: Keyed(
                 self.groups
+                    .rows
                     .iter()
                     .map(|(k, a)| (k.to_string(), a.stats()))
                     .collect(),
             ),
             entries: Keyed(
                 self.entries
+                    .rows
                     .iter()
                     .map(|(k, e)| {
                         (

@@ -222,8 +222,8 @@ fn breakdowns_count_local_time_waits_case_types_and_resolution() {
 #[test]
 fn site_groups_listed_even_without_calls_and_occupancy_per_group() {
     let mut b = ReportBuilder::new(20_000, tz());
-    b.group(&Arc::from("kris"));
-    let i = b.group(&Arc::from("bygglov"));
+    b.groups.index(&Arc::from("kris"));
+    let i = b.groups.index(&Arc::from("bygglov"));
     b.agent_groups.insert(Arc::from("a1"), vec![i]);
     for r in &sample() {
         b.add(r);
