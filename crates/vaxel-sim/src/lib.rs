@@ -21,6 +21,7 @@ mod csvio;
 pub mod erlang;
 mod error;
 pub mod generate;
+mod in_flight;
 pub mod replay;
 pub mod report;
 pub mod roster;

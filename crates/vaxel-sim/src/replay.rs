@@ -17,6 +17,7 @@
 //! Memory holds the calls in flight and the roster, never the whole trace.
 
 use crate::error::SimError;
+use crate::in_flight::InFlight;
 use crate::roster::{Shift, stretches};
 use crate::trace::TraceCall;
 use rustc_hash::FxHashMap;
@@ -252,7 +253,7 @@ where
         seq: 0,
         calls: Vec::new(),
         free: Vec::new(),
-        by_id: FxHashMap::default(),
+        by_id: InFlight::default(),
         platform: Arc::from("replay"),
         agents: Vec::new(),
         summary: ReplaySummary::default(),
@@ -323,10 +324,9 @@ where
     Ok(d.summary)
 }
 
-/// The identity of a call id: its address, without the low bits that allocation alignment
-/// keeps at zero (they would crowd the hash table's buckets).
+/// The identity of a call id in flight: its address (see [`InFlight`]).
 fn addr(id: &Arc<str>) -> usize {
-    (Arc::as_ptr(id).cast::<u8>() as usize) >> 4
+    Arc::as_ptr(id).cast::<u8>() as usize
 }
 
 /// A simulated event's place: by time, then [`Class`], then the order it was scheduled in
@@ -359,7 +359,7 @@ struct Driver<'t> {
     /// the driver gave it (in commands and records), so identity is enough and no string
     /// is hashed. The driver holds each id while the call is in flight, so an address is
     /// never reused for two live calls.
-    by_id: FxHashMap<usize, u32>,
+    by_id: InFlight,
     platform: Text,
     /// Agent ids by roster index.
     agents: Vec<Text>,
@@ -508,7 +508,7 @@ impl Driver<'_> {
     }
 
     fn forget(&mut self, id: &Arc<str>) {
-        if let Some(slot) = self.by_id.remove(&addr(id)) {
+        if let Some(slot) = self.by_id.remove(addr(id)) {
             self.calls[slot as usize] = None;
             self.free.push(slot);
         }
@@ -677,7 +677,7 @@ impl Driver<'_> {
         if matches!(command, Command::Play { .. } | Command::Forward { .. }) {
             return;
         }
-        let Some(&slot) = self.by_id.get(&addr(command.call())) else {
+        let Some(slot) = self.by_id.get(addr(command.call())) else {
             return;
         };
         match command {
