@@ -32,7 +32,7 @@ pub use cdr::{CdrReader, CdrWriter};
 pub use error::SimError;
 pub use generate::{GenConfig, GenError, RosterGenerator, RosterPlan, TraceGenerator};
 pub use replay::{
-    Preparer, ReplayCall, ReplaySummary, ReplayTap, replay, replay_prepared, replay_tapped,
+    Dialed, Preparer, ReplayCall, ReplaySummary, ReplayTap, replay, replay_prepared, replay_tapped,
 };
 pub use report::{Report, ReportBuilder};
 pub use roster::{RosterReader, RosterWriter, Shift, read_roster};

@@ -108,7 +108,7 @@ pub struct ReplaySummary {
 pub struct ReplayCall {
     pub id: Arc<str>,
     pub arrival: Timestamp,
-    pub to: Text,
+    pub to: Dialed,
     pub from: Text,
     pub digits: String,
     pub patience_ms: Option<u64>,
@@ -119,20 +119,61 @@ pub struct ReplayCall {
     pub accept_callback: bool,
 }
 
-/// Turns [`TraceCall`]s into [`ReplayCall`]s, sharing the few distinct dialed numbers and
-/// case types instead of allocating each call's own copy (at most 4,096 are kept).
+/// The number a call dialed: one of the site's entry numbers, by its place in
+/// [`site_numbers`], or another (which the engine will refuse).
+///
+/// Nearly every call dials one of a handful of numbers. Were each call to carry a shared
+/// string, the thread that reads the trace would take a reference to it for every call and
+/// the engine's thread release one, both on the same counter: a cache line passed between
+/// the two cores for every call. An index crosses threads as a plain number; the driver
+/// then hands the engine its own copy of the site's string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dialed {
+    Site(u32),
+    Other(Text),
+}
+
+/// The site's entry numbers in a fixed order: what [`Dialed::Site`] indexes.
+#[must_use]
+pub fn site_numbers(site: &Site) -> Vec<Text> {
+    let mut numbers: Vec<Text> = site.entry_by_number.keys().cloned().collect();
+    numbers.sort();
+    numbers
+}
+
+/// Turns [`TraceCall`]s into [`ReplayCall`]s, sharing the few distinct case types instead
+/// of allocating each call's own copy (at most 4,096 are kept), and naming the site's
+/// numbers by index ([`Dialed`]).
 #[derive(Debug, Default)]
 pub struct Preparer {
     interned: FxHashMap<Text, Text>,
+    numbers: FxHashMap<Text, u32>,
 }
 
 impl Preparer {
+    /// A preparer for calls to `site`.
+    #[must_use]
+    pub fn for_site(site: &Site) -> Preparer {
+        Preparer {
+            interned: FxHashMap::default(),
+            numbers: site_numbers(site)
+                .into_iter()
+                .enumerate()
+                .map(|(i, n)| (n, i as u32))
+                .collect(),
+        }
+    }
+
     /// The call, ready for [`replay_prepared`].
     pub fn prepare(&mut self, c: TraceCall) -> ReplayCall {
+        let to = match self.numbers.get(c.to.as_str()) {
+            Some(&i) => Dialed::Site(i),
+            None => Dialed::Other(self.intern(&c.to)),
+        };
         ReplayCall {
             id: Arc::from(c.call_id),
             arrival: c.arrival,
-            to: self.intern(&c.to),
+            to,
             from: Text::from(c.from),
             digits: c.digits,
             patience_ms: c.patience_ms,
@@ -168,15 +209,16 @@ where
     I: Iterator<Item = Result<TraceCall, SimError>>,
     F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
 {
-    replay_prepared(site, prepared(trace), roster, on_record)
+    let calls = prepared(&site, trace);
+    replay_prepared(site, calls, roster, on_record)
 }
 
 /// The trace's calls, prepared as they are read.
-fn prepared<I>(trace: I) -> impl Iterator<Item = Result<ReplayCall, SimError>>
+fn prepared<I>(site: &Site, trace: I) -> impl Iterator<Item = Result<ReplayCall, SimError>> + use<I>
 where
     I: Iterator<Item = Result<TraceCall, SimError>>,
 {
-    let mut prep = Preparer::default();
+    let mut prep = Preparer::for_site(site);
     trace.map(move |c| c.map(|c| prep.prepare(c)))
 }
 
@@ -218,7 +260,8 @@ where
     I: Iterator<Item = Result<TraceCall, SimError>>,
     F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
 {
-    run(site, prepared(trace), roster, on_record, Some(tap))
+    let calls = prepared(&site, trace);
+    run(site, calls, roster, on_record, Some(tap))
 }
 
 fn run<I, F>(
@@ -245,6 +288,7 @@ where
         .min()
         .map_or(start, |r| r.min(start));
     let mut d = Driver {
+        numbers: site_numbers(&site),
         shifts: Vec::new(),
         next_shift: 0,
         epochs: 0,
@@ -343,6 +387,8 @@ fn event_time(key: u128) -> Timestamp {
 const WIND_DOWN_MS: u64 = 24 * 3_600_000;
 
 struct Driver<'t> {
+    /// The site's numbers ([`Dialed::Site`]), this thread's own references.
+    numbers: Vec<Text>,
     /// Logins and logouts, sorted; moved into the heap as their time comes, so the heap
     /// only ever holds what is near.
     shifts: Vec<(Timestamp, Class, Ev)>,
@@ -491,10 +537,14 @@ impl Driver<'_> {
         };
         self.by_id.insert(addr(&id), slot);
         self.summary.peak_in_flight = self.summary.peak_in_flight.max(self.by_id.len());
+        let to = match c.to {
+            Dialed::Site(i) => self.numbers[i as usize].clone(),
+            Dialed::Other(t) => t,
+        };
         let input = Input::CallArrived {
             call: id.clone(),
             platform: self.platform.clone(),
-            to: c.to,
+            to,
             from: c.from,
             // As a platform sends them: none when the caller chose nothing (the first menu
             // is then played and gets no input, as FORMATS.md says).

@@ -225,15 +225,19 @@ const BATCH: usize = 4096;
 /// ([`Preparer`]), in batches over a bounded channel, so that reading overlaps the replay;
 /// emptied batches come back for reuse. Memory stays bounded: at most a few batches are in
 /// flight. Stops at the first error, which is passed on after the calls before it.
-fn read_ahead<'scope, I>(scope: &'scope std::thread::Scope<'scope, '_>, reader: I) -> Batches
+fn read_ahead<'scope, I>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    site: &Site,
+    reader: I,
+) -> Batches
 where
     I: Iterator<Item = Result<TraceCall, SimError>> + Send + 'scope,
 {
     const IN_FLIGHT: usize = 8;
     let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<ReplayCall>, Option<SimError>)>(IN_FLIGHT);
     let (back_tx, back_rx) = std::sync::mpsc::sync_channel::<Vec<ReplayCall>>(IN_FLIGHT + 2);
+    let mut prep = Preparer::for_site(site);
     scope.spawn(move || {
-        let mut prep = Preparer::default();
         let mut batch = Vec::with_capacity(BATCH);
         for item in reader {
             match item {
@@ -361,7 +365,7 @@ pub fn run_replay(
     };
     let started = Instant::now();
     let (replayed, sunk) = std::thread::scope(|scope| {
-        let calls = read_ahead(scope, reader);
+        let calls = read_ahead(scope, site, reader);
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Box<CallRecord>>>(8);
         let sink_thread = scope.spawn(move || -> Result<RecordSink, SimError> {
             for batch in rx {
