@@ -144,7 +144,7 @@ pub fn site_numbers(site: &Site) -> Vec<Text> {
 /// Turns [`TraceCall`]s into [`ReplayCall`]s, sharing the few distinct case types instead
 /// of allocating each call's own copy (at most 4,096 are kept), and naming the site's
 /// numbers by index ([`Dialed`]).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Preparer {
     interned: FxHashMap<Text, Text>,
     numbers: FxHashMap<Text, u32>,
@@ -168,7 +168,7 @@ impl Preparer {
     pub fn prepare(&mut self, c: TraceCall) -> ReplayCall {
         let to = match self.numbers.get(c.to.as_str()) {
             Some(&i) => Dialed::Site(i),
-            None => Dialed::Other(self.intern(&c.to)),
+            None => Dialed::Other(Text::from(c.to)),
         };
         ReplayCall {
             id: Arc::from(c.call_id),

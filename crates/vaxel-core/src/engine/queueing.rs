@@ -125,9 +125,9 @@ impl Engine {
         };
         // A caller offered straight to an agent rings until the ring time-out at most (a
         // callback is dialled instead, with no time-out).
-        let ring_ms = self.site.group(group).ring_ms;
-        let ring_end = (offer_to.is_some() && state == CallState::Queued && ring_ms > 0)
-            .then(|| now.plus_ms(ring_ms + self.site.platform.ring_grace_ms));
+        let ring_end = offer_to
+            .filter(|_| state == CallState::Queued)
+            .and_then(|_| self.ring_deadline(group));
         self.arm_member_within(slot, group, ring_end);
         if let Some(agent) = offer_to {
             // Straight to a free agent: the call never waits in this group's set (its
@@ -357,15 +357,14 @@ impl Engine {
     /// callback). The call keeps its places, out of the sets, until answered.
     pub(super) fn connect(&mut self, slot: Slot, agent: AgentIdx, group: GroupIdx) {
         let ring_ms = self.site.group(group).ring_ms;
+        let ring_deadline = self.ring_deadline(group);
         let agent_id = self.site.agent(agent).id.clone();
-        let grace = self.site.platform.ring_grace_ms;
         self.remove_sets(slot);
         self.remove_idle(agent);
         self.st.assignments += 1;
         self.st.agents[agent.ix()].rr_stamp = self.st.assignments;
         self.st.agents[agent.ix()].last_group = Some(group);
         let extension = self.st.agents[agent.ix()].extension.clone();
-        let now = self.st.now;
         let call = self.call_mut(slot);
         call.serving = Some(group);
         call.offering = None;
@@ -388,7 +387,7 @@ impl Engine {
         } else {
             call.state = CallState::Ringing { agent };
             call.nonce += 1;
-            call.deadline = (ring_ms > 0).then(|| now.plus_ms(ring_ms + grace));
+            call.deadline = ring_deadline;
             let (seq, nonce) = (call.seq, call.nonce);
             self.emit_for(
                 slot,
@@ -399,14 +398,22 @@ impl Engine {
                     ring_s: Timestamp::ms_to_secs_ceil(ring_ms),
                 },
             );
-            if ring_ms > 0 {
-                self.st.timers.at(
-                    now.plus_ms(ring_ms + grace),
-                    Timer::Ring { slot, seq, nonce },
-                );
+            if let Some(t) = ring_deadline {
+                self.st.timers.at(t, Timer::Ring { slot, seq, nonce });
             }
         }
         self.set_status(agent, Status::Ringing { call: slot });
+    }
+
+    /// When a ring offered now from `group` times out: `ring_s` and the platform's grace
+    /// later (`ring_s = 0`: never).
+    fn ring_deadline(&self, group: GroupIdx) -> Option<Timestamp> {
+        let ring_ms = self.site.group(group).ring_ms;
+        (ring_ms > 0).then(|| {
+            self.st
+                .now
+                .plus_ms(ring_ms + self.site.platform.ring_grace_ms)
+        })
     }
 
     /// The call is back in its queues after an offer that did not connect: it keeps its
