@@ -1,7 +1,8 @@
 //! The clock of a call's place in one group: widening steps, `wait_over_s` rules,
 //! `max_wait_s` and announcements all come due from the time the call entered the group.
-//! Each membership keeps a single armed timer at its next deadline, so a call answered
-//! quickly leaves one stale timer behind, not one per rule.
+//! Each membership keeps at most one armed timer, at its next deadline, so a call answered
+//! quickly leaves at most one stale timer behind, not one per rule; a call offered straight
+//! to an agent arms none that would come due only after its ring (`arm_member_within`).
 
 use super::state::{CallState, Member, Slot};
 use super::timers::Timer;
