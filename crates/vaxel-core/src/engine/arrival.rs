@@ -2,13 +2,12 @@
 //! lands on.
 
 use super::state::{Call, CallState, Slot};
-use super::{ActiveCrisis, Engine};
+use super::{ActiveCrisis, Engine, call_index};
 use crate::error::EngineError;
 use crate::input::CallId;
 use crate::output::{CallbackNote, Command, Outcome};
 use crate::site::{MenuIdx, Target, Text};
 use smallvec::SmallVec;
-use std::collections::hash_map::Entry;
 
 /// One menu level of collected digits, copied out of the call (so that the engine can go on
 /// changing the call while it routes on them) without an allocation: a level is a digit or
@@ -32,11 +31,10 @@ impl Engine {
         digits: Option<String>,
         lang: Option<Text>,
     ) -> Result<(), EngineError> {
-        // One lookup both refuses a duplicate and keeps the place to insert the new call.
-        let vacant = match self.st.by_id.entry(id.clone()) {
-            Entry::Occupied(_) => return Err(EngineError::DuplicateCall(id.to_string())),
-            Entry::Vacant(v) => v,
-        };
+        let hash = call_index::id_hash(&id);
+        if self.st.by_id.find(hash, &id, &self.st.calls).is_some() {
+            return Err(EngineError::DuplicateCall(id.to_string()));
+        }
         let entry_ix = *self
             .site
             .entry_by_number
@@ -88,7 +86,7 @@ impl Engine {
                 (self.st.calls.len() - 1) as Slot
             }
         };
-        vacant.insert(slot);
+        self.st.by_id.insert(hash, slot);
         if let Some(Some(c)) = self.st.calls.get(slot as usize) {
             self.call_addr.put(&c.id, slot);
         }

@@ -103,7 +103,9 @@ impl Engine {
             return;
         };
         self.st.free.push(slot);
-        self.st.by_id.remove(&call.id);
+        self.st
+            .by_id
+            .remove(super::call_index::id_hash(&call.id), slot);
         let site = &self.site;
         let (ended, outcome) = call.ended.unwrap_or((self.st.now, Outcome::PlatformLost));
         let wait_ms = call

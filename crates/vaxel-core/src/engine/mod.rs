@@ -5,6 +5,7 @@
 mod agents;
 mod arrival;
 mod by_address;
+mod call_index;
 mod calls;
 mod finish;
 mod membership;
@@ -17,13 +18,13 @@ mod view;
 
 use crate::calendar::OpenState;
 use crate::error::EngineError;
-use crate::input::{CallId, Input};
+use crate::input::Input;
 use crate::output::{Command, Output};
 use crate::site::{AgentIdx, GroupIdx, Site, Target, Text};
 use crate::time::Timestamp;
 use by_address::ByAddress;
+use call_index::CallIndex;
 use queues::GroupState;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use state::{Agent, Call, Slot};
 use std::collections::VecDeque;
@@ -109,7 +110,9 @@ pub struct EngineState {
     /// Calls by slot; `None` = free slot (listed in `free`).
     calls: Vec<Option<Call>>,
     free: Vec<Slot>,
-    by_id: FxHashMap<CallId, Slot>,
+    /// Live calls by id (derived from `calls`; not saved, made again on restore).
+    #[serde(skip)]
+    by_id: CallIndex,
     next_seq: u64,
     agents: Vec<Agent>,
     /// For each agent, the groups it can serve and the first widen step it qualifies at.
@@ -147,7 +150,7 @@ impl Engine {
                 now,
                 calls: Vec::new(),
                 free: Vec::new(),
-                by_id: FxHashMap::default(),
+                by_id: CallIndex::default(),
                 next_seq: 0,
                 agents,
                 agent_groups: Vec::new(),
@@ -229,6 +232,7 @@ impl Engine {
             site,
             st: state,
         };
+        engine.st.by_id = CallIndex::rebuild(&engine.st.calls);
         engine.count_staffed();
         Ok(engine)
     }
@@ -409,8 +413,7 @@ impl Engine {
         }
         self.st
             .by_id
-            .get(id)
-            .copied()
+            .find(call_index::id_hash(id), id, &self.st.calls)
             .ok_or_else(|| EngineError::UnknownCall(id.to_owned()))
     }
 
