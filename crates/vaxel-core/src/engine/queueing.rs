@@ -294,7 +294,12 @@ impl Engine {
         let mut best: Option<(QKey, GroupIdx)> = None;
         let mut fallback: Option<(QKey, GroupIdx)> = None;
         for &(g, tier) in &self.st.agent_groups[agent.ix()] {
-            for q in &self.st.groups[g.ix()].queues[usize::from(tier)..] {
+            // Most queues are empty when an agent comes free, and a B-tree's iterator
+            // walks down to both ends before it yields anything: ask its length first.
+            for q in self.st.groups[g.ix()].queues[usize::from(tier)..]
+                .iter()
+                .filter(|q| !q.is_empty())
+            {
                 for k in q.iter().take(2) {
                     if self.call(k.slot).declined_by == Some(agent) {
                         if fallback.is_none_or(|(b, _)| *k < b) {
