@@ -199,6 +199,9 @@ impl CallbackNote {
     }
 }
 
+/// The groups on a [`CallRecord`].
+pub type RecordGroups = smallvec::SmallVec<[Text; 2]>;
+
 /// One call record (FORMATS.md `cdr.csv`), emitted exactly once per call, when the call and
 /// the after-call work of the agent who had it are over (so the disposition and the
 /// wrap-up time are on it).
@@ -218,8 +221,9 @@ pub struct CallRecord {
     pub wait_ms: u64,
     pub talk_ms: u64,
     pub wrapup_ms: u64,
-    /// Groups the call passed through, in order.
-    pub groups: Vec<Text>,
+    /// Groups the call passed through, in order. Inline up to two (most calls see one
+    /// group, an overflowed call two), so a record costs one allocation, not two.
+    pub groups: RecordGroups,
     /// The menu choices made, comma-separated per level.
     pub digits: String,
     pub case_type: Option<Text>,

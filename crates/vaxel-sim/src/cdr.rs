@@ -21,7 +21,7 @@ use std::io::{self, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 use vaxel_core::site::Text;
-use vaxel_core::{CallRecord, CallbackNote, Outcome};
+use vaxel_core::{CallRecord, CallbackNote, Outcome, RecordGroups};
 
 /// The call record's columns, in order.
 pub const CDR_COLUMNS: [&str; 17] = [
@@ -254,7 +254,7 @@ impl<R: io::Read> CdrReader<R> {
         })?;
         let groups_text = csv.cell(Some(c.groups)).trim();
         let groups = if groups_text.is_empty() {
-            Vec::new()
+            RecordGroups::new()
         } else {
             groups_text.split('|').map(|g| intern(map, g)).collect()
         };
@@ -312,7 +312,9 @@ pub(crate) mod tests {
             wait_ms: 12_500,
             talk_ms: 180_000,
             wrapup_ms: 30_000,
-            groups: vec![Arc::from("vaxel"), Arc::from("bygglov")],
+            groups: [Arc::from("vaxel"), Arc::from("bygglov")]
+                .into_iter()
+                .collect(),
             digits: "8,1".into(),
             case_type: Some(Arc::from("bygglov, ritning")),
             resolved: Some(true),
@@ -377,7 +379,7 @@ pub(crate) mod tests {
             if i % 2 == 1 {
                 r.queued = None;
                 r.resolved = Some(false);
-                r.groups = vec![Arc::from("kc-allman")];
+                r.groups = std::iter::once(Arc::from("kc-allman")).collect();
                 r.from = Arc::from("\"quoted\" caller");
             }
             records.push(r);

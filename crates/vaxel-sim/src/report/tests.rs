@@ -8,7 +8,7 @@ fn tz() -> jiff::tz::TimeZone {
 
 fn rec(id: &str, group: &str, outcome: Outcome, wait_s: u64) -> CallRecord {
     let mut r = record(id);
-    r.groups = vec![Arc::from("vaxel"), Arc::from(group)];
+    r.groups = [Arc::from("vaxel"), Arc::from(group)].into_iter().collect();
     r.outcome = outcome;
     r.wait_ms = wait_s * 1000;
     if !outcome.is_answered() {
