@@ -1,16 +1,33 @@
 //! Queues and dispatch: a call entering a group, widening, overflow rules, max wait,
 //! announcements, callback offers, and the matching of waiting calls with free agents.
 
-use super::Engine;
-use super::queues::{AgentFacts, IdleKey, QKey, idle_key};
-use super::state::{CallState, Member, Slot, Status};
+use super::queues::{AgentFacts, IdleEntry, IdleKey, QKey, idle_key};
+use super::state::{Agent, CallState, Member, Slot, Status};
 use super::timers::Timer;
+use super::{Engine, EngineState};
 use crate::output::{CallbackNote, Command, Outcome};
 use crate::site::{AgentIdx, Condition, GroupIdx, OverflowMode, Target, Text};
 use crate::time::Timestamp;
 
 /// The prompt played when a caller accepts a callback, before the line is freed.
 pub(crate) const CALLBACK_ACCEPTED_PROMPT: &str = "callback-accepted";
+
+/// Whether a free-set entry is of its agent's current stint of being free.
+fn live_in(agents: &[Agent]) -> impl Fn(&IdleEntry) -> bool + '_ {
+    move |e| agents[e.key.agent.ix()].stint == e.stint
+}
+
+impl EngineState {
+    /// Drops the stale entries of every free set (before the state is saved).
+    pub(super) fn sweep_idle(&mut self) {
+        let agents = &self.agents;
+        for gs in &mut self.groups {
+            for set in &mut gs.idle {
+                set.sweep(live_in(agents));
+            }
+        }
+    }
+}
 
 impl Engine {
     pub(super) fn qkey(&self, slot: Slot) -> QKey {
@@ -274,7 +291,7 @@ impl Engine {
         let mut best: Option<IdleKey> = None;
         let mut fallback = None;
         for tier in gs.idle.iter().take(usize::from(step) + 1) {
-            for k in tier.iter().take(2) {
+            for k in tier.live(live_in(&self.st.agents)).take(2) {
                 if Some(k.agent) == avoid {
                     fallback = Some(k.agent);
                     continue;
@@ -330,6 +347,7 @@ impl Engine {
             talk_ms_today: a.talk_ms_today,
             random: 0,
         };
+        let stint = a.stint;
         let n = self.st.agent_groups[agent.ix()].len();
         // The agent's own list, emptied by `remove_idle`: its memory is reused.
         let mut keys = std::mem::take(&mut self.st.agents[agent.ix()].idle_keys);
@@ -342,20 +360,25 @@ impl Engine {
                 facts.random = self.next_random();
             }
             let key = idle_key(strategy, &facts, agent);
-            self.st.groups[g.ix()].idle[usize::from(tier)].insert(key);
+            self.st.groups[g.ix()].idle[usize::from(tier)]
+                .insert(IdleEntry { key, stint }, live_in(&self.st.agents));
             keys.push(key);
         }
         self.st.agents[agent.ix()].idle_keys = keys;
     }
 
+    /// The agent is no longer free: its stint ends, and its entries in the free sets go
+    /// stale where they are (see [`IdleSet`](super::queues::IdleSet)).
     pub(super) fn remove_idle(&mut self, agent: AgentIdx) {
-        let mut keys = std::mem::take(&mut self.st.agents[agent.ix()].idle_keys);
-        for (i, key) in keys.iter().enumerate() {
-            let (g, tier) = self.st.agent_groups[agent.ix()][i];
-            self.st.groups[g.ix()].idle[usize::from(tier)].remove(key);
+        let a = &mut self.st.agents[agent.ix()];
+        if a.idle_keys.is_empty() {
+            return;
         }
-        keys.clear();
-        self.st.agents[agent.ix()].idle_keys = keys;
+        a.idle_keys.clear();
+        a.stint = a.stint.wrapping_add(1);
+        for &(g, tier) in &self.st.agent_groups[agent.ix()] {
+            self.st.groups[g.ix()].idle[usize::from(tier)].went_stale();
+        }
     }
 
     /// Offers the waiting call to `agent` from `group`: `connect` (or `dial` for a

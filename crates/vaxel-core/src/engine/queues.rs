@@ -28,58 +28,94 @@ pub(crate) struct IdleKey {
     pub agent: AgentIdx,
 }
 
+/// A free agent's place in one group tier: its rank, and which of the agent's stints of
+/// being free it belongs to (see [`IdleSet`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct IdleEntry {
+    pub key: IdleKey,
+    pub stint: u32,
+}
+
 /// The free agents of one group tier, in rank order: a sorted double-ended vector. A group
-/// holds at most as many as the agents serving it (tens, rarely thousands), and every agent
-/// taken or freed updates each group it serves, so these sets change far more often than
-/// they grow: a binary search and a short move beat a B-tree's node walk and allocations.
-/// Double-ended because the common changes are at the ends: the best agent is taken from
-/// the front, and under `longest-idle` a newly freed agent ranks last; a `VecDeque` moves
-/// the shorter side, so both cost nothing to shift.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// holds at most as many as the agents serving it (tens, rarely thousands); a binary search
+/// and a short move beat a B-tree's node walk and allocations. Double-ended because the
+/// common changes are at the ends: the best agent is taken from the front, and under
+/// `longest-idle` a newly freed agent ranks last.
+///
+/// An agent taken for a call is not searched out of every group it serves: its entries go
+/// stale where they sit, since each names the agent's stint of being free
+/// ([`Agent::stint`](super::state::Agent), bumped when the stint ends). Readers skip stale
+/// entries; they are dropped from the front as they reach it, and all at once when they
+/// come to outnumber the live ones, so a set stays within twice its live size (plus a
+/// few). The live entries are always in rank order, so no decision changes. Only live
+/// entries are saved.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<IdleKey>", into = "Vec<IdleKey>")]
-pub(crate) struct IdleSet(VecDeque<IdleKey>);
+pub(crate) struct IdleSet {
+    entries: VecDeque<IdleEntry>,
+    /// Entries known to be stale: a hint for when to sweep them.
+    stale: usize,
+}
 
 impl From<Vec<IdleKey>> for IdleSet {
-    /// Saved sets are sorted already; sorting again makes any input a valid set.
+    /// Saved sets hold live entries only, of agents whose stint counts start again at 0.
+    /// Sorting again makes any input a valid set.
     fn from(mut keys: Vec<IdleKey>) -> IdleSet {
         keys.sort_unstable();
         keys.dedup();
-        IdleSet(keys.into())
+        IdleSet {
+            entries: keys
+                .into_iter()
+                .map(|key| IdleEntry { key, stint: 0 })
+                .collect(),
+            stale: 0,
+        }
     }
 }
 
 impl From<IdleSet> for Vec<IdleKey> {
+    /// Callers sweep the set first ([`IdleSet::sweep`]), so only live entries are saved.
     fn from(set: IdleSet) -> Vec<IdleKey> {
-        set.0.into()
+        set.entries.into_iter().map(|e| e.key).collect()
     }
 }
 
 impl IdleSet {
-    /// Checks the back first: under `longest-idle`, `round-robin` and most others the
-    /// newly freed agent ranks last.
-    pub(crate) fn insert(&mut self, key: IdleKey) {
-        if self.0.back().is_none_or(|last| *last < key) {
-            self.0.push_back(key);
-        } else if let Err(i) = self.0.binary_search(&key) {
-            self.0.insert(i, key);
+    /// Adds a live entry, then drops stale ones if they pile up. Checks the back first:
+    /// under `longest-idle`, `round-robin` and most others the newly freed agent ranks
+    /// last.
+    pub(crate) fn insert(&mut self, entry: IdleEntry, live: impl Fn(&IdleEntry) -> bool) {
+        if self.entries.back().is_none_or(|last| *last < entry) {
+            self.entries.push_back(entry);
+        } else if let Err(i) = self.entries.binary_search(&entry) {
+            self.entries.insert(i, entry);
+        }
+        while self.entries.front().is_some_and(|e| !live(e)) {
+            self.entries.pop_front();
+            self.stale = self.stale.saturating_sub(1);
+        }
+        if self.stale > 8 && self.stale * 2 > self.entries.len() {
+            self.sweep(live);
         }
     }
 
-    /// Checks the ends first: the agent taken is most often the best ranked, and one
-    /// freed a moment ago (taken in another of its groups) ranks last.
-    pub(crate) fn remove(&mut self, key: &IdleKey) {
-        if self.0.front() == Some(key) {
-            self.0.pop_front();
-        } else if self.0.back() == Some(key) {
-            self.0.pop_back();
-        } else if let Ok(i) = self.0.binary_search(key) {
-            self.0.remove(i);
-        }
+    /// One of the entries went stale (its agent's stint ended).
+    pub(crate) fn went_stale(&mut self) {
+        self.stale += 1;
     }
 
-    /// Best ranked first.
-    pub(crate) fn iter(&self) -> std::collections::vec_deque::Iter<'_, IdleKey> {
-        self.0.iter()
+    /// Drops every stale entry.
+    pub(crate) fn sweep(&mut self, live: impl Fn(&IdleEntry) -> bool) {
+        self.entries.retain(|e| live(e));
+        self.stale = 0;
+    }
+
+    /// The live entries, best ranked first.
+    pub(crate) fn live<'a>(
+        &'a self,
+        live: impl Fn(&IdleEntry) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a IdleKey> + 'a {
+        self.entries.iter().filter(move |e| live(e)).map(|e| &e.key)
     }
 }
 
@@ -249,6 +285,69 @@ mod tests {
         assert!(!rank(Strategy::FewestCalls));
         assert!(!rank(Strategy::LeastTalkTime));
         assert!(!rank(Strategy::Random), "b drew lower");
+    }
+
+    #[test]
+    fn stale_entries_are_skipped_then_dropped_at_the_front_or_swept() {
+        let key = |agent: u32, idle: u64| IdleKey {
+            primary: idle,
+            secondary: 0,
+            agent: AgentIdx(agent),
+        };
+        // Agent i's current stint is stints[i]; an entry is live when it names it.
+        let stints = std::cell::RefCell::new(vec![0u32; 40]);
+        let live = |e: &IdleEntry| stints.borrow()[e.key.agent.ix()] == e.stint;
+        let mut set = IdleSet::default();
+        for a in 0..4 {
+            set.insert(
+                IdleEntry {
+                    key: key(a, 10 * u64::from(a)),
+                    stint: 0,
+                },
+                live,
+            );
+        }
+        // Agent 1 is taken: its entry goes stale where it sits.
+        stints.borrow_mut()[1] = 1;
+        set.went_stale();
+        let agents = |s: &IdleSet| s.live(live).map(|k| k.agent.0).collect::<Vec<_>>();
+        assert_eq!(agents(&set), [0, 2, 3]);
+        // Agent 0 is taken too, and agent 1 is free again, ranked last.
+        stints.borrow_mut()[0] = 1;
+        set.went_stale();
+        set.insert(
+            IdleEntry {
+                key: key(1, 50),
+                stint: 1,
+            },
+            live,
+        );
+        assert_eq!(agents(&set), [2, 3, 1]);
+        // The stale entries that reached the front went with the insertion.
+        assert_eq!(set.entries.len(), 3);
+        // Many agents taken at once: the next insertion sweeps them all.
+        for a in 4..30 {
+            set.insert(
+                IdleEntry {
+                    key: key(a, 100 + u64::from(a)),
+                    stint: 0,
+                },
+                live,
+            );
+        }
+        for a in 4..29 {
+            stints.borrow_mut()[a as usize] = 1;
+            set.went_stale();
+        }
+        set.insert(
+            IdleEntry {
+                key: key(30, 500),
+                stint: 0,
+            },
+            live,
+        );
+        assert_eq!(set.entries.len(), 5, "swept: {:?}", set.entries);
+        assert_eq!(agents(&set), [2, 3, 1, 29, 30]);
     }
 
     #[test]

@@ -178,6 +178,12 @@ pub(crate) struct Agent {
     /// Keys under which the agent sits in its groups' idle sets (parallel to the agent's
     /// group list); empty when not idle.
     pub idle_keys: Vec<super::queues::IdleKey>,
+    /// The agent's current stint of being free, as its idle-set entries name it: bumped
+    /// when a stint ends, which makes them all stale at once (see
+    /// [`IdleSet`](super::queues::IdleSet)). Not saved: saved sets hold live entries only,
+    /// and both start again at 0.
+    #[serde(skip)]
+    pub stint: u32,
     /// Wrap-up began (for the record's `wrapup_s`).
     pub wrapup_since: Timestamp,
     /// The group of the agent's last call (its wrap-up time and handle-time estimate).
@@ -205,6 +211,7 @@ impl Agent {
             rr_stamp: 0,
             nonce: 0,
             idle_keys: Vec::new(),
+            stint: 0,
             wrapup_since: Timestamp(0),
             last_group: None,
             last_talk_ms: 0,
