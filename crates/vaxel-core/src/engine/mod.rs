@@ -236,6 +236,7 @@ impl Engine {
             st: state,
         };
         engine.st.by_id = CallIndex::rebuild(&engine.st.calls);
+        engine.st.mark_free_agents();
         engine.count_staffed();
         Ok(engine)
     }

@@ -27,6 +27,20 @@ impl EngineState {
             }
         }
     }
+
+    /// Marks the agents found in the free sets as free (after a restore: saved sets hold
+    /// live entries only, of stint 0).
+    pub(super) fn mark_free_agents(&mut self) {
+        for gs in &self.groups {
+            for set in &gs.idle {
+                for key in set.live(|_| true) {
+                    if let Some(a) = self.agents.get_mut(key.agent.ix()) {
+                        a.free = true;
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Engine {
@@ -348,11 +362,8 @@ impl Engine {
             random: 0,
         };
         let stint = a.stint;
-        let n = self.st.agent_groups[agent.ix()].len();
-        // The agent's own list, emptied by `remove_idle`: its memory is reused.
-        let mut keys = std::mem::take(&mut self.st.agents[agent.ix()].idle_keys);
-        keys.clear();
-        for i in 0..n {
+        self.st.agents[agent.ix()].free = true;
+        for i in 0..self.st.agent_groups[agent.ix()].len() {
             let (g, tier) = self.st.agent_groups[agent.ix()][i];
             let strategy = self.site.group(g).strategy;
             facts.skill_score = self.st.agent_scores[agent.ix()][i];
@@ -362,19 +373,17 @@ impl Engine {
             let key = idle_key(strategy, &facts, agent);
             self.st.groups[g.ix()].idle[usize::from(tier)]
                 .insert(IdleEntry { key, stint }, live_in(&self.st.agents));
-            keys.push(key);
         }
-        self.st.agents[agent.ix()].idle_keys = keys;
     }
 
     /// The agent is no longer free: its stint ends, and its entries in the free sets go
     /// stale where they are (see [`IdleSet`](super::queues::IdleSet)).
     pub(super) fn remove_idle(&mut self, agent: AgentIdx) {
         let a = &mut self.st.agents[agent.ix()];
-        if a.idle_keys.is_empty() {
+        if !a.free {
             return;
         }
-        a.idle_keys.clear();
+        a.free = false;
         a.stint = a.stint.wrapping_add(1);
         for &(g, tier) in &self.st.agent_groups[agent.ix()] {
             self.st.groups[g.ix()].idle[usize::from(tier)].went_stale();

@@ -77,7 +77,7 @@ impl Engine {
         for (i, st) in std::mem::take(&mut self.st.agents).into_iter().enumerate() {
             if let Some(n) = agent_map[i] {
                 let mut st = st;
-                st.idle_keys.clear();
+                st.free = false;
                 st.last_group = st.last_group.map(g);
                 agents[n.ix()] = st;
             }

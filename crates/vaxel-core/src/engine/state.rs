@@ -175,10 +175,11 @@ pub(crate) struct Agent {
     pub rr_stamp: u64,
     /// Bumped on every status change; wrap-up and pause timers carry it.
     pub nonce: u32,
-    /// Keys under which the agent sits in its groups' idle sets (parallel to the agent's
-    /// group list); empty when not idle.
-    pub idle_keys: Vec<super::queues::IdleKey>,
-    /// The agent's current stint of being free, as its idle-set entries name it: bumped
+    /// The agent is in its groups' free sets. Not saved: a restored engine reads it off
+    /// the saved sets, which hold the free agents only.
+    #[serde(skip)]
+    pub free: bool,
+    /// The agent's current stint of being free, as its free-set entries name it: bumped
     /// when a stint ends, which makes them all stale at once (see
     /// [`IdleSet`](super::queues::IdleSet)). Not saved: saved sets hold live entries only,
     /// and both start again at 0.
@@ -210,7 +211,7 @@ impl Agent {
             talk_ms_today: 0,
             rr_stamp: 0,
             nonce: 0,
-            idle_keys: Vec::new(),
+            free: false,
             stint: 0,
             wrapup_since: Timestamp(0),
             last_group: None,
