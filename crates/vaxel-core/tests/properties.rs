@@ -176,8 +176,15 @@ fn run(site: &Arc<Site>, steps: &[(i64, Op)], checkpoint_at: Option<usize>) -> R
     let call = |i: usize| -> Arc<str> { format!("c{i}").into() };
     for (i, (dt, op)) in steps.iter().enumerate() {
         if checkpoint_at == Some(i) {
-            // Saved, written out, read back and restored: the engine goes on unchanged.
-            let json = serde_json::to_string(&e.save()).unwrap();
+            // Saved, written out, read back and restored: the engine goes on unchanged. An
+            // older engine also saved its index of calls by id and each agent's free-set
+            // keys; a checkpoint of its is restored just the same (both are derived now).
+            let mut json = serde_json::to_value(e.save()).unwrap();
+            json["by_id"] = serde_json::json!({ "c0": 0 });
+            for agent in json["agents"].as_array_mut().unwrap() {
+                agent["idle_keys"] = serde_json::json!([]);
+            }
+            let json = serde_json::to_string(&json).unwrap();
             e = Engine::restore(site.clone(), serde_json::from_str(&json).unwrap()).unwrap();
         }
         let at = Timestamp((now.0 as i64 + dt).max(0) as u64);
