@@ -371,8 +371,7 @@ impl Engine {
                 facts.random = self.next_random();
             }
             let key = idle_key(strategy, &facts, agent);
-            self.st.groups[g.ix()].idle[usize::from(tier)]
-                .insert(IdleEntry { key, stint }, live_in(&self.st.agents));
+            self.st.groups[g.ix()].idle[usize::from(tier)].insert(IdleEntry { key, stint });
         }
     }
 
@@ -386,7 +385,7 @@ impl Engine {
         a.free = false;
         a.stint = a.stint.wrapping_add(1);
         for &(g, tier) in &self.st.agent_groups[agent.ix()] {
-            self.st.groups[g.ix()].idle[usize::from(tier)].went_stale();
+            self.st.groups[g.ix()].idle[usize::from(tier)].went_stale(live_in(&self.st.agents));
         }
     }
 

@@ -45,10 +45,10 @@ pub(crate) struct IdleEntry {
 /// An agent taken for a call is not searched out of every group it serves: its entries go
 /// stale where they sit, since each names the agent's stint of being free
 /// ([`Agent::stint`](super::state::Agent), bumped when the stint ends). Readers skip stale
-/// entries; they are dropped from the front as they reach it, and all at once when they
-/// come to outnumber the live ones, so a set stays within twice its live size (plus a
-/// few). The live entries are always in rank order, so no decision changes. Only live
-/// entries are saved.
+/// entries; those at the front are dropped as soon as they go stale, and all of them
+/// once they outnumber the live ones, so a set holds at most as many stale entries as
+/// live ones (or eight). The live entries are always in rank order, so no decision
+/// changes. Only live entries are saved.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<IdleKey>", into = "Vec<IdleKey>")]
 pub(crate) struct IdleSet {
@@ -81,15 +81,22 @@ impl From<IdleSet> for Vec<IdleKey> {
 }
 
 impl IdleSet {
-    /// Adds a live entry, then drops stale ones if they pile up. Checks the back first:
-    /// under `longest-idle`, `round-robin` and most others the newly freed agent ranks
-    /// last.
-    pub(crate) fn insert(&mut self, entry: IdleEntry, live: impl Fn(&IdleEntry) -> bool) {
+    /// Adds a live entry. Checks the back first: under `longest-idle`, `round-robin` and
+    /// most others the newly freed agent ranks last.
+    pub(crate) fn insert(&mut self, entry: IdleEntry) {
         if self.entries.back().is_none_or(|last| *last < entry) {
             self.entries.push_back(entry);
         } else if let Err(i) = self.entries.binary_search(&entry) {
             self.entries.insert(i, entry);
         }
+    }
+
+    /// One of the entries went stale (its agent's stint ended): stale entries at the front
+    /// go at once (the agent taken is most often the best ranked), and all of them once
+    /// they outnumber the live ones (and are more than a few), so readers never skip more
+    /// than that.
+    pub(crate) fn went_stale(&mut self, live: impl Fn(&IdleEntry) -> bool) {
+        self.stale += 1;
         while self.entries.front().is_some_and(|e| !live(e)) {
             self.entries.pop_front();
             self.stale = self.stale.saturating_sub(1);
@@ -97,11 +104,6 @@ impl IdleSet {
         if self.stale > 8 && self.stale * 2 > self.entries.len() {
             self.sweep(live);
         }
-    }
-
-    /// One of the entries went stale (its agent's stint ended).
-    pub(crate) fn went_stale(&mut self) {
-        self.stale += 1;
     }
 
     /// Drops every stale entry.
@@ -288,66 +290,54 @@ mod tests {
     }
 
     #[test]
-    fn stale_entries_are_skipped_then_dropped_at_the_front_or_swept() {
+    fn stale_entries_are_skipped_dropped_at_the_front_and_never_outnumber_live_ones() {
         let key = |agent: u32, idle: u64| IdleKey {
             primary: idle,
             secondary: 0,
             agent: AgentIdx(agent),
         };
+        let entry = |agent: u32, idle: u64, stint: u32| IdleEntry {
+            key: key(agent, idle),
+            stint,
+        };
         // Agent i's current stint is stints[i]; an entry is live when it names it.
         let stints = std::cell::RefCell::new(vec![0u32; 40]);
         let live = |e: &IdleEntry| stints.borrow()[e.key.agent.ix()] == e.stint;
+        let take = |set: &mut IdleSet, agent: usize| {
+            stints.borrow_mut()[agent] += 1;
+            set.went_stale(live);
+        };
+        let agents = |s: &IdleSet| s.live(live).map(|k| k.agent.0).collect::<Vec<_>>();
         let mut set = IdleSet::default();
         for a in 0..4 {
-            set.insert(
-                IdleEntry {
-                    key: key(a, 10 * u64::from(a)),
-                    stint: 0,
-                },
-                live,
-            );
+            set.insert(entry(a, 10 * u64::from(a), 0));
         }
-        // Agent 1 is taken: its entry goes stale where it sits.
-        stints.borrow_mut()[1] = 1;
-        set.went_stale();
-        let agents = |s: &IdleSet| s.live(live).map(|k| k.agent.0).collect::<Vec<_>>();
+        // Agent 1 is taken: its entry goes stale where it sits, and is skipped.
+        take(&mut set, 1);
         assert_eq!(agents(&set), [0, 2, 3]);
-        // Agent 0 is taken too, and agent 1 is free again, ranked last.
-        stints.borrow_mut()[0] = 1;
-        set.went_stale();
-        set.insert(
-            IdleEntry {
-                key: key(1, 50),
-                stint: 1,
-            },
-            live,
-        );
+        assert_eq!(set.entries.len(), 4);
+        // Agent 0, the best ranked, is taken: it and the stale entry behind it go.
+        take(&mut set, 0);
+        assert_eq!(agents(&set), [2, 3]);
+        assert_eq!(set.entries.len(), 2);
+        // Agent 1 is free again, ranked last.
+        set.insert(entry(1, 50, 1));
         assert_eq!(agents(&set), [2, 3, 1]);
-        // The stale entries that reached the front went with the insertion.
-        assert_eq!(set.entries.len(), 3);
-        // Many agents taken at once: the next insertion sweeps them all.
+        // Many agents free, then all but the first and the last taken with no one freed
+        // meanwhile: the stale ones never outnumber the live ones (beyond eight).
         for a in 4..30 {
-            set.insert(
-                IdleEntry {
-                    key: key(a, 100 + u64::from(a)),
-                    stint: 0,
-                },
-                live,
-            );
+            set.insert(entry(a, 100 + u64::from(a), 0));
         }
         for a in 4..29 {
-            stints.borrow_mut()[a as usize] = 1;
-            set.went_stale();
+            take(&mut set, a);
+            let live_now = set.live(live).count();
+            assert!(
+                set.entries.len() - live_now <= live_now.max(8),
+                "{:?}",
+                set.entries
+            );
         }
-        set.insert(
-            IdleEntry {
-                key: key(30, 500),
-                stint: 0,
-            },
-            live,
-        );
-        assert_eq!(set.entries.len(), 5, "swept: {:?}", set.entries);
-        assert_eq!(agents(&set), [2, 3, 1, 29, 30]);
+        assert_eq!(agents(&set), [2, 3, 1, 29]);
     }
 
     #[test]
