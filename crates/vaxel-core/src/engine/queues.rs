@@ -47,8 +47,8 @@ pub(crate) struct IdleEntry {
 /// ([`Agent::stint`](super::state::Agent), bumped when the stint ends). Readers skip stale
 /// entries; those at the front are dropped as soon as they go stale, and all of them
 /// once they outnumber the live ones, so a set holds at most as many stale entries as
-/// live ones (or eight). The live entries are always in rank order, so no decision
-/// changes. Only live entries are saved.
+/// live ones (none when every agent is busy). The live entries are always in rank order,
+/// so no decision changes. Only live entries are saved.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<IdleKey>", into = "Vec<IdleKey>")]
 pub(crate) struct IdleSet {
@@ -93,15 +93,16 @@ impl IdleSet {
 
     /// One of the entries went stale (its agent's stint ended): stale entries at the front
     /// go at once (the agent taken is most often the best ranked), and all of them once
-    /// they outnumber the live ones (and are more than a few), so readers never skip more
-    /// than that.
+    /// they outnumber the live ones, so readers never skip more stale entries than there
+    /// are live ones. A sweep costs the set's length and comes after at least as many
+    /// entries went stale as stayed live: constant time per entry, amortised.
     pub(crate) fn went_stale(&mut self, live: impl Fn(&IdleEntry) -> bool) {
         self.stale += 1;
         while self.entries.front().is_some_and(|e| !live(e)) {
             self.entries.pop_front();
             self.stale = self.stale.saturating_sub(1);
         }
-        if self.stale > 8 && self.stale * 2 > self.entries.len() {
+        if self.stale * 2 > self.entries.len() {
             self.sweep(live);
         }
     }
@@ -324,7 +325,7 @@ mod tests {
         set.insert(entry(1, 50, 1));
         assert_eq!(agents(&set), [2, 3, 1]);
         // Many agents free, then all but the first and the last taken with no one freed
-        // meanwhile: the stale ones never outnumber the live ones (beyond eight).
+        // meanwhile: the stale ones never outnumber the live ones.
         for a in 4..30 {
             set.insert(entry(a, 100 + u64::from(a), 0));
         }
@@ -332,7 +333,7 @@ mod tests {
             take(&mut set, a);
             let live_now = set.live(live).count();
             assert!(
-                set.entries.len() - live_now <= live_now.max(8),
+                set.entries.len() - live_now <= live_now,
                 "{:?}",
                 set.entries
             );
