@@ -1,4 +1,4 @@
-//! Växel site files (../shared/CONFIG.md, docs/configuration.md): [`load`] parses TOML into
+//! Växel site files (docs/configuration.md): [`load`] parses TOML into
 //! the [`raw`] model, [`validate`] turns that into the engine's typed
 //! [`vaxel_core::site::Site`] or lists every problem with its path and a did-you-mean.
 //! [`load_site`] does both.

@@ -57,7 +57,7 @@ pub(crate) fn join(prefix: &str, segs: &[Seg]) -> String {
     out
 }
 
-/// The top-level sections in the order CONFIG.md writes them.
+/// The top-level sections in the order docs/configuration.md writes them.
 pub(crate) const SECTIONS: [&str; 11] = [
     "site",
     "calendars",

@@ -1,4 +1,4 @@
-//! The site file as written (../shared/CONFIG.md), before validation. Every field is the
+//! The site file as written (docs/configuration.md), before validation. Every field is the
 //! loosest type the file can hold, so that `validate` can report *all* problems with their
 //! paths instead of stopping at the first one serde meets.
 

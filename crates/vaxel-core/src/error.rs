@@ -2,7 +2,7 @@
 
 use crate::time::Timestamp;
 
-/// A refused input; [`code`](EngineError::code) is the PROTOCOL.md error code.
+/// A refused input; [`code`](EngineError::code) is the protocol's error code (docs/protocol.md).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EngineError {
     #[error("unknown call \"{0}\"")]
@@ -24,7 +24,7 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// The PROTOCOL.md error code.
+    /// The protocol's error code (docs/protocol.md).
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {

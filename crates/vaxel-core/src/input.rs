@@ -1,4 +1,4 @@
-//! What goes into the engine: the platform's events (PROTOCOL.md), the agents' desktop
+//! What goes into the engine: the platform's events (docs/protocol.md), the agents' desktop
 //! actions and the admins' actions (HTTP API). Ids are the strings the outside world uses;
 //! the engine resolves them and answers an unknown one with an [`EngineError`](crate::EngineError).
 

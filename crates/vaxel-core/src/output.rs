@@ -1,5 +1,5 @@
-//! What comes out of the engine: commands for the platform (PROTOCOL.md) and one call record
-//! per call (FORMATS.md). Drained with [`Engine::poll_output`](crate::Engine::poll_output).
+//! What comes out of the engine: commands for the platform (docs/protocol.md) and one call record
+//! per call (docs/formats.md). Drained with [`Engine::poll_output`](crate::Engine::poll_output).
 
 use crate::input::CallId;
 use crate::site::Text;
@@ -85,7 +85,7 @@ impl Command {
     }
 }
 
-/// How a call ended (FORMATS.md `outcome`).
+/// How a call ended (docs/formats.md `outcome`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Outcome {
     Answered,
@@ -114,7 +114,7 @@ impl Outcome {
         Outcome::Timeout,
     ];
 
-    /// The FORMATS.md spelling.
+    /// The spelling of the call record's `outcome` column (docs/formats.md).
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -131,7 +131,7 @@ impl Outcome {
         }
     }
 
-    /// Parses the FORMATS.md spelling.
+    /// Parses the `outcome` column's spelling (docs/formats.md).
     #[must_use]
     pub fn parse(s: &str) -> Option<Outcome> {
         Outcome::ALL.into_iter().find(|o| o.as_str() == s)
@@ -202,7 +202,7 @@ impl CallbackNote {
 /// The groups on a [`CallRecord`].
 pub type RecordGroups = smallvec::SmallVec<[Text; 2]>;
 
-/// One call record (FORMATS.md `cdr.csv`), emitted exactly once per call, when the call and
+/// One call record (docs/formats.md `cdr.csv`), emitted exactly once per call, when the call and
 /// the after-call work of the agent who had it are over (so the disposition and the
 /// wrap-up time are on it).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

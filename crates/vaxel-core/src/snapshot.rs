@@ -55,7 +55,7 @@ pub struct DayStats {
     pub answered: u32,
     /// Caller hung up while queued.
     pub abandoned: u32,
-    /// Abandoned within 5 s: not counted against the service level (FORMATS.md).
+    /// Abandoned within 5 s: not counted against the service level (docs/formats.md).
     pub short_abandoned: u32,
     /// Left the queue by an overflow rule, max wait or callback.
     pub overflowed: u32,

@@ -59,7 +59,7 @@ impl ServerMessage {
     }
 }
 
-/// Appends `msg` as one JSON line (with `\n`), fields in PROTOCOL.md's order, absent
+/// Appends `msg` as one JSON line (with `\n`), fields in docs/protocol.md's order, absent
 /// optional fields left out.
 pub fn encode_server<B: BufMut + ?Sized>(msg: &ServerMessage, buf: &mut B) {
     match msg {

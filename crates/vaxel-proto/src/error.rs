@@ -1,11 +1,11 @@
-//! Error codes (PROTOCOL.md "Acknowledgement and errors") and the codec's own errors.
+//! Error codes (docs/protocol.md "Error codes") and the codec's own errors.
 
 use std::fmt;
 use vaxel_core::EngineError;
 
 /// An error code as sent in `{"cmd":"error","code":…}`.
 ///
-/// These are exactly PROTOCOL.md's codes; the project adds none in version 1 (a message
+/// These are exactly docs/protocol.md's codes; the project adds none in version 1 (a message
 /// before `hello` is answered `unauthorized`, a second `hello` `invalid_state`; see
 /// docs/protocol.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -39,7 +39,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, in PROTOCOL.md's order.
+    /// Every code, in docs/protocol.md's order.
     pub const ALL: [ErrorCode; 13] = [
         ErrorCode::BadJson,
         ErrorCode::LineTooLong,
@@ -160,7 +160,7 @@ fn for_kind(kind: Option<&'static str>) -> String {
 }
 
 impl ProtoErrorKind {
-    /// The PROTOCOL.md code.
+    /// The protocol's code (docs/protocol.md "Error codes").
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -199,7 +199,7 @@ impl ProtoError {
         ProtoError { seq: None, kind }
     }
 
-    /// The PROTOCOL.md code.
+    /// The protocol's code (docs/protocol.md "Error codes").
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         self.kind.code()

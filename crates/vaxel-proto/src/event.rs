@@ -1,4 +1,4 @@
-//! Platform → daemon: `hello` and the events of PROTOCOL.md, decoded with precise errors
+//! Platform → daemon: `hello` and the events of docs/protocol.md, decoded with precise errors
 //! (the daemon) and encoded (the load generator).
 
 use crate::error::{ProtoError, ProtoErrorKind, shorten};
@@ -28,7 +28,7 @@ macro_rules! event_kinds {
         }
 
         impl EventKind {
-            /// Every event, in PROTOCOL.md's order (`hello` first; the extension
+            /// Every event, in docs/protocol.md's order (`hello` first; the extension
             /// `agent.wrapup_until` after `agent.wrapup_done`).
             pub const ALL: [EventKind; [$($name),*].len()] = [$(EventKind::$variant),*];
 
@@ -454,7 +454,7 @@ pub fn decode_platform(line: &[u8]) -> Result<PlatformMessage, ProtoError> {
 /// Decodes one line from the platform. The error carries the message's `seq` whenever it
 /// could be read, even from a line that is otherwise broken. Unknown fields are ignored;
 /// `null` in an optional field is the same as leaving it out. The first problem found is
-/// reported: JSON, `seq`, `ev`, `at`, then the event's fields in PROTOCOL.md's order.
+/// reported: JSON, `seq`, `ev`, `at`, then the event's fields in docs/protocol.md's order.
 pub fn decode_platform_str(line: &str) -> Result<PlatformMessage, ProtoError> {
     let (mut f, seq) = crate::json::open(line)?;
     let (at, body) = decode_event(&mut f).map_err(|kind| ProtoError { seq, kind })?;
@@ -675,7 +675,7 @@ fn transfer_target(f: &mut Fields<'_>) -> Result<Text, ProtoErrorKind> {
 // ---------------------------------------------------------------- encoding
 
 /// Appends `msg` as one JSON line (with `\n`): `ev` first, then `seq`, `at` and the fields
-/// in PROTOCOL.md's order; absent optional fields are left out.
+/// in docs/protocol.md's order; absent optional fields are left out.
 pub fn encode_platform<B: BufMut + ?Sized>(msg: &PlatformMessage, buf: &mut B) {
     let mut w = Writer::start(buf, msg.body.kind().head());
     w.opt_u64(key!("seq"), msg.seq);

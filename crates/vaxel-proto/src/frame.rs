@@ -12,7 +12,7 @@
 use crate::error::{ProtoError, ProtoErrorKind};
 use bytes::{Buf, BytesMut};
 
-/// The longest line accepted, in bytes, without its `\n` or `\r\n` (PROTOCOL.md: 64 KiB).
+/// The longest line accepted, in bytes, without its `\n` or `\r\n` (docs/protocol.md: 64 KiB).
 pub const MAX_LINE: usize = 65536;
 
 /// One complete, non-blank, UTF-8 line, borrowed from the framer until its next call.

@@ -1,4 +1,4 @@
-//! Växel wire protocol, version 1 (PROTOCOL.md; for users: docs/protocol.md).
+//! Växel wire protocol, version 1 (docs/protocol.md).
 //!
 //! Bytes in, typed messages out, and back; no sockets, no tasks, no clock.
 //!
@@ -7,7 +7,7 @@
 //!   ([`PlatformMessage`]); the daemon decodes, the load generator encodes.
 //! - [`encode_server`] / [`encode_command`] / [`decode_server`]: `welcome`, `ok`, `error`
 //!   and the engine's [`Command`](vaxel_core::Command)s ([`ServerMessage`]).
-//! - [`ErrorCode`] / [`ProtoError`]: PROTOCOL.md's error codes and the exact messages.
+//! - [`ErrorCode`] / [`ProtoError`]: docs/protocol.md's error codes and the exact messages.
 //!
 //! Encoders write JSON by hand into any [`bytes::BufMut`] (a `Vec<u8>`, a `BytesMut`), one
 //! line each with its `\n`; decoders read a line in one pass, borrowing strings from it.

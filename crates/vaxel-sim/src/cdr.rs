@@ -1,4 +1,4 @@
-//! Call records (`cdr.csv`, FORMATS.md): one line per call, written when the call ends.
+//! Call records (`cdr.csv`, docs/formats.md): one line per call, written when the call ends.
 //!
 //! `call_id,entry,from,arrived,queued,answered,ended,agent,outcome,wait_s,talk_s,wrapup_s,groups,digits,case_type,resolved,callback`
 //!

@@ -1,7 +1,7 @@
 //! Errors of the file readers and writers. Every message names the file and, where there is
 //! one, the line and the column (its 1-based index and its header name), so a planner can go
 //! straight to the cell: `calls.csv:17: column 3 (arrival): "2026-13-01" is not a timestamp
-//! (RFC 3339 or epoch ms)`. Messages are lowercase and specific (STYLE.md).
+//! (RFC 3339 or epoch ms)`. Messages are lowercase and specific.
 
 use std::io;
 

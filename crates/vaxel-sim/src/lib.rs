@@ -1,4 +1,4 @@
-//! Växel in simulated time (FORMATS.md): the files a replay reads and writes, the replay
+//! Växel in simulated time (docs/formats.md): the files a replay reads and writes, the replay
 //! report, the Erlang formulas planners check it against, and a generator of realistic
 //! traces and rosters.
 //!

@@ -1,5 +1,5 @@
 //! The replay driver: the production engine run in simulated time, with simulated callers
-//! and agents following FORMATS.md's replay semantics exactly.
+//! and agents following docs/formats.md's replay semantics exactly.
 //!
 //! - Callers arrive at their trace time with their trace `digits` pre-collected (an empty
 //!   choice at a level = no input); a menu reached after the digits run out gets no input.
@@ -547,7 +547,7 @@ impl Driver<'_> {
             to,
             from: c.from,
             // As a platform sends them: none when the caller chose nothing (the first menu
-            // is then played and gets no input, as FORMATS.md says).
+            // is then played and gets no input, as docs/formats.md says).
             digits: Some(c.digits).filter(|d| !d.is_empty()),
             lang: None,
         };

@@ -1,4 +1,4 @@
-//! The roster (`roster.csv`, FORMATS.md): when agents work. Columns `agent`, `start`, `end`
+//! The roster (`roster.csv`, docs/formats.md): when agents work. Columns `agent`, `start`, `end`
 //! (found by name; others ignored). An agent logs in at `start` and out at `end` (after
 //! finishing a call in progress).
 //!
@@ -168,7 +168,7 @@ pub fn read_roster<R: io::Read>(reader: RosterReader<R>) -> Result<Vec<Shift>, S
 
 /// Each agent's stretches of work: its touching or overlapping shifts merged into one
 /// (back-to-back shifts are one login), sorted by agent, then start. Replay semantics
-/// (FORMATS.md): the replay and `vaxel load` both log agents in and out by these.
+/// (docs/formats.md): the replay and `vaxel load` both log agents in and out by these.
 #[must_use]
 pub fn stretches(roster: &[Shift]) -> Vec<(&str, Timestamp, Timestamp)> {
     let mut by_agent: Vec<(&str, Timestamp, Timestamp)> = roster

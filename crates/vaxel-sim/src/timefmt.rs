@@ -1,4 +1,4 @@
-//! Timestamps and durations as they appear in the CSV files (FORMATS.md).
+//! Timestamps and durations as they appear in the CSV files (docs/formats.md).
 //!
 //! - Reading: a timestamp cell is RFC 3339 with an offset (`2026-03-02T08:15:03.250+01:00`,
 //!   `…Z`) or integer epoch milliseconds; fractions finer than a millisecond are rounded to

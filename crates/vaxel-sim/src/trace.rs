@@ -1,4 +1,4 @@
-//! The trace (`calls.csv`, FORMATS.md): what callers do.
+//! The trace (`calls.csv`, docs/formats.md): what callers do.
 //!
 //! Columns are found by name; others may come in any order and are ignored (see
 //! [`TraceReader::unknown_columns`] to warn about a misspelt one). Required: `call_id`,

@@ -1,4 +1,4 @@
-//! FORMATS.md "Replay semantics": a single group served first-come-first-served by
+//! docs/formats.md "Replay semantics": a single group served first-come-first-served by
 //! identical agents, `ring_s = 0`, no wrap-up, everyone logged in the whole time, must give
 //! every call exactly the wait of the textbook FIFO multi-server queue, with and without
 //! patience. A caller whose wait would exceed its patience abandons at exactly its patience

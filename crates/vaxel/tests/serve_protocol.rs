@@ -1,4 +1,4 @@
-//! `vaxel serve` over real TCP (PROTOCOL.md): a scripted platform gets exactly the
+//! `vaxel serve` over real TCP (docs/protocol.md): a scripted platform gets exactly the
 //! expected lines; bad input is answered and changes nothing; two platforms at once; a
 //! platform coming back within its grace period, and one that does not.
 

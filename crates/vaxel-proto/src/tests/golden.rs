@@ -1,4 +1,4 @@
-//! Exact lines: PROTOCOL.md's examples and one line per event and command.
+//! Exact lines: docs/protocol.md's examples and one line per event and command.
 
 use crate::*;
 use std::sync::Arc;

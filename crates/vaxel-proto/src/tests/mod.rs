@@ -1,4 +1,4 @@
-//! Whole-codec tests: exact error messages per code, golden lines from PROTOCOL.md,
+//! Whole-codec tests: exact error messages per code, golden lines from docs/protocol.md,
 //! properties (round trips, no panics, framing + decoding under any chunking).
 
 mod errors;

@@ -1,4 +1,4 @@
-//! Supervisors' breakdowns (DOMAIN.md "Statistics … for reports"): call frequency by local
+//! Supervisors' breakdowns (docs/glossary.md "What the city asks for"): call frequency by local
 //! hour of day, weekday and month; the distribution of waits; the distribution over case
 //! types; matters resolved at first contact against those referred to back office.
 //!

@@ -1,4 +1,4 @@
-//! The replay report (FORMATS.md "Replay report"), built one call record at a time in
+//! The replay report (docs/formats.md "Replay report"), built one call record at a time in
 //! constant memory per group and entry, written as JSON or as a text table.
 //!
 //! # Definitions (also in docs/reports.md)
@@ -69,7 +69,7 @@ impl<T: Serialize> Serialize for Keyed<T> {
     }
 }
 
-/// The fixed statistics of `total` and of each group, in FORMATS.md's key order.
+/// The fixed statistics of `total` and of each group, in docs/formats.md's key order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Stats {
     pub offered: u64,

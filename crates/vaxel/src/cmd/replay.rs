@@ -1,6 +1,6 @@
 //! `vaxel replay --trace T --roster R [--config F] [--cdr OUT] [--report text|json]
 //! [--out FILE]`: runs a trace through the engine in simulated time with agents following
-//! the roster (FORMATS.md "Replay semantics"), writes the call records if asked and prints
+//! the roster (docs/formats.md "Replay semantics"), writes the call records if asked and prints
 //! the report.
 //!
 //! The trace is streamed; the call records are written to `OUT.partial` and renamed to
@@ -26,7 +26,7 @@ pub struct ReplayArgs {
     /// Write one call record per call (cdr.csv) to this file.
     #[arg(long, value_name = "OUT")]
     pub cdr: Option<PathBuf>,
-    /// Report format: aligned text tables or the JSON of FORMATS.md.
+    /// Report format: aligned text tables or the JSON of docs/formats.md.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub report: ReportFormat,
     /// With the text report, also print the supervisors' breakdowns (by hour, weekday,

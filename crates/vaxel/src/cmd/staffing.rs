@@ -169,7 +169,7 @@ fn staff_a(rate: f64, aht_s: f64, patience_s: f64, goal: Goal, start: u32) -> Op
     })
 }
 
-/// Follows a call's entry and menu digits to the answer group they lead to (FORMATS.md:
+/// Follows a call's entry and menu digits to the answer group they lead to (docs/formats.md:
 /// the caller answers each menu at once with its trace digits), opening hours included.
 /// `None`: an unknown number, a closed entry without a closed route, an outside number.
 #[derive(Debug)]

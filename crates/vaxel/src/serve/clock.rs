@@ -1,4 +1,4 @@
-//! Which clock drives the engine (PROTOCOL.md "Time").
+//! Which clock drives the engine (docs/protocol.md "Time").
 //!
 //! - `live` (default): the daemon stamps every input with its own clock (never earlier
 //!   than the engine's time, so a wall-clock step backwards only holds time still); a

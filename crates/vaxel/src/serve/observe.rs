@@ -15,7 +15,7 @@ pub enum PlatformEvent {
     Connected,
     /// The connection ended (the platform's calls enter their grace period).
     Disconnected,
-    /// Closed because its outbound queue passed its bound (PROTOCOL.md `slow_consumer`).
+    /// Closed because its outbound queue passed its bound (docs/protocol.md `slow_consumer`).
     SlowConsumer,
     /// The grace period ended (or the command buffer overflowed): its calls end as
     /// `platform_lost`.
@@ -50,7 +50,7 @@ pub trait Observer: Send + Sync + fmt::Debug + 'static {
     }
 
     /// An `error` line was sent to a platform (codec errors, refusals, `hello` refusals):
-    /// `code` is the PROTOCOL.md code.
+    /// `code` is the protocol's error code (docs/protocol.md).
     fn protocol_error(&self, code: &'static str) {
         let _ = code;
     }

@@ -1,4 +1,4 @@
-//! One platform connection (PROTOCOL.md "Transport", "Session"): the first line must be an
+//! One platform connection (docs/protocol.md "Session"): the first line must be an
 //! accepted `hello`; then a reader turns everything available on the socket into one
 //! batch of decoded lines for the engine task, and a writer writes what the engine task
 //! releases. The outbound queue is bounded ([`OUTBOUND`] batches): the engine task never

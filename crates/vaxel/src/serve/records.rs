@@ -1,5 +1,5 @@
 //! Call records on disk: one CSV file per local day of the site (`cdr-YYYY-MM-DD.csv`, by
-//! the call's `ended`), in FORMATS.md's `cdr.csv` format, written by vaxel-sim's
+//! the call's `ended`), in docs/formats.md's `cdr.csv` format, written by vaxel-sim's
 //! [`CdrWriter`]. Appended to by the commit thread after the journal entries that produced
 //! the records are durable and handed to the OS at once ([`Records::flush`]); fsynced off
 //! the ack path (at most every 100 ms, at checkpoints, at shutdown, and when the day's

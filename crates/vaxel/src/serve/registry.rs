@@ -1,5 +1,5 @@
 //! Platform sessions: which connection speaks for each platform id, and the commands kept
-//! for a platform while it has none (PROTOCOL.md "Session").
+//! for a platform while it has none (docs/protocol.md "Session").
 //!
 //! A platform's connection can end three ways: it closes (or breaks), it is closed as a
 //! slow consumer, or the same platform id says `hello` on a new connection (takeover).

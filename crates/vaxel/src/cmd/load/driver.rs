@@ -1,6 +1,6 @@
 //! The simulated platform(s), callers and agents of `vaxel load`, without sockets: lines in
 //! ([`Driver::on_message`]), lines out ([`Driver::pump`] encodes into one buffer per
-//! connection). The roles are those of the replay driver (`vaxel_sim::replay`, FORMATS.md):
+//! connection). The roles are those of the replay driver (`vaxel_sim::replay`, docs/formats.md):
 //!
 //! - Callers arrive at their trace time with their trace `digits`; a `menu` gets no input;
 //!   a callback offer is accepted when `accept_callback` is true. Patience starts at the

@@ -97,7 +97,7 @@ pub enum ReportFormat {
 
 /// Shown after the options (`vaxel load --help`).
 const AFTER_HELP: &str = "\
-Callers and agents behave as in `vaxel replay` (FORMATS.md), but `load` learns what the
+Callers and agents behave as in `vaxel replay` (docs/formats.md), but `load` learns what the
 engine did only from its commands, after a round trip. At `--speed max` a reaction (an
 answer after ring_s, a hang-up after talk or patience, a menu or callback reply) is sent at
 its natural simulated time or at the latest `at` already sent, whichever is later: reactions
@@ -114,7 +114,7 @@ the daemon dropped without a command; with --strict also late refusals and unfin
 /// `vaxel load`: drive a running daemon with a trace and a roster; measure it.
 ///
 /// Plays the telephony platform(s) (callers) and the agents over TCP as `vaxel replay`
-/// plays them in process (FORMATS.md). With `--speed max` events are pipelined as fast as
+/// plays them in process (docs/formats.md). With `--speed max` events are pipelined as fast as
 /// the window and `--max-lag` allow; reactions to commands (answers after `ring_s`,
 /// hang-ups after talk or patience, menu and callback replies) are sent at their natural
 /// simulated time or at the latest `at` already sent, whichever is later, so they may lag
