@@ -19,5 +19,5 @@ pub mod time;
 pub use engine::{Engine, EngineState};
 pub use error::EngineError;
 pub use input::{CallId, Input};
-pub use output::{CallRecord, CallbackNote, Command, Outcome, Output, RecordGroups};
+pub use output::{Announced, CallRecord, CallbackNote, Command, Outcome, Output, RecordGroups};
 pub use time::Timestamp;

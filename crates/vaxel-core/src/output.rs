@@ -199,6 +199,18 @@ impl CallbackNote {
     }
 }
 
+/// What a caller was first told on entering a queue: the `queue` command's position and
+/// expected wait. On the record so that the estimate can be scored against the wait the
+/// caller really had (`vaxel replay`'s and `vaxel report`'s EWT accuracy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announced {
+    /// 1 = next in line.
+    pub position: u32,
+    /// Expected wait until an agent answers, in whole seconds; `None` when the engine
+    /// could not estimate it.
+    pub ewt_s: Option<u64>,
+}
+
 /// The groups on a [`CallRecord`].
 pub type RecordGroups = smallvec::SmallVec<[Text; 2]>;
 
@@ -229,6 +241,10 @@ pub struct CallRecord {
     pub case_type: Option<Text>,
     pub resolved: Option<bool>,
     pub callback: CallbackNote,
+    /// The first announcement the caller heard in a queue; `None` if the call never
+    /// queued (answered at once, or ended before).
+    #[serde(default)]
+    pub announced: Option<Announced>,
 }
 
 /// One output of the engine.

@@ -16,15 +16,16 @@ use crate::error::SimError;
 use crate::timefmt::{TimeFormatter, write_duration_s};
 use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::Path;
 use std::sync::Arc;
 use vaxel_core::site::Text;
-use vaxel_core::{CallRecord, CallbackNote, Outcome, RecordGroups};
+use vaxel_core::{Announced, CallRecord, CallbackNote, Outcome, RecordGroups};
 
 /// The call record's columns, in order.
-pub const CDR_COLUMNS: [&str; 17] = [
+pub const CDR_COLUMNS: [&str; 19] = [
     "call_id",
     "entry",
     "from",
@@ -42,7 +43,14 @@ pub const CDR_COLUMNS: [&str; 17] = [
     "case_type",
     "resolved",
     "callback",
+    "announced_position",
+    "announced_ewt_s",
 ];
+
+/// The columns of the first version of the format (without the announcement). A file
+/// begun with that header is appended to in it: a daemon upgraded in the middle of a day
+/// keeps the day's file readable, and its later records lack the announcement.
+pub const CDR_COLUMNS_V1: usize = 17;
 
 /// Writes [`CallRecord`]s as `cdr.csv`.
 pub struct CdrWriter<W: io::Write> {
@@ -50,6 +58,8 @@ pub struct CdrWriter<W: io::Write> {
     fmt: TimeFormatter,
     /// Reused for every formatted cell.
     buf: String,
+    /// How many of [`CDR_COLUMNS`] each row has (all, or the first version's).
+    columns: usize,
 }
 
 impl<W: io::Write> std::fmt::Debug for CdrWriter<W> {
@@ -75,10 +85,44 @@ impl CdrWriter<io::BufWriter<File>> {
 impl<W: io::Write> CdrWriter<W> {
     /// Writes the header. `file` is the name errors give.
     pub fn new(writer: W, file: impl Into<String>, tz: TimeZone) -> Result<Self, SimError> {
+        Self::with_columns(writer, file, tz, CDR_COLUMNS.len())
+    }
+
+    /// Writes rows in the format of an existing file whose first line is `header` (with or
+    /// without its line end): the current columns or the first version's. Any other header
+    /// is refused, naming the file.
+    pub fn continuing(
+        writer: W,
+        file: impl Into<String>,
+        tz: TimeZone,
+        header: &str,
+    ) -> Result<Self, SimError> {
+        let file = file.into();
+        let cells: Vec<&str> = header.trim_end_matches(['\r', '\n']).split(',').collect();
+        let columns = [CDR_COLUMNS.len(), CDR_COLUMNS_V1]
+            .into_iter()
+            .find(|&n| cells == CDR_COLUMNS[..n])
+            .ok_or_else(|| SimError::Header {
+                file: file.clone(),
+                reason: format!(
+                    "its header is not a call-record header (expected {:?})",
+                    CDR_COLUMNS.join(",")
+                ),
+            })?;
+        Self::with_columns(writer, file, tz, columns)
+    }
+
+    fn with_columns(
+        writer: W,
+        file: impl Into<String>,
+        tz: TimeZone,
+        columns: usize,
+    ) -> Result<Self, SimError> {
         Ok(CdrWriter {
-            out: CsvOut::new(writer, file.into(), &CDR_COLUMNS)?,
+            out: CsvOut::new(writer, file.into(), &CDR_COLUMNS[..columns])?,
             fmt: TimeFormatter::new(tz),
             buf: String::with_capacity(64),
+            columns,
         })
     }
 
@@ -121,6 +165,19 @@ impl<W: io::Write> CdrWriter<W> {
             CallbackNote::Declined => out.field("declined")?,
             note => out.field(&note.render())?,
         }
+        if self.columns > CDR_COLUMNS_V1 {
+            let a = r.announced;
+            buf.clear();
+            if let Some(a) = a {
+                let _ = write!(buf, "{}", a.position);
+            }
+            out.field(buf)?;
+            buf.clear();
+            if let Some(ewt) = a.and_then(|a| a.ewt_s) {
+                let _ = write!(buf, "{ewt}");
+            }
+            out.field(buf)?;
+        }
         out.end()
     }
 
@@ -152,6 +209,8 @@ struct Cols {
     case_type: Option<usize>,
     resolved: Option<usize>,
     callback: Option<usize>,
+    announced_position: Option<usize>,
+    announced_ewt: Option<usize>,
 }
 
 /// Entries, agents, groups and case types repeat on every line: share one `Arc<str>` for
@@ -218,6 +277,8 @@ impl<R: io::Read> CdrReader<R> {
             case_type: csv.column("case_type"),
             resolved: csv.column("resolved"),
             callback: csv.column("callback"),
+            announced_position: csv.column("announced_position"),
+            announced_ewt: csv.column("announced_ewt_s"),
         };
         Ok(CdrReader {
             csv,
@@ -259,6 +320,15 @@ impl<R: io::Read> CdrReader<R> {
             groups_text.split('|').map(|g| intern(map, g)).collect()
         };
         let case_type = csv.cell(c.case_type).trim();
+        let announced = match csv.opt_u64(c.announced_position)? {
+            None => None,
+            Some(p) => Some(Announced {
+                position: u32::try_from(p).map_err(|_| {
+                    csv.cell_err(c.announced_position.unwrap_or(0), "is too large".into())
+                })?,
+                ewt_s: csv.opt_u64(c.announced_ewt)?,
+            }),
+        };
         Ok(CallRecord {
             call_id: Arc::from(csv.text(c.call_id)?),
             entry: intern(map, csv.cell(Some(c.entry)).trim()),
@@ -277,6 +347,7 @@ impl<R: io::Read> CdrReader<R> {
             case_type: (!case_type.is_empty()).then(|| intern(map, case_type)),
             resolved: csv.opt_bool(c.resolved)?,
             callback,
+            announced,
         })
     }
 }
@@ -322,6 +393,10 @@ pub(crate) mod tests {
                 attempts: 2,
                 connected: true,
             },
+            announced: Some(Announced {
+                position: 3,
+                ewt_s: Some(45),
+            }),
         }
     }
 
@@ -343,16 +418,17 @@ pub(crate) mod tests {
         r.case_type = None;
         r.resolved = None;
         r.callback = CallbackNote::None;
+        r.announced = None;
         w.write(&r).unwrap();
         let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
         assert_eq!(
             text,
-            "call_id,entry,from,arrived,queued,answered,ended,agent,outcome,wait_s,talk_s,wrapup_s,groups,digits,case_type,resolved,callback\n\
+            "call_id,entry,from,arrived,queued,answered,ended,agent,outcome,wait_s,talk_s,wrapup_s,groups,digits,case_type,resolved,callback,announced_position,announced_ewt_s\n\
              c1,city,+46701234567,2026-03-02T08:15:03.250+01:00,2026-03-02T08:15:10.000+01:00,\
              2026-03-02T08:15:22.500+01:00,2026-03-02T08:18:52.500+01:00,a1017,answered,12.5,180,30,\
-             vaxel|bygglov,\"8,1\",\"bygglov, ritning\",true,connected/2\n\
+             vaxel|bygglov,\"8,1\",\"bygglov, ritning\",true,connected/2,3,45\n\
              c2,city,+46701234567,2026-03-02T08:15:03.250+01:00,,,2026-03-02T08:18:52.500+01:00,,\
-             abandoned_ivr,0,0,0,,,,,\n"
+             abandoned_ivr,0,0,0,,,,,,,\n"
         );
     }
 
@@ -396,10 +472,42 @@ pub(crate) mod tests {
         assert_eq!(back, records);
     }
 
+    /// A file begun by the first version (17 columns) is continued in that format, and
+    /// read back with no announcement; a foreign header is refused.
+    #[test]
+    fn continues_a_first_version_file() {
+        let tz = TimeZone::get("Europe/Stockholm").unwrap();
+        let v1 = CDR_COLUMNS[..CDR_COLUMNS_V1].join(",");
+        let mut w =
+            CdrWriter::continuing(Vec::new(), "cdr.csv", tz.clone(), &format!("{v1}\n")).unwrap();
+        w.write(&record("c1")).unwrap();
+        let bytes = w.into_inner().unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.starts_with(&format!("{v1}\n")), "{text}");
+        assert!(text.trim_end().ends_with(",connected/2"), "{text}");
+        let back: Vec<_> = CdrReader::new(bytes.as_slice(), "cdr.csv")
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut want = record("c1");
+        want.announced = None;
+        assert_eq!(back, vec![want]);
+
+        let all = CDR_COLUMNS.join(",");
+        let w = CdrWriter::continuing(Vec::new(), "cdr.csv", tz.clone(), &all).unwrap();
+        assert_eq!(w.into_inner().unwrap(), format!("{all}\n").into_bytes());
+        let e = CdrWriter::continuing(Vec::new(), "x.csv", tz, "call_id,whatever\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("x.csv:1: its header is not a call-record header"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn reader_errors() {
         let head = CDR_COLUMNS.join(",");
-        let row = "c1,city,,0,,,1000,,answred,0,0,0,,,,,";
+        let row = "c1,city,,0,,,1000,,answred,0,0,0,,,,,,,";
         let e = CdrReader::new(format!("{head}\n{row}\n").as_bytes(), "cdr.csv")
             .unwrap()
             .next()
@@ -412,7 +520,7 @@ pub(crate) mod tests {
             ),
             "{e}"
         );
-        let row = "c1,city,,0,,,1000,,answered,0,0,0,,,,,maybe/2";
+        let row = "c1,city,,0,,,1000,,answered,0,0,0,,,,,maybe/2,,";
         let e = CdrReader::new(format!("{head}\n{row}\n").as_bytes(), "cdr.csv")
             .unwrap()
             .next()

@@ -525,6 +525,18 @@ impl<R: io::Read> CsvIn<R> {
             .ok_or_else(|| self.cell_err(ix, "is empty; expected a duration in seconds".into()))
     }
 
+    /// An optional whole number: empty (or absent column) = `None`.
+    pub(crate) fn opt_u64(&self, ix: Option<usize>) -> Result<Option<u64>, SimError> {
+        let s = trim(self.cell(ix));
+        match ix {
+            Some(i) if !s.is_empty() => s
+                .parse()
+                .map(Some)
+                .map_err(|_| self.cell_err(i, format!("{s:?} is not a whole number"))),
+            _ => Ok(None),
+        }
+    }
+
     /// An optional boolean: `true`/`false` (any case) or `1`/`0`; empty = `None`.
     pub(crate) fn opt_bool(&self, ix: Option<usize>) -> Result<Option<bool>, SimError> {
         let s = trim(self.cell(ix));

@@ -75,6 +75,7 @@ impl Engine {
             nonce: 0,
             deadline: None,
             ended: None,
+            announced: None,
         };
         let slot = match self.st.free.pop() {
             Some(s) => {

@@ -134,6 +134,7 @@ impl Engine {
             case_type: call.case_type,
             resolved: call.resolved,
             callback: call.callback,
+            announced: call.announced,
         };
         self.st.out.push_back(Output::Record(Box::new(record)));
     }

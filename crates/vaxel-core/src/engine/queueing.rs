@@ -5,7 +5,7 @@ use super::queues::{AgentFacts, IdleEntry, IdleKey, QKey, idle_key};
 use super::state::{Agent, CallState, Member, Slot, Status};
 use super::timers::Timer;
 use super::{Engine, EngineState};
-use crate::output::{CallbackNote, Command, Outcome};
+use crate::output::{Announced, CallbackNote, Command, Outcome};
 use crate::site::{AgentIdx, Condition, GroupIdx, OverflowMode, Target, Text};
 use crate::time::Timestamp;
 
@@ -241,7 +241,13 @@ impl Engine {
 
     fn send_queue(&mut self, slot: Slot, group: GroupIdx) {
         let (position, ewt) = self.position(slot, group);
-        let call = self.call(slot).id.clone();
+        let ewt_s = Timestamp::ms_to_secs_ceil(ewt);
+        let c = self.call_mut(slot);
+        c.announced.get_or_insert(Announced {
+            position,
+            ewt_s: Some(ewt_s),
+        });
+        let call = c.id.clone();
         let group_id = self.site.group(group).id.clone();
         self.emit_for(
             slot,
@@ -249,7 +255,7 @@ impl Engine {
                 call,
                 group: group_id,
                 position,
-                ewt_s: Timestamp::ms_to_secs_ceil(ewt),
+                ewt_s,
             },
         );
     }

@@ -2,7 +2,7 @@
 //! modules named for them (`arrival`, `queueing`, `agents`, `calls`, `finish`).
 
 use crate::input::CallId;
-use crate::output::{CallbackNote, Outcome};
+use crate::output::{Announced, CallbackNote, Outcome};
 use crate::site::{AgentIdx, EntryIdx, GroupIdx, MenuIdx, Text};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,11 @@ pub(crate) struct Call {
     pub deadline: Option<Timestamp>,
     /// Set when the call ended and waits for the agent's after-call work.
     pub ended: Option<(Timestamp, Outcome)>,
+    /// The first position and expected wait the caller was told (the first `queue`
+    /// command), kept for the record so the estimate can be scored against the real wait.
+    /// Absent in checkpoints written before it existed.
+    #[serde(default)]
+    pub announced: Option<Announced>,
 }
 
 impl Call {

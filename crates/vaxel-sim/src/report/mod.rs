@@ -30,9 +30,11 @@
 //!   in the total).
 
 mod breakdown;
+mod ewt;
 mod text;
 
 pub use breakdown::{Breakdown, BreakdownBuilder, BreakdownRow, WAIT_BUCKETS_S, breakdowns};
+pub use ewt::{EwtAccuracy, EwtStats};
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -109,6 +111,8 @@ pub struct Report {
     /// Extra key: supervisors' breakdowns (by hour, weekday, month, wait, case type,
     /// resolution).
     pub breakdowns: Keyed<Breakdown>,
+    /// Extra key: how the first announced expected wait compared with the real wait.
+    pub ewt_accuracy: EwtAccuracy,
 }
 
 impl Report {
@@ -297,6 +301,7 @@ pub struct ReportBuilder {
     /// Agent id → the groups it can serve (from the site), for per-group logged-in time.
     agent_groups: FxHashMap<Text, Vec<usize>>,
     breakdowns: BreakdownBuilder,
+    ewt: ewt::EwtBuilder,
 }
 
 impl ReportBuilder {
@@ -311,6 +316,7 @@ impl ReportBuilder {
             entries: Rows::new(),
             agent_groups: FxHashMap::default(),
             breakdowns: BreakdownBuilder::new(tz),
+            ewt: ewt::EwtBuilder::new(),
         }
     }
 
@@ -321,6 +327,7 @@ impl ReportBuilder {
         let mut b = ReportBuilder::new(site.service_level_ms, site.timezone.clone());
         for g in &site.groups {
             b.groups.row(&g.id);
+            b.ewt.group(&g.id);
         }
         for e in &site.entries {
             b.entries.row(&e.id);
@@ -361,6 +368,7 @@ impl ReportBuilder {
             }
         }
         self.breakdowns.add(r);
+        self.ewt.add(r);
     }
 
     /// Time an agent was busy (ringing, talking, wrapping up): the total's occupancy. The
@@ -414,6 +422,7 @@ impl ReportBuilder {
                     .collect(),
             ),
             breakdowns: self.breakdowns.finish(),
+            ewt_accuracy: self.ewt.finish(),
         }
     }
 }

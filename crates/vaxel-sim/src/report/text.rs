@@ -2,7 +2,7 @@
 //! one row per entry with the total last, and (separately) the breakdowns. A ratio with
 //! nothing to divide shows as `-`.
 
-use super::{Breakdown, Report, Stats};
+use super::{Breakdown, EwtStats, Report, Stats};
 use std::fmt::Write as _;
 
 /// Appends a table: first column left-aligned, the others right-aligned, two spaces apart.
@@ -68,6 +68,21 @@ fn stats_row(name: &str, s: &Stats) -> Vec<String> {
     ]
 }
 
+fn ewt_row(name: &str, s: &EwtStats) -> Vec<String> {
+    let any = s.answered > 0;
+    vec![
+        name.to_owned(),
+        s.answered.to_string(),
+        pct(s.within_30s, any),
+        pct(s.within_20pct, any),
+        secs(s.bias_s, any),
+        secs(s.mae_s, any),
+        s.abandoned.to_string(),
+        pct(s.abandoned_past_ewt, s.abandoned > 0),
+        s.unknown.to_string(),
+    ]
+}
+
 impl Report {
     /// Groups, entries and totals as text tables.
     #[must_use]
@@ -126,7 +141,47 @@ impl Report {
             &["entry", "calls", "offered", "answered", "answer rate"],
             &rows,
         );
+        out.push('\n');
+        self.ewt_table(&mut out);
         out
+    }
+
+    /// The EWT accuracy by group, then by first announced position, then the total.
+    fn ewt_table(&self, out: &mut String) {
+        let e = &self.ewt_accuracy;
+        let _ = writeln!(
+            out,
+            "expected wait: first announcement against the real wait (error = announced - real)"
+        );
+        let mut rows: Vec<Vec<String>> = e
+            .groups
+            .0
+            .iter()
+            .filter(|(_, s)| s.answered + s.abandoned + s.unknown > 0)
+            .map(|(k, s)| ewt_row(k, s))
+            .collect();
+        rows.extend(
+            e.positions
+                .0
+                .iter()
+                .map(|(k, s)| ewt_row(&format!("position {k}"), s)),
+        );
+        rows.push(ewt_row("total", &e.total));
+        table(
+            out,
+            &[
+                "group / position",
+                "answered",
+                "within 30 s",
+                "within 20%",
+                "bias s",
+                "MAE s",
+                "abandoned",
+                "past EWT",
+                "unknown",
+            ],
+            &rows,
+        );
     }
 
     /// The breakdowns as text tables, each under its description.

@@ -103,6 +103,20 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(data)
 }
 
+/// The first line of a records file (its header), empty for an empty or missing file.
+fn first_line(path: &Path) -> anyhow::Result<String> {
+    let mut line = String::new();
+    match File::open(path) {
+        Ok(f) => {
+            io::BufRead::read_line(&mut io::BufReader::new(f), &mut line)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+    Ok(line)
+}
+
 /// Writes to a shared file, dropping everything up to and including the first newline
 /// when the file already has its header (CdrWriter always writes one).
 struct Sink {
@@ -195,14 +209,20 @@ impl Records {
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        let has_header = file.metadata()?.len() > 0;
+        let header = first_line(&path)?;
         let file = Arc::new(file);
         let sink = Sink {
             file: file.clone(),
-            skip_header: has_header,
+            skip_header: !header.is_empty(),
         };
-        let writer = CdrWriter::new(sink, path.display().to_string(), tz.clone())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        let name = path.display().to_string();
+        let writer = if header.is_empty() {
+            CdrWriter::new(sink, name, tz.clone())
+        } else {
+            // Rows go on in the file's own columns (a file begun by an older version).
+            CdrWriter::continuing(sink, name, tz.clone(), &header)
+        }
+        .with_context(|| format!("cannot write {}", path.display()))?;
         if !existed {
             sync_dir(&self.dir)?;
         }
