@@ -41,7 +41,7 @@ pub use breakdown::{
     Breakdown, BreakdownBuilder, BreakdownRow, LocalClock, LocalSlot, WAIT_BUCKETS_S, breakdowns,
 };
 pub use ewt::{EwtAccuracy, EwtStats};
-pub use supervisor::{NOT_MEASURED, PeriodReport, SupervisorReport};
+pub use supervisor::{NOT_MEASURED, PeriodReport, Section, SupervisorReport};
 pub use tables::{INTERVAL_MINUTES, TableBuilder, Tables};
 pub use zero::{Comparison, Delta, ZeroFigures, compare};
 

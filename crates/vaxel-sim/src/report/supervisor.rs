@@ -7,7 +7,6 @@ use super::text::{pct, secs, table};
 use super::zero::{Comparison, Delta};
 use super::{Breakdown, BreakdownRow, Report};
 use serde::Serialize;
-use std::fmt::Write as _;
 
 /// What the call records cannot tell, said in every output rather than shown as zero.
 pub const NOT_MEASURED: &str = "logged-in time, pause time (by reason), no-answers and \
@@ -89,18 +88,28 @@ fn row_cells(r: &BreakdownRow) -> Vec<String> {
     ]
 }
 
-fn full_table(out: &mut String, name: &str, b: &Breakdown) {
-    let _ = writeln!(out, "{name}: {}", b.what);
-    let rows: Vec<Vec<String>> = b.rows.iter().map(row_cells).collect();
-    let mut header = vec![""];
-    header.extend(ROW_HEADER);
-    table(out, &header, &rows);
-    out.push('\n');
+/// One table of the report: a title, the column names (the first names the key column)
+/// and the cells. The text and the HTML show the same sections.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    pub title: String,
+    pub header: Vec<String>,
+    pub rows: Vec<Vec<String>>,
 }
 
-fn agent_table(out: &mut String, b: &Breakdown) {
-    let _ = writeln!(out, "by_agent: {}", b.what);
-    let rows: Vec<Vec<String>> = b
+fn full_section(name: &str, b: &Breakdown) -> Section {
+    Section {
+        title: format!("{name}: {}", b.what),
+        header: std::iter::once("")
+            .chain(ROW_HEADER)
+            .map(str::to_owned)
+            .collect(),
+        rows: b.rows.iter().map(row_cells).collect(),
+    }
+}
+
+fn agent_section(b: &Breakdown) -> Section {
+    let rows = b
         .rows
         .iter()
         .map(|r| {
@@ -118,9 +127,9 @@ fn agent_table(out: &mut String, b: &Breakdown) {
             ]
         })
         .collect();
-    table(
-        out,
-        &[
+    Section {
+        title: format!("by_agent: {}", b.what),
+        header: [
             "agent",
             "calls",
             "share",
@@ -130,54 +139,53 @@ fn agent_table(out: &mut String, b: &Breakdown) {
             "ASA s",
             "resolved",
             "referred",
-        ],
-        &rows,
-    );
-    out.push('\n');
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        rows,
+    }
 }
 
 /// Group × interval as two matrices (offered calls, service level), intervals with calls
 /// only.
-fn group_interval_matrices(out: &mut String, p: &PeriodReport) {
-    let Some(t) = &p.report.tables else { return };
+fn group_interval_sections(p: &PeriodReport) -> Vec<Section> {
+    let Some(t) = &p.report.tables else {
+        return Vec::new();
+    };
     let groups = &t.group_by_interval.0;
     if groups.is_empty() {
-        return;
+        return Vec::new();
     }
-    let mut header = vec!["interval"];
-    header.extend(groups.iter().map(|(g, _)| g.as_str()));
-    for (title, cell) in [
-        (
-            "offered calls",
-            (|r: &BreakdownRow| r.offered.to_string()) as fn(&BreakdownRow) -> String,
-        ),
-        ("service level", |r: &BreakdownRow| {
-            pct(r.service_level, r.offered > r.short_abandoned)
-        }),
-    ] {
-        let _ = writeln!(
-            out,
-            "group_by_interval: {title} by group and local interval"
-        );
-        let rows: Vec<Vec<String>> = t
-            .by_interval
-            .rows
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.calls > 0)
-            .map(|(i, r)| {
-                let mut cells = vec![r.key.clone()];
-                cells.extend(
-                    groups
-                        .iter()
-                        .map(|(_, b)| b.rows.get(i).map_or_else(String::new, cell)),
-                );
-                cells
-            })
-            .collect();
-        table(out, &header, &rows);
-        out.push('\n');
-    }
+    let header: Vec<String> = std::iter::once("interval")
+        .chain(groups.iter().map(|(g, _)| g.as_str()))
+        .map(str::to_owned)
+        .collect();
+    let offered: fn(&BreakdownRow) -> String = |r| r.offered.to_string();
+    let level: fn(&BreakdownRow) -> String =
+        |r| pct(r.service_level, r.offered > r.short_abandoned);
+    [("offered calls", offered), ("service level", level)]
+        .into_iter()
+        .map(|(what, cell)| Section {
+            title: format!("group_by_interval: {what} by group and local interval"),
+            header: header.clone(),
+            rows: t
+                .by_interval
+                .rows
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.calls > 0)
+                .map(|(i, r)| {
+                    std::iter::once(r.key.clone())
+                        .chain(
+                            groups
+                                .iter()
+                                .map(|(_, b)| b.rows.get(i).map_or_else(String::new, cell)),
+                        )
+                        .collect()
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 fn period_label(p: &PeriodReport) -> String {
@@ -254,6 +262,34 @@ impl SupervisorReport {
         v
     }
 
+    /// The tables of the period, then the zero measurement, as sections.
+    #[must_use]
+    pub fn sections(&self) -> Vec<Section> {
+        let p = &self.period;
+        let mut v = Vec::new();
+        if let Some(t) = &p.report.tables {
+            for (name, b) in t.named() {
+                v.push(if name == "by_agent" {
+                    agent_section(b)
+                } else {
+                    full_section(name, b)
+                });
+            }
+        }
+        v.extend(group_interval_sections(p));
+        v.extend(
+            p.report
+                .breakdowns
+                .0
+                .iter()
+                .map(|(n, b)| full_section(n, b)),
+        );
+        if let Some(c) = &self.comparison {
+            v.extend(self.comparison_sections(c));
+        }
+        v
+    }
+
     /// Aligned text tables for a terminal.
     #[must_use]
     pub fn to_text(&self) -> String {
@@ -263,74 +299,68 @@ impl SupervisorReport {
             out.push('\n');
         }
         out.push('\n');
-        let p = &self.period;
-        if let Some(t) = &p.report.tables {
-            for (name, b) in t.named() {
-                if name == "by_agent" {
-                    agent_table(&mut out, b);
-                } else {
-                    full_table(&mut out, name, b);
-                }
-            }
-        }
-        group_interval_matrices(&mut out, p);
-        for (name, b) in &p.report.breakdowns.0 {
-            full_table(&mut out, name, b);
-        }
-        if let Some(c) = &self.comparison {
-            self.comparison_text(&mut out, c);
+        for s in self.sections() {
+            out.push_str(&s.title);
+            out.push('\n');
+            let header: Vec<&str> = s.header.iter().map(String::as_str).collect();
+            table(&mut out, &header, &s.rows);
+            out.push('\n');
         }
         out
     }
 
-    fn comparison_text(&self, out: &mut String, c: &Comparison) {
+    fn comparison_sections(&self, c: &Comparison) -> [Section; 2] {
         let before = self.baseline.as_ref().map(period_label).unwrap_or_default();
-        let _ = writeln!(
-            out,
+        let title = format!(
             "zero measurement: baseline {before} (before) against {} (after)",
             period_label(&self.period)
         );
-        let rows: Vec<Vec<String>> = c
+        let total = c
             .total
             .named()
             .into_iter()
             .map(|(k, d, share)| {
-                let mut cells = vec![k.to_owned()];
-                cells.extend(delta_cells(d, share));
-                cells
+                std::iter::once(k.to_owned())
+                    .chain(delta_cells(d, share))
+                    .collect()
             })
             .collect();
-        table(out, &["total", "before", "after", "difference"], &rows);
-        out.push('\n');
-        let rows: Vec<Vec<String>> = c
+        let groups = c
             .groups
             .0
             .iter()
             .map(|(g, z)| {
-                let mut cells = vec![g.clone()];
-                cells.extend(delta_cells(z.answer_rate, true));
-                cells.extend(delta_cells(z.service_level, true));
-                cells.extend(delta_cells(z.asa_s, false));
-                cells
+                std::iter::once(g.clone())
+                    .chain(delta_cells(z.answer_rate, true))
+                    .chain(delta_cells(z.service_level, true))
+                    .chain(delta_cells(z.asa_s, false))
+                    .collect()
             })
             .collect();
-        table(
-            out,
-            &[
-                "group",
-                "answer rate before",
-                "after",
-                "diff",
-                "SL before",
-                "after",
-                "diff",
-                "ASA s before",
-                "after",
-                "diff",
-            ],
-            &rows,
-        );
-        out.push('\n');
+        let names = |h: &[&str]| h.iter().map(|s| (*s).to_owned()).collect();
+        [
+            Section {
+                title: title.clone(),
+                header: names(&["total", "before", "after", "difference"]),
+                rows: total,
+            },
+            Section {
+                title: format!("{title}, by group"),
+                header: names(&[
+                    "group",
+                    "answer rate before",
+                    "after",
+                    "diff",
+                    "SL before",
+                    "after",
+                    "diff",
+                    "ASA s before",
+                    "after",
+                    "diff",
+                ]),
+                rows: groups,
+            },
+        ]
     }
 
     /// CSV: one line per row of every table of each period, columns named in the header
