@@ -292,7 +292,11 @@ fn charts(doc: &SupervisorReport) -> anyhow::Result<Vec<String>> {
         let mut bars = Vec::new();
         for (name, d, share) in c.total.named() {
             if share {
-                let name = name.replace('_', " ");
+                let name = if name == "answered_within_sl_share" {
+                    format!("answered within {} s", doc.service_level_s)
+                } else {
+                    name.replace('_', " ")
+                };
                 bars.push((format!("{name} · before"), d.before * 100.0, GREY));
                 bars.push((format!("{name} · after"), d.after * 100.0, BLUE));
             }
