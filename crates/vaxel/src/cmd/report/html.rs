@@ -36,7 +36,6 @@ fn err(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("cannot draw a chart: {e}")
 }
 
-#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)]
 fn n_i32(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
@@ -128,7 +127,8 @@ fn hbars(
         let colour = |v: &SegmentValue<i32>| match v {
             SegmentValue::Exact(i) | SegmentValue::CenterOf(i) => usize::try_from(*i)
                 .ok()
-                .and_then(|i| bars.get(n - 1 - i))
+                .and_then(|i| n.checked_sub(i + 1))
+                .and_then(|i| bars.get(i))
                 .map_or(BLUE, |b| b.2),
             SegmentValue::Last => BLUE,
         };
@@ -193,7 +193,11 @@ fn interval_lines(b: &Breakdown, target: f64) -> anyhow::Result<String> {
             let mut runs: Vec<Vec<(i32, f64)>> = vec![Vec::new()];
             for (i, r) in b.rows.iter().enumerate() {
                 match value(r) {
-                    Some(v) => runs.last_mut().map_or((), |run| run.push((n_i32(i), v))),
+                    Some(v) => {
+                        if let Some(run) = runs.last_mut() {
+                            run.push((n_i32(i), v));
+                        }
+                    }
                     None => runs.push(Vec::new()),
                 }
             }
