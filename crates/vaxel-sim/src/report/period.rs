@@ -61,18 +61,6 @@ impl Days {
             .series(jiff::ToSpan::days(1))
             .take_while(|d| d <= &self.to)
     }
-
-    /// The number of days.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.days().count()
-    }
-
-    /// A period always has a day.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        false
-    }
 }
 
 impl std::fmt::Display for Days {
@@ -211,7 +199,7 @@ mod tests {
     #[test]
     fn ranges_parse_and_refuse() {
         let d = Days::parse_range("2026-03-01..2026-03-03").unwrap();
-        assert_eq!(d.len(), 3);
+        assert_eq!(d.days().count(), 3);
         assert_eq!(d.to_string(), "2026-03-01..2026-03-03");
         assert!(Days::parse_range("2026-03-03..2026-03-01").is_err());
         assert!(Days::parse_range("2026-03-01").is_err());

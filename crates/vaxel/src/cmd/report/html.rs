@@ -9,6 +9,7 @@
 
 use plotters::coord::ranged1d::SegmentValue;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 use vaxel_sim::report::{Breakdown, BreakdownRow, SupervisorReport};
@@ -56,8 +57,16 @@ fn label_of(labels: &[String], v: &SegmentValue<i32>) -> String {
     }
 }
 
-/// A vertical bar chart of one value per labelled category.
-fn vbars(title: &str, labels: &[String], values: &[f64], y_desc: &str) -> anyhow::Result<String> {
+/// A vertical bar chart of one value per labelled category; with `shares`, each bar
+/// carries its value as a percentage of all (for a distribution whose small bars would be
+/// hard to read).
+fn vbars(
+    title: &str,
+    labels: &[String],
+    values: &[f64],
+    y_desc: &str,
+    shares: bool,
+) -> anyhow::Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (W, H)).into_drawing_area();
@@ -88,6 +97,20 @@ fn vbars(title: &str, labels: &[String], values: &[f64], y_desc: &str) -> anyhow
                     .data(values.iter().enumerate().map(|(i, v)| (n_i32(i), *v))),
             )
             .map_err(err)?;
+        let all: f64 = values.iter().sum();
+        if shares && all > 0.0 {
+            let style =
+                TextStyle::from((FAMILY, 11).into_font()).pos(Pos::new(HPos::Center, VPos::Bottom));
+            chart
+                .draw_series(values.iter().enumerate().map(|(i, v)| {
+                    Text::new(
+                        format!("{:.1}%", v / all * 100.0),
+                        (SegmentValue::CenterOf(n_i32(i)), *v),
+                        style.clone(),
+                    )
+                }))
+                .map_err(err)?;
+        }
         root.present().map_err(err)?;
     }
     Ok(svg)
@@ -256,11 +279,12 @@ fn charts(doc: &SupervisorReport) -> anyhow::Result<Vec<String>> {
             &k,
             &v,
             "calls",
+            false,
         )?);
     }
     if let Some(b) = bd("by_weekday") {
         let (k, v) = keys_and(b, calls);
-        out.push(vbars("Calls by weekday", &k, &v, "calls")?);
+        out.push(vbars("Calls by weekday", &k, &v, "calls", false)?);
     }
     if let Some(t) = &rep.tables {
         out.push(interval_lines(&t.by_interval, doc.service_level_target)?);
@@ -273,6 +297,7 @@ fn charts(doc: &SupervisorReport) -> anyhow::Result<Vec<String>> {
             &k,
             &v,
             "calls",
+            true,
         )?);
     }
     if let Some(t) = &rep.tables {
