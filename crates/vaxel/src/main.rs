@@ -37,6 +37,9 @@ enum Command {
     Staffing(cmd::staffing::StaffingArgs),
     /// Replay one trace and roster on two site files and compare them side by side.
     Compare(cmd::compare::CompareArgs),
+    /// Supervisors' report from call records (a data dir or files): tables, charts, zero
+    /// measurement.
+    Report(cmd::report::ReportArgs),
     /// Drive a running daemon with a trace and a roster over TCP; measure it.
     Load(cmd::load::LoadArgs),
 }
@@ -52,5 +55,6 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Staffing(args) => cmd::staffing::run(&args),
         Command::Compare(args) => cmd::compare::run(&args),
         Command::Load(args) => cmd::load::run(&args),
+        Command::Report(args) => cmd::report::run(&args),
     }
 }

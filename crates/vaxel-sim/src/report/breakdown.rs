@@ -6,12 +6,12 @@
 //! incrementally in constant memory (the case-type table keeps one row per case type, at
 //! most [`MAX_CASE_TYPES`]).
 
-use super::{Keyed, Recent, f, ratio, round};
+use super::{Keyed, Recent, SHORT_ABANDON_MS, f, ratio, round};
 use crate::timefmt::TimeFormatter;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
-use vaxel_core::CallRecord;
 use vaxel_core::site::Text;
+use vaxel_core::{CallRecord, Outcome, Timestamp};
 
 /// Upper bounds (inclusive, seconds) of the wait buckets; the last bucket is open.
 /// Bucket `a-b` holds offered calls that waited more than `a` and at most `b` seconds;
@@ -43,6 +43,23 @@ pub struct BreakdownRow {
     pub resolved: u64,
     /// Calls with `resolved` = false (referred to back office).
     pub referred: u64,
+    /// Of `abandoned`, those who hung up within [`SHORT_ABANDON_MS`].
+    pub short_abandoned: u64,
+    /// Offered calls the queue sent away (`overflow_external`, `timeout`), as in the
+    /// report's `overflowed`.
+    pub overflowed: u64,
+    /// Answered calls whose wait is at most the service level threshold.
+    pub answered_within_sl: u64,
+    /// `answered_within_sl` / (`offered` − `short_abandoned`), as the report's.
+    pub service_level: f64,
+    /// Mean talk + wrap-up of the answered calls.
+    pub aht_s: f64,
+    /// Mean talk of the answered calls.
+    pub talk_s: f64,
+    /// Mean wrap-up of the answered calls.
+    pub wrapup_s: f64,
+    /// The longest wait of an offered call of the row.
+    pub max_wait_s: f64,
 }
 
 /// A table of rows and what it counts.
@@ -53,8 +70,9 @@ pub struct Breakdown {
     pub rows: Vec<BreakdownRow>,
 }
 
+/// The running sums of one row: constant size whatever the number of calls.
 #[derive(Clone, Debug, Default)]
-struct Tally {
+pub(super) struct Tally {
     calls: u64,
     offered: u64,
     answered: u64,
@@ -62,18 +80,41 @@ struct Tally {
     wait_answered_ms: u64,
     resolved: u64,
     referred: u64,
+    short_abandoned: u64,
+    overflowed: u64,
+    within_sl: u64,
+    talk_ms: u64,
+    wrapup_ms: u64,
+    max_wait_ms: u64,
 }
 
 impl Tally {
-    fn add(&mut self, r: &CallRecord) {
+    /// Counts `r`; `sl_ms` is the service level threshold (answered at most this long after
+    /// queueing is within it).
+    pub(super) fn add(&mut self, r: &CallRecord, sl_ms: u64) {
         self.calls += 1;
         if r.queued.is_some() {
             self.offered += 1;
+            self.max_wait_ms = self.max_wait_ms.max(r.wait_ms);
             if r.outcome.is_answered() {
                 self.answered += 1;
                 self.wait_answered_ms += r.wait_ms;
-            } else if r.outcome == vaxel_core::Outcome::Abandoned {
-                self.abandoned += 1;
+                self.talk_ms += r.talk_ms;
+                self.wrapup_ms += r.wrapup_ms;
+                if r.wait_ms <= sl_ms {
+                    self.within_sl += 1;
+                }
+            } else {
+                match r.outcome {
+                    Outcome::Abandoned => {
+                        self.abandoned += 1;
+                        if r.wait_ms <= SHORT_ABANDON_MS {
+                            self.short_abandoned += 1;
+                        }
+                    }
+                    Outcome::OverflowExternal | Outcome::Timeout => self.overflowed += 1,
+                    _ => {}
+                }
             }
         }
         match r.resolved {
@@ -83,7 +124,10 @@ impl Tally {
         }
     }
 
-    fn row(&self, key: String, all: u64) -> BreakdownRow {
+    /// The row named `key`; `all` is the calls of the whole table (for `share`).
+    pub(super) fn row(&self, key: String, all: u64) -> BreakdownRow {
+        let answered = f(self.answered);
+        let mean_s = |ms: u64| round(ratio(f(ms), answered) / 1000.0, 3);
         BreakdownRow {
             key,
             calls: self.calls,
@@ -98,11 +142,22 @@ impl Tally {
             ),
             resolved: self.resolved,
             referred: self.referred,
+            short_abandoned: self.short_abandoned,
+            overflowed: self.overflowed,
+            answered_within_sl: self.within_sl,
+            service_level: round(
+                ratio(f(self.within_sl), f(self.offered - self.short_abandoned)),
+                6,
+            ),
+            aht_s: mean_s(self.talk_ms + self.wrapup_ms),
+            talk_s: mean_s(self.talk_ms),
+            wrapup_s: mean_s(self.wrapup_ms),
+            max_wait_s: f(self.max_wait_ms) / 1000.0,
         }
     }
 }
 
-fn table(what: &str, rows: impl IntoIterator<Item = (String, Tally)>) -> Breakdown {
+pub(super) fn table(what: &str, rows: impl IntoIterator<Item = (String, Tally)>) -> Breakdown {
     let rows: Vec<(String, Tally)> = rows.into_iter().collect();
     let all = rows.iter().map(|(_, t)| t.calls).sum();
     Breakdown {
@@ -130,11 +185,88 @@ struct LocalDay {
     month: usize,
 }
 
+/// Where an instant falls in the site's local calendar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LocalSlot {
+    /// Milliseconds since local midnight, as the clock on the wall reads (on the day the
+    /// clocks go back, the repeated hour reads the same twice).
+    pub into_day_ms: i64,
+    /// 0 = Monday.
+    pub weekday: usize,
+    /// 0 = January.
+    pub month: usize,
+    /// The local date: year, month (1-12), day (1-31).
+    pub date: (i64, u32, u32),
+}
+
+impl LocalSlot {
+    /// The local hour, 0-23.
+    #[must_use]
+    pub fn hour(&self) -> usize {
+        usize::try_from(self.into_day_ms / MS_PER_HOUR).unwrap_or(0)
+    }
+}
+
+/// The local calendar of a zone for instants that come roughly in time order: the
+/// calendar arithmetic runs about once a local day (see [`LocalDay`]), not once a record.
+#[derive(Debug)]
+pub struct LocalClock {
+    fmt: TimeFormatter,
+    day: LocalDay,
+    date: (i64, u32, u32),
+}
+
+impl LocalClock {
+    #[must_use]
+    pub fn new(tz: jiff::tz::TimeZone) -> LocalClock {
+        LocalClock {
+            fmt: TimeFormatter::new(tz),
+            day: LocalDay {
+                from_ms: 0,
+                until_ms: 0,
+                midnight_ms: 0,
+                weekday: 0,
+                month: 0,
+            },
+            date: (1970, 1, 1),
+        }
+    }
+
+    /// Where `t` falls in the local calendar.
+    pub fn slot(&mut self, t: Timestamp) -> LocalSlot {
+        let ms = i64::try_from(t.0).unwrap_or(i64::MAX);
+        if ms < self.day.from_ms || ms >= self.day.until_ms {
+            let l = self.fmt.local(t);
+            let (from_ms, until_ms) = self.fmt.offset_span();
+            let into_day = i64::from(l.hour) * MS_PER_HOUR
+                + i64::from(l.minute) * 60_000
+                + i64::from(l.second) * 1000
+                + i64::from(l.milli);
+            let midnight_ms = ms - into_day;
+            self.day = LocalDay {
+                from_ms: from_ms.max(midnight_ms),
+                until_ms: until_ms.min(midnight_ms.saturating_add(MS_PER_DAY)),
+                midnight_ms,
+                weekday: l.weekday as usize,
+                month: (l.month as usize).saturating_sub(1),
+            };
+            self.date = (l.year, l.month, l.day);
+        }
+        LocalSlot {
+            into_day_ms: ms - self.day.midnight_ms,
+            weekday: self.day.weekday,
+            month: self.day.month,
+            date: self.date,
+        }
+    }
+}
+
 /// Accumulates every breakdown from call records.
 #[derive(Debug)]
 pub struct BreakdownBuilder {
-    fmt: TimeFormatter,
-    day: LocalDay,
+    clock: LocalClock,
+    /// The service level threshold of the rows' `answered_within_sl`.
+    sl_ms: u64,
     hour: [Tally; 24],
     weekday: [Tally; 7],
     month: [Tally; 12],
@@ -148,18 +280,13 @@ pub struct BreakdownBuilder {
 }
 
 impl BreakdownBuilder {
-    /// Local times are taken in `tz` (the site's zone).
+    /// Local times are taken in `tz` (the site's zone); `service_level_ms` is the site's
+    /// service level threshold.
     #[must_use]
-    pub fn new(tz: jiff::tz::TimeZone) -> BreakdownBuilder {
+    pub fn new(tz: jiff::tz::TimeZone, service_level_ms: u64) -> BreakdownBuilder {
         BreakdownBuilder {
-            fmt: TimeFormatter::new(tz),
-            day: LocalDay {
-                from_ms: 0,
-                until_ms: 0,
-                midnight_ms: 0,
-                weekday: 0,
-                month: 0,
-            },
+            clock: LocalClock::new(tz),
+            sl_ms: service_level_ms,
             hour: Default::default(),
             weekday: Default::default(),
             month: Default::default(),
@@ -198,44 +325,28 @@ impl BreakdownBuilder {
     }
 
     /// Hour, weekday and month of an arrival in the zone.
-    fn local(&mut self, t: vaxel_core::Timestamp) -> (usize, usize, usize) {
-        let ms = i64::try_from(t.0).unwrap_or(i64::MAX);
-        if ms < self.day.from_ms || ms >= self.day.until_ms {
-            let l = self.fmt.local(t);
-            let (from_ms, until_ms) = self.fmt.offset_span();
-            let into_day = i64::from(l.hour) * MS_PER_HOUR
-                + i64::from(l.minute) * 60_000
-                + i64::from(l.second) * 1000
-                + i64::from(l.milli);
-            let midnight_ms = ms - into_day;
-            self.day = LocalDay {
-                from_ms: from_ms.max(midnight_ms),
-                until_ms: until_ms.min(midnight_ms.saturating_add(MS_PER_DAY)),
-                midnight_ms,
-                weekday: l.weekday as usize,
-                month: (l.month as usize).saturating_sub(1),
-            };
-        }
-        let hour = ((ms - self.day.midnight_ms) / MS_PER_HOUR) as usize;
-        (hour, self.day.weekday, self.day.month)
+    fn local(&mut self, t: Timestamp) -> (usize, usize, usize) {
+        let s = self.clock.slot(t);
+        (s.hour(), s.weekday, s.month)
     }
 
     /// Counts one call.
     pub fn add(&mut self, r: &CallRecord) {
         let (hour, weekday, month) = self.local(r.arrived);
-        self.hour[hour].add(r);
-        self.weekday[weekday].add(r);
-        self.month[month].add(r);
+        let sl = self.sl_ms;
+        self.hour[hour].add(r, sl);
+        self.weekday[weekday].add(r, sl);
+        self.month[month].add(r, sl);
         if r.queued.is_some() {
             let b = WAIT_BUCKETS_S
                 .iter()
                 .position(|&s| r.wait_ms <= s * 1000)
                 .unwrap_or(WAIT_BUCKETS_S.len());
-            self.wait[b].add(r);
+            self.wait[b].add(r, sl);
         }
         if let Some(ct) = &r.case_type {
             let i = self.case_type(ct);
-            self.case_types[i].1.add(r);
+            self.case_types[i].1.add(r, sl);
         }
         if r.outcome.is_answered() {
             let i = match r.resolved {
@@ -243,7 +354,7 @@ impl BreakdownBuilder {
                 Some(false) => 1,
                 None => 2,
             };
-            self.resolution[i].add(r);
+            self.resolution[i].add(r, sl);
         }
     }
 
@@ -315,12 +426,14 @@ impl BreakdownBuilder {
     }
 }
 
-/// All breakdowns of a set of records, local times in `tz`.
+/// All breakdowns of a set of records, local times in `tz`, service level threshold
+/// `service_level_ms`.
 pub fn breakdowns<'a>(
     records: impl IntoIterator<Item = &'a CallRecord>,
     tz: jiff::tz::TimeZone,
+    service_level_ms: u64,
 ) -> Keyed<Breakdown> {
-    let mut b = BreakdownBuilder::new(tz);
+    let mut b = BreakdownBuilder::new(tz, service_level_ms);
     for r in records {
         b.add(r);
     }
@@ -340,7 +453,7 @@ mod tests {
     /// Hour, weekday and month as [`TimeFormatter::local`] gives them, for each instant.
     fn check_local_day(zone: &str, instants: &[u64]) {
         let tz = TimeZone::get(zone).unwrap();
-        let mut b = BreakdownBuilder::new(tz.clone());
+        let mut b = BreakdownBuilder::new(tz.clone(), 20_000);
         let mut f = TimeFormatter::new(tz);
         for &ms in instants {
             let l = f.local(Timestamp(ms));
@@ -439,7 +552,7 @@ mod tests {
             seq.push(ct.clone());
             seq.push(Arc::from(&**ct));
         }
-        let mut b = BreakdownBuilder::new(TimeZone::UTC);
+        let mut b = BreakdownBuilder::new(TimeZone::UTC, 20_000);
         for ct in &seq {
             let mut r = record("c");
             r.case_type = Some(ct.clone());

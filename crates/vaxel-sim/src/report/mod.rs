@@ -31,10 +31,19 @@
 
 mod breakdown;
 mod ewt;
+pub mod period;
+mod supervisor;
+mod tables;
 mod text;
+mod zero;
 
-pub use breakdown::{Breakdown, BreakdownBuilder, BreakdownRow, WAIT_BUCKETS_S, breakdowns};
+pub use breakdown::{
+    Breakdown, BreakdownBuilder, BreakdownRow, LocalClock, LocalSlot, WAIT_BUCKETS_S, breakdowns,
+};
 pub use ewt::{EwtAccuracy, EwtStats};
+pub use supervisor::{NOT_MEASURED, PeriodReport, Section, SupervisorReport};
+pub use tables::{INTERVAL_MINUTES, TableBuilder, Tables};
+pub use zero::{Comparison, Delta, ZeroFigures, compare};
 
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -113,6 +122,10 @@ pub struct Report {
     pub breakdowns: Keyed<Breakdown>,
     /// Extra key: how the first announced expected wait compared with the real wait.
     pub ewt_accuracy: EwtAccuracy,
+    /// Extra key of `vaxel report` only (see [`ReportBuilder::with_tables`]): by interval,
+    /// group, entry, agent, and group × interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Tables>,
 }
 
 impl Report {
@@ -302,6 +315,7 @@ pub struct ReportBuilder {
     agent_groups: FxHashMap<Text, Vec<usize>>,
     breakdowns: BreakdownBuilder,
     ewt: ewt::EwtBuilder,
+    tables: Option<TableBuilder>,
 }
 
 impl ReportBuilder {
@@ -315,9 +329,26 @@ impl ReportBuilder {
             groups: Rows::new(),
             entries: Rows::new(),
             agent_groups: FxHashMap::default(),
-            breakdowns: BreakdownBuilder::new(tz),
+            breakdowns: BreakdownBuilder::new(tz, service_level_ms),
             ewt: ewt::EwtBuilder::new(),
+            tables: None,
         }
+    }
+
+    /// Adds the tables of `vaxel report` ([`Tables`]) with intervals of `interval_minutes`,
+    /// groups and entries listed in the order already known (the site's, with
+    /// [`for_site`](Self::for_site)). The replay's report leaves them out.
+    #[must_use]
+    pub fn with_tables(mut self, tz: jiff::tz::TimeZone, interval_minutes: u32) -> ReportBuilder {
+        let mut t = TableBuilder::new(tz, self.service_level_ms, interval_minutes);
+        for (g, _) in &self.groups.rows {
+            t.group(g);
+        }
+        for (e, _) in &self.entries.rows {
+            t.entry(e);
+        }
+        self.tables = Some(t);
+        self
     }
 
     /// A builder for `site`: its service level threshold and zone, every group and entry
@@ -369,6 +400,9 @@ impl ReportBuilder {
         }
         self.breakdowns.add(r);
         self.ewt.add(r);
+        if let Some(t) = &mut self.tables {
+            t.add(r);
+        }
     }
 
     /// Time an agent was busy (ringing, talking, wrapping up): the total's occupancy. The
@@ -423,9 +457,12 @@ impl ReportBuilder {
             ),
             breakdowns: self.breakdowns.finish(),
             ewt_accuracy: self.ewt.finish(),
+            tables: self.tables.map(TableBuilder::finish),
         }
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tables;

@@ -2,11 +2,11 @@ use super::*;
 use crate::cdr::tests::record;
 use std::sync::Arc;
 
-fn tz() -> jiff::tz::TimeZone {
+pub(super) fn tz() -> jiff::tz::TimeZone {
     jiff::tz::TimeZone::get("Europe/Stockholm").unwrap()
 }
 
-fn rec(id: &str, group: &str, outcome: Outcome, wait_s: u64) -> CallRecord {
+pub(super) fn rec(id: &str, group: &str, outcome: Outcome, wait_s: u64) -> CallRecord {
     let mut r = record(id);
     r.groups = [Arc::from("vaxel"), Arc::from(group)].into_iter().collect();
     r.outcome = outcome;
@@ -23,7 +23,7 @@ fn rec(id: &str, group: &str, outcome: Outcome, wait_s: u64) -> CallRecord {
 }
 
 /// Ten calls with every kind of ending, checked by hand.
-fn sample() -> Vec<CallRecord> {
+pub(super) fn sample() -> Vec<CallRecord> {
     let mut v = vec![
         rec("1", "bygglov", Outcome::Answered, 0),
         rec("2", "bygglov", Outcome::Answered, 20),
@@ -216,7 +216,7 @@ fn breakdowns_count_local_time_waits_case_types_and_resolution() {
     assert_eq!(counts, [4, 1, 0]);
     assert!(rep.breakdowns_to_text().contains("förskola"));
     // The free function gives the same tables.
-    assert_eq!(breakdowns(&v, tz()), rep.breakdowns);
+    assert_eq!(breakdowns(&v, tz(), 20_000), rep.breakdowns);
 }
 
 #[test]

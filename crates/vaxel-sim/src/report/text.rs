@@ -6,7 +6,7 @@ use super::{Breakdown, EwtStats, Report, Stats};
 use std::fmt::Write as _;
 
 /// Appends a table: first column left-aligned, the others right-aligned, two spaces apart.
-fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+pub(super) fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
@@ -35,7 +35,7 @@ fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-fn pct(x: f64, defined: bool) -> String {
+pub(super) fn pct(x: f64, defined: bool) -> String {
     if defined {
         format!("{:.1}%", x * 100.0)
     } else {
@@ -43,7 +43,7 @@ fn pct(x: f64, defined: bool) -> String {
     }
 }
 
-fn secs(x: f64, defined: bool) -> String {
+pub(super) fn secs(x: f64, defined: bool) -> String {
     if defined {
         format!("{x:.1}")
     } else {

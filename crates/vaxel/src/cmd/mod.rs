@@ -7,4 +7,5 @@ pub mod config;
 pub mod generate;
 pub mod load;
 pub mod replay;
+pub mod report;
 pub mod staffing;
