@@ -4,6 +4,7 @@
 
 use crate::site::{Site, Text};
 use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 /// A call's id as the platform named it. Shared so that every command about the call
@@ -11,58 +12,66 @@ use std::sync::Arc;
 pub type CallId = Arc<str>;
 
 /// One input. `now` is passed beside it to [`Engine::handle`](crate::Engine::handle).
-#[derive(Clone, Debug)]
+///
+/// This is the one message model: the wire codec (`vaxel-proto`), the daemon's journal and
+/// the scenario scripts all (de)serialize this type through serde, each adding its own
+/// envelope (the tag key, `seq`, `at`). Variants carry the protocol's names; absent
+/// optional fields are left out when written, so one new field is one line here. serde's
+/// default external tagging is kept so that each format chooses how it spells the tag
+/// (`ev` on the wire, `k` in the journal, the second word of a script line).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Input {
     /// A new inbound call, announced by `platform`.
+    #[serde(rename = "call.arrived")]
     CallArrived {
         call: CallId,
         platform: Text,
         to: Text,
         from: Text,
         /// IVR choices already collected, comma-separated per menu level (`"8,1"`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         digits: Option<String>,
         /// Language the platform detected or the caller chose (`"en"`): informational,
         /// kept on the call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         lang: Option<Text>,
     },
     /// The caller's answer to a `menu` or `offer_callback` (empty = no input).
-    CallDigits {
-        call: CallId,
-        digits: String,
-    },
-    CallAnswered {
-        call: CallId,
-        agent: Text,
-    },
-    CallNoAnswer {
-        call: CallId,
-        agent: Text,
-    },
+    #[serde(rename = "call.digits")]
+    CallDigits { call: CallId, digits: String },
+    #[serde(rename = "call.answered")]
+    CallAnswered { call: CallId, agent: Text },
+    #[serde(rename = "call.noanswer")]
+    CallNoAnswer { call: CallId, agent: Text },
+    #[serde(rename = "call.hangup")]
     CallHangup {
         call: CallId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<Text>,
     },
     /// `to` is `group:ID`, `agent:ID` or `number:E164`.
+    #[serde(rename = "call.transfer")]
     CallTransfer {
         call: CallId,
         agent: Text,
         to: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<i32>,
     },
-    CallPark {
-        call: CallId,
-        agent: Text,
-    },
-    CallUnpark {
-        call: CallId,
-        agent: Text,
-    },
+    #[serde(rename = "call.park")]
+    CallPark { call: CallId, agent: Text },
+    #[serde(rename = "call.unpark")]
+    CallUnpark { call: CallId, agent: Text },
+    #[serde(rename = "call.requeue")]
     CallRequeue {
         call: CallId,
         agent: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         group: Option<Text>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<i32>,
     },
+    #[serde(rename = "call.disposition")]
     CallDisposition {
         call: CallId,
         agent: Text,
@@ -70,53 +79,57 @@ pub enum Input {
         resolved: bool,
     },
     /// Result of a `dial`; `callback` is the id the `dial` carried.
-    CallbackResult {
-        callback: CallId,
-        connected: bool,
-    },
+    #[serde(rename = "callback.result")]
+    CallbackResult { callback: CallId, connected: bool },
+    #[serde(rename = "agent.login")]
     AgentLogin {
         agent: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         extension: Option<Text>,
     },
-    AgentReady {
-        agent: Text,
-    },
-    AgentLogout {
-        agent: Text,
-    },
+    #[serde(rename = "agent.ready")]
+    AgentReady { agent: Text },
+    #[serde(rename = "agent.logout")]
+    AgentLogout { agent: Text },
+    #[serde(rename = "agent.pause")]
     AgentPause {
         agent: Text,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<Text>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<Text>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<Timestamp>,
     },
-    AgentWrapupDone {
-        agent: Text,
-    },
+    #[serde(rename = "agent.wrapup_done")]
+    AgentWrapupDone { agent: Text },
     /// Project extension: sets when the agent's after-call work ends (earlier or later than
     /// the group's `wrapup_s`): during wrap-up, "I need two more minutes" on the desktop;
     /// during a call, the end of the wrap-up to come. The replay uses it to give each call
     /// its trace's own wrap-up time.
-    AgentWrapupUntil {
-        agent: Text,
-        until: Timestamp,
-    },
+    #[serde(rename = "agent.wrapup_until")]
+    AgentWrapupUntil { agent: Text, until: Timestamp },
     /// Time passes, nothing else (event clock).
+    #[serde(rename = "tick")]
     Tick,
     /// An admin switches crisis mode. `prompt`/`route` override the site's `[crisis]`
     /// section for this activation (route as `group:ID`, `menu:ID` or `number:E164`).
+    #[serde(rename = "crisis")]
     Crisis {
         on: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         prompt: Option<Text>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         route: Option<Text>,
     },
     /// The daemon gave up on a platform after its grace period: its calls end as
     /// `platform_lost`.
-    PlatformLost {
-        platform: Text,
-    },
+    #[serde(rename = "platform.lost")]
+    PlatformLost { platform: Text },
     /// A new, already validated configuration. Refused (state unchanged) if it would strand
     /// a waiting call or a logged-in agent.
+    /// Not serialized: the journal writes the configuration's text instead.
+    #[serde(skip)]
     Reload(Arc<Site>),
 }
 

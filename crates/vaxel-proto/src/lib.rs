@@ -16,6 +16,7 @@
 mod command;
 mod error;
 mod event;
+pub mod flat;
 mod frame;
 mod json;
 
