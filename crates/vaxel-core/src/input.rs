@@ -2,7 +2,7 @@
 //! actions and the admins' actions (HTTP API). Ids are the strings the outside world uses;
 //! the engine resolves them and answers an unknown one with an [`EngineError`](crate::EngineError).
 
-use crate::site::{Site, Text};
+use crate::site::Text;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub type CallId = Arc<str>;
 /// optional fields are left out when written, so one new field is one line here. serde's
 /// default external tagging is kept so that each format chooses how it spells the tag
 /// (`ev` on the wire, `k` in the journal, the second word of a script line).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Input {
     /// A new inbound call, announced by `platform`.
     #[serde(rename = "call.arrived")]
@@ -126,14 +126,28 @@ pub enum Input {
     /// `platform_lost`.
     #[serde(rename = "platform.lost")]
     PlatformLost { platform: Text },
-    /// A new, already validated configuration. Refused (state unchanged) if it would strand
-    /// a waiting call or a logged-in agent.
-    /// Not serialized: the journal writes the configuration's text instead.
-    #[serde(skip)]
-    Reload(Arc<Site>),
 }
 
 impl Input {
+    /// The call (or callback) the input is about, if any.
+    #[must_use]
+    pub fn call(&self) -> Option<&CallId> {
+        match self {
+            Input::CallArrived { call, .. }
+            | Input::CallDigits { call, .. }
+            | Input::CallAnswered { call, .. }
+            | Input::CallNoAnswer { call, .. }
+            | Input::CallHangup { call, .. }
+            | Input::CallTransfer { call, .. }
+            | Input::CallPark { call, .. }
+            | Input::CallUnpark { call, .. }
+            | Input::CallRequeue { call, .. }
+            | Input::CallDisposition { call, .. } => Some(call),
+            Input::CallbackResult { callback, .. } => Some(callback),
+            _ => None,
+        }
+    }
+
     /// The protocol name of the input, for logs and per-type metrics.
     #[must_use]
     pub fn kind(&self) -> &'static str {
@@ -158,7 +172,6 @@ impl Input {
             Input::Tick => "tick",
             Input::Crisis { .. } => "crisis",
             Input::PlatformLost { .. } => "platform.lost",
-            Input::Reload(_) => "reload",
         }
     }
 }

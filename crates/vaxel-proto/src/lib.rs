@@ -14,6 +14,7 @@
 //! Nothing here panics on any input.
 
 mod command;
+mod de;
 mod error;
 mod event;
 pub mod flat;
@@ -23,8 +24,8 @@ mod json;
 pub use command::{ServerMessage, decode_server, encode_command, encode_server};
 pub use error::{ErrorCode, ProtoError, ProtoErrorKind};
 pub use event::{
-    Attrs, CallbackOutcome, Event, EventKind, Hello, MAX_ID, MAX_TEXT, PlatformMessage,
-    decode_platform, decode_platform_str, encode_platform,
+    Attrs, EVENTS, Event, Hello, MAX_ID, MAX_TEXT, PlatformMessage, decode_platform,
+    decode_platform_str, encode_platform, input_from_text,
 };
 pub use frame::{FrameError, Framer, Line, MAX_LINE};
 
