@@ -11,6 +11,57 @@ use std::sync::Arc;
 /// carries it without allocating.
 pub type CallId = Arc<str>;
 
+/// serde's own `Arc<str>` is read through a `Box<str>`: two allocations and a copy per id.
+/// Inputs are decoded for every platform event, so their shared strings are read straight
+/// into their `Arc` (one allocation).
+mod shared {
+    use serde::de::{Deserializer, Error, Visitor};
+    use std::fmt;
+    use std::sync::Arc;
+
+    struct V;
+
+    impl Visitor<'_> for V {
+        type Value = Arc<str>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+
+        fn visit_str<E: Error>(self, s: &str) -> Result<Arc<str>, E> {
+            Ok(Arc::from(s))
+        }
+    }
+
+    pub(super) fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        d.deserialize_str(V)
+    }
+
+    pub(super) fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Arc<str>>, D::Error> {
+        struct O;
+        impl<'de> Visitor<'de> for O {
+            type Value = Option<Arc<str>>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or nothing")
+            }
+
+            fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                text(d).map(Some)
+            }
+        }
+        d.deserialize_option(O)
+    }
+}
+
 /// One input. `now` is passed beside it to [`Engine::handle`](crate::Engine::handle).
 ///
 /// This is the one message model: the wire codec (`vaxel-proto`), the daemon's journal and
@@ -24,16 +75,24 @@ pub enum Input {
     /// A new inbound call, announced by `platform`.
     #[serde(rename = "call.arrived")]
     CallArrived {
+        #[serde(deserialize_with = "shared::text")]
         call: CallId,
+        #[serde(deserialize_with = "shared::text")]
         platform: Text,
+        #[serde(deserialize_with = "shared::text")]
         to: Text,
+        #[serde(deserialize_with = "shared::text")]
         from: Text,
         /// IVR choices already collected, comma-separated per menu level (`"8,1"`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         digits: Option<String>,
         /// Language the platform detected or the caller chose (`"en"`): informational,
         /// kept on the call.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "shared::opt_text"
+        )]
         lang: Option<Text>,
     },
     /// The caller's answer to a `menu` or `offer_callback` (empty = no input).
@@ -45,15 +104,23 @@ pub enum Input {
     CallNoAnswer { call: CallId, agent: Text },
     #[serde(rename = "call.hangup")]
     CallHangup {
+        #[serde(deserialize_with = "shared::text")]
         call: CallId,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "shared::opt_text"
+        )]
         reason: Option<Text>,
     },
     /// `to` is `group:ID`, `agent:ID` or `number:E164`.
     #[serde(rename = "call.transfer")]
     CallTransfer {
+        #[serde(deserialize_with = "shared::text")]
         call: CallId,
+        #[serde(deserialize_with = "shared::text")]
         agent: Text,
+        #[serde(deserialize_with = "shared::text")]
         to: Text,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<i32>,
@@ -64,17 +131,26 @@ pub enum Input {
     CallUnpark { call: CallId, agent: Text },
     #[serde(rename = "call.requeue")]
     CallRequeue {
+        #[serde(deserialize_with = "shared::text")]
         call: CallId,
+        #[serde(deserialize_with = "shared::text")]
         agent: Text,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "shared::opt_text"
+        )]
         group: Option<Text>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<i32>,
     },
     #[serde(rename = "call.disposition")]
     CallDisposition {
+        #[serde(deserialize_with = "shared::text")]
         call: CallId,
+        #[serde(deserialize_with = "shared::text")]
         agent: Text,
+        #[serde(deserialize_with = "shared::text")]
         case_type: Text,
         resolved: bool,
     },
@@ -83,8 +159,13 @@ pub enum Input {
     CallbackResult { callback: CallId, connected: bool },
     #[serde(rename = "agent.login")]
     AgentLogin {
+        #[serde(deserialize_with = "shared::text")]
         agent: Text,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "shared::opt_text"
+        )]
         extension: Option<Text>,
     },
     #[serde(rename = "agent.ready")]
@@ -93,10 +174,19 @@ pub enum Input {
     AgentLogout { agent: Text },
     #[serde(rename = "agent.pause")]
     AgentPause {
+        #[serde(deserialize_with = "shared::text")]
         agent: Text,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "shared::opt_text"
+        )]
         reason: Option<Text>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "shared::opt_text"
+        )]
         note: Option<Text>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         until: Option<Timestamp>,
@@ -117,9 +207,17 @@ pub enum Input {
     #[serde(rename = "crisis")]
     Crisis {
         on: bool,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "shared::opt_text"
+        )]
         prompt: Option<Text>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "shared::opt_text"
+        )]
         route: Option<Text>,
     },
     /// The daemon gave up on a platform after its grace period: its calls end as

@@ -14,7 +14,7 @@
 use crate::error::ProtoErrorKind;
 use crate::event::{MAX_ID, MAX_TEXT};
 use crate::json::{Fields, Key, Lite, bad};
-use serde::de::value::BorrowedStrDeserializer;
+use serde::de::value::{BorrowedStrDeserializer, U64Deserializer};
 use serde::de::{self, DeserializeSeed, EnumAccess, MapAccess, VariantAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -136,8 +136,9 @@ impl<'de> VariantAccess<'de> for MessageDe<'_, 'de> {
 struct FieldsMap<'f, 'a> {
     msg: MessageDe<'f, 'a>,
     kind: Option<&'static str>,
-    names: std::slice::Iter<'static, &'static str>,
-    next: Option<Result<ValueDe<'a>, DeError>>,
+    names: &'static [&'static str],
+    /// The index in `names` of the next key.
+    next: usize,
 }
 
 impl<'f, 'a> FieldsMap<'f, 'a> {
@@ -146,8 +147,8 @@ impl<'f, 'a> FieldsMap<'f, 'a> {
         FieldsMap {
             msg,
             kind,
-            names: names.iter(),
-            next: None,
+            names,
+            next: 0,
         }
     }
 
@@ -211,21 +212,25 @@ fn outcome<'a>(
 impl<'de> MapAccess<'de> for FieldsMap<'_, 'de> {
     type Error = DeError;
 
+    /// Keys are given by their index in the type's own list of fields: the derived
+    /// identifier takes an index as well as a name, and matches it without comparing
+    /// strings.
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, DeError> {
-        let Some(&name) = self.names.next() else {
+        if self.next >= self.names.len() {
             return Ok(None);
-        };
-        self.next = Some(self.value(name));
-        seed.deserialize(BorrowedStrDeserializer::<DeError>::new(name))
+        }
+        let index = self.next as u64;
+        self.next += 1;
+        seed.deserialize(U64Deserializer::<DeError>::new(index))
             .map(Some)
     }
 
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, DeError> {
-        match self.next.take() {
-            Some(v) => seed.deserialize(v?),
+        match self.next.checked_sub(1).and_then(|i| self.names.get(i)) {
+            Some(&name) => seed.deserialize(self.value(name)?),
             None => Err(de::Error::custom("value before key")),
         }
     }

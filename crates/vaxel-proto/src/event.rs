@@ -1,5 +1,5 @@
-//! Platform → daemon: `hello` and the events of PROTOCOL.md, decoded with precise errors
-//! (the daemon) and encoded (the load generator).
+//! Platform → daemon: `hello` and the events of the protocol (the engine's [`Input`]s in
+//! an envelope), decoded with precise errors (the daemon) and encoded (the load generator).
 
 use crate::de::{MessageDe, Mode};
 use crate::error::{ProtoError, ProtoErrorKind, shorten};
