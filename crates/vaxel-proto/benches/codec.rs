@@ -8,7 +8,7 @@
 //! docs/benchmarks.md.
 #![allow(clippy::unwrap_used, missing_docs)]
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use serde::Serialize;
 use std::hint::black_box;
 use std::sync::Arc;
