@@ -67,9 +67,11 @@ mod shared {
 /// This is the one message model: the wire codec (`vaxel-proto`), the daemon's journal and
 /// the scenario scripts all (de)serialize this type through serde, each adding its own
 /// envelope (the tag key, `seq`, `at`). Variants carry the protocol's names; absent
-/// optional fields are left out when written, so one new field is one line here. serde's
-/// default external tagging is kept so that each format chooses how it spells the tag
-/// (`ev` on the wire, `k` in the journal, the second word of a script line).
+/// optional fields are left out when written, so one new field is one line here (plus its
+/// name in `vaxel-proto`'s list of the protocol's field names if the name is new, so that
+/// the wire reader captures it, and a rule there if it is an id or text to be checked).
+/// serde's default external tagging is kept so that each format chooses how it spells the
+/// tag (`ev` on the wire, `k` in the journal, the second word of a script line).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Input {
     /// A new inbound call, announced by `platform`.

@@ -106,7 +106,10 @@ pub(crate) fn write_str<B: BufMut + ?Sized>(buf: &mut B, s: &str) {
 
 // ---------------------------------------------------------------- reading
 
-/// Every field name of the protocol, both directions. Other names are skipped unread.
+/// Every field name of the protocol, both directions (and of the engine inputs the scenario
+/// scripts send). Other names are skipped unread, at any depth; a known name's value is read
+/// whole (within serde_json's nesting limit), so that it can be checked by its type. A new
+/// field of [`Input`](vaxel_core::Input) with a new name is added here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Key {
     Ev,
