@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::invariants;
+
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -289,61 +291,14 @@ fn run(site: &Arc<Site>, steps: &[(i64, Op)], checkpoint_at: Option<usize>) -> R
             },
             Op::Tick => Input::Tick,
         };
-        let before = format!("{:?}", e.snapshot());
-        let arrival = if let Input::CallArrived { call, .. } = &input {
-            Some(call.to_string())
-        } else {
-            None
-        };
-        match e.handle(at, input) {
-            Ok(()) => {
-                if let Some(id) = arrival {
-                    *arrivals.entry(id).or_default() += 1;
-                }
-            }
-            Err(err) => {
-                assert_eq!(
-                    before,
-                    format!("{:?}", e.snapshot()),
-                    "refused input ({err}) changed the state"
-                );
-                assert_eq!(
-                    e.pending_outputs(),
-                    0,
-                    "refused input ({err}) produced output"
-                );
-            }
-        }
+        let _ = invariants::handle(&mut e, at, input, &mut arrivals);
         now = now.max(at);
         collect(&mut e, &mut outputs, &mut ringing);
-        check_agents(&e);
-        // At most one live call per id; never a record without an arrival.
-        let records = records_per_id(&outputs);
-        for (id, n) in &records {
-            let a = arrivals.get(id).copied().unwrap_or(0);
-            assert!(
-                *n <= a && a <= n + 1,
-                "call {id}: {a} arrivals, {n} records"
-            );
-        }
+        invariants::check_step(&e, &outputs, &arrivals);
     }
     // End everything: the platform is lost, a day passes.
-    e.handle(
-        now,
-        Input::PlatformLost {
-            platform: "pbx".into(),
-        },
-    )
-    .unwrap();
-    e.handle_timeout(now.plus_ms(86_400_000 / 2)).unwrap();
-    collect(&mut e, &mut outputs, &mut ringing);
-    check_agents(&e);
+    invariants::end_everything(&mut e, now, ["pbx"], &mut outputs, &arrivals);
     let snap = e.snapshot();
-    assert_eq!(
-        snap.calls_in_progress, 0,
-        "calls left after the end: {:?}",
-        snap.calls
-    );
     // Snapshot figures agree with the records (the run stays within one local day).
     let answered_today: u32 = snap.groups.iter().map(|g| g.today.answered).sum();
     let answered_records = outputs
@@ -362,16 +317,6 @@ fn run(site: &Arc<Site>, steps: &[(i64, Op)], checkpoint_at: Option<usize>) -> R
         assert_eq!(a.ringing + a.talking, 0, "{g:?}");
     }
     Run { outputs, arrivals }
-}
-
-fn records_per_id(outputs: &[Output]) -> BTreeMap<String, u32> {
-    let mut ended = BTreeMap::new();
-    for o in outputs {
-        if let Output::Record(rec) = o {
-            *ended.entry(rec.call_id.to_string()).or_insert(0u32) += 1;
-        }
-    }
-    ended
 }
 
 fn collect(e: &mut Engine, outputs: &mut Vec<Output>, ringing: &mut BTreeMap<String, String>) {
@@ -393,44 +338,6 @@ fn collect(e: &mut Engine, outputs: &mut Vec<Output>, ringing: &mut BTreeMap<Str
     }
 }
 
-/// No agent holds two calls, no call is with two agents, and per-group agent counts add
-/// up to the group's members.
-fn check_agents(e: &Engine) {
-    let snap = e.snapshot();
-    let mut holders: BTreeMap<String, String> = BTreeMap::new();
-    for a in &snap.agents {
-        if let Some(c) = &a.call
-            && let Some(other) = holders.insert(c.to_string(), a.id.to_string())
-        {
-            panic!("call {c} held by {other} and {}", a.id);
-        }
-        let busy = matches!(
-            a.state,
-            vaxel_core::snapshot::AgentState::Ringing | vaxel_core::snapshot::AgentState::Talking
-        );
-        assert!(
-            !busy || a.call.is_some(),
-            "agent {} is {:?} without a call",
-            a.id,
-            a.state
-        );
-    }
-    for g in &snap.groups {
-        let members = snap
-            .agents
-            .iter()
-            .filter(|a| a.groups.contains(&g.id))
-            .count() as u32;
-        let c = &g.agents;
-        assert_eq!(
-            c.ready + c.ringing + c.talking + c.wrapup + c.paused + c.logged_out,
-            members,
-            "{}",
-            g.id
-        );
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
@@ -439,7 +346,7 @@ proptest! {
         let site = site();
         let r = run(&site, &steps, None);
         // Every accepted call ended exactly once: one record per arrival.
-        prop_assert_eq!(records_per_id(&r.outputs), r.arrivals);
+        prop_assert_eq!(invariants::records_per_id(&r.outputs), r.arrivals);
     }
 
     #[test]

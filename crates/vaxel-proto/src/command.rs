@@ -272,7 +272,7 @@ fn decode_fields(f: &mut Fields<'_>, seq: Option<u64>) -> Result<ServerMessage, 
             code: {
                 let code = f.req_str(Key::Code)?;
                 ErrorCode::parse(&code)
-                    .ok_or_else(|| bad(Key::Code, "not an error code of the protocol"))?
+                    .ok_or_else(|| bad("code", "not an error code of the protocol"))?
             },
             message: f.req_str(Key::Message)?.into_owned(),
         },

@@ -31,6 +31,11 @@ impl<'b, B: BufMut + ?Sized> Writer<'b, B> {
         Writer { buf }
     }
 
+    /// Goes on with an object whose start was written by other means.
+    pub(crate) fn resume(buf: &'b mut B) -> Self {
+        Writer { buf }
+    }
+
     pub(crate) fn str(&mut self, key: &'static str, value: &str) {
         self.buf.put_slice(key.as_bytes());
         write_str(self.buf, value);
@@ -44,26 +49,13 @@ impl<'b, B: BufMut + ?Sized> Writer<'b, B> {
 
     pub(crate) fn u64(&mut self, key: &'static str, value: u64) {
         self.buf.put_slice(key.as_bytes());
-        write_u64(self.buf, value);
+        crate::flat::put_u64(self.buf, value);
     }
 
     pub(crate) fn opt_u64(&mut self, key: &'static str, value: Option<u64>) {
         if let Some(v) = value {
             self.u64(key, v);
         }
-    }
-
-    pub(crate) fn i64(&mut self, key: &'static str, value: i64) {
-        self.buf.put_slice(key.as_bytes());
-        if value < 0 {
-            self.buf.put_u8(b'-');
-        }
-        write_u64(self.buf, value.unsigned_abs());
-    }
-
-    pub(crate) fn bool(&mut self, key: &'static str, value: bool) {
-        self.buf.put_slice(key.as_bytes());
-        self.buf.put_slice(if value { b"true" } else { b"false" });
     }
 
     /// A JSON object value (rare: `attrs`), through serde_json.
@@ -112,24 +104,12 @@ pub(crate) fn write_str<B: BufMut + ?Sized>(buf: &mut B, s: &str) {
     buf.put_u8(b'"');
 }
 
-/// Writes `n` in decimal.
-pub(crate) fn write_u64<B: BufMut + ?Sized>(buf: &mut B, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    buf.put_slice(&digits[i..]);
-}
-
 // ---------------------------------------------------------------- reading
 
-/// Every field name of the protocol, both directions. Other names are skipped unread.
+/// Every field name of the protocol, both directions (and of the engine inputs the scenario
+/// scripts send). Other names are skipped unread, at any depth; a known name's value is read
+/// whole (within serde_json's nesting limit), so that it can be checked by its type. A new
+/// field of [`Input`](vaxel_core::Input) with a new name is added here.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Key {
     Ev,
@@ -168,12 +148,14 @@ pub(crate) enum Key {
     Line,
     Code,
     Message,
+    On,
+    Route,
 }
 
-const N_KEYS: usize = Key::Message as usize + 1;
+const N_KEYS: usize = Key::Route as usize + 1;
 
 impl Key {
-    fn parse(s: &str) -> Option<Key> {
+    pub(crate) fn parse(s: &str) -> Option<Key> {
         Some(match s {
             "ev" => Key::Ev,
             "cmd" => Key::Cmd,
@@ -211,6 +193,8 @@ impl Key {
             "line" => Key::Line,
             "code" => Key::Code,
             "message" => Key::Message,
+            "on" => Key::On,
+            "route" => Key::Route,
             _ => return None,
         })
     }
@@ -254,6 +238,8 @@ impl Key {
             Key::Line => "line",
             Key::Code => "code",
             Key::Message => "message",
+            Key::On => "on",
+            Key::Route => "route",
         }
     }
 }
@@ -269,6 +255,9 @@ pub(crate) enum Lite<'a> {
     F64(f64),
     Str(Cow<'a, str>),
     Nested(Box<Value>),
+    /// A text value from a trusted source (a scenario script's `key=value`), parsed into
+    /// the type asked for.
+    Text(&'a str),
 }
 
 impl Lite<'_> {
@@ -281,7 +270,7 @@ impl Lite<'_> {
             Lite::U64(n) => n.to_string(),
             Lite::I64(n) => n.to_string(),
             Lite::F64(x) => format!("{x:?}"),
-            Lite::Str(_) => "a string".into(),
+            Lite::Str(_) | Lite::Text(_) => "a string".into(),
             Lite::Nested(v) if v.is_array() => "an array".into(),
             Lite::Nested(_) => "an object".into(),
         }
@@ -326,6 +315,32 @@ impl<'a> Fields<'a> {
     }
 }
 
+impl<'a> Fields<'a> {
+    /// Fields from `key=value` text pairs (a scenario script), values parsed on demand.
+    /// A key the protocol does not know is refused (returned); the last of duplicates wins.
+    pub(crate) fn from_text(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(Fields<'a>, Vec<Key>), &'a str> {
+        let mut fields = Fields {
+            values: [const { None }; N_KEYS],
+            not_object: None,
+            kind: None,
+        };
+        let mut keys = Vec::new();
+        for (k, v) in pairs {
+            let key = Key::parse(k).ok_or(k)?;
+            fields.values[key as usize] = Some(Lite::Text(v));
+            keys.push(key);
+        }
+        Ok((fields, keys))
+    }
+
+    /// Whether `key` holds a value nobody took.
+    pub(crate) fn has(&self, key: Key) -> bool {
+        self.values[key as usize].is_some()
+    }
+}
+
 /// Typed access. `req_*` fail with `missing_field` when the field is absent and
 /// `bad_field` when it has another type (`null` included); `opt_*` read `null` as absent.
 impl<'a> Fields<'a> {
@@ -347,43 +362,29 @@ impl<'a> Fields<'a> {
 
     pub(crate) fn req_str(&mut self, key: Key) -> Result<Cow<'a, str>, ProtoErrorKind> {
         let v = self.req(key)?;
-        as_str(key, v)
+        as_str(key.name(), v)
     }
 
     pub(crate) fn opt_str(&mut self, key: Key) -> Result<Option<Cow<'a, str>>, ProtoErrorKind> {
-        self.opt(key).map(|v| as_str(key, v)).transpose()
+        self.opt(key).map(|v| as_str(key.name(), v)).transpose()
     }
 
     pub(crate) fn req_u64(&mut self, key: Key) -> Result<u64, ProtoErrorKind> {
         let v = self.req(key)?;
-        as_u64(key, &v)
+        as_u64(key.name(), &v)
     }
 
     pub(crate) fn opt_u64(&mut self, key: Key) -> Result<Option<u64>, ProtoErrorKind> {
-        self.opt(key).map(|v| as_u64(key, &v)).transpose()
+        self.opt(key).map(|v| as_u64(key.name(), &v)).transpose()
     }
 
     pub(crate) fn req_u32(&mut self, key: Key) -> Result<u32, ProtoErrorKind> {
         let v = self.req(key)?;
-        as_u32(key, &v)
+        as_u32(key.name(), &v)
     }
 
     pub(crate) fn opt_u32(&mut self, key: Key) -> Result<Option<u32>, ProtoErrorKind> {
-        self.opt(key).map(|v| as_u32(key, &v)).transpose()
-    }
-
-    pub(crate) fn opt_i32(&mut self, key: Key) -> Result<Option<i32>, ProtoErrorKind> {
-        self.opt(key).map(|v| as_i32(key, &v)).transpose()
-    }
-
-    pub(crate) fn req_bool(&mut self, key: Key) -> Result<bool, ProtoErrorKind> {
-        match self.req(key)? {
-            Lite::Bool(b) => Ok(b),
-            v => Err(bad(
-                key,
-                format!("expected true or false, found {}", v.describe()),
-            )),
-        }
+        self.opt(key).map(|v| as_u32(key.name(), &v)).transpose()
     }
 
     pub(crate) fn opt_object(
@@ -394,10 +395,10 @@ impl<'a> Fields<'a> {
             None => Ok(None),
             Some(Lite::Nested(v)) => match *v {
                 Value::Object(m) => Ok(Some(m)),
-                _ => Err(bad(key, "expected an object, found an array")),
+                _ => Err(bad(key.name(), "expected an object, found an array")),
             },
             Some(v) => Err(bad(
-                key,
+                key.name(),
                 format!("expected an object, found {}", v.describe()),
             )),
         }
@@ -405,14 +406,14 @@ impl<'a> Fields<'a> {
 }
 
 /// A `bad_field` error.
-pub(crate) fn bad(key: Key, reason: impl Into<String>) -> ProtoErrorKind {
+pub(crate) fn bad(field: &'static str, reason: impl Into<String>) -> ProtoErrorKind {
     ProtoErrorKind::BadField {
-        field: key.name(),
+        field,
         reason: reason.into(),
     }
 }
 
-fn as_str(key: Key, v: Lite<'_>) -> Result<Cow<'_, str>, ProtoErrorKind> {
+fn as_str<'a>(key: &'static str, v: Lite<'a>) -> Result<Cow<'a, str>, ProtoErrorKind> {
     match v {
         Lite::Str(s) => Ok(s),
         v => Err(bad(
@@ -422,7 +423,7 @@ fn as_str(key: Key, v: Lite<'_>) -> Result<Cow<'_, str>, ProtoErrorKind> {
     }
 }
 
-fn as_u64(key: Key, v: &Lite<'_>) -> Result<u64, ProtoErrorKind> {
+pub(crate) fn as_u64(key: &'static str, v: &Lite<'_>) -> Result<u64, ProtoErrorKind> {
     match v {
         Lite::U64(n) => Ok(*n),
         v => Err(bad(
@@ -432,7 +433,7 @@ fn as_u64(key: Key, v: &Lite<'_>) -> Result<u64, ProtoErrorKind> {
     }
 }
 
-fn as_u32(key: Key, v: &Lite<'_>) -> Result<u32, ProtoErrorKind> {
+pub(crate) fn as_u32(key: &'static str, v: &Lite<'_>) -> Result<u32, ProtoErrorKind> {
     match v {
         Lite::U64(n) => u32::try_from(*n).map_err(|_| {
             bad(
@@ -447,7 +448,7 @@ fn as_u32(key: Key, v: &Lite<'_>) -> Result<u32, ProtoErrorKind> {
     }
 }
 
-fn as_i32(key: Key, v: &Lite<'_>) -> Result<i32, ProtoErrorKind> {
+pub(crate) fn as_i32(key: &'static str, v: &Lite<'_>) -> Result<i32, ProtoErrorKind> {
     let range = || {
         bad(
             key,
@@ -653,15 +654,6 @@ mod tests {
     }
 
     #[test]
-    fn integers() {
-        for n in [0, 1, 9, 10, 99, 1234567890, u64::MAX] {
-            let mut v = Vec::new();
-            write_u64(&mut v, n);
-            assert_eq!(v, n.to_string().into_bytes());
-        }
-    }
-
-    #[test]
     fn every_key_round_trips_its_name() {
         let keys = all_keys();
         assert_eq!(keys.len(), N_KEYS);
@@ -677,7 +669,7 @@ mod tests {
             Ev, Cmd, Seq, At, Platform, Token, Protocol, Call, To, From, Digits, Lang, Attrs,
             Agent, Reason, Priority, Group, CaseType, Resolved, Callback, Outcome, Extension, Note,
             Until, Prompt, Position, EwtS, Menu, MaxDigits, TimeoutS, RingS, Number, Server, Line,
-            Code, Message,
+            Code, Message, On, Route,
         ]
     }
 

@@ -4,26 +4,33 @@
 //!
 //! - [`Framer`]: incremental line framing with the 64 KiB limit and line numbers.
 //! - [`decode_platform`] / [`encode_platform`]: `hello` and the platform's events
-//!   ([`PlatformMessage`]); the daemon decodes, the load generator encodes.
+//!   ([`PlatformMessage`]: an envelope of `seq`, `at`, `attrs` around the engine's own
+//!   [`Input`](vaxel_core::Input)); the daemon decodes, the load generator encodes.
+//! - [`input_from_text`]: the same inputs from `key=value` text (the scenario scripts).
+//! - [`flat`]: an input as one flat JSON object, shared with the daemon's journal.
 //! - [`encode_server`] / [`encode_command`] / [`decode_server`]: `welcome`, `ok`, `error`
 //!   and the engine's [`Command`](vaxel_core::Command)s ([`ServerMessage`]).
 //! - [`ErrorCode`] / [`ProtoError`]: docs/protocol.md's error codes and the exact messages.
 //!
-//! Encoders write JSON by hand into any [`bytes::BufMut`] (a `Vec<u8>`, a `BytesMut`), one
-//! line each with its `\n`; decoders read a line in one pass, borrowing strings from it.
-//! Nothing here panics on any input.
+//! Encoders write into any [`bytes::BufMut`] (a `Vec<u8>`, a `BytesMut`), one line each
+//! with its `\n`: inputs through their serde derive, the daemon's messages by hand.
+//! Decoders read a line in one pass, borrowing strings from it, then hand its fields to
+//! the types' serde derive with the protocol's checks and error messages. Nothing here
+//! panics on any input.
 
 mod command;
+mod de;
 mod error;
 mod event;
+pub mod flat;
 mod frame;
 mod json;
 
 pub use command::{ServerMessage, decode_server, encode_command, encode_server};
 pub use error::{ErrorCode, ProtoError, ProtoErrorKind};
 pub use event::{
-    Attrs, CallbackOutcome, Event, EventKind, Hello, MAX_ID, MAX_TEXT, PlatformMessage,
-    decode_platform, decode_platform_str, encode_platform,
+    Attrs, EVENTS, Event, Hello, MAX_ID, MAX_TEXT, PlatformMessage, decode_platform,
+    decode_platform_str, encode_platform, input_from_text,
 };
 pub use frame::{FrameError, Framer, Line, MAX_LINE};
 

@@ -317,7 +317,6 @@ impl Engine {
                 self.platform_lost(&platform);
                 Ok(())
             }
-            Input::Reload(site) => self.reload(site),
         }
     }
 

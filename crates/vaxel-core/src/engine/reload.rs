@@ -7,10 +7,20 @@ use super::state::{Agent, CallState, Status};
 use super::timers::Timer;
 use crate::error::EngineError;
 use crate::site::{AgentIdx, GroupIdx, Site};
+use crate::time::Timestamp;
 use std::sync::Arc;
 
 impl Engine {
-    pub(super) fn reload(&mut self, new: Arc<Site>) -> Result<(), EngineError> {
+    /// Replaces the running configuration at `now` with `new` (already validated). Timers
+    /// due by `now` fire first. Refused (state unchanged) if it would strand a waiting
+    /// call or a logged-in agent. Not an [`Input`](crate::Input): a site is no message,
+    /// and the journal keeps the configuration's text instead.
+    pub fn reload(&mut self, now: Timestamp, new: Arc<Site>) -> Result<(), EngineError> {
+        self.handle_timeout(now)?;
+        self.swap_site(new)
+    }
+
+    fn swap_site(&mut self, new: Arc<Site>) -> Result<(), EngineError> {
         let old = self.site.clone();
         let group_map: Vec<Option<GroupIdx>> = old
             .groups

@@ -2,6 +2,8 @@
 //! rendering outputs in the compact, stable form the scenario files use.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod invariants;
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use vaxel_core::site::Site;

@@ -22,11 +22,19 @@ fn platform_line(m: &PlatformMessage) -> String {
 }
 
 fn msg(body: Event) -> PlatformMessage {
-    PlatformMessage {
-        seq: None,
-        at: None,
-        body,
-    }
+    PlatformMessage::new(body)
+}
+
+/// `call.arrived` as decoded: the connection's `hello` names the platform.
+fn arrived(call: &str, to: &str, from: &str, digits: Option<&str>, lang: Option<&str>) -> Event {
+    Event::Input(Input::CallArrived {
+        call: t(call),
+        platform: t(""),
+        to: t(to),
+        from: t(from),
+        digits: digits.map(str::to_owned),
+        lang: lang.map(t),
+    })
 }
 
 #[test]
@@ -65,7 +73,7 @@ fn protocol_md_examples() {
     );
     let tick = decode_platform(br#"{"ev":"tick","at":1772437503250}"#).unwrap();
     assert_eq!(tick.at, Some(Timestamp(1_772_437_503_250)));
-    assert_eq!(tick.body, Event::Tick);
+    assert_eq!(tick.body, Event::Input(Input::Tick));
 }
 
 #[test]
@@ -158,138 +166,136 @@ fn every_command_line() {
 
 #[test]
 fn every_event_line() {
-    let cases: Vec<(&str, Event)> = vec![
+    let cases: Vec<(&str, PlatformMessage)> = vec![
         (
             r#"{"ev":"call.arrived","call":"c1","to":"+4685080000","from":"+46701234567","digits":"8,1","lang":"en","attrs":{"sip":{"x-crm":"42"}}}"#,
-            Event::CallArrived {
-                call: t("c1"),
-                to: t("+4685080000"),
-                from: t("+46701234567"),
-                digits: Some("8,1".into()),
-                lang: Some(t("en")),
+            PlatformMessage {
                 attrs: Some(serde_json::from_str::<Attrs>(r#"{"sip":{"x-crm":"42"}}"#).unwrap()),
+                ..msg(arrived(
+                    "c1",
+                    "+4685080000",
+                    "+46701234567",
+                    Some("8,1"),
+                    Some("en"),
+                ))
             },
         ),
         (
             r#"{"ev":"call.digits","call":"c1","digits":""}"#,
-            Event::CallDigits {
+            msg(Event::Input(Input::CallDigits {
                 call: t("c1"),
                 digits: String::new(),
-            },
+            })),
         ),
         (
             r#"{"ev":"call.answered","call":"c1","agent":"a1017"}"#,
-            Event::CallAnswered {
+            msg(Event::Input(Input::CallAnswered {
                 call: t("c1"),
                 agent: t("a1017"),
-            },
+            })),
         ),
         (
             r#"{"ev":"call.noanswer","call":"c1","agent":"a1017"}"#,
-            Event::CallNoAnswer {
+            msg(Event::Input(Input::CallNoAnswer {
                 call: t("c1"),
                 agent: t("a1017"),
-            },
+            })),
         ),
         (
             r#"{"ev":"call.hangup","call":"c1","reason":"caller"}"#,
-            Event::CallHangup {
+            msg(Event::Input(Input::CallHangup {
                 call: t("c1"),
                 reason: Some(t("caller")),
-            },
+            })),
         ),
         (
             r#"{"ev":"call.transfer","call":"c1","agent":"a1017","to":"group:bygglov","priority":5}"#,
-            Event::CallTransfer {
+            msg(Event::Input(Input::CallTransfer {
                 call: t("c1"),
                 agent: t("a1017"),
                 to: t("group:bygglov"),
                 priority: Some(5),
-            },
+            })),
         ),
         (
             r#"{"ev":"call.park","call":"c1","agent":"a1017"}"#,
-            Event::CallPark {
+            msg(Event::Input(Input::CallPark {
                 call: t("c1"),
                 agent: t("a1017"),
-            },
+            })),
         ),
         (
             r#"{"ev":"call.unpark","call":"c1","agent":"a1017"}"#,
-            Event::CallUnpark {
+            msg(Event::Input(Input::CallUnpark {
                 call: t("c1"),
                 agent: t("a1017"),
-            },
+            })),
         ),
         (
             r#"{"ev":"call.requeue","call":"c1","agent":"a1017","group":"vaxel","priority":-2}"#,
-            Event::CallRequeue {
+            msg(Event::Input(Input::CallRequeue {
                 call: t("c1"),
                 agent: t("a1017"),
                 group: Some(t("vaxel")),
                 priority: Some(-2),
-            },
+            })),
         ),
         (
             r#"{"ev":"call.disposition","call":"c1","agent":"a1017","case_type":"bygglov-status","resolved":true}"#,
-            Event::CallDisposition {
+            msg(Event::Input(Input::CallDisposition {
                 call: t("c1"),
                 agent: t("a1017"),
                 case_type: t("bygglov-status"),
                 resolved: true,
-            },
+            })),
         ),
         (
             r#"{"ev":"callback.result","callback":"c1","outcome":"failed"}"#,
-            Event::CallbackResult {
+            msg(Event::Input(Input::CallbackResult {
                 callback: t("c1"),
-                outcome: CallbackOutcome::Failed,
-            },
+                connected: false,
+            })),
         ),
         (
             r#"{"ev":"agent.login","agent":"a1017","extension":"1017"}"#,
-            Event::AgentLogin {
+            msg(Event::Input(Input::AgentLogin {
                 agent: t("a1017"),
                 extension: Some(t("1017")),
-            },
+            })),
         ),
         (
             r#"{"ev":"agent.ready","agent":"a1017"}"#,
-            Event::AgentReady { agent: t("a1017") },
+            msg(Event::Input(Input::AgentReady { agent: t("a1017") })),
         ),
         (
             r#"{"ev":"agent.logout","agent":"a1017"}"#,
-            Event::AgentLogout { agent: t("a1017") },
+            msg(Event::Input(Input::AgentLogout { agent: t("a1017") })),
         ),
         (
             r#"{"ev":"agent.pause","agent":"a1017","reason":"lunch","note":"Lunch, back 13:00","until":1772449200000}"#,
-            Event::AgentPause {
+            msg(Event::Input(Input::AgentPause {
                 agent: t("a1017"),
                 reason: Some(t("lunch")),
                 note: Some(t("Lunch, back 13:00")),
                 until: Some(Timestamp(1_772_449_200_000)),
-            },
+            })),
         ),
         (
             r#"{"ev":"agent.wrapup_done","agent":"a1017"}"#,
-            Event::AgentWrapupDone { agent: t("a1017") },
+            msg(Event::Input(Input::AgentWrapupDone { agent: t("a1017") })),
         ),
         (
             r#"{"ev":"agent.wrapup_until","agent":"a1017","until":1772437920000}"#,
-            Event::AgentWrapupUntil {
+            msg(Event::Input(Input::AgentWrapupUntil {
                 agent: t("a1017"),
                 until: Timestamp(1_772_437_920_000),
-            },
+            })),
         ),
     ];
-    assert_eq!(
-        cases.len() + 2,
-        EventKind::ALL.len(),
-        "hello and tick are above"
-    );
-    for (line, body) in cases {
+    assert_eq!(cases.len() + 2, EVENTS.len(), "hello and tick are above");
+    for (line, expected) in cases {
         let m = decode_platform(line.as_bytes()).unwrap();
-        assert_eq!(m, msg(body), "{line}");
+        assert_eq!(m, expected, "{line}");
         assert_eq!(platform_line(&m), format!("{line}\n"));
     }
 }
@@ -304,7 +310,8 @@ fn envelope_order_and_ignored_fields() {
         PlatformMessage {
             seq: Some(3),
             at: Some(Timestamp(12)),
-            body: Event::AgentReady { agent: t("a1") }
+            attrs: None,
+            body: Event::Input(Input::AgentReady { agent: t("a1") })
         }
     );
     assert_eq!(
@@ -318,27 +325,23 @@ fn envelope_order_and_ignored_fields() {
     .unwrap();
     assert_eq!(
         m,
-        msg(Event::CallHangup {
+        msg(Event::Input(Input::CallHangup {
             call: t("c1"),
             reason: None
-        })
+        }))
     );
     // Escapes in strings are decoded.
     let m = decode_platform(br#"{"ev":"agent.ready","agent":"a\u00e5\"1"}"#).unwrap();
-    assert_eq!(m.body, Event::AgentReady { agent: t("aå\"1") });
+    assert_eq!(
+        m.body,
+        Event::Input(Input::AgentReady { agent: t("aå\"1") })
+    );
 }
 
 #[test]
 fn into_input() {
     let p = t("pbx-1");
-    let arrived = Event::CallArrived {
-        call: t("c1"),
-        to: t("+4685080000"),
-        from: t(""),
-        digits: Some(String::new()),
-        lang: None,
-        attrs: None,
-    };
+    let arrived = msg(arrived("c1", "+4685080000", "", Some(""), None));
     match arrived.into_input(&p) {
         Some(Input::CallArrived {
             platform, digits, ..
@@ -348,44 +351,49 @@ fn into_input() {
         }
         other => panic!("{other:?}"),
     }
-    let hello = Event::Hello(Hello {
+    let hello = msg(Event::Hello(Hello {
         platform: p.clone(),
         token: None,
         protocol: 1,
-    });
+    }));
     assert!(hello.into_input(&p).is_none());
-    assert!(matches!(Event::Tick.into_input(&p), Some(Input::Tick)));
-    let r = Event::CallbackResult {
+    assert!(matches!(
+        msg(Event::Input(Input::Tick)).into_input(&p),
+        Some(Input::Tick)
+    ));
+    let r = Input::CallbackResult {
         callback: t("c1"),
-        outcome: CallbackOutcome::Connected,
+        connected: true,
     };
     assert_eq!(r.call().map(|c| &**c), Some("c1"));
-    assert!(matches!(
-        r.into_input(&p),
-        Some(Input::CallbackResult {
-            connected: true,
-            ..
-        })
-    ));
-    // Every event but hello maps to the engine input of the same name.
-    for kind in EventKind::ALL {
-        assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
-    }
-    let ev = Event::AgentPause {
+    assert_eq!(Event::from_input(&r), Some(Event::Input(r.clone())));
+    // The inputs no platform sends have no event.
+    let crisis = Input::Crisis {
+        on: true,
+        prompt: None,
+        route: None,
+    };
+    assert_eq!(Event::from_input(&crisis), None);
+    let e = decode_platform(br#"{"ev":"crisis","on":true}"#).unwrap_err();
+    assert_eq!(e.to_string(), r#"unknown event "crisis""#);
+    let ev = Event::Input(Input::AgentPause {
         agent: t("a1"),
         reason: None,
         note: None,
         until: None,
-    };
+    });
     let kind = ev.kind();
-    assert_eq!(ev.into_input(&p).map(|i| i.kind()), Some(kind.as_str()));
+    assert_eq!(msg(ev).into_input(&p).map(|i| i.kind()), Some(kind));
 }
 
 #[test]
 fn encoders_write_into_bytes_mut_too() {
     let mut b = bytes::BytesMut::new();
     encode_server(&ServerMessage::Ok { seq: 1 }, &mut b);
-    encode_platform(&msg(Event::AgentReady { agent: t("a1") }), &mut b);
+    encode_platform(
+        &msg(Event::Input(Input::AgentReady { agent: t("a1") })),
+        &mut b,
+    );
     assert_eq!(
         &b[..],
         b"{\"cmd\":\"ok\",\"seq\":1}\n{\"ev\":\"agent.ready\",\"agent\":\"a1\"}\n"

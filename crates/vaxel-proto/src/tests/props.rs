@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::Value;
 use std::sync::Arc;
 use vaxel_core::site::Text;
-use vaxel_core::{Command, Timestamp};
+use vaxel_core::{Command, Input, Timestamp};
 
 /// Strings that need escaping or are multi-byte, mixed into generated text.
 const NASTY: [&str; 8] = ["\"", "\\", "\\\"", "/", "å", "☎", "𝄞", "\u{2028}"];
@@ -106,78 +106,81 @@ fn event() -> BoxedStrategy<Event> {
             short(),
             prop::option::of(digits()),
             prop::option::of(short()),
-            attrs()
         )
-            .prop_map(|(call, to, from, digits, lang, attrs)| Event::CallArrived {
-                call,
-                to,
-                from,
-                digits,
-                lang,
-                attrs
+            .prop_map(|(call, to, from, digits, lang)| {
+                Event::Input(Input::CallArrived {
+                    call,
+                    platform: Text::from(""),
+                    to,
+                    from,
+                    digits,
+                    lang,
+                })
             }),
-        (id(), digits()).prop_map(|(call, digits)| Event::CallDigits { call, digits }),
-        (id(), id()).prop_map(|(call, agent)| Event::CallAnswered { call, agent }),
-        (id(), id()).prop_map(|(call, agent)| Event::CallNoAnswer { call, agent }),
+        (id(), digits())
+            .prop_map(|(call, digits)| Event::Input(Input::CallDigits { call, digits })),
+        (id(), id()).prop_map(|(call, agent)| Event::Input(Input::CallAnswered { call, agent })),
+        (id(), id()).prop_map(|(call, agent)| Event::Input(Input::CallNoAnswer { call, agent })),
         (id(), prop::option::of(text()))
-            .prop_map(|(call, reason)| Event::CallHangup { call, reason }),
+            .prop_map(|(call, reason)| Event::Input(Input::CallHangup { call, reason })),
         (id(), id(), target, prop::option::of(any::<i32>())).prop_map(
-            |(call, agent, to, priority)| Event::CallTransfer {
+            |(call, agent, to, priority)| Event::Input(Input::CallTransfer {
                 call,
                 agent,
                 to,
                 priority
-            }
+            })
         ),
-        (id(), id()).prop_map(|(call, agent)| Event::CallPark { call, agent }),
-        (id(), id()).prop_map(|(call, agent)| Event::CallUnpark { call, agent }),
+        (id(), id()).prop_map(|(call, agent)| Event::Input(Input::CallPark { call, agent })),
+        (id(), id()).prop_map(|(call, agent)| Event::Input(Input::CallUnpark { call, agent })),
         (
             id(),
             id(),
             prop::option::of(id()),
             prop::option::of(any::<i32>())
         )
-            .prop_map(|(call, agent, group, priority)| Event::CallRequeue {
-                call,
-                agent,
-                group,
-                priority
-            }),
+            .prop_map(
+                |(call, agent, group, priority)| Event::Input(Input::CallRequeue {
+                    call,
+                    agent,
+                    group,
+                    priority
+                })
+            ),
         (id(), id(), id(), any::<bool>()).prop_map(|(call, agent, case_type, resolved)| {
-            Event::CallDisposition {
+            Event::Input(Input::CallDisposition {
                 call,
                 agent,
                 case_type,
                 resolved,
-            }
+            })
         }),
-        (id(), any::<bool>()).prop_map(|(callback, ok)| Event::CallbackResult {
+        (id(), any::<bool>()).prop_map(|(callback, ok)| Event::Input(Input::CallbackResult {
             callback,
-            outcome: if ok {
-                CallbackOutcome::Connected
-            } else {
-                CallbackOutcome::Failed
-            }
-        }),
+            connected: ok,
+        })),
         (id(), prop::option::of(id()))
-            .prop_map(|(agent, extension)| Event::AgentLogin { agent, extension }),
-        id().prop_map(|agent| Event::AgentReady { agent }),
-        id().prop_map(|agent| Event::AgentLogout { agent }),
+            .prop_map(|(agent, extension)| Event::Input(Input::AgentLogin { agent, extension })),
+        id().prop_map(|agent| Event::Input(Input::AgentReady { agent })),
+        id().prop_map(|agent| Event::Input(Input::AgentLogout { agent })),
         (
             id(),
             prop::option::of(text()),
             prop::option::of(text()),
             prop::option::of(ts())
         )
-            .prop_map(|(agent, reason, note, until)| Event::AgentPause {
-                agent,
-                reason,
-                note,
-                until
-            }),
-        id().prop_map(|agent| Event::AgentWrapupDone { agent }),
-        (id(), ts()).prop_map(|(agent, until)| Event::AgentWrapupUntil { agent, until }),
-        Just(Event::Tick),
+            .prop_map(
+                |(agent, reason, note, until)| Event::Input(Input::AgentPause {
+                    agent,
+                    reason,
+                    note,
+                    until
+                })
+            ),
+        id().prop_map(|agent| Event::Input(Input::AgentWrapupDone { agent })),
+        (id(), ts())
+            .prop_map(|(agent, until)| Event::Input(Input::AgentWrapupUntil { agent, until })),
+        Just(Event::Input(Input::Tick)),
     ]
     .boxed()
 }
@@ -187,14 +190,22 @@ fn platform_message() -> BoxedStrategy<PlatformMessage> {
         prop::option::of(any::<u64>()),
         prop::option::of(ts()),
         event(),
+        attrs(),
     )
-        .prop_map(|(seq, at, body)| {
+        .prop_map(|(seq, at, body, attrs)| {
+            // `attrs` is read on `call.arrived` only.
+            let attrs = attrs.filter(|_| matches!(body, Event::Input(Input::CallArrived { .. })));
             // `tick` requires `at`.
             let at = match body {
-                Event::Tick => Some(at.unwrap_or(Timestamp(0))),
+                Event::Input(Input::Tick) => Some(at.unwrap_or(Timestamp(0))),
                 _ => at,
             };
-            PlatformMessage { seq, at, body }
+            PlatformMessage {
+                seq,
+                at,
+                attrs,
+                body,
+            }
         })
         .boxed()
 }
@@ -296,8 +307,8 @@ fn lines<T>(msgs: &[T], encode: impl Fn(&T, &mut Vec<u8>)) -> Vec<u8> {
 /// serde_json's default (not exactly rounding) float parser reads 1 ULP off, so `attrs`
 /// floats need not survive a second round trip bit for bit.
 fn without_attrs(mut m: PlatformMessage) -> PlatformMessage {
-    if let Event::CallArrived { attrs, .. } = &mut m.body {
-        *attrs = attrs.as_ref().map(|_| Attrs::new());
+    if let Some(attrs) = &mut m.attrs {
+        *attrs = Attrs::new();
     }
     m
 }
@@ -374,18 +385,19 @@ proptest! {
     #[test]
     fn engine_inputs_map_back_to_the_events_they_came_from(e in event()) {
         let platform: vaxel_core::site::Text = "pbx-1".into();
-        if let Some(input) = e.clone().into_input(&platform) {
-            // What the engine cannot tell apart: attributes, and empty digits (no choice).
+        if let Some(input) = PlatformMessage::new(e.clone()).into_input(&platform) {
+            // What the engine cannot tell apart: the platform (the connection's), and
+            // empty digits (no choice).
             let expected = match e {
-                Event::CallArrived { call, to, from, digits, lang, attrs: _ } => {
-                    Event::CallArrived {
+                Event::Input(Input::CallArrived { call, to, from, digits, lang, platform: _ }) => {
+                    Event::Input(Input::CallArrived {
                         call,
+                        platform: platform.clone(),
                         to,
                         from,
                         digits: digits.filter(|d| !d.is_empty()),
                         lang,
-                        attrs: None,
-                    }
+                    })
                 }
                 other => other,
             };

@@ -477,14 +477,8 @@ impl EngineTask {
                 let _ = tx.send(self.machine.engine.directory(&q));
             }
             Request::Apply(input, tx) => {
-                let r = if matches!(input, Input::Reload(_)) {
-                    Err(EngineError::InvalidState(
-                        "a reload goes through EngineHandle::reload".into(),
-                    ))
-                } else {
-                    let at = self.now();
-                    self.apply(at, input)
-                };
+                let at = self.now();
+                let r = self.apply(at, input);
                 self.round.releases.push(Release::Apply(tx, r));
             }
             Request::Reload(text, tx) => {
@@ -560,8 +554,9 @@ impl EngineTask {
             return;
         }
         // Calls belong to the platform that announced them.
-        if !matches!(msg.body, Event::CallArrived { .. })
-            && let Some(call) = msg.body.call()
+        if let Event::Input(input) = &msg.body
+            && !matches!(input, Input::CallArrived { .. })
+            && let Some(call) = input.call()
             && self.machine.owner(call).is_some_and(|o| *o != platform)
         {
             let e = EngineError::UnknownCall(call.to_string());
@@ -590,7 +585,7 @@ impl EngineTask {
                 }
             },
         };
-        let Some(input) = msg.body.into_input(&platform) else {
+        let Some(input) = msg.into_input(&platform) else {
             return;
         };
         let r = match &input {
@@ -625,12 +620,15 @@ impl EngineTask {
     /// still fired).
     fn apply(&mut self, at: Timestamp, input: Input) -> Result<(), EngineError> {
         let kind = input.kind();
-        let entry = Entry::from_input(at, &input);
+        let entry = Entry::Input {
+            at,
+            input: input.clone(),
+        };
         let r = self.machine.apply(at, input, &mut self.outs);
-        match (&r, entry) {
-            (Ok(()), Some(e)) => self.journal(&e),
-            (Err(EngineError::TimeWentBackwards { .. }), _) => {}
-            _ => self.journal(&Entry::Advance { at }),
+        match &r {
+            Ok(()) => self.journal(&entry),
+            Err(EngineError::TimeWentBackwards { .. }) => {}
+            Err(_) => self.journal(&Entry::Advance { at }),
         }
         self.observer
             .input(kind, r.as_ref().err().map(EngineError::code));

@@ -153,7 +153,7 @@ impl Machine {
         site: Arc<Site>,
         out: &mut Vec<Output>,
     ) -> Result<(), EngineError> {
-        let r = self.engine.handle(at, Input::Reload(site));
+        let r = self.engine.reload(at, site);
         self.inputs += 1;
         if r.is_ok() {
             self.config = config;

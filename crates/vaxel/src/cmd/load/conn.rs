@@ -82,15 +82,11 @@ pub async fn open(
 
 /// The `hello` line for `platform`.
 pub fn hello_line(platform: &str, token: Option<&str>) -> BytesMut {
-    let hello = PlatformMessage {
-        seq: None,
-        at: None,
-        body: Event::Hello(Hello {
-            platform: platform.into(),
-            token: token.map(Into::into),
-            protocol: PROTOCOL_VERSION,
-        }),
-    };
+    let hello = PlatformMessage::new(Event::Hello(Hello {
+        platform: platform.into(),
+        token: token.map(Into::into),
+        protocol: PROTOCOL_VERSION,
+    }));
     let mut line = BytesMut::new();
     encode_platform(&hello, &mut line);
     line

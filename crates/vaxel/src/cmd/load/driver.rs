@@ -34,10 +34,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use vaxel_core::{Command, Timestamp};
-use vaxel_proto::{
-    CallbackOutcome, ErrorCode, Event, EventKind, PlatformMessage, ServerMessage, encode_platform,
-};
+use vaxel_core::{Command, Input, Timestamp};
+use vaxel_proto::{ErrorCode, Event, PlatformMessage, ServerMessage, encode_platform};
 use vaxel_sim::{Shift, SimError, TraceCall};
 
 /// `hangup`'s prompt when the caller accepted a callback: the call goes on.
@@ -226,7 +224,8 @@ struct Pending {
     line: u64,
     at: u64,
     sent: Instant,
-    kind: EventKind,
+    /// The event's `ev`.
+    kind: &'static str,
     /// The call (`NO_CALL` for agent events and ticks) and its uid.
     slot: u32,
     uid: u64,
@@ -669,7 +668,7 @@ where
         if p.slot == NO_CALL {
             return;
         }
-        if p.kind == EventKind::CallHangup
+        if p.kind == "call.hangup"
             && self
                 .call(p.slot, p.uid)
                 .is_some_and(|c| c.state == St::HangingUp)
@@ -691,7 +690,7 @@ where
             "load-{} seq {} ({} at {}): {}: {message}",
             conn + 1,
             p.seq,
-            p.kind.as_str(),
+            p.kind,
             p.at,
             code.as_str()
         );
@@ -704,16 +703,16 @@ where
             });
         }
         let late = matches!(code, ErrorCode::UnknownCall | ErrorCode::InvalidState)
-            && !matches!(p.kind, EventKind::CallArrived | EventKind::Tick);
+            && !matches!(p.kind, "call.arrived" | "tick");
         match p.kind {
-            EventKind::AgentLogin if code == ErrorCode::InvalidState => {
+            "agent.login" if code == ErrorCode::InvalidState => {
                 // Still on from a shift that ended while finishing a call: stay on.
                 self.stats.relogins += 1;
                 let t = self.last_at;
                 self.at(t, Class::Reaction, Ev::Ready(p.agent));
                 return;
             }
-            EventKind::CallArrived => {
+            "call.arrived" => {
                 self.stats.refused_arrivals += 1;
                 if let Some(c) = self.call_mut(p.slot, p.uid) {
                     c.epoch += 1;
@@ -721,10 +720,10 @@ where
                     self.set_state(slot, St::Done);
                 }
             }
-            EventKind::CallAnswered | EventKind::CallbackResult => {
+            "call.answered" | "callback.result" => {
                 // Rung out (or ended) on the daemon before the answer arrived: the call is
                 // back in its queue, or gone (a command says so).
-                let dialing = p.kind == EventKind::CallbackResult;
+                let dialing = p.kind == "callback.result";
                 if let Some(c) = self.call_mut(p.slot, p.uid)
                     && c.state == St::Talking
                 {
@@ -744,7 +743,7 @@ where
                     );
                 }
             }
-            EventKind::CallHangup => {
+            "call.hangup" => {
                 // The daemon no longer knows the call. Fine when a command ended it; else
                 // it vanished.
                 if let Some(c) = self.call_mut(p.slot, p.uid)
@@ -1049,7 +1048,7 @@ where
         &mut self,
         conn: usize,
         at: u64,
-        body: Event,
+        body: Input,
         slot: u32,
         agent: u32,
         now: Instant,
@@ -1058,11 +1057,12 @@ where
         let conn = conn.min(self.conns.len() - 1);
         self.seq += 1;
         let kind = body.kind();
-        let with_at = self.s.event_clock || kind == EventKind::Tick;
+        let with_at = self.s.event_clock || kind == "tick";
         let msg = PlatformMessage {
             seq: Some(self.seq),
             at: with_at.then(|| Timestamp(self.daemon_ms(at))),
-            body,
+            attrs: None,
+            body: Event::Input(body),
         };
         if let Some(buf) = bufs.get_mut(conn) {
             encode_platform(&msg, buf);
@@ -1101,7 +1101,7 @@ where
 
     fn tick(&mut self, at: u64, now: Instant, bufs: &mut [BytesMut]) {
         self.stats.ticks += 1;
-        self.emit(0, at, Event::Tick, NO_CALL, 0, now, bufs);
+        self.emit(0, at, Input::Tick, NO_CALL, 0, now, bufs);
     }
 
     fn arrive(&mut self, at: u64, t: TraceCall, now: Instant, bufs: &mut [BytesMut]) {
@@ -1146,13 +1146,14 @@ where
             self.free.push(old);
         }
         self.stats.peak_calls = self.stats.peak_calls.max(self.by_id.len());
-        let body = Event::CallArrived {
+        let body = Input::CallArrived {
             call: id,
+            // Not sent: the connection's `hello` names the platform.
+            platform: Arc::from(""),
             to: t.to.into(),
             from: t.from.into(),
             digits: (!t.digits.is_empty()).then_some(t.digits),
             lang: None,
-            attrs: None,
         };
         self.emit(conn, at, body, slot, 0, now, bufs);
     }
@@ -1164,12 +1165,12 @@ where
                     return;
                 };
                 let body = match ev {
-                    Ev::Login(_) => Event::AgentLogin {
+                    Ev::Login(_) => Input::AgentLogin {
                         agent,
                         extension: None,
                     },
-                    Ev::Logout(_) => Event::AgentLogout { agent },
-                    _ => Event::AgentReady { agent },
+                    Ev::Logout(_) => Input::AgentLogout { agent },
+                    _ => Input::AgentReady { agent },
                 };
                 self.emit(0, at, body, NO_CALL, a, now, bufs);
             }
@@ -1193,7 +1194,7 @@ where
                 self.emit(
                     conn,
                     at,
-                    Event::CallDigits { call, digits },
+                    Input::CallDigits { call, digits },
                     slot,
                     0,
                     now,
@@ -1213,12 +1214,12 @@ where
                 let disposition = c.case_type.clone().zip(c.resolved);
                 self.set_state(slot, St::Talking);
                 let body = if dialing {
-                    Event::CallbackResult {
+                    Input::CallbackResult {
                         callback: call.clone(),
-                        outcome: CallbackOutcome::Connected,
+                        connected: true,
                     }
                 } else {
-                    Event::CallAnswered {
+                    Input::CallAnswered {
                         call: call.clone(),
                         agent: agent.clone(),
                     }
@@ -1226,7 +1227,7 @@ where
                 self.emit(conn, at, body, slot, 0, now, bufs);
                 // The case is registered as soon as the call is answered (as in replay).
                 if let Some((case_type, resolved)) = disposition {
-                    let body = Event::CallDisposition {
+                    let body = Input::CallDisposition {
                         call,
                         agent,
                         case_type,
@@ -1257,7 +1258,7 @@ where
                     self.emit(
                         conn,
                         at,
-                        Event::AgentWrapupUntil { agent, until },
+                        Input::AgentWrapupUntil { agent, until },
                         slot,
                         0,
                         now,
@@ -1289,7 +1290,7 @@ where
             c.epoch += 1;
         }
         self.set_state(slot, St::HangingUp);
-        let body = Event::CallHangup { call, reason: None };
+        let body = Input::CallHangup { call, reason: None };
         self.emit(conn, at, body, slot, 0, now, bufs);
     }
 }
@@ -1391,12 +1392,12 @@ mod tests {
     }
 
     fn kinds(msgs: &[PlatformMessage]) -> Vec<&'static str> {
-        msgs.iter().map(|m| m.body.kind().as_str()).collect()
+        msgs.iter().map(|m| m.body.kind()).collect()
     }
 
     fn seq_of(msgs: &[PlatformMessage], kind: &str) -> u64 {
         msgs.iter()
-            .find(|m| m.body.kind().as_str() == kind)
+            .find(|m| m.body.kind() == kind)
             .and_then(|m| m.seq)
             .unwrap()
     }
@@ -1426,7 +1427,9 @@ mod tests {
         assert_eq!(kinds(&out[0]), ["agent.wrapup_until", "call.hangup"]);
         assert_eq!(out[0][1].at, Some(Timestamp(T0 + 66_000)));
         match &out[0][0].body {
-            Event::AgentWrapupUntil { until, .. } => assert_eq!(*until, Timestamp(T0 + 71_000)),
+            Event::Input(Input::AgentWrapupUntil { until, .. }) => {
+                assert_eq!(*until, Timestamp(T0 + 71_000));
+            }
             other => panic!("{other:?}"),
         }
         ok(&mut d, 0, 5);
@@ -1545,7 +1548,7 @@ mod tests {
         let digits: Vec<&str> = out[0]
             .iter()
             .map(|m| match &m.body {
-                Event::CallDigits { digits, .. } => digits.as_str(),
+                Event::Input(Input::CallDigits { digits, .. }) => digits.as_str(),
                 _ => "?",
             })
             .collect();

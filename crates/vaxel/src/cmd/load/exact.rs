@@ -201,11 +201,12 @@ impl Script {
             self.chunk.first_at = at.0;
         }
         self.seq += 1;
-        let arrival = matches!(body, Event::CallArrived { .. });
+        let arrival = matches!(body, Event::Input(Input::CallArrived { .. }));
         self.calls += u64::from(arrival);
         let msg = PlatformMessage {
             seq: Some(self.seq),
             at: Some(at),
+            attrs: None,
             body,
         };
         vaxel_proto::encode_platform(&msg, &mut self.chunk.events);
@@ -291,7 +292,7 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
             };
             let summary = vaxel_sim::replay_tapped(site, trace, &shifts, |_| Ok(()), &mut script)?;
             // The engine's last timers: a final tick brings the daemon to the same time.
-            script.push(summary.end, Event::Tick, &[]);
+            script.push(summary.end, Event::Input(Input::Tick), &[]);
             script.flush();
             Ok((summary, script.seq, script.calls))
         })
