@@ -290,6 +290,9 @@ pub struct Setup {
     pub commits: mpsc::Sender<Commit>,
     pub committed: mpsc::UnboundedReceiver<Committed>,
     pub checkpoint: CheckpointPolicy,
+    /// On the event clock, how far ahead of the engine's time a message's `at` may be
+    /// (`--max-clock-step-s`): beyond, the line is refused and time stays.
+    pub max_clock_step: Duration,
     pub config_path: Option<PathBuf>,
     /// Refreshed from every configuration reloaded.
     pub tokens: Arc<TokenStore>,
@@ -314,6 +317,7 @@ pub struct EngineTask {
     changes: watch::Sender<u64>,
     version: u64,
     checkpoint: CheckpointPolicy,
+    max_clock_step: Duration,
     tokens: Arc<TokenStore>,
     shutdown: CancellationToken,
 }
@@ -356,6 +360,7 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         changes,
         version: 0,
         checkpoint: setup.checkpoint,
+        max_clock_step: setup.max_clock_step,
         shutdown: setup.shutdown,
     };
     (task, handle)
@@ -579,7 +584,17 @@ impl EngineTask {
                 self.now()
             }
             ClockMode::Event => match msg.at {
-                Some(at) => at,
+                Some(at) => match self.refuse_clock_jump(at) {
+                    None => at,
+                    Some(kind) => {
+                        let e = refuse(kind);
+                        self.reply(
+                            conn,
+                            ServerMessage::proto_error(&e, seq.is_none().then_some(item.line)),
+                        );
+                        return;
+                    }
+                },
                 None => {
                     let e = refuse(ProtoErrorKind::AtRequired);
                     self.reply(
@@ -590,9 +605,27 @@ impl EngineTask {
                 }
             },
         };
+        // A call nobody holds is refused before the engine sees it, so that the line's
+        // `at` moves no time and fires no timer (the engine judges an input at its `at`,
+        // after the timers due by then).
+        let unknown = (!matches!(msg.body, Event::CallArrived { .. }))
+            .then(|| msg.body.call())
+            .flatten()
+            .filter(|call| {
+                self.machine.owner(call).is_none() && !self.machine.ended_lately(call, &platform)
+            })
+            .map(|call| EngineError::UnknownCall(call.to_string()));
         let Some(input) = msg.body.into_input(&platform) else {
             return;
         };
+        if let Some(e) = unknown {
+            self.observer.input(input.kind(), Some(e.code()));
+            self.reply(
+                conn,
+                ServerMessage::engine_error(&e, seq, seq.is_none().then_some(item.line)),
+            );
+            return;
+        }
         let r = match &input {
             // The engine ended this call itself (`forward`, a closing `hangup`) or heard
             // of its end already: the platform's report is expected, and only moves time.
@@ -610,6 +643,27 @@ impl EngineTask {
                 ServerMessage::engine_error(&e, seq, seq.is_none().then_some(item.line)),
             ),
         }
+    }
+
+    /// Why an event-clock `at` too far ahead of the engine's time is refused: one line
+    /// must not be able to fire every timer at once and leave every later line
+    /// `time_went_backwards`, for good (the jump would be journaled). A fresh engine
+    /// (time 0, the event clock's start) takes its first time from the platform, whatever
+    /// it is: there is nothing yet to lose.
+    fn refuse_clock_jump(&self, at: Timestamp) -> Option<ProtoErrorKind> {
+        let now = self.machine.engine.now();
+        if now == Timestamp(0) {
+            return None;
+        }
+        let step = u64::try_from(self.max_clock_step.as_millis()).unwrap_or(u64::MAX);
+        let ahead = at.0.checked_sub(now.0)?;
+        (ahead > step).then(|| ProtoErrorKind::BadField {
+            field: "at",
+            reason: format!(
+                "{ahead} ms ahead of the engine's time {} (at most {step} ms:                  --max-clock-step-s)",
+                now.0
+            ),
+        })
     }
 
     fn reply(&mut self, conn: ConnId, msg: ServerMessage) {

@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// Journal inputs after which a checkpoint (snapshot + new journal epoch) is made.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub checkpoint_every: u64,
+    /// On `--clock event`, how far (seconds) a message's `at` may be ahead of the engine's
+    /// time; a line beyond is refused (`bad_field` naming `at`) and moves no time.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    pub max_clock_step_s: u64,
     /// Platform connections at once at most.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
@@ -189,6 +193,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         checkpoint: engine_task::CheckpointPolicy {
             every_inputs: args.checkpoint_every.max(1),
         },
+        max_clock_step: std::time::Duration::from_secs(args.max_clock_step_s),
         config_path: args.config.clone(),
         tokens: tokens.clone(),
         shutdown: shutdown.clone(),
