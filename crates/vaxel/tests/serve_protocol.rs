@@ -544,3 +544,61 @@ fn a_refused_line_never_moves_the_event_clock() {
         &[r#"{"cmd":"ok","seq":8}"#],
     );
 }
+
+/// The agents a `random` group connects three calls to, after six agents log in, with or
+/// without a SIGHUP reload of the identical site file in between.
+fn random_picks(name: &str, reload: bool) -> Vec<String> {
+    let dir = temp_dir(name);
+    let mut text = SITE.replace(
+        "requires = { sales = 1 }",
+        "requires = { sales = 1 }\nstrategy = \"random\"",
+    );
+    for i in 3..=6 {
+        text.push_str(&format!(
+            "\n[[agents]]\nid = \"a{i}\"\nname = \"A{i}\"\nextension = \"100{i}\"\nskills = {{ sales = 1 }}\n"
+        ));
+    }
+    let site = write_site(&dir, &text);
+    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let mut p = d.platform("pbx-1");
+    for i in 1..=6 {
+        p.call(
+            &format!(r#"{{"ev":"agent.login","agent":"a{i}","at":1000,"seq":{i}}}"#),
+            &[&format!(r#"{{"cmd":"ok","seq":{i}}}"#)],
+        );
+    }
+    if reload {
+        d.hup();
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while !d.log_text().contains("reloaded") {
+            assert!(std::time::Instant::now() < until, "never reloaded");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let mut picks = Vec::new();
+    for c in 1..=3 {
+        p.send(&format!(
+            r#"{{"ev":"call.arrived","call":"c{c}","to":"+4610100","from":"+4670","at":2000,"seq":{}}}"#,
+            10 + c
+        ));
+        let connect = p.recv().unwrap_or_default();
+        let agent = connect
+            .split(r#""agent":""#)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(!agent.is_empty(), "{connect}");
+        p.expect(&format!(r#"{{"cmd":"ok","seq":{}}}"#, 10 + c));
+        picks.push(agent);
+    }
+    picks
+}
+
+/// Issue 12 #7: a reload of the unchanged site dealt the `random` group's draws again.
+#[test]
+fn a_reload_of_the_unchanged_site_keeps_the_random_picks() {
+    let without = random_picks("random-plain", false);
+    let with = random_picks("random-reload", true);
+    assert_eq!(with, without);
+}
