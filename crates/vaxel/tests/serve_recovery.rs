@@ -324,6 +324,29 @@ fn a_second_daemon_on_a_data_dir_in_use_refuses_to_start() {
     assert!(d.term().success());
 }
 
+/// Issue 12 #8: deleting `LOCK` under a running daemon let a second one start on the same
+/// data dir.
+#[test]
+fn the_lock_holds_when_lock_is_deleted() {
+    let dir = temp_dir("lock-deleted");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    let d = Daemon::start(&site, &data, &[]);
+    std::fs::remove_file(data.join("LOCK")).expect("delete LOCK");
+
+    let out = serve_support::serve_expecting_failure(&site, &data);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is in use by another vaxel serve"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it never listened");
+    assert!(d.term().success());
+    let d = Daemon::start(&site, &data, &[]);
+    assert!(d.term().success());
+}
+
 #[test]
 fn a_damaged_snapshot_is_refused_not_restored_from() {
     let dir = temp_dir("damaged");
