@@ -602,3 +602,28 @@ fn a_reload_of_the_unchanged_site_keeps_the_random_picks() {
     let with = random_picks("random-reload", true);
     assert_eq!(with, without);
 }
+
+/// Issue 12 #10: `wraup_s` started the daemon with the group's wrap-up silently at 0 s.
+#[test]
+fn a_site_file_with_an_unknown_key_does_not_start_unless_allowed() {
+    let dir = temp_dir("unknown-key");
+    let site = write_site(&dir, &SITE.replacen("wrapup_s = 0", "wraup_s = 30", 1));
+    let data = dir.join("data");
+    let out = serve_support::serve_expecting_failure(&site, &data);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("error: groups[0].wraup_s: unknown key; did you mean \"wrapup_s\"?")
+            && stderr.contains("--allow-unknown-keys"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it never listened");
+
+    let d = Daemon::start_with(&site, &data, &[], &["--allow-unknown-keys"]);
+    assert!(
+        d.log_text().contains("WARN") && d.log_text().contains("groups[0].wraup_s: unknown key"),
+        "{}",
+        d.log_text()
+    );
+    assert!(d.term().success());
+}

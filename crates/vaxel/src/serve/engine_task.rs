@@ -294,6 +294,8 @@ pub struct Setup {
     /// (`--max-clock-step-s`): beyond, the line is refused and time stays.
     pub max_clock_step: Duration,
     pub config_path: Option<PathBuf>,
+    /// What an unknown key in a reloaded site file is (`--allow-unknown-keys`).
+    pub unknown_keys: vaxel_config::UnknownKeys,
     /// Refreshed from every configuration reloaded.
     pub tokens: Arc<TokenStore>,
     pub shutdown: CancellationToken,
@@ -318,6 +320,7 @@ pub struct EngineTask {
     version: u64,
     checkpoint: CheckpointPolicy,
     max_clock_step: Duration,
+    unknown_keys: vaxel_config::UnknownKeys,
     tokens: Arc<TokenStore>,
     shutdown: CancellationToken,
 }
@@ -361,6 +364,7 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         version: 0,
         checkpoint: setup.checkpoint,
         max_clock_step: setup.max_clock_step,
+        unknown_keys: setup.unknown_keys,
         shutdown: setup.shutdown,
     };
     (task, handle)
@@ -693,7 +697,8 @@ impl EngineTask {
     }
 
     fn reload(&mut self, text: String) -> Result<Vec<Diagnostic>, ReloadError> {
-        let v = vaxel_config::load_site(&text).map_err(ReloadError::Invalid)?;
+        let v =
+            vaxel_config::load_site_with(&text, self.unknown_keys).map_err(ReloadError::Invalid)?;
         let at = self.now();
         let site = Arc::new(v.site);
         let r = self

@@ -70,6 +70,9 @@ pub struct ServeArgs {
     /// time; a line beyond is refused (`bad_field` naming `at`) and moves no time.
     #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
     pub max_clock_step_s: u64,
+    /// Unknown keys in the site file are warnings, not errors (here and in every reload).
+    #[arg(long)]
+    pub allow_unknown_keys: bool,
     /// Platform connections at once at most.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
@@ -126,11 +129,15 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map_or_else(|| "built-in city".to_owned(), |p| p.display().to_string());
     let text = read_config(args.config.as_deref())?;
-    let validated = match vaxel_config::load_site(&text) {
+    let unknown_keys = crate::cmd::config::unknown_keys(args.allow_unknown_keys);
+    let validated = match vaxel_config::load_site_with(&text, unknown_keys) {
         Ok(v) => v,
         Err(diags) => {
             for d in &diags {
                 eprintln!("{label}: {d}");
+            }
+            if crate::cmd::config::refused_for_unknown_keys(&diags) {
+                eprintln!("{label}: {}", crate::cmd::config::UNKNOWN_KEYS_HINT);
             }
             eprintln!("{label}: the configuration is invalid; not starting");
             return Ok(ExitCode::FAILURE);
@@ -195,6 +202,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         },
         max_clock_step: std::time::Duration::from_secs(args.max_clock_step_s),
         config_path: args.config.clone(),
+        unknown_keys,
         tokens: tokens.clone(),
         shutdown: shutdown.clone(),
     });
