@@ -17,6 +17,7 @@ pub mod commit;
 pub mod engine_task;
 pub mod http;
 pub mod journal;
+pub mod limits;
 pub mod lock;
 pub mod machine;
 pub mod metrics;
@@ -76,6 +77,17 @@ pub struct ServeArgs {
     /// Platform connections at once at most.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+    /// HTTP connections at once (event streams included); more wait in the listen
+    /// backlog.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub http_max_connections: usize,
+    /// Seconds an HTTP connection may take to send a request's headers, from its start
+    /// or the end of its last response (the idle timeout of a kept-alive connection).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub http_header_timeout_s: u64,
+    /// Seconds an HTTP request's body may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub http_body_timeout_s: u64,
     /// Batches of lines queued for a platform connection before it is closed as a slow
     /// consumer (tests lower it).
     #[arg(long, value_name = "N", default_value_t = platform::OUTBOUND, hide = true)]
@@ -155,6 +167,12 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         args.http,
     )?);
 
+    // Before anything is opened for clients: every connection cap, and the files the
+    // daemon must always be able to open, fit under the open-file limit.
+    limits::Budget::raise().check(&[
+        ("--max-connections", args.max_connections),
+        ("--http-max-connections", args.http_max_connections),
+    ])?;
     // Held until the daemon exits: one daemon per data dir.
     let _lock = lock::lock_data_dir(&args.data_dir)?;
     let tcp = TcpListener::bind(args.listen)
@@ -229,6 +247,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         tokens.clone(),
         metrics,
         shutdown.clone(),
+        http::HttpLimits {
+            max_connections: args.http_max_connections.max(1),
+            header_timeout: std::time::Duration::from_secs(args.http_header_timeout_s.max(1)),
+            body_timeout: std::time::Duration::from_secs(args.http_body_timeout_s.max(1)),
+        },
     ));
     {
         let mut out = std::io::stdout().lock();

@@ -1,0 +1,157 @@
+//! `vaxel serve` under faults and abuse (docs/operations.md, "Failure modes"): clients
+//! that hold connections without speaking, an open-file limit, silent platforms.
+
+mod serve_support;
+
+use serve_support::{Daemon, SITE, output_within, temp_dir, wait_records, write_site};
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::time::Duration;
+
+/// One `GET` on a fresh connection: the status line, `None` if the connection failed.
+fn http_get(addr: SocketAddr, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(serve_support::WAIT)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    out.lines().next().map(str::to_owned)
+}
+
+/// Whether the daemon closes `s` (end of stream) within [`serve_support::WAIT`].
+fn closed_by_daemon(s: &mut TcpStream) -> bool {
+    s.set_read_timeout(Some(serve_support::WAIT))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
+/// Issue 12 #3: HTTP had no header or idle timeout; a connection that sends nothing, or
+/// nothing more after its answer, is closed.
+#[test]
+fn an_http_connection_that_sends_nothing_is_closed() {
+    let dir = temp_dir("http-idle");
+    let site = write_site(&dir, SITE);
+    let d = Daemon::start_with(
+        &site,
+        &dir.join("data"),
+        &[],
+        &["--http-header-timeout-s", "1"],
+    );
+    let mut silent = TcpStream::connect(d.http).expect("connect");
+    assert!(closed_by_daemon(&mut silent), "a silent connection stays");
+
+    // Half a request line, then nothing.
+    let mut partial = TcpStream::connect(d.http).expect("connect");
+    partial.write_all(b"GET /healthz HT").expect("write");
+    assert!(closed_by_daemon(&mut partial), "a partial request stays");
+
+    // A kept-alive connection, idle after its answer.
+    let mut kept = TcpStream::connect(d.http).expect("connect");
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    assert!(
+        closed_by_daemon(&mut kept),
+        "an idle kept-alive connection stays"
+    );
+    assert!(d.term().success());
+}
+
+/// Issue 12 #3: with a soft limit of 1,024 open files, 1,100 idle HTTP connections made
+/// the next journal open fail and the daemon exit. Here the limit is 256, every input
+/// makes a checkpoint (a new journal and snapshot each), and 300 idle connections are
+/// open: the connection cap keeps the descriptors the daemon needs.
+#[test]
+fn idle_http_connections_cannot_make_a_journal_write_fail() {
+    let dir = temp_dir("http-nofile");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    let d = Daemon::start_with_nofile(
+        &site,
+        &data,
+        256,
+        &[
+            "--max-connections",
+            "16",
+            "--http-max-connections",
+            "64",
+            "--checkpoint-every",
+            "1",
+        ],
+    );
+    let idle: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(d.http).expect("connect (the listen backlog takes it)"))
+        .collect();
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4670","at":2000,"seq":2}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":2}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
+        &[r#"{"cmd":"ok","seq":3}"#],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
+        &[r#"{"cmd":"ok","seq":4}"#],
+    );
+    wait_records(&data, |r| r.len() == 1);
+    let log = d.log_text();
+    assert!(
+        !log.contains("Too many open files") && !log.contains("skipped"),
+        "{log}"
+    );
+    drop(idle);
+    assert_eq!(
+        http_get(d.http, "/healthz").as_deref(),
+        Some("HTTP/1.1 200 OK")
+    );
+    let log = d.log.clone();
+    assert!(
+        d.term().success(),
+        "{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// Caps that do not fit under the open-file limit are refused at start, naming the flags.
+#[test]
+fn connection_caps_beyond_the_open_file_limit_are_refused_at_start() {
+    let dir = temp_dir("http-caps");
+    let site = write_site(&dir, SITE);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_vaxel"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"])
+        .arg("--config")
+        .arg(&site)
+        .arg("--data-dir")
+        .arg(dir.join("data"));
+    let out = output_within(&mut cmd, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("--http-max-connections 512") && stderr.contains("open-file limit 256"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it never listened");
+}
