@@ -155,3 +155,50 @@ fn connection_caps_beyond_the_open_file_limit_are_refused_at_start() {
     );
     assert!(out.stdout.is_empty(), "it never listened");
 }
+
+/// Issue 12 #5: connections that never say `hello` held the platforms' slots (10 s each):
+/// with 300 of them trickling in, a real platform waited up to 9 s for `welcome`. Now
+/// they have their own small set, the oldest pushed out when it is full, and a platform
+/// is welcomed at once, even with every session slot's worth of them open.
+#[test]
+fn connections_without_hello_never_delay_a_platform() {
+    let dir = temp_dir("pre-hello");
+    let site = write_site(&dir, SITE);
+    let d = Daemon::start_with(
+        &site,
+        &dir.join("data"),
+        &[],
+        &[
+            "--max-connections",
+            "4",
+            "--max-pending-hellos",
+            "8",
+            "--hello-timeout-s",
+            "60",
+        ],
+    );
+    let mut silent: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(d.tcp).expect("connect"))
+        .collect();
+    // The first ones were pushed out by the later ones.
+    assert!(closed_by_daemon(&mut silent[0]), "the oldest stays");
+    // `welcome` within the client's read timeout (5 s), while the silent ones have 60 s.
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    drop(silent);
+    assert!(d.term().success());
+}
+
+/// A connection that says nothing is closed at its `hello` deadline.
+#[test]
+fn a_connection_without_hello_is_closed_at_its_deadline() {
+    let dir = temp_dir("hello-deadline");
+    let site = write_site(&dir, SITE);
+    let d = Daemon::start_with(&site, &dir.join("data"), &[], &["--hello-timeout-s", "1"]);
+    let mut silent = TcpStream::connect(d.tcp).expect("connect");
+    assert!(closed_by_daemon(&mut silent), "a silent connection stays");
+    assert!(d.term().success());
+}

@@ -22,6 +22,7 @@ pub mod lock;
 pub mod machine;
 pub mod metrics;
 pub mod observe;
+pub mod pending;
 pub mod platform;
 pub mod records;
 pub mod recovery;
@@ -74,9 +75,16 @@ pub struct ServeArgs {
     /// Unknown keys in the site file are warnings, not errors (here and in every reload).
     #[arg(long)]
     pub allow_unknown_keys: bool,
-    /// Platform connections at once at most.
+    /// Platform sessions (connections past `hello`) at once at most.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+    /// Connections that have not said `hello` yet at once at most; when full, the oldest
+    /// is closed to make room.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_pending_hellos: usize,
+    /// Seconds a connection may take to say `hello`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    pub hello_timeout_s: u64,
     /// HTTP connections at once (event streams included); more wait in the listen
     /// backlog.
     #[arg(long, value_name = "N", default_value_t = 512)]
@@ -171,6 +179,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     // daemon must always be able to open, fit under the open-file limit.
     limits::Budget::raise().check(&[
         ("--max-connections", args.max_connections),
+        ("--max-pending-hellos", args.max_pending_hellos),
         ("--http-max-connections", args.http_max_connections),
     ])?;
     // Held until the daemon exits: one daemon per data dir.
@@ -266,13 +275,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         outbound: args.outbound_limit.max(1),
         observer,
         shutdown: shutdown.clone(),
+        pending: pending::PendingHellos::new(args.max_pending_hellos),
+        hello_timeout: std::time::Duration::from_secs(args.hello_timeout_s.max(1)),
+        sessions: Arc::new(Semaphore::new(args.max_connections.max(1))),
     });
-    let accept = tokio::spawn(accept_loop(
-        tcp,
-        ctx,
-        args.max_connections,
-        shutdown.clone(),
-    ));
+    let accept = tokio::spawn(accept_loop(tcp, ctx, shutdown.clone()));
 
     let mut engine = engine;
     let engine_result = loop {
@@ -341,22 +348,16 @@ fn log_reload_error(label: &str, e: &ReloadError) {
     }
 }
 
+/// Accepts every platform connection at once: those without `hello` are bounded by the
+/// pending set (the oldest pushed out), sessions by their slots ([`platform::serve`]), so
+/// that a flood of connections never queues ahead of a platform in the listen backlog.
 async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<platform::ConnCtx>,
-    max: usize,
     shutdown: CancellationToken,
 ) {
-    let limit = Arc::new(Semaphore::new(max.max(1)));
     let mut next: registry::ConnId = 0;
     loop {
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => return,
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => return,
             r = listener.accept() => match r {
@@ -374,7 +375,6 @@ async fn accept_loop(
         let conn = next;
         tokio::spawn(async move {
             platform::serve(stream, conn, ctx).await;
-            drop(permit);
         });
     }
 }

@@ -9,13 +9,14 @@
 use crate::serve::auth::{TokenStore, Tokens};
 use crate::serve::engine_task::{Item, Outbound, Request};
 use crate::serve::observe::{Observer, PlatformEvent};
+use crate::serve::pending::PendingHellos;
 use crate::serve::registry::ConnId;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use vaxel_core::Command;
 use vaxel_proto::{
@@ -30,8 +31,6 @@ pub const OUTBOUND: usize = 1024;
 const BATCH_BYTES: usize = 256 * 1024;
 /// Lines in one batch at most.
 const BATCH_LINES: usize = 1024;
-/// A connection must say `hello` within this.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CHUNK: usize = 64 * 1024;
 /// How long a connection the daemon closes is still read (and discarded) from.
 const DRAIN: Duration = Duration::from_secs(1);
@@ -45,6 +44,24 @@ pub struct ConnCtx {
     pub outbound: usize,
     pub observer: Arc<dyn Observer>,
     pub shutdown: CancellationToken,
+    /// Connections not yet past `hello` (`--max-pending-hellos`).
+    pub pending: PendingHellos,
+    /// How long a connection may take to say `hello` (`--hello-timeout-s`).
+    pub hello_timeout: Duration,
+    /// Slots of sessions past `hello` (`--max-connections`).
+    pub sessions: Arc<Semaphore>,
+}
+
+/// Takes `conn` out of the pending set however its wait ends.
+struct Waiting<'a> {
+    ctx: &'a ConnCtx,
+    conn: ConnId,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.ctx.pending.leave(self.conn);
+    }
 }
 
 /// Serves one connection to its end.
@@ -57,13 +74,19 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
     let mut framer = Framer::new();
     let mut buf = vec![0u8; READ_CHUNK];
 
+    let (pushed_out, made_room) = ctx.pending.admit(conn);
+    let waiting = Waiting { ctx: &ctx, conn };
+    if made_room {
+        tracing::debug!(%peer, "connections without hello at their cap: the oldest closed");
+    }
     let first = tokio::select! {
         () = ctx.shutdown.cancelled() => return,
-        r = tokio::time::timeout(HELLO_TIMEOUT, first_line(&mut rd, &mut framer, &mut buf)) => r,
+        () = pushed_out.cancelled() => return,
+        r = tokio::time::timeout(ctx.hello_timeout, first_line(&mut rd, &mut framer, &mut buf)) => r,
     };
     let hello = match first {
         Err(_) => {
-            tracing::info!(%peer, "no hello within {HELLO_TIMEOUT:?}: closing");
+            tracing::info!(%peer, "no hello within {:?}: closing", ctx.hello_timeout);
             return;
         }
         Ok(None) => return,
@@ -87,6 +110,17 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
         },
     };
 
+    // A session slot; beyond `--max-connections` the platform waits here (still among
+    // the pending, so it holds no session slot and may be pushed out).
+    let _session = tokio::select! {
+        () = ctx.shutdown.cancelled() => return,
+        () = pushed_out.cancelled() => return,
+        p = ctx.sessions.clone().acquire_owned() => match p {
+            Ok(p) => p,
+            Err(_) => return,
+        },
+    };
+    drop(waiting);
     let (out_tx, out_rx) = mpsc::channel(ctx.outbound);
     let kill = ctx.shutdown.child_token();
     let platform = hello.platform.clone();
