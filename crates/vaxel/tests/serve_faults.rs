@@ -202,3 +202,77 @@ fn a_connection_without_hello_is_closed_at_its_deadline() {
     assert!(closed_by_daemon(&mut silent), "a silent connection stays");
     assert!(d.term().success());
 }
+
+/// The whole answer to a `GET` (headers and body).
+fn http_get_all(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(serve_support::WAIT))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// Issue 12 #4: the slow-consumer bound counted batches, not bytes (a platform that
+/// sends but never reads grew the daemon by ~300 MB), and a connection went on being
+/// counted after it was dropped. Now a byte bound closes it, once.
+#[test]
+fn a_platform_that_never_reads_is_dropped_by_bytes_and_counted_once() {
+    let dir = temp_dir("silent");
+    let site = write_site(&dir, SITE);
+    let d = Daemon::start_with(
+        &site,
+        &dir.join("data"),
+        &[],
+        &["--outbound-limit-bytes", "65536"],
+    );
+    let mut p = d.platform("pbx-1");
+    // Calls greeted, queued and hung up at once, each line answered; nothing is read.
+    let mut lines = String::new();
+    for i in 0..20_000 {
+        let at = 1000 + 2 * i;
+        lines.push_str(&format!(
+            "{{\"ev\":\"call.arrived\",\"call\":\"c{i}\",\"to\":\"+4610100\",\"from\":\"+4670\",\"at\":{at},\"seq\":{}}}\n\
+             {{\"ev\":\"call.hangup\",\"call\":\"c{i}\",\"at\":{},\"seq\":{}}}\n",
+            2 * i,
+            at + 1,
+            2 * i + 1
+        ));
+    }
+    // The daemon may close the connection while this is being written.
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        p.send_raw(lines.as_bytes());
+    }));
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let metric = |m: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("vaxel_slow_consumers_total "))
+            .map(str::to_owned)
+    };
+    loop {
+        let m = http_get_all(d.http, "/metrics");
+        if metric(&m).as_deref() == Some("1") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "never counted once: {:?}",
+            metric(&m)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Every line it had sent is applied by now or soon: still counted once.
+    wait_records(&d.data, |r| !r.is_empty());
+    std::thread::sleep(Duration::from_millis(500));
+    let m = http_get_all(d.http, "/metrics");
+    assert_eq!(metric(&m).as_deref(), Some("1"));
+    let log = d.log_text();
+    assert_eq!(log.matches("slow_consumer:").count(), 1, "{log}");
+    drop(p);
+    assert!(d.term().success());
+}

@@ -14,13 +14,15 @@ use crate::serve::commit::{Commit, Committed, Rotate};
 use crate::serve::journal::Entry;
 use crate::serve::machine::Machine;
 use crate::serve::observe::{Observer, PlatformEvent};
+use crate::serve::platform;
 use crate::serve::registry::{ConnId, Registry, Route};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use vaxel_config::Diagnostic;
 use vaxel_core::site::Text;
@@ -182,6 +184,19 @@ pub struct Item {
 pub struct Outbound {
     pub msgs: Vec<ServerMessage>,
     pub read_at: Option<Instant>,
+    /// What the batch counts in its queue's bytes (0 for the commands held for a
+    /// platform's return: the registry bounds those).
+    pub bytes: usize,
+}
+
+/// A connection's outbound queue: the batches, and the bytes they hold (an estimate of
+/// the memory, [`platform::queued_bytes`](crate::serve::platform::queued_bytes)), added
+/// by the engine task when it queues a batch and taken off by the writer once the batch
+/// is written. Past `--outbound-limit-bytes` the connection is a slow consumer.
+#[derive(Debug)]
+pub struct OutQueue {
+    pub tx: mpsc::Sender<Outbound>,
+    pub bytes: Arc<AtomicUsize>,
 }
 
 /// What the engine task is asked.
@@ -190,7 +205,7 @@ pub enum Request {
     Hello {
         conn: ConnId,
         platform: Text,
-        out: mpsc::Sender<Outbound>,
+        out: OutQueue,
         kill: CancellationToken,
     },
     /// Lines read from a connection after `hello`.
@@ -198,6 +213,8 @@ pub enum Request {
         conn: ConnId,
         items: Vec<Item>,
         read_at: Instant,
+        /// The batch's share of the inbox's byte bound, given back once it is applied.
+        budget: OwnedSemaphorePermit,
     },
     /// A connection ended; the commands it had not written.
     Closed {
@@ -260,8 +277,11 @@ struct Pending {
 /// A connection that said `hello`.
 struct Conn {
     platform: Text,
-    out: mpsc::Sender<Outbound>,
+    out: OutQueue,
     kill: CancellationToken,
+    /// Closed as a slow consumer already: what is still produced for it is held for the
+    /// platform's return without counting it again.
+    slow: bool,
 }
 
 /// The round being built: what the requests taken so far produced.
@@ -296,6 +316,8 @@ pub struct Setup {
     pub config_path: Option<PathBuf>,
     /// What an unknown key in a reloaded site file is (`--allow-unknown-keys`).
     pub unknown_keys: vaxel_config::UnknownKeys,
+    /// A connection's outbound queue bound in bytes (`--outbound-limit-bytes`).
+    pub outbound_bytes: usize,
     /// Refreshed from every configuration reloaded.
     pub tokens: Arc<TokenStore>,
     pub shutdown: CancellationToken,
@@ -321,6 +343,7 @@ pub struct EngineTask {
     checkpoint: CheckpointPolicy,
     max_clock_step: Duration,
     unknown_keys: vaxel_config::UnknownKeys,
+    outbound_bytes: usize,
     tokens: Arc<TokenStore>,
     shutdown: CancellationToken,
 }
@@ -365,6 +388,7 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         checkpoint: setup.checkpoint,
         max_clock_step: setup.max_clock_step,
         unknown_keys: setup.unknown_keys,
+        outbound_bytes: setup.outbound_bytes,
         shutdown: setup.shutdown,
     };
     (task, handle)
@@ -472,6 +496,7 @@ impl EngineTask {
                 conn,
                 items,
                 read_at,
+                budget: _budget,
             } => {
                 self.round.read_at.get_or_insert(read_at);
                 for item in items {
@@ -503,13 +528,7 @@ impl EngineTask {
         }
     }
 
-    fn on_hello(
-        &mut self,
-        conn: ConnId,
-        platform: Text,
-        out: mpsc::Sender<Outbound>,
-        kill: CancellationToken,
-    ) {
+    fn on_hello(&mut self, conn: ConnId, platform: Text, out: OutQueue, kill: CancellationToken) {
         let h = self.registry.hello(&platform, conn);
         if let Some(old) = h.replaced
             && let Some(c) = self.conns.get(&old)
@@ -525,11 +544,12 @@ impl EngineTask {
                 platform,
                 out,
                 kill,
+                slow: false,
             },
         );
         let mut msgs = vec![ServerMessage::welcome()];
         msgs.extend(h.flush.into_iter().map(ServerMessage::Cmd));
-        self.send(conn, msgs, None);
+        self.queue(conn, msgs, None, false);
     }
 
     fn on_closed(&mut self, conn: ConnId, undelivered: Vec<Command>) {
@@ -922,18 +942,67 @@ impl EngineTask {
     /// Queues lines on a connection; a full queue closes it (`slow_consumer`) and keeps
     /// its commands for the platform.
     fn send(&mut self, conn: ConnId, msgs: Vec<ServerMessage>, read_at: Option<Instant>) {
-        let Some(c) = self.conns.get(&conn) else {
+        self.queue(conn, msgs, read_at, true);
+    }
+
+    /// Queues `msgs` for `conn`, counted in its bytes or not (`counted`); a connection
+    /// past its bound is closed as a slow consumer, once, and what it did not get is held
+    /// for the platform's return.
+    fn queue(
+        &mut self,
+        conn: ConnId,
+        msgs: Vec<ServerMessage>,
+        read_at: Option<Instant>,
+        counted: bool,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let failed = match c.out.try_send(Outbound { msgs, read_at }) {
-            Ok(()) => return,
-            Err(mpsc::error::TrySendError::Full(ob)) => {
-                tracing::warn!(platform = %c.platform, conn, "slow_consumer: outbound queue full, closing the connection");
-                self.observer.platform(PlatformEvent::SlowConsumer);
-                c.kill.cancel();
-                ob
+        // What a platform gets at its `hello` (the commands held for it) is bounded by
+        // the registry already; it must not count against the connection's bound, or a
+        // platform back from a long absence would be dropped again at once.
+        let n = if counted {
+            platform::queued_bytes(&msgs)
+        } else {
+            0
+        };
+        let ob = Outbound {
+            msgs,
+            read_at,
+            bytes: n,
+        };
+        let failed = if c.slow {
+            ob
+        } else {
+            // A batch larger than the bound still goes to a connection that has read
+            // everything before it.
+            let queued = c.out.bytes.load(Ordering::Relaxed);
+            let over = queued > 0 && queued + n > self.outbound_bytes;
+            let r = if over {
+                Err(mpsc::error::TrySendError::Full(ob))
+            } else {
+                c.out.bytes.fetch_add(n, Ordering::Relaxed);
+                c.out.tx.try_send(ob).inspect_err(|_| {
+                    c.out.bytes.fetch_sub(n, Ordering::Relaxed);
+                })
+            };
+            match r {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(ob)) => {
+                    tracing::warn!(
+                        platform = %c.platform,
+                        conn,
+                        queued_bytes = queued,
+                        "slow_consumer: the platform does not read what is sent to it; \
+                         closing the connection (its commands are held for its return)"
+                    );
+                    self.observer.platform(PlatformEvent::SlowConsumer);
+                    c.slow = true;
+                    c.kill.cancel();
+                    ob
+                }
+                Err(mpsc::error::TrySendError::Closed(ob)) => ob,
             }
-            Err(mpsc::error::TrySendError::Closed(ob)) => ob,
         };
         let platform = c.platform.clone();
         self.registry

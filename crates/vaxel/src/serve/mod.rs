@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// Seconds an HTTP request's body may take.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub http_body_timeout_s: u64,
+    /// Bytes (of the daemon's memory) queued for a platform connection before it is
+    /// closed as a slow consumer.
+    #[arg(long, value_name = "BYTES", default_value_t = platform::OUTBOUND_BYTES)]
+    pub outbound_limit_bytes: usize,
     /// Batches of lines queued for a platform connection before it is closed as a slow
     /// consumer (tests lower it).
     #[arg(long, value_name = "N", default_value_t = platform::OUTBOUND, hide = true)]
@@ -230,6 +234,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         max_clock_step: std::time::Duration::from_secs(args.max_clock_step_s),
         config_path: args.config.clone(),
         unknown_keys,
+        outbound_bytes: args.outbound_limit_bytes.max(1),
         tokens: tokens.clone(),
         shutdown: shutdown.clone(),
     });
@@ -278,6 +283,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         pending: pending::PendingHellos::new(args.max_pending_hellos),
         hello_timeout: std::time::Duration::from_secs(args.hello_timeout_s.max(1)),
         sessions: Arc::new(Semaphore::new(args.max_connections.max(1))),
+        inbox: Arc::new(Semaphore::new(platform::INBOX_BYTES)),
     });
     let accept = tokio::spawn(accept_loop(tcp, ctx, shutdown.clone()));
 

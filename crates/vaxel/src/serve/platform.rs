@@ -7,11 +7,12 @@
 //! engine task, which keeps them for the platform's return.
 
 use crate::serve::auth::{TokenStore, Tokens};
-use crate::serve::engine_task::{Item, Outbound, Request};
+use crate::serve::engine_task::{Item, OutQueue, Outbound, Request};
 use crate::serve::observe::{Observer, PlatformEvent};
 use crate::serve::pending::PendingHellos;
 use crate::serve::registry::ConnId;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -27,6 +28,13 @@ use vaxel_proto::{
 /// Batches queued for a connection's writer at most; past it the connection is a slow
 /// consumer and is closed.
 pub const OUTBOUND: usize = 1024;
+/// Bytes (of memory, [`queued_bytes`]) queued for a connection's writer at most
+/// (`--outbound-limit-bytes`): a platform that sends but never reads costs about this,
+/// its socket buffers and its read buffers, not the hundreds of MB a count of batches
+/// let it hold.
+pub const OUTBOUND_BYTES: usize = 1 << 20;
+/// Bytes of lines read and not yet applied, over every connection (the engine's inbox).
+pub const INBOX_BYTES: usize = 16 << 20;
 /// Bytes read from a socket into one batch at most.
 const BATCH_BYTES: usize = 256 * 1024;
 /// Lines in one batch at most.
@@ -50,6 +58,28 @@ pub struct ConnCtx {
     pub hello_timeout: Duration,
     /// Slots of sessions past `hello` (`--max-connections`).
     pub sessions: Arc<Semaphore>,
+    /// The engine's inbox bound in bytes ([`INBOX_BYTES`]): a batch takes its share
+    /// before it is sent and gives it back once applied.
+    pub inbox: Arc<Semaphore>,
+}
+
+/// What a batch of outbound messages holds in memory: the messages themselves, and what
+/// each owns alone (an error's text; a command's call id, which may outlive its call
+/// there). Prompts, groups and agents are the site's shared strings.
+#[must_use]
+pub fn queued_bytes(msgs: &[ServerMessage]) -> usize {
+    const ARC_STR: usize = 2 * std::mem::size_of::<usize>();
+    let own = |m: &ServerMessage| match m {
+        ServerMessage::Welcome { server, .. } => server.len(),
+        ServerMessage::Ok { .. } => 0,
+        ServerMessage::Error { message, .. } => message.len(),
+        ServerMessage::Cmd(c) => ARC_STR + c.call().len(),
+    };
+    std::mem::size_of::<Outbound>()
+        + msgs
+            .iter()
+            .map(|m| std::mem::size_of::<ServerMessage>() + own(m))
+            .sum::<usize>()
 }
 
 /// Takes `conn` out of the pending set however its wait ends.
@@ -122,6 +152,7 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
     };
     drop(waiting);
     let (out_tx, out_rx) = mpsc::channel(ctx.outbound);
+    let queued = Arc::new(AtomicUsize::new(0));
     let kill = ctx.shutdown.child_token();
     let platform = hello.platform.clone();
     tracing::debug!(%peer, platform = %platform, conn, "hello accepted");
@@ -130,7 +161,10 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
         .send(Request::Hello {
             conn,
             platform,
-            out: out_tx,
+            out: OutQueue {
+                tx: out_tx,
+                bytes: queued.clone(),
+            },
             kill: kill.clone(),
         })
         .await;
@@ -140,6 +174,7 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
     let writer = tokio::spawn(write_loop(
         wr,
         out_rx,
+        queued,
         kill.clone(),
         ctx.engine.clone(),
         conn,
@@ -238,14 +273,20 @@ async fn refuse(wr: &mut OwnedWriteHalf, msg: &ServerMessage, observer: &dyn Obs
     .await;
 }
 
-/// Turns the lines waiting in the framer into items.
-fn take_lines(framer: &mut Framer, items: &mut Vec<Item>) {
+/// Turns the lines waiting in the framer into items; returns their bytes in memory (the
+/// items and the lines' text, which the decoded messages hold about as much of).
+fn take_lines(framer: &mut Framer, items: &mut Vec<Item>) -> usize {
+    let mut bytes = 0;
     while items.len() < BATCH_LINES {
         let Some(line) = framer.next_line() else {
-            return;
+            break;
         };
+        if let Ok(l) = &line {
+            bytes += l.text.len();
+        }
         items.push(item(line));
     }
+    bytes + items.len() * std::mem::size_of::<Item>()
 }
 
 /// One framed line, decoded for the engine task (or the framing error, with its line).
@@ -277,7 +318,7 @@ async fn read_loop(
         // BATCH_LINES lines.
         loop {
             let mut items = Vec::new();
-            take_lines(framer, &mut items);
+            let bytes = take_lines(framer, &mut items);
             if eof
                 && items.len() < BATCH_LINES
                 && let Some(line) = framer.finish()
@@ -288,10 +329,20 @@ async fn read_loop(
                 break;
             }
             let more = items.len() == BATCH_LINES;
+            // Its share of the inbox (at most all of it, or it would wait for ever).
+            let share = u32::try_from(bytes.min(INBOX_BYTES)).unwrap_or(u32::MAX);
+            let budget = tokio::select! {
+                () = kill.cancelled() => return false,
+                p = ctx.inbox.clone().acquire_many_owned(share) => match p {
+                    Ok(p) => p,
+                    Err(_) => return false,
+                },
+            };
             let req = Request::Batch {
                 conn,
                 items,
                 read_at,
+                budget,
             };
             tokio::select! {
                 () = kill.cancelled() => return false,
@@ -345,6 +396,7 @@ fn commands(msgs: Vec<ServerMessage>, into: &mut Vec<Command>) {
 async fn write_loop(
     mut wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Outbound>,
+    queued: Arc<AtomicUsize>,
     kill: CancellationToken,
     engine: mpsc::Sender<Request>,
     conn: ConnId,
@@ -374,6 +426,7 @@ async fn write_loop(
             commands(ob.msgs, &mut undelivered);
             break;
         }
+        queued.fetch_sub(ob.bytes, Ordering::Relaxed);
         let mut any = false;
         for m in &ob.msgs {
             if let ServerMessage::Cmd(c) = m {
