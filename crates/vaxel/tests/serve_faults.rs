@@ -276,3 +276,133 @@ fn a_platform_that_never_reads_is_dropped_by_bytes_and_counted_once() {
     drop(p);
     assert!(d.term().success());
 }
+
+/// Issue 12 #11: the smaller defects, each over the wire.
+#[test]
+fn a_refused_hello_echoes_its_seq() {
+    let dir = temp_dir("hello-seq");
+    let site = write_site(&dir, SITE);
+    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let mut c = d.connect();
+    c.send(r#"{"ev":"hello","platform":"p","protocol":2,"seq":7}"#);
+    let e = c.expect_error("unsupported_protocol");
+    assert!(e.contains(r#""seq":7"#) && !e.contains(r#""line""#), "{e}");
+    c.expect_closed();
+    // Without a seq, the line.
+    let mut c = d.connect();
+    c.send(r#"{"ev":"hello","platform":"p","protocol":2}"#);
+    let e = c.expect_error("unsupported_protocol");
+    assert!(e.contains(r#""line":1"#), "{e}");
+    assert!(d.term().success());
+}
+
+#[test]
+fn a_directory_query_that_is_not_utf8_is_a_400_and_a_get_on_a_post_route_a_json_405() {
+    let dir = temp_dir("http-small");
+    let site = write_site(&dir, SITE);
+    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let r = http_get_all(d.http, "/api/v1/directory?q=%FF%FE");
+    assert!(
+        r.starts_with("HTTP/1.1 400") && r.contains(r#""field":"q""#) && r.contains("UTF-8"),
+        "{r}"
+    );
+    let r = http_get_all(d.http, "/api/v1/directory?q=r%C3%A5d");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let r = http_get_all(d.http, "/api/v1/crisis");
+    assert!(
+        r.starts_with("HTTP/1.1 405")
+            && r.contains("application/json")
+            && r.contains(r#""code":"method_not_allowed""#),
+        "{r}"
+    );
+    assert!(d.term().success());
+}
+
+#[test]
+fn listen_takes_a_host_name() {
+    use std::io::BufRead as _;
+    let dir = temp_dir("localhost");
+    let site = write_site(&dir, SITE);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vaxel"))
+        .args(["serve", "--listen", "localhost:0", "--http", "localhost:0"])
+        .arg("--config")
+        .arg(&site)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(20)).unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        line.starts_with("listening tcp=127.0.0.1:") && line.contains(" http=127.0.0.1:"),
+        "{line:?}"
+    );
+}
+
+#[test]
+fn a_daemon_that_cannot_listen_leaves_no_data_dir() {
+    let dir = temp_dir("bind-fails");
+    let site = write_site(&dir, SITE);
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").to_string();
+    let data = dir.join("data");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaxel"));
+    cmd.args([
+        "serve",
+        "--listen",
+        &port,
+        "--http",
+        "127.0.0.1:0",
+        "--config",
+    ])
+    .arg(&site)
+    .arg("--data-dir")
+    .arg(&data);
+    let out = output_within(&mut cmd, Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+    assert!(!data.exists(), "an empty data dir was left behind");
+}
+
+/// A refused reload's warnings are logged as warnings, not errors.
+#[test]
+fn warnings_are_logged_at_warn() {
+    let dir = temp_dir("warn-level");
+    let site = write_site(&dir, SITE);
+    let d = Daemon::start_with(&site, &dir.join("data"), &[], &["--allow-unknown-keys"]);
+    // One error (an unknown group) and one warning (an unknown key, allowed).
+    let broken = SITE.replacen("wrapup_s = 0", "wraup_s = 30", 1).replacen(
+        "route = \"group:sales\"",
+        "route = \"group:sals\"",
+        1,
+    );
+    std::fs::write(&site, broken).expect("write site");
+    d.hup();
+    let until = std::time::Instant::now() + serve_support::WAIT;
+    while !d.log_text().contains("reload refused") {
+        assert!(std::time::Instant::now() < until, "{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = d.log_text();
+    let line = |needle: &str| {
+        log.lines()
+            .find(|l| l.contains(needle))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("wraup_s").contains("WARN"), "{log}");
+    assert!(line("sals").contains("ERROR"), "{log}");
+    assert!(d.term().success());
+}

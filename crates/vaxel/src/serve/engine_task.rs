@@ -731,6 +731,10 @@ impl EngineTask {
                 self.registry
                     .set_policy(Duration::from_millis(p.grace_ms), p.buffer_commands);
                 tracing::info!(site = %site.name, "configuration reloaded");
+                // Every path (SIGHUP, HTTP, the start's catching up) logs them here.
+                for d in &v.warnings {
+                    crate::serve::log_diagnostic("reloaded configuration", d);
+                }
                 if let Err(e) = self.tokens.refresh(&site.auth) {
                     tracing::error!(
                         error = %format!("{e:#}"),

@@ -155,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reload", post(api::admin::reload))
         // Handlers read bodies themselves, each with its bound (api::read_body).
         .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)
 }
 

@@ -50,11 +50,12 @@ pub struct ServeArgs {
     /// Site file (TOML); the built-in city (config/stockholm.toml) when left out.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address for the platforms' TCP protocol; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
+    /// Address for the platforms' TCP protocol (`HOST:PORT`; a host name is resolved at
+    /// start); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070", value_parser = parse_addr)]
     pub listen: SocketAddr,
-    /// Address for the HTTP API; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7080")]
+    /// Address for the HTTP API (as `--listen`); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7080", value_parser = parse_addr)]
     pub http: SocketAddr,
     /// Journal and call records.
     #[arg(long, value_name = "DIR", default_value = "./vaxel-data")]
@@ -104,6 +105,22 @@ pub struct ServeArgs {
     /// consumer (tests lower it).
     #[arg(long, value_name = "N", default_value_t = platform::OUTBOUND, hide = true)]
     pub outbound_limit: usize,
+}
+
+/// `HOST:PORT` or `IP:PORT`: a host name (`localhost:7070`) resolves to its first IPv4
+/// address, or its first address when it has none (one socket is bound).
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let all: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| format!("not an address (HOST:PORT or IP:PORT): {e}"))?
+        .collect();
+    all.iter()
+        .find(|a| a.is_ipv4())
+        .or(all.first())
+        .copied()
+        .ok_or_else(|| format!("{s} resolves to no address"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -157,18 +174,20 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let validated = match vaxel_config::load_site_with(&text, unknown_keys) {
         Ok(v) => v,
         Err(diags) => {
+            // Through the log, so that `--log-format json` stays JSON and each line has
+            // its level.
             for d in &diags {
-                eprintln!("{label}: {d}");
+                log_diagnostic(&label, d);
             }
             if crate::cmd::config::refused_for_unknown_keys(&diags) {
-                eprintln!("{label}: {}", crate::cmd::config::UNKNOWN_KEYS_HINT);
+                tracing::error!("{label}: {}", crate::cmd::config::UNKNOWN_KEYS_HINT);
             }
-            eprintln!("{label}: the configuration is invalid; not starting");
+            tracing::error!("{label}: the configuration is invalid; not starting");
             return Ok(ExitCode::FAILURE);
         }
     };
     for d in &validated.warnings {
-        tracing::warn!("{label}: {d}");
+        log_diagnostic(&label, d);
     }
     let site = Arc::new(validated.site);
     let base = args.config.as_deref().and_then(Path::parent);
@@ -187,13 +206,30 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         ("--http-max-connections", args.http_max_connections),
     ])?;
     // Held until the daemon exits: one daemon per data dir.
-    let _lock = lock::lock_data_dir(&args.data_dir)?;
-    let tcp = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let http = TcpListener::bind(args.http)
-        .await
-        .with_context(|| format!("cannot listen on {} (http)", args.http))?;
+    let fresh = !args.data_dir.exists();
+    let lock = lock::lock_data_dir(&args.data_dir)?;
+    let bound = async {
+        let tcp = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let http = TcpListener::bind(args.http)
+            .await
+            .with_context(|| format!("cannot listen on {} (http)", args.http))?;
+        anyhow::Ok((tcp, http))
+    };
+    let (tcp, http) = match bound.await {
+        Ok(b) => b,
+        Err(e) => {
+            // A daemon that never served leaves no empty data dir behind.
+            if fresh {
+                drop(lock);
+                let _ = std::fs::remove_file(args.data_dir.join(lock::LOCK_FILE));
+                let _ = std::fs::remove_dir(&args.data_dir);
+            }
+            return Err(e);
+        }
+    };
+    let _lock = lock;
 
     let config: Arc<str> = text.as_str().into();
     let dir = args.data_dir.clone();
@@ -295,12 +331,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading {label}");
                 match handle.reload_config_file().await {
-                    Ok(warnings) => {
-                        for d in &warnings {
-                            tracing::warn!("{label}: {d}");
-                        }
-                        tracing::info!("{label}: reloaded");
-                    }
+                    // Its warnings are logged by the engine task, as for every reload.
+                    Ok(_) => tracing::info!("{label}: reloaded"),
                     Err(e) => log_reload_error(&label, &e),
                 }
             }
@@ -332,11 +364,20 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A site file's finding, at its own level: a warning at WARN, an error at ERROR.
+pub fn log_diagnostic(label: &str, d: &vaxel_config::Diagnostic) {
+    if d.is_error() {
+        tracing::error!("{label}: {d}");
+    } else {
+        tracing::warn!("{label}: {d}");
+    }
+}
+
 fn log_reload_error(label: &str, e: &ReloadError) {
     match e {
         ReloadError::Invalid(diags) => {
             for d in diags {
-                tracing::error!("{label}: {d}");
+                log_diagnostic(label, d);
             }
             tracing::error!(
                 "{label}: reload refused, the configuration is invalid; the running one stays"

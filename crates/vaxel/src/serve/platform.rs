@@ -124,13 +124,13 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
             refuse(&mut wr, &refusal, &*ctx.observer, &peer).await;
             return;
         }
-        Ok(Some(Ok((hello, line)))) => match check_hello(&hello, &ctx.tokens.current()) {
+        Ok(Some(Ok((hello, line, seq)))) => match check_hello(&hello, &ctx.tokens.current()) {
             Ok(()) => hello,
             Err(kind) => {
-                let e = ProtoError::new(kind);
+                let e = ProtoError { seq, kind };
                 refuse(
                     &mut wr,
-                    &ServerMessage::proto_error(&e, Some(line)),
+                    &ServerMessage::proto_error(&e, seq.is_none().then_some(line)),
                     &*ctx.observer,
                     &peer,
                 )
@@ -199,29 +199,33 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
 }
 
 /// Reads up to the first line. `None` at end of stream; `Err` with the line to send
-/// before closing when the line is not a `hello`.
+/// before closing when the line is not a `hello`. A `hello` comes with its line number and
+/// `seq`, for the answer if it is refused.
 async fn first_line(
     rd: &mut OwnedReadHalf,
     framer: &mut Framer,
     buf: &mut [u8],
-) -> Option<Result<(Hello, u64), ServerMessage>> {
+) -> Option<Result<(Hello, u64, Option<u64>), ServerMessage>> {
+    // As after `hello`: `seq` when there is one, otherwise the line.
+    let answer =
+        |e: &ProtoError, line: u64| ServerMessage::proto_error(e, e.seq.is_none().then_some(line));
     loop {
         if let Some(line) = framer.next_line() {
             return Some(match line {
                 Err(e) => {
                     let n = e.line();
-                    Err(ServerMessage::proto_error(&ProtoError::from(e), Some(n)))
+                    Err(answer(&ProtoError::from(e), n))
                 }
                 Ok(l) => match decode_platform_str(l.text) {
-                    Err(e) => Err(ServerMessage::proto_error(&e, Some(l.number))),
+                    Err(e) => Err(answer(&e, l.number)),
                     Ok(m) => match m.body {
-                        Event::Hello(h) => Ok((h, l.number)),
-                        _ => Err(ServerMessage::proto_error(
+                        Event::Hello(h) => Ok((h, l.number, m.seq)),
+                        _ => Err(answer(
                             &ProtoError {
                                 seq: m.seq,
                                 kind: ProtoErrorKind::HelloFirst,
                             },
-                            Some(l.number),
+                            l.number,
                         )),
                     },
                 },
@@ -233,7 +237,7 @@ async fn first_line(
                 return match framer.finish() {
                     Some(Ok(l)) => match decode_platform_str(l.text) {
                         Ok(m) => match m.body {
-                            Event::Hello(h) => Some(Ok((h, l.number))),
+                            Event::Hello(h) => Some(Ok((h, l.number, m.seq))),
                             _ => None,
                         },
                         Err(_) => None,

@@ -341,6 +341,16 @@ pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
 
+/// 405 for a path the API has, with another method (a `GET` on a `POST` route): the same
+/// JSON error as every refusal, not an empty body.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
 /// A JSON value of something serializable (`null` if it cannot be, which the types here
 /// never do).
 pub fn to_value<T: serde::Serialize>(t: &T) -> Value {
