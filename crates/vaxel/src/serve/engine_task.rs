@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -82,6 +82,24 @@ impl fmt::Display for ReloadError {
 
 impl std::error::Error for ReloadError {}
 
+/// Snapshots published at most this often while the engine changes (the last change is
+/// always published, at most this late).
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// `/readyz`: an engine task with requests waiting that has not started a round for this
+/// long is not ready.
+const STALL: Duration = Duration::from_secs(5);
+
+/// The live state the engine task published last, shared by every reader that can take
+/// it a fraction of a second late (event streams, `/metrics`): one snapshot per change
+/// (at most every [`PUBLISH_EVERY`]), not one per reader.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// The engine's change counter (bumped after every round that applied something) it
+    /// was taken at.
+    pub version: u64,
+    pub snapshot: Arc<Snapshot>,
+}
+
 /// A cloneable handle on the engine task, for the HTTP layer (wallboard, agents' desktops,
 /// admin actions, metrics). Every method is a message to the engine task; reads see the
 /// latest applied state (possibly a few milliseconds ahead of what is durable), changes
@@ -90,6 +108,10 @@ impl std::error::Error for ReloadError {}
 pub struct EngineHandle {
     tx: mpsc::Sender<Request>,
     changes: watch::Receiver<u64>,
+    published: watch::Receiver<Option<Published>>,
+    /// Milliseconds since `base` when the engine task last started a round.
+    beat: Arc<AtomicU64>,
+    base: Instant,
     /// The `--config` file, re-read by [`reload_config_file`](Self::reload_config_file);
     /// `None` = the built-in city.
     config_path: Option<PathBuf>,
@@ -104,11 +126,58 @@ impl fmt::Debug for EngineHandle {
 }
 
 impl EngineHandle {
-    /// The wallboard view: groups, agents, waiting calls ([`vaxel_core::Engine::snapshot`]).
-    pub async fn snapshot(&self) -> Result<Snapshot, EngineGone> {
+    /// The wallboard view: groups, agents, waiting calls ([`vaxel_core::Engine::snapshot`]),
+    /// as of now (after every change applied so far: an action's answer, then this, sees
+    /// the action). Readers asking between two changes share one.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, EngineGone> {
         let (tx, rx) = oneshot::channel();
         self.send(Request::Snapshot(tx)).await?;
         rx.await.map_err(|_| EngineGone)
+    }
+
+    /// The snapshot published last ([`Published`]): no request to the engine task, so it
+    /// never waits behind platform traffic; at most [`PUBLISH_EVERY`] behind a change.
+    pub async fn latest(&self) -> Result<Published, EngineGone> {
+        if let Some(p) = self.published.borrow().clone() {
+            return Ok(p);
+        }
+        let version = *self.changes.borrow();
+        let snapshot = self.snapshot().await?;
+        Ok(Published { version, snapshot })
+    }
+
+    /// The snapshot as of now, without a request when the one published last is up to
+    /// date (no change since): a scrape sees every change answered before it, and
+    /// readers between two changes share one snapshot.
+    pub async fn current(&self) -> Result<Arc<Snapshot>, EngineGone> {
+        let now = *self.changes.borrow();
+        if let Some(p) = self.published.borrow().as_ref()
+            && p.version == now
+        {
+            return Ok(p.snapshot.clone());
+        }
+        self.snapshot().await
+    }
+
+    /// Every snapshot published: `changed().await`, then `borrow_and_update()`.
+    #[must_use]
+    pub fn published(&self) -> watch::Receiver<Option<Published>> {
+        self.published.clone()
+    }
+
+    /// Whether the engine task runs and keeps up: it has not stopped, and either nothing
+    /// waits for it or it started a round within [`STALL`]. Costs no request.
+    #[must_use]
+    pub fn ready(&self) -> bool {
+        if self.tx.is_closed() {
+            return false;
+        }
+        if self.tx.capacity() == self.tx.max_capacity() {
+            return true;
+        }
+        let now = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let beat = self.beat.load(Ordering::Relaxed);
+        Duration::from_millis(now.saturating_sub(beat)) < STALL
     }
 
     /// The directory (hänvisningsdatabas) with presence ([`vaxel_core::Engine::directory`]).
@@ -152,13 +221,6 @@ impl EngineHandle {
             })?,
         };
         self.reload(text).await
-    }
-
-    /// A counter bumped after every round that applied something: watch it for
-    /// server-sent events (`changed().await`, then take a [`snapshot`](Self::snapshot)).
-    #[must_use]
-    pub fn changes(&self) -> watch::Receiver<u64> {
-        self.changes.clone()
     }
 
     pub(crate) fn requests(&self) -> mpsc::Sender<Request> {
@@ -221,7 +283,7 @@ pub enum Request {
         conn: ConnId,
         undelivered: Vec<Command>,
     },
-    Snapshot(oneshot::Sender<Snapshot>),
+    Snapshot(oneshot::Sender<Arc<Snapshot>>),
     Directory(String, oneshot::Sender<Vec<DirectoryHit>>),
     Apply(Input, oneshot::Sender<Result<(), EngineError>>),
     Reload(
@@ -340,6 +402,16 @@ pub struct EngineTask {
     outs: Vec<Output>,
     changes: watch::Sender<u64>,
     version: u64,
+    published: watch::Sender<Option<Published>>,
+    /// Journal entries made so far: the engine's state changes with each.
+    mutations: u64,
+    /// The last snapshot taken, and `mutations` when it was.
+    cache: Option<(u64, Arc<Snapshot>)>,
+    last_publish: tokio::time::Instant,
+    /// A change not published yet is published then.
+    publish_due: Option<tokio::time::Instant>,
+    beat: Arc<AtomicU64>,
+    base: Instant,
     checkpoint: CheckpointPolicy,
     max_clock_step: Duration,
     unknown_keys: vaxel_config::UnknownKeys,
@@ -361,12 +433,18 @@ impl fmt::Debug for EngineTask {
 pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
     let (tx, rx) = mpsc::channel(INBOX);
     let (changes, changes_rx) = watch::channel(0);
+    let (published, published_rx) = watch::channel(None);
+    let beat = Arc::new(AtomicU64::new(0));
+    let base = Instant::now();
     let p = &setup.machine.engine.site().platform;
     let mut registry = Registry::new(Duration::from_millis(p.grace_ms), p.buffer_commands);
     registry.restore(setup.machine.owning_platforms(), Instant::now());
     let handle = EngineHandle {
         tx,
         changes: changes_rx,
+        published: published_rx,
+        beat: beat.clone(),
+        base,
         config_path: setup.config_path,
     };
     let task = EngineTask {
@@ -385,6 +463,13 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         outs: Vec::new(),
         changes,
         version: 0,
+        published,
+        mutations: 0,
+        cache: None,
+        last_publish: tokio::time::Instant::now(),
+        publish_due: None,
+        beat,
+        base,
         checkpoint: setup.checkpoint,
         max_clock_step: setup.max_clock_step,
         unknown_keys: setup.unknown_keys,
@@ -426,6 +511,7 @@ impl EngineTask {
     }
 
     async fn serve(&mut self) -> anyhow::Result<()> {
+        self.publish();
         loop {
             let timer = self.timer_deadline();
             let grace = self
@@ -443,8 +529,11 @@ impl EngineTask {
                 },
                 () = sleep_until(grace) => self.grace_expired(),
                 () = sleep_until(timer) => self.on_timer(),
+                () = sleep_until(self.publish_due) => self.publish(),
                 r = self.rx.recv(), if accept_more => {
                     let Some(r) = r else { return Ok(()) };
+                    let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    self.beat.store(ms, Ordering::Relaxed);
                     // A round: what is waiting, up to ROUND_MAX requests or
                     // ROUND_LINES lines, so that acks are not held back by a flood.
                     let mut lines = 0;
@@ -505,7 +594,7 @@ impl EngineTask {
             }
             Request::Closed { conn, undelivered } => self.on_closed(conn, undelivered),
             Request::Snapshot(tx) => {
-                let _ = tx.send(self.machine.engine.snapshot());
+                let _ = tx.send(self.snapshot());
             }
             Request::Directory(q, tx) => {
                 let _ = tx.send(self.machine.engine.directory(&q));
@@ -783,6 +872,30 @@ impl EngineTask {
         e.encode(&mut self.round.journal);
         self.round.entries += 1;
         self.round.changed = true;
+        self.mutations += 1;
+    }
+
+    /// The engine's snapshot now: the one taken last if nothing changed since.
+    fn snapshot(&mut self) -> Arc<Snapshot> {
+        match &self.cache {
+            Some((at, snap)) if *at == self.mutations => snap.clone(),
+            _ => {
+                let snap = Arc::new(self.machine.engine.snapshot());
+                self.cache = Some((self.mutations, snap.clone()));
+                snap
+            }
+        }
+    }
+
+    /// Publishes the snapshot now for the readers that share it ([`Published`]).
+    fn publish(&mut self) {
+        let snapshot = self.snapshot();
+        self.published.send_replace(Some(Published {
+            version: self.version,
+            snapshot,
+        }));
+        self.last_publish = tokio::time::Instant::now();
+        self.publish_due = None;
     }
 
     fn take_outputs(&mut self) {
@@ -815,6 +928,12 @@ impl EngineTask {
         if round.changed {
             self.version += 1;
             self.changes.send_replace(self.version);
+            let next = self.last_publish + PUBLISH_EVERY;
+            if tokio::time::Instant::now() >= next {
+                self.publish();
+            } else {
+                self.publish_due.get_or_insert(next);
+            }
         }
         let id = self.next_commit;
         self.next_commit += 1;
@@ -1022,5 +1141,109 @@ impl EngineTask {
         if self.registry.hold(&platform, cmds) {
             self.buffer_overflow(platform);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::metrics::Metrics;
+
+    /// A running engine task on the built-in city, with a commit "thread" that makes
+    /// every commit durable at once.
+    fn running() -> (EngineHandle, CancellationToken) {
+        let Ok(v) = vaxel_config::load_site(vaxel_config::STOCKHOLM) else {
+            panic!("the built-in city validates");
+        };
+        let site = Arc::new(v.site);
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        let Ok(tokens) = TokenStore::new(&site.auth, None, addr, addr) else {
+            panic!("the built-in city's tokens");
+        };
+        let Ok(metrics) = Metrics::new() else {
+            panic!("metrics");
+        };
+        let (commits, mut commit_rx) = mpsc::channel::<Commit>(64);
+        let (done, committed) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(c) = commit_rx.recv().await {
+                let _ = done.send(Committed::Upto(c.id));
+            }
+        });
+        let shutdown = CancellationToken::new();
+        let (task, handle) = start(Setup {
+            machine: Machine::new(
+                vaxel_config::STOCKHOLM.into(),
+                site,
+                Timestamp(1_772_434_800_000),
+            ),
+            clock: ClockMode::Event,
+            observer: Arc::new(metrics),
+            commits,
+            committed,
+            checkpoint: CheckpointPolicy {
+                every_inputs: u64::MAX,
+            },
+            max_clock_step: Duration::from_secs(86_400),
+            config_path: None,
+            unknown_keys: vaxel_config::UnknownKeys::Error,
+            outbound_bytes: platform::OUTBOUND_BYTES,
+            tokens: Arc::new(tokens),
+            shutdown: shutdown.clone(),
+        });
+        tokio::spawn(task.run());
+        (handle, shutdown)
+    }
+
+    /// Issue 12 #9: every reader asked the engine task for a snapshot of its own. Now
+    /// readers between two changes share one, the task publishes it for the readers that
+    /// need no request, and readiness asks nothing.
+    #[tokio::test]
+    async fn readers_share_one_snapshot_per_change() {
+        let (h, shutdown) = running();
+        let Ok(a) = h.snapshot().await else {
+            panic!("a snapshot")
+        };
+        let Ok(b) = h.current().await else {
+            panic!("a snapshot")
+        };
+        assert!(Arc::ptr_eq(&a, &b), "two readers, no change: one snapshot");
+        let Ok(p) = h.latest().await else {
+            panic!("published")
+        };
+        assert!(Arc::ptr_eq(&a, &p.snapshot));
+        assert!(h.ready());
+
+        let agent = a.agents[0].id.clone();
+        let r = h
+            .apply(Input::AgentLogin {
+                agent: agent.clone(),
+                extension: None,
+            })
+            .await;
+        assert!(r.is_ok(), "{r:?}");
+        // Read after the answer: the change is in.
+        let Ok(c) = h.current().await else {
+            panic!("a snapshot")
+        };
+        assert!(!Arc::ptr_eq(&a, &c));
+        let state = |s: &Snapshot| {
+            s.agents
+                .iter()
+                .find(|x| x.id == agent)
+                .map(|x| format!("{:?}", x.state))
+        };
+        assert_ne!(state(&a), state(&c));
+        // And published for the streams within a fifth of a second.
+        let mut published = h.published();
+        while published
+            .borrow_and_update()
+            .as_ref()
+            .is_none_or(|p| !Arc::ptr_eq(&p.snapshot, &c))
+        {
+            let r = tokio::time::timeout(Duration::from_secs(5), published.changed()).await;
+            assert!(matches!(r, Ok(Ok(()))), "never published");
+        }
+        shutdown.cancel();
     }
 }

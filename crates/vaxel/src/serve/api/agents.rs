@@ -38,7 +38,7 @@ pub async fn set_state(
     let agent = match s.engine.snapshot().await {
         Ok(snap) => snap
             .agents
-            .into_iter()
+            .iter()
             .find(|a| *a.id == *id)
             .map_or(Value::Null, |a| super::to_value(&a)),
         Err(_) => Value::Null,

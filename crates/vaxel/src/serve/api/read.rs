@@ -16,7 +16,7 @@ pub const DIRECTORY_MAX_HITS: usize = 200;
 /// `GET /api/v1/snapshot`: the engine's live state ([`vaxel_core::snapshot::Snapshot`]).
 pub async fn snapshot(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Read)?;
-    let snap = s.engine.snapshot().await?;
+    let snap = s.engine.current().await?;
     Ok(Json(snap).into_response())
 }
 
@@ -80,11 +80,11 @@ fn query_param(raw: &str, key: &str) -> Result<Option<String>, String> {
     })
 }
 
-/// `GET /metrics`: the Prometheus text exposition, live-state gauges from a fresh
-/// snapshot.
+/// `GET /metrics`: the Prometheus text exposition, live-state gauges from the snapshot as
+/// of the scrape (the published one when nothing changed since: no request then).
 pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Read)?;
-    let snap = s.engine.snapshot().await?;
+    let snap = s.engine.current().await?;
     let text = s.metrics.render(&snap);
     let mut resp = text.into_response();
     resp.headers_mut().insert(
