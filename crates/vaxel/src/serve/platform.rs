@@ -1,8 +1,10 @@
 //! One platform connection (PROTOCOL.md "Transport", "Session"): the first line must be an
 //! accepted `hello`; then a reader turns everything available on the socket into one
 //! batch of decoded lines for the engine task, and a writer writes what the engine task
-//! releases. The outbound queue is bounded ([`OUTBOUND`] batches): the engine task never
-//! waits on a socket, it closes a connection whose queue is full (`slow_consumer`). When
+//! releases. The outbound queue is bounded by bytes ([`OUTBOUND_BYTES`], and [`OUTBOUND`]
+//! batches), the batches waiting for the engine task by bytes over all connections
+//! ([`INBOX_BYTES`]): the engine task never waits on a socket, it closes a connection
+//! whose queue is full (`slow_consumer`, once). When
 //! the connection ends, the writer hands the commands it had not written back to the
 //! engine task, which keeps them for the platform's return.
 
