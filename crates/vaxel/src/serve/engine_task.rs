@@ -33,6 +33,8 @@ use vaxel_proto::{Event, PlatformMessage, ProtoError, ProtoErrorKind, ServerMess
 /// Requests waiting for the engine task at most; senders wait beyond (backpressure on the
 /// sockets).
 pub const INBOX: usize = 1024;
+/// HTTP requests (reads, admin and desktop actions) waiting for the engine task at most.
+const HTTP_INBOX: usize = 64;
 /// Requests taken per round (one commit each).
 const ROUND_MAX: usize = 256;
 /// Platform lines taken per round (a round may exceed it by one batch).
@@ -106,7 +108,11 @@ pub struct Published {
 /// return once durable.
 #[derive(Clone)]
 pub struct EngineHandle {
+    /// The platforms' inbox (handed to connections by [`requests`](Self::requests)).
     tx: mpsc::Sender<Request>,
+    /// The HTTP layer's requests: served ahead of platform batches, so that an admin's
+    /// action or a read never waits behind a flood of platform traffic.
+    http: mpsc::Sender<Request>,
     changes: watch::Receiver<u64>,
     published: watch::Receiver<Option<Published>>,
     /// Milliseconds since `base` when the engine task last started a round.
@@ -228,7 +234,7 @@ impl EngineHandle {
     }
 
     async fn send(&self, r: Request) -> Result<(), EngineGone> {
-        self.tx.send(r).await.map_err(|_| EngineGone)
+        self.http.send(r).await.map_err(|_| EngineGone)
     }
 }
 
@@ -393,6 +399,9 @@ pub struct EngineTask {
     registry: Registry,
     conns: HashMap<ConnId, Conn>,
     rx: mpsc::Receiver<Request>,
+    http_rx: mpsc::Receiver<Request>,
+    /// Whether some handle may still send HTTP requests.
+    http_open: bool,
     commits: mpsc::Sender<Commit>,
     committed: mpsc::UnboundedReceiver<Committed>,
     next_commit: u64,
@@ -432,6 +441,7 @@ impl fmt::Debug for EngineTask {
 /// Creates the engine task and its handle. Run the task with [`EngineTask::run`].
 pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
     let (tx, rx) = mpsc::channel(INBOX);
+    let (http, http_rx) = mpsc::channel(HTTP_INBOX);
     let (changes, changes_rx) = watch::channel(0);
     let (published, published_rx) = watch::channel(None);
     let beat = Arc::new(AtomicU64::new(0));
@@ -441,6 +451,7 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
     registry.restore(setup.machine.owning_platforms(), Instant::now());
     let handle = EngineHandle {
         tx,
+        http,
         changes: changes_rx,
         published: published_rx,
         beat: beat.clone(),
@@ -455,6 +466,8 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         registry,
         conns: HashMap::new(),
         rx,
+        http_rx,
+        http_open: true,
         commits: setup.commits,
         committed: setup.committed,
         next_commit: 1,
@@ -530,6 +543,19 @@ impl EngineTask {
                 () = sleep_until(grace) => self.grace_expired(),
                 () = sleep_until(timer) => self.on_timer(),
                 () = sleep_until(self.publish_due) => self.publish(),
+                // Ahead of the platforms' batches (the select is biased).
+                r = self.http_rx.recv(), if accept_more && self.http_open => match r {
+                    Some(r) => {
+                        self.on_request(r);
+                        let mut taken = 1;
+                        while taken < ROUND_MAX {
+                            let Ok(r) = self.http_rx.try_recv() else { break };
+                            self.on_request(r);
+                            taken += 1;
+                        }
+                    }
+                    None => self.http_open = false,
+                },
                 r = self.rx.recv(), if accept_more => {
                     let Some(r) = r else { return Ok(()) };
                     let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -546,7 +572,12 @@ impl EngineTask {
                         self.on_request(r);
                         taken += 1;
                         if taken < ROUND_MAX && lines < ROUND_LINES {
-                            next = self.rx.try_recv().ok();
+                            // An HTTP request that came meanwhile goes first.
+                            next = self
+                                .http_rx
+                                .try_recv()
+                                .ok()
+                                .or_else(|| self.rx.try_recv().ok());
                         }
                     }
                 }
@@ -1149,9 +1180,9 @@ mod tests {
     use super::*;
     use crate::serve::metrics::Metrics;
 
-    /// A running engine task on the built-in city, with a commit "thread" that makes
-    /// every commit durable at once.
-    fn running() -> (EngineHandle, CancellationToken) {
+    /// An engine task on the built-in city (not running yet), with a commit "thread" that
+    /// makes every commit durable at once.
+    fn task() -> (EngineTask, EngineHandle, CancellationToken) {
         let Ok(v) = vaxel_config::load_site(vaxel_config::STOCKHOLM) else {
             panic!("the built-in city validates");
         };
@@ -1191,8 +1222,47 @@ mod tests {
             tokens: Arc::new(tokens),
             shutdown: shutdown.clone(),
         });
+        (task, handle, shutdown)
+    }
+
+    fn running() -> (EngineHandle, CancellationToken) {
+        let (task, handle, shutdown) = task();
         tokio::spawn(task.run());
         (handle, shutdown)
+    }
+
+    /// Issue 12 #9: admin and desktop actions and reads queued behind every platform
+    /// batch waiting. A request from the HTTP layer is served before platform requests
+    /// that came earlier.
+    #[tokio::test]
+    async fn http_requests_go_ahead_of_platform_batches() {
+        let (task, h, shutdown) = task();
+        let Ok(city) = vaxel_config::stockholm() else {
+            panic!("the built-in city validates");
+        };
+        let agent = city.site.agents[0].id.clone();
+        let (login, _login_done) = oneshot::channel();
+        let queued = h.requests().try_send(Request::Apply(
+            Input::AgentLogin {
+                agent: agent.clone(),
+                extension: None,
+            },
+            login,
+        ));
+        assert!(queued.is_ok());
+        let (tx, rx) = oneshot::channel();
+        assert!(h.http.try_send(Request::Snapshot(tx)).is_ok());
+        tokio::spawn(task.run());
+        let Ok(snap) = rx.await else {
+            panic!("a snapshot")
+        };
+        let state = snap.agents.iter().find(|x| x.id == agent).map(|x| x.state);
+        assert_eq!(
+            state,
+            Some(vaxel_core::snapshot::AgentState::LoggedOut),
+            "served after the platform's login"
+        );
+        shutdown.cancel();
     }
 
     /// Issue 12 #9: every reader asked the engine task for a snapshot of its own. Now
