@@ -76,15 +76,44 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Loads and validates a site file's text: the typed site and every warning (unknown keys
-/// included), or every diagnostic, in file order, when there is an error.
+/// What an unknown key in a site file is. An error by default: a typo (`wraup_s`) would
+/// otherwise leave the setting at its default, silently (a group's wrap-up at 0 s).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UnknownKeys {
+    /// The file is refused (with the did-you-mean).
+    #[default]
+    Error,
+    /// The key is ignored with a warning: for a file already accepted once (a journal's
+    /// copy), or on the operator's explicit request (`--allow-unknown-keys`).
+    Warn,
+}
+
+/// Loads and validates a site file's text, unknown keys being errors: the typed site and
+/// every warning, or every diagnostic, in file order, when there is an error.
 pub fn load_site(text: &str) -> Result<Validated, Vec<Diagnostic>> {
-    let loaded = load(text)?;
-    let mut diags = loaded.warnings;
+    load_site_with(text, UnknownKeys::Error)
+}
+
+/// [`load_site`], with unknown keys as `unknown` says.
+pub fn load_site_with(text: &str, unknown: UnknownKeys) -> Result<Validated, Vec<Diagnostic>> {
+    // The loader's only warnings are unknown keys.
+    let strict = |mut diags: Vec<Diagnostic>| {
+        if unknown == UnknownKeys::Error {
+            for d in &mut diags {
+                d.severity = Severity::Error;
+            }
+        }
+        diags
+    };
+    let loaded = load(text).map_err(strict)?;
+    let mut diags = strict(loaded.warnings);
     match validate(&loaded.raw) {
         Ok(mut v) => {
             diags.append(&mut v.warnings);
             diags.sort_by_key(|d| path::order(&d.path));
+            if diags.iter().any(Diagnostic::is_error) {
+                return Err(diags);
+            }
             v.warnings = diags;
             Ok(v)
         }

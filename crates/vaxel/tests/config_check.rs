@@ -106,9 +106,10 @@ fn a_broken_copy_lists_every_injected_problem() {
         format!("error: entries[{aldre}].number: \"08-508 360 00\" is not an E.164 number (\"+\", then 2-15 digits, the first not 0); did you mean \"+46850836000\"?"),
         format!("error: menus[{menu}].options.\"2\": no group \"bygglv\"; did you mean \"bygglov\"?"),
         format!("error: groups[{vaxel_group}].overflow[2].to: overflow cycle: vaxel → kc-allman → vaxel; a call could move between these groups forever"),
-        format!("warning: groups[{bygglov}].wrapup: unknown key; did you mean \"wrapup_s\"?"),
+        format!("error: groups[{bygglov}].wrapup: unknown key; did you mean \"wrapup_s\"?"),
         format!("error: groups[{bygglov}].ring_s: 900 s is out of range; use 0..=600 seconds"),
         format!("error: agents[{agent}].extension: extension 1101 is already agent \"a1101\"'s (agents[0])"),
+        "unknown keys are errors; --allow-unknown-keys makes them warnings".to_owned(),
     ];
 
     let file = TempFile::new("broken.toml", &text);
@@ -123,7 +124,33 @@ fn a_broken_copy_lists_every_injected_problem() {
     }
     assert_eq!(
         lines[expected.len()],
-        format!("{path}: 6 errors, 1 warning")
+        format!("{path}: 7 errors, 0 warnings")
+    );
+}
+
+/// Issue 12 #10: a typo (`wraup_s`) was a warning, and the group's wrap-up silently 0 s.
+#[test]
+fn an_unknown_key_is_an_error_unless_allowed() {
+    let text = std::fs::read_to_string(city_file())
+        .expect("the city file")
+        .replacen("wrapup_s =", "wraup_s =", 1);
+    let file = TempFile::new("typo.toml", &text);
+    let path = file.0.to_str().expect("utf-8 path");
+    let o = vaxel(&["config", "check", path]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains(".wraup_s: unknown key; did you mean \"wrapup_s\"?")
+            && out.starts_with("error: ")
+            && out.contains("--allow-unknown-keys makes them warnings"),
+        "{out}"
+    );
+    let o = vaxel(&["config", "check", "--allow-unknown-keys", path]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.starts_with("warning: ") && out.contains("1 warning"),
+        "{out}"
     );
 }
 

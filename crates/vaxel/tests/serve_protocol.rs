@@ -369,7 +369,7 @@ fn slow_consumer_is_closed_and_its_commands_are_kept() {
     }
     let mut p = d.platform("pbx-1");
     // Held commands come right after `welcome`, before the answer to anything new.
-    p.send(r#"{"ev":"tick","at":999999999,"seq":1}"#);
+    p.send(r#"{"ev":"tick","at":50000000,"seq":1}"#);
     loop {
         let l = p.recv().expect("held commands, then ok");
         if l == r#"{"cmd":"ok","seq":1}"# {
@@ -484,4 +484,146 @@ fn the_end_of_a_call_the_engine_ended_is_acknowledged_not_refused() {
             ("c1".to_owned(), "answered".to_owned())
         ]
     );
+}
+
+/// Issue 12 #6: on the event clock one line could fire every timer and leave every later
+/// line `time_went_backwards`, for good. A refused line moves no time; an `at` too far
+/// ahead is refused.
+#[test]
+fn a_refused_line_never_moves_the_event_clock() {
+    let dir = temp_dir("clock-poison");
+    let site = write_site(&dir, SITE);
+    let d = Daemon::start_with(
+        &site,
+        &dir.join("data"),
+        &[],
+        &["--max-clock-step-s", "3600"],
+    );
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+46701112233","at":2000,"seq":2}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":2}"#,
+        ],
+    );
+    // The issue's line: refused, and far beyond the step.
+    p.send(r#"{"ev":"call.hangup","seq":3,"at":18446744073709551615,"call":"nope"}"#);
+    let e = p.expect_error("bad_field");
+    assert!(
+        e.contains(r#""seq":3"#) && e.contains("`at`") && e.contains("--max-clock-step-s"),
+        "{e}"
+    );
+    // Within the step but about a call nobody holds: refused before any timer fires (the
+    // ring timeout at 22000 would otherwise end c1's ringing).
+    p.send(r#"{"ev":"call.hangup","seq":4,"at":3000000,"call":"nope"}"#);
+    p.expect_error("unknown_call");
+    // A tick one hour ahead of the engine (2000) is refused, by a millisecond.
+    p.send(r#"{"ev":"tick","seq":5,"at":3602001}"#);
+    p.expect_error("bad_field");
+    // Time still stands at 2000: the agent still rings and may answer.
+    p.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":6}"#,
+        &[r#"{"cmd":"ok","seq":6}"#],
+    );
+    p.call(
+        r#"{"ev":"tick","seq":7,"at":3603000}"#,
+        &[r#"{"cmd":"ok","seq":7}"#],
+    );
+    drop(p);
+    // After a restart, time is where the accepted lines left it.
+    assert!(d.term().success());
+    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":3603000,"seq":8}"#,
+        &[r#"{"cmd":"ok","seq":8}"#],
+    );
+}
+
+/// The agents a `random` group connects three calls to, after six agents log in, with or
+/// without a SIGHUP reload of the identical site file in between.
+fn random_picks(name: &str, reload: bool) -> Vec<String> {
+    let dir = temp_dir(name);
+    let mut text = SITE.replace(
+        "requires = { sales = 1 }",
+        "requires = { sales = 1 }\nstrategy = \"random\"",
+    );
+    for i in 3..=6 {
+        text.push_str(&format!(
+            "\n[[agents]]\nid = \"a{i}\"\nname = \"A{i}\"\nextension = \"100{i}\"\nskills = {{ sales = 1 }}\n"
+        ));
+    }
+    let site = write_site(&dir, &text);
+    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let mut p = d.platform("pbx-1");
+    for i in 1..=6 {
+        p.call(
+            &format!(r#"{{"ev":"agent.login","agent":"a{i}","at":1000,"seq":{i}}}"#),
+            &[&format!(r#"{{"cmd":"ok","seq":{i}}}"#)],
+        );
+    }
+    if reload {
+        d.hup();
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while !d.log_text().contains("reloaded") {
+            assert!(std::time::Instant::now() < until, "never reloaded");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let mut picks = Vec::new();
+    for c in 1..=3 {
+        p.send(&format!(
+            r#"{{"ev":"call.arrived","call":"c{c}","to":"+4610100","from":"+4670","at":2000,"seq":{}}}"#,
+            10 + c
+        ));
+        let connect = p.recv().unwrap_or_default();
+        let agent = connect
+            .split(r#""agent":""#)
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        assert!(!agent.is_empty(), "{connect}");
+        p.expect(&format!(r#"{{"cmd":"ok","seq":{}}}"#, 10 + c));
+        picks.push(agent);
+    }
+    picks
+}
+
+/// Issue 12 #7: a reload of the unchanged site dealt the `random` group's draws again.
+#[test]
+fn a_reload_of_the_unchanged_site_keeps_the_random_picks() {
+    let without = random_picks("random-plain", false);
+    let with = random_picks("random-reload", true);
+    assert_eq!(with, without);
+}
+
+/// Issue 12 #10: `wraup_s` started the daemon with the group's wrap-up silently at 0 s.
+#[test]
+fn a_site_file_with_an_unknown_key_does_not_start_unless_allowed() {
+    let dir = temp_dir("unknown-key");
+    let site = write_site(&dir, &SITE.replacen("wrapup_s = 0", "wraup_s = 30", 1));
+    let data = dir.join("data");
+    let out = serve_support::serve_expecting_failure(&site, &data);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("error: groups[0].wraup_s: unknown key; did you mean \"wrapup_s\"?")
+            && stderr.contains("--allow-unknown-keys"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it never listened");
+
+    let d = Daemon::start_with(&site, &data, &[], &["--allow-unknown-keys"]);
+    assert!(
+        d.log_text().contains("WARN") && d.log_text().contains("groups[0].wraup_s: unknown key"),
+        "{}",
+        d.log_text()
+    );
+    assert!(d.term().success());
 }

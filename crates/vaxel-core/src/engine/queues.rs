@@ -113,6 +113,15 @@ impl IdleSet {
         self.stale = 0;
     }
 
+    /// Gives every entry a new key (after a reload, the `random` draws the agents had
+    /// before it) and sorts again. Callers sweep the set first.
+    pub(crate) fn rekey(&mut self, mut f: impl FnMut(&mut IdleKey)) {
+        for e in &mut self.entries {
+            f(&mut e.key);
+        }
+        self.entries.make_contiguous().sort_unstable();
+    }
+
     /// The live entries, best ranked first.
     pub(crate) fn live<'a>(
         &'a self,

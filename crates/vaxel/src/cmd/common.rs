@@ -18,9 +18,10 @@ use vaxel_sim::{
 };
 
 /// Loads and validates the site (`--config`, the built-in city when absent): its label for
-/// messages and the site. Warnings go to stderr; errors list every diagnostic.
+/// messages and the site. Warnings go to stderr (unknown keys among them: these commands
+/// only read the site); errors list every diagnostic.
 pub fn load_site(config: Option<&Path>) -> anyhow::Result<(String, Arc<Site>)> {
-    let (label, result) = super::config::load(config)?;
+    let (label, result) = super::config::load(config, vaxel_config::UnknownKeys::Warn)?;
     match result {
         Ok(v) => {
             for d in &v.warnings {

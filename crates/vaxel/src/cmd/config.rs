@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use vaxel_config::{Diagnostic, Validated};
+use vaxel_config::{Diagnostic, UnknownKeys, Validated};
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
@@ -21,6 +21,10 @@ pub enum ConfigCommand {
     Check {
         /// The site file (TOML); the built-in city (config/stockholm.toml) when left out.
         file: Option<PathBuf>,
+        /// Unknown keys are warnings, not errors (a typo then leaves the setting at its
+        /// default).
+        #[arg(long)]
+        allow_unknown_keys: bool,
     },
 }
 
@@ -29,25 +33,59 @@ pub const BUILTIN_LABEL: &str = "config/stockholm.toml (built-in)";
 
 pub fn run(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
-        ConfigCommand::Check { file } => check(file.as_deref()),
+        ConfigCommand::Check {
+            file,
+            allow_unknown_keys,
+        } => check(file.as_deref(), unknown_keys(*allow_unknown_keys)),
     }
+}
+
+/// What `--allow-unknown-keys` asks for.
+#[must_use]
+pub fn unknown_keys(allow: bool) -> UnknownKeys {
+    if allow {
+        UnknownKeys::Warn
+    } else {
+        UnknownKeys::Error
+    }
+}
+
+/// The hint printed after diagnostics that refused a file for an unknown key.
+pub const UNKNOWN_KEYS_HINT: &str =
+    "unknown keys are errors; --allow-unknown-keys makes them warnings";
+
+/// Whether `diags` refuse the file for an unknown key (so that the hint is worth giving).
+#[must_use]
+pub fn refused_for_unknown_keys(diags: &[Diagnostic]) -> bool {
+    diags
+        .iter()
+        .any(|d| d.is_error() && d.message.starts_with("unknown key"))
 }
 
 /// Loads and validates the site at `file` (the built-in city for `None`): the label to show
 /// for it and the result.
-pub fn load(file: Option<&Path>) -> anyhow::Result<(String, Result<Validated, Vec<Diagnostic>>)> {
+pub fn load(
+    file: Option<&Path>,
+    unknown: UnknownKeys,
+) -> anyhow::Result<(String, Result<Validated, Vec<Diagnostic>>)> {
     match file {
-        None => Ok((BUILTIN_LABEL.to_owned(), vaxel_config::stockholm())),
+        None => Ok((
+            BUILTIN_LABEL.to_owned(),
+            vaxel_config::load_site_with(vaxel_config::STOCKHOLM, unknown),
+        )),
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read site file {}", path.display()))?;
-            Ok((path.display().to_string(), vaxel_config::load_site(&text)))
+            Ok((
+                path.display().to_string(),
+                vaxel_config::load_site_with(&text, unknown),
+            ))
         }
     }
 }
 
-fn check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let (label, result) = load(file)?;
+fn check(file: Option<&Path>, unknown: UnknownKeys) -> anyhow::Result<ExitCode> {
+    let (label, result) = load(file, unknown)?;
     let mut out = std::io::stdout().lock();
     let code = match &result {
         Ok(v) => {
@@ -68,6 +106,9 @@ fn check(file: Option<&Path>) -> anyhow::Result<ExitCode> {
         Err(diags) => {
             for d in diags {
                 writeln!(out, "{d}")?;
+            }
+            if refused_for_unknown_keys(diags) {
+                writeln!(out, "{UNKNOWN_KEYS_HINT}")?;
             }
             let errors = diags.iter().filter(|d| d.is_error()).count();
             writeln!(

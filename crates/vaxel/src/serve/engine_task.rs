@@ -14,13 +14,15 @@ use crate::serve::commit::{Commit, Committed, Rotate};
 use crate::serve::journal::Entry;
 use crate::serve::machine::Machine;
 use crate::serve::observe::{Observer, PlatformEvent};
+use crate::serve::platform;
 use crate::serve::registry::{ConnId, Registry, Route};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use vaxel_config::Diagnostic;
 use vaxel_core::site::Text;
@@ -31,6 +33,8 @@ use vaxel_proto::{Event, PlatformMessage, ProtoError, ProtoErrorKind, ServerMess
 /// Requests waiting for the engine task at most; senders wait beyond (backpressure on the
 /// sockets).
 pub const INBOX: usize = 1024;
+/// HTTP requests (reads, admin and desktop actions) waiting for the engine task at most.
+const HTTP_INBOX: usize = 64;
 /// Requests taken per round (one commit each).
 const ROUND_MAX: usize = 256;
 /// Platform lines taken per round (a round may exceed it by one batch).
@@ -80,14 +84,40 @@ impl fmt::Display for ReloadError {
 
 impl std::error::Error for ReloadError {}
 
+/// Snapshots published at most this often while the engine changes (the last change is
+/// always published, at most this late).
+const PUBLISH_EVERY: Duration = Duration::from_millis(200);
+/// `/readyz`: an engine task with requests waiting that has not started a round for this
+/// long is not ready.
+const STALL: Duration = Duration::from_secs(5);
+
+/// The live state the engine task published last, shared by every reader that can take
+/// it a fraction of a second late (event streams, `/metrics`): one snapshot per change
+/// (at most every [`PUBLISH_EVERY`]), not one per reader.
+#[derive(Clone, Debug)]
+pub struct Published {
+    /// The engine's change counter (bumped after every round that applied something) it
+    /// was taken at.
+    pub version: u64,
+    pub snapshot: Arc<Snapshot>,
+}
+
 /// A cloneable handle on the engine task, for the HTTP layer (wallboard, agents' desktops,
 /// admin actions, metrics). Every method is a message to the engine task; reads see the
 /// latest applied state (possibly a few milliseconds ahead of what is durable), changes
 /// return once durable.
 #[derive(Clone)]
 pub struct EngineHandle {
+    /// The platforms' inbox (handed to connections by [`requests`](Self::requests)).
     tx: mpsc::Sender<Request>,
+    /// The HTTP layer's requests: served ahead of platform batches, so that an admin's
+    /// action or a read never waits behind a flood of platform traffic.
+    http: mpsc::Sender<Request>,
     changes: watch::Receiver<u64>,
+    published: watch::Receiver<Option<Published>>,
+    /// Milliseconds since `base` when the engine task last started a round.
+    beat: Arc<AtomicU64>,
+    base: Instant,
     /// The `--config` file, re-read by [`reload_config_file`](Self::reload_config_file);
     /// `None` = the built-in city.
     config_path: Option<PathBuf>,
@@ -102,11 +132,58 @@ impl fmt::Debug for EngineHandle {
 }
 
 impl EngineHandle {
-    /// The wallboard view: groups, agents, waiting calls ([`vaxel_core::Engine::snapshot`]).
-    pub async fn snapshot(&self) -> Result<Snapshot, EngineGone> {
+    /// The wallboard view: groups, agents, waiting calls ([`vaxel_core::Engine::snapshot`]),
+    /// as of now (after every change applied so far: an action's answer, then this, sees
+    /// the action). Readers asking between two changes share one.
+    pub async fn snapshot(&self) -> Result<Arc<Snapshot>, EngineGone> {
         let (tx, rx) = oneshot::channel();
         self.send(Request::Snapshot(tx)).await?;
         rx.await.map_err(|_| EngineGone)
+    }
+
+    /// The snapshot published last ([`Published`]): no request to the engine task, so it
+    /// never waits behind platform traffic; at most [`PUBLISH_EVERY`] behind a change.
+    pub async fn latest(&self) -> Result<Published, EngineGone> {
+        if let Some(p) = self.published.borrow().clone() {
+            return Ok(p);
+        }
+        let version = *self.changes.borrow();
+        let snapshot = self.snapshot().await?;
+        Ok(Published { version, snapshot })
+    }
+
+    /// The snapshot as of now, without a request when the one published last is up to
+    /// date (no change since): a scrape sees every change answered before it, and
+    /// readers between two changes share one snapshot.
+    pub async fn current(&self) -> Result<Arc<Snapshot>, EngineGone> {
+        let now = *self.changes.borrow();
+        if let Some(p) = self.published.borrow().as_ref()
+            && p.version == now
+        {
+            return Ok(p.snapshot.clone());
+        }
+        self.snapshot().await
+    }
+
+    /// Every snapshot published: `changed().await`, then `borrow_and_update()`.
+    #[must_use]
+    pub fn published(&self) -> watch::Receiver<Option<Published>> {
+        self.published.clone()
+    }
+
+    /// Whether the engine task runs and keeps up: it has not stopped, and either nothing
+    /// waits for it or it started a round within [`STALL`]. Costs no request.
+    #[must_use]
+    pub fn ready(&self) -> bool {
+        if self.tx.is_closed() {
+            return false;
+        }
+        if self.tx.capacity() == self.tx.max_capacity() {
+            return true;
+        }
+        let now = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let beat = self.beat.load(Ordering::Relaxed);
+        Duration::from_millis(now.saturating_sub(beat)) < STALL
     }
 
     /// The directory (hänvisningsdatabas) with presence ([`vaxel_core::Engine::directory`]).
@@ -152,19 +229,12 @@ impl EngineHandle {
         self.reload(text).await
     }
 
-    /// A counter bumped after every round that applied something: watch it for
-    /// server-sent events (`changed().await`, then take a [`snapshot`](Self::snapshot)).
-    #[must_use]
-    pub fn changes(&self) -> watch::Receiver<u64> {
-        self.changes.clone()
-    }
-
     pub(crate) fn requests(&self) -> mpsc::Sender<Request> {
         self.tx.clone()
     }
 
     async fn send(&self, r: Request) -> Result<(), EngineGone> {
-        self.tx.send(r).await.map_err(|_| EngineGone)
+        self.http.send(r).await.map_err(|_| EngineGone)
     }
 }
 
@@ -182,6 +252,19 @@ pub struct Item {
 pub struct Outbound {
     pub msgs: Vec<ServerMessage>,
     pub read_at: Option<Instant>,
+    /// What the batch counts in its queue's bytes (0 for the commands held for a
+    /// platform's return: the registry bounds those).
+    pub bytes: usize,
+}
+
+/// A connection's outbound queue: the batches, and the bytes they hold (an estimate of
+/// the memory, [`platform::queued_bytes`](crate::serve::platform::queued_bytes)), added
+/// by the engine task when it queues a batch and taken off by the writer once the batch
+/// is written. Past `--outbound-limit-bytes` the connection is a slow consumer.
+#[derive(Debug)]
+pub struct OutQueue {
+    pub tx: mpsc::Sender<Outbound>,
+    pub bytes: Arc<AtomicUsize>,
 }
 
 /// What the engine task is asked.
@@ -190,7 +273,7 @@ pub enum Request {
     Hello {
         conn: ConnId,
         platform: Text,
-        out: mpsc::Sender<Outbound>,
+        out: OutQueue,
         kill: CancellationToken,
     },
     /// Lines read from a connection after `hello`.
@@ -198,13 +281,15 @@ pub enum Request {
         conn: ConnId,
         items: Vec<Item>,
         read_at: Instant,
+        /// The batch's share of the inbox's byte bound, given back once it is applied.
+        budget: OwnedSemaphorePermit,
     },
     /// A connection ended; the commands it had not written.
     Closed {
         conn: ConnId,
         undelivered: Vec<Command>,
     },
-    Snapshot(oneshot::Sender<Snapshot>),
+    Snapshot(oneshot::Sender<Arc<Snapshot>>),
     Directory(String, oneshot::Sender<Vec<DirectoryHit>>),
     Apply(Input, oneshot::Sender<Result<(), EngineError>>),
     Reload(
@@ -260,8 +345,11 @@ struct Pending {
 /// A connection that said `hello`.
 struct Conn {
     platform: Text,
-    out: mpsc::Sender<Outbound>,
+    out: OutQueue,
     kill: CancellationToken,
+    /// Closed as a slow consumer already: what is still produced for it is held for the
+    /// platform's return without counting it again.
+    slow: bool,
 }
 
 /// The round being built: what the requests taken so far produced.
@@ -290,7 +378,14 @@ pub struct Setup {
     pub commits: mpsc::Sender<Commit>,
     pub committed: mpsc::UnboundedReceiver<Committed>,
     pub checkpoint: CheckpointPolicy,
+    /// On the event clock, how far ahead of the engine's time a message's `at` may be
+    /// (`--max-clock-step-s`): beyond, the line is refused and time stays.
+    pub max_clock_step: Duration,
     pub config_path: Option<PathBuf>,
+    /// What an unknown key in a reloaded site file is (`--allow-unknown-keys`).
+    pub unknown_keys: vaxel_config::UnknownKeys,
+    /// A connection's outbound queue bound in bytes (`--outbound-limit-bytes`).
+    pub outbound_bytes: usize,
     /// Refreshed from every configuration reloaded.
     pub tokens: Arc<TokenStore>,
     pub shutdown: CancellationToken,
@@ -304,6 +399,9 @@ pub struct EngineTask {
     registry: Registry,
     conns: HashMap<ConnId, Conn>,
     rx: mpsc::Receiver<Request>,
+    http_rx: mpsc::Receiver<Request>,
+    /// Whether some handle may still send HTTP requests.
+    http_open: bool,
     commits: mpsc::Sender<Commit>,
     committed: mpsc::UnboundedReceiver<Committed>,
     next_commit: u64,
@@ -313,7 +411,20 @@ pub struct EngineTask {
     outs: Vec<Output>,
     changes: watch::Sender<u64>,
     version: u64,
+    published: watch::Sender<Option<Published>>,
+    /// Journal entries made so far: the engine's state changes with each.
+    mutations: u64,
+    /// The last snapshot taken, and `mutations` when it was.
+    cache: Option<(u64, Arc<Snapshot>)>,
+    last_publish: tokio::time::Instant,
+    /// A change not published yet is published then.
+    publish_due: Option<tokio::time::Instant>,
+    beat: Arc<AtomicU64>,
+    base: Instant,
     checkpoint: CheckpointPolicy,
+    max_clock_step: Duration,
+    unknown_keys: vaxel_config::UnknownKeys,
+    outbound_bytes: usize,
     tokens: Arc<TokenStore>,
     shutdown: CancellationToken,
 }
@@ -330,13 +441,21 @@ impl fmt::Debug for EngineTask {
 /// Creates the engine task and its handle. Run the task with [`EngineTask::run`].
 pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
     let (tx, rx) = mpsc::channel(INBOX);
+    let (http, http_rx) = mpsc::channel(HTTP_INBOX);
     let (changes, changes_rx) = watch::channel(0);
+    let (published, published_rx) = watch::channel(None);
+    let beat = Arc::new(AtomicU64::new(0));
+    let base = Instant::now();
     let p = &setup.machine.engine.site().platform;
     let mut registry = Registry::new(Duration::from_millis(p.grace_ms), p.buffer_commands);
     registry.restore(setup.machine.owning_platforms(), Instant::now());
     let handle = EngineHandle {
         tx,
+        http,
         changes: changes_rx,
+        published: published_rx,
+        beat: beat.clone(),
+        base,
         config_path: setup.config_path,
     };
     let task = EngineTask {
@@ -347,6 +466,8 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         registry,
         conns: HashMap::new(),
         rx,
+        http_rx,
+        http_open: true,
         commits: setup.commits,
         committed: setup.committed,
         next_commit: 1,
@@ -355,7 +476,17 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         outs: Vec::new(),
         changes,
         version: 0,
+        published,
+        mutations: 0,
+        cache: None,
+        last_publish: tokio::time::Instant::now(),
+        publish_due: None,
+        beat,
+        base,
         checkpoint: setup.checkpoint,
+        max_clock_step: setup.max_clock_step,
+        unknown_keys: setup.unknown_keys,
+        outbound_bytes: setup.outbound_bytes,
         shutdown: setup.shutdown,
     };
     (task, handle)
@@ -393,6 +524,7 @@ impl EngineTask {
     }
 
     async fn serve(&mut self) -> anyhow::Result<()> {
+        self.publish();
         loop {
             let timer = self.timer_deadline();
             let grace = self
@@ -410,8 +542,24 @@ impl EngineTask {
                 },
                 () = sleep_until(grace) => self.grace_expired(),
                 () = sleep_until(timer) => self.on_timer(),
+                () = sleep_until(self.publish_due) => self.publish(),
+                // Ahead of the platforms' batches (the select is biased).
+                r = self.http_rx.recv(), if accept_more && self.http_open => match r {
+                    Some(r) => {
+                        self.on_request(r);
+                        let mut taken = 1;
+                        while taken < ROUND_MAX {
+                            let Ok(r) = self.http_rx.try_recv() else { break };
+                            self.on_request(r);
+                            taken += 1;
+                        }
+                    }
+                    None => self.http_open = false,
+                },
                 r = self.rx.recv(), if accept_more => {
                     let Some(r) = r else { return Ok(()) };
+                    let ms = u64::try_from(self.base.elapsed().as_millis()).unwrap_or(u64::MAX);
+                    self.beat.store(ms, Ordering::Relaxed);
                     // A round: what is waiting, up to ROUND_MAX requests or
                     // ROUND_LINES lines, so that acks are not held back by a flood.
                     let mut lines = 0;
@@ -424,7 +572,12 @@ impl EngineTask {
                         self.on_request(r);
                         taken += 1;
                         if taken < ROUND_MAX && lines < ROUND_LINES {
-                            next = self.rx.try_recv().ok();
+                            // An HTTP request that came meanwhile goes first.
+                            next = self
+                                .http_rx
+                                .try_recv()
+                                .ok()
+                                .or_else(|| self.rx.try_recv().ok());
                         }
                     }
                 }
@@ -463,6 +616,7 @@ impl EngineTask {
                 conn,
                 items,
                 read_at,
+                budget: _budget,
             } => {
                 self.round.read_at.get_or_insert(read_at);
                 for item in items {
@@ -471,7 +625,7 @@ impl EngineTask {
             }
             Request::Closed { conn, undelivered } => self.on_closed(conn, undelivered),
             Request::Snapshot(tx) => {
-                let _ = tx.send(self.machine.engine.snapshot());
+                let _ = tx.send(self.snapshot());
             }
             Request::Directory(q, tx) => {
                 let _ = tx.send(self.machine.engine.directory(&q));
@@ -488,13 +642,7 @@ impl EngineTask {
         }
     }
 
-    fn on_hello(
-        &mut self,
-        conn: ConnId,
-        platform: Text,
-        out: mpsc::Sender<Outbound>,
-        kill: CancellationToken,
-    ) {
+    fn on_hello(&mut self, conn: ConnId, platform: Text, out: OutQueue, kill: CancellationToken) {
         let h = self.registry.hello(&platform, conn);
         if let Some(old) = h.replaced
             && let Some(c) = self.conns.get(&old)
@@ -510,11 +658,12 @@ impl EngineTask {
                 platform,
                 out,
                 kill,
+                slow: false,
             },
         );
         let mut msgs = vec![ServerMessage::welcome()];
         msgs.extend(h.flush.into_iter().map(ServerMessage::Cmd));
-        self.send(conn, msgs, None);
+        self.queue(conn, msgs, None, false);
     }
 
     fn on_closed(&mut self, conn: ConnId, undelivered: Vec<Command>) {
@@ -574,7 +723,17 @@ impl EngineTask {
                 self.now()
             }
             ClockMode::Event => match msg.at {
-                Some(at) => at,
+                Some(at) => match self.refuse_clock_jump(at) {
+                    None => at,
+                    Some(kind) => {
+                        let e = refuse(kind);
+                        self.reply(
+                            conn,
+                            ServerMessage::proto_error(&e, seq.is_none().then_some(item.line)),
+                        );
+                        return;
+                    }
+                },
                 None => {
                     let e = refuse(ProtoErrorKind::AtRequired);
                     self.reply(
@@ -588,6 +747,24 @@ impl EngineTask {
         let Some(input) = msg.into_input(&platform) else {
             return;
         };
+        // A call nobody holds is refused before the engine sees it, so that the line's
+        // `at` moves no time and fires no timer (the engine judges an input at its `at`,
+        // after the timers due by then).
+        let unknown = (!matches!(input, Input::CallArrived { .. }))
+            .then(|| input.call())
+            .flatten()
+            .filter(|call| {
+                self.machine.owner(call).is_none() && !self.machine.ended_lately(call, &platform)
+            })
+            .map(|call| EngineError::UnknownCall(call.to_string()));
+        if let Some(e) = unknown {
+            self.observer.input(input.kind(), Some(e.code()));
+            self.reply(
+                conn,
+                ServerMessage::engine_error(&e, seq, seq.is_none().then_some(item.line)),
+            );
+            return;
+        }
         let r = match &input {
             // The engine ended this call itself (`forward`, a closing `hangup`) or heard
             // of its end already: the platform's report is expected, and only moves time.
@@ -605,6 +782,27 @@ impl EngineTask {
                 ServerMessage::engine_error(&e, seq, seq.is_none().then_some(item.line)),
             ),
         }
+    }
+
+    /// Why an event-clock `at` too far ahead of the engine's time is refused: one line
+    /// must not be able to fire every timer at once and leave every later line
+    /// `time_went_backwards`, for good (the jump would be journaled). A fresh engine
+    /// (time 0, the event clock's start) takes its first time from the platform, whatever
+    /// it is: there is nothing yet to lose.
+    fn refuse_clock_jump(&self, at: Timestamp) -> Option<ProtoErrorKind> {
+        let now = self.machine.engine.now();
+        if now == Timestamp(0) {
+            return None;
+        }
+        let step = u64::try_from(self.max_clock_step.as_millis()).unwrap_or(u64::MAX);
+        let ahead = at.0.checked_sub(now.0)?;
+        (ahead > step).then(|| ProtoErrorKind::BadField {
+            field: "at",
+            reason: format!(
+                "{ahead} ms ahead of the engine's time {} (at most {step} ms:                  --max-clock-step-s)",
+                now.0
+            ),
+        })
     }
 
     fn reply(&mut self, conn: ConnId, msg: ServerMessage) {
@@ -637,7 +835,8 @@ impl EngineTask {
     }
 
     fn reload(&mut self, text: String) -> Result<Vec<Diagnostic>, ReloadError> {
-        let v = vaxel_config::load_site(&text).map_err(ReloadError::Invalid)?;
+        let v =
+            vaxel_config::load_site_with(&text, self.unknown_keys).map_err(ReloadError::Invalid)?;
         let at = self.now();
         let site = Arc::new(v.site);
         let r = self
@@ -650,6 +849,10 @@ impl EngineTask {
                 self.registry
                     .set_policy(Duration::from_millis(p.grace_ms), p.buffer_commands);
                 tracing::info!(site = %site.name, "configuration reloaded");
+                // Every path (SIGHUP, HTTP, the start's catching up) logs them here.
+                for d in &v.warnings {
+                    crate::serve::log_diagnostic("reloaded configuration", d);
+                }
                 if let Err(e) = self.tokens.refresh(&site.auth) {
                     tracing::error!(
                         error = %format!("{e:#}"),
@@ -698,6 +901,30 @@ impl EngineTask {
         e.encode(&mut self.round.journal);
         self.round.entries += 1;
         self.round.changed = true;
+        self.mutations += 1;
+    }
+
+    /// The engine's snapshot now: the one taken last if nothing changed since.
+    fn snapshot(&mut self) -> Arc<Snapshot> {
+        match &self.cache {
+            Some((at, snap)) if *at == self.mutations => snap.clone(),
+            _ => {
+                let snap = Arc::new(self.machine.engine.snapshot());
+                self.cache = Some((self.mutations, snap.clone()));
+                snap
+            }
+        }
+    }
+
+    /// Publishes the snapshot now for the readers that share it ([`Published`]).
+    fn publish(&mut self) {
+        let snapshot = self.snapshot();
+        self.published.send_replace(Some(Published {
+            version: self.version,
+            snapshot,
+        }));
+        self.last_publish = tokio::time::Instant::now();
+        self.publish_due = None;
     }
 
     fn take_outputs(&mut self) {
@@ -730,6 +957,12 @@ impl EngineTask {
         if round.changed {
             self.version += 1;
             self.changes.send_replace(self.version);
+            let next = self.last_publish + PUBLISH_EVERY;
+            if tokio::time::Instant::now() >= next {
+                self.publish();
+            } else {
+                self.publish_due.get_or_insert(next);
+            }
         }
         let id = self.next_commit;
         self.next_commit += 1;
@@ -861,18 +1094,67 @@ impl EngineTask {
     /// Queues lines on a connection; a full queue closes it (`slow_consumer`) and keeps
     /// its commands for the platform.
     fn send(&mut self, conn: ConnId, msgs: Vec<ServerMessage>, read_at: Option<Instant>) {
-        let Some(c) = self.conns.get(&conn) else {
+        self.queue(conn, msgs, read_at, true);
+    }
+
+    /// Queues `msgs` for `conn`, counted in its bytes or not (`counted`); a connection
+    /// past its bound is closed as a slow consumer, once, and what it did not get is held
+    /// for the platform's return.
+    fn queue(
+        &mut self,
+        conn: ConnId,
+        msgs: Vec<ServerMessage>,
+        read_at: Option<Instant>,
+        counted: bool,
+    ) {
+        let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
-        let failed = match c.out.try_send(Outbound { msgs, read_at }) {
-            Ok(()) => return,
-            Err(mpsc::error::TrySendError::Full(ob)) => {
-                tracing::warn!(platform = %c.platform, conn, "slow_consumer: outbound queue full, closing the connection");
-                self.observer.platform(PlatformEvent::SlowConsumer);
-                c.kill.cancel();
-                ob
+        // What a platform gets at its `hello` (the commands held for it) is bounded by
+        // the registry already; it must not count against the connection's bound, or a
+        // platform back from a long absence would be dropped again at once.
+        let n = if counted {
+            platform::queued_bytes(&msgs)
+        } else {
+            0
+        };
+        let ob = Outbound {
+            msgs,
+            read_at,
+            bytes: n,
+        };
+        let failed = if c.slow {
+            ob
+        } else {
+            // A batch larger than the bound still goes to a connection that has read
+            // everything before it.
+            let queued = c.out.bytes.load(Ordering::Relaxed);
+            let over = queued > 0 && queued + n > self.outbound_bytes;
+            let r = if over {
+                Err(mpsc::error::TrySendError::Full(ob))
+            } else {
+                c.out.bytes.fetch_add(n, Ordering::Relaxed);
+                c.out.tx.try_send(ob).inspect_err(|_| {
+                    c.out.bytes.fetch_sub(n, Ordering::Relaxed);
+                })
+            };
+            match r {
+                Ok(()) => return,
+                Err(mpsc::error::TrySendError::Full(ob)) => {
+                    tracing::warn!(
+                        platform = %c.platform,
+                        conn,
+                        queued_bytes = queued,
+                        "slow_consumer: the platform does not read what is sent to it; \
+                         closing the connection (its commands are held for its return)"
+                    );
+                    self.observer.platform(PlatformEvent::SlowConsumer);
+                    c.slow = true;
+                    c.kill.cancel();
+                    ob
+                }
+                Err(mpsc::error::TrySendError::Closed(ob)) => ob,
             }
-            Err(mpsc::error::TrySendError::Closed(ob)) => ob,
         };
         let platform = c.platform.clone();
         self.registry
@@ -888,5 +1170,148 @@ impl EngineTask {
         if self.registry.hold(&platform, cmds) {
             self.buffer_overflow(platform);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::serve::metrics::Metrics;
+
+    /// An engine task on the built-in city (not running yet), with a commit "thread" that
+    /// makes every commit durable at once.
+    fn task() -> (EngineTask, EngineHandle, CancellationToken) {
+        let Ok(v) = vaxel_config::load_site(vaxel_config::STOCKHOLM) else {
+            panic!("the built-in city validates");
+        };
+        let site = Arc::new(v.site);
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+        let Ok(tokens) = TokenStore::new(&site.auth, None, addr, addr) else {
+            panic!("the built-in city's tokens");
+        };
+        let Ok(metrics) = Metrics::new() else {
+            panic!("metrics");
+        };
+        let (commits, mut commit_rx) = mpsc::channel::<Commit>(64);
+        let (done, committed) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(c) = commit_rx.recv().await {
+                let _ = done.send(Committed::Upto(c.id));
+            }
+        });
+        let shutdown = CancellationToken::new();
+        let (task, handle) = start(Setup {
+            machine: Machine::new(
+                vaxel_config::STOCKHOLM.into(),
+                site,
+                Timestamp(1_772_434_800_000),
+            ),
+            clock: ClockMode::Event,
+            observer: Arc::new(metrics),
+            commits,
+            committed,
+            checkpoint: CheckpointPolicy {
+                every_inputs: u64::MAX,
+            },
+            max_clock_step: Duration::from_secs(86_400),
+            config_path: None,
+            unknown_keys: vaxel_config::UnknownKeys::Error,
+            outbound_bytes: platform::OUTBOUND_BYTES,
+            tokens: Arc::new(tokens),
+            shutdown: shutdown.clone(),
+        });
+        (task, handle, shutdown)
+    }
+
+    fn running() -> (EngineHandle, CancellationToken) {
+        let (task, handle, shutdown) = task();
+        tokio::spawn(task.run());
+        (handle, shutdown)
+    }
+
+    /// Issue 12 #9: admin and desktop actions and reads queued behind every platform
+    /// batch waiting. A request from the HTTP layer is served before platform requests
+    /// that came earlier.
+    #[tokio::test]
+    async fn http_requests_go_ahead_of_platform_batches() {
+        let (task, h, shutdown) = task();
+        let Ok(city) = vaxel_config::stockholm() else {
+            panic!("the built-in city validates");
+        };
+        let agent = city.site.agents[0].id.clone();
+        let (login, _login_done) = oneshot::channel();
+        let queued = h.requests().try_send(Request::Apply(
+            Input::AgentLogin {
+                agent: agent.clone(),
+                extension: None,
+            },
+            login,
+        ));
+        assert!(queued.is_ok());
+        let (tx, rx) = oneshot::channel();
+        assert!(h.http.try_send(Request::Snapshot(tx)).is_ok());
+        tokio::spawn(task.run());
+        let Ok(snap) = rx.await else {
+            panic!("a snapshot")
+        };
+        let state = snap.agents.iter().find(|x| x.id == agent).map(|x| x.state);
+        assert_eq!(
+            state,
+            Some(vaxel_core::snapshot::AgentState::LoggedOut),
+            "served after the platform's login"
+        );
+        shutdown.cancel();
+    }
+
+    /// Issue 12 #9: every reader asked the engine task for a snapshot of its own. Now
+    /// readers between two changes share one, the task publishes it for the readers that
+    /// need no request, and readiness asks nothing.
+    #[tokio::test]
+    async fn readers_share_one_snapshot_per_change() {
+        let (h, shutdown) = running();
+        let Ok(a) = h.snapshot().await else {
+            panic!("a snapshot")
+        };
+        let Ok(b) = h.current().await else {
+            panic!("a snapshot")
+        };
+        assert!(Arc::ptr_eq(&a, &b), "two readers, no change: one snapshot");
+        let Ok(p) = h.latest().await else {
+            panic!("published")
+        };
+        assert!(Arc::ptr_eq(&a, &p.snapshot));
+        assert!(h.ready());
+
+        let agent = a.agents[0].id.clone();
+        let r = h
+            .apply(Input::AgentLogin {
+                agent: agent.clone(),
+                extension: None,
+            })
+            .await;
+        assert!(r.is_ok(), "{r:?}");
+        // Read after the answer: the change is in.
+        let Ok(c) = h.current().await else {
+            panic!("a snapshot")
+        };
+        assert!(!Arc::ptr_eq(&a, &c));
+        let state = |s: &Snapshot| {
+            s.agents
+                .iter()
+                .find(|x| x.id == agent)
+                .map(|x| format!("{:?}", x.state))
+        };
+        assert_ne!(state(&a), state(&c));
+        // And published for the streams within a fifth of a second.
+        let mut published = h.published();
+        while published
+            .borrow_and_update()
+            .as_ref()
+            .is_none_or(|p| !Arc::ptr_eq(&p.snapshot, &c))
+        {
+            let r = tokio::time::timeout(Duration::from_secs(5), published.changed()).await;
+            assert!(matches!(r, Ok(Ok(()))), "never published");
+        }
+        shutdown.cancel();
     }
 }

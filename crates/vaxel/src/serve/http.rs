@@ -26,11 +26,27 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+
+/// The HTTP server's bounds (`vaxel serve --http-*`): an HTTP client holds a descriptor
+/// and a task, so none may hold them without sending.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpLimits {
+    /// Connections at once, event streams included; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// From a connection's start, or the end of its last response, to the end of the next
+    /// request's headers: the header and keep-alive idle timeout.
+    pub header_timeout: Duration,
+    /// For a request's whole body.
+    pub body_timeout: Duration,
+}
 
 /// What every handler gets.
 #[derive(Clone, Debug)]
@@ -44,6 +60,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Slots for event streams ([`api::stream::MAX_STREAMS`]).
     pub streams: Arc<Semaphore>,
+    /// How long a request's body may take ([`HttpLimits::body_timeout`]).
+    pub body_timeout: Duration,
 }
 
 impl AppState {
@@ -53,6 +71,7 @@ impl AppState {
         tokens: Arc<TokenStore>,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
+        body_timeout: Duration,
     ) -> AppState {
         AppState {
             engine,
@@ -60,22 +79,65 @@ impl AppState {
             metrics,
             shutdown,
             streams: Arc::new(Semaphore::new(api::stream::MAX_STREAMS)),
+            body_timeout,
         }
     }
 }
 
-/// Serves HTTP on `listener` until `shutdown`.
+/// Serves HTTP on `listener` until `shutdown`, within `limits`. Our own accept loop over
+/// hyper rather than `axum::serve`, which has neither a connection cap nor a header
+/// timeout.
 pub async fn serve(
     listener: TcpListener,
     engine: EngineHandle,
     tokens: Arc<TokenStore>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
+    limits: HttpLimits,
 ) -> anyhow::Result<()> {
-    let app = router(AppState::new(engine, tokens, metrics, shutdown.clone()));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await?;
+    let state = AppState::new(
+        engine,
+        tokens,
+        metrics,
+        shutdown.clone(),
+        limits.body_timeout,
+    );
+    let app = TowerToHyperService::new(router(state));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            () = shutdown.cancelled() => break,
+            r = listener.accept() => match r {
+                Ok((s, _)) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "http accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let conn = graceful.watch(http1.serve_connection(TokioIo::new(stream), app.clone()));
+        tokio::spawn(async move {
+            // A client that goes away, or is timed out, is no error of ours.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Open responses end (event streams see `shutdown`); the caller bounds the wait.
+    graceful.shutdown().await;
     Ok(())
 }
 
@@ -93,6 +155,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/reload", post(api::admin::reload))
         // Handlers read bodies themselves, each with its bound (api::read_body).
         .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)
 }
 
@@ -100,10 +163,12 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-/// Ready when the engine task answers within a second.
+/// Ready when the engine task runs and keeps up ([`EngineHandle::ready`]): no request to
+/// it, so a busy, healthy daemon is ready.
 async fn readyz(State(s): State<AppState>) -> (StatusCode, &'static str) {
-    match tokio::time::timeout(Duration::from_secs(1), s.engine.snapshot()).await {
-        Ok(Ok(_)) => (StatusCode::OK, "ready\n"),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "not ready\n"),
+    if s.engine.ready() {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n")
     }
 }

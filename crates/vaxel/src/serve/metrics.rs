@@ -77,6 +77,7 @@ pub struct Metrics {
     journal_sync_seconds: Histogram,
     journal_entries_total: IntCounter,
     journal_bytes_total: IntCounter,
+    slow_consumers_total: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -291,6 +292,14 @@ impl Metrics {
                 &r,
                 IntCounter::new("vaxel_journal_bytes_total", "Journal bytes made durable.")?,
             )?,
+            slow_consumers_total: reg(
+                &r,
+                IntCounter::new(
+                    "vaxel_slow_consumers_total",
+                    "Platform connections closed because they did not read what was sent \
+                     to them (their outbound queue passed its bound), each counted once.",
+                )?,
+            )?,
             registry: r,
         };
         for e in [
@@ -435,6 +444,9 @@ impl Observer for Metrics {
     }
 
     fn platform(&self, event: PlatformEvent) {
+        if event == PlatformEvent::SlowConsumer {
+            self.slow_consumers_total.inc();
+        }
         self.platform_events_total
             .with_label_values(&[event.as_str()])
             .inc();

@@ -17,10 +17,12 @@ pub mod commit;
 pub mod engine_task;
 pub mod http;
 pub mod journal;
+pub mod limits;
 pub mod lock;
 pub mod machine;
 pub mod metrics;
 pub mod observe;
+pub mod pending;
 pub mod platform;
 pub mod records;
 pub mod recovery;
@@ -48,11 +50,12 @@ pub struct ServeArgs {
     /// Site file (TOML); the built-in city (config/stockholm.toml) when left out.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address for the platforms' TCP protocol; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070")]
+    /// Address for the platforms' TCP protocol (`HOST:PORT`; a host name is resolved at
+    /// start); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7070", value_parser = parse_addr)]
     pub listen: SocketAddr,
-    /// Address for the HTTP API; port 0 picks a free port.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7080")]
+    /// Address for the HTTP API (as `--listen`); port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7080", value_parser = parse_addr)]
     pub http: SocketAddr,
     /// Journal and call records.
     #[arg(long, value_name = "DIR", default_value = "./vaxel-data")]
@@ -66,13 +69,58 @@ pub struct ServeArgs {
     /// Journal inputs after which a checkpoint (snapshot + new journal epoch) is made.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub checkpoint_every: u64,
-    /// Platform connections at once at most.
+    /// On `--clock event`, how far (seconds) a message's `at` may be ahead of the engine's
+    /// time; a line beyond is refused (`bad_field` naming `at`) and moves no time.
+    #[arg(long, value_name = "SECONDS", default_value_t = 86_400)]
+    pub max_clock_step_s: u64,
+    /// Unknown keys in the site file are warnings, not errors (here and in every reload).
+    #[arg(long)]
+    pub allow_unknown_keys: bool,
+    /// Platform sessions (connections past `hello`) at once at most.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub max_connections: usize,
+    /// Connections that have not said `hello` yet at once at most; when full, the oldest
+    /// is closed to make room.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_pending_hellos: usize,
+    /// Seconds a connection may take to say `hello`.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    pub hello_timeout_s: u64,
+    /// HTTP connections at once (event streams included); more wait in the listen
+    /// backlog.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    pub http_max_connections: usize,
+    /// Seconds an HTTP connection may take to send a request's headers, from its start
+    /// or the end of its last response (the idle timeout of a kept-alive connection).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub http_header_timeout_s: u64,
+    /// Seconds an HTTP request's body may take.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub http_body_timeout_s: u64,
+    /// Bytes (of the daemon's memory) queued for a platform connection before it is
+    /// closed as a slow consumer.
+    #[arg(long, value_name = "BYTES", default_value_t = platform::OUTBOUND_BYTES)]
+    pub outbound_limit_bytes: usize,
     /// Batches of lines queued for a platform connection before it is closed as a slow
     /// consumer (tests lower it).
     #[arg(long, value_name = "N", default_value_t = platform::OUTBOUND, hide = true)]
     pub outbound_limit: usize,
+}
+
+/// `HOST:PORT` or `IP:PORT`: a host name (`localhost:7070`) resolves to its first IPv4
+/// address, or its first address when it has none (one socket is bound).
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse() {
+        return Ok(a);
+    }
+    let all: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| format!("not an address (HOST:PORT or IP:PORT): {e}"))?
+        .collect();
+    all.iter()
+        .find(|a| a.is_ipv4())
+        .or(all.first())
+        .copied()
+        .ok_or_else(|| format!("{s} resolves to no address"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -122,18 +170,24 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map_or_else(|| "built-in city".to_owned(), |p| p.display().to_string());
     let text = read_config(args.config.as_deref())?;
-    let validated = match vaxel_config::load_site(&text) {
+    let unknown_keys = crate::cmd::config::unknown_keys(args.allow_unknown_keys);
+    let validated = match vaxel_config::load_site_with(&text, unknown_keys) {
         Ok(v) => v,
         Err(diags) => {
+            // Through the log, so that `--log-format json` stays JSON and each line has
+            // its level.
             for d in &diags {
-                eprintln!("{label}: {d}");
+                log_diagnostic(&label, d);
             }
-            eprintln!("{label}: the configuration is invalid; not starting");
+            if crate::cmd::config::refused_for_unknown_keys(&diags) {
+                tracing::error!("{label}: {}", crate::cmd::config::UNKNOWN_KEYS_HINT);
+            }
+            tracing::error!("{label}: the configuration is invalid; not starting");
             return Ok(ExitCode::FAILURE);
         }
     };
     for d in &validated.warnings {
-        tracing::warn!("{label}: {d}");
+        log_diagnostic(&label, d);
     }
     let site = Arc::new(validated.site);
     let base = args.config.as_deref().and_then(Path::parent);
@@ -144,14 +198,38 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         args.http,
     )?);
 
+    // Before anything is opened for clients: every connection cap, and the files the
+    // daemon must always be able to open, fit under the open-file limit.
+    limits::Budget::raise().check(&[
+        ("--max-connections", args.max_connections),
+        ("--max-pending-hellos", args.max_pending_hellos),
+        ("--http-max-connections", args.http_max_connections),
+    ])?;
     // Held until the daemon exits: one daemon per data dir.
-    let _lock = lock::lock_data_dir(&args.data_dir)?;
-    let tcp = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let http = TcpListener::bind(args.http)
-        .await
-        .with_context(|| format!("cannot listen on {} (http)", args.http))?;
+    let fresh = !args.data_dir.exists();
+    let lock = lock::lock_data_dir(&args.data_dir)?;
+    let bound = async {
+        let tcp = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let http = TcpListener::bind(args.http)
+            .await
+            .with_context(|| format!("cannot listen on {} (http)", args.http))?;
+        anyhow::Ok((tcp, http))
+    };
+    let (tcp, http) = match bound.await {
+        Ok(b) => b,
+        Err(e) => {
+            // A daemon that never served leaves no empty data dir behind.
+            if fresh {
+                drop(lock);
+                let _ = std::fs::remove_file(args.data_dir.join(lock::LOCK_FILE));
+                let _ = std::fs::remove_dir(&args.data_dir);
+            }
+            return Err(e);
+        }
+    };
+    let _lock = lock;
 
     let config: Arc<str> = text.as_str().into();
     let dir = args.data_dir.clone();
@@ -189,7 +267,10 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         checkpoint: engine_task::CheckpointPolicy {
             every_inputs: args.checkpoint_every.max(1),
         },
+        max_clock_step: std::time::Duration::from_secs(args.max_clock_step_s),
         config_path: args.config.clone(),
+        unknown_keys,
+        outbound_bytes: args.outbound_limit_bytes.max(1),
         tokens: tokens.clone(),
         shutdown: shutdown.clone(),
     });
@@ -216,6 +297,11 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         tokens.clone(),
         metrics,
         shutdown.clone(),
+        http::HttpLimits {
+            max_connections: args.http_max_connections.max(1),
+            header_timeout: std::time::Duration::from_secs(args.http_header_timeout_s.max(1)),
+            body_timeout: std::time::Duration::from_secs(args.http_body_timeout_s.max(1)),
+        },
     ));
     {
         let mut out = std::io::stdout().lock();
@@ -230,13 +316,12 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         outbound: args.outbound_limit.max(1),
         observer,
         shutdown: shutdown.clone(),
+        pending: pending::PendingHellos::new(args.max_pending_hellos),
+        hello_timeout: std::time::Duration::from_secs(args.hello_timeout_s.max(1)),
+        sessions: Arc::new(Semaphore::new(args.max_connections.max(1))),
+        inbox: Arc::new(Semaphore::new(platform::INBOX_BYTES)),
     });
-    let accept = tokio::spawn(accept_loop(
-        tcp,
-        ctx,
-        args.max_connections,
-        shutdown.clone(),
-    ));
+    let accept = tokio::spawn(accept_loop(tcp, ctx, shutdown.clone()));
 
     let mut engine = engine;
     let engine_result = loop {
@@ -246,12 +331,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading {label}");
                 match handle.reload_config_file().await {
-                    Ok(warnings) => {
-                        for d in &warnings {
-                            tracing::warn!("{label}: {d}");
-                        }
-                        tracing::info!("{label}: reloaded");
-                    }
+                    // Its warnings are logged by the engine task, as for every reload.
+                    Ok(_) => tracing::info!("{label}: reloaded"),
                     Err(e) => log_reload_error(&label, &e),
                 }
             }
@@ -283,11 +364,20 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A site file's finding, at its own level: a warning at WARN, an error at ERROR.
+pub fn log_diagnostic(label: &str, d: &vaxel_config::Diagnostic) {
+    if d.is_error() {
+        tracing::error!("{label}: {d}");
+    } else {
+        tracing::warn!("{label}: {d}");
+    }
+}
+
 fn log_reload_error(label: &str, e: &ReloadError) {
     match e {
         ReloadError::Invalid(diags) => {
             for d in diags {
-                tracing::error!("{label}: {d}");
+                log_diagnostic(label, d);
             }
             tracing::error!(
                 "{label}: reload refused, the configuration is invalid; the running one stays"
@@ -305,22 +395,16 @@ fn log_reload_error(label: &str, e: &ReloadError) {
     }
 }
 
+/// Accepts every platform connection at once: those without `hello` are bounded by the
+/// pending set (the oldest pushed out), sessions by their slots ([`platform::serve`]), so
+/// that a flood of connections never queues ahead of a platform in the listen backlog.
 async fn accept_loop(
     listener: TcpListener,
     ctx: Arc<platform::ConnCtx>,
-    max: usize,
     shutdown: CancellationToken,
 ) {
-    let limit = Arc::new(Semaphore::new(max.max(1)));
     let mut next: registry::ConnId = 0;
     loop {
-        let permit = tokio::select! {
-            () = shutdown.cancelled() => return,
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => return,
-            },
-        };
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => return,
             r = listener.accept() => match r {
@@ -338,7 +422,6 @@ async fn accept_loop(
         let conn = next;
         tokio::spawn(async move {
             platform::serve(stream, conn, ctx).await;
-            drop(permit);
         });
     }
 }

@@ -1,21 +1,25 @@
 //! One platform connection (docs/protocol.md "Session"): the first line must be an
 //! accepted `hello`; then a reader turns everything available on the socket into one
 //! batch of decoded lines for the engine task, and a writer writes what the engine task
-//! releases. The outbound queue is bounded ([`OUTBOUND`] batches): the engine task never
-//! waits on a socket, it closes a connection whose queue is full (`slow_consumer`). When
+//! releases. The outbound queue is bounded by bytes ([`OUTBOUND_BYTES`], and [`OUTBOUND`]
+//! batches), the batches waiting for the engine task by bytes over all connections
+//! ([`INBOX_BYTES`]): the engine task never waits on a socket, it closes a connection
+//! whose queue is full (`slow_consumer`, once). When
 //! the connection ends, the writer hands the commands it had not written back to the
 //! engine task, which keeps them for the platform's return.
 
 use crate::serve::auth::{TokenStore, Tokens};
-use crate::serve::engine_task::{Item, Outbound, Request};
+use crate::serve::engine_task::{Item, OutQueue, Outbound, Request};
 use crate::serve::observe::{Observer, PlatformEvent};
+use crate::serve::pending::PendingHellos;
 use crate::serve::registry::ConnId;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use vaxel_core::Command;
 use vaxel_proto::{
@@ -26,12 +30,17 @@ use vaxel_proto::{
 /// Batches queued for a connection's writer at most; past it the connection is a slow
 /// consumer and is closed.
 pub const OUTBOUND: usize = 1024;
+/// Bytes (of memory, [`queued_bytes`]) queued for a connection's writer at most
+/// (`--outbound-limit-bytes`): a platform that sends but never reads costs about this,
+/// its socket buffers and its read buffers, not the hundreds of MB a count of batches
+/// let it hold.
+pub const OUTBOUND_BYTES: usize = 1 << 20;
+/// Bytes of lines read and not yet applied, over every connection (the engine's inbox).
+pub const INBOX_BYTES: usize = 16 << 20;
 /// Bytes read from a socket into one batch at most.
 const BATCH_BYTES: usize = 256 * 1024;
 /// Lines in one batch at most.
 const BATCH_LINES: usize = 1024;
-/// A connection must say `hello` within this.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 const READ_CHUNK: usize = 64 * 1024;
 /// How long a connection the daemon closes is still read (and discarded) from.
 const DRAIN: Duration = Duration::from_secs(1);
@@ -45,6 +54,46 @@ pub struct ConnCtx {
     pub outbound: usize,
     pub observer: Arc<dyn Observer>,
     pub shutdown: CancellationToken,
+    /// Connections not yet past `hello` (`--max-pending-hellos`).
+    pub pending: PendingHellos,
+    /// How long a connection may take to say `hello` (`--hello-timeout-s`).
+    pub hello_timeout: Duration,
+    /// Slots of sessions past `hello` (`--max-connections`).
+    pub sessions: Arc<Semaphore>,
+    /// The engine's inbox bound in bytes ([`INBOX_BYTES`]): a batch takes its share
+    /// before it is sent and gives it back once applied.
+    pub inbox: Arc<Semaphore>,
+}
+
+/// What a batch of outbound messages holds in memory: the messages themselves, and what
+/// each owns alone (an error's text; a command's call id, which may outlive its call
+/// there). Prompts, groups and agents are the site's shared strings.
+#[must_use]
+pub fn queued_bytes(msgs: &[ServerMessage]) -> usize {
+    const ARC_STR: usize = 2 * std::mem::size_of::<usize>();
+    let own = |m: &ServerMessage| match m {
+        ServerMessage::Welcome { server, .. } => server.len(),
+        ServerMessage::Ok { .. } => 0,
+        ServerMessage::Error { message, .. } => message.len(),
+        ServerMessage::Cmd(c) => ARC_STR + c.call().len(),
+    };
+    std::mem::size_of::<Outbound>()
+        + msgs
+            .iter()
+            .map(|m| std::mem::size_of::<ServerMessage>() + own(m))
+            .sum::<usize>()
+}
+
+/// Takes `conn` out of the pending set however its wait ends.
+struct Waiting<'a> {
+    ctx: &'a ConnCtx,
+    conn: ConnId,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.ctx.pending.leave(self.conn);
+    }
 }
 
 /// Serves one connection to its end.
@@ -57,13 +106,19 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
     let mut framer = Framer::new();
     let mut buf = vec![0u8; READ_CHUNK];
 
+    let (pushed_out, made_room) = ctx.pending.admit(conn);
+    let waiting = Waiting { ctx: &ctx, conn };
+    if made_room {
+        tracing::debug!(%peer, "connections without hello at their cap: the oldest closed");
+    }
     let first = tokio::select! {
         () = ctx.shutdown.cancelled() => return,
-        r = tokio::time::timeout(HELLO_TIMEOUT, first_line(&mut rd, &mut framer, &mut buf)) => r,
+        () = pushed_out.cancelled() => return,
+        r = tokio::time::timeout(ctx.hello_timeout, first_line(&mut rd, &mut framer, &mut buf)) => r,
     };
     let hello = match first {
         Err(_) => {
-            tracing::info!(%peer, "no hello within {HELLO_TIMEOUT:?}: closing");
+            tracing::info!(%peer, "no hello within {:?}: closing", ctx.hello_timeout);
             return;
         }
         Ok(None) => return,
@@ -71,13 +126,13 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
             refuse(&mut wr, &refusal, &*ctx.observer, &peer).await;
             return;
         }
-        Ok(Some(Ok((hello, line)))) => match check_hello(&hello, &ctx.tokens.current()) {
+        Ok(Some(Ok((hello, line, seq)))) => match check_hello(&hello, &ctx.tokens.current()) {
             Ok(()) => hello,
             Err(kind) => {
-                let e = ProtoError::new(kind);
+                let e = ProtoError { seq, kind };
                 refuse(
                     &mut wr,
-                    &ServerMessage::proto_error(&e, Some(line)),
+                    &ServerMessage::proto_error(&e, seq.is_none().then_some(line)),
                     &*ctx.observer,
                     &peer,
                 )
@@ -87,7 +142,19 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
         },
     };
 
+    // A session slot; beyond `--max-connections` the platform waits here (still among
+    // the pending, so it holds no session slot and may be pushed out).
+    let _session = tokio::select! {
+        () = ctx.shutdown.cancelled() => return,
+        () = pushed_out.cancelled() => return,
+        p = ctx.sessions.clone().acquire_owned() => match p {
+            Ok(p) => p,
+            Err(_) => return,
+        },
+    };
+    drop(waiting);
     let (out_tx, out_rx) = mpsc::channel(ctx.outbound);
+    let queued = Arc::new(AtomicUsize::new(0));
     let kill = ctx.shutdown.child_token();
     let platform = hello.platform.clone();
     tracing::debug!(%peer, platform = %platform, conn, "hello accepted");
@@ -96,7 +163,10 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
         .send(Request::Hello {
             conn,
             platform,
-            out: out_tx,
+            out: OutQueue {
+                tx: out_tx,
+                bytes: queued.clone(),
+            },
             kill: kill.clone(),
         })
         .await;
@@ -106,6 +176,7 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
     let writer = tokio::spawn(write_loop(
         wr,
         out_rx,
+        queued,
         kill.clone(),
         ctx.engine.clone(),
         conn,
@@ -130,29 +201,33 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
 }
 
 /// Reads up to the first line. `None` at end of stream; `Err` with the line to send
-/// before closing when the line is not a `hello`.
+/// before closing when the line is not a `hello`. A `hello` comes with its line number and
+/// `seq`, for the answer if it is refused.
 async fn first_line(
     rd: &mut OwnedReadHalf,
     framer: &mut Framer,
     buf: &mut [u8],
-) -> Option<Result<(Hello, u64), ServerMessage>> {
+) -> Option<Result<(Hello, u64, Option<u64>), ServerMessage>> {
+    // As after `hello`: `seq` when there is one, otherwise the line.
+    let answer =
+        |e: &ProtoError, line: u64| ServerMessage::proto_error(e, e.seq.is_none().then_some(line));
     loop {
         if let Some(line) = framer.next_line() {
             return Some(match line {
                 Err(e) => {
                     let n = e.line();
-                    Err(ServerMessage::proto_error(&ProtoError::from(e), Some(n)))
+                    Err(answer(&ProtoError::from(e), n))
                 }
                 Ok(l) => match decode_platform_str(l.text) {
-                    Err(e) => Err(ServerMessage::proto_error(&e, Some(l.number))),
+                    Err(e) => Err(answer(&e, l.number)),
                     Ok(m) => match m.body {
-                        Event::Hello(h) => Ok((h, l.number)),
-                        _ => Err(ServerMessage::proto_error(
+                        Event::Hello(h) => Ok((h, l.number, m.seq)),
+                        _ => Err(answer(
                             &ProtoError {
                                 seq: m.seq,
                                 kind: ProtoErrorKind::HelloFirst,
                             },
-                            Some(l.number),
+                            l.number,
                         )),
                     },
                 },
@@ -164,7 +239,7 @@ async fn first_line(
                 return match framer.finish() {
                     Some(Ok(l)) => match decode_platform_str(l.text) {
                         Ok(m) => match m.body {
-                            Event::Hello(h) => Some(Ok((h, l.number))),
+                            Event::Hello(h) => Some(Ok((h, l.number, m.seq))),
                             _ => None,
                         },
                         Err(_) => None,
@@ -204,14 +279,20 @@ async fn refuse(wr: &mut OwnedWriteHalf, msg: &ServerMessage, observer: &dyn Obs
     .await;
 }
 
-/// Turns the lines waiting in the framer into items.
-fn take_lines(framer: &mut Framer, items: &mut Vec<Item>) {
+/// Turns the lines waiting in the framer into items; returns their bytes in memory (the
+/// items and the lines' text, which the decoded messages hold about as much of).
+fn take_lines(framer: &mut Framer, items: &mut Vec<Item>) -> usize {
+    let mut bytes = 0;
     while items.len() < BATCH_LINES {
         let Some(line) = framer.next_line() else {
-            return;
+            break;
         };
+        if let Ok(l) = &line {
+            bytes += l.text.len();
+        }
         items.push(item(line));
     }
+    bytes + items.len() * std::mem::size_of::<Item>()
 }
 
 /// One framed line, decoded for the engine task (or the framing error, with its line).
@@ -243,7 +324,7 @@ async fn read_loop(
         // BATCH_LINES lines.
         loop {
             let mut items = Vec::new();
-            take_lines(framer, &mut items);
+            let bytes = take_lines(framer, &mut items);
             if eof
                 && items.len() < BATCH_LINES
                 && let Some(line) = framer.finish()
@@ -254,10 +335,20 @@ async fn read_loop(
                 break;
             }
             let more = items.len() == BATCH_LINES;
+            // Its share of the inbox (at most all of it, or it would wait for ever).
+            let share = u32::try_from(bytes.min(INBOX_BYTES)).unwrap_or(u32::MAX);
+            let budget = tokio::select! {
+                () = kill.cancelled() => return false,
+                p = ctx.inbox.clone().acquire_many_owned(share) => match p {
+                    Ok(p) => p,
+                    Err(_) => return false,
+                },
+            };
             let req = Request::Batch {
                 conn,
                 items,
                 read_at,
+                budget,
             };
             tokio::select! {
                 () = kill.cancelled() => return false,
@@ -311,6 +402,7 @@ fn commands(msgs: Vec<ServerMessage>, into: &mut Vec<Command>) {
 async fn write_loop(
     mut wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Outbound>,
+    queued: Arc<AtomicUsize>,
     kill: CancellationToken,
     engine: mpsc::Sender<Request>,
     conn: ConnId,
@@ -340,6 +432,7 @@ async fn write_loop(
             commands(ob.msgs, &mut undelivered);
             break;
         }
+        queued.fetch_sub(ob.bytes, Ordering::Relaxed);
         let mut any = false;
         for m in &ob.msgs {
             if let ServerMessage::Cmd(c) = m {

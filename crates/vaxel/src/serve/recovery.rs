@@ -75,7 +75,8 @@ pub fn recover(
 }
 
 fn load(config: &str, what: &str) -> anyhow::Result<Arc<Site>> {
-    match vaxel_config::load_site(config) {
+    // The journal's copy was accepted when it was written, maybe with unknown keys.
+    match vaxel_config::load_site_with(config, vaxel_config::UnknownKeys::Warn) {
         Ok(v) => Ok(Arc::new(v.site)),
         Err(diags) => {
             let list: Vec<String> = diags.iter().map(ToString::to_string).collect();

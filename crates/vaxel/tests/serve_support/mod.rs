@@ -104,13 +104,39 @@ impl Daemon {
         extra_env: &[(&str, &str)],
         args: &[&str],
     ) -> Daemon {
+        Daemon::spawn(
+            Command::new(env!("CARGO_BIN_EXE_vaxel")),
+            site,
+            data,
+            extra_env,
+            args,
+        )
+    }
+
+    /// [`start_with`](Self::start_with) under an open-file limit of `nofile` (soft and
+    /// hard, through the shell's `ulimit`).
+    pub fn start_with_nofile(site: &Path, data: &Path, nofile: u32, args: &[&str]) -> Daemon {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_vaxel"));
+        Daemon::spawn(cmd, site, data, &[], args)
+    }
+
+    /// Starts `cmd` (the binary, or a wrapper that execs it) with `serve` and its arguments.
+    fn spawn(
+        mut cmd: Command,
+        site: &Path,
+        data: &Path,
+        extra_env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Daemon {
         let log = data.with_extension("log");
         let err = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log)
             .expect("log file");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaxel"));
         cmd.args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
             .args(["--http", "127.0.0.1:0", "--config"])
             .arg(site)

@@ -21,7 +21,7 @@ pub async fn crisis(
     body: Body,
 ) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Write)?;
-    let body = read_body(body, BODY_LIMIT).await?;
+    let body = read_body(body, BODY_LIMIT, s.body_timeout).await?;
     let mut f = Fields::parse(&body)?;
     let on = f.req_bool("on")?;
     let prompt = f.opt_id("prompt")?;
@@ -64,7 +64,7 @@ pub async fn reload(
     body: Body,
 ) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Write)?;
-    let body = read_body(body, RELOAD_LIMIT).await?;
+    let body = read_body(body, RELOAD_LIMIT, s.body_timeout).await?;
     let text = String::from_utf8(body.to_vec())
         .map_err(|e| ApiError::bad_field("body", format!("not UTF-8 text: {e}")))?;
     let r = if text.trim().is_empty() {

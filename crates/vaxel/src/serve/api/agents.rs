@@ -31,14 +31,14 @@ pub async fn set_state(
     authorize(&s.tokens.current(), &headers, Need::Write)?;
     let Path(id) = id.map_err(|e| ApiError::bad_field("id", e.body_text()))?;
     check_id("id", &id)?;
-    let body = read_body(body, BODY_LIMIT).await?;
+    let body = read_body(body, BODY_LIMIT, s.body_timeout).await?;
     let input = parse(&id, &body)?;
     s.engine.apply(input).await?;
     // The agent as it is now (the wallboard's view); `null` if the engine went meanwhile.
     let agent = match s.engine.snapshot().await {
         Ok(snap) => snap
             .agents
-            .into_iter()
+            .iter()
             .find(|a| *a.id == *id)
             .map_or(Value::Null, |a| super::to_value(&a)),
         Err(_) => Value::Null,

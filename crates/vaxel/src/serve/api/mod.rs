@@ -24,6 +24,7 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
+use std::time::Duration;
 use vaxel_core::EngineError;
 
 /// Bytes a JSON request body may have at most.
@@ -198,8 +199,9 @@ pub fn authorize(tokens: &Tokens, headers: &HeaderMap, need: Need) -> Result<(),
 }
 
 /// Reads a request body of at most `limit` bytes: 413 beyond, at once when the
-/// `Content-Length` says so (nothing more is read).
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// `Content-Length` says so (nothing more is read); 408 when it has not all come within
+/// `timeout` (a client trickling a body must not hold a connection slot for ever).
+pub async fn read_body(body: Body, limit: usize, timeout: Duration) -> Result<Bytes, ApiError> {
     let too_large = |detail: &str| {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -212,9 +214,17 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         return Err(too_large(""));
     }
     // Past the limit, or a connection that broke while sending (nobody sees that answer).
-    axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|e| too_large(&format!(" or could not be read ({e})")))
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(r) => r.map_err(|e| too_large(&format!(" or could not be read ({e})"))),
+        Err(_) => Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+        )),
+    }
 }
 
 /// A JSON object's fields, taken one by one; [`finish`](Fields::finish) refuses any left
@@ -329,6 +339,16 @@ pub fn ok(extra: Value) -> Response {
 /// 404 for paths the API does not have.
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}
+
+/// 405 for a path the API has, with another method (a `GET` on a `POST` route): the same
+/// JSON error as every refusal, not an empty body.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{method} is not allowed on {}", uri.path()),
+    )
 }
 
 /// A JSON value of something serializable (`null` if it cannot be, which the types here

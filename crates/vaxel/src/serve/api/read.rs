@@ -5,11 +5,9 @@ use crate::serve::api::{ApiError, Need, authorize};
 use crate::serve::http::AppState;
 use crate::serve::metrics;
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::json;
 
 /// Directory hits returned at most (`truncated` says when there were more).
@@ -18,13 +16,8 @@ pub const DIRECTORY_MAX_HITS: usize = 200;
 /// `GET /api/v1/snapshot`: the engine's live state ([`vaxel_core::snapshot::Snapshot`]).
 pub async fn snapshot(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Read)?;
-    let snap = s.engine.snapshot().await?;
+    let snap = s.engine.current().await?;
     Ok(Json(snap).into_response())
-}
-
-#[derive(Debug, Deserialize)]
-pub struct DirectoryQuery {
-    q: Option<String>,
 }
 
 /// `GET /api/v1/directory?q=WORDS`: entries matching every word (name, department,
@@ -33,11 +26,12 @@ pub struct DirectoryQuery {
 pub async fn directory(
     State(s): State<AppState>,
     headers: HeaderMap,
-    query: Result<Query<DirectoryQuery>, QueryRejection>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Read)?;
-    let Query(query) = query.map_err(|e| ApiError::bad_field("q", e.body_text()))?;
-    let q = query.q.unwrap_or_default();
+    let q = query_param(raw.as_deref().unwrap_or(""), "q")
+        .map_err(|e| ApiError::bad_field("q", e))?
+        .unwrap_or_default();
     if q.len() > vaxel_proto::MAX_ID {
         return Err(ApiError::bad_field(
             "q",
@@ -50,11 +44,47 @@ pub async fn directory(
     Ok(Json(json!({ "q": q, "hits": hits, "truncated": truncated })).into_response())
 }
 
-/// `GET /metrics`: the Prometheus text exposition, live-state gauges from a fresh
-/// snapshot.
+/// The last value of `key` in a query string, URL-decoded (`+` is a space). Decoded bytes
+/// that are not UTF-8 are an error: a lenient decoder would search for U+FFFD instead.
+fn query_param(raw: &str, key: &str) -> Result<Option<String>, String> {
+    let mut found = None;
+    for pair in raw.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == key {
+            found = Some(v);
+        }
+    }
+    let Some(v) = found else { return Ok(None) };
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut bytes = Vec::with_capacity(v.len());
+    let mut it = v.bytes();
+    while let Some(b) = it.next() {
+        match b {
+            b'+' => bytes.push(b' '),
+            b'%' => match (it.next().and_then(hex), it.next().and_then(hex)) {
+                (Some(h), Some(l)) => bytes.push(h << 4 | l),
+                _ => return Err("a `%` not followed by two hex digits".to_owned()),
+            },
+            b => bytes.push(b),
+        }
+    }
+    String::from_utf8(bytes).map(Some).map_err(|e| {
+        format!(
+            "not UTF-8 (byte {} of the decoded value)",
+            e.utf8_error().valid_up_to() + 1
+        )
+    })
+}
+
+/// `GET /metrics`: the Prometheus text exposition, live-state gauges from the snapshot as
+/// of the scrape (the published one when nothing changed since: no request then).
 pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Read)?;
-    let snap = s.engine.snapshot().await?;
+    let snap = s.engine.current().await?;
     let text = s.metrics.render(&snap);
     let mut resp = text.into_response();
     resp.headers_mut().insert(
@@ -62,4 +92,21 @@ pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Result<Re
         HeaderValue::from_static(metrics::CONTENT_TYPE),
     );
     Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_param;
+
+    #[test]
+    fn query_values_are_decoded_and_invalid_utf8_is_refused() {
+        assert_eq!(
+            query_param("x=1&q=r%C3%A5d+hus", "q"),
+            Ok(Some("råd hus".to_owned()))
+        );
+        assert_eq!(query_param("x=1", "q"), Ok(None));
+        assert_eq!(query_param("q", "q"), Ok(Some(String::new())));
+        assert!(query_param("q=%FF%FE", "q").is_err_and(|e| e.contains("UTF-8")));
+        assert!(query_param("q=%F", "q").is_err());
+    }
 }

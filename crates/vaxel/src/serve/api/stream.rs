@@ -10,12 +10,13 @@
 //!
 //! One at connect, then one whenever the engine's state changed, at most one a second
 //! ([`MIN_INTERVAL`]; changes within the second are folded into the next). `id` is the
-//! engine's change counter. A comment line (`:keep-alive`) goes out after
+//! engine's change counter. Every stream sends the snapshot the engine task published
+//! ([`Published`]): one per change for all of them, none asked for by a stream. A comment line (`:keep-alive`) goes out after
 //! [`KEEP_ALIVE`] without an event, so that proxies keep the connection. Streams at once
 //! are bounded ([`MAX_STREAMS`]; beyond, 503).
 
 use crate::serve::api::{ApiError, Need, authorize};
-use crate::serve::engine_task::EngineHandle;
+use crate::serve::engine_task::Published;
 use crate::serve::http::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -39,11 +40,10 @@ const RETRY: Duration = Duration::from_secs(2);
 
 /// One client's stream.
 struct Client {
-    engine: EngineHandle,
-    changes: watch::Receiver<u64>,
+    published: watch::Receiver<Option<Published>>,
     shutdown: CancellationToken,
     /// The snapshot taken at connect, sent first.
-    first: Option<(u64, Snapshot)>,
+    first: Option<Published>,
     last_sent: Instant,
     /// Held while the stream lives: its slot among [`MAX_STREAMS`].
     _slot: OwnedSemaphorePermit,
@@ -61,24 +61,23 @@ fn event(version: u64, snap: &Snapshot) -> Event {
 impl Client {
     /// The next event, or `None` when the stream ends (shutdown, engine gone).
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Client)> {
-        if let Some((version, snap)) = self.first.take() {
+        if let Some(p) = self.first.take() {
             self.last_sent = Instant::now();
-            let e = event(version, &snap).retry(RETRY);
+            let e = event(p.version, &p.snapshot).retry(RETRY);
             return Some((Ok(e), self));
         }
         tokio::select! {
             () = self.shutdown.cancelled() => return None,
-            r = self.changes.changed() => r.ok()?,
+            r = self.published.changed() => r.ok()?,
         }
         // At most one a second: changes meanwhile are folded into this one.
         tokio::select! {
             () = self.shutdown.cancelled() => return None,
             () = tokio::time::sleep_until(self.last_sent + MIN_INTERVAL) => {}
         }
-        let version = *self.changes.borrow_and_update();
-        let snap = self.engine.snapshot().await.ok()?;
+        let p = self.published.borrow_and_update().clone()?;
         self.last_sent = Instant::now();
-        Some((Ok(event(version, &snap)), self))
+        Some((Ok(event(p.version, &p.snapshot)), self))
     }
 }
 
@@ -95,16 +94,15 @@ pub async fn stream(
             format!("{MAX_STREAMS} event streams are open already; try again later"),
         )
     })?;
-    // Mark the current version seen before taking the snapshot: a change after this is
-    // sent, a change before it is in the snapshot.
-    let mut changes = s.engine.changes();
-    let version = *changes.borrow_and_update();
-    let snap = s.engine.snapshot().await?;
+    // Mark the published snapshot seen before taking it: one published after this is
+    // sent, one before it is the first.
+    let mut published = s.engine.published();
+    published.borrow_and_update();
+    let first = s.engine.latest().await?;
     let client = Client {
-        engine: s.engine.clone(),
-        changes,
+        published,
         shutdown: s.shutdown.clone(),
-        first: Some((version, snap)),
+        first: Some(first),
         last_sent: Instant::now(),
         _slot: slot,
     };
