@@ -457,6 +457,7 @@ mod tests {
             at: vaxel_core::Timestamp(0),
             site: "t".into(),
             crisis: true,
+            lang: vaxel_core::site::UiLang::Sv,
             groups: Vec::new(),
             agents: Vec::new(),
             calls: Vec::new(),
