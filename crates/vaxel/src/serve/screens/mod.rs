@@ -69,7 +69,7 @@ impl Asset {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-                 img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                 img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
             ),
         );
         resp

@@ -41,7 +41,7 @@ try { chosenLang = localStorage.getItem(LANG_KEY); } catch (_) { /* none */ }
 let last = null;           // the last snapshot
 let receivedAt = 0;        // performance.now() when it came
 let status = "connecting";
-const tiles = new Map();   // id → {el, fields, board, waitBase, waiting}
+const tiles = new Map();   // id → {el, f, board, waitStart, waitFrom, waiting, sl}
 
 const lang = () => (chosenLang === "sv" || chosenLang === "en") ? chosenLang : siteLang;
 const t = k => TEXT[lang()][k];
@@ -179,7 +179,16 @@ function fill(tile, fig) {
   const reasons = Object.entries(fig.reasons).sort().map(([r, n]) => `${r} ${n}`).join(" · ");
   f.reasons.textContent = reasons ? `${t("paused")}: ${reasons}` : "";
   tile.board = fig.wallboard;
-  tile.waitBase = fig.oldest_wait_s;
+  // The oldest wait's start on the engine's clock: while it is the same call, the
+  // browser keeps counting from where it anchored it (no jump back when a snapshot comes
+  // from an engine whose clock moves in steps, as on the event clock).
+  const start = last.at - Math.round(fig.oldest_wait_s * 1000);
+  if (fig.waiting === 0) {
+    tile.waitStart = null;
+  } else if (tile.waitStart !== start) {
+    tile.waitStart = start;
+    tile.waitFrom = receivedAt - fig.oldest_wait_s * 1000;
+  }
   tile.waiting = fig.waiting;
   tile.sl = fig.today.service_level;
   labels(tile);
@@ -198,7 +207,8 @@ function labels(tile) {
 // The longest wait now, its colour, and the tile's colour (the worst of its figures).
 function tick1(tile) {
   const b = tile.board;
-  const wait = tile.waiting > 0 ? tile.waitBase + (performance.now() - receivedAt) / 1000 : 0;
+  const wait = tile.waitStart !== null && tile.waitStart !== undefined
+    ? (performance.now() - tile.waitFrom) / 1000 : 0;
   const shown = clock(wait);
   tile.f.longest.textContent = shown;
   tile.f.longest_box.dataset.len = shown.length > 5 ? "long" : "short";
@@ -311,10 +321,12 @@ function start() {
     relabel();
   });
   addEventListener("resize", layout);
+  // Five times a second, so that a shown second is never more than 0.2 s late (a 1 s
+  // timer's phase against each wait's start would make it up to a second late).
   setInterval(() => {
     for (const tile of tiles.values()) if (tile.board) tick1(tile);
     $("clock").textContent = new Date().toLocaleTimeString(lang() === "sv" ? "sv-SE" : "en-GB");
-  }, 1000);
+  }, 200);
   showStatus();
 }
 
