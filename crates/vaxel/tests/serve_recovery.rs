@@ -180,23 +180,29 @@ fn checkpoint_after_every_input_and_recovery_from_it() {
         assert!(Instant::now() < until, "{:?}", journal(&data));
         std::thread::sleep(Duration::from_millis(10));
     }
-    let mut files: Vec<String> = fs::read_dir(&data)
-        .expect("data dir")
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| !n.starts_with("cdr-"))
-        .collect();
-    files.sort();
-    assert_eq!(
-        files,
-        [
-            "LOCK",
-            "journal-00000007.log",
-            "journal-00000008.log",
-            "snapshot-00000007.json",
-            "snapshot-00000008.json"
-        ]
-    );
+    // The older epoch's files go right after the new journal file is made durable (its
+    // directory fsync): wait for that too rather than race it.
+    let want = [
+        "LOCK",
+        "journal-00000007.log",
+        "journal-00000008.log",
+        "snapshot-00000007.json",
+        "snapshot-00000008.json",
+    ];
+    loop {
+        let mut files: Vec<String> = fs::read_dir(&data)
+            .expect("data dir")
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with("cdr-"))
+            .collect();
+        files.sort();
+        if files == want {
+            break;
+        }
+        assert!(Instant::now() < until, "{files:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     d.kill9();
     drop(p);
     let d = Daemon::start(&site, &data, &[]);
