@@ -39,6 +39,8 @@ enum Command {
     Compare(cmd::compare::CompareArgs),
     /// Drive a running daemon with a trace and a roster over TCP; measure it.
     Load(cmd::load::LoadArgs),
+    /// A terminal wallboard: a running daemon's groups and agents, live (docs/screens.md).
+    Top(cmd::top::TopArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -52,5 +54,6 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Staffing(args) => cmd::staffing::run(&args),
         Command::Compare(args) => cmd::compare::run(&args),
         Command::Load(args) => cmd::load::run(&args),
+        Command::Top(args) => cmd::top::run(&args),
     }
 }

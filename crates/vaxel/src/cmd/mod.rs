@@ -8,3 +8,4 @@ pub mod generate;
 pub mod load;
 pub mod replay;
 pub mod staffing;
+pub mod top;
