@@ -221,6 +221,16 @@ try {
   const l1 = await label();
   if (!(l0 === "Väntar" && l1 === "Waiting")) fail(`language toggle: ${l0} → ${l1}`);
 
+  // 9. ?groups= shows only those groups (in the site's order); the first tile covers
+  //    their people; the token kept in localStorage connects the new page at once.
+  await page.goto(`${px.url}/wallboard?groups=stockholmshem,bygglov`);
+  await within(5000, "live with the kept token", state, s => s === "live");
+  const shown = await page.locator(".tile").evaluateAll(ts => ts.map(t => t.dataset.group));
+  if (JSON.stringify(shown) !== JSON.stringify(["", "bygglov", "stockholmshem"])) fail(`filtered tiles: ${shown}`);
+  const people = await num(`${tile("")} [data-k="logged_in"] b`);
+  if (people !== 1) fail(`the filtered site tile counts ${people} people logged in`);
+  log("group filter");
+
   if (errors.length) fail(`errors in the page: ${errors.join("; ")}`);
   ok = true;
 } finally {

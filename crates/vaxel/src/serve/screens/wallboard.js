@@ -120,11 +120,14 @@ function makeTile(id) {
 
 // The summary tile's figures: every call and every person counted once.
 function siteFigures(snap, groups) {
-  const waitingCalls = snap.calls.filter(c =>
-    c.state === "queued" || c.state === "offering_callback" || c.state === "callback");
+  // With ?groups=, the calls and people of those groups (each still counted once).
+  const ids = new Set(groups.map(g => g.id));
+  const mine = list => !filter.length || list.some(id => ids.has(id));
+  const waitingCalls = snap.calls.filter(c => mine(c.groups) &&
+    (c.state === "queued" || c.state === "offering_callback" || c.state === "callback"));
   const agents = { ready: 0, ringing: 0, talking: 0, wrapup: 0, paused: 0, logged_out: 0 };
   const reasons = {};
-  for (const a of snap.agents) {
+  for (const a of snap.agents.filter(a => mine(a.groups))) {
     agents[a.state] = (agents[a.state] || 0) + 1;
     if (a.state === "paused") { const r = a.pause_reason || "–"; reasons[r] = (reasons[r] || 0) + 1; }
   }
