@@ -13,9 +13,11 @@ mod path;
 pub mod raw;
 mod suggest;
 mod validate;
+mod wallboard;
 
 pub use load::{Loaded, load, load_file};
 pub use validate::{MIN_TOKEN_LEN, SENSIBLE_PRIORITY, Validated, defaults, validate};
+pub use wallboard::defaults as wallboard_defaults;
 
 use std::fmt;
 use std::path::Path;

@@ -6,7 +6,8 @@
 use crate::path::{self, Seg};
 use crate::raw::{
     RawAgent, RawAuth, RawCallbacks, RawClosed, RawCrisis, RawDirectoryEntry, RawEntry, RawGroup,
-    RawGroupCallback, RawMenu, RawOverflow, RawPlatform, RawSite, RawSiteInfo, RawWiden, fields_of,
+    RawGroupCallback, RawMenu, RawOverflow, RawPlatform, RawSite, RawSiteInfo, RawWallboard,
+    RawWiden, fields_of,
 };
 use crate::suggest::suggest;
 use crate::{Diagnostic, Severity};
@@ -65,6 +66,7 @@ pub fn load(text: &str) -> Result<Loaded, Vec<Diagnostic>> {
                 raw.callbacks = l.one::<RawCallbacks>(v, "callbacks").unwrap_or_default()
             }
             "platform" => raw.platform = l.one::<RawPlatform>(v, "platform").unwrap_or_default(),
+            "wallboard" => raw.wallboard = l.one::<RawWallboard>(v, "wallboard"),
             other => {
                 let msg = unknown_key_message(other, &path::SECTIONS);
                 l.push(
@@ -235,6 +237,7 @@ fn known_keys(section: &str, parents: &[&str]) -> &'static [&'static str] {
         ("crisis", []) => fields_of::<RawCrisis>(),
         ("callbacks", []) => fields_of::<RawCallbacks>(),
         ("platform", []) => fields_of::<RawPlatform>(),
+        ("wallboard", []) | ("groups", ["wallboard"]) => fields_of::<RawWallboard>(),
         _ => &[],
     }
 }

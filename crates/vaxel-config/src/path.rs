@@ -58,7 +58,7 @@ pub(crate) fn join(prefix: &str, segs: &[Seg]) -> String {
 }
 
 /// The top-level sections in the order docs/configuration.md writes them.
-pub(crate) const SECTIONS: [&str; 11] = [
+pub(crate) const SECTIONS: [&str; 12] = [
     "site",
     "calendars",
     "entries",
@@ -70,6 +70,7 @@ pub(crate) const SECTIONS: [&str; 11] = [
     "crisis",
     "callbacks",
     "platform",
+    "wallboard",
 ];
 
 /// Sort key of a diagnostic path: its section (in [`SECTIONS`] order, anything else after)
@@ -119,7 +120,8 @@ mod tests {
         assert_eq!(order("site.timezone"), (0, 0));
         assert_eq!(order("calendars.office.mon-fri"), (1, 0));
         assert_eq!(order("platform.grace_s"), (10, 0));
-        assert_eq!(order("zzz"), (11, 0));
+        assert_eq!(order("wallboard.lang"), (11, 0));
+        assert_eq!(order("zzz"), (12, 0));
         assert!(order("entries[10].number") > order("entries[9]"));
     }
 }

@@ -32,6 +32,8 @@ pub struct RawSite {
     /// Project addition: timing of the platform link and announcements.
     #[serde(default)]
     pub platform: RawPlatform,
+    /// Project addition: the wallboard's language and the site's default colours.
+    pub wallboard: Option<RawWallboard>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -144,6 +146,24 @@ pub struct RawGroup {
     pub queue_prompt: Option<String>,
     /// Project addition: seconds between position/EWT announcements (0 = only on entry).
     pub announce_every_s: Option<f64>,
+    /// Project addition: the group's service-level target and wallboard colours.
+    pub wallboard: Option<RawWallboard>,
+}
+
+/// `[wallboard]` (the site's defaults) and `[groups.wallboard]` (one group's): one shape,
+/// so that a group overrides exactly the keys the site sets. `lang` belongs to the site
+/// and `service_level_target` to a group (the site's is `site.service_level_target`);
+/// `validate` says so when one is in the other place.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RawWallboard {
+    /// `sv` or `en`.
+    pub lang: Option<String>,
+    pub service_level_target: Option<f64>,
+    pub service_level_amber: Option<f64>,
+    pub wait_amber_s: Option<f64>,
+    pub wait_red_s: Option<f64>,
+    pub waiting_amber: Option<i64>,
+    pub waiting_red: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -388,6 +388,13 @@ impl<'r> Validator<'r> {
         let auth = self.auth();
         let crisis = self.crisis();
         let platform = self.platform();
+        #[allow(clippy::cast_precision_loss)] // milliseconds of a service level: below 2^52
+        let (wallboard, mut found) = crate::wallboard::wallboard(
+            raw,
+            service_level_ms as f64 / 1000.0,
+            service_level_target,
+        );
+        self.diags.append(&mut found);
 
         for (i, id) in raw.calendars.keys().enumerate() {
             if !self.calendars_used.contains(&i) {
@@ -423,6 +430,7 @@ impl<'r> Validator<'r> {
             callbacks,
             platform,
             auth,
+            wallboard,
             entry_by_number: FxHashMap::default(),
             entry_by_id: FxHashMap::default(),
             group_by_id: FxHashMap::default(),

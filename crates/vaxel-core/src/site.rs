@@ -83,6 +83,8 @@ pub struct Site {
     pub callbacks: CallbackPolicy,
     pub platform: PlatformPolicy,
     pub auth: Auth,
+    /// How the wallboard shows the site: its language and, per group, the colours.
+    pub wallboard: Wallboard,
     pub entry_by_number: FxHashMap<Text, EntryIdx>,
     pub entry_by_id: FxHashMap<Text, EntryIdx>,
     pub group_by_id: FxHashMap<Text, GroupIdx>,
@@ -338,6 +340,84 @@ pub struct PlatformPolicy {
     pub buffer_commands: usize,
     pub ring_grace_ms: u64,
     pub park_timeout_ms: u64,
+}
+
+/// The wallboard's settings (`[wallboard]` and `[groups.wallboard]`). The engine never
+/// reads them: they ride in the snapshot so that every screen colours a tile the same way.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Wallboard {
+    /// The screens' language until a viewer picks the other one.
+    pub lang: UiLang,
+    /// Per group, by [`GroupIdx`].
+    pub groups: Vec<Board>,
+}
+
+/// The screens' languages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UiLang {
+    Sv,
+    En,
+}
+
+impl UiLang {
+    pub const ALL: [UiLang; 2] = [UiLang::Sv, UiLang::En];
+
+    /// The config spelling (an ISO 639-1 code).
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            UiLang::Sv => "sv",
+            UiLang::En => "en",
+        }
+    }
+}
+
+/// One group's target and colour thresholds: a figure is green below its amber threshold,
+/// amber from it, red from its red threshold (the service level the other way round:
+/// green at or above the target, red below `service_level_amber`).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Board {
+    /// Share of calls to answer within the site's `service_level_s` (0.8 = 80 %).
+    pub service_level_target: f64,
+    /// Below the target the level is amber; below this it is red.
+    pub service_level_amber: f64,
+    pub wait_amber_s: f64,
+    pub wait_red_s: f64,
+    pub waiting_amber: u32,
+    pub waiting_red: u32,
+}
+
+impl Wallboard {
+    /// Group `g`'s board; a site built without one for `g` gets [`Board::default`].
+    #[must_use]
+    pub fn board(&self, g: GroupIdx) -> Board {
+        self.groups.get(g.ix()).copied().unwrap_or_default()
+    }
+}
+
+impl Default for Wallboard {
+    fn default() -> Wallboard {
+        Wallboard {
+            lang: UiLang::Sv,
+            groups: Vec::new(),
+        }
+    }
+}
+
+/// The site file's defaults for a site answering within 20 s (`vaxel-config` derives the
+/// wait thresholds from the site's own `service_level_s`).
+impl Default for Board {
+    fn default() -> Board {
+        Board {
+            service_level_target: 0.8,
+            service_level_amber: 0.7,
+            wait_amber_s: 20.0,
+            wait_red_s: 60.0,
+            waiting_amber: 3,
+            waiting_red: 10,
+        }
+    }
 }
 
 /// Tokens as written in the file; the daemon adds those from files and the environment.

@@ -3,7 +3,7 @@
 //! the daemon can send it as JSON without knowing the engine's insides.
 
 use crate::input::CallId;
-use crate::site::Text;
+use crate::site::{Board, Text, UiLang};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,8 @@ pub struct Snapshot {
     pub at: Timestamp,
     pub site: Text,
     pub crisis: bool,
+    /// The screens' language (`sv`, `en`) from the site file.
+    pub lang: UiLang,
     pub groups: Vec<GroupSnapshot>,
     pub agents: Vec<AgentSnapshot>,
     /// Calls waiting in a queue (or parked, or waiting for a callback), oldest first.
@@ -74,6 +76,8 @@ pub struct GroupSnapshot {
     pub ewt_s: u64,
     pub agents: AgentCounts,
     pub today: DayStats,
+    /// The group's service-level target and the wallboard's colour thresholds.
+    pub wallboard: Board,
 }
 
 /// An agent's state name: `logged_out`, `ready`, `ringing`, `talking`, `wrapup`, `paused`.

@@ -42,6 +42,8 @@ enum Command {
     Report(cmd::report::ReportArgs),
     /// Drive a running daemon with a trace and a roster over TCP; measure it.
     Load(cmd::load::LoadArgs),
+    /// A terminal wallboard: a running daemon's groups and agents, live (docs/screens.md).
+    Top(cmd::top::TopArgs),
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -56,5 +58,6 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Compare(args) => cmd::compare::run(&args),
         Command::Load(args) => cmd::load::run(&args),
         Command::Report(args) => cmd::report::run(&args),
+        Command::Top(args) => cmd::top::run(&args),
     }
 }

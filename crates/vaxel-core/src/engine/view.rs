@@ -3,6 +3,7 @@
 use super::Engine;
 use super::queues::service_level;
 use super::state::{CallState, Status};
+use crate::site::GroupIdx;
 use crate::snapshot::{
     AgentCounts, AgentSnapshot, CallSnapshot, DirectoryHit, GroupSnapshot, Presence, Snapshot,
 };
@@ -26,7 +27,8 @@ impl Engine {
             .iter()
             .zip(&self.st.groups)
             .zip(counts)
-            .map(|((g, gs), agents)| {
+            .enumerate()
+            .map(|(i, ((g, gs), agents))| {
                 let mut today = gs.today;
                 today.service_level = service_level(&today);
                 GroupSnapshot {
@@ -39,6 +41,9 @@ impl Engine {
                     ewt_s: Timestamp::ms_to_secs_ceil(gs.ewt_ms(gs.waiting() + 1)),
                     agents,
                     today,
+                    wallboard: site
+                        .wallboard
+                        .board(GroupIdx(u32::try_from(i).unwrap_or(u32::MAX))),
                 }
             })
             .collect();
@@ -135,6 +140,7 @@ impl Engine {
             at: now,
             site: site.name.clone(),
             crisis: self.st.crisis.is_some(),
+            lang: site.wallboard.lang,
             groups,
             agents,
             calls,

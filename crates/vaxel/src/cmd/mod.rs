@@ -9,3 +9,4 @@ pub mod load;
 pub mod replay;
 pub mod report;
 pub mod staffing;
+pub mod top;

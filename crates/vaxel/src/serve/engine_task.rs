@@ -141,13 +141,17 @@ impl EngineHandle {
         rx.await.map_err(|_| EngineGone)
     }
 
-    /// The snapshot published last ([`Published`]): no request to the engine task, so it
-    /// never waits behind platform traffic; at most [`PUBLISH_EVERY`] behind a change.
+    /// The live state as of now with its change counter, for a reader that starts (an
+    /// event stream's first event): the one published last when no change came since,
+    /// so connecting readers share it, otherwise a fresh one (a stream opened right after
+    /// an acknowledged input shows it, not the state up to [`PUBLISH_EVERY`] before).
     pub async fn latest(&self) -> Result<Published, EngineGone> {
-        if let Some(p) = self.published.borrow().clone() {
-            return Ok(p);
-        }
         let version = *self.changes.borrow();
+        if let Some(p) = self.published.borrow().as_ref()
+            && p.version == version
+        {
+            return Ok(p.clone());
+        }
         let snapshot = self.snapshot().await?;
         Ok(Published { version, snapshot })
     }

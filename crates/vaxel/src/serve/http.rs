@@ -13,6 +13,7 @@
 //! | `POST /api/v1/agents/{id}/state` | admin | agent ready / pause / logout / login |
 //! | `POST /api/v1/crisis` | admin | crisis mode on / off |
 //! | `POST /api/v1/reload` | admin | new configuration, or re-read the file |
+//! | `GET /`, `/wallboard`, `/assets/*` | none | the screens (they hold no data; their script reads the stream with the viewer's token) |
 //!
 //! An admin token may do everything an operator token may. A site with neither kind of
 //! token is open (allowed on loopback only, see
@@ -22,6 +23,7 @@ use crate::serve::api;
 use crate::serve::auth::TokenStore;
 use crate::serve::engine_task::EngineHandle;
 use crate::serve::metrics::Metrics;
+use crate::serve::screens;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -153,6 +155,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agents/{id}/state", post(api::agents::set_state))
         .route("/api/v1/crisis", post(api::admin::crisis))
         .route("/api/v1/reload", post(api::admin::reload))
+        .route("/", get(screens::index))
+        .route("/wallboard", get(screens::wallboard))
+        .route("/assets/wallboard.css", get(screens::wallboard_css))
+        .route("/assets/wallboard.js", get(screens::wallboard_js))
+        .route("/assets/stream.js", get(screens::stream_js))
         // Handlers read bodies themselves, each with its bound (api::read_body).
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

@@ -61,6 +61,9 @@ pub struct Metrics {
     service_level: GaugeVec,
     crisis: IntGauge,
     calls_in_progress: IntGauge,
+    site_agents: IntGaugeVec,
+    site_calls_waiting: IntGauge,
+    service_level_target: GaugeVec,
 
     // Fed through the Observer.
     calls_total: IntCounterVec,
@@ -164,6 +167,33 @@ impl Metrics {
                 IntGauge::new(
                     "vaxel_calls_in_progress",
                     "Calls the engine holds in any state (menus, queue, ringing, talking, after-call work).",
+                )?,
+            )?,
+            site_agents: reg(
+                &r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "vaxel_site_agents",
+                        "Agents of the site by state, each person counted once (however many groups they serve).",
+                    ),
+                    &["state"],
+                )?,
+            )?,
+            site_calls_waiting: reg(
+                &r,
+                IntGauge::new(
+                    "vaxel_site_calls_waiting",
+                    "Calls waiting in a queue or for a callback, each call counted once (a call queued in two groups by an expand overflow counts in both groups' vaxel_calls_waiting).",
+                )?,
+            )?,
+            service_level_target: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "vaxel_service_level_target_ratio",
+                        "The group's service-level target (site.service_level_target or the group's [groups.wallboard] one).",
+                    ),
+                    &["group"],
                 )?,
             )?,
             calls_total: reg(
@@ -302,6 +332,17 @@ impl Metrics {
             )?,
             registry: r,
         };
+        let build_info = IntGaugeVec::new(
+            Opts::new(
+                "vaxel_build_info",
+                "Always 1; the labels say which build of the daemon runs.",
+            ),
+            &["version"],
+        )?;
+        build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        m.registry.register(Box::new(build_info))?;
         for e in [
             PlatformEvent::Connected,
             PlatformEvent::Disconnected,
@@ -338,7 +379,9 @@ impl Metrics {
         self.expected_wait.reset();
         self.agents.reset();
         self.service_level.reset();
+        self.service_level_target.reset();
         self.crisis.set(i64::from(snap.crisis));
+        self.set_site_gauges(snap);
         self.calls_in_progress
             .set(i64::from(snap.calls_in_progress));
         for g in &snap.groups {
@@ -361,11 +404,38 @@ impl Metrics {
             self.service_level
                 .with_label_values(&[id])
                 .set(g.today.service_level);
-            // So that rate() sees the group's answered and abandoned series from zero.
+            self.service_level_target
+                .with_label_values(&[id])
+                .set(g.wallboard.service_level_target);
+            // So that rate() and the dashboards see the group's series from zero, not "No
+            // data" until its first call ends.
             for o in [Outcome::Answered, Outcome::Abandoned] {
                 self.queue_calls_total.with_label_values(&[id, o.as_str()]);
+                self.wait_seconds.with_label_values(&[id, o.as_str()]);
             }
+            self.talk_seconds.with_label_values(&[id]);
         }
+    }
+
+    /// The site-wide gauges: people and calls counted once, where the per-group gauges
+    /// count a person in each of their groups and an expanded call in each of its queues.
+    fn set_site_gauges(&self, snap: &Snapshot) {
+        let mut people = AgentCounts::default();
+        for a in &snap.agents {
+            people.add(a.state);
+        }
+        for state in AgentState::ALL {
+            self.site_agents
+                .with_label_values(&[state.as_str()])
+                .set(i64::from(count(&people, state)));
+        }
+        let waiting = snap
+            .calls
+            .iter()
+            .filter(|c| matches!(c.state, "queued" | "offering_callback" | "callback"))
+            .count();
+        self.site_calls_waiting
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
     }
 }
 
@@ -461,6 +531,8 @@ impl Observer for Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vaxel_core::site::Board;
+    use vaxel_core::snapshot::{AgentSnapshot, CallSnapshot, DayStats, GroupSnapshot};
 
     #[test]
     fn families_register_and_render_without_a_snapshot_group() {
@@ -469,6 +541,7 @@ mod tests {
             at: vaxel_core::Timestamp(0),
             site: "t".into(),
             crisis: true,
+            lang: vaxel_core::site::UiLang::Sv,
             groups: Vec::new(),
             agents: Vec::new(),
             calls: Vec::new(),
@@ -479,6 +552,115 @@ mod tests {
         assert!(
             text.contains("# TYPE vaxel_decision_seconds histogram"),
             "{text}"
+        );
+    }
+
+    fn group(id: &str, waiting: u32, ready: u32, target: f64) -> GroupSnapshot {
+        GroupSnapshot {
+            id: id.into(),
+            name: id.into(),
+            waiting,
+            oldest_wait_s: 0.0,
+            ewt_s: 0,
+            agents: AgentCounts {
+                ready,
+                ..AgentCounts::default()
+            },
+            today: DayStats::default(),
+            wallboard: Board {
+                service_level_target: target,
+                ..Board::default()
+            },
+        }
+    }
+
+    fn line<'t>(text: &'t str, series: &str) -> Option<&'t str> {
+        text.lines()
+            .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+            .map(|l| l[series.len()..].trim())
+    }
+
+    #[test]
+    fn site_gauges_count_each_person_and_each_call_once() {
+        let m = Metrics::new().expect("registry");
+        // One person serving both groups; one call queued in both (an expand overflow).
+        let agent = AgentSnapshot {
+            id: "a1".into(),
+            name: "A".into(),
+            extension: "1".into(),
+            department: None,
+            state: AgentState::Ready,
+            since: vaxel_core::Timestamp(0),
+            call: None,
+            skills: Vec::new(),
+            groups: vec!["g".into(), "h".into()],
+            pause_reason: None,
+            note: None,
+            until: None,
+            logout_pending: false,
+            calls_today: 0,
+            talk_s_today: 0,
+        };
+        let call = CallSnapshot {
+            call: "c1".into(),
+            from: "+4670".into(),
+            entry: "e".into(),
+            lang: None,
+            state: "queued",
+            groups: vec!["g".into(), "h".into()],
+            position: 1,
+            wait_s: 3.0,
+            priority: 0,
+        };
+        let snap = Snapshot {
+            at: vaxel_core::Timestamp(0),
+            site: "t".into(),
+            crisis: false,
+            lang: vaxel_core::site::UiLang::Sv,
+            groups: vec![group("g", 1, 1, 0.8), group("h", 1, 1, 0.9)],
+            agents: vec![agent],
+            calls: vec![call],
+            calls_in_progress: 1,
+        };
+        let text = m.render(&snap);
+        // The per-group gauges count both twice; the site's once.
+        assert_eq!(
+            line(&text, r#"vaxel_agents{group="g",state="ready"}"#),
+            Some("1")
+        );
+        assert_eq!(
+            line(&text, r#"vaxel_agents{group="h",state="ready"}"#),
+            Some("1")
+        );
+        assert_eq!(
+            line(&text, r#"vaxel_site_agents{state="ready"}"#),
+            Some("1")
+        );
+        assert_eq!(
+            line(&text, r#"vaxel_site_agents{state="logged_out"}"#),
+            Some("0")
+        );
+        assert_eq!(line(&text, "vaxel_site_calls_waiting"), Some("1"));
+        assert_eq!(
+            line(&text, r#"vaxel_service_level_target_ratio{group="h"}"#),
+            Some("0.9")
+        );
+        let build = format!(
+            r#"vaxel_build_info{{version="{}"}}"#,
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(line(&text, &build), Some("1"));
+        // A fresh daemon has the groups' histograms from the start (no "No data").
+        assert_eq!(
+            line(
+                &text,
+                r#"vaxel_wait_seconds_count{group="g",outcome="answered"}"#
+            ),
+            Some("0")
+        );
+        assert_eq!(
+            line(&text, r#"vaxel_talk_seconds_count{group="h"}"#),
+            Some("0")
         );
     }
 }

@@ -27,6 +27,7 @@ pub mod platform;
 pub mod records;
 pub mod recovery;
 pub mod registry;
+pub mod screens;
 pub mod snapshot;
 
 pub use engine_task::ReloadError;
