@@ -239,7 +239,7 @@ impl Engine {
         (pos, gs.ewt_ms(pos))
     }
 
-    fn send_queue(&mut self, slot: Slot, group: GroupIdx) {
+    pub(super) fn send_queue(&mut self, slot: Slot, group: GroupIdx) {
         let (position, ewt) = self.position(slot, group);
         let call = self.call(slot).id.clone();
         let group_id = self.site.group(group).id.clone();

@@ -126,6 +126,8 @@ impl Engine {
             }
         }
         self.rebuild_indexes();
+        self.watch_calendars();
+        self.recheck_all();
         Ok(())
     }
 
