@@ -70,8 +70,9 @@ pub struct GroupSnapshot {
     pub name: Text,
     pub waiting: u32,
     pub oldest_wait_s: f64,
-    /// Expected wait of a call joining the queue now.
-    pub ewt_s: u64,
+    /// Expected wait of a call joining the queue now; `None` (JSON `null`) when unknown:
+    /// nobody serving the group is logged in and unpaused.
+    pub ewt_s: Option<u64>,
     pub agents: AgentCounts,
     pub today: DayStats,
 }

@@ -200,7 +200,7 @@ impl Engine {
                     call,
                     prompt: prompt.clone(),
                     position: Some(position),
-                    ewt_s: Some(Timestamp::ms_to_secs_ceil(ewt)),
+                    ewt_s: ewt.map(Timestamp::ms_to_secs_ceil),
                 },
             );
         }

@@ -189,7 +189,8 @@ impl Engine {
             Condition::WaitOver(ms) => ms == 0,
             Condition::QueueOver(n) => ahead >= n,
             Condition::NoAgents => staffed == 0 || closed,
-            Condition::EwtOver(ms) => ewt > ms,
+            // Unknown (nobody to serve) counts as over.
+            Condition::EwtOver(ms) => ewt.is_none_or(|e| e > ms),
         });
         let in_place = |r: usize| {
             matches!(g.overflow[r].to, Target::Callback)
@@ -213,7 +214,7 @@ impl Engine {
         }
         if self.live_in_queue(slot)
             && let Some(limit) = g.callback_offer_ewt_ms
-            && ewt > limit
+            && ewt.is_none_or(|e| e > limit)
         {
             self.offer_callback(slot, group);
         }
@@ -231,8 +232,9 @@ impl Engine {
         }
     }
 
-    /// The call's position (1 = next) and expected wait in `group`.
-    pub(super) fn position(&self, slot: Slot, group: GroupIdx) -> (u32, u64) {
+    /// The call's position (1 = next) and expected wait in `group` (`None`: unknown, with
+    /// nobody to serve).
+    pub(super) fn position(&self, slot: Slot, group: GroupIdx) -> (u32, Option<u64>) {
         let key = self.qkey(slot);
         let gs = &self.st.groups[group.ix()];
         let pos = gs.ahead_of(&key) + 1;
@@ -249,7 +251,9 @@ impl Engine {
                 call,
                 group: group_id,
                 position,
-                ewt_s: Timestamp::ms_to_secs_ceil(ewt),
+                // The protocol's `queue` command requires a figure; 0 stands for unknown
+                // until it may leave it out (see docs/engine.md, expected wait).
+                ewt_s: ewt.map_or(0, Timestamp::ms_to_secs_ceil),
             },
         );
     }

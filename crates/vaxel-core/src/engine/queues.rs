@@ -218,11 +218,13 @@ impl GroupState {
     }
 
     /// Expected wait of the caller at `position` (1 = next): the fluid estimate
-    /// `position × AHT / staffed agents`, with one agent assumed when none is staffed.
+    /// `position × AHT / staffed agents`; unknown (`None`) when nobody serving the group is
+    /// logged in and unpaused, since no estimate of when someone comes is honest then.
     /// Documented in docs/engine.md; its accuracy is measured against replays.
-    pub(crate) fn ewt_ms(&self, position: u32) -> u64 {
-        let staffed = f64::from(self.staffed().max(1));
-        (f64::from(position) * self.aht_ms / staffed).round() as u64
+    pub(crate) fn ewt_ms(&self, position: u32) -> Option<u64> {
+        let staffed = self.staffed();
+        (staffed > 0)
+            .then(|| (f64::from(position) * self.aht_ms / f64::from(staffed)).round() as u64)
     }
 
     /// Folds a finished handle time into the moving average (weight 1/20 for the newest).

@@ -138,7 +138,7 @@ impl Engine {
             let gs = &self.st.groups[group.ix()];
             let staffed = gs.staffed() > 0;
             let position = gs.ahead_of(&self.qkey(slot)) + 1;
-            let ewt = staffed.then(|| gs.ewt_ms(position));
+            let ewt = gs.ewt_ms(position);
             let fired = self.call(slot).member(group).map_or(0, |m| m.fired);
             let rule = g.overflow.iter().enumerate().position(|(i, r)| {
                 fired & (1 << i.min(31)) == 0

@@ -36,7 +36,7 @@ impl Engine {
                     oldest_wait_s: gs
                         .oldest_place()
                         .map_or(0.0, |p| now.since(Timestamp(p)) as f64 / 1000.0),
-                    ewt_s: Timestamp::ms_to_secs_ceil(gs.ewt_ms(gs.waiting() + 1)),
+                    ewt_s: gs.ewt_ms(gs.waiting() + 1).map(Timestamp::ms_to_secs_ceil),
                     agents,
                     today,
                 }

@@ -340,10 +340,11 @@ impl Metrics {
             self.oldest_wait
                 .with_label_values(&[id])
                 .set(g.oldest_wait_s);
+            // Unknown (nobody to serve) is NaN, which Prometheus shows as no number.
             #[allow(clippy::cast_precision_loss)] // seconds: far below 2^52
             self.expected_wait
                 .with_label_values(&[id])
-                .set(g.ewt_s as f64);
+                .set(g.ewt_s.map_or(f64::NAN, |e| e as f64));
             for state in AgentState::ALL {
                 self.agents
                     .with_label_values(&[id, state.as_str()])
