@@ -6,7 +6,7 @@ use super::state::{Agent, CallState, Member, Slot, Status};
 use super::timers::Timer;
 use super::{Engine, EngineState};
 use crate::output::{CallbackNote, Command, Outcome};
-use crate::site::{AgentIdx, Condition, GroupIdx, OverflowMode, Target, Text};
+use crate::site::{AgentIdx, Condition, GroupIdx, OverflowMode, Strategy, Target, Text};
 use crate::time::Timestamp;
 
 /// The prompt played when a caller accepts a callback, before the line is freed.
@@ -300,11 +300,14 @@ impl Engine {
     /// Picks the free agent `group`'s strategy prefers for a call at widen `step`, not
     /// `avoid` (who just let it ring out) unless nobody else is free.
     pub(super) fn pick_agent(
-        &self,
+        &mut self,
         group: GroupIdx,
         step: u8,
         avoid: Option<AgentIdx>,
     ) -> Option<AgentIdx> {
+        if self.site.group(group).strategy == Strategy::Random {
+            return self.pick_random(group, step, avoid);
+        }
         let gs = &self.st.groups[group.ix()];
         let mut best: Option<IdleKey> = None;
         let mut fallback = None;
@@ -321,6 +324,32 @@ impl Engine {
             }
         }
         best.map(|k| k.agent).or(fallback)
+    }
+
+    /// The `random` strategy: one of the free agents who qualify at `step` (not `avoid`
+    /// unless nobody else is free), each as likely, drawn now from the seeded generator.
+    /// Counting them costs the free set's length: tens of agents.
+    fn pick_random(
+        &mut self,
+        group: GroupIdx,
+        step: u8,
+        avoid: Option<AgentIdx>,
+    ) -> Option<AgentIdx> {
+        let mut all = Vec::new();
+        for tier in self.st.groups[group.ix()]
+            .idle
+            .iter()
+            .take(usize::from(step) + 1)
+        {
+            all.extend(tier.live(live_in(&self.st.agents)).map(|k| k.agent));
+        }
+        let others = all.iter().filter(|&&a| Some(a) != avoid).count();
+        if others == 0 {
+            return all.first().copied();
+        }
+        // Lemire's multiply-shift: uniform up to a bias of n / 2^64.
+        let r = ((u128::from(self.next_random()) * others as u128) >> 64) as usize;
+        all.into_iter().filter(|&a| Some(a) != avoid).nth(r)
     }
 
     /// A free agent takes the best call among all groups it serves (highest priority, then
@@ -363,7 +392,6 @@ impl Engine {
             rr_stamp: a.rr_stamp,
             calls_today: a.calls_today,
             talk_ms_today: a.talk_ms_today,
-            random: 0,
         };
         let stint = a.stint;
         self.st.agents[agent.ix()].free = true;
@@ -371,9 +399,6 @@ impl Engine {
             let (g, tier) = self.st.agent_groups[agent.ix()][i];
             let strategy = self.site.group(g).strategy;
             facts.skill_score = self.st.agent_scores[agent.ix()][i];
-            if strategy == crate::site::Strategy::Random {
-                facts.random = self.next_random();
-            }
             let key = idle_key(strategy, &facts, agent);
             self.st.groups[g.ix()].idle[usize::from(tier)].insert(IdleEntry { key, stint });
         }

@@ -130,8 +130,6 @@ pub(crate) struct AgentFacts {
     pub rr_stamp: u64,
     pub calls_today: u32,
     pub talk_ms_today: u64,
-    /// Drawn from the engine's seeded generator each time the agent becomes free.
-    pub random: u64,
 }
 
 /// Ranks a free agent for `strategy`:
@@ -139,7 +137,9 @@ pub(crate) struct AgentFacts {
 /// - `most-skilled`: highest sum of levels in the required skills, then longest idle;
 /// - `round-robin`: the longest since last given a call, so turns rotate;
 /// - `fewest-calls` / `least-talk-time`: today's count / talk time, then longest idle;
-/// - `random`: a fresh random draw each time the agent becomes free (uniform choice).
+/// - `random`: no rank (agent order); the pick itself draws uniformly among the free
+///   agents who qualify (`Engine::pick_agent`), since a rank drawn when an agent became
+///   free would favour whoever had drawn low and stayed unpicked.
 pub(crate) fn idle_key(strategy: Strategy, f: &AgentFacts, agent: AgentIdx) -> IdleKey {
     let idle = f.idle_since.0;
     let (primary, secondary) = match strategy {
@@ -148,7 +148,7 @@ pub(crate) fn idle_key(strategy: Strategy, f: &AgentFacts, agent: AgentIdx) -> I
         Strategy::RoundRobin => (f.rr_stamp, idle),
         Strategy::FewestCalls => (u64::from(f.calls_today), idle),
         Strategy::LeastTalkTime => (f.talk_ms_today, idle),
-        Strategy::Random => (f.random, 0),
+        Strategy::Random => (0, 0),
     };
     IdleKey {
         primary,
@@ -268,28 +268,27 @@ pub(crate) fn service_level(d: &DayStats) -> f64 {
 mod tests {
     use super::*;
 
-    fn facts(idle: u64, score: u32, rr: u64, calls: u32, talk: u64, random: u64) -> AgentFacts {
+    fn facts(idle: u64, score: u32, rr: u64, calls: u32, talk: u64) -> AgentFacts {
         AgentFacts {
             idle_since: Timestamp(idle),
             skill_score: score,
             rr_stamp: rr,
             calls_today: calls,
             talk_ms_today: talk,
-            random,
         }
     }
 
     #[test]
     fn strategies_rank_as_documented() {
-        let a = facts(100, 5, 7, 3, 900, 50);
-        let b = facts(200, 9, 2, 1, 100, 10);
+        let a = facts(100, 5, 7, 3, 900);
+        let b = facts(200, 9, 2, 1, 100);
         let rank = |s| idle_key(s, &a, AgentIdx(0)) < idle_key(s, &b, AgentIdx(1));
         assert!(rank(Strategy::LongestIdle), "a idle longer");
         assert!(!rank(Strategy::MostSkilled), "b more skilled");
         assert!(!rank(Strategy::RoundRobin), "b served longer ago");
         assert!(!rank(Strategy::FewestCalls));
         assert!(!rank(Strategy::LeastTalkTime));
-        assert!(!rank(Strategy::Random), "b drew lower");
+        assert!(rank(Strategy::Random), "agent order: the pick draws");
     }
 
     #[test]
