@@ -552,12 +552,16 @@ impl Engine {
         }
     }
 
-    /// Offers a callback once per call; the caller keeps waiting meanwhile.
+    /// Offers a callback once per call; the caller keeps waiting meanwhile. Only to a
+    /// caller whose number can be dialled back (E.164): a withheld or internal number
+    /// would free the line for a callback that can never reach the caller, who waits on
+    /// in the queue instead.
     pub(super) fn offer_callback(&mut self, slot: Slot, group: GroupIdx) {
         let call = self.call(slot);
         if call.callback != CallbackNote::None
             || call.offering.is_some()
             || call.state != CallState::Queued
+            || !super::arrival::is_e164(&call.from)
         {
             return;
         }
