@@ -188,6 +188,14 @@ impl Engine {
         if let Some(mm) = self.call_mut(slot).member_mut(group) {
             mm.next_announce = Some(now.plus_ms(g.announce_every_ms));
         }
+        self.play_queue_prompt(slot, group);
+    }
+
+    /// Plays `group`'s queue prompt, if it has one, with the caller's position and expected
+    /// wait (left out when unknown).
+    pub(super) fn play_queue_prompt(&mut self, slot: Slot, group: GroupIdx) {
+        let site = self.site.clone();
+        let g = site.group(group);
         if self.call(slot).state != CallState::Queued {
             return;
         }

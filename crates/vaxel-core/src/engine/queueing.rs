@@ -209,6 +209,10 @@ impl Engine {
             return;
         }
         self.send_queue(slot, group);
+        if g.announce_every_ms == 0 {
+            // "Only when the call enters the queue": once, now.
+            self.play_queue_prompt(slot, group);
+        }
         if let Some(r) = matched {
             self.apply_rule(slot, group, r, depth);
         }
