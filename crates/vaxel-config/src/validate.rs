@@ -12,6 +12,7 @@ use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use vaxel_core::calendar::{Calendar, parse_date, parse_day_key, parse_ranges};
+use vaxel_core::holidays::HolidayRule;
 use vaxel_core::site::{
     AgentDef, AgentIdx, Auth, CalendarIdx, CallbackPolicy, Condition, Crisis, DirectoryEntry,
     Entry, EntryIdx, Group, GroupIdx, Menu, MenuIdx, OverflowMode, OverflowRule, PlatformPolicy,
@@ -594,6 +595,22 @@ impl<'r> Validator<'r> {
                 }
             }
             for (h, d) in rc.holidays.iter().enumerate() {
+                if let Some(rule) = HolidayRule::parse(d) {
+                    if cal.holiday_rule.replace(rule).is_some() {
+                        self.warn(
+                            format!("{p}.holidays[{h}]"),
+                            format!("\"{d}\" is listed twice"),
+                        );
+                    }
+                    continue;
+                }
+                if !d.bytes().any(|b| b.is_ascii_digit()) {
+                    self.err(
+                        format!("{p}.holidays[{h}]"),
+                        format!("\"{d}\" is neither a date like \"2026-12-24\" nor a holiday rule; the rule of Swedish public holidays is \"se\""),
+                    );
+                    continue;
+                }
                 match parse_date(d) {
                     Ok(date) => {
                         if !cal.holidays.insert(date) {
@@ -2453,9 +2470,19 @@ skills = { vaxel = 2, bygglov = 3, "lang:en" = 2 }
         let city = &s.entries[s.entry_by_number["+4685080000"].ix()];
         assert_eq!(city.route, Target::Menu(s.menu_by_id["main"]));
         let office = &s.calendars[city.calendar.map_or(0, CalendarIdx::ix)];
-        for holiday in ["2026-12-24", "2026-06-19", "2027-03-26", "2027-11-06"] {
+        assert_eq!(office.holiday_rule, Some(HolidayRule::Sweden));
+        for holiday in [
+            "2026-12-24",
+            "2026-06-19",
+            "2027-03-26",
+            "2027-11-06",
+            "2028-04-14",
+        ] {
             let d = parse_date(holiday).unwrap();
-            assert!(office.holidays.contains(&d), "{holiday}");
+            assert!(
+                office.holiday_rule.is_some_and(|r| r.closes(d)),
+                "{holiday}"
+            );
         }
         let strategies: BTreeSet<&str> = s.groups.iter().map(|g| g.strategy.name()).collect();
         assert_eq!(
