@@ -72,6 +72,14 @@ pub const SENSIBLE_PRIORITY: std::ops::RangeInclusive<i64> = -1000..=1000;
 /// Tokens shorter than this get a warning.
 pub const MIN_TOKEN_LEN: usize = 16;
 
+/// Overflow rules one group may have: the engine records which were applied to a call as
+/// one bit each of a 32-bit set.
+pub const MAX_OVERFLOW_RULES: usize = 32;
+
+/// Widen steps one group may have: the engine counts a call's step in a byte, and keeps a
+/// queue per step.
+pub const MAX_WIDEN_STEPS: usize = 32;
+
 const OVERFLOW_WHEN: [&str; 4] = ["wait_over_s", "queue_over", "no_agents", "ewt_over_s"];
 const OVERFLOW_MODES: [&str; 2] = ["move", "expand"];
 const DAY_KEYS: [&str; 13] = [
@@ -961,6 +969,15 @@ impl<'r> Validator<'r> {
         }
         let mut overflow = Vec::new();
         let mut src = Vec::new();
+        if g.overflow.len() > MAX_OVERFLOW_RULES {
+            self.err(
+                format!("{p}.overflow"),
+                format!(
+                    "{} rules; a group may have at most {MAX_OVERFLOW_RULES} (the engine keeps which have been applied to a call in one bit each)",
+                    g.overflow.len()
+                ),
+            );
+        }
         for (j, r) in g.overflow.iter().enumerate() {
             if let Some(rule) = self.overflow(i, &format!("{p}.overflow[{j}]"), r) {
                 overflow.push(rule);
@@ -1002,6 +1019,15 @@ impl<'r> Validator<'r> {
             self.warn(
                 format!("{p}.widen"),
                 "has no effect: the group requires no skills",
+            );
+        }
+        if g.widen.len() > MAX_WIDEN_STEPS {
+            self.err(
+                format!("{p}.widen"),
+                format!(
+                    "{} steps; a group may have at most {MAX_WIDEN_STEPS}",
+                    g.widen.len()
+                ),
             );
         }
         for (j, w) in g.widen.iter().enumerate() {
@@ -2323,6 +2349,21 @@ skills = { vaxel = 2, bygglov = 3, "lang:en" = 2 }
                 &format!("requires = {{ vaxel = 1 }}\noverflow = [{rules}]"),
             )
         };
+        let many = vec!["{ when = \"no_agents\", to = \"number:+46850899999\" }"; 33].join(", ");
+        has(
+            &o(&many),
+            "error: groups[0].overflow: 33 rules; a group may have at most 32 (the engine keeps which have been applied to a call in one bit each)",
+        );
+        let steps: Vec<String> = (1..=33)
+            .map(|i| format!("{{ after_s = {i}, min_level = 1 }}"))
+            .collect();
+        has(
+            &replaced(
+                "requires = { vaxel = 1 }",
+                &format!("requires = {{ vaxel = 1 }}\nwiden = [{}]", steps.join(", ")),
+            ),
+            "error: groups[0].widen: 33 steps; a group may have at most 32",
+        );
         has(
             &o("{ when = \"wait_over_s\", to = \"group:bygglov\" }"),
             "error: groups[0].overflow[0].value: \"wait_over_s\" needs a value",
