@@ -86,7 +86,8 @@ impl Engine {
         }
     }
 
-    /// Ends every membership, counting the call as `outcome` in each group's figures.
+    /// Ends every membership, counting the call as `outcome` in each group's figures
+    /// (abandoned; overflowed is counted once per call, by [`Engine::finish`]).
     pub(super) fn leave_all_groups(&mut self, slot: Slot, outcome: Option<Outcome>) {
         let now = self.st.now;
         let place = self.call(slot).place;
@@ -100,7 +101,6 @@ impl Engine {
                         today.short_abandoned += 1;
                     }
                 }
-                Some(Outcome::OverflowExternal | Outcome::Timeout) => today.overflowed += 1,
                 _ => {}
             }
         }
@@ -278,7 +278,6 @@ impl Engine {
 
     /// The call leaves `group` for `target` (another group, a number, a menu).
     fn move_out(&mut self, slot: Slot, group: GroupIdx, target: &Target, depth: u32) {
-        self.st.groups[group.ix()].today.overflowed += 1;
         match target {
             Target::Group(t) => {
                 let t = *t;
