@@ -9,10 +9,20 @@ use crate::snapshot::{
 use crate::time::Timestamp;
 
 impl Engine {
-    /// The live state: groups with their figures, agents, and calls waiting (oldest first).
+    /// The live state at the engine's time: groups with their figures, agents, and calls
+    /// waiting (oldest first).
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let now = self.st.now;
+        self.snapshot_at(self.st.now)
+    }
+
+    /// The live state as read at `now` (the daemon's clock): waits and ages run to `now`,
+    /// not to the last input or timer, so a quiet queue's oldest wait keeps growing between
+    /// events. A `now` before the engine's time reads at the engine's time. Nothing is
+    /// changed: timers due by `now` have not fired yet.
+    #[must_use]
+    pub fn snapshot_at(&self, now: Timestamp) -> Snapshot {
+        let now = now.max(self.st.now);
         let site = &self.site;
         let mut counts = vec![AgentCounts::default(); self.st.groups.len()];
         for (a, groups) in self.st.agents.iter().zip(&self.st.agent_groups) {

@@ -471,7 +471,9 @@ impl EngineTask {
             }
             Request::Closed { conn, undelivered } => self.on_closed(conn, undelivered),
             Request::Snapshot(tx) => {
-                let _ = tx.send(self.machine.engine.snapshot());
+                // Read at the clock's time, so waits move between events too.
+                let at = self.now();
+                let _ = tx.send(self.machine.engine.snapshot_at(at));
             }
             Request::Directory(q, tx) => {
                 let _ = tx.send(self.machine.engine.directory(&q));
