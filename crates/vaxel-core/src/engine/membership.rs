@@ -8,7 +8,7 @@ use super::state::{CallState, Member, Slot};
 use super::timers::Timer;
 use super::{Engine, live_call};
 use crate::output::Command;
-use crate::site::{Condition, Group, GroupIdx};
+use crate::site::{Condition, Group, GroupIdx, Target};
 use crate::time::Timestamp;
 
 /// The next moment something is due for membership `m` of `g`, after `now` unless it can
@@ -39,6 +39,18 @@ fn next_deadline(g: &Group, m: &Member, now: Timestamp, actionable: bool) -> Opt
         // freed) or while ringing (due ones are played when the call is back in queue).
         .chain(m.next_announce.filter(|_| actionable))
         .min()
+}
+
+/// Whether an overflow rule to `target` applies to a call in `state`: every rule to a
+/// caller waiting on the line; to an accepted callback (its line freed) only a move or an
+/// expansion to another group, where more agents can make the call back. A number, a menu
+/// or a callback offer needs the caller on the line.
+pub(super) fn rule_fits(state: CallState, target: &Target) -> bool {
+    match state {
+        CallState::Queued => true,
+        CallState::CallbackWaiting => matches!(target, Target::Group(_)),
+        _ => false,
+    }
 }
 
 impl Engine {
@@ -133,8 +145,12 @@ impl Engine {
                     return;
                 }
             }
+        }
+        let state = self.call(slot).state;
+        if state.in_queue() {
             let due = g.overflow.iter().enumerate().position(|(i, r)| {
                 m.fired & (1 << i.min(31)) == 0
+                    && rule_fits(state, &r.to)
                     && matches!(r.when, Condition::WaitOver(ms) if m.entered.plus_ms(ms) <= now)
             });
             if let Some(r) = due {

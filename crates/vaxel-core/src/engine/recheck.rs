@@ -10,6 +10,7 @@
 //! ever once everybody had gone home.
 
 use super::Engine;
+use super::membership::rule_fits;
 use super::state::{CallState, Slot};
 use crate::output::Outcome;
 use crate::site::{CalendarIdx, Condition, GroupIdx};
@@ -140,8 +141,10 @@ impl Engine {
             let position = gs.ahead_of(&self.qkey(slot)) + 1;
             let ewt = gs.ewt_ms(position);
             let fired = self.call(slot).member(group).map_or(0, |m| m.fired);
+            let state = self.call(slot).state;
             let rule = g.overflow.iter().enumerate().position(|(i, r)| {
                 fired & (1 << i.min(31)) == 0
+                    && rule_fits(state, &r.to)
                     && change.watches(r.when)
                     && match r.when {
                         Condition::WaitOver(_) => false,
@@ -152,7 +155,7 @@ impl Engine {
             });
             match rule {
                 Some(r) => self.apply_rule(slot, group, r, 0),
-                None if closed && !staffed => {
+                None if closed && !staffed && state == CallState::Queued => {
                     if self.call(slot).members.len() > 1 {
                         self.leave_group(slot, group);
                         if let Some(first) = self.call(slot).members.first().map(|m| m.group) {
@@ -167,10 +170,10 @@ impl Engine {
         }
     }
 
-    /// Whether the call `seq` is still in `slot`, a caller on the line waiting in `group`
-    /// (callbacks, whose line is freed, are left to wait for an agent).
+    /// Whether the call `seq` is still in `slot`, waiting in `group`'s queue (a caller, or
+    /// an accepted callback: see [`rule_fits`] for the rules that apply to each).
     fn waits_in(&self, slot: Slot, seq: u64, group: GroupIdx) -> bool {
         matches!(&self.st.calls[slot as usize],
-            Some(c) if c.seq == seq && c.state == CallState::Queued && c.member(group).is_some())
+            Some(c) if c.seq == seq && c.state.in_queue() && c.member(group).is_some())
     }
 }
