@@ -145,6 +145,8 @@ pub struct RawGroup {
     pub queue_prompt: Option<String>,
     /// Project addition: seconds between position/EWT announcements (0 = only on entry).
     pub announce_every_s: Option<f64>,
+    /// Project addition: `prefer` or `require` agents with the caller's language skill.
+    pub lang: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

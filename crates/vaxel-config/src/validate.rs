@@ -15,8 +15,8 @@ use vaxel_core::calendar::{Calendar, parse_date, parse_day_key, parse_ranges};
 use vaxel_core::holidays::HolidayRule;
 use vaxel_core::site::{
     AgentDef, AgentIdx, Auth, CalendarIdx, CallbackPolicy, Condition, Crisis, DirectoryEntry,
-    Entry, EntryIdx, Group, GroupIdx, Menu, MenuIdx, OverflowMode, OverflowRule, PlatformPolicy,
-    Site, SkillIdx, Strategy, Target, Text, Widen, skill_level,
+    Entry, EntryIdx, Group, GroupIdx, LangPolicy, Menu, MenuIdx, OverflowMode, OverflowRule,
+    PlatformPolicy, Site, SkillIdx, Strategy, Target, Text, Widen, skill_level,
 };
 
 /// A site that passed validation, with the warnings found on the way.
@@ -993,12 +993,23 @@ impl<'r> Validator<'r> {
             0.0,
             3600.0,
         );
+        let lang = match g.lang.as_deref() {
+            None => LangPolicy::Ignore,
+            Some(l) => LangPolicy::parse(l).unwrap_or_else(|| {
+                self.err(
+                    format!("{p}.lang"),
+                    format!("\"{l}\" is not a language policy; use \"prefer\" or \"require\""),
+                );
+                LangPolicy::Ignore
+            }),
+        };
         Group {
             id: text(&g.id),
             name,
             requires,
             widen,
             strategy,
+            lang,
             wrapup_ms,
             ring_ms,
             max_no_answer,

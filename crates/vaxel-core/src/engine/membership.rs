@@ -188,8 +188,7 @@ impl Engine {
             mm.step = to;
         }
         if in_queue {
-            let avoid = self.call(slot).declined_by;
-            if let Some(a) = self.pick_agent(group, to, avoid) {
+            if let Some(a) = self.pick_agent(slot, group, to) {
                 self.connect(slot, a, group);
             }
         }

@@ -6,7 +6,10 @@ use super::state::{Agent, CallState, Member, Slot, Status};
 use super::timers::Timer;
 use super::{Engine, EngineState};
 use crate::output::{CallbackNote, Command, Outcome};
-use crate::site::{AgentIdx, Condition, GroupIdx, OverflowMode, Strategy, Target, Text};
+use crate::site::{
+    AgentIdx, Condition, GroupIdx, LangPolicy, OverflowMode, SkillIdx, Strategy, Target, Text,
+    skill_level,
+};
 use crate::time::Timestamp;
 
 /// The prompt played when a caller accepts a callback, before the line is freed.
@@ -144,13 +147,12 @@ impl Engine {
             next_announce,
             armed: None,
         });
-        let declined_by = call.declined_by;
         let state = call.state;
         if first_visit {
             self.st.groups[group.ix()].today.offered += 1;
         }
         let offer_to = if state.in_queue() {
-            self.pick_agent(group, step, declined_by)
+            self.pick_agent(slot, group, step)
         } else {
             None
         };
@@ -300,22 +302,66 @@ impl Engine {
         }
     }
 
-    /// Picks the free agent `group`'s strategy prefers for a call at widen `step`, not
-    /// `avoid` (who just let it ring out) unless nobody else is free.
-    pub(super) fn pick_agent(
+    /// Picks the free agent `group`'s strategy prefers for the call in `slot` at widen
+    /// `step`, not the agent who just let it ring out unless nobody else is free, and
+    /// heeding the group's language policy.
+    pub(super) fn pick_agent(&mut self, slot: Slot, group: GroupIdx, step: u8) -> Option<AgentIdx> {
+        let avoid = self.call(slot).declined_by;
+        match self.lang_need(slot, group) {
+            None => self.pick_among(group, step, avoid, None),
+            Some((LangPolicy::Require, lang)) => self.pick_among(group, step, avoid, Some(lang)),
+            Some((_, lang)) => self
+                .pick_among(group, step, avoid, Some(lang))
+                .or_else(|| self.pick_among(group, step, avoid, None)),
+        }
+    }
+
+    /// The language policy of `group` and the skill of the caller's language, when both
+    /// apply: the group heeds languages, the caller's is known, and the site has the
+    /// skill `lang:xx` at all.
+    fn lang_need(&self, slot: Slot, group: GroupIdx) -> Option<(LangPolicy, SkillIdx)> {
+        let policy = self.site.group(group).lang;
+        if policy == LangPolicy::Ignore {
+            return None;
+        }
+        let lang = self.call(slot).lang.as_deref()?;
+        Some((policy, self.site.lang_skill(lang)?))
+    }
+
+    /// Whether `agent` speaks the language with skill `lang` (any level).
+    fn speaks(&self, agent: AgentIdx, lang: SkillIdx) -> bool {
+        skill_level(&self.site.agent(agent).skills, lang) > 0
+    }
+
+    /// Whether `agent` may be offered the call in `slot` from `group`: only a group that
+    /// requires the caller's language turns anyone away.
+    fn may_take(&self, agent: AgentIdx, slot: Slot, group: GroupIdx) -> bool {
+        match self.lang_need(slot, group) {
+            Some((LangPolicy::Require, lang)) => self.speaks(agent, lang),
+            _ => true,
+        }
+    }
+
+    /// [`pick_agent`](Self::pick_agent) among the free agents who speak `lang` (all when
+    /// `None`).
+    fn pick_among(
         &mut self,
         group: GroupIdx,
         step: u8,
         avoid: Option<AgentIdx>,
+        lang: Option<SkillIdx>,
     ) -> Option<AgentIdx> {
         if self.site.group(group).strategy == Strategy::Random {
-            return self.pick_random(group, step, avoid);
+            return self.pick_random(group, step, avoid, lang);
         }
         let gs = &self.st.groups[group.ix()];
         let mut best: Option<IdleKey> = None;
         let mut fallback = None;
         for tier in gs.idle.iter().take(usize::from(step) + 1) {
-            for k in tier.live(live_in(&self.st.agents)).take(2) {
+            let speaking = tier
+                .live(live_in(&self.st.agents))
+                .filter(|k| lang.is_none_or(|l| self.speaks(k.agent, l)));
+            for k in speaking.take(2) {
                 if Some(k.agent) == avoid {
                     fallback = Some(k.agent);
                     continue;
@@ -337,6 +383,7 @@ impl Engine {
         group: GroupIdx,
         step: u8,
         avoid: Option<AgentIdx>,
+        lang: Option<SkillIdx>,
     ) -> Option<AgentIdx> {
         let mut all = Vec::new();
         for tier in self.st.groups[group.ix()]
@@ -344,7 +391,11 @@ impl Engine {
             .iter()
             .take(usize::from(step) + 1)
         {
-            all.extend(tier.live(live_in(&self.st.agents)).map(|k| k.agent));
+            all.extend(
+                tier.live(live_in(&self.st.agents))
+                    .map(|k| k.agent)
+                    .filter(|&a| lang.is_none_or(|l| self.speaks(a, l))),
+            );
         }
         let others = all.iter().filter(|&&a| Some(a) != avoid).count();
         if others == 0 {
@@ -367,7 +418,8 @@ impl Engine {
                 .iter()
                 .filter(|q| !q.is_empty())
             {
-                for k in q.iter().take(2) {
+                let takes = |k: &&QKey| self.may_take(agent, k.slot, g);
+                for k in q.iter().filter(takes).take(2) {
                     if self.call(k.slot).declined_by == Some(agent) {
                         if fallback.is_none_or(|(b, _)| *k < b) {
                             fallback = Some((*k, g));
@@ -528,7 +580,7 @@ impl Engine {
         let mut fallback = None;
         for i in 0..self.call(slot).members.len() {
             let Member { group: g, step, .. } = self.call(slot).members[i];
-            match self.pick_agent(g, step, avoid) {
+            match self.pick_agent(slot, g, step) {
                 Some(a) if Some(a) == avoid => fallback = fallback.or(Some((a, g))),
                 Some(a) => {
                     self.connect(slot, a, g);
