@@ -20,6 +20,7 @@ impl Engine {
         a.nonce = a.nonce.wrapping_add(1);
         let new = a.view_state();
         if old != new {
+            a.busy.close(old, a.since, now, self.day_start);
             a.since = now;
             let (was, is) = (is_staffed(old), is_staffed(new));
             if was != is {

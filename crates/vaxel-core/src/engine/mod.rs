@@ -9,6 +9,7 @@ mod call_index;
 mod calls;
 mod finish;
 mod membership;
+mod occupancy;
 mod queueing;
 mod queues;
 mod recheck;
@@ -103,6 +104,9 @@ pub struct Engine {
     /// Groups whose last serving agent just left, to re-check once the transition that
     /// caused it is done (empty between inputs).
     recheck: Vec<GroupIdx>,
+    /// Local midnight beginning the current day of the `today` figures (derived from
+    /// `day_end`; not saved).
+    day_start: Timestamp,
     st: EngineState,
 }
 
@@ -154,6 +158,7 @@ impl Engine {
             agent_addr: agents_by_address(&site),
             edges: recheck::CalendarEdges::default(),
             recheck: Vec::new(),
+            day_start: Timestamp(0),
             st: EngineState {
                 now,
                 calls: Vec::new(),
@@ -243,9 +248,11 @@ impl Engine {
             agent_addr: agents_by_address(&site),
             edges: recheck::CalendarEdges::default(),
             recheck: Vec::new(),
+            day_start: Timestamp(0),
             site,
             st: state,
         };
+        engine.day_start = engine.local_midnight(Timestamp(engine.st.day_end.0.saturating_sub(1)));
         engine.st.by_id = CallIndex::rebuild(&engine.st.calls);
         engine.st.mark_free_agents();
         engine.count_staffed();
@@ -500,8 +507,17 @@ impl Engine {
         }
     }
 
+    /// The local midnight that begins the day of `at`.
+    fn local_midnight(&self, at: Timestamp) -> Timestamp {
+        let tz = &self.site.timezone;
+        let date = tz.to_datetime(at.to_jiff()).date();
+        tz.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+            .map_or(Timestamp(0), Timestamp::from_jiff)
+    }
+
     #[cold]
     fn start_day(&mut self) {
+        self.day_start = self.local_midnight(self.st.now);
         let tz = &self.site.timezone;
         let local = tz.to_datetime(self.st.now.to_jiff());
         let next_midnight = local.date().tomorrow().ok().and_then(|d| {
@@ -515,6 +531,7 @@ impl Engine {
         for a in &mut self.st.agents {
             a.calls_today = 0;
             a.talk_ms_today = 0;
+            a.busy.new_day();
         }
     }
 }

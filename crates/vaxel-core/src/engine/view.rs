@@ -1,10 +1,12 @@
 //! Read-only views of the engine for wallboards, desktops and metrics.
 
 use super::Engine;
+use super::occupancy::Busy;
 use super::queues::service_level;
 use super::state::{CallState, Status};
 use crate::snapshot::{
-    AgentCounts, AgentSnapshot, CallSnapshot, DirectoryHit, GroupSnapshot, Presence, Snapshot,
+    AgentCounts, AgentSnapshot, CallSnapshot, DirectoryHit, GroupSnapshot, Occupancy, Presence,
+    Snapshot,
 };
 use crate::time::Timestamp;
 
@@ -25,18 +27,30 @@ impl Engine {
         let now = now.max(self.st.now);
         let site = &self.site;
         let mut counts = vec![AgentCounts::default(); self.st.groups.len()];
+        let mut busy = vec![(Busy::default(), Busy::default()); self.st.groups.len()];
+        let mut site_busy = (Busy::default(), Busy::default());
         for (a, groups) in self.st.agents.iter().zip(&self.st.agent_groups) {
             let state = a.view_state();
+            let (today, recent) = a.busy.at(state, a.since, now, self.day_start);
+            site_busy.0.add(today);
+            site_busy.1.add(recent);
             for &(g, _) in groups {
                 counts[g.ix()].add(state);
+                busy[g.ix()].0.add(today);
+                busy[g.ix()].1.add(recent);
             }
         }
+        let occupancy = |(today, recent): (Busy, Busy)| Occupancy {
+            today: today.ratio(),
+            last_15_min: recent.ratio(),
+        };
         let groups = site
             .groups
             .iter()
             .zip(&self.st.groups)
             .zip(counts)
-            .map(|((g, gs), agents)| {
+            .zip(busy)
+            .map(|(((g, gs), agents), busy)| {
                 let mut today = gs.today;
                 today.service_level = service_level(&today);
                 GroupSnapshot {
@@ -49,6 +63,7 @@ impl Engine {
                     ewt_s: gs.ewt_ms(gs.waiting() + 1).map(Timestamp::ms_to_secs_ceil),
                     agents,
                     today,
+                    occupancy: occupancy(busy),
                 }
             })
             .collect();
@@ -149,6 +164,7 @@ impl Engine {
             agents,
             calls,
             calls_in_progress: u32::try_from(self.st.by_id.len()).unwrap_or(u32::MAX),
+            occupancy: occupancy(site_busy),
         }
     }
 

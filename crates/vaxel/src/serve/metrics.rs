@@ -61,6 +61,8 @@ pub struct Metrics {
     service_level: GaugeVec,
     crisis: IntGauge,
     calls_in_progress: IntGauge,
+    occupancy: GaugeVec,
+    site_occupancy: GaugeVec,
 
     // Fed through the Observer.
     calls_total: IntCounterVec,
@@ -122,6 +124,26 @@ impl Metrics {
                         "How long the longest-waiting call in the group's queue has waited.",
                     ),
                     &["group"],
+                )?,
+            )?,
+            occupancy: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "vaxel_occupancy",
+                        "Share of the staffed time (logged in, not paused) of the agents serving the group spent ringing, talking or in wrap-up; window today or 15m.",
+                    ),
+                    &["group", "window"],
+                )?,
+            )?,
+            site_occupancy: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "vaxel_site_occupancy",
+                        "Share of all agents' staffed time spent ringing, talking or in wrap-up; window today or 15m.",
+                    ),
+                    &["window"],
                 )?,
             )?,
             expected_wait: reg(
@@ -327,7 +349,14 @@ impl Metrics {
         self.calls_waiting.reset();
         self.oldest_wait.reset();
         self.expected_wait.reset();
+        self.occupancy.reset();
         self.agents.reset();
+        for (window, v) in [
+            ("today", snap.occupancy.today),
+            ("15m", snap.occupancy.last_15_min),
+        ] {
+            self.site_occupancy.with_label_values(&[window]).set(v);
+        }
         self.service_level.reset();
         self.crisis.set(i64::from(snap.crisis));
         self.calls_in_progress
@@ -342,6 +371,12 @@ impl Metrics {
                 .set(g.oldest_wait_s);
             // Unknown (nobody to serve) is NaN, which Prometheus shows as no number.
             #[allow(clippy::cast_precision_loss)] // seconds: far below 2^52
+            for (window, v) in [
+                ("today", g.occupancy.today),
+                ("15m", g.occupancy.last_15_min),
+            ] {
+                self.occupancy.with_label_values(&[id, window]).set(v);
+            }
             self.expected_wait
                 .with_label_values(&[id])
                 .set(g.ewt_s.map_or(f64::NAN, |e| e as f64));
