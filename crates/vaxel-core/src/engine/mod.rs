@@ -12,6 +12,7 @@ mod membership;
 mod occupancy;
 mod queueing;
 mod queues;
+mod rank_set;
 mod recheck;
 mod reload;
 mod state;

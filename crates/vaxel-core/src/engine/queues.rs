@@ -1,14 +1,15 @@
-//! Per-group ordered sets: waiting calls by place, free agents by the group's strategy.
-//! Both are B-trees, so an arrival or a freed agent costs O(log n) whatever the queue
-//! length, and the order is total (ties broken by arrival sequence and agent index), so
+//! Per-group ordered sets: waiting calls by place (a [`RankSet`], which also gives a
+//! call's position in O(log n)), free agents by the group's strategy (an [`IdleSet`]). An
+//! arrival or a freed agent costs O(log n) whatever the queue length, and the order is total (ties broken by arrival sequence and agent index), so
 //! decisions never depend on hash order.
 
+use super::rank_set::RankSet;
 use super::state::Slot;
 use crate::site::{AgentIdx, Group, Strategy};
 use crate::snapshot::{AgentState, DayStats};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// A call's place in a queue: highest priority first, then the earliest place, then the
 /// earliest arrival. The slot comes last so the key finds the call.
@@ -160,8 +161,8 @@ pub(crate) fn idle_key(strategy: Strategy, f: &AgentFacts, agent: AgentIdx) -> I
 /// The live state of one group.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct GroupState {
-    /// Waiting calls by widen step (index = step).
-    pub queues: Vec<BTreeSet<QKey>>,
+    /// Waiting calls by widen step (index = step), with O(log n) positions.
+    pub queues: Vec<RankSet<QKey>>,
     /// Free agents by the first widen step they qualify for (index = tier).
     pub idle: Vec<IdleSet>,
     /// Agents serving the group who are logged in and not paused (the expected wait's
@@ -179,7 +180,7 @@ impl GroupState {
     pub(crate) fn new(group: &Group, default_handle_ms: u64) -> GroupState {
         let steps = group.widen.len() + 1;
         GroupState {
-            queues: vec![BTreeSet::new(); steps],
+            queues: vec![RankSet::default(); steps],
             idle: vec![IdleSet::default(); steps],
             staffed: 0,
             aht_ms: default_handle_ms as f64,
@@ -189,13 +190,7 @@ impl GroupState {
 
     /// Calls waiting here for an agent (not those ringing at one).
     pub(crate) fn waiting(&self) -> u32 {
-        u32::try_from(
-            self.queues
-                .iter()
-                .map(std::collections::BTreeSet::len)
-                .sum::<usize>(),
-        )
-        .unwrap_or(u32::MAX)
+        u32::try_from(self.queues.iter().map(RankSet::len).sum::<usize>()).unwrap_or(u32::MAX)
     }
 
     /// Agents logged in and not paused.
@@ -203,7 +198,7 @@ impl GroupState {
         self.staffed
     }
 
-    /// Calls ahead of `key` in this group (all steps).
+    /// Calls ahead of `key` in this group (all steps): O(log n) per step.
     pub(crate) fn ahead_of(&self, key: &QKey) -> u32 {
         let n: usize = self
             .queues
@@ -211,7 +206,7 @@ impl GroupState {
             .map(|q| match q.last() {
                 Some(last) if last < key => q.len(),
                 None => 0,
-                Some(_) => q.range(..key).count(),
+                Some(_) => q.rank(key),
             })
             .sum();
         u32::try_from(n).unwrap_or(u32::MAX)
