@@ -135,15 +135,16 @@ impl Engine {
         if step != m.step {
             self.set_step(slot, group, m.step, step);
         }
-        if self.call(slot).state == CallState::Queued {
-            if !m.max_wait_done && g.max_wait_ms.is_some_and(|ms| m.entered.plus_ms(ms) <= now) {
-                if let Some(mm) = self.call_mut(slot).member_mut(group) {
-                    mm.max_wait_done = true;
-                }
-                self.max_wait_reached(slot, group);
-                if !self.still_member(slot, group) {
-                    return;
-                }
+        if self.call(slot).state == CallState::Queued
+            && !m.max_wait_done
+            && g.max_wait_ms.is_some_and(|ms| m.entered.plus_ms(ms) <= now)
+        {
+            if let Some(mm) = self.call_mut(slot).member_mut(group) {
+                mm.max_wait_done = true;
+            }
+            self.max_wait_reached(slot, group);
+            if !self.still_member(slot, group) {
+                return;
             }
         }
         let state = self.call(slot).state;
@@ -187,10 +188,8 @@ impl Engine {
         if let Some(mm) = self.call_mut(slot).member_mut(group) {
             mm.step = to;
         }
-        if in_queue {
-            if let Some(a) = self.pick_agent(slot, group, to) {
-                self.connect(slot, a, group);
-            }
+        if in_queue && let Some(a) = self.pick_agent(slot, group, to) {
+            self.connect(slot, a, group);
         }
     }
 

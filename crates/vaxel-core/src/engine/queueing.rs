@@ -97,14 +97,11 @@ impl Engine {
         while let Some(g) = self.call(slot).members.last().map(|m| m.group) {
             self.leave_group(slot, g);
             let today = &mut self.st.groups[g.ix()].today;
-            match outcome {
-                Some(Outcome::Abandoned) => {
-                    today.abandoned += 1;
-                    if now.since(place) < 5_000 {
-                        today.short_abandoned += 1;
-                    }
+            if outcome == Some(Outcome::Abandoned) {
+                today.abandoned += 1;
+                if now.since(place) < 5_000 {
+                    today.short_abandoned += 1;
                 }
-                _ => {}
             }
         }
     }

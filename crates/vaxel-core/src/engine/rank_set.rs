@@ -279,7 +279,7 @@ mod tests {
         for step in 0..20_000u32 {
             x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
             let key = (x >> 33) % 500;
-            if (x >> 20) % 3 == 0 {
+            if (x >> 20).is_multiple_of(3) {
                 assert_eq!(ours.remove(&key), model.remove(&key), "step {step}");
             } else {
                 assert_eq!(ours.insert(key), model.insert(key), "step {step}");

@@ -497,9 +497,17 @@ mod tests {
             agents: Vec::new(),
             calls: Vec::new(),
             calls_in_progress: 0,
+            occupancy: vaxel_core::snapshot::Occupancy {
+                today: 0.25,
+                last_15_min: 0.5,
+            },
         };
         let text = m.render(&snap);
         assert!(text.contains("vaxel_crisis_active 1"), "{text}");
+        assert!(
+            text.contains("vaxel_site_occupancy{window=\"15m\"} 0.5"),
+            "{text}"
+        );
         assert!(
             text.contains("# TYPE vaxel_decision_seconds histogram"),
             "{text}"
