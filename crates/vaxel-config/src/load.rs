@@ -478,6 +478,32 @@ mod tests {
     }
 
     #[test]
+    fn holidays_may_name_the_swedish_rule_beside_dates() {
+        let l = crate::load_site(&format!(
+            "{MIN}\n[calendars.office]\nmon-fri = \"08:00-17:00\"\nholidays = [\"se\", \"2028-12-23\"]\n[calendars.other]\nmon-fri = \"08:00-17:00\"\nholidays = \"se\"\n"
+        ))
+        .unwrap();
+        for c in &l.site.calendars {
+            assert_eq!(
+                c.holiday_rule,
+                Some(vaxel_core::holidays::HolidayRule::Sweden),
+                "{}",
+                c.id
+            );
+        }
+        let err = crate::load_site(&format!(
+            "{MIN}\n[calendars.office]\nholidays = [\"sweden\"]\n"
+        ))
+        .unwrap_err();
+        assert!(
+            err.iter().any(|d| d
+                .to_string()
+                .contains("the rule of Swedish public holidays is \"se\"")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn holidays_may_be_bare_toml_dates() {
         let l = load(&format!(
             "{MIN}\n[calendars.office]\nholidays = [2026-12-24, \"2026-12-25\"]\n"

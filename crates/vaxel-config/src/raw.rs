@@ -51,7 +51,8 @@ pub struct RawSiteInfo {
 
 /// Opening hours: day keys (`mon-fri`, `sat`, `mon-sun`, `tue`) mapped to one or more
 /// comma-separated ranges (`"08:00-12:00,13:00-17:00"`, `"00:00-24:00"`), holidays (closed
-/// all day) and, as a project addition, `special` days with their own hours.
+/// all day: dates, and as a project addition the rule `"se"`) and, as a project addition,
+/// `special` days with their own hours.
 ///
 /// Deserialized by hand rather than with `#[serde(flatten)]`: every key other than
 /// `holidays` and `special` is a day key, and a value of the wrong type keeps its position in
@@ -76,8 +77,8 @@ impl<'de> Deserialize<'de> for RawCalendar {
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "holidays" => {
-                            let dates: Vec<DateText> = map.next_value()?;
-                            cal.holidays = dates.into_iter().map(|d| d.0).collect();
+                            let days: HolidayList = map.next_value()?;
+                            cal.holidays = days.0;
                         }
                         "special" => cal.special = map.next_value()?,
                         _ => {
@@ -146,6 +147,8 @@ pub struct RawGroup {
     pub queue_prompt: Option<String>,
     /// Project addition: seconds between position/EWT announcements (0 = only on entry).
     pub announce_every_s: Option<f64>,
+    /// Project addition: `prefer` or `require` agents with the caller's language skill.
+    pub lang: Option<String>,
     /// Project addition: the group's service-level target and wallboard colours.
     pub wallboard: Option<RawWallboard>,
 }
@@ -256,6 +259,35 @@ pub struct RawPlatform {
 /// A date as written: a string (`"2026-12-24"`) or a bare TOML date (`2026-12-24`), kept
 /// as text for `validate` to parse and report.
 struct DateText(String);
+
+/// A calendar's `holidays`: a list of dates and holiday rules (`["se", "2026-12-23"]`), or
+/// one rule alone (`"se"`).
+struct HolidayList(Vec<String>);
+
+impl<'de> Deserialize<'de> for HolidayList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ListVisitor;
+        impl<'de> Visitor<'de> for ListVisitor {
+            type Value = HolidayList;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a list of dates like \"2026-12-24\" and holiday rules (\"se\"), or \"se\"",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<HolidayList, E> {
+                Ok(HolidayList(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<HolidayList, A::Error> {
+                let mut out = Vec::new();
+                while let Some(d) = seq.next_element::<DateText>()? {
+                    out.push(d.0);
+                }
+                Ok(HolidayList(out))
+            }
+        }
+        deserializer.deserialize_any(ListVisitor)
+    }
+}
 
 impl<'de> Deserialize<'de> for DateText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -12,10 +12,11 @@ use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use vaxel_core::calendar::{Calendar, parse_date, parse_day_key, parse_ranges};
+use vaxel_core::holidays::HolidayRule;
 use vaxel_core::site::{
     AgentDef, AgentIdx, Auth, CalendarIdx, CallbackPolicy, Condition, Crisis, DirectoryEntry,
-    Entry, EntryIdx, Group, GroupIdx, Menu, MenuIdx, OverflowMode, OverflowRule, PlatformPolicy,
-    Site, SkillIdx, Strategy, Target, Text, Widen, skill_level,
+    Entry, EntryIdx, Group, GroupIdx, LangPolicy, Menu, MenuIdx, OverflowMode, OverflowRule,
+    PlatformPolicy, Site, SkillIdx, Strategy, Target, Text, Widen, skill_level,
 };
 
 /// A site that passed validation, with the warnings found on the way.
@@ -70,6 +71,14 @@ pub const SENSIBLE_PRIORITY: std::ops::RangeInclusive<i64> = -1000..=1000;
 
 /// Tokens shorter than this get a warning.
 pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Overflow rules one group may have: the engine records which were applied to a call as
+/// one bit each of a 32-bit set.
+pub const MAX_OVERFLOW_RULES: usize = 32;
+
+/// Widen steps one group may have: the engine counts a call's step in a byte, and keeps a
+/// queue per step.
+pub const MAX_WIDEN_STEPS: usize = 32;
 
 const OVERFLOW_WHEN: [&str; 4] = ["wait_over_s", "queue_over", "no_agents", "ewt_over_s"];
 const OVERFLOW_MODES: [&str; 2] = ["move", "expand"];
@@ -602,6 +611,22 @@ impl<'r> Validator<'r> {
                 }
             }
             for (h, d) in rc.holidays.iter().enumerate() {
+                if let Some(rule) = HolidayRule::parse(d) {
+                    if cal.holiday_rule.replace(rule).is_some() {
+                        self.warn(
+                            format!("{p}.holidays[{h}]"),
+                            format!("\"{d}\" is listed twice"),
+                        );
+                    }
+                    continue;
+                }
+                if !d.bytes().any(|b| b.is_ascii_digit()) {
+                    self.err(
+                        format!("{p}.holidays[{h}]"),
+                        format!("\"{d}\" is neither a date like \"2026-12-24\" nor a holiday rule; the rule of Swedish public holidays is \"se\""),
+                    );
+                    continue;
+                }
                 match parse_date(d) {
                     Ok(date) => {
                         if !cal.holidays.insert(date) {
@@ -952,6 +977,15 @@ impl<'r> Validator<'r> {
         }
         let mut overflow = Vec::new();
         let mut src = Vec::new();
+        if g.overflow.len() > MAX_OVERFLOW_RULES {
+            self.err(
+                format!("{p}.overflow"),
+                format!(
+                    "{} rules; a group may have at most {MAX_OVERFLOW_RULES} (the engine keeps which have been applied to a call in one bit each)",
+                    g.overflow.len()
+                ),
+            );
+        }
         for (j, r) in g.overflow.iter().enumerate() {
             if let Some(rule) = self.overflow(i, &format!("{p}.overflow[{j}]"), r) {
                 overflow.push(rule);
@@ -967,12 +1001,23 @@ impl<'r> Validator<'r> {
             0.0,
             3600.0,
         );
+        let lang = match g.lang.as_deref() {
+            None => LangPolicy::Ignore,
+            Some(l) => LangPolicy::parse(l).unwrap_or_else(|| {
+                self.err(
+                    format!("{p}.lang"),
+                    format!("\"{l}\" is not a language policy; use \"prefer\" or \"require\""),
+                );
+                LangPolicy::Ignore
+            }),
+        };
         Group {
             id: text(&g.id),
             name,
             requires,
             widen,
             strategy,
+            lang,
             wrapup_ms,
             ring_ms,
             max_no_answer,
@@ -993,6 +1038,15 @@ impl<'r> Validator<'r> {
             self.warn(
                 format!("{p}.widen"),
                 "has no effect: the group requires no skills",
+            );
+        }
+        if g.widen.len() > MAX_WIDEN_STEPS {
+            self.err(
+                format!("{p}.widen"),
+                format!(
+                    "{} steps; a group may have at most {MAX_WIDEN_STEPS}",
+                    g.widen.len()
+                ),
             );
         }
         for (j, w) in g.widen.iter().enumerate() {
@@ -2314,6 +2368,21 @@ skills = { vaxel = 2, bygglov = 3, "lang:en" = 2 }
                 &format!("requires = {{ vaxel = 1 }}\noverflow = [{rules}]"),
             )
         };
+        let many = vec!["{ when = \"no_agents\", to = \"number:+46850899999\" }"; 33].join(", ");
+        has(
+            &o(&many),
+            "error: groups[0].overflow: 33 rules; a group may have at most 32 (the engine keeps which have been applied to a call in one bit each)",
+        );
+        let steps: Vec<String> = (1..=33)
+            .map(|i| format!("{{ after_s = {i}, min_level = 1 }}"))
+            .collect();
+        has(
+            &replaced(
+                "requires = { vaxel = 1 }",
+                &format!("requires = {{ vaxel = 1 }}\nwiden = [{}]", steps.join(", ")),
+            ),
+            "error: groups[0].widen: 33 steps; a group may have at most 32",
+        );
         has(
             &o("{ when = \"wait_over_s\", to = \"group:bygglov\" }"),
             "error: groups[0].overflow[0].value: \"wait_over_s\" needs a value",
@@ -2461,9 +2530,19 @@ skills = { vaxel = 2, bygglov = 3, "lang:en" = 2 }
         let city = &s.entries[s.entry_by_number["+4685080000"].ix()];
         assert_eq!(city.route, Target::Menu(s.menu_by_id["main"]));
         let office = &s.calendars[city.calendar.map_or(0, CalendarIdx::ix)];
-        for holiday in ["2026-12-24", "2026-06-19", "2027-03-26", "2027-11-06"] {
+        assert_eq!(office.holiday_rule, Some(HolidayRule::Sweden));
+        for holiday in [
+            "2026-12-24",
+            "2026-06-19",
+            "2027-03-26",
+            "2027-11-06",
+            "2028-04-14",
+        ] {
             let d = parse_date(holiday).unwrap();
-            assert!(office.holidays.contains(&d), "{holiday}");
+            assert!(
+                office.holiday_rule.is_some_and(|r| r.closes(d)),
+                "{holiday}"
+            );
         }
         let strategies: BTreeSet<&str> = s.groups.iter().map(|g| g.strategy.name()).collect();
         assert_eq!(

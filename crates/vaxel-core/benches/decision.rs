@@ -171,5 +171,77 @@ fn decisions(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decisions);
+/// (d) A caller's position in the middle of a 10,000-call queue: 5,000 priority callers
+/// ahead of 5,000 others; a priority caller arrives (its `queue` command carries position
+/// 5,001) and hangs up. The position is a rank count in the queue's order-statistics set,
+/// O(log n); it walked every call ahead before.
+fn position_mid_queue(c: &mut Criterion) {
+    const WAITING: usize = 10_000;
+    let site = "[site]\nname = \"Bench\"\ntimezone = \"Europe/Stockholm\"\n\
+        [[entries]]\nid = \"normal\"\nnumber = \"+4685100000\"\nroute = \"group:g\"\n\
+        [[entries]]\nid = \"urgent\"\nnumber = \"+4685100001\"\nroute = \"group:g\"\npriority = 5\n\
+        [[groups]]\nid = \"g\"\nrequires = { g = 1 }\n\
+        [[agents]]\nid = \"a\"\nname = \"A\"\nextension = \"1000\"\nskills = { g = 1 }\n";
+    let loaded = vaxel_config::load(site).unwrap_or_else(|d| panic!("{}", d[0]));
+    let site = Arc::new(vaxel_config::validate(&loaded.raw).unwrap().site);
+    let mut now = Timestamp(1_772_434_800_000);
+    let mut e = Engine::new(site, now);
+    let arrive = |e: &mut Engine, now: Timestamp, n: usize, to: &str| {
+        e.handle(
+            now,
+            Input::CallArrived {
+                call: format!("c{n}").into(),
+                platform: "pbx".into(),
+                to: to.into(),
+                from: "+46701234567".into(),
+                digits: None,
+                lang: None,
+            },
+        )
+        .unwrap();
+    };
+    for n in 0..WAITING {
+        let to = if n % 2 == 0 {
+            "+4685100001"
+        } else {
+            "+4685100000"
+        };
+        arrive(&mut e, now, n, to);
+    }
+    while e.poll_output().is_some() {}
+    let mut n = WAITING;
+    let mut group = c.benchmark_group("decision");
+    group.bench_function("position_mid_queue_10000", |b| {
+        b.iter(|| {
+            now = now.plus_ms(1);
+            n += 1;
+            arrive(&mut e, now, n, "+4685100001");
+            let mut position = 0;
+            while let Some(o) = e.poll_output() {
+                if let Output::Command {
+                    command: Command::Queue { position: p, .. },
+                    ..
+                } = o
+                {
+                    position = p;
+                }
+            }
+            assert_eq!(position, 5_001);
+            e.handle(
+                now,
+                Input::CallHangup {
+                    call: format!("c{n}").into(),
+                    reason: None,
+                },
+            )
+            .unwrap();
+            while let Some(o) = e.poll_output() {
+                black_box(o);
+            }
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, decisions, position_mid_queue);
 criterion_main!(benches);

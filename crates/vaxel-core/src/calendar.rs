@@ -2,6 +2,7 @@
 //! bundled time-zone database, so the answer is the same on every machine and right on DST
 //! days (the 23- and 25-hour days) and holidays.
 
+use crate::holidays::HolidayRule;
 use crate::time::Timestamp;
 use jiff::civil::{Date, Time, Weekday};
 use jiff::tz::TimeZone;
@@ -18,6 +19,8 @@ pub struct Calendar {
     pub week: [Vec<Range>; 7],
     /// Closed all day.
     pub holidays: BTreeSet<Date>,
+    /// Closed all day too: the days of a holiday rule (`holidays = "se"`), for any year.
+    pub holiday_rule: Option<HolidayRule>,
     /// Days with their own hours (an empty list = closed).
     pub special: BTreeMap<Date, Vec<Range>>,
 }
@@ -35,7 +38,7 @@ impl Calendar {
         if let Some(r) = self.special.get(&date) {
             return r;
         }
-        if self.holidays.contains(&date) {
+        if self.holidays.contains(&date) || self.holiday_rule.is_some_and(|r| r.closes(date)) {
             return &[];
         }
         &self.week[usize::from(date.weekday().to_monday_zero_offset().unsigned_abs())]

@@ -9,6 +9,7 @@
 pub mod calendar;
 mod engine;
 mod error;
+pub mod holidays;
 pub mod input;
 pub mod keyed_heap;
 pub mod output;

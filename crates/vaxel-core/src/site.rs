@@ -231,6 +231,51 @@ pub struct Group {
     pub queue_prompt: Option<Text>,
     /// 0 = announce position/EWT only when the call enters the queue.
     pub announce_every_ms: u64,
+    /// How the caller's language (`lang` on `call.arrived`) steers the choice of agent.
+    pub lang: LangPolicy,
+}
+
+/// How a group uses the caller's language: agents speak a language when they have the
+/// skill `lang:xx` (any level).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LangPolicy {
+    /// The language plays no part (the default).
+    #[default]
+    Ignore,
+    /// Among the free agents, one who speaks it is offered the call first; anyone else if
+    /// none is free.
+    Prefer,
+    /// Only agents who speak it are offered the call (when the site has that skill at all;
+    /// a language no agent could have is not required).
+    Require,
+}
+
+impl LangPolicy {
+    /// The config spelling (`prefer`, `require`).
+    #[must_use]
+    pub fn parse(s: &str) -> Option<LangPolicy> {
+        match s {
+            "prefer" => Some(LangPolicy::Prefer),
+            "require" => Some(LangPolicy::Require),
+            _ => None,
+        }
+    }
+}
+
+impl Site {
+    /// The skill `lang:<lang>`, if the site has it.
+    #[must_use]
+    pub fn lang_skill(&self, lang: &str) -> Option<SkillIdx> {
+        self.skills
+            .binary_search_by(|s| {
+                let s = s.as_bytes();
+                let (head, tail) = s.split_at(s.len().min(5));
+                head.cmp(b"lang:".as_slice())
+                    .then_with(|| tail.cmp(lang.as_bytes()))
+            })
+            .ok()
+            .map(|i| SkillIdx(i as u32))
+    }
 }
 
 impl Group {

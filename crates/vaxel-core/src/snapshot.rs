@@ -21,6 +21,17 @@ pub struct Snapshot {
     pub calls: Vec<CallSnapshot>,
     /// Calls the engine holds in any state (IVR, queue, talking, after-call work).
     pub calls_in_progress: u32,
+    /// The site's occupancy: all agents.
+    pub occupancy: Occupancy,
+}
+
+/// The share of staffed agent time (logged in and not paused) spent busy (ringing,
+/// talking, in wrap-up): since local midnight and over the last 15 minutes, up to the time
+/// of reading; 0 with no staffed time.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Occupancy {
+    pub today: f64,
+    pub last_15_min: f64,
 }
 
 /// Agents serving a group, by state.
@@ -72,12 +83,16 @@ pub struct GroupSnapshot {
     pub name: Text,
     pub waiting: u32,
     pub oldest_wait_s: f64,
-    /// Expected wait of a call joining the queue now.
-    pub ewt_s: u64,
+    /// Expected wait of a call joining the queue now; `None` (JSON `null`) when unknown:
+    /// nobody serving the group is logged in and unpaused.
+    pub ewt_s: Option<u64>,
     pub agents: AgentCounts,
     pub today: DayStats,
     /// The group's service-level target and the wallboard's colour thresholds.
     pub wallboard: Board,
+    /// Occupancy of the agents serving the group (an agent in several groups counts in
+    /// each).
+    pub occupancy: Occupancy,
 }
 
 /// An agent's state name: `logged_out`, `ready`, `ringing`, `talking`, `wrapup`, `paused`.

@@ -20,11 +20,18 @@ impl Engine {
         a.nonce = a.nonce.wrapping_add(1);
         let new = a.view_state();
         if old != new {
+            a.busy.close(old, a.since, now, self.day_start);
             a.since = now;
             let (was, is) = (is_staffed(old), is_staffed(new));
             if was != is {
                 for &(g, _) in &self.st.agent_groups[agent.ix()] {
-                    self.st.groups[g.ix()].staff(if is { 1 } else { -1 });
+                    let gs = &mut self.st.groups[g.ix()];
+                    gs.staff(if is { 1 } else { -1 });
+                    if gs.staffed == 0 && gs.waiting() > 0 && !self.recheck.contains(&g) {
+                        // Nobody left to serve the calls waiting there: `no_agents` has
+                        // just become true for them (re-checked once this change is done).
+                        self.recheck.push(g);
+                    }
                 }
             }
         }

@@ -306,8 +306,23 @@ impl Engine {
             self.st.crisis = None;
             return Ok(());
         }
+        // Checked as the site file's `[crisis]` section is: a route that is not `callback`
+        // (a new caller has no group to be called back from) and a prompt that is not
+        // empty.
+        if prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
+            return Err(EngineError::BadField {
+                field: "prompt",
+                reason: "prompt must not be empty".into(),
+            });
+        }
         let site_crisis = self.site.crisis.clone();
         let route = match route {
+            Some("callback") => {
+                return Err(EngineError::BadField {
+                    field: "route",
+                    reason: "\"callback\" needs a group to serve it; use it in a menu option or in a group's overflow or on_max_wait".into(),
+                });
+            }
             Some(r) => Some(self.parse_target(r, "route")?),
             None => site_crisis.as_ref().and_then(|c| c.route.clone()),
         };
@@ -324,10 +339,13 @@ impl Engine {
             prompt: prompt.clone(),
             route,
         });
-        // Callers already waiting hear at once that the city knows.
+        // Callers already waiting, in a queue or still in the menus, hear at once that the
+        // city knows.
         if let (true, Some(prompt)) = (announce, prompt) {
             for slot in 0..self.st.calls.len() as Slot {
-                if self.live_in_queue(slot) {
+                let on_the_line = matches!(&self.st.calls[slot as usize],
+                    Some(c) if matches!(c.state, CallState::Queued | CallState::Ivr { .. }));
+                if on_the_line {
                     self.play(slot, prompt.clone());
                 }
             }

@@ -10,6 +10,15 @@ impl Engine {
     /// Ends the call now with `outcome` and no after-call work: the record goes out at once.
     pub(super) fn finish(&mut self, slot: Slot, outcome: Outcome) {
         self.leave_all_groups(slot, Some(outcome));
+        if matches!(outcome, Outcome::OverflowExternal | Outcome::Timeout)
+            && let Some(&g) = self.call(slot).path.last()
+        {
+            // One definition with the replay report: a call the site sent away (to an
+            // outside number, or out of time with nowhere to go), counted once, for the
+            // last group it waited in. A move to another group of the site is not an
+            // overflow: the call is counted where it ends.
+            self.st.groups[g.ix()].today.overflowed += 1;
+        }
         let now = self.st.now;
         self.call_mut(slot).ended = Some((now, outcome));
         self.emit_record(slot, 0);

@@ -8,7 +8,7 @@ use super::state::{CallState, Member, Slot};
 use super::timers::Timer;
 use super::{Engine, live_call};
 use crate::output::Command;
-use crate::site::{Condition, Group, GroupIdx};
+use crate::site::{Condition, Group, GroupIdx, Target};
 use crate::time::Timestamp;
 
 /// The next moment something is due for membership `m` of `g`, after `now` unless it can
@@ -39,6 +39,18 @@ fn next_deadline(g: &Group, m: &Member, now: Timestamp, actionable: bool) -> Opt
         // freed) or while ringing (due ones are played when the call is back in queue).
         .chain(m.next_announce.filter(|_| actionable))
         .min()
+}
+
+/// Whether an overflow rule to `target` applies to a call in `state`: every rule to a
+/// caller waiting on the line; to an accepted callback (its line freed) only a move or an
+/// expansion to another group, where more agents can make the call back. A number, a menu
+/// or a callback offer needs the caller on the line.
+pub(super) fn rule_fits(state: CallState, target: &Target) -> bool {
+    match state {
+        CallState::Queued => true,
+        CallState::CallbackWaiting => matches!(target, Target::Group(_)),
+        _ => false,
+    }
 }
 
 impl Engine {
@@ -123,18 +135,23 @@ impl Engine {
         if step != m.step {
             self.set_step(slot, group, m.step, step);
         }
-        if self.call(slot).state == CallState::Queued {
-            if !m.max_wait_done && g.max_wait_ms.is_some_and(|ms| m.entered.plus_ms(ms) <= now) {
-                if let Some(mm) = self.call_mut(slot).member_mut(group) {
-                    mm.max_wait_done = true;
-                }
-                self.max_wait_reached(slot, group);
-                if !self.still_member(slot, group) {
-                    return;
-                }
+        if self.call(slot).state == CallState::Queued
+            && !m.max_wait_done
+            && g.max_wait_ms.is_some_and(|ms| m.entered.plus_ms(ms) <= now)
+        {
+            if let Some(mm) = self.call_mut(slot).member_mut(group) {
+                mm.max_wait_done = true;
             }
+            self.max_wait_reached(slot, group);
+            if !self.still_member(slot, group) {
+                return;
+            }
+        }
+        let state = self.call(slot).state;
+        if state.in_queue() {
             let due = g.overflow.iter().enumerate().position(|(i, r)| {
                 m.fired & (1 << i.min(31)) == 0
+                    && rule_fits(state, &r.to)
                     && matches!(r.when, Condition::WaitOver(ms) if m.entered.plus_ms(ms) <= now)
             });
             if let Some(r) = due {
@@ -171,11 +188,8 @@ impl Engine {
         if let Some(mm) = self.call_mut(slot).member_mut(group) {
             mm.step = to;
         }
-        if in_queue {
-            let avoid = self.call(slot).declined_by;
-            if let Some(a) = self.pick_agent(group, to, avoid) {
-                self.connect(slot, a, group);
-            }
+        if in_queue && let Some(a) = self.pick_agent(slot, group, to) {
+            self.connect(slot, a, group);
         }
     }
 
@@ -188,6 +202,14 @@ impl Engine {
         if let Some(mm) = self.call_mut(slot).member_mut(group) {
             mm.next_announce = Some(now.plus_ms(g.announce_every_ms));
         }
+        self.play_queue_prompt(slot, group);
+    }
+
+    /// Plays `group`'s queue prompt, if it has one, with the caller's position and expected
+    /// wait (left out when unknown).
+    pub(super) fn play_queue_prompt(&mut self, slot: Slot, group: GroupIdx) {
+        let site = self.site.clone();
+        let g = site.group(group);
         if self.call(slot).state != CallState::Queued {
             return;
         }
@@ -200,7 +222,7 @@ impl Engine {
                     call,
                     prompt: prompt.clone(),
                     position: Some(position),
-                    ewt_s: Some(Timestamp::ms_to_secs_ceil(ewt)),
+                    ewt_s: ewt.map(Timestamp::ms_to_secs_ceil),
                 },
             );
         }

@@ -9,8 +9,11 @@ mod call_index;
 mod calls;
 mod finish;
 mod membership;
+mod occupancy;
 mod queueing;
 mod queues;
+mod rank_set;
+mod recheck;
 mod reload;
 mod state;
 mod timers;
@@ -97,6 +100,14 @@ pub struct Engine {
     /// saved): see [`by_address`].
     call_addr: ByAddress,
     agent_addr: ByAddress,
+    /// The calendars' watch for waiting calls (derived; not saved): see [`recheck`].
+    edges: recheck::CalendarEdges,
+    /// Groups whose last serving agent just left, to re-check once the transition that
+    /// caused it is done (empty between inputs).
+    recheck: Vec<GroupIdx>,
+    /// Local midnight beginning the current day of the `today` figures (derived from
+    /// `day_end`; not saved).
+    day_start: Timestamp,
     st: EngineState,
 }
 
@@ -146,6 +157,9 @@ impl Engine {
             empty: Text::from(""),
             call_addr: ByAddress::new(CALL_ADDRESS_BITS),
             agent_addr: agents_by_address(&site),
+            edges: recheck::CalendarEdges::default(),
+            recheck: Vec::new(),
+            day_start: Timestamp(0),
             st: EngineState {
                 now,
                 calls: Vec::new(),
@@ -167,6 +181,7 @@ impl Engine {
         };
         engine.derive_memberships();
         engine.roll_day();
+        engine.watch_calendars();
         engine
     }
 
@@ -232,12 +247,17 @@ impl Engine {
             empty: Text::from(""),
             call_addr: ByAddress::new(CALL_ADDRESS_BITS),
             agent_addr: agents_by_address(&site),
+            edges: recheck::CalendarEdges::default(),
+            recheck: Vec::new(),
+            day_start: Timestamp(0),
             site,
             st: state,
         };
+        engine.day_start = engine.local_midnight(Timestamp(engine.st.day_end.0.saturating_sub(1)));
         engine.st.by_id = CallIndex::rebuild(&engine.st.calls);
         engine.st.mark_free_agents();
         engine.count_staffed();
+        engine.watch_calendars();
         Ok(engine)
     }
 
@@ -263,6 +283,12 @@ impl Engine {
     /// A refused input changes nothing (timers due by `now` have still fired: time did pass).
     pub fn handle(&mut self, now: Timestamp, input: Input) -> Result<(), EngineError> {
         self.handle_timeout(now)?;
+        let result = self.apply(input);
+        self.settle();
+        result
+    }
+
+    fn apply(&mut self, input: Input) -> Result<(), EngineError> {
         match input {
             Input::CallArrived {
                 call,
@@ -328,10 +354,22 @@ impl Engine {
                 now: self.st.now,
             });
         }
-        while let Some((at, timer)) = self.st.timers.pop_due(now) {
-            self.st.now = at.max(self.st.now);
-            self.roll_day();
-            self.fire(timer);
+        loop {
+            // Calendar edges and timers in time order (an edge first on a tie: a group
+            // closing at 17:00 is closed for what comes due at 17:00).
+            let edge = self.edges.next();
+            if edge <= now && self.st.timers.next_deadline().is_none_or(|t| edge <= t) {
+                self.st.now = edge.max(self.st.now);
+                self.roll_day();
+                self.calendar_edges();
+            } else if let Some((at, timer)) = self.st.timers.pop_due(now) {
+                self.st.now = at.max(self.st.now);
+                self.roll_day();
+                self.fire(timer);
+            } else {
+                break;
+            }
+            self.settle();
         }
         self.st.now = now;
         self.roll_day();
@@ -341,7 +379,11 @@ impl Engine {
     /// The next deadline at which `handle_timeout` has work (possibly none, see timers).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Timestamp> {
-        self.st.timers.next_deadline()
+        let edge = Some(self.edges.next()).filter(|t| *t != Timestamp(u64::MAX));
+        match (self.st.timers.next_deadline(), edge) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next command or record, in the order they were produced.
@@ -465,8 +507,17 @@ impl Engine {
         }
     }
 
+    /// The local midnight that begins the day of `at`.
+    fn local_midnight(&self, at: Timestamp) -> Timestamp {
+        let tz = &self.site.timezone;
+        let date = tz.to_datetime(at.to_jiff()).date();
+        tz.to_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+            .map_or(Timestamp(0), Timestamp::from_jiff)
+    }
+
     #[cold]
     fn start_day(&mut self) {
+        self.day_start = self.local_midnight(self.st.now);
         let tz = &self.site.timezone;
         let local = tz.to_datetime(self.st.now.to_jiff());
         let next_midnight = local.date().tomorrow().ok().and_then(|d| {
@@ -480,6 +531,7 @@ impl Engine {
         for a in &mut self.st.agents {
             a.calls_today = 0;
             a.talk_ms_today = 0;
+            a.busy.new_day();
         }
     }
 }

@@ -6,7 +6,10 @@ use super::state::{Agent, CallState, Member, Slot, Status};
 use super::timers::Timer;
 use super::{Engine, EngineState};
 use crate::output::{Announced, CallbackNote, Command, Outcome};
-use crate::site::{AgentIdx, Condition, GroupIdx, OverflowMode, Target, Text};
+use crate::site::{
+    AgentIdx, Condition, GroupIdx, LangPolicy, OverflowMode, SkillIdx, Strategy, Target, Text,
+    skill_level,
+};
 use crate::time::Timestamp;
 
 /// The prompt played when a caller accepts a callback, before the line is freed.
@@ -86,22 +89,19 @@ impl Engine {
         }
     }
 
-    /// Ends every membership, counting the call as `outcome` in each group's figures.
+    /// Ends every membership, counting the call as `outcome` in each group's figures
+    /// (abandoned; overflowed is counted once per call, by [`Engine::finish`]).
     pub(super) fn leave_all_groups(&mut self, slot: Slot, outcome: Option<Outcome>) {
         let now = self.st.now;
         let place = self.call(slot).place;
         while let Some(g) = self.call(slot).members.last().map(|m| m.group) {
             self.leave_group(slot, g);
             let today = &mut self.st.groups[g.ix()].today;
-            match outcome {
-                Some(Outcome::Abandoned) => {
-                    today.abandoned += 1;
-                    if now.since(place) < 5_000 {
-                        today.short_abandoned += 1;
-                    }
+            if outcome == Some(Outcome::Abandoned) {
+                today.abandoned += 1;
+                if now.since(place) < 5_000 {
+                    today.short_abandoned += 1;
                 }
-                Some(Outcome::OverflowExternal | Outcome::Timeout) => today.overflowed += 1,
-                _ => {}
             }
         }
     }
@@ -144,13 +144,12 @@ impl Engine {
             next_announce,
             armed: None,
         });
-        let declined_by = call.declined_by;
         let state = call.state;
         if first_visit {
             self.st.groups[group.ix()].today.offered += 1;
         }
         let offer_to = if state.in_queue() {
-            self.pick_agent(group, step, declined_by)
+            self.pick_agent(slot, group, step)
         } else {
             None
         };
@@ -189,7 +188,8 @@ impl Engine {
             Condition::WaitOver(ms) => ms == 0,
             Condition::QueueOver(n) => ahead >= n,
             Condition::NoAgents => staffed == 0 || closed,
-            Condition::EwtOver(ms) => ewt > ms,
+            // Unknown (nobody to serve) counts as over.
+            Condition::EwtOver(ms) => ewt.is_none_or(|e| e > ms),
         });
         let in_place = |r: usize| {
             matches!(g.overflow[r].to, Target::Callback)
@@ -208,12 +208,16 @@ impl Engine {
             return;
         }
         self.send_queue(slot, group);
+        if g.announce_every_ms == 0 {
+            // "Only when the call enters the queue": once, now.
+            self.play_queue_prompt(slot, group);
+        }
         if let Some(r) = matched {
             self.apply_rule(slot, group, r, depth);
         }
         if self.live_in_queue(slot)
             && let Some(limit) = g.callback_offer_ewt_ms
-            && ewt > limit
+            && ewt.is_none_or(|e| e > limit)
         {
             self.offer_callback(slot, group);
         }
@@ -231,22 +235,20 @@ impl Engine {
         }
     }
 
-    /// The call's position (1 = next) and expected wait in `group`.
-    pub(super) fn position(&self, slot: Slot, group: GroupIdx) -> (u32, u64) {
+    /// The call's position (1 = next) and expected wait in `group` (`None`: unknown, with
+    /// nobody to serve).
+    pub(super) fn position(&self, slot: Slot, group: GroupIdx) -> (u32, Option<u64>) {
         let key = self.qkey(slot);
         let gs = &self.st.groups[group.ix()];
         let pos = gs.ahead_of(&key) + 1;
         (pos, gs.ewt_ms(pos))
     }
 
-    fn send_queue(&mut self, slot: Slot, group: GroupIdx) {
+    pub(super) fn send_queue(&mut self, slot: Slot, group: GroupIdx) {
         let (position, ewt) = self.position(slot, group);
-        let ewt_s = Timestamp::ms_to_secs_ceil(ewt);
+        let ewt_s = ewt.map(Timestamp::ms_to_secs_ceil);
         let c = self.call_mut(slot);
-        c.announced.get_or_insert(Announced {
-            position,
-            ewt_s: Some(ewt_s),
-        });
+        c.announced.get_or_insert(Announced { position, ewt_s });
         let call = c.id.clone();
         let group_id = self.site.group(group).id.clone();
         self.emit_for(
@@ -255,7 +257,9 @@ impl Engine {
                 call,
                 group: group_id,
                 position,
-                ewt_s,
+                // The protocol's `queue` command requires a figure; 0 stands for unknown
+                // until it may leave it out (see docs/engine.md, expected wait).
+                ewt_s: ewt_s.unwrap_or(0),
             },
         );
     }
@@ -276,7 +280,6 @@ impl Engine {
 
     /// The call leaves `group` for `target` (another group, a number, a menu).
     fn move_out(&mut self, slot: Slot, group: GroupIdx, target: &Target, depth: u32) {
-        self.st.groups[group.ix()].today.overflowed += 1;
         match target {
             Target::Group(t) => {
                 let t = *t;
@@ -299,19 +302,66 @@ impl Engine {
         }
     }
 
-    /// Picks the free agent `group`'s strategy prefers for a call at widen `step`, not
-    /// `avoid` (who just let it ring out) unless nobody else is free.
-    pub(super) fn pick_agent(
-        &self,
+    /// Picks the free agent `group`'s strategy prefers for the call in `slot` at widen
+    /// `step`, not the agent who just let it ring out unless nobody else is free, and
+    /// heeding the group's language policy.
+    pub(super) fn pick_agent(&mut self, slot: Slot, group: GroupIdx, step: u8) -> Option<AgentIdx> {
+        let avoid = self.call(slot).declined_by;
+        match self.lang_need(slot, group) {
+            None => self.pick_among(group, step, avoid, None),
+            Some((LangPolicy::Require, lang)) => self.pick_among(group, step, avoid, Some(lang)),
+            Some((_, lang)) => self
+                .pick_among(group, step, avoid, Some(lang))
+                .or_else(|| self.pick_among(group, step, avoid, None)),
+        }
+    }
+
+    /// The language policy of `group` and the skill of the caller's language, when both
+    /// apply: the group heeds languages, the caller's is known, and the site has the
+    /// skill `lang:xx` at all.
+    fn lang_need(&self, slot: Slot, group: GroupIdx) -> Option<(LangPolicy, SkillIdx)> {
+        let policy = self.site.group(group).lang;
+        if policy == LangPolicy::Ignore {
+            return None;
+        }
+        let lang = self.call(slot).lang.as_deref()?;
+        Some((policy, self.site.lang_skill(lang)?))
+    }
+
+    /// Whether `agent` speaks the language with skill `lang` (any level).
+    fn speaks(&self, agent: AgentIdx, lang: SkillIdx) -> bool {
+        skill_level(&self.site.agent(agent).skills, lang) > 0
+    }
+
+    /// Whether `agent` may be offered the call in `slot` from `group`: only a group that
+    /// requires the caller's language turns anyone away.
+    fn may_take(&self, agent: AgentIdx, slot: Slot, group: GroupIdx) -> bool {
+        match self.lang_need(slot, group) {
+            Some((LangPolicy::Require, lang)) => self.speaks(agent, lang),
+            _ => true,
+        }
+    }
+
+    /// [`pick_agent`](Self::pick_agent) among the free agents who speak `lang` (all when
+    /// `None`).
+    fn pick_among(
+        &mut self,
         group: GroupIdx,
         step: u8,
         avoid: Option<AgentIdx>,
+        lang: Option<SkillIdx>,
     ) -> Option<AgentIdx> {
+        if self.site.group(group).strategy == Strategy::Random {
+            return self.pick_random(group, step, avoid, lang);
+        }
         let gs = &self.st.groups[group.ix()];
         let mut best: Option<IdleKey> = None;
         let mut fallback = None;
         for tier in gs.idle.iter().take(usize::from(step) + 1) {
-            for k in tier.live(live_in(&self.st.agents)).take(2) {
+            let speaking = tier
+                .live(live_in(&self.st.agents))
+                .filter(|k| lang.is_none_or(|l| self.speaks(k.agent, l)));
+            for k in speaking.take(2) {
                 if Some(k.agent) == avoid {
                     fallback = Some(k.agent);
                     continue;
@@ -323,6 +373,37 @@ impl Engine {
             }
         }
         best.map(|k| k.agent).or(fallback)
+    }
+
+    /// The `random` strategy: one of the free agents who qualify at `step` (not `avoid`
+    /// unless nobody else is free), each as likely, drawn now from the seeded generator.
+    /// Counting them costs the free set's length: tens of agents.
+    fn pick_random(
+        &mut self,
+        group: GroupIdx,
+        step: u8,
+        avoid: Option<AgentIdx>,
+        lang: Option<SkillIdx>,
+    ) -> Option<AgentIdx> {
+        let mut all = Vec::new();
+        for tier in self.st.groups[group.ix()]
+            .idle
+            .iter()
+            .take(usize::from(step) + 1)
+        {
+            all.extend(
+                tier.live(live_in(&self.st.agents))
+                    .map(|k| k.agent)
+                    .filter(|&a| lang.is_none_or(|l| self.speaks(a, l))),
+            );
+        }
+        let others = all.iter().filter(|&&a| Some(a) != avoid).count();
+        if others == 0 {
+            return all.first().copied();
+        }
+        // Lemire's multiply-shift: uniform up to a bias of n / 2^64.
+        let r = ((u128::from(self.next_random()) * others as u128) >> 64) as usize;
+        all.into_iter().filter(|&a| Some(a) != avoid).nth(r)
     }
 
     /// A free agent takes the best call among all groups it serves (highest priority, then
@@ -337,7 +418,8 @@ impl Engine {
                 .iter()
                 .filter(|q| !q.is_empty())
             {
-                for k in q.iter().take(2) {
+                let takes = |k: &&QKey| self.may_take(agent, k.slot, g);
+                for k in q.iter().filter(takes).take(2) {
                     if self.call(k.slot).declined_by == Some(agent) {
                         if fallback.is_none_or(|(b, _)| *k < b) {
                             fallback = Some((*k, g));
@@ -365,7 +447,6 @@ impl Engine {
             rr_stamp: a.rr_stamp,
             calls_today: a.calls_today,
             talk_ms_today: a.talk_ms_today,
-            random: 0,
         };
         let stint = a.stint;
         self.st.agents[agent.ix()].free = true;
@@ -373,9 +454,6 @@ impl Engine {
             let (g, tier) = self.st.agent_groups[agent.ix()][i];
             let strategy = self.site.group(g).strategy;
             facts.skill_score = self.st.agent_scores[agent.ix()][i];
-            if strategy == crate::site::Strategy::Random {
-                facts.random = self.next_random();
-            }
             let key = idle_key(strategy, &facts, agent);
             self.st.groups[g.ix()].idle[usize::from(tier)].insert(IdleEntry { key, stint });
         }
@@ -502,7 +580,7 @@ impl Engine {
         let mut fallback = None;
         for i in 0..self.call(slot).members.len() {
             let Member { group: g, step, .. } = self.call(slot).members[i];
-            match self.pick_agent(g, step, avoid) {
+            match self.pick_agent(slot, g, step) {
                 Some(a) if Some(a) == avoid => fallback = fallback.or(Some((a, g))),
                 Some(a) => {
                     self.connect(slot, a, g);
@@ -529,12 +607,16 @@ impl Engine {
         }
     }
 
-    /// Offers a callback once per call; the caller keeps waiting meanwhile.
+    /// Offers a callback once per call; the caller keeps waiting meanwhile. Only to a
+    /// caller whose number can be dialled back (E.164): a withheld or internal number
+    /// would free the line for a callback that can never reach the caller, who waits on
+    /// in the queue instead.
     pub(super) fn offer_callback(&mut self, slot: Slot, group: GroupIdx) {
         let call = self.call(slot);
         if call.callback != CallbackNote::None
             || call.offering.is_some()
             || call.state != CallState::Queued
+            || !super::arrival::is_e164(&call.from)
         {
             return;
         }

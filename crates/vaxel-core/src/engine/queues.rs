@@ -1,14 +1,15 @@
-//! Per-group ordered sets: waiting calls by place, free agents by the group's strategy.
-//! Both are B-trees, so an arrival or a freed agent costs O(log n) whatever the queue
-//! length, and the order is total (ties broken by arrival sequence and agent index), so
+//! Per-group ordered sets: waiting calls by place (a [`RankSet`], which also gives a
+//! call's position in O(log n)), free agents by the group's strategy (an [`IdleSet`]). An
+//! arrival or a freed agent costs O(log n) whatever the queue length, and the order is total (ties broken by arrival sequence and agent index), so
 //! decisions never depend on hash order.
 
+use super::rank_set::RankSet;
 use super::state::Slot;
 use crate::site::{AgentIdx, Group, Strategy};
 use crate::snapshot::{AgentState, DayStats};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// A call's place in a queue: highest priority first, then the earliest place, then the
 /// earliest arrival. The slot comes last so the key finds the call.
@@ -113,15 +114,6 @@ impl IdleSet {
         self.stale = 0;
     }
 
-    /// Gives every entry a new key (after a reload, the `random` draws the agents had
-    /// before it) and sorts again. Callers sweep the set first.
-    pub(crate) fn rekey(&mut self, mut f: impl FnMut(&mut IdleKey)) {
-        for e in &mut self.entries {
-            f(&mut e.key);
-        }
-        self.entries.make_contiguous().sort_unstable();
-    }
-
     /// The live entries, best ranked first.
     pub(crate) fn live<'a>(
         &'a self,
@@ -139,8 +131,6 @@ pub(crate) struct AgentFacts {
     pub rr_stamp: u64,
     pub calls_today: u32,
     pub talk_ms_today: u64,
-    /// Drawn from the engine's seeded generator each time the agent becomes free.
-    pub random: u64,
 }
 
 /// Ranks a free agent for `strategy`:
@@ -148,7 +138,9 @@ pub(crate) struct AgentFacts {
 /// - `most-skilled`: highest sum of levels in the required skills, then longest idle;
 /// - `round-robin`: the longest since last given a call, so turns rotate;
 /// - `fewest-calls` / `least-talk-time`: today's count / talk time, then longest idle;
-/// - `random`: a fresh random draw each time the agent becomes free (uniform choice).
+/// - `random`: no rank (agent order); the pick itself draws uniformly among the free
+///   agents who qualify (`Engine::pick_agent`), since a rank drawn when an agent became
+///   free would favour whoever had drawn low and stayed unpicked.
 pub(crate) fn idle_key(strategy: Strategy, f: &AgentFacts, agent: AgentIdx) -> IdleKey {
     let idle = f.idle_since.0;
     let (primary, secondary) = match strategy {
@@ -157,7 +149,7 @@ pub(crate) fn idle_key(strategy: Strategy, f: &AgentFacts, agent: AgentIdx) -> I
         Strategy::RoundRobin => (f.rr_stamp, idle),
         Strategy::FewestCalls => (u64::from(f.calls_today), idle),
         Strategy::LeastTalkTime => (f.talk_ms_today, idle),
-        Strategy::Random => (f.random, 0),
+        Strategy::Random => (0, 0),
     };
     IdleKey {
         primary,
@@ -169,8 +161,8 @@ pub(crate) fn idle_key(strategy: Strategy, f: &AgentFacts, agent: AgentIdx) -> I
 /// The live state of one group.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct GroupState {
-    /// Waiting calls by widen step (index = step).
-    pub queues: Vec<BTreeSet<QKey>>,
+    /// Waiting calls by widen step (index = step), with O(log n) positions.
+    pub queues: Vec<RankSet<QKey>>,
     /// Free agents by the first widen step they qualify for (index = tier).
     pub idle: Vec<IdleSet>,
     /// Agents serving the group who are logged in and not paused (the expected wait's
@@ -188,7 +180,7 @@ impl GroupState {
     pub(crate) fn new(group: &Group, default_handle_ms: u64) -> GroupState {
         let steps = group.widen.len() + 1;
         GroupState {
-            queues: vec![BTreeSet::new(); steps],
+            queues: vec![RankSet::default(); steps],
             idle: vec![IdleSet::default(); steps],
             staffed: 0,
             aht_ms: default_handle_ms as f64,
@@ -198,13 +190,7 @@ impl GroupState {
 
     /// Calls waiting here for an agent (not those ringing at one).
     pub(crate) fn waiting(&self) -> u32 {
-        u32::try_from(
-            self.queues
-                .iter()
-                .map(std::collections::BTreeSet::len)
-                .sum::<usize>(),
-        )
-        .unwrap_or(u32::MAX)
+        u32::try_from(self.queues.iter().map(RankSet::len).sum::<usize>()).unwrap_or(u32::MAX)
     }
 
     /// Agents logged in and not paused.
@@ -212,7 +198,7 @@ impl GroupState {
         self.staffed
     }
 
-    /// Calls ahead of `key` in this group (all steps).
+    /// Calls ahead of `key` in this group (all steps): O(log n) per step.
     pub(crate) fn ahead_of(&self, key: &QKey) -> u32 {
         let n: usize = self
             .queues
@@ -220,18 +206,20 @@ impl GroupState {
             .map(|q| match q.last() {
                 Some(last) if last < key => q.len(),
                 None => 0,
-                Some(_) => q.range(..key).count(),
+                Some(_) => q.rank(key),
             })
             .sum();
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
     /// Expected wait of the caller at `position` (1 = next): the fluid estimate
-    /// `position × AHT / staffed agents`, with one agent assumed when none is staffed.
+    /// `position × AHT / staffed agents`; unknown (`None`) when nobody serving the group is
+    /// logged in and unpaused, since no estimate of when someone comes is honest then.
     /// Documented in docs/engine.md; its accuracy is measured against replays.
-    pub(crate) fn ewt_ms(&self, position: u32) -> u64 {
-        let staffed = f64::from(self.staffed().max(1));
-        (f64::from(position) * self.aht_ms / staffed).round() as u64
+    pub(crate) fn ewt_ms(&self, position: u32) -> Option<u64> {
+        let staffed = self.staffed();
+        (staffed > 0)
+            .then(|| (f64::from(position) * self.aht_ms / f64::from(staffed)).round() as u64)
     }
 
     /// Folds a finished handle time into the moving average (weight 1/20 for the newest).
@@ -275,28 +263,27 @@ pub(crate) fn service_level(d: &DayStats) -> f64 {
 mod tests {
     use super::*;
 
-    fn facts(idle: u64, score: u32, rr: u64, calls: u32, talk: u64, random: u64) -> AgentFacts {
+    fn facts(idle: u64, score: u32, rr: u64, calls: u32, talk: u64) -> AgentFacts {
         AgentFacts {
             idle_since: Timestamp(idle),
             skill_score: score,
             rr_stamp: rr,
             calls_today: calls,
             talk_ms_today: talk,
-            random,
         }
     }
 
     #[test]
     fn strategies_rank_as_documented() {
-        let a = facts(100, 5, 7, 3, 900, 50);
-        let b = facts(200, 9, 2, 1, 100, 10);
+        let a = facts(100, 5, 7, 3, 900);
+        let b = facts(200, 9, 2, 1, 100);
         let rank = |s| idle_key(s, &a, AgentIdx(0)) < idle_key(s, &b, AgentIdx(1));
         assert!(rank(Strategy::LongestIdle), "a idle longer");
         assert!(!rank(Strategy::MostSkilled), "b more skilled");
         assert!(!rank(Strategy::RoundRobin), "b served longer ago");
         assert!(!rank(Strategy::FewestCalls));
         assert!(!rank(Strategy::LeastTalkTime));
-        assert!(!rank(Strategy::Random), "b drew lower");
+        assert!(rank(Strategy::Random), "agent order: the pick draws");
     }
 
     #[test]

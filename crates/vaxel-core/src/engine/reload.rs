@@ -6,9 +6,8 @@ use super::Engine;
 use super::state::{Agent, CallState, Status};
 use super::timers::Timer;
 use crate::error::EngineError;
-use crate::site::{AgentIdx, GroupIdx, Site, Strategy};
+use crate::site::{AgentIdx, GroupIdx, Site};
 use crate::time::Timestamp;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 impl Engine {
@@ -75,7 +74,6 @@ impl Engine {
             reasons.dedup();
             return Err(EngineError::ReloadRefused(reasons));
         }
-        let kept = self.random_draws(&group_map, &agent_map, &new);
         let menu_map = |m: crate::site::MenuIdx| new.menu_by_id[&old.menu(m).id];
         let g = |x: GroupIdx| group_map[x.ix()].unwrap_or(x);
         let a = |x: AgentIdx| agent_map[x.ix()].unwrap_or(x);
@@ -137,63 +135,12 @@ impl Engine {
                 self.st.groups[n.ix()].aht_ms = gs.aht_ms;
             }
         }
-        let rng = self.st.rng;
+        // The generator's state is kept (`self.st` stays): the `random` strategy draws at
+        // each pick, so an unchanged site picks as it would have without the reload.
         self.rebuild_indexes();
-        self.keep_random_draws(rng, &kept);
+        self.watch_calendars();
+        self.recheck_all();
         Ok(())
-    }
-
-    /// The `random` draws of the free agents, by their indices in the new site, for the
-    /// groups that are `random` before and after: a reload must not deal the cards again
-    /// (an unchanged site would otherwise pick other agents than without the reload).
-    fn random_draws(
-        &mut self,
-        group_map: &[Option<GroupIdx>],
-        agent_map: &[Option<AgentIdx>],
-        new: &Site,
-    ) -> BTreeMap<(AgentIdx, GroupIdx), u64> {
-        self.st.sweep_idle();
-        let mut kept = BTreeMap::new();
-        for (i, gs) in self.st.groups.iter().enumerate() {
-            let Some(n) = group_map[i] else { continue };
-            if self.site.groups[i].strategy != Strategy::Random
-                || new.group(n).strategy != Strategy::Random
-            {
-                continue;
-            }
-            for set in &gs.idle {
-                for key in set.live(|_| true) {
-                    if let Some(a) = agent_map[key.agent.ix()] {
-                        kept.insert((a, n), key.primary);
-                    }
-                }
-            }
-        }
-        kept
-    }
-
-    /// After the rebuild: the free agents of `random` groups rank by the draws they had
-    /// before the reload, and the generator is back at `rng` (its state before), so that
-    /// only agents newly free in a `random` group draw, in group, tier and rank order.
-    fn keep_random_draws(&mut self, rng: u64, kept: &BTreeMap<(AgentIdx, GroupIdx), u64>) {
-        self.st.rng = rng;
-        self.st.sweep_idle();
-        for g in 0..self.st.groups.len() {
-            if self.site.groups[g].strategy != Strategy::Random {
-                continue;
-            }
-            let group = GroupIdx(g as u32);
-            for tier in 0..self.st.groups[g].idle.len() {
-                let mut set = std::mem::take(&mut self.st.groups[g].idle[tier]);
-                set.rekey(|key| {
-                    key.primary = match kept.get(&(key.agent, group)) {
-                        Some(&r) => r,
-                        None => self.next_random(),
-                    };
-                });
-                self.st.groups[g].idle[tier] = set;
-            }
-        }
     }
 
     /// Rebuilds the queue and free sets, per-group counts and every timer from the calls'

@@ -199,6 +199,9 @@ pub(crate) struct Agent {
     /// When the next wrap-up should end, asked for before it began (`agent.wrapup_until`
     /// during a call); replaces the group's `wrapup_s` for that wrap-up.
     pub planned_wrapup_end: Option<Timestamp>,
+    /// Staffed and busy time, for occupancy (absent from older checkpoints: starts empty).
+    #[serde(default)]
+    pub busy: super::occupancy::AgentBusy,
 }
 
 impl Agent {
@@ -222,6 +225,7 @@ impl Agent {
             last_group: None,
             last_talk_ms: 0,
             planned_wrapup_end: None,
+            busy: super::occupancy::AgentBusy::default(),
         }
     }
 

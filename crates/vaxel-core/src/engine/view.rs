@@ -1,34 +1,58 @@
 //! Read-only views of the engine for wallboards, desktops and metrics.
 
 use super::Engine;
+use super::occupancy::Busy;
 use super::queues::service_level;
 use super::state::{CallState, Status};
 use crate::site::GroupIdx;
 use crate::snapshot::{
-    AgentCounts, AgentSnapshot, CallSnapshot, DirectoryHit, GroupSnapshot, Presence, Snapshot,
+    AgentCounts, AgentSnapshot, CallSnapshot, DirectoryHit, GroupSnapshot, Occupancy, Presence,
+    Snapshot,
 };
 use crate::time::Timestamp;
 
 impl Engine {
-    /// The live state: groups with their figures, agents, and calls waiting (oldest first).
+    /// The live state at the engine's time: groups with their figures, agents, and calls
+    /// waiting (oldest first).
     #[must_use]
     pub fn snapshot(&self) -> Snapshot {
-        let now = self.st.now;
+        self.snapshot_at(self.st.now)
+    }
+
+    /// The live state as read at `now` (the daemon's clock): waits and ages run to `now`,
+    /// not to the last input or timer, so a quiet queue's oldest wait keeps growing between
+    /// events. A `now` before the engine's time reads at the engine's time. Nothing is
+    /// changed: timers due by `now` have not fired yet.
+    #[must_use]
+    pub fn snapshot_at(&self, now: Timestamp) -> Snapshot {
+        let now = now.max(self.st.now);
         let site = &self.site;
         let mut counts = vec![AgentCounts::default(); self.st.groups.len()];
+        let mut busy = vec![(Busy::default(), Busy::default()); self.st.groups.len()];
+        let mut site_busy = (Busy::default(), Busy::default());
         for (a, groups) in self.st.agents.iter().zip(&self.st.agent_groups) {
             let state = a.view_state();
+            let (today, recent) = a.busy.at(state, a.since, now, self.day_start);
+            site_busy.0.add(today);
+            site_busy.1.add(recent);
             for &(g, _) in groups {
                 counts[g.ix()].add(state);
+                busy[g.ix()].0.add(today);
+                busy[g.ix()].1.add(recent);
             }
         }
+        let occupancy = |(today, recent): (Busy, Busy)| Occupancy {
+            today: today.ratio(),
+            last_15_min: recent.ratio(),
+        };
         let groups = site
             .groups
             .iter()
             .zip(&self.st.groups)
             .zip(counts)
+            .zip(busy)
             .enumerate()
-            .map(|(i, ((g, gs), agents))| {
+            .map(|(i, (((g, gs), agents), busy))| {
                 let mut today = gs.today;
                 today.service_level = service_level(&today);
                 GroupSnapshot {
@@ -38,12 +62,13 @@ impl Engine {
                     oldest_wait_s: gs
                         .oldest_place()
                         .map_or(0.0, |p| now.since(Timestamp(p)) as f64 / 1000.0),
-                    ewt_s: Timestamp::ms_to_secs_ceil(gs.ewt_ms(gs.waiting() + 1)),
+                    ewt_s: gs.ewt_ms(gs.waiting() + 1).map(Timestamp::ms_to_secs_ceil),
                     agents,
                     today,
                     wallboard: site
                         .wallboard
                         .board(GroupIdx(u32::try_from(i).unwrap_or(u32::MAX))),
+                    occupancy: occupancy(busy),
                 }
             })
             .collect();
@@ -145,6 +170,7 @@ impl Engine {
             agents,
             calls,
             calls_in_progress: u32::try_from(self.st.by_id.len()).unwrap_or(u32::MAX),
+            occupancy: occupancy(site_busy),
         }
     }
 

@@ -158,7 +158,7 @@ pub fn render_snapshot(s: &Snapshot, base: Timestamp) -> Vec<String> {
         }
         out.push(format!(
             "= group {} waiting={} oldest={} ewt_s={} ready={} ringing={} talking={} wrapup={} paused={} offered={} answered={} abandoned={} overflowed={} sl={:.2}",
-            g.id, g.waiting, g.oldest_wait_s, g.ewt_s, a.ready, a.ringing, a.talking, a.wrapup, a.paused,
+            g.id, g.waiting, g.oldest_wait_s, g.ewt_s.map_or("none".to_owned(), |e| e.to_string()), a.ready, a.ringing, a.talking, a.wrapup, a.paused,
             t.offered, t.answered, t.abandoned, t.overflowed, t.service_level
         ));
     }

@@ -84,6 +84,10 @@ impl fmt::Display for ReloadError {
 
 impl std::error::Error for ReloadError {}
 
+/// A snapshot is taken again for readers once the clock has moved on this far without a
+/// change (waits and occupancy run with time); within it, readers share one.
+pub const SNAPSHOT_FRESH: Duration = Duration::from_secs(1);
+
 /// Snapshots published at most this often while the engine changes (the last change is
 /// always published, at most this late).
 const PUBLISH_EVERY: Duration = Duration::from_millis(200);
@@ -156,16 +160,10 @@ impl EngineHandle {
         Ok(Published { version, snapshot })
     }
 
-    /// The snapshot as of now, without a request when the one published last is up to
-    /// date (no change since): a scrape sees every change answered before it, and
-    /// readers between two changes share one snapshot.
+    /// The snapshot as of now: a scrape sees every change answered before it and waits
+    /// as long as they are at the time of reading (the engine task shares one snapshot
+    /// among the readers of the same change and second, [`SNAPSHOT_FRESH`]).
     pub async fn current(&self) -> Result<Arc<Snapshot>, EngineGone> {
-        let now = *self.changes.borrow();
-        if let Some(p) = self.published.borrow().as_ref()
-            && p.version == now
-        {
-            return Ok(p.snapshot.clone());
-        }
         self.snapshot().await
     }
 
@@ -418,8 +416,8 @@ pub struct EngineTask {
     published: watch::Sender<Option<Published>>,
     /// Journal entries made so far: the engine's state changes with each.
     mutations: u64,
-    /// The last snapshot taken, and `mutations` when it was.
-    cache: Option<(u64, Arc<Snapshot>)>,
+    /// The last snapshot taken, with `mutations` and the clock's time when it was.
+    cache: Option<(u64, Timestamp, Arc<Snapshot>)>,
     last_publish: tokio::time::Instant,
     /// A change not published yet is published then.
     publish_due: Option<tokio::time::Instant>,
@@ -909,12 +907,20 @@ impl EngineTask {
     }
 
     /// The engine's snapshot now: the one taken last if nothing changed since.
+    /// The live state at the clock's time, so that waits move between events too. Taken
+    /// again only after a change or once the clock has moved on by [`SNAPSHOT_FRESH`]:
+    /// readers in between share it.
     fn snapshot(&mut self) -> Arc<Snapshot> {
+        let now = self.now();
         match &self.cache {
-            Some((at, snap)) if *at == self.mutations => snap.clone(),
+            Some((m, at, snap))
+                if *m == self.mutations && now.since(*at) < SNAPSHOT_FRESH.as_millis() as u64 =>
+            {
+                snap.clone()
+            }
             _ => {
-                let snap = Arc::new(self.machine.engine.snapshot());
-                self.cache = Some((self.mutations, snap.clone()));
+                let snap = Arc::new(self.machine.engine.snapshot_at(now));
+                self.cache = Some((self.mutations, now, snap.clone()));
                 snap
             }
         }

@@ -64,6 +64,8 @@ pub struct Metrics {
     site_agents: IntGaugeVec,
     site_calls_waiting: IntGauge,
     service_level_target: GaugeVec,
+    occupancy: GaugeVec,
+    site_occupancy: GaugeVec,
 
     // Fed through the Observer.
     calls_total: IntCounterVec,
@@ -126,6 +128,26 @@ impl Metrics {
                         "How long the longest-waiting call in the group's queue has waited.",
                     ),
                     &["group"],
+                )?,
+            )?,
+            occupancy: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "vaxel_occupancy",
+                        "Share of the staffed time (logged in, not paused) of the agents serving the group spent ringing, talking or in wrap-up; window today or 15m.",
+                    ),
+                    &["group", "window"],
+                )?,
+            )?,
+            site_occupancy: reg(
+                &r,
+                GaugeVec::new(
+                    Opts::new(
+                        "vaxel_site_occupancy",
+                        "Share of all agents' staffed time spent ringing, talking or in wrap-up; window today or 15m.",
+                    ),
+                    &["window"],
                 )?,
             )?,
             expected_wait: reg(
@@ -377,7 +399,14 @@ impl Metrics {
         self.calls_waiting.reset();
         self.oldest_wait.reset();
         self.expected_wait.reset();
+        self.occupancy.reset();
         self.agents.reset();
+        for (window, v) in [
+            ("today", snap.occupancy.today),
+            ("15m", snap.occupancy.last_15_min),
+        ] {
+            self.site_occupancy.with_label_values(&[window]).set(v);
+        }
         self.service_level.reset();
         self.service_level_target.reset();
         self.crisis.set(i64::from(snap.crisis));
@@ -392,10 +421,17 @@ impl Metrics {
             self.oldest_wait
                 .with_label_values(&[id])
                 .set(g.oldest_wait_s);
+            // Unknown (nobody to serve) is NaN, which Prometheus shows as no number.
             #[allow(clippy::cast_precision_loss)] // seconds: far below 2^52
+            for (window, v) in [
+                ("today", g.occupancy.today),
+                ("15m", g.occupancy.last_15_min),
+            ] {
+                self.occupancy.with_label_values(&[id, window]).set(v);
+            }
             self.expected_wait
                 .with_label_values(&[id])
-                .set(g.ewt_s as f64);
+                .set(g.ewt_s.map_or(f64::NAN, |e| e as f64));
             for state in AgentState::ALL {
                 self.agents
                     .with_label_values(&[id, state.as_str()])
@@ -546,9 +582,17 @@ mod tests {
             agents: Vec::new(),
             calls: Vec::new(),
             calls_in_progress: 0,
+            occupancy: vaxel_core::snapshot::Occupancy {
+                today: 0.25,
+                last_15_min: 0.5,
+            },
         };
         let text = m.render(&snap);
         assert!(text.contains("vaxel_crisis_active 1"), "{text}");
+        assert!(
+            text.contains("vaxel_site_occupancy{window=\"15m\"} 0.5"),
+            "{text}"
+        );
         assert!(
             text.contains("# TYPE vaxel_decision_seconds histogram"),
             "{text}"
@@ -561,12 +605,13 @@ mod tests {
             name: id.into(),
             waiting,
             oldest_wait_s: 0.0,
-            ewt_s: 0,
+            ewt_s: Some(0),
             agents: AgentCounts {
                 ready,
                 ..AgentCounts::default()
             },
             today: DayStats::default(),
+            occupancy: vaxel_core::snapshot::Occupancy::default(),
             wallboard: Board {
                 service_level_target: target,
                 ..Board::default()
@@ -621,6 +666,7 @@ mod tests {
             agents: vec![agent],
             calls: vec![call],
             calls_in_progress: 1,
+            occupancy: vaxel_core::snapshot::Occupancy::default(),
         };
         let text = m.render(&snap);
         // The per-group gauges count both twice; the site's once.

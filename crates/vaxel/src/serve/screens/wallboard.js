@@ -9,7 +9,7 @@ const TEXT = {
   sv: {
     site: "Hela växeln", waiting: "Väntar", longest: "Längsta väntan", sl: "Servicenivå",
     target: "SL-mål", ewt: "Förv. väntan", answered: "Besvarade", abandoned: "Avbrutna",
-    occupancy: "Beläggning", ready: "Redo", ringing: "Ringer", talking: "Samtal",
+    occupancy: "Beläggning 15 min", ready: "Redo", ringing: "Ringer", talking: "Samtal",
     wrapup: "Efterarb.", paused: "Paus", logged_in: "inloggade",
     crisis: "KRISLÄGE – alla samtal går till krisrutten",
     stale: "Data är inaktuell – återansluter…", connecting: "Ansluter…", live: "Live",
@@ -19,7 +19,7 @@ const TEXT = {
   en: {
     site: "Whole site", waiting: "Waiting", longest: "Longest wait", sl: "Service level",
     target: "SL target", ewt: "Expected", answered: "Answered", abandoned: "Abandoned",
-    occupancy: "Occupancy", ready: "Ready", ringing: "Ringing", talking: "Talking",
+    occupancy: "Occupancy 15 min", ready: "Ready", ringing: "Ringing", talking: "Talking",
     wrapup: "Wrap-up", paused: "Paused", logged_in: "logged in",
     crisis: "CRISIS MODE – every call takes the crisis route",
     stale: "Data is stale – reconnecting…", connecting: "Connecting…", live: "Live",
@@ -151,7 +151,7 @@ function siteFigures(snap, groups) {
       answered: sum("answered"), abandoned: sum("abandoned"),
       service_level: base > 0 ? sum("answered_within_sl") / base : 1,
     },
-    occupancy: null,
+    occupancy: filter.length ? null : last15(snap.occupancy),
     wallboard: board,
   };
 }
@@ -164,7 +164,13 @@ function groupFigures(snap, g) {
       reasons[r] = (reasons[r] || 0) + 1;
     }
   }
-  return { ...g, reasons, occupancy: typeof g.occupancy === "number" ? g.occupancy : null };
+  return { ...g, reasons, occupancy: last15(g.occupancy) };
+}
+
+// The share of staffed time busy over the last 15 minutes (the live figure; the
+// snapshot also has today's), or null when the daemon does not report it.
+function last15(occ) {
+  return occ && typeof occ.last_15_min === "number" ? occ.last_15_min : null;
 }
 
 function fill(tile, fig) {

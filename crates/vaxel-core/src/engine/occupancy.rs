@@ -1,0 +1,193 @@
+//! Live occupancy: the share of an agent's staffed time (logged in and not paused) spent
+//! busy (ringing, talking, in wrap-up), today and over the last 15 minutes, per group (the
+//! agents serving it) and for the site. Each agent keeps its staffed and busy time since
+//! local midnight, and its staffed intervals of the last 15 minutes; both are added to as
+//! the agent changes state, and the interval under way is counted up to the time of
+//! reading.
+
+use crate::snapshot::AgentState;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+
+/// The moving window of `last_15_min`.
+pub(crate) const WINDOW_MS: u64 = 15 * 60 * 1000;
+
+/// Staffed and busy milliseconds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Busy {
+    pub staffed_ms: u64,
+    pub busy_ms: u64,
+}
+
+impl Busy {
+    pub(crate) fn add(&mut self, other: Busy) {
+        self.staffed_ms += other.staffed_ms;
+        self.busy_ms += other.busy_ms;
+    }
+
+    /// busy ÷ staffed; 0 with no staffed time.
+    pub(crate) fn ratio(self) -> f64 {
+        if self.staffed_ms == 0 {
+            0.0
+        } else {
+            self.busy_ms as f64 / self.staffed_ms as f64
+        }
+    }
+
+    /// `[from, to)` spent in `state`, as staffed and busy time.
+    fn of(state: AgentState, from: Timestamp, to: Timestamp) -> Busy {
+        let ms = to.since(from);
+        match state {
+            AgentState::Ready => Busy {
+                staffed_ms: ms,
+                busy_ms: 0,
+            },
+            AgentState::Ringing | AgentState::Talking | AgentState::Wrapup => Busy {
+                staffed_ms: ms,
+                busy_ms: ms,
+            },
+            AgentState::Paused | AgentState::LoggedOut => Busy::default(),
+        }
+    }
+}
+
+/// One agent's occupancy record.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub(crate) struct AgentBusy {
+    /// Since the local midnight that began `day_start` (intervals before it cut there).
+    today: Busy,
+    /// Staffed intervals ended within the last 15 minutes: (start, end, busy).
+    recent: VecDeque<(Timestamp, Timestamp, bool)>,
+}
+
+impl AgentBusy {
+    /// The agent leaves `state`, in which it was since `since`, at `now`.
+    pub(crate) fn close(
+        &mut self,
+        state: AgentState,
+        since: Timestamp,
+        now: Timestamp,
+        day_start: Timestamp,
+    ) {
+        self.today
+            .add(Busy::of(state, since.max(day_start), now.max(day_start)));
+        let staffed = Busy::of(state, since, now);
+        if staffed.staffed_ms > 0 {
+            self.recent.push_back((since, now, staffed.busy_ms > 0));
+        }
+        let horizon = Timestamp(now.0.saturating_sub(WINDOW_MS));
+        while self
+            .recent
+            .front()
+            .is_some_and(|&(_, end, _)| end <= horizon)
+        {
+            self.recent.pop_front();
+        }
+    }
+
+    /// A new day: today's figures start again.
+    pub(crate) fn new_day(&mut self) {
+        self.today = Busy::default();
+    }
+
+    /// Today's and the last 15 minutes' figures at `now`, the agent being in `state` since
+    /// `since`.
+    pub(crate) fn at(
+        &self,
+        state: AgentState,
+        since: Timestamp,
+        now: Timestamp,
+        day_start: Timestamp,
+    ) -> (Busy, Busy) {
+        let mut today = self.today;
+        today.add(Busy::of(state, since.max(day_start), now.max(day_start)));
+        let horizon = Timestamp(now.0.saturating_sub(WINDOW_MS));
+        let mut recent = Busy::of(state, since.max(horizon), now.max(horizon));
+        for &(start, end, busy) in &self.recent {
+            let (s, e) = (start.max(horizon), end.max(horizon));
+            let ms = e.since(s);
+            recent.staffed_ms += ms;
+            if busy {
+                recent.busy_ms += ms;
+            }
+        }
+        (today, recent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: u64 = 60_000;
+
+    #[test]
+    fn today_and_the_last_quarter_of_an_hour() {
+        let day = Timestamp(1_000 * MIN);
+        let mut a = AgentBusy::default();
+        // Ready 10 min, talking 20 min, ready 10 min, then paused.
+        a.close(AgentState::Ready, day, Timestamp(day.0 + 10 * MIN), day);
+        a.close(
+            AgentState::Talking,
+            Timestamp(day.0 + 10 * MIN),
+            Timestamp(day.0 + 30 * MIN),
+            day,
+        );
+        a.close(
+            AgentState::Ready,
+            Timestamp(day.0 + 30 * MIN),
+            Timestamp(day.0 + 40 * MIN),
+            day,
+        );
+        let now = Timestamp(day.0 + 45 * MIN);
+        let (today, recent) = a.at(AgentState::Paused, Timestamp(day.0 + 40 * MIN), now, day);
+        assert_eq!(
+            today,
+            Busy {
+                staffed_ms: 40 * MIN,
+                busy_ms: 20 * MIN
+            }
+        );
+        // The last 15 min (30..45): 10 min ready, then paused.
+        assert_eq!(
+            recent,
+            Busy {
+                staffed_ms: 10 * MIN,
+                busy_ms: 0
+            }
+        );
+        // Talking under way since 44 min, read at 50: 44..50 busy, 35..40 ready.
+        let now = Timestamp(day.0 + 50 * MIN);
+        let (_, recent) = a.at(AgentState::Talking, Timestamp(day.0 + 44 * MIN), now, day);
+        assert_eq!(
+            recent,
+            Busy {
+                staffed_ms: 11 * MIN,
+                busy_ms: 6 * MIN
+            }
+        );
+        assert!((recent.ratio() - 6.0 / 11.0).abs() < 1e-12);
+        // Intervals before the day's start are cut there.
+        let mut b = AgentBusy::default();
+        b.close(
+            AgentState::Talking,
+            Timestamp(day.0 - 5 * MIN),
+            Timestamp(day.0 + 5 * MIN),
+            day,
+        );
+        let (today, _) = b.at(
+            AgentState::LoggedOut,
+            Timestamp(day.0 + 5 * MIN),
+            Timestamp(day.0 + 6 * MIN),
+            day,
+        );
+        assert_eq!(
+            today,
+            Busy {
+                staffed_ms: 5 * MIN,
+                busy_ms: 5 * MIN
+            }
+        );
+    }
+}
