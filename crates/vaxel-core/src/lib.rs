@@ -19,5 +19,8 @@ pub mod time;
 pub use engine::{Engine, EngineState};
 pub use error::EngineError;
 pub use input::{CallId, Input};
-pub use output::{Announced, CallRecord, CallbackNote, Command, Outcome, Output, RecordGroups};
+pub use output::{
+    Announced, CALLBACK_ACCEPTED_PROMPT, CallRecord, CallbackNote, Command, Outcome, Output,
+    RecordGroups,
+};
 pub use time::Timestamp;
