@@ -12,6 +12,7 @@ mod error;
 pub mod input;
 pub mod keyed_heap;
 pub mod output;
+pub mod route;
 pub mod site;
 pub mod snapshot;
 pub mod time;

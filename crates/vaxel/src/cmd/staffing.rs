@@ -14,16 +14,16 @@
 use super::common::{self, byte_bar};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufReader, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vaxel_core::Timestamp;
-use vaxel_core::site::{GroupIdx, Site, Target};
+use vaxel_core::route::{self, OpenCache};
+use vaxel_core::site::Site;
 use vaxel_sim::erlang::{self, ErlangA};
-use vaxel_sim::{TimeFormatter, TraceCall, TraceReader};
+use vaxel_sim::{TimeFormatter, TraceReader};
 
 #[derive(Debug, Args)]
 pub struct StaffingArgs {
@@ -167,93 +167,6 @@ fn staff_a(rate: f64, aht_s: f64, patience_s: f64, goal: Goal, start: u32) -> Op
         abandon: m.p_abandon(),
         asa_s: m.asa_s(),
     })
-}
-
-/// Follows a call's entry and menu digits to the answer group they lead to (docs/formats.md:
-/// the caller answers each menu at once with its trace digits), opening hours included.
-/// `None`: an unknown number, a closed entry without a closed route, an outside number.
-#[derive(Debug)]
-pub struct Router<'a> {
-    site: &'a Site,
-    /// Per entry: open or not for instants in `[from, until)`.
-    open: Vec<(bool, Timestamp, Timestamp)>,
-}
-
-impl<'a> Router<'a> {
-    #[must_use]
-    pub fn new(site: &'a Site) -> Router<'a> {
-        Router {
-            site,
-            open: vec![(true, Timestamp(u64::MAX), Timestamp(0)); site.entries.len()],
-        }
-    }
-
-    fn is_open(&mut self, e: usize, t: Timestamp) -> bool {
-        let (open, from, until) = self.open[e];
-        if from <= t && t < until {
-            return open;
-        }
-        let s = match self.site.entries[e].calendar {
-            None => (true, Timestamp(0), Timestamp(u64::MAX)),
-            Some(c) => {
-                let st = self.site.calendars[c.ix()].state_at(t, &self.site.timezone);
-                (st.open, t, st.until)
-            }
-        };
-        self.open[e] = s;
-        s.0
-    }
-
-    /// The group `call` reaches.
-    pub fn group(&mut self, call: &TraceCall) -> Option<GroupIdx> {
-        let site = self.site;
-        let e = site.entry_by_number.get(call.to.as_str())?.ix();
-        let entry = &site.entries[e];
-        let start = if self.is_open(e, call.arrival) {
-            &entry.route
-        } else {
-            entry.closed_route.as_ref()?
-        };
-        walk(site, start, &call.digits)
-    }
-}
-
-/// The engine's menu walk (vaxel-core `arrival.rs`): one digits level per menu visit; no
-/// level or an empty one = the default; an invalid choice is retried with the next level
-/// `retries` times, then the default; the `callback` option queues in the menu's default
-/// group.
-fn walk(site: &Site, start: &Target, digits: &str) -> Option<GroupIdx> {
-    let mut levels: VecDeque<&str> = if digits.is_empty() {
-        VecDeque::new()
-    } else {
-        digits.split(',').collect()
-    };
-    let mut at = start.clone();
-    for _ in 0..64 {
-        match at {
-            Target::Group(g) => return Some(g),
-            Target::Number(_) | Target::Callback => return None,
-            Target::Menu(m) => {
-                let menu = &site.menus[m.ix()];
-                let mut tries = 0;
-                at = loop {
-                    let d = levels.pop_front().unwrap_or("");
-                    let choice = if d.is_empty() {
-                        Some(&menu.default)
-                    } else {
-                        menu.option(d)
-                    };
-                    match choice {
-                        Some(Target::Callback) => break menu.default.clone(),
-                        Some(t) => break t.clone(),
-                        None if tries < menu.retries => tries += 1,
-                        None => break menu.default.clone(),
-                    }
-                };
-            }
-        }
-    }
-    None
 }
 
 /// One line of output.
@@ -524,7 +437,7 @@ fn from_trace(
     let reader = TraceReader::new(BufReader::with_capacity(1 << 16, bar.wrap_read(file)), name)?;
     common::warn_columns(trace, &reader.unknown_columns());
     let interval_ms = u64::from(args.interval) * 60_000;
-    let mut router = Router::new(site);
+    let mut open = OpenCache::new(site);
     let mut fmt = TimeFormatter::new(site.timezone.clone());
     let mut acc = vec![Acc::default(); site.groups.len()];
     // The current interval: its local index and UTC offset (minutes).
@@ -553,7 +466,9 @@ fn from_trace(
             }
             current = Some(key);
         }
-        let Some(g) = router.group(&call) else {
+        // Where the entry and menu digits lead, the caller answering each menu at once.
+        let Some(g) = route::route(site, &mut open, &call.to, call.arrival, &call.digits).group()
+        else {
             unrouted += 1;
             continue;
         };
