@@ -4,6 +4,11 @@
 //! command so that it is tested as a library, without a process.
 
 use crate::erlang::{self, ErlangA};
+use crate::timefmt::{TimeFormatter, civil_from_days};
+use crate::trace::TraceCall;
+use vaxel_core::Timestamp;
+use vaxel_core::route::{self, OpenCache};
+use vaxel_core::site::{GroupIdx, Site};
 
 /// The service level goal staffing aims at.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -97,6 +102,115 @@ fn staff_a(rate: f64, aht_s: f64, patience_s: f64, goal: Goal, start: u32) -> Op
     })
 }
 
+/// Calls and handling time (talk + wrap-up) of one group in one interval.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Load {
+    pub calls: u64,
+    pub handle_ms: u64,
+}
+
+/// One complete interval of local time and the load of each answer group in it (indexed
+/// like the site's groups).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interval {
+    /// Start, in local milliseconds since the epoch (for the label), and as an instant.
+    pub local_start_ms: i64,
+    pub utc_start: Timestamp,
+    pub loads: Vec<Load>,
+}
+
+impl Interval {
+    /// The local start as `YYYY-MM-DD HH:MM`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        let days = self.local_start_ms.div_euclid(86_400_000);
+        let in_day = self.local_start_ms.rem_euclid(86_400_000) / 60_000;
+        let (y, m, d) = civil_from_days(days);
+        format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", in_day / 60, in_day % 60)
+    }
+}
+
+/// The traffic of a trace, interval by interval of local time and group by group: a call
+/// belongs to the group its entry and menu digits route to (opening hours at its arrival
+/// included; overflow later on is not followed), its handling time is its talk plus its
+/// wrap-up (the group's default when the trace leaves it empty). Fed in trace order, it
+/// hands back each interval once complete: constant memory for a year of calls.
+#[derive(Debug)]
+pub struct TraceTraffic<'s> {
+    site: &'s Site,
+    /// Only this group is counted, when given.
+    only: Option<GroupIdx>,
+    interval_ms: u64,
+    open: OpenCache,
+    fmt: TimeFormatter,
+    loads: Vec<Load>,
+    /// The current interval: its local index and UTC offset (minutes).
+    current: Option<(i64, i32)>,
+    /// Calls read, and those that reached no answer group.
+    pub calls: u64,
+    pub unrouted: u64,
+}
+
+impl<'s> TraceTraffic<'s> {
+    #[must_use]
+    pub fn new(site: &'s Site, interval_ms: u64, only: Option<GroupIdx>) -> TraceTraffic<'s> {
+        TraceTraffic {
+            site,
+            only,
+            interval_ms: interval_ms.max(1),
+            open: OpenCache::new(site),
+            fmt: TimeFormatter::new(site.timezone.clone()),
+            loads: vec![Load::default(); site.groups.len()],
+            current: None,
+            calls: 0,
+            unrouted: 0,
+        }
+    }
+
+    /// Counts `call`; returns the interval before it when `call` is the first of a new one.
+    pub fn add(&mut self, call: &TraceCall) -> Option<Interval> {
+        self.calls += 1;
+        let offset = self.fmt.offset_min(call.arrival);
+        let local_ms =
+            i64::try_from(call.arrival.0).unwrap_or(i64::MAX) + i64::from(offset) * 60_000;
+        let key = (local_ms.div_euclid(self.interval_ms as i64), offset);
+        let done = if self.current == Some(key) {
+            None
+        } else {
+            self.current.replace(key).map(|k| self.take(k))
+        };
+        // Where the entry and menu digits lead, the caller answering each menu at once.
+        let site = self.site;
+        match route::route(site, &mut self.open, &call.to, call.arrival, &call.digits).group() {
+            None => self.unrouted += 1,
+            Some(g) if self.only.is_some_and(|o| o != g) => {}
+            Some(g) => {
+                let wrapup = call.wrapup_ms.unwrap_or(site.groups[g.ix()].wrapup_ms);
+                let l = &mut self.loads[g.ix()];
+                l.calls += 1;
+                l.handle_ms += call.talk_ms + wrapup;
+            }
+        }
+        done
+    }
+
+    /// The last interval, once the trace is read.
+    pub fn finish(&mut self) -> Option<Interval> {
+        self.current.take().map(|k| self.take(k))
+    }
+
+    fn take(&mut self, (key, offset_min): (i64, i32)) -> Interval {
+        let local_start_ms = key * self.interval_ms as i64;
+        let utc_start = local_start_ms - i64::from(offset_min) * 60_000;
+        let fresh = vec![Load::default(); self.loads.len()];
+        Interval {
+            local_start_ms,
+            utc_start: Timestamp(u64::try_from(utc_start).unwrap_or(0)),
+            loads: std::mem::replace(&mut self.loads, fresh),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +261,63 @@ mod tests {
             );
             assert!(a.service_level >= 0.8);
         }
+    }
+
+    fn call(to: &str, arrival_ms: u64, talk_ms: u64, wrapup_ms: Option<u64>) -> TraceCall {
+        TraceCall {
+            call_id: format!("c{arrival_ms}"),
+            arrival: Timestamp(arrival_ms),
+            to: to.to_owned(),
+            from: "+46701234567".to_owned(),
+            digits: String::new(),
+            patience_ms: None,
+            talk_ms,
+            wrapup_ms,
+            case_type: None,
+            resolved: None,
+            accept_callback: false,
+        }
+    }
+
+    #[test]
+    fn trace_traffic_by_interval_and_group() {
+        let site = vaxel_config::stockholm()
+            .unwrap_or_else(|d| panic!("the built-in city: {d:?}"))
+            .site;
+        // Monday 2 March 2026, 10:05 local (UTC+1).
+        let t0 = 1_772_442_300_000;
+        let to = site.entries[0].number.to_string();
+        let mut open = OpenCache::new(&site);
+        let g = route::route(&site, &mut open, &to, Timestamp(t0), "")
+            .group()
+            .unwrap_or_else(|| panic!("entry 0 reaches no group at 10:05"));
+        let default_wrapup = site.groups[g.ix()].wrapup_ms;
+        let mut traffic = TraceTraffic::new(&site, 30 * 60_000, None);
+        assert_eq!(traffic.add(&call(&to, t0, 60_000, None)), None);
+        assert_eq!(
+            traffic.add(&call(&to, t0 + 600_000, 30_000, Some(5_000))),
+            None
+        );
+        let done = traffic.add(&call(&to, t0 + 2_400_000, 1_000, Some(0)));
+        let done = done.unwrap_or_else(|| panic!("10:45 starts a new interval"));
+        assert_eq!(done.label(), "2026-03-02 10:00");
+        assert_eq!(done.utc_start, Timestamp(t0 - 300_000));
+        let expected = Load {
+            calls: 2,
+            handle_ms: 60_000 + default_wrapup + 30_000 + 5_000,
+        };
+        assert_eq!(done.loads[g.ix()], expected);
+        assert_eq!(done.loads.iter().map(|l| l.calls).sum::<u64>(), 2);
+        assert_eq!(
+            traffic.add(&call("+4699", t0 + 2_460_000, 1_000, None)),
+            None
+        );
+        let last = traffic
+            .finish()
+            .unwrap_or_else(|| panic!("the last interval"));
+        assert_eq!(last.label(), "2026-03-02 10:30");
+        assert_eq!(last.loads[g.ix()].calls, 1);
+        assert_eq!((traffic.calls, traffic.unrouted), (4, 1));
+        assert_eq!(traffic.finish(), None);
     }
 }

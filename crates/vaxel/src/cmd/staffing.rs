@@ -19,10 +19,8 @@ use std::fs::File;
 use std::io::{BufReader, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vaxel_core::Timestamp;
-use vaxel_core::route::{self, OpenCache};
 use vaxel_core::site::Site;
-use vaxel_sim::staffing::{Goal, Staffing, staff};
+use vaxel_sim::staffing::{Goal, Interval, Staffing, TraceTraffic, staff};
 use vaxel_sim::{TimeFormatter, TraceReader};
 
 #[derive(Debug, Args)]
@@ -318,13 +316,6 @@ fn staffing(args: &StaffingArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Calls and handling time of one group in the current interval.
-#[derive(Clone, Copy, Default)]
-struct Acc {
-    calls: u64,
-    handle_ms: u64,
-}
-
 fn from_trace(
     args: &StaffingArgs,
     site: &Site,
@@ -345,61 +336,18 @@ fn from_trace(
     let reader = TraceReader::new(BufReader::with_capacity(1 << 16, bar.wrap_read(file)), name)?;
     common::warn_columns(trace, &reader.unknown_columns());
     let interval_ms = u64::from(args.interval) * 60_000;
-    let mut open = OpenCache::new(site);
+    let mut traffic = TraceTraffic::new(site, interval_ms, only);
     let mut fmt = TimeFormatter::new(site.timezone.clone());
-    let mut acc = vec![Acc::default(); site.groups.len()];
-    // The current interval: its local index and UTC offset (minutes).
-    let mut current: Option<(i64, i32)> = None;
-    let (mut calls, mut unrouted) = (0u64, 0u64);
     for call in reader {
-        let call = call?;
-        calls += 1;
-        let offset = fmt.offset_min(call.arrival);
-        let local_ms =
-            i64::try_from(call.arrival.0).unwrap_or(i64::MAX) + i64::from(offset) * 60_000;
-        let key = (local_ms.div_euclid(interval_ms as i64), offset);
-        if current != Some(key) {
-            if let Some(k) = current {
-                emit(
-                    site,
-                    goal,
-                    args,
-                    k,
-                    interval_ms,
-                    &mut acc,
-                    printer,
-                    &mut fmt,
-                );
-                printer.flush()?;
-            }
-            current = Some(key);
+        if let Some(done) = traffic.add(&call?) {
+            emit(site, goal, args, &done, interval_ms, printer, &mut fmt);
+            printer.flush()?;
         }
-        // Where the entry and menu digits lead, the caller answering each menu at once.
-        let Some(g) = route::route(site, &mut open, &call.to, call.arrival, &call.digits).group()
-        else {
-            unrouted += 1;
-            continue;
-        };
-        if only.is_some_and(|o| o != g) {
-            continue;
-        }
-        let wrapup = call.wrapup_ms.unwrap_or(site.groups[g.ix()].wrapup_ms);
-        let a = &mut acc[g.ix()];
-        a.calls += 1;
-        a.handle_ms += call.talk_ms + wrapup;
     }
-    if let Some(k) = current {
-        emit(
-            site,
-            goal,
-            args,
-            k,
-            interval_ms,
-            &mut acc,
-            printer,
-            &mut fmt,
-        );
+    if let Some(done) = traffic.finish() {
+        emit(site, goal, args, &done, interval_ms, printer, &mut fmt);
     }
+    let (calls, unrouted) = (traffic.calls, traffic.unrouted);
     bar.finish_and_clear();
     if args.format == StaffingFormat::Table {
         let _ = writeln!(
@@ -411,29 +359,19 @@ fn from_trace(
     Ok(())
 }
 
-/// Prints the rows of interval `key` (groups with calls, in site order) and resets `acc`.
-#[allow(clippy::too_many_arguments)]
+/// Prints the rows of interval `done` (groups with calls, in site order).
 fn emit(
     site: &Site,
     goal: Goal,
     args: &StaffingArgs,
-    (key, offset_min): (i64, i32),
+    done: &Interval,
     interval_ms: u64,
-    acc: &mut [Acc],
     printer: &mut Printer,
     fmt: &mut TimeFormatter,
 ) {
-    let local_start = key * interval_ms as i64;
-    let utc_start = local_start - i64::from(offset_min) * 60_000;
-    let label = {
-        let days = local_start.div_euclid(86_400_000);
-        let in_day = local_start.rem_euclid(86_400_000) / 60_000;
-        let (y, m, d) = vaxel_sim::timefmt::civil_from_days(days);
-        format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", in_day / 60, in_day % 60)
-    };
-    let rfc = fmt.format(Timestamp(u64::try_from(utc_start).unwrap_or(0)));
+    let (label, rfc) = (done.label(), fmt.format(done.utc_start));
     let period_s = interval_ms as f64 / 1000.0;
-    for (g, a) in acc.iter_mut().enumerate() {
+    for (g, a) in done.loads.iter().enumerate() {
         if a.calls == 0 {
             continue;
         }
@@ -448,6 +386,5 @@ fn emit(
             aht_s,
             s,
         });
-        *a = Acc::default();
     }
 }
