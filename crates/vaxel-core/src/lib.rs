@@ -13,6 +13,7 @@ pub mod holidays;
 pub mod input;
 pub mod keyed_heap;
 pub mod output;
+pub mod route;
 pub mod site;
 pub mod snapshot;
 pub mod time;
@@ -20,5 +21,8 @@ pub mod time;
 pub use engine::{Engine, EngineState};
 pub use error::EngineError;
 pub use input::{CallId, Input};
-pub use output::{Announced, CallRecord, CallbackNote, Command, Outcome, Output, RecordGroups};
+pub use output::{
+    Announced, CALLBACK_ACCEPTED_PROMPT, CallRecord, CallbackNote, Command, Outcome, Output,
+    RecordGroups,
+};
 pub use time::Timestamp;

@@ -53,7 +53,31 @@ pub enum Command {
     },
 }
 
+/// `hangup`'s prompt when the caller accepted a callback: the line is freed but the call
+/// goes on (its place in the queue is kept until an agent dials back). The engine sends it
+/// and platforms (the simulator included) recognise it through
+/// [`Command::is_callback_accepted`], so the wire keeps the prompt while no caller compares
+/// strings.
+pub const CALLBACK_ACCEPTED_PROMPT: &str = "callback-accepted";
+
 impl Command {
+    /// The `hangup` that frees the line of a caller who accepted a callback: the call is not
+    /// over, unlike any other `hangup` (docs/protocol.md, callbacks).
+    #[must_use]
+    pub fn callback_accepted(call: CallId) -> Command {
+        Command::Hangup {
+            call,
+            prompt: Some(CALLBACK_ACCEPTED_PROMPT.into()),
+        }
+    }
+
+    /// Whether this is the `hangup` of an accepted callback (made by
+    /// [`Command::callback_accepted`]): the platform keeps the call for the dial back.
+    #[must_use]
+    pub fn is_callback_accepted(&self) -> bool {
+        matches!(self, Command::Hangup { prompt: Some(p), .. } if &**p == CALLBACK_ACCEPTED_PROMPT)
+    }
+
     /// The protocol name of the command.
     #[must_use]
     pub fn kind(&self) -> &'static str {
@@ -255,4 +279,35 @@ pub enum Output {
     /// A finished call (boxed: a record is several times the size of a command, and
     /// outputs are moved through a queue).
     Record(Box<CallRecord>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_callback_hangup_is_recognised_as_accepted() {
+        let accepted = Command::callback_accepted("c1".into());
+        assert!(accepted.is_callback_accepted());
+        // The wire still carries the prompt: the protocol's bytes do not change.
+        assert!(
+            matches!(&accepted, Command::Hangup { prompt: Some(p), .. } if &**p == "callback-accepted")
+        );
+        for other in [
+            Command::Hangup {
+                call: "c1".into(),
+                prompt: None,
+            },
+            Command::Hangup {
+                call: "c1".into(),
+                prompt: Some("closed".into()),
+            },
+            Command::OfferCallback {
+                call: "c1".into(),
+                prompt: "callback-accepted".into(),
+            },
+        ] {
+            assert!(!other.is_callback_accepted(), "{other:?}");
+        }
+    }
 }

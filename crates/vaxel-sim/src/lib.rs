@@ -10,7 +10,7 @@
 //! - [`cdr`]: `cdr.csv`, one record per call ([`CdrWriter`], [`CdrReader`]).
 //! - [`report`]: the replay report (JSON and text) and supervisors' breakdowns.
 //! - [`replay`]: the engine in simulated time, with simulated callers and agents.
-//! - [`erlang`]: Erlang B, C and A.
+//! - [`erlang`]: Erlang B, C and A; [`staffing`]: the agents a load needs.
 //! - [`generate`]: seeded generation of a year of calls and a roster for a site.
 //!
 //! Readers stream: they hold one row at a time (plus what their checks need, such as the
@@ -25,6 +25,7 @@ mod in_flight;
 pub mod replay;
 pub mod report;
 pub mod roster;
+pub mod staffing;
 pub mod timefmt;
 pub mod trace;
 

@@ -6,6 +6,7 @@ use super::{ActiveCrisis, Engine, call_index};
 use crate::error::EngineError;
 use crate::input::CallId;
 use crate::output::{CallbackNote, Command, Outcome};
+use crate::route::{Choice, Start};
 use crate::site::{MenuIdx, Target, Text};
 use smallvec::SmallVec;
 
@@ -101,37 +102,28 @@ impl Engine {
                 return Ok(());
             }
         }
-        if let Some(cal) = calendar
-            && !self.is_open(cal)
-        {
-            let entry = self.site.entry(entry_ix);
-            let (prompt, route) = (entry.closed_prompt.clone(), entry.closed_route.clone());
-            match route {
-                Some(route) => {
-                    if let Some(p) = prompt {
-                        self.play(slot, p);
-                    }
-                    self.route_to(slot, &route, 0);
+        let open = match calendar {
+            Some(cal) => self.is_open(cal),
+            None => true,
+        };
+        // Owned copies: the engine changes the call while it follows the route.
+        let (prompt, target) = match self.site.entry(entry_ix).start(open) {
+            Start::Route { prompt, target } => (prompt.cloned(), Some(target.clone())),
+            Start::Closed { prompt } => (prompt.cloned(), None),
+        };
+        match target {
+            Some(target) => {
+                if let Some(p) = prompt {
+                    self.play(slot, p);
                 }
-                None => {
-                    self.emit_for(
-                        slot,
-                        Command::Hangup {
-                            call: self.call(slot).id.clone(),
-                            prompt,
-                        },
-                    );
-                    self.finish(slot, Outcome::Closed);
-                }
+                self.route_to(slot, &target, 0);
             }
-            return Ok(());
+            None => {
+                let call = self.call(slot).id.clone();
+                self.emit_for(slot, Command::Hangup { call, prompt });
+                self.finish(slot, Outcome::Closed);
+            }
         }
-        let entry = self.site.entry(entry_ix);
-        let (greeting, route) = (entry.greeting.clone(), entry.route.clone());
-        if let Some(greeting) = greeting {
-            self.play(slot, greeting);
-        }
-        self.route_to(slot, &route, 0);
         Ok(())
     }
 
@@ -151,7 +143,7 @@ impl Engine {
     /// Sends the call on to `target`. `depth` bounds chains of routes (validation forbids
     /// cycles; this is the belt to those braces).
     pub(super) fn route_to(&mut self, slot: Slot, target: &Target, depth: u32) {
-        if depth > 64 {
+        if depth > crate::route::MAX_HOPS {
             // A chain this long means a cycle slipped past validation: end the call
             // cleanly rather than loop.
             self.hang_up_and_finish(slot, None, Outcome::Timeout);
@@ -221,15 +213,9 @@ impl Engine {
     /// Applies a caller's choice at `menu`: an option, no input (the default), or an
     /// invalid choice (the prompt again, `retries` times, then the default).
     fn menu_choice(&mut self, slot: Slot, menu: MenuIdx, tries: u32, digits: &str, depth: u32) {
-        let m = self.site.menu(menu);
-        let target = if digits.is_empty() {
-            Some(m.default.clone())
-        } else {
-            m.option(digits).cloned()
-        };
-        let target = match target {
-            Some(t) => t,
-            None if tries < m.retries => {
+        // Owned copies: the engine changes the call while it follows the choice.
+        let (target, callback) = match self.site.menu(menu).choose(digits, tries) {
+            Choice::Retry => {
                 self.call_mut(slot).state = CallState::Ivr {
                     menu,
                     tries: tries + 1,
@@ -240,7 +226,8 @@ impl Engine {
                 }
                 return;
             }
-            None => m.default.clone(),
+            Choice::Go(t) => (t.clone(), false),
+            Choice::Callback(t) => (t.clone(), true),
         };
         let call = self.call_mut(slot);
         if call.levels > 0 {
@@ -249,15 +236,12 @@ impl Engine {
         call.levels += 1;
         call.digits.push_str(digits);
         match target {
-            Target::Callback => match self.site.menu(menu).default.clone() {
-                Target::Group(g) => {
-                    self.enter_group(slot, g, depth + 1);
-                    if self.live_in_queue(slot) {
-                        self.offer_callback(slot, g);
-                    }
+            Target::Group(g) if callback => {
+                self.enter_group(slot, g, depth + 1);
+                if self.live_in_queue(slot) {
+                    self.offer_callback(slot, g);
                 }
-                other => self.route_to(slot, &other, depth + 1),
-            },
+            }
             t => self.route_to(slot, &t, depth + 1),
         }
     }

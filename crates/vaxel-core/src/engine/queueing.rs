@@ -12,9 +12,6 @@ use crate::site::{
 };
 use crate::time::Timestamp;
 
-/// The prompt played when a caller accepts a callback, before the line is freed.
-pub(crate) const CALLBACK_ACCEPTED_PROMPT: &str = "callback-accepted";
-
 /// Whether a free-set entry is of its agent's current stint of being free.
 fn live_in(agents: &[Agent]) -> impl Fn(&IdleEntry) -> bool + '_ {
     move |e| agents[e.key.agent.ix()].stint == e.stint
@@ -640,13 +637,7 @@ impl Engine {
         };
         call.state = CallState::CallbackWaiting;
         let id = call.id.clone();
-        self.emit_for(
-            slot,
-            Command::Hangup {
-                call: id,
-                prompt: Some(CALLBACK_ACCEPTED_PROMPT.into()),
-            },
-        );
+        self.emit_for(slot, Command::callback_accepted(id));
     }
 
     pub(super) fn on_callback_retry(&mut self, slot: Slot, seq: u64, nonce: u32) {

@@ -21,12 +21,13 @@
 //! demand and staff agree.
 
 use super::profile::DayModel;
-use super::routing::{OpenCache, SiteModel};
+use super::routing::SiteModel;
 use super::{GenConfig, GenError, day_bins, day_number};
 use crate::erlang;
 use crate::roster::Shift;
 use crate::timefmt::TimeFormatter;
 use vaxel_core::Timestamp;
+use vaxel_core::route::{OpenCache, Start};
 use vaxel_core::site::Site;
 
 /// Bins (5 minutes) per staffing interval (30 minutes).
@@ -147,12 +148,13 @@ impl<'a> RosterGenerator<'a> {
             .entries
             .iter()
             .map(|e| {
-                let mut open = vec![0.0; ng];
-                model.expected_groups(&e.route, 1.0, &mut open);
-                let mut closed = vec![0.0; ng];
-                if let Some(r) = &e.closed_route {
-                    model.expected_groups(r, 1.0, &mut closed);
+                let mut dist = [vec![0.0; ng], vec![0.0; ng]];
+                for (open, d) in [true, false].into_iter().zip(&mut dist) {
+                    if let Start::Route { target, .. } = e.start(open) {
+                        model.expected_groups(target, 1.0, d);
+                    }
                 }
+                let [open, closed] = dist;
                 (open, closed)
             })
             .collect();

@@ -7,7 +7,6 @@
 
 use super::GenConfig;
 use super::rng::Rng;
-use vaxel_core::Timestamp;
 use vaxel_core::site::{GroupIdx, Site, Target, Text};
 
 /// Menu levels followed at most (validation already refuses menu loops).
@@ -286,38 +285,5 @@ impl SiteModel {
         let m = &self.groups[g.ix()];
         let i = rng.pick_cumulative(&m.case_cumulative)?;
         m.case_types.get(i).map(String::as_str)
-    }
-}
-
-/// Whether each entry is open, cached until the calendar says the answer may change.
-#[derive(Clone, Debug)]
-pub struct OpenCache {
-    /// Per entry: open or not, for instants in `[from, until)`.
-    state: Vec<(bool, Timestamp, Timestamp)>,
-}
-
-impl OpenCache {
-    #[must_use]
-    pub fn new(site: &Site) -> OpenCache {
-        OpenCache {
-            state: vec![(true, Timestamp(u64::MAX), Timestamp(0)); site.entries.len()],
-        }
-    }
-
-    /// Whether entry `e` is open at `t` (an entry without a calendar always is).
-    pub fn open(&mut self, site: &Site, e: usize, t: Timestamp) -> bool {
-        let (open, from, until) = self.state[e];
-        if from <= t && t < until {
-            return open;
-        }
-        let s = match site.entries[e].calendar {
-            None => (true, Timestamp(0), Timestamp(u64::MAX)),
-            Some(c) => {
-                let st = site.calendars[c.ix()].state_at(t, &site.timezone);
-                (st.open, t, st.until)
-            }
-        };
-        self.state[e] = s;
-        s.0
     }
 }

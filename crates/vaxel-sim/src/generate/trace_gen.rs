@@ -3,13 +3,14 @@
 
 use super::profile::DayModel;
 use super::rng::Rng;
-use super::routing::{OpenCache, SiteModel};
+use super::routing::SiteModel;
 use super::{Bin, GenConfig, GenError, Patience, day_bins, day_number};
 use crate::error::SimError;
 use crate::timefmt::TimeFormatter;
 use crate::trace::{TraceCall, TraceWriter};
 use std::io;
 use vaxel_core::Timestamp;
+use vaxel_core::route::{OpenCache, Start};
 use vaxel_core::site::{Site, Target};
 
 /// Durations are written to a tenth of a second.
@@ -110,10 +111,9 @@ impl<'a> TraceGenerator<'a> {
         let rng = &mut self.rng;
         let e = rng.pick_cumulative(&self.entry_cum).unwrap_or(0);
         let entry = &self.site.entries[e];
-        let route = if self.entry_open[e] {
-            Some(&entry.route)
-        } else {
-            entry.closed_route.as_ref()
+        let route = match entry.start(self.entry_open[e]) {
+            Start::Route { target, .. } => Some(target),
+            Start::Closed { .. } => None,
         };
         let walk = match route {
             Some(r) => self.model.walk(r, rng),

@@ -14,16 +14,14 @@
 use super::common::{self, byte_bar};
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
-use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufReader, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vaxel_core::Timestamp;
-use vaxel_core::site::{GroupIdx, Site, Target};
-use vaxel_sim::erlang::{self, ErlangA};
-use vaxel_sim::{TimeFormatter, TraceCall, TraceReader};
+use vaxel_core::site::Site;
+use vaxel_sim::staffing::{Goal, Interval, Staffing, TraceTraffic, staff};
+use vaxel_sim::{TimeFormatter, TraceReader};
 
 #[derive(Debug, Args)]
 pub struct StaffingArgs {
@@ -75,185 +73,6 @@ fn parse_interval(s: &str) -> Result<u32, String> {
         Ok(m @ (15 | 30 | 60)) => Ok(m),
         _ => Err(format!("{s:?} is not 15, 30 or 60 (minutes)")),
     }
-}
-
-/// The service level goal staffing aims at.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Goal {
-    /// "Answered within" threshold, seconds.
-    pub within_s: f64,
-    /// Share to answer within it, in `[0, 1)`.
-    pub target: f64,
-}
-
-/// The staffing figures of one load.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Staffing {
-    /// Offered traffic (Erlangs).
-    pub traffic: f64,
-    /// Erlang C: the fewest agents reaching the goal, with their service level, ASA (mean
-    /// wait of all callers) and occupancy.
-    pub agents: u32,
-    pub service_level: f64,
-    pub asa_s: f64,
-    pub occupancy: f64,
-    /// Erlang A with exponential patience, when a patience is given.
-    pub erlang_a: Option<StaffingA>,
-}
-
-/// Erlang A figures: the fewest agents reaching the goal (share of all callers answered
-/// within the threshold), that service level, the share who abandon and the ASA of the
-/// answered callers.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct StaffingA {
-    pub agents: u32,
-    pub service_level: f64,
-    pub abandon: f64,
-    pub asa_s: f64,
-}
-
-/// Staffs `rate_per_s` calls per second with handling time `aht_s` for `goal`.
-#[must_use]
-pub fn staff(rate_per_s: f64, aht_s: f64, goal: Goal, patience_s: Option<f64>) -> Staffing {
-    let traffic = rate_per_s * aht_s;
-    if traffic <= 0.0 || !traffic.is_finite() {
-        return Staffing {
-            traffic: traffic.max(0.0),
-            agents: 0,
-            service_level: 1.0,
-            asa_s: 0.0,
-            occupancy: 0.0,
-            erlang_a: None,
-        };
-    }
-    let agents = erlang::agents_needed(traffic, aht_s, goal.within_s, goal.target)
-        .unwrap_or(u32::MAX)
-        .max(1);
-    let erlang_a = patience_s.and_then(|p| staff_a(rate_per_s, aht_s, p, goal, agents));
-    Staffing {
-        traffic,
-        agents,
-        service_level: erlang::service_level(agents, traffic, aht_s, goal.within_s),
-        asa_s: erlang::asa_s(agents, traffic, aht_s),
-        occupancy: traffic / f64::from(agents),
-        erlang_a,
-    }
-}
-
-/// Erlang A staffing, searched from the Erlang C answer `start` (usually a few steps away;
-/// the service level rises with every agent).
-fn staff_a(rate: f64, aht_s: f64, patience_s: f64, goal: Goal, start: u32) -> Option<StaffingA> {
-    let sl =
-        |n: u32| ErlangA::new(n, rate, aht_s, patience_s).map(|m| m.service_level(goal.within_s));
-    let meets = |n: u32| sl(n).is_some_and(|s| s >= goal.target);
-    let mut n = start;
-    if meets(n) {
-        while n > 0 && meets(n - 1) {
-            n -= 1;
-        }
-    } else {
-        let limit = start.saturating_add(100_000);
-        while !meets(n) {
-            n += 1;
-            if n >= limit {
-                return None;
-            }
-        }
-    }
-    let m = ErlangA::new(n, rate, aht_s, patience_s)?;
-    Some(StaffingA {
-        agents: n,
-        service_level: m.service_level(goal.within_s),
-        abandon: m.p_abandon(),
-        asa_s: m.asa_s(),
-    })
-}
-
-/// Follows a call's entry and menu digits to the answer group they lead to (docs/formats.md:
-/// the caller answers each menu at once with its trace digits), opening hours included.
-/// `None`: an unknown number, a closed entry without a closed route, an outside number.
-#[derive(Debug)]
-pub struct Router<'a> {
-    site: &'a Site,
-    /// Per entry: open or not for instants in `[from, until)`.
-    open: Vec<(bool, Timestamp, Timestamp)>,
-}
-
-impl<'a> Router<'a> {
-    #[must_use]
-    pub fn new(site: &'a Site) -> Router<'a> {
-        Router {
-            site,
-            open: vec![(true, Timestamp(u64::MAX), Timestamp(0)); site.entries.len()],
-        }
-    }
-
-    fn is_open(&mut self, e: usize, t: Timestamp) -> bool {
-        let (open, from, until) = self.open[e];
-        if from <= t && t < until {
-            return open;
-        }
-        let s = match self.site.entries[e].calendar {
-            None => (true, Timestamp(0), Timestamp(u64::MAX)),
-            Some(c) => {
-                let st = self.site.calendars[c.ix()].state_at(t, &self.site.timezone);
-                (st.open, t, st.until)
-            }
-        };
-        self.open[e] = s;
-        s.0
-    }
-
-    /// The group `call` reaches.
-    pub fn group(&mut self, call: &TraceCall) -> Option<GroupIdx> {
-        let site = self.site;
-        let e = site.entry_by_number.get(call.to.as_str())?.ix();
-        let entry = &site.entries[e];
-        let start = if self.is_open(e, call.arrival) {
-            &entry.route
-        } else {
-            entry.closed_route.as_ref()?
-        };
-        walk(site, start, &call.digits)
-    }
-}
-
-/// The engine's menu walk (vaxel-core `arrival.rs`): one digits level per menu visit; no
-/// level or an empty one = the default; an invalid choice is retried with the next level
-/// `retries` times, then the default; the `callback` option queues in the menu's default
-/// group.
-fn walk(site: &Site, start: &Target, digits: &str) -> Option<GroupIdx> {
-    let mut levels: VecDeque<&str> = if digits.is_empty() {
-        VecDeque::new()
-    } else {
-        digits.split(',').collect()
-    };
-    let mut at = start.clone();
-    for _ in 0..64 {
-        match at {
-            Target::Group(g) => return Some(g),
-            Target::Number(_) | Target::Callback => return None,
-            Target::Menu(m) => {
-                let menu = &site.menus[m.ix()];
-                let mut tries = 0;
-                at = loop {
-                    let d = levels.pop_front().unwrap_or("");
-                    let choice = if d.is_empty() {
-                        Some(&menu.default)
-                    } else {
-                        menu.option(d)
-                    };
-                    match choice {
-                        Some(Target::Callback) => break menu.default.clone(),
-                        Some(t) => break t.clone(),
-                        None if tries < menu.retries => tries += 1,
-                        None => break menu.default.clone(),
-                    }
-                };
-            }
-        }
-    }
-    None
 }
 
 /// One line of output.
@@ -497,13 +316,6 @@ fn staffing(args: &StaffingArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Calls and handling time of one group in the current interval.
-#[derive(Clone, Copy, Default)]
-struct Acc {
-    calls: u64,
-    handle_ms: u64,
-}
-
 fn from_trace(
     args: &StaffingArgs,
     site: &Site,
@@ -524,59 +336,18 @@ fn from_trace(
     let reader = TraceReader::new(BufReader::with_capacity(1 << 16, bar.wrap_read(file)), name)?;
     common::warn_columns(trace, &reader.unknown_columns());
     let interval_ms = u64::from(args.interval) * 60_000;
-    let mut router = Router::new(site);
+    let mut traffic = TraceTraffic::new(site, interval_ms, only);
     let mut fmt = TimeFormatter::new(site.timezone.clone());
-    let mut acc = vec![Acc::default(); site.groups.len()];
-    // The current interval: its local index and UTC offset (minutes).
-    let mut current: Option<(i64, i32)> = None;
-    let (mut calls, mut unrouted) = (0u64, 0u64);
     for call in reader {
-        let call = call?;
-        calls += 1;
-        let offset = fmt.offset_min(call.arrival);
-        let local_ms =
-            i64::try_from(call.arrival.0).unwrap_or(i64::MAX) + i64::from(offset) * 60_000;
-        let key = (local_ms.div_euclid(interval_ms as i64), offset);
-        if current != Some(key) {
-            if let Some(k) = current {
-                emit(
-                    site,
-                    goal,
-                    args,
-                    k,
-                    interval_ms,
-                    &mut acc,
-                    printer,
-                    &mut fmt,
-                );
-                printer.flush()?;
-            }
-            current = Some(key);
+        if let Some(done) = traffic.add(&call?) {
+            emit(site, goal, args, &done, interval_ms, printer, &mut fmt);
+            printer.flush()?;
         }
-        let Some(g) = router.group(&call) else {
-            unrouted += 1;
-            continue;
-        };
-        if only.is_some_and(|o| o != g) {
-            continue;
-        }
-        let wrapup = call.wrapup_ms.unwrap_or(site.groups[g.ix()].wrapup_ms);
-        let a = &mut acc[g.ix()];
-        a.calls += 1;
-        a.handle_ms += call.talk_ms + wrapup;
     }
-    if let Some(k) = current {
-        emit(
-            site,
-            goal,
-            args,
-            k,
-            interval_ms,
-            &mut acc,
-            printer,
-            &mut fmt,
-        );
+    if let Some(done) = traffic.finish() {
+        emit(site, goal, args, &done, interval_ms, printer, &mut fmt);
     }
+    let (calls, unrouted) = (traffic.calls, traffic.unrouted);
     bar.finish_and_clear();
     if args.format == StaffingFormat::Table {
         let _ = writeln!(
@@ -588,29 +359,19 @@ fn from_trace(
     Ok(())
 }
 
-/// Prints the rows of interval `key` (groups with calls, in site order) and resets `acc`.
-#[allow(clippy::too_many_arguments)]
+/// Prints the rows of interval `done` (groups with calls, in site order).
 fn emit(
     site: &Site,
     goal: Goal,
     args: &StaffingArgs,
-    (key, offset_min): (i64, i32),
+    done: &Interval,
     interval_ms: u64,
-    acc: &mut [Acc],
     printer: &mut Printer,
     fmt: &mut TimeFormatter,
 ) {
-    let local_start = key * interval_ms as i64;
-    let utc_start = local_start - i64::from(offset_min) * 60_000;
-    let label = {
-        let days = local_start.div_euclid(86_400_000);
-        let in_day = local_start.rem_euclid(86_400_000) / 60_000;
-        let (y, m, d) = vaxel_sim::timefmt::civil_from_days(days);
-        format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", in_day / 60, in_day % 60)
-    };
-    let rfc = fmt.format(Timestamp(u64::try_from(utc_start).unwrap_or(0)));
+    let (label, rfc) = (done.label(), fmt.format(done.utc_start));
     let period_s = interval_ms as f64 / 1000.0;
-    for (g, a) in acc.iter_mut().enumerate() {
+    for (g, a) in done.loads.iter().enumerate() {
         if a.calls == 0 {
             continue;
         }
@@ -625,59 +386,5 @@ fn emit(
             aht_s,
             s,
         });
-        *a = Acc::default();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn close(a: f64, b: f64, tol: f64) {
-        assert!((a - b).abs() <= tol, "{a} vs {b}");
-    }
-
-    #[test]
-    fn textbook_call_centre() {
-        // 100 calls in 30 minutes, AHT 180 s: 10 Erlangs; 80 % within 20 s needs 14
-        // agents, whose service level is 0.888 (values of erlang.rs's tests).
-        let goal = Goal {
-            within_s: 20.0,
-            target: 0.8,
-        };
-        let s = staff(100.0 / 1800.0, 180.0, goal, None);
-        close(s.traffic, 10.0, 1e-12);
-        assert_eq!(s.agents, 14);
-        close(s.service_level, 0.888_350_019_179_467, 1e-12);
-        close(s.occupancy, 10.0 / 14.0, 1e-12);
-        assert_eq!(s.erlang_a, None);
-        let s = staff(0.0, 180.0, goal, Some(60.0));
-        assert_eq!(s.agents, 0);
-    }
-
-    #[test]
-    fn erlang_a_search_matches_the_library() {
-        let goal = Goal {
-            within_s: 20.0,
-            target: 0.8,
-        };
-        for (rate, aht, patience) in [
-            (10.0 / 180.0, 180.0, 120.0),
-            (100.0 / 1800.0, 180.0, 30.0),
-            (1.0, 240.0, 600.0),
-            (0.001, 180.0, 5.0),
-            (2.0, 180.0, 1.0),
-        ] {
-            let s = staff(rate, aht, goal, Some(patience));
-            let a = s
-                .erlang_a
-                .unwrap_or_else(|| panic!("no Erlang A for {rate}"));
-            assert_eq!(
-                Some(a.agents),
-                ErlangA::agents_needed(rate, aht, patience, 20.0, 0.8),
-                "{rate} {aht} {patience}"
-            );
-            assert!(a.service_level >= 0.8);
-        }
     }
 }

@@ -38,8 +38,6 @@ use vaxel_core::{Command, Input, Timestamp};
 use vaxel_proto::{ErrorCode, Event, PlatformMessage, ServerMessage, encode_platform};
 use vaxel_sim::{Shift, SimError, TraceCall};
 
-/// `hangup`'s prompt when the caller accepted a callback: the call goes on.
-const CALLBACK_ACCEPTED: &str = "callback-accepted";
 /// `pending` slot for events about no call.
 const NO_CALL: u32 = u32::MAX;
 
@@ -788,8 +786,7 @@ where
         if matches!(c.state, St::Done | St::HangingUp) {
             // The caller already hung up (or the call is over): nothing to do.
             if matches!(cmd, Command::Forward { .. })
-                || matches!(&cmd, Command::Hangup { prompt, .. }
-                    if prompt.as_deref() != Some(CALLBACK_ACCEPTED))
+                || (matches!(cmd, Command::Hangup { .. }) && !cmd.is_callback_accepted())
             {
                 self.end(slot);
             }
@@ -840,7 +837,7 @@ where
                 self.set_state(slot, St::Dialing);
                 self.at(base, Class::Answer, Ev::Answer { slot, uid, epoch });
             }
-            Command::Hangup { prompt, .. } if prompt.as_deref() == Some(CALLBACK_ACCEPTED) => {
+            Command::Hangup { .. } if cmd.is_callback_accepted() => {
                 c.epoch += 1;
                 self.set_state(slot, St::CallbackWaiting);
             }
@@ -1560,13 +1557,7 @@ mod tests {
                 number: "+46".into(),
             },
         );
-        cmd(
-            &mut d,
-            Command::Hangup {
-                call: "c2".into(),
-                prompt: Some(CALLBACK_ACCEPTED.into()),
-            },
-        );
+        cmd(&mut d, Command::callback_accepted("c2".into()));
         ok(&mut d, 0, 4);
         ok(&mut d, 0, 5);
         assert_eq!(d.stats.ended, 1);
