@@ -18,13 +18,15 @@ const DIGITS: [&str; 16] = [
 const INSTANTS: [Timestamp; 2] = [Timestamp(1_772_442_300_000), Timestamp(1_772_330_400_000)];
 
 /// The built-in city without what happens after a call enters a group (overflow, groups'
-/// own hours, max wait): the walk ends where the call is first queued.
+/// own hours, max wait, the group's own callback offer on a long or unknown expected wait):
+/// the walk ends where the call is first queued.
 fn city() -> Arc<Site> {
     let mut site = vaxel_config::stockholm().unwrap().site;
     for g in &mut site.groups {
         g.overflow.clear();
         g.calendar = None;
         g.max_wait_ms = None;
+        g.callback_offer_ewt_ms = None;
     }
     Arc::new(site)
 }
