@@ -360,3 +360,33 @@ fn records_lost_with_no_journal_holding_them_are_reported() {
     );
     assert!(d.term().success());
 }
+
+/// A crash during a checkpoint (the new epoch's journal not yet installed) is not damage:
+/// the temporary journal and its snapshot are cleared and the previous epoch goes on.
+#[test]
+fn an_interrupted_checkpoint_is_not_damage() {
+    let dir = temp_dir("damage-interrupted");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    journal_with_inputs(&site, &data, 1, &[]);
+    // As `rotate` leaves it when killed between the snapshot and the rename.
+    fs::copy(
+        data.join("journal-00000001.log"),
+        data.join("journal-00000002.log.tmp"),
+    )
+    .expect("temporary journal");
+    fs::write(data.join("snapshot-00000002.json"), b"{}").expect("snapshot");
+    let d = Daemon::start(&site, &data, &[]);
+    let log = d.log_text();
+    assert!(log.contains("interrupted by a crash"), "{log}");
+    assert!(!data.join("journal-00000002.log.tmp").exists());
+    let mut p = d.platform("pbx-1");
+    // a1 logged in and out: the epoch's inputs are all there.
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":5000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    drop(p);
+    assert!(d.term().success());
+    assert!(damaged_dirs(&data).is_empty());
+}

@@ -506,4 +506,36 @@ mod tests {
         );
         let _ = fs::remove_dir_all(&dir);
     }
+
+    /// Bad bytes with valid records after them are damage, not a torn tail.
+    #[test]
+    fn damage_mid_file_is_told_from_a_torn_tail() {
+        let dir = std::env::temp_dir().join(format!("vaxel-journal-mid-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).ok();
+        let mut buf = Vec::new();
+        let mut offsets = Vec::new();
+        for at in 1..=3 {
+            offsets.push(buf.len());
+            Entry::Advance { at: Timestamp(at) }.encode(&mut buf);
+        }
+        let path = dir.join(file_name(1));
+        let mut mid = buf.clone();
+        mid[offsets[1] + HEADER + 2] ^= 1;
+        fs::write(&path, &mid).ok();
+        let back = read(&path).ok();
+        assert_eq!(back.as_ref().map(|b| b.entries.len()), Some(1));
+        assert_eq!(back.as_ref().map(|b| b.valid_len), Some(offsets[1] as u64));
+        assert_eq!(back.as_ref().map(|b| b.valid_after), Some(1));
+        assert_eq!(back.as_ref().map(ReadBack::damaged_mid_file), Some(true));
+
+        // The same bad record last: a torn tail.
+        let mut tail = buf[..offsets[2]].to_vec();
+        tail[offsets[1] + HEADER + 2] ^= 1;
+        fs::write(&path, &tail).ok();
+        let back = read(&path).ok();
+        assert_eq!(back.as_ref().map(|b| b.valid_after), Some(0));
+        assert_eq!(back.as_ref().map(ReadBack::damaged_mid_file), Some(false));
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

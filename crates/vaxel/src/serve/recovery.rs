@@ -168,7 +168,6 @@ pub fn recover(
         return Ok(rec);
     }
     // No journal: a fresh data dir, unless call records say a journal was here.
-    records::repair(dir, None)?;
     if aside.to.is_none()
         && let Some((name, _)) = records::list(dir)?.first()
     {
@@ -181,6 +180,7 @@ pub fn recover(
             "every journal entry (the call records are kept; calls in progress are forgotten)",
         )?;
     }
+    records::repair(dir, None)?;
     let mut records = Records::new(dir);
     let epoch = highest + 1;
     let entry = Entry::Start {
@@ -233,10 +233,20 @@ impl Aside {
         };
         let mut moved = Vec::new();
         for f in files.iter().filter(|f| f.exists()) {
-            let Some(name) = f.file_name() else { continue };
-            fs::rename(f, to.join(name))
+            let Some(name) = f.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            // Never over another file set aside (a salvage may move two of one name).
+            let mut target = to.join(&name);
+            for i in 1u32.. {
+                if !target.exists() {
+                    break;
+                }
+                target = to.join(format!("{name}.{i}"));
+            }
+            fs::rename(f, &target)
                 .with_context(|| format!("cannot move {} into {}", f.display(), to.display()))?;
-            moved.push(name.to_string_lossy().into_owned());
+            moved.push(name);
         }
         journal::sync_dir(&to)?;
         journal::sync_dir(&self.dir)?;
@@ -291,9 +301,25 @@ fn load(config: &str, what: &str) -> anyhow::Result<Arc<Site>> {
 /// Clears what a crash during a checkpoint leaves: a temporary journal file (it holds only
 /// its first entry, never an input) with the snapshot written for it when its journal was
 /// never installed (the snapshot is the state at the end of the previous epoch, whose
-/// journal is intact), and temporary snapshot files. Nothing removed holds input.
+/// journal is intact), and temporary snapshot files. Nothing removed holds input: a
+/// temporary journal holding inputs (a salvage's intact prefix, the damaged original
+/// already set aside) is installed instead.
 fn clear_interrupted_checkpoints(dir: &Path) -> anyhow::Result<()> {
     for (n, path) in journal::list_tmp(dir)? {
+        let installed = dir.join(journal::file_name(n));
+        let back =
+            journal::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        if back.entries.len() > 1 {
+            if installed.exists() {
+                tracing::warn!(file = %path.display(), "a temporary journal file holding inputs beside its installed journal: left in place");
+            } else {
+                tracing::warn!(file = %path.display(), "installing the journal a salvage interrupted by a crash had written");
+                fs::rename(&path, &installed)
+                    .with_context(|| format!("cannot rename {}", path.display()))?;
+                journal::sync_dir(dir)?;
+            }
+            continue;
+        }
         let snap = dir.join(snapshot::file_name(n));
         if !dir.join(journal::file_name(n)).exists() && snap.exists() {
             tracing::warn!(file = %snap.display(), "removing the snapshot of a checkpoint interrupted by a crash");
