@@ -407,3 +407,59 @@ fn an_interrupted_checkpoint_is_not_damage() {
     assert!(d.term().success());
     assert!(damaged_dirs(&data).is_empty());
 }
+
+/// A journal cut at a record boundary looks whole, but the call records written after its
+/// lost entries say otherwise: refused, not served from silently.
+#[test]
+fn a_journal_cut_short_of_its_call_records_refuses_to_start() {
+    let dir = temp_dir("damage-cut");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    let d = Daemon::start(&site, &data, &[]);
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":2}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":2}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":3000,"seq":3}"#,
+        &[r#"{"cmd":"ok","seq":3}"#],
+    );
+    serve_support::wait_records(&data, |r| r.len() == 1);
+    drop(p);
+    d.kill9();
+    let path = data.join("journal-00000001.log");
+    let last = *record_offsets(&path).last().expect("records");
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    f.set_len(last as u64).expect("cut");
+    drop(f);
+    refuses(
+        &site,
+        &data,
+        &[
+            "journal-00000001.log",
+            &format!("up to byte offset {last}"),
+            "acknowledged entries were cut",
+        ],
+    );
+    let d = Daemon::start_with(&site, &data, &[], &["--salvage"]);
+    d.kill9();
+    // The salvage began a new epoch: a plain start (even after a crash) needs no salvage.
+    let d = Daemon::start(&site, &data, &[]);
+    assert!(d.term().success());
+    assert_eq!(
+        records(&data),
+        vec![("c1".to_owned(), "abandoned".to_owned())],
+        "the record stays, once"
+    );
+}

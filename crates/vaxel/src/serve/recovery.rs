@@ -147,8 +147,8 @@ pub fn recover(
                 continue;
             }
         };
-        let mut rec = replay(dir, *epoch, back, snap)?;
-        if aside.to.is_some() {
+        let (mut rec, diverged) = replay(dir, *epoch, back, snap, !salvage)?;
+        if aside.to.is_some() || diverged {
             // Start clean after a salvage: a new epoch from the state recovered, whose
             // records mark is where the files stand now.
             let next = highest.max(*epoch) + 1;
@@ -412,17 +412,6 @@ fn write_missing(
             missing += 1;
         }
     }
-    for (file, n) in &on_disk {
-        let made = seen.get(file).copied().unwrap_or(0);
-        if *n > made {
-            tracing::warn!(
-                file,
-                on_disk = n,
-                produced = made,
-                "more call records on disk than the journal produces"
-            );
-        }
-    }
     recs.sync()?;
     if !rebuilt.is_empty() {
         tracing::warn!(
@@ -431,6 +420,28 @@ fn write_missing(
         );
     }
     Ok((recs, missing))
+}
+
+/// The records files holding more records since `mark` than `produced` has for them:
+/// `(file, on disk, produced)`.
+fn records_beyond(
+    dir: &Path,
+    mark: Option<&CdrMark>,
+    produced: &Produced,
+) -> anyhow::Result<Vec<(String, u64, u64)>> {
+    let mut made: BTreeMap<String, u64> = BTreeMap::new();
+    for (r, tz) in produced {
+        *made
+            .entry(records::file_name(&records::day_of(r, tz)))
+            .or_default() += 1;
+    }
+    Ok(records::count_since(dir, mark)?
+        .into_iter()
+        .filter_map(|(file, n)| {
+            let m = made.get(&file).copied().unwrap_or(0);
+            (n > m).then_some((file, n, m))
+        })
+        .collect())
 }
 
 /// Records an epoch's replay produced, each with its site's time zone.
@@ -488,27 +499,21 @@ fn previous_records(dir: &Path, epoch: u64) -> Option<(Option<CdrMark>, Produced
     Some((mark, produced))
 }
 
+/// Replays epoch `epoch` and brings the call records in line with it. `strict`: call
+/// records the journal no longer produces (entries cut off its end) refuse the start;
+/// otherwise (salvaging) they are warned about, and the second value says so: the caller
+/// starts a new epoch, whose records mark is past them.
 fn replay(
     dir: &Path,
     epoch: u64,
     back: journal::ReadBack,
     snap: Option<SnapshotFile>,
-) -> anyhow::Result<Recovered> {
+    strict: bool,
+) -> anyhow::Result<(Recovered, bool)> {
     let started = std::time::Instant::now();
     let from = snap.as_ref().map(|_| snapshot::file_name(epoch));
     let n = back.entries.len().saturating_sub(1) as u64;
     let (m, cdr, produced) = run_epoch(epoch, back.entries, snap)?;
-    if back.dropped > 0 {
-        tracing::warn!(
-            epoch,
-            offset = back.valid_len,
-            bytes = back.dropped,
-            reason = back.reason.as_deref().unwrap_or(""),
-            "journal: dropped a torn last record (a crash mid-write, never acknowledged; nothing valid after it)"
-        );
-    }
-    let journal = JournalFile::open_at(dir, epoch, back.valid_len)
-        .with_context(|| format!("cannot open the journal epoch {epoch}"))?;
 
     // Records: in each day's file, those on disk since the epoch started are a prefix of
     // what replay produced for that file; the rest are written (again). A file cut below
@@ -522,6 +527,40 @@ fn replay(
         before.append(&mut produced);
         produced = before;
     }
+    // Records reach the files only after the entries producing them are durable: more
+    // on disk than replay produces means acknowledged entries are gone from the journal.
+    let beyond = records_beyond(dir, base.as_ref(), &produced)?;
+    let diverged = !beyond.is_empty();
+    for (file, on_disk, made) in beyond {
+        let what = format!(
+            "{file} holds {on_disk} call records of journal epoch {epoch}, but the journal \
+             {} (up to byte offset {}) produces only {made}: acknowledged entries were cut \
+             off its end",
+            dir.join(journal::file_name(epoch)).display(),
+            back.valid_len
+        );
+        if strict {
+            anyhow::bail!(
+                "{what}. The daemon does not start; nothing was changed. Restore the data \
+                 dir from a backup (docs/operations.md, Backup), or start once with `vaxel \
+                 serve --salvage` to go on from what the journal holds (the calls of the lost \
+                 entries keep their records, once)"
+            );
+        }
+        tracing::warn!(damage = %what, "salvage: going on from what the journal holds");
+    }
+    if back.dropped > 0 {
+        tracing::warn!(
+            epoch,
+            offset = back.valid_len,
+            bytes = back.dropped,
+            reason = back.reason.as_deref().unwrap_or(""),
+            "journal: dropped a torn last record (a crash mid-write, never acknowledged; nothing valid after it)"
+        );
+    }
+    let journal = JournalFile::open_at(dir, epoch, back.valid_len)
+        .with_context(|| format!("cannot open the journal epoch {epoch}"))?;
+
     records::repair(dir, base.as_ref())?;
     let lost = records::lost_below(dir, base.as_ref())?;
     let records_lost = lost.len() as u64;
@@ -542,10 +581,13 @@ fn replay(
         ms = started.elapsed().as_millis() as u64,
         "journal replayed"
     );
-    Ok(Recovered {
-        machine: m,
-        journal,
-        records: recs,
-        records_lost,
-    })
+    Ok((
+        Recovered {
+            machine: m,
+            journal,
+            records: recs,
+            records_lost,
+        },
+        diverged,
+    ))
 }
