@@ -375,6 +375,8 @@ fn records_lost_with_no_journal_holding_them_are_reported() {
         log.contains("call records of earlier journal epochs are lost"),
         "{log}"
     );
+    let m = http_get(d.http, "/metrics");
+    assert!(m.lines().any(|l| l == "vaxel_records_files_lost 1"), "{m}");
     assert!(d.term().success());
 }
 
