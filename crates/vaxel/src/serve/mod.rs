@@ -8,6 +8,7 @@
 //! - `journal.rs`, `commit.rs`, `records.rs`, `snapshot.rs`: durability (journal, group
 //!   commit, CSV, checkpoints).
 //! - `recovery.rs`: start-up on a data dir.
+//! - `salvage.rs`: damage found at start-up: refused, or set aside with `--salvage`.
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
 
 pub mod api;
@@ -27,6 +28,7 @@ pub mod platform;
 pub mod records;
 pub mod recovery;
 pub mod registry;
+pub mod salvage;
 pub mod snapshot;
 
 pub use engine_task::ReloadError;

@@ -18,12 +18,13 @@ use crate::serve::commit;
 use crate::serve::journal::{self, CdrMark, Entry, JournalFile, Replayed};
 use crate::serve::machine::Machine;
 use crate::serve::records::{self, Records};
+use crate::serve::salvage::Aside;
 use crate::serve::snapshot::{self, SnapshotFile};
 use anyhow::Context as _;
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use vaxel_core::site::Site;
 use vaxel_core::{CallRecord, Output, Timestamp};
@@ -51,11 +52,7 @@ pub fn recover(
 ) -> anyhow::Result<Recovered> {
     fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the data dir {}", dir.display()))?;
-    let mut aside = Aside {
-        dir: dir.to_owned(),
-        salvage,
-        to: None,
-    };
+    let mut aside = Aside::new(dir, salvage);
     clear_interrupted_checkpoints(dir)?;
     let epochs = journal::list(dir)
         .with_context(|| format!("cannot list the data dir {}", dir.display()))?;
@@ -148,7 +145,7 @@ pub fn recover(
             }
         };
         let (mut rec, diverged) = replay(dir, *epoch, back, snap, !salvage)?;
-        if aside.to.is_some() || diverged {
+        if aside.salvaged() || diverged {
             // Start clean after a salvage: a new epoch from the state recovered, whose
             // records mark is where the files stand now.
             let next = highest.max(*epoch) + 1;
@@ -168,7 +165,7 @@ pub fn recover(
         return Ok(rec);
     }
     // No journal: a fresh data dir, unless call records say a journal was here.
-    if aside.to.is_none()
+    if !aside.salvaged()
         && let Some((name, _)) = records::list(dir)?.first()
     {
         aside.refuse_or_set_aside(
@@ -197,91 +194,6 @@ pub fn recover(
         records,
         records_lost: 0,
     })
-}
-
-/// Refuses to start on damage, or with `--salvage` moves the damaged files aside.
-struct Aside {
-    dir: PathBuf,
-    salvage: bool,
-    /// The `damaged-<time>/` directory, once something was moved (or salvage accepted a loss).
-    to: Option<PathBuf>,
-}
-
-impl Aside {
-    /// `what` is the damage (file, offset), `lost` what salvaging it loses.
-    fn refuse_or_set_aside(
-        &mut self,
-        files: &[PathBuf],
-        what: &str,
-        lost: &str,
-    ) -> anyhow::Result<()> {
-        if !self.salvage {
-            anyhow::bail!(
-                "{what}. It holds acknowledged input, so the daemon does not start; nothing \
-                 was changed. Restore the data dir from a backup (docs/operations.md, \
-                 Backup), or start once with `vaxel serve --salvage` to set the damaged files \
-                 aside and start from what is intact (this loses {lost})"
-            );
-        }
-        let to = match &self.to {
-            Some(t) => t.clone(),
-            None => {
-                let t = self.make_dir()?;
-                self.to = Some(t.clone());
-                t
-            }
-        };
-        let mut moved = Vec::new();
-        for f in files.iter().filter(|f| f.exists()) {
-            let Some(name) = f.file_name().map(|n| n.to_string_lossy().into_owned()) else {
-                continue;
-            };
-            // Never over another file set aside (a salvage may move two of one name).
-            let mut target = to.join(&name);
-            for i in 1u32.. {
-                if !target.exists() {
-                    break;
-                }
-                target = to.join(format!("{name}.{i}"));
-            }
-            fs::rename(f, &target)
-                .with_context(|| format!("cannot move {} into {}", f.display(), to.display()))?;
-            moved.push(name);
-        }
-        journal::sync_dir(&to)?;
-        journal::sync_dir(&self.dir)?;
-        tracing::error!(
-            damage = what,
-            lost,
-            moved = moved.join(", "),
-            to = %to.display(),
-            "salvage: damaged files set aside; starting from what is intact"
-        );
-        Ok(())
-    }
-
-    fn make_dir(&self) -> anyhow::Result<PathBuf> {
-        let stamp = jiff::Timestamp::now()
-            .strftime("%Y%m%dT%H%M%SZ")
-            .to_string();
-        for i in 0u32.. {
-            let name = if i == 0 {
-                format!("damaged-{stamp}")
-            } else {
-                format!("damaged-{stamp}-{i}")
-            };
-            let p = self.dir.join(name);
-            match fs::create_dir(&p) {
-                Ok(()) => return Ok(p),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e).with_context(|| format!("cannot create {}", p.display())),
-            }
-        }
-        anyhow::bail!(
-            "cannot name a damaged-* directory in {}",
-            self.dir.display()
-        )
-    }
 }
 
 fn load(config: &str, what: &str) -> anyhow::Result<Arc<Site>> {
