@@ -225,36 +225,26 @@ fn commit_group(
     Ok(())
 }
 
-/// A checkpoint: the snapshot file (durably), then the next epoch's journal file with its
-/// `Checkpoint` entry (durably), then epochs and snapshots older than the previous one are
-/// removed (the previous one is kept for inspection and backups). A snapshot that cannot
-/// be made (it does not serialize exactly, or cannot be written) is skipped with a
-/// warning: the current epoch simply goes on.
+/// A checkpoint: the next epoch's journal file with its `Checkpoint` entry under its
+/// temporary name (durably), the snapshot file (durably), then the journal renamed into
+/// place; then epochs and snapshots older than the previous one are removed (the previous
+/// one is kept for inspection and backups; those older hold nothing the snapshot lacks).
+/// A snapshot that cannot be made (it does not serialize exactly, or cannot be written) is
+/// skipped with a warning: the current epoch simply goes on. The order lets recovery tell
+/// a crash during a checkpoint (a temporary journal file is left) from a lost journal (a
+/// snapshot with no journal at all), see `recovery.rs`.
 fn rotate(files: &mut Files, checkpoint: Checkpoint) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let started = Instant::now();
     let epoch = files.journal.epoch + 1;
-    let at = checkpoint.at;
     let snap = checkpoint.into_file(epoch, files.records.mark()?);
-    let written = snapshot::encode(&snap).and_then(|bytes| {
-        snapshot::write(&files.dir, epoch, &bytes)
-            .map(|_| (bytes.len(), journal::crc32(&bytes)))
-            .with_context(|| format!("cannot write {}", snapshot::file_name(epoch)))
-    });
-    let (size, crc32) = match written {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(error = %format!("{e:#}"), epoch, "checkpoint skipped: the current journal epoch goes on");
-            return Ok(());
+    let size = match begin_epoch(&files.dir, &snap)? {
+        Some((journal, size)) => {
+            files.journal = journal;
+            size
         }
+        None => return Ok(()),
     };
-    let start = Entry::Checkpoint {
-        at,
-        snapshot: snapshot::file_name(epoch),
-        crc32: Some(crc32),
-    };
-    files.journal = JournalFile::create(&files.dir, epoch, &start)
-        .with_context(|| format!("cannot create {}", file_name(epoch)))?;
     for (n, path) in journal::list(&files.dir)? {
         if n + 1 < epoch {
             fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
@@ -274,4 +264,42 @@ fn rotate(files: &mut Files, checkpoint: Checkpoint) -> anyhow::Result<()> {
         "checkpoint: snapshot written, new journal epoch started"
     );
     Ok(())
+}
+
+/// Starts epoch `snap.epoch` from the snapshot `snap`, in the order `rotate` describes.
+/// `Ok(None)` when the snapshot could not be made (warned: the caller's epoch goes on);
+/// an error when the journal could not be (the daemon must stop). Returns the new journal
+/// and the snapshot's size.
+pub fn begin_epoch(
+    dir: &std::path::Path,
+    snap: &snapshot::SnapshotFile,
+) -> anyhow::Result<Option<(JournalFile, usize)>> {
+    use anyhow::Context as _;
+    let epoch = snap.epoch;
+    let bytes = match snapshot::encode(snap) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), epoch, "checkpoint skipped: the current journal epoch goes on");
+            return Ok(None);
+        }
+    };
+    let start = Entry::Checkpoint {
+        at: snap.at,
+        snapshot: snapshot::file_name(epoch),
+        crc32: Some(journal::crc32(&bytes)),
+    };
+    let mut first = Vec::new();
+    start.encode(&mut first);
+    let prepared = JournalFile::prepare(dir, epoch, &first)
+        .with_context(|| format!("cannot create {}", journal::tmp_name(epoch)))?;
+    if let Err(e) = snapshot::write(dir, epoch, &bytes) {
+        // Nothing refers to the prepared file (it holds only its first entry): drop it.
+        let _ = fs::remove_file(dir.join(journal::tmp_name(epoch)));
+        tracing::warn!(error = %e, epoch, "checkpoint skipped (cannot write {}): the current journal epoch goes on", snapshot::file_name(epoch));
+        return Ok(None);
+    }
+    let journal = prepared
+        .install()
+        .with_context(|| format!("cannot create {}", file_name(epoch)))?;
+    Ok(Some((journal, bytes.len())))
 }

@@ -37,6 +37,11 @@ pub fn crc32(data: &[u8]) -> u32 {
 pub struct CdrMark {
     pub file: String,
     pub len: u64,
+    /// The earlier records files and their lengths then: recovery checks that none was
+    /// deleted or cut since (their records are in no journal kept). Absent in marks
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier: Vec<(String, u64)>,
 }
 
 /// One journal entry. `at` is the engine time it was applied at.
@@ -149,8 +154,23 @@ pub fn file_name(epoch: u64) -> String {
     format!("journal-{epoch:08}.log")
 }
 
+/// The temporary name epoch `n`'s journal file is written under before it is renamed.
+#[must_use]
+pub fn tmp_name(epoch: u64) -> String {
+    format!("{}.tmp", file_name(epoch))
+}
+
 /// The journal files in `dir`, by epoch, oldest first.
 pub fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    list_ending(dir, ".log")
+}
+
+/// The temporary journal files in `dir` (a crash before one was installed), by epoch.
+pub fn list_tmp(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    list_ending(dir, ".log.tmp")
+}
+
+fn list_ending(dir: &Path, suffix: &str) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir)? {
         let e = e?;
@@ -158,7 +178,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
         let Some(name) = name.to_str() else { continue };
         let Some(n) = name
             .strip_prefix("journal-")
-            .and_then(|r| r.strip_suffix(".log"))
+            .and_then(|r| r.strip_suffix(suffix))
             .and_then(|n| n.parse::<u64>().ok())
         else {
             continue;
@@ -175,14 +195,71 @@ pub struct ReadBack {
     pub entries: Vec<Entry>,
     /// Bytes of whole, valid records: where appending resumes.
     pub valid_len: u64,
-    /// Bytes after `valid_len` (a torn or corrupt tail), dropped on open.
+    /// Bytes after `valid_len` (a torn tail or damage), if any.
     pub dropped: u64,
-    /// Why the tail was dropped.
+    /// Why reading stopped at `valid_len`.
     pub reason: Option<String>,
+    /// Whole, valid records found *after* the point where reading stopped. Zero means the
+    /// bad bytes are a torn tail (a crash mid-append: never acknowledged, safe to drop);
+    /// anything else is damage in the middle of the file, which holds acknowledged input.
+    pub valid_after: u64,
 }
 
-/// Reads every whole, valid record of a journal file; stops at the first torn or corrupt
-/// one.
+impl ReadBack {
+    /// Damage with valid records after it (not a torn tail): refuse, or salvage.
+    #[must_use]
+    pub fn damaged_mid_file(&self) -> bool {
+        self.dropped > 0 && self.valid_after > 0
+    }
+}
+
+/// The record starting at `rest`, if it is whole and valid: its entry and length.
+fn record_at(rest: &[u8]) -> Result<(Entry, usize), String> {
+    if rest.len() < HEADER {
+        return Err(format!("torn record header ({} bytes)", rest.len()));
+    }
+    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+    let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+    if len > MAX_PAYLOAD {
+        return Err(format!("record length {len} is implausible"));
+    }
+    if rest.len() < HEADER + len {
+        return Err(format!(
+            "torn record: {} of {len} payload bytes",
+            rest.len() - HEADER
+        ));
+    }
+    let payload = &rest[HEADER..HEADER + len];
+    if crc32(payload) != crc {
+        return Err("record checksum mismatch".to_owned());
+    }
+    match Entry::decode(payload) {
+        Ok(e) => Ok((e, HEADER + len)),
+        Err(e) => Err(format!("undecodable record: {e}")),
+    }
+}
+
+/// Whole, valid records in `data`, found by trying every offset (damage may have changed a
+/// length, so the records after it are not where the headers say). A payload is a JSON
+/// object, so only offsets whose payload starts with `{` are checked in full.
+fn count_valid_records(data: &[u8]) -> u64 {
+    let mut n = 0;
+    let mut at = 0;
+    while at + HEADER < data.len() {
+        if data[at + HEADER] == b'{'
+            && let Ok((_, len)) = record_at(&data[at..])
+        {
+            n += 1;
+            at += len;
+        } else {
+            at += 1;
+        }
+    }
+    n
+}
+
+/// Reads every whole, valid record of a journal file up to the first torn or corrupt one,
+/// and counts the valid records after that one (see [`ReadBack::valid_after`]).
 pub fn read(path: &Path) -> io::Result<ReadBack> {
     let mut data = Vec::new();
     File::open(path)?.read_to_end(&mut data)?;
@@ -190,43 +267,24 @@ pub fn read(path: &Path) -> io::Result<ReadBack> {
     let mut at = 0usize;
     let mut reason = None;
     while at < data.len() {
-        let rest = &data[at..];
-        if rest.len() < HEADER {
-            reason = Some(format!("torn record header ({} bytes)", rest.len()));
-            break;
-        }
-        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        if len > MAX_PAYLOAD {
-            reason = Some(format!("record length {len} is implausible"));
-            break;
-        }
-        if rest.len() < HEADER + len {
-            reason = Some(format!(
-                "torn record: {} of {len} payload bytes",
-                rest.len() - HEADER
-            ));
-            break;
-        }
-        let payload = &rest[HEADER..HEADER + len];
-        if crc32(payload) != crc {
-            reason = Some("record checksum mismatch".to_owned());
-            break;
-        }
-        match Entry::decode(payload) {
-            Ok(e) => entries.push(e),
-            Err(e) => {
-                reason = Some(format!("undecodable record: {e}"));
+        match record_at(&data[at..]) {
+            Ok((e, len)) => {
+                entries.push(e);
+                at += len;
+            }
+            Err(why) => {
+                reason = Some(why);
                 break;
             }
         }
-        at += HEADER + len;
     }
+    let valid_after = data.get(at + 1..).map_or(0, count_valid_records);
     Ok(ReadBack {
         entries,
         valid_len: at as u64,
         dropped: (data.len() - at) as u64,
         reason,
+        valid_after,
     })
 }
 
@@ -258,24 +316,43 @@ impl JournalFile {
         Ok(jf)
     }
 
-    /// Creates epoch `epoch`'s file with its `Start` entry, durably (file and directory).
+    /// Creates epoch `epoch`'s file with its first entry, durably (file and directory).
+    /// The file is written under a temporary name and renamed: a `journal-*.log` always
+    /// begins with a whole first entry, so one that does not is damage, not a crash.
     pub fn create(dir: &Path, epoch: u64, start: &Entry) -> io::Result<JournalFile> {
-        let path = dir.join(file_name(epoch));
+        let mut buf = Vec::new();
+        start.encode(&mut buf);
+        JournalFile::create_with(dir, epoch, &buf)
+    }
+
+    /// Creates epoch `epoch`'s file holding `records` (whole records, the first one its
+    /// first entry), durably, by the same temporary file and rename as [`create`](Self::create).
+    pub fn create_with(dir: &Path, epoch: u64, records: &[u8]) -> io::Result<JournalFile> {
+        JournalFile::prepare(dir, epoch, records)?.install()
+    }
+
+    /// Writes epoch `epoch`'s file under its temporary name, durably, not yet installed.
+    /// A checkpoint prepares the journal before it writes the snapshot, so a snapshot with
+    /// neither its journal nor the temporary file means the journal was lost.
+    pub fn prepare(dir: &Path, epoch: u64, records: &[u8]) -> io::Result<Prepared> {
+        let tmp = dir.join(tmp_name(epoch));
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(&path)?;
-        let mut buf = Vec::new();
-        start.encode(&mut buf);
-        file.write_all(&buf)?;
+            .open(&tmp)?;
+        file.write_all(records)?;
         file.sync_all()?;
         sync_dir(dir)?;
-        Ok(JournalFile {
-            epoch,
-            file,
-            len: buf.len() as u64,
+        Ok(Prepared {
+            dir: dir.to_owned(),
+            tmp,
+            jf: JournalFile {
+                epoch,
+                file,
+                len: records.len() as u64,
+            },
         })
     }
 
@@ -295,6 +372,25 @@ impl JournalFile {
     /// Makes everything appended durable.
     pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
+    }
+}
+
+/// A journal file written under its temporary name (see [`JournalFile::prepare`]).
+#[derive(Debug)]
+pub struct Prepared {
+    dir: PathBuf,
+    tmp: PathBuf,
+    jf: JournalFile,
+}
+
+impl Prepared {
+    /// Renames the file to its epoch's name, durably: from now on it is the journal.
+    pub fn install(self) -> io::Result<JournalFile> {
+        let Prepared { dir, tmp, mut jf } = self;
+        fs::rename(&tmp, dir.join(file_name(jf.epoch)))?;
+        sync_dir(&dir)?;
+        jf.seek_end()?;
+        Ok(jf)
     }
 }
 
@@ -408,6 +504,38 @@ mod tests {
             jf.as_ref().map(|j| j.len - 3),
             "valid length stops before the torn bytes ({whole} whole)"
         );
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Bad bytes with valid records after them are damage, not a torn tail.
+    #[test]
+    fn damage_mid_file_is_told_from_a_torn_tail() {
+        let dir = std::env::temp_dir().join(format!("vaxel-journal-mid-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).ok();
+        let mut buf = Vec::new();
+        let mut offsets = Vec::new();
+        for at in 1..=3 {
+            offsets.push(buf.len());
+            Entry::Advance { at: Timestamp(at) }.encode(&mut buf);
+        }
+        let path = dir.join(file_name(1));
+        let mut mid = buf.clone();
+        mid[offsets[1] + HEADER + 2] ^= 1;
+        fs::write(&path, &mid).ok();
+        let back = read(&path).ok();
+        assert_eq!(back.as_ref().map(|b| b.entries.len()), Some(1));
+        assert_eq!(back.as_ref().map(|b| b.valid_len), Some(offsets[1] as u64));
+        assert_eq!(back.as_ref().map(|b| b.valid_after), Some(1));
+        assert_eq!(back.as_ref().map(ReadBack::damaged_mid_file), Some(true));
+
+        // The same bad record last: a torn tail.
+        let mut tail = buf[..offsets[2]].to_vec();
+        tail[offsets[1] + HEADER + 2] ^= 1;
+        fs::write(&path, &tail).ok();
+        let back = read(&path).ok();
+        assert_eq!(back.as_ref().map(|b| b.valid_after), Some(0));
+        assert_eq!(back.as_ref().map(ReadBack::damaged_mid_file), Some(false));
         let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -83,6 +83,7 @@ pub struct Metrics {
     journal_entries_total: IntCounter,
     journal_bytes_total: IntCounter,
     slow_consumers_total: IntCounter,
+    records_files_lost: IntGauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -352,6 +353,14 @@ impl Metrics {
                      to them (their outbound queue passed its bound), each counted once.",
                 )?,
             )?,
+            records_files_lost: reg(
+                &r,
+                IntGauge::new(
+                    "vaxel_records_files_lost",
+                    "Call-record files found deleted or cut at start-up whose records no \
+                     journal holds any more (restore them from a backup).",
+                )?,
+            )?,
             registry: r,
         };
         let build_info = IntGaugeVec::new(
@@ -375,6 +384,12 @@ impl Metrics {
             m.platform_events_total.with_label_values(&[e.as_str()]);
         }
         Ok(m)
+    }
+
+    /// Call-record files recovery found lost (see `recovery::Recovered::records_lost`).
+    pub fn records_lost(&self, files: u64) {
+        self.records_files_lost
+            .set(i64::try_from(files).unwrap_or(i64::MAX));
     }
 
     /// The text exposition of every family, the live-state gauges taken from `snap`.

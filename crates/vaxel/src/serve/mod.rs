@@ -8,6 +8,7 @@
 //! - `journal.rs`, `commit.rs`, `records.rs`, `snapshot.rs`: durability (journal, group
 //!   commit, CSV, checkpoints).
 //! - `recovery.rs`: start-up on a data dir.
+//! - `salvage.rs`: damage found at start-up: refused, or set aside with `--salvage`.
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
 
 pub mod api;
@@ -27,6 +28,7 @@ pub mod platform;
 pub mod records;
 pub mod recovery;
 pub mod registry;
+pub mod salvage;
 pub mod screens;
 pub mod snapshot;
 
@@ -106,6 +108,11 @@ pub struct ServeArgs {
     /// consumer (tests lower it).
     #[arg(long, value_name = "N", default_value_t = platform::OUTBOUND, hide = true)]
     pub outbound_limit: usize,
+    /// Start even when the data dir is damaged: move the damaged files into
+    /// `damaged-<time>/` in the data dir (never delete them), start from what is intact
+    /// and log what was lost (docs/operations.md, "Failure modes").
+    #[arg(long)]
+    pub salvage: bool,
 }
 
 /// `HOST:PORT` or `IP:PORT`: a host name (`localhost:7070`) resolves to its first IPv4
@@ -235,9 +242,10 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let config: Arc<str> = text.as_str().into();
     let dir = args.data_dir.clone();
     let start = args.clock.start_time();
+    let salvage = args.salvage;
     let rec = {
         let (config, site) = (config.clone(), site.clone());
-        tokio::task::spawn_blocking(move || recovery::recover(&dir, &config, &site, start))
+        tokio::task::spawn_blocking(move || recovery::recover(&dir, &config, &site, start, salvage))
             .await
             .context("recovery panicked")??
     };
@@ -247,6 +255,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     // to http.rs for `/metrics`); every hook call site is in the engine task, the
     // connections and the commit thread.
     let metrics = Arc::new(metrics::Metrics::new().context("cannot set up the metrics")?);
+    metrics.records_lost(rec.records_lost);
     let observer: Arc<dyn Observer> = metrics.clone();
     let (commit_tx, commit_rx) = mpsc::channel(commit::QUEUE);
     let (done_tx, done_rx) = mpsc::unbounded_channel();

@@ -6,12 +6,15 @@
 //! file changes). Whatever a crash keeps off disk, recovery rewrites from the journal.
 //!
 //! Never twice: the records an epoch produced are exactly the lines after the epoch's
-//! [`CdrMark`] (the records files in write order, a prefix of what replay re-produces).
-//! On recovery [`count_since`] counts them and replay skips that many.
+//! [`CdrMark`]: in each day's file, a prefix of the records replay re-produces for that
+//! day. On recovery [`count_since`] counts them per file and replay writes the rest, so a
+//! day file deleted or cut since the mark is rebuilt from the journal; one cut below the
+//! mark is reported by [`lost_below`] (the journal no longer holds those calls).
 
 use crate::serve::journal::{CdrMark, sync_dir};
 use anyhow::Context as _;
 use jiff::tz::TimeZone;
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
@@ -75,24 +78,54 @@ pub fn repair(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<u64> {
     Ok(cut)
 }
 
-/// Records written after `mark` (all records when `None`): lines after the mark in its
-/// file, and every line but the header in later files. Ids and other cells never hold a
-/// newline (the protocol refuses control characters), so lines are records.
-pub fn count_since(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<u64> {
-    let mut n = 0u64;
+/// Records written after `mark` (all records when `None`), per file: lines after the mark
+/// in its file, and every line but the header in later files. Ids and other cells never
+/// hold a newline (the protocol refuses control characters), so lines are records.
+pub fn count_since(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<BTreeMap<String, u64>> {
+    let mut out = BTreeMap::new();
     for (name, path) in list(dir)? {
         let data = read(&path)?;
         let lines = |d: &[u8]| d.iter().filter(|&&b| b == b'\n').count() as u64;
-        match mark {
-            Some(m) if name < m.file => {}
+        let n = match mark {
+            Some(m) if name < m.file => continue,
             Some(m) if name == m.file => {
                 let from = usize::try_from(m.len).unwrap_or(usize::MAX).min(data.len());
-                n += lines(&data[from..]);
+                lines(&data[from..])
             }
-            _ => n += lines(&data).saturating_sub(1),
+            _ => lines(&data).saturating_sub(1),
+        };
+        out.insert(name, n);
+    }
+    Ok(out)
+}
+
+/// The records files that fall short of `mark` (deleted, or cut below the length they had
+/// then): records earlier epochs wrote there are gone, unless a journal still kept holds
+/// them. One description per file; empty when all are whole.
+pub fn lost_below(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<Vec<String>> {
+    let Some(m) = mark else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let last = (m.file.clone(), m.len);
+    let files = m.earlier.iter().chain(std::iter::once(&last));
+    for (file, len) in files {
+        let path = dir.join(file);
+        match fs::metadata(&path) {
+            Ok(md) if md.len() >= *len => {}
+            Ok(md) => out.push(format!(
+                "{} is {} bytes, shorter than the {len} bytes it had when the journal epoch began",
+                path.display(),
+                md.len(),
+            )),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => out.push(format!(
+                "{} is missing (it held {len} bytes when the journal epoch began)",
+                path.display(),
+            )),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         }
     }
-    Ok(n)
+    Ok(out)
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -269,13 +302,14 @@ impl Records {
     /// length, `None` when there is none.
     pub fn mark(&mut self) -> anyhow::Result<Option<CdrMark>> {
         self.sync()?;
-        let last = list(&self.dir)?.pop();
-        Ok(match last {
-            None => None,
-            Some((file, path)) => Some(CdrMark {
-                len: fs::metadata(&path)?.len(),
-                file,
-            }),
-        })
+        let mut files = Vec::new();
+        for (file, path) in list(&self.dir)? {
+            files.push((file, fs::metadata(&path)?.len()));
+        }
+        Ok(files.pop().map(|(file, len)| CdrMark {
+            file,
+            len,
+            earlier: files,
+        }))
     }
 }

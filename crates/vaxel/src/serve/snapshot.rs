@@ -232,6 +232,7 @@ mod tests {
             cdr: Some(CdrMark {
                 file: "cdr-2026-03-02.csv".into(),
                 len: 99,
+                earlier: vec![("cdr-2026-03-01.csv".into(), 7)],
             }),
             owners: vec![("c1".into(), "pbx".into())],
             engine: e.save(),

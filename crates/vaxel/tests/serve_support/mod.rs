@@ -436,12 +436,22 @@ pub fn output_within(cmd: &mut Command, limit: Duration) -> std::process::Output
 /// Runs `vaxel serve` on `site` and `data` for a start that must fail: waits for it to
 /// exit (a daemon that starts is killed after 20 s).
 pub fn serve_expecting_failure(site: &Path, data: &Path) -> std::process::Output {
+    serve_expecting_failure_with(site, data, &[])
+}
+
+/// [`serve_expecting_failure`] with more arguments.
+pub fn serve_expecting_failure_with(
+    site: &Path,
+    data: &Path,
+    args: &[&str],
+) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaxel"));
     cmd.args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
         .args(["--http", "127.0.0.1:0", "--config"])
         .arg(site)
         .arg("--data-dir")
-        .arg(data);
+        .arg(data)
+        .args(args);
     output_within(&mut cmd, Duration::from_secs(20))
 }
 

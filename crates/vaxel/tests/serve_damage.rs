@@ -1,0 +1,467 @@
+//! `vaxel serve` on a damaged data dir (issue 12 #2): only a torn tail is dropped; other
+//! damage refuses to start naming the file and offset; `--salvage` sets the damaged files
+//! aside and starts from what is intact; call-record files are rebuilt from the journal.
+
+mod serve_support;
+
+use serve_support::{Daemon, SITE, records, serve_expecting_failure, temp_dir, write_site};
+use std::fs;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+
+/// A whole HTTP/1.1 answer to a GET (`/metrics` needs no token).
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(serve_support::WAIT))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// Logs a1 in and out `n` times (2n acknowledged inputs), then kills the daemon (a clean
+/// stop would checkpoint into a new epoch).
+fn journal_with_inputs(site: &Path, data: &Path, n: u64, args: &[&str]) {
+    let d = Daemon::start_with(site, data, &[], args);
+    let mut p = d.platform("pbx-1");
+    for i in 0..n {
+        let (seq, at) = (2 * i + 1, 1000 + 10 * i);
+        p.call(
+            &format!(r#"{{"ev":"agent.login","agent":"a1","at":{at},"seq":{seq}}}"#),
+            &[&format!(r#"{{"cmd":"ok","seq":{seq}}}"#)],
+        );
+        p.call(
+            &format!(
+                r#"{{"ev":"agent.logout","agent":"a1","at":{},"seq":{}}}"#,
+                at + 5,
+                seq + 1
+            ),
+            &[&format!(r#"{{"cmd":"ok","seq":{}}}"#, seq + 1)],
+        );
+    }
+    drop(p);
+    d.kill9();
+}
+
+/// The byte offsets of the records of a journal file.
+fn record_offsets(path: &Path) -> Vec<usize> {
+    let data = fs::read(path).expect("read the journal");
+    let mut at = 0;
+    let mut out = Vec::new();
+    while at + 8 <= data.len() {
+        out.push(at);
+        let len = u32::from_le_bytes([data[at], data[at + 1], data[at + 2], data[at + 3]]);
+        at += 8 + len as usize;
+    }
+    out
+}
+
+/// Changes one byte inside the payload of the record at `offset`.
+fn flip_payload_byte(path: &Path, offset: usize) {
+    let mut data = fs::read(path).expect("read the journal");
+    data[offset + 12] ^= 0x01;
+    fs::write(path, data).expect("write the journal");
+}
+
+fn damaged_dirs(data: &Path) -> Vec<PathBuf> {
+    fs::read_dir(data)
+        .expect("data dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("damaged-"))
+        })
+        .collect()
+}
+
+#[track_caller]
+fn refuses(site: &Path, data: &Path, wants: &[&str]) -> String {
+    let out = serve_expecting_failure(site, data);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "it never listened: {stderr}");
+    for w in wants {
+        assert!(stderr.contains(w), "{w:?} not in:\n{stderr}");
+    }
+    assert!(stderr.contains("--salvage"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_byte_flipped_mid_journal_refuses_then_salvage_sets_it_aside() {
+    let dir = temp_dir("damage-mid");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    journal_with_inputs(&site, &data, 20, &[]);
+    let path = data.join("journal-00000001.log");
+    let offsets = record_offsets(&path);
+    let before = fs::read(&path).expect("read");
+    let mid = offsets[offsets.len() / 2];
+    let after = (offsets.len() - offsets.len() / 2 - 1) as u64;
+    flip_payload_byte(&path, mid);
+    let flipped = fs::read(&path).expect("read");
+
+    refuses(
+        &site,
+        &data,
+        &[
+            "journal-00000001.log",
+            &format!("byte offset {mid}"),
+            &format!("{after} valid entries after the damage"),
+        ],
+    );
+    // Nothing was changed: not cut, not removed.
+    assert_eq!(fs::read(&path).expect("read"), flipped);
+    assert_ne!(flipped, before);
+
+    let d = Daemon::start_with(&site, &data, &[], &["--salvage"]);
+    let log = d.log_text();
+    assert!(
+        log.contains(&format!(
+            "journal epoch 1, the {after} entries after byte offset {mid}"
+        )),
+        "{log}"
+    );
+    let aside = damaged_dirs(&data);
+    assert_eq!(aside.len(), 1, "{aside:?}");
+    assert_eq!(
+        fs::read(aside[0].join("journal-00000001.log")).expect("set aside"),
+        flipped,
+        "the damaged file is kept whole"
+    );
+    // A new epoch starts from what was intact, and the daemon serves.
+    assert!(data.join("journal-00000002.log").exists());
+    assert!(data.join("snapshot-00000002.json").exists());
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a2","at":5000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    drop(p);
+    assert!(d.term().success());
+    // And it starts again without --salvage.
+    let d = Daemon::start(&site, &data, &[]);
+    assert!(d.term().success());
+}
+
+#[test]
+fn a_torn_tail_is_dropped_with_its_offset_and_the_daemon_serves_on() {
+    let dir = temp_dir("damage-tail");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    journal_with_inputs(&site, &data, 3, &[]);
+    let path = data.join("journal-00000001.log");
+    let len = fs::metadata(&path).expect("journal").len();
+    // A record cut short, as a crash mid-append leaves it.
+    let mut data_bytes = fs::read(&path).expect("read");
+    let last = *record_offsets(&path).last().expect("records");
+    let torn: Vec<u8> = data_bytes[last..].to_vec();
+    data_bytes.extend_from_slice(&torn[..torn.len() - 3]);
+    fs::write(&path, &data_bytes).expect("write");
+
+    let d = Daemon::start(&site, &data, &[]);
+    let log = d.log_text();
+    assert!(log.contains("dropped a torn last record"), "{log}");
+    assert!(log.contains(&format!("offset={len}")), "{log}");
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":5000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    drop(p);
+    assert!(d.term().success());
+    assert!(damaged_dirs(&data).is_empty());
+}
+
+#[test]
+fn a_damaged_first_entry_refuses_to_start() {
+    let dir = temp_dir("damage-first");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    journal_with_inputs(&site, &data, 3, &[]);
+    let path = data.join("journal-00000001.log");
+    flip_payload_byte(&path, 0);
+    let flipped = fs::read(&path).expect("read");
+    refuses(
+        &site,
+        &data,
+        &[
+            "journal-00000001.log",
+            "byte offset 0",
+            "6 valid entries after it",
+        ],
+    );
+    assert_eq!(fs::read(&path).expect("still there"), flipped);
+
+    // Salvage: nothing before epoch 1, so a fresh epoch; the file is kept aside.
+    let d = Daemon::start_with(&site, &data, &[], &["--salvage"]);
+    let log = d.log_text();
+    assert!(
+        log.contains("journal epoch 1, all its entries (6 readable)"),
+        "{log}"
+    );
+    assert!(d.term().success());
+    let aside = damaged_dirs(&data);
+    assert_eq!(aside.len(), 1);
+    assert_eq!(
+        fs::read(aside[0].join("journal-00000001.log")).expect("kept"),
+        flipped
+    );
+}
+
+#[test]
+fn an_emptied_newest_journal_refuses_to_start() {
+    let dir = temp_dir("damage-empty");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    journal_with_inputs(&site, &data, 2, &["--checkpoint-every", "1"]);
+    let mut journals: Vec<_> = fs::read_dir(&data)
+        .expect("data")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".log"))
+        .collect();
+    journals.sort();
+    let newest = journals.pop().expect("a journal");
+    fs::write(&newest, b"").expect("empty it");
+    let name = newest.file_name().and_then(|n| n.to_str()).expect("name");
+    refuses(&site, &data, &[name, "is empty"]);
+    assert!(newest.exists(), "not removed");
+}
+
+#[test]
+fn a_deleted_newest_journal_refuses_to_start_and_salvage_falls_back() {
+    let dir = temp_dir("damage-deleted");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    journal_with_inputs(&site, &data, 2, &["--checkpoint-every", "1"]);
+    let mut journals: Vec<_> = fs::read_dir(&data)
+        .expect("data")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".log"))
+        .collect();
+    journals.sort();
+    let newest = journals.pop().expect("a journal");
+    let name = newest
+        .file_name()
+        .and_then(|n| n.to_str())
+        .expect("name")
+        .to_owned();
+    let snap = newest.with_extension("json");
+    let snap = snap.with_file_name(
+        snap.file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+            .replace("journal-", "snapshot-"),
+    );
+    assert!(snap.exists(), "{snap:?}");
+    fs::remove_file(&newest).expect("delete it");
+    refuses(&site, &data, &[&name, "is missing"]);
+    assert!(snap.exists(), "the snapshot is not removed");
+
+    let d = Daemon::start_with(&site, &data, &[], &["--salvage"]);
+    assert!(d.log_text().contains("all its entries"), "{}", d.log_text());
+    assert!(d.term().success());
+    let aside = damaged_dirs(&data);
+    assert_eq!(aside.len(), 1);
+    assert!(aside[0].join(snap.file_name().expect("name")).exists());
+}
+
+/// Two calls ending on two days (two records files); one call per day.
+fn two_days_of_calls(site: &Path, data: &Path, args: &[&str]) {
+    let d = Daemon::start_with(site, data, &[], args);
+    let mut p = d.platform("pbx-1");
+    let day2 = 23 * 3_600_000;
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":2}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":2}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
+        &[r#"{"cmd":"ok","seq":3}"#],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
+        &[r#"{"cmd":"ok","seq":4}"#],
+    );
+    p.call(
+        &format!(
+            r#"{{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":{},"seq":5}}"#,
+            day2
+        ),
+        &[
+            r#"{"cmd":"connect","call":"c2","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":5}"#,
+        ],
+    );
+    p.call(
+        &format!(
+            r#"{{"ev":"call.answered","call":"c2","agent":"a1","at":{},"seq":6}}"#,
+            day2 + 1000
+        ),
+        &[r#"{"cmd":"ok","seq":6}"#],
+    );
+    p.call(
+        &format!(
+            r#"{{"ev":"call.hangup","call":"c2","at":{},"seq":7}}"#,
+            day2 + 2000
+        ),
+        &[r#"{"cmd":"ok","seq":7}"#],
+    );
+    serve_support::wait_records(data, |r| r.len() >= 2);
+    drop(p);
+    d.kill9();
+}
+
+fn cdr_files(data: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<_> = fs::read_dir(data)
+        .expect("data")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".csv"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_deleted_records_file_is_rebuilt_from_the_journal() {
+    let dir = temp_dir("damage-records");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    two_days_of_calls(&site, &data, &[]);
+    let files = cdr_files(&data);
+    assert_eq!(files.len(), 2, "{files:?}");
+    let want = records(&data);
+    // The first day's file is deleted; the second is whole.
+    fs::remove_file(&files[0]).expect("delete");
+
+    let d = Daemon::start(&site, &data, &[]);
+    let log = d.log_text();
+    assert!(log.contains("rebuilt from the journal"), "{log}");
+    assert!(d.term().success());
+    assert_eq!(records(&data), want, "each record once, in its day's file");
+}
+
+#[test]
+fn records_lost_with_no_journal_holding_them_are_reported() {
+    let dir = temp_dir("damage-records-lost");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    two_days_of_calls(&site, &data, &["--checkpoint-every", "1"]);
+    let files = cdr_files(&data);
+    // The first day's records were written two epochs back: no journal kept holds them.
+    fs::remove_file(&files[0]).expect("delete");
+    let d = Daemon::start(&site, &data, &[]);
+    let log = d.log_text();
+    assert!(log.contains("ERROR"), "{log}");
+    assert!(
+        log.contains("call records of earlier journal epochs are lost"),
+        "{log}"
+    );
+    let m = http_get(d.http, "/metrics");
+    assert!(m.lines().any(|l| l == "vaxel_records_files_lost 1"), "{m}");
+    assert!(d.term().success());
+}
+
+/// A crash during a checkpoint (the new epoch's journal not yet installed) is not damage:
+/// the temporary journal and its snapshot are cleared and the previous epoch goes on.
+#[test]
+fn an_interrupted_checkpoint_is_not_damage() {
+    let dir = temp_dir("damage-interrupted");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    journal_with_inputs(&site, &data, 1, &[]);
+    // As `rotate` leaves it when killed between the snapshot and the rename.
+    fs::copy(
+        data.join("journal-00000001.log"),
+        data.join("journal-00000002.log.tmp"),
+    )
+    .expect("temporary journal");
+    fs::write(data.join("snapshot-00000002.json"), b"{}").expect("snapshot");
+    let d = Daemon::start(&site, &data, &[]);
+    let log = d.log_text();
+    assert!(log.contains("interrupted by a crash"), "{log}");
+    assert!(!data.join("journal-00000002.log.tmp").exists());
+    let mut p = d.platform("pbx-1");
+    // a1 logged in and out: the epoch's inputs are all there.
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":5000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    drop(p);
+    assert!(d.term().success());
+    assert!(damaged_dirs(&data).is_empty());
+}
+
+/// A journal cut at a record boundary looks whole, but the call records written after its
+/// lost entries say otherwise: refused, not served from silently.
+#[test]
+fn a_journal_cut_short_of_its_call_records_refuses_to_start() {
+    let dir = temp_dir("damage-cut");
+    let site = write_site(&dir, SITE);
+    let data = dir.join("data");
+    let d = Daemon::start(&site, &data, &[]);
+    let mut p = d.platform("pbx-1");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    p.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":2}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":2}"#,
+        ],
+    );
+    p.call(
+        r#"{"ev":"call.hangup","call":"c1","at":3000,"seq":3}"#,
+        &[r#"{"cmd":"ok","seq":3}"#],
+    );
+    serve_support::wait_records(&data, |r| r.len() == 1);
+    drop(p);
+    d.kill9();
+    let path = data.join("journal-00000001.log");
+    let last = *record_offsets(&path).last().expect("records");
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open");
+    f.set_len(last as u64).expect("cut");
+    drop(f);
+    refuses(
+        &site,
+        &data,
+        &[
+            "journal-00000001.log",
+            &format!("up to byte offset {last}"),
+            "acknowledged entries were cut",
+        ],
+    );
+    let d = Daemon::start_with(&site, &data, &[], &["--salvage"]);
+    d.kill9();
+    // The salvage began a new epoch: a plain start (even after a crash) needs no salvage.
+    let d = Daemon::start(&site, &data, &[]);
+    assert!(d.term().success());
+    assert_eq!(
+        records(&data),
+        vec![("c1".to_owned(), "abandoned".to_owned())],
+        "the record stays, once"
+    );
+}
