@@ -24,12 +24,13 @@ pub enum Command {
         max_digits: u32,
         timeout_s: u32,
     },
-    /// Hold the caller in `group`'s queue.
+    /// Hold the caller in `group`'s queue. `ewt_s` is `None` when the wait cannot be
+    /// estimated (nobody serving the group is logged in and unpaused).
     Queue {
         call: CallId,
         group: Text,
         position: u32,
-        ewt_s: u64,
+        ewt_s: Option<u64>,
     },
     /// Ring an agent; answered by `call.answered` or `call.noanswer`.
     Connect {

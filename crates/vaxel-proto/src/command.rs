@@ -133,7 +133,7 @@ pub fn encode_command<B: BufMut + ?Sized>(cmd: &Command, buf: &mut B) {
             w.str(key!("call"), call);
             w.str(key!("group"), group);
             w.u64(key!("position"), u64::from(*position));
-            w.u64(key!("ewt_s"), *ewt_s);
+            w.opt_u64(key!("ewt_s"), *ewt_s);
             w.end();
         }
         Command::Connect {
@@ -293,7 +293,7 @@ fn decode_fields(f: &mut Fields<'_>, seq: Option<u64>) -> Result<ServerMessage, 
             call: text(f, Key::Call)?,
             group: text(f, Key::Group)?,
             position: f.req_u32(Key::Position)?,
-            ewt_s: f.req_u64(Key::EwtS)?,
+            ewt_s: f.opt_u64(Key::EwtS)?,
         }),
         CmdKind::Connect => ServerMessage::Cmd(Command::Connect {
             call: text(f, Key::Call)?,

@@ -225,14 +225,14 @@ fn platform_back_within_grace_gets_held_commands_in_order() {
     p1.call(
         r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
         &[
-            r#"{"cmd":"queue","call":"c1","group":"sales","position":1,"ewt_s":0}"#,
+            r#"{"cmd":"queue","call":"c1","group":"sales","position":1}"#,
             r#"{"cmd":"ok","seq":1}"#,
         ],
     );
     p1.call(
         r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":1100,"seq":2}"#,
         &[
-            r#"{"cmd":"queue","call":"c2","group":"sales","position":2,"ewt_s":0}"#,
+            r#"{"cmd":"queue","call":"c2","group":"sales","position":2}"#,
             r#"{"cmd":"ok","seq":2}"#,
         ],
     );
@@ -272,7 +272,7 @@ fn platform_not_back_within_grace_loses_its_calls() {
     p1.call(
         r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
         &[
-            r#"{"cmd":"queue","call":"c1","group":"sales","position":1,"ewt_s":0}"#,
+            r#"{"cmd":"queue","call":"c1","group":"sales","position":1}"#,
             r#"{"cmd":"ok","seq":1}"#,
         ],
     );

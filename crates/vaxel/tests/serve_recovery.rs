@@ -266,7 +266,7 @@ fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
     p.call(
         r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
         &[
-            r#"{"cmd":"queue","call":"c1","group":"sales","position":1,"ewt_s":0}"#,
+            r#"{"cmd":"queue","call":"c1","group":"sales","position":1}"#,
             r#"{"cmd":"ok","seq":1}"#,
         ],
     );

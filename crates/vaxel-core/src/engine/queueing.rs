@@ -254,9 +254,7 @@ impl Engine {
                 call,
                 group: group_id,
                 position,
-                // The protocol's `queue` command requires a figure; 0 stands for unknown
-                // until it may leave it out (see docs/engine.md, expected wait).
-                ewt_s: ewt_s.unwrap_or(0),
+                ewt_s,
             },
         );
     }

@@ -81,7 +81,11 @@ pub fn render_command(c: &Command) -> String {
             position,
             ewt_s,
         } => {
-            format!("queue {call} {group} position={position} ewt_s={ewt_s}")
+            let mut s = format!("queue {call} {group} position={position}");
+            if let Some(e) = ewt_s {
+                let _ = write!(s, " ewt_s={e}");
+            }
+            s
         }
         Command::Connect {
             call,

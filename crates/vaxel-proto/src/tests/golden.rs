@@ -112,9 +112,19 @@ fn every_command_line() {
                 call: t("c1"),
                 group: t("bygglov"),
                 position: 2,
-                ewt_s: 40,
+                ewt_s: Some(40),
             },
             r#"{"cmd":"queue","call":"c1","group":"bygglov","position":2,"ewt_s":40}"#,
+        ),
+        (
+            // Nobody serving the group is logged in: no estimate, the key is left out.
+            Command::Queue {
+                call: t("c1"),
+                group: t("bygglov"),
+                position: 1,
+                ewt_s: None,
+            },
+            r#"{"cmd":"queue","call":"c1","group":"bygglov","position":1}"#,
         ),
         (
             Command::Forward {

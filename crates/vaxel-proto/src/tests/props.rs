@@ -238,14 +238,16 @@ fn command() -> BoxedStrategy<Command> {
                 timeout_s
             }
         ),
-        (s(), s(), any::<u32>(), any::<u64>()).prop_map(|(call, group, position, ewt_s)| {
-            Command::Queue {
-                call,
-                group,
-                position,
-                ewt_s,
+        (s(), s(), any::<u32>(), any::<Option<u64>>()).prop_map(
+            |(call, group, position, ewt_s)| {
+                Command::Queue {
+                    call,
+                    group,
+                    position,
+                    ewt_s,
+                }
             }
-        }),
+        ),
         (s(), s(), s(), any::<u64>()).prop_map(|(call, agent, extension, ring_s)| {
             Command::Connect {
                 call,

@@ -1528,7 +1528,7 @@ mod tests {
                 call: "c2".into(),
                 group: "g".into(),
                 position: 1,
-                ewt_s: 300,
+                ewt_s: Some(300),
             },
         );
         cmd(
@@ -1599,7 +1599,7 @@ mod tests {
                 call: "c1".into(),
                 group: "g".into(),
                 position: 1,
-                ewt_s: 1,
+                ewt_s: Some(1),
             },
         );
         ok(&mut d, 0, 1);
