@@ -3,7 +3,7 @@
 //! optionally a baseline period and the zero measurement ([`Comparison`]). Written as
 //! JSON, aligned text or CSV here; the HTML with charts is the command's.
 
-use super::text::{pct, secs, table};
+use super::text::{EWT_HEADER, EWT_TITLE, ewt_rows, pct, secs, table};
 use super::zero::{Comparison, Delta};
 use super::{Breakdown, BreakdownRow, Report};
 use serde::Serialize;
@@ -284,6 +284,11 @@ impl SupervisorReport {
                 .iter()
                 .map(|(n, b)| full_section(n, b)),
         );
+        v.push(Section {
+            title: EWT_TITLE.to_owned(),
+            header: EWT_HEADER.map(str::to_owned).to_vec(),
+            rows: ewt_rows(&p.report.ewt_accuracy),
+        });
         if let Some(c) = &self.comparison {
             v.extend(self.comparison_sections(c));
         }

@@ -189,6 +189,9 @@ fn text_names_definitions_missing_days_skipped_lines_and_what_is_not_measured() 
         "by_agent: answered calls by the agent who answered",
         "group_by_interval: service level by group and local interval",
         "zero measurement: baseline 2026-03-02..2026-03-02 (before)",
+        // The same expected-wait accuracy table as the replay's report.
+        "expected wait: first announcement against the real wait",
+        "position 3",
     ] {
         assert!(text.contains(want), "{want:?} not in\n{text}");
     }

@@ -2,7 +2,7 @@
 //! one row per entry with the total last, and (separately) the breakdowns. A ratio with
 //! nothing to divide shows as `-`.
 
-use super::{Breakdown, EwtStats, Report, Stats};
+use super::{Breakdown, EwtAccuracy, EwtStats, Report, Stats};
 use std::fmt::Write as _;
 
 /// Appends a table: first column left-aligned, the others right-aligned, two spaces apart.
@@ -66,6 +66,41 @@ fn stats_row(name: &str, s: &Stats) -> Vec<String> {
         secs(s.max_wait_s, s.offered > 0),
         pct(s.occupancy, s.occupancy > 0.0),
     ]
+}
+
+/// The expected-wait accuracy table's title and columns (the replay's text and
+/// `vaxel report` show the same table).
+pub(super) const EWT_TITLE: &str =
+    "expected wait: first announcement against the real wait (error = announced - real)";
+pub(super) const EWT_HEADER: [&str; 9] = [
+    "group / position",
+    "answered",
+    "within 30 s",
+    "within 20%",
+    "bias s",
+    "MAE s",
+    "abandoned",
+    "past EWT",
+    "unknown",
+];
+
+/// By group (those with announced calls), by first position, then the total.
+pub(super) fn ewt_rows(e: &EwtAccuracy) -> Vec<Vec<String>> {
+    let mut rows: Vec<Vec<String>> = e
+        .groups
+        .0
+        .iter()
+        .filter(|(_, s)| s.answered + s.abandoned + s.unknown > 0)
+        .map(|(k, s)| ewt_row(k, s))
+        .collect();
+    rows.extend(
+        e.positions
+            .0
+            .iter()
+            .map(|(k, s)| ewt_row(&format!("position {k}"), s)),
+    );
+    rows.push(ewt_row("total", &e.total));
+    rows
 }
 
 fn ewt_row(name: &str, s: &EwtStats) -> Vec<String> {
@@ -148,40 +183,8 @@ impl Report {
 
     /// The EWT accuracy by group, then by first announced position, then the total.
     fn ewt_table(&self, out: &mut String) {
-        let e = &self.ewt_accuracy;
-        let _ = writeln!(
-            out,
-            "expected wait: first announcement against the real wait (error = announced - real)"
-        );
-        let mut rows: Vec<Vec<String>> = e
-            .groups
-            .0
-            .iter()
-            .filter(|(_, s)| s.answered + s.abandoned + s.unknown > 0)
-            .map(|(k, s)| ewt_row(k, s))
-            .collect();
-        rows.extend(
-            e.positions
-                .0
-                .iter()
-                .map(|(k, s)| ewt_row(&format!("position {k}"), s)),
-        );
-        rows.push(ewt_row("total", &e.total));
-        table(
-            out,
-            &[
-                "group / position",
-                "answered",
-                "within 30 s",
-                "within 20%",
-                "bias s",
-                "MAE s",
-                "abandoned",
-                "past EWT",
-                "unknown",
-            ],
-            &rows,
-        );
+        let _ = writeln!(out, "{EWT_TITLE}");
+        table(out, &EWT_HEADER, &ewt_rows(&self.ewt_accuracy));
     }
 
     /// The breakdowns as text tables, each under its description.
