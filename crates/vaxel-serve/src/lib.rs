@@ -1,4 +1,6 @@
-//! `vaxel serve`: the daemon (docs/operations.md).
+//! The daemon behind `vaxel serve` (docs/operations.md), as a library so that the binary
+//! only parses arguments: [`ServeArgs`] is its whole configuration (a clap `Args` that the
+//! binary flattens into its subcommand), [`run`] serves until SIGTERM or SIGINT.
 //!
 //! Code map, from the socket in:
 //! - `platform.rs`: one TCP connection: `hello`, framing and decoding, writing.
@@ -11,33 +13,33 @@
 //! - `salvage.rs`: damage found at start-up: refused, or set aside with `--salvage`.
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
 
-pub mod api;
-pub mod auth;
-pub mod clock;
-pub mod commit;
-pub mod engine_task;
-pub mod http;
-pub mod journal;
-pub mod limits;
-pub mod lock;
-pub mod machine;
-pub mod metrics;
-pub mod observe;
-pub mod pending;
-pub mod platform;
-pub mod records;
-pub mod recovery;
-pub mod registry;
-pub mod salvage;
-pub mod screens;
-pub mod snapshot;
+mod api;
+mod auth;
+mod clock;
+mod commit;
+mod engine_task;
+mod http;
+mod journal;
+mod limits;
+mod lock;
+mod machine;
+mod metrics;
+mod observe;
+mod pending;
+mod platform;
+mod records;
+mod recovery;
+mod registry;
+mod salvage;
+mod screens;
+mod snapshot;
 
-pub use engine_task::ReloadError;
-pub use observe::Observer;
+pub use clock::ClockMode;
+use engine_task::ReloadError;
+use observe::Observer;
 
 use anyhow::Context as _;
 use clap::Args;
-use clock::ClockMode;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -178,7 +180,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map_or_else(|| "built-in city".to_owned(), |p| p.display().to_string());
     let text = read_config(args.config.as_deref())?;
-    let unknown_keys = crate::cmd::config::unknown_keys(args.allow_unknown_keys);
+    let unknown_keys = vaxel_config::unknown_keys(args.allow_unknown_keys);
     let validated = match vaxel_config::load_site_with(&text, unknown_keys) {
         Ok(v) => v,
         Err(diags) => {
@@ -187,8 +189,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             for d in &diags {
                 log_diagnostic(&label, d);
             }
-            if crate::cmd::config::refused_for_unknown_keys(&diags) {
-                tracing::error!("{label}: {}", crate::cmd::config::UNKNOWN_KEYS_HINT);
+            if vaxel_config::refused_for_unknown_keys(&diags) {
+                tracing::error!("{label}: {}", vaxel_config::UNKNOWN_KEYS_HINT);
             }
             tracing::error!("{label}: the configuration is invalid; not starting");
             return Ok(ExitCode::FAILURE);
