@@ -40,7 +40,7 @@ enum Command {
     /// measurement.
     Report(cmd::report::ReportArgs),
     /// Drive a running daemon with a trace and a roster over TCP; measure it.
-    Load(cmd::load::LoadArgs),
+    Load(vaxel_load::LoadArgs),
     /// A terminal wallboard: a running daemon's groups and agents, live (docs/screens.md).
     Top(cmd::top::TopArgs),
 }
