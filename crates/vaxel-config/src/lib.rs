@@ -90,6 +90,28 @@ pub enum UnknownKeys {
     Warn,
 }
 
+/// What `--allow-unknown-keys` asks for (`vaxel config check` and `vaxel serve` alike).
+#[must_use]
+pub fn unknown_keys(allow: bool) -> UnknownKeys {
+    if allow {
+        UnknownKeys::Warn
+    } else {
+        UnknownKeys::Error
+    }
+}
+
+/// The hint printed after diagnostics that refused a file for an unknown key.
+pub const UNKNOWN_KEYS_HINT: &str =
+    "unknown keys are errors; --allow-unknown-keys makes them warnings";
+
+/// Whether `diags` refuse the file for an unknown key (so that the hint is worth giving).
+#[must_use]
+pub fn refused_for_unknown_keys(diags: &[Diagnostic]) -> bool {
+    diags
+        .iter()
+        .any(|d| d.is_error() && d.message.starts_with("unknown key"))
+}
+
 /// Loads and validates a site file's text, unknown keys being errors: the typed site and
 /// every warning, or every diagnostic, in file order, when there is an error.
 pub fn load_site(text: &str) -> Result<Validated, Vec<Diagnostic>> {

@@ -3,7 +3,6 @@
 //! code; errors carry context and print as a chain.
 
 mod cmd;
-mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,7 +25,7 @@ enum Command {
     /// Site files: check a configuration.
     Config(cmd::config::ConfigArgs),
     /// Run the routing daemon: platforms over TCP, HTTP API, journal (docs/operations.md).
-    Serve(serve::ServeArgs),
+    Serve(vaxel_serve::ServeArgs),
     /// Replay a trace with a roster in simulated time: call records and a report.
     Replay(cmd::replay::ReplayArgs),
     /// Generate a seeded trace (calls.csv) of realistic traffic for a site.
@@ -41,7 +40,7 @@ enum Command {
     /// measurement.
     Report(cmd::report::ReportArgs),
     /// Drive a running daemon with a trace and a roster over TCP; measure it.
-    Load(cmd::load::LoadArgs),
+    Load(vaxel_load::LoadArgs),
     /// A terminal wallboard: a running daemon's groups and agents, live (docs/screens.md).
     Top(cmd::top::TopArgs),
 }
@@ -50,7 +49,7 @@ fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Config(args) => cmd::config::run(&args),
-        Command::Serve(args) => serve::run(&args),
+        Command::Serve(args) => vaxel_serve::run(&args),
         Command::Replay(args) => cmd::replay::run(&args),
         Command::GenTrace(args) => cmd::generate::run_trace(&args),
         Command::GenRoster(args) => cmd::generate::run_roster(&args),

@@ -7,7 +7,9 @@ use clap::{Args, Subcommand};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use vaxel_config::{Diagnostic, UnknownKeys, Validated};
+use vaxel_config::{
+    Diagnostic, UNKNOWN_KEYS_HINT, UnknownKeys, Validated, refused_for_unknown_keys, unknown_keys,
+};
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
@@ -38,28 +40,6 @@ pub fn run(args: &ConfigArgs) -> anyhow::Result<ExitCode> {
             allow_unknown_keys,
         } => check(file.as_deref(), unknown_keys(*allow_unknown_keys)),
     }
-}
-
-/// What `--allow-unknown-keys` asks for.
-#[must_use]
-pub fn unknown_keys(allow: bool) -> UnknownKeys {
-    if allow {
-        UnknownKeys::Warn
-    } else {
-        UnknownKeys::Error
-    }
-}
-
-/// The hint printed after diagnostics that refused a file for an unknown key.
-pub const UNKNOWN_KEYS_HINT: &str =
-    "unknown keys are errors; --allow-unknown-keys makes them warnings";
-
-/// Whether `diags` refuse the file for an unknown key (so that the hint is worth giving).
-#[must_use]
-pub fn refused_for_unknown_keys(diags: &[Diagnostic]) -> bool {
-    diags
-        .iter()
-        .any(|d| d.is_error() && d.message.starts_with("unknown key"))
 }
 
 /// Loads and validates the site at `file` (the built-in city for `None`): the label to show

@@ -9,7 +9,7 @@
 //! `{"code": …, "message": …}` (plus `field` or `reasons` where they apply).
 //!
 //! Architecture invariant: nothing here panics on request data; every body is read with a
-//! bound; every change goes through [`EngineHandle`](crate::serve::EngineHandle) and so is
+//! bound; every change goes through [`EngineHandle`](crate::EngineHandle) and so is
 //! journaled like a platform event.
 
 pub mod admin;
@@ -17,8 +17,8 @@ pub mod agents;
 pub mod read;
 pub mod stream;
 
-use crate::serve::auth::{Tokens, ct_eq};
-use crate::serve::engine_task::EngineGone;
+use crate::auth::{Tokens, ct_eq};
+use crate::engine_task::EngineGone;
 use axum::Json;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -173,7 +173,7 @@ fn role(tokens: &Tokens, token: &str) -> Option<Role> {
 }
 
 /// Whether the HTTP API is open: a site without operator and admin tokens (allowed only
-/// on loopback, see [`check_exposure`](crate::serve::auth::check_exposure)).
+/// on loopback, see [`check_exposure`](crate::auth::check_exposure)).
 #[must_use]
 pub fn open(tokens: &Tokens) -> bool {
     tokens.operator.is_empty() && tokens.admin.is_empty()

@@ -14,12 +14,12 @@
 //! `damaged-<time>/` (never deletes them), starts from what is intact, logs what was lost
 //! and begins a new epoch from a fresh snapshot. See docs/operations.md, "Failure modes".
 
-use crate::serve::commit;
-use crate::serve::journal::{self, CdrMark, Entry, JournalFile, Replayed};
-use crate::serve::machine::Machine;
-use crate::serve::records::{self, Records};
-use crate::serve::salvage::Aside;
-use crate::serve::snapshot::{self, SnapshotFile};
+use crate::commit;
+use crate::journal::{self, CdrMark, Entry, JournalFile, Replayed};
+use crate::machine::Machine;
+use crate::records::{self, Records};
+use crate::salvage::Aside;
+use crate::snapshot::{self, SnapshotFile};
 use anyhow::Context as _;
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;

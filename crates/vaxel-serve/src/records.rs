@@ -11,7 +11,7 @@
 //! day file deleted or cut since the mark is rebuilt from the journal; one cut below the
 //! mark is reported by [`lost_below`] (the journal no longer holds those calls).
 
-use crate::serve::journal::{CdrMark, sync_dir};
+use crate::journal::{CdrMark, sync_dir};
 use anyhow::Context as _;
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;

@@ -8,11 +8,11 @@
 //! the connection ends, the writer hands the commands it had not written back to the
 //! engine task, which keeps them for the platform's return.
 
-use crate::serve::auth::{TokenStore, Tokens};
-use crate::serve::engine_task::{Item, OutQueue, Outbound, Request};
-use crate::serve::observe::{Observer, PlatformEvent};
-use crate::serve::pending::PendingHellos;
-use crate::serve::registry::ConnId;
+use crate::auth::{TokenStore, Tokens};
+use crate::engine_task::{Item, OutQueue, Outbound, Request};
+use crate::observe::{Observer, PlatformEvent};
+use crate::pending::PendingHellos;
+use crate::registry::ConnId;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};

@@ -15,9 +15,9 @@
 //! [`KEEP_ALIVE`] without an event, so that proxies keep the connection. Streams at once
 //! are bounded ([`MAX_STREAMS`]; beyond, 503).
 
-use crate::serve::api::{ApiError, Need, authorize};
-use crate::serve::engine_task::Published;
-use crate::serve::http::AppState;
+use crate::api::{ApiError, Need, authorize};
+use crate::engine_task::Published;
+use crate::http::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};

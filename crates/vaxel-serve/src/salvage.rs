@@ -3,7 +3,7 @@
 //! damaged files into `damaged-<UTC time>/` in the data dir (renamed, never deleted or
 //! overwritten) and log what was lost (docs/operations.md, "Damage").
 
-use crate::serve::journal;
+use crate::journal;
 use anyhow::Context as _;
 use std::fs;
 use std::path::{Path, PathBuf};

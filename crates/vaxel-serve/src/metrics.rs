@@ -11,7 +11,7 @@
 //! - counters and histograms are fed as things happen, through the daemon's
 //!   [`Observer`] hook, which [`Metrics`] implements.
 
-use crate::serve::observe::{Observer, PlatformEvent};
+use crate::observe::{Observer, PlatformEvent};
 use prometheus::{
     Encoder as _, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
     IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,

@@ -1,6 +1,6 @@
 //! The HTTP API (docs/operations.md "HTTP API"): the wallboard, the directory, the agents'
 //! desktops, admin actions, Prometheus metrics and the probes, all on the one
-//! [`EngineHandle`]. Handlers live in `serve/api/`; this file holds the routes and the
+//! [`EngineHandle`]. Handlers live in `api/`; this file holds the routes and the
 //! server.
 //!
 //! | route | token | |
@@ -17,13 +17,13 @@
 //!
 //! An admin token may do everything an operator token may. A site with neither kind of
 //! token is open (allowed on loopback only, see
-//! [`check_exposure`](crate::serve::auth::check_exposure)).
+//! [`check_exposure`](crate::auth::check_exposure)).
 
-use crate::serve::api;
-use crate::serve::auth::TokenStore;
-use crate::serve::engine_task::EngineHandle;
-use crate::serve::metrics::Metrics;
-use crate::serve::screens;
+use crate::api;
+use crate::auth::TokenStore;
+use crate::engine_task::EngineHandle;
+use crate::metrics::Metrics;
+use crate::screens;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -6,7 +6,7 @@
 //! opened within those milliseconds could push it out; idle ones are pushed out first.
 //! Each also has a short deadline.
 
-use crate::serve::registry::ConnId;
+use crate::registry::ConnId;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;

@@ -1,9 +1,9 @@
 //! Reading: the wallboard's snapshot, the directory (hänvisningsdatabas) with presence,
 //! and the Prometheus exposition. Operator or admin token.
 
-use crate::serve::api::{ApiError, Need, authorize};
-use crate::serve::http::AppState;
-use crate::serve::metrics;
+use crate::api::{ApiError, Need, authorize};
+use crate::http::AppState;
+use crate::metrics;
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};

@@ -2,7 +2,7 @@
 //! methods so that live service and journal replay run the very same code: which platform
 //! owns each call, the configuration text in force, how many records the epoch produced.
 
-use crate::serve::snapshot::Checkpoint;
+use crate::snapshot::Checkpoint;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use vaxel_core::site::{Site, Text};

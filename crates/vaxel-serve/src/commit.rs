@@ -12,10 +12,10 @@
 //! recovery writes those the crash kept off disk (records are deterministic outputs of the
 //! journaled inputs: the CSV files can always be rebuilt from the journal since the mark).
 
-use crate::serve::journal::{self, Entry, JournalFile, file_name, sync_dir};
-use crate::serve::observe::Observer;
-use crate::serve::records::Records;
-use crate::serve::snapshot::{self, Checkpoint};
+use crate::journal::{self, Entry, JournalFile, file_name, sync_dir};
+use crate::observe::Observer;
+use crate::records::Records;
+use crate::snapshot::{self, Checkpoint};
 use jiff::tz::TimeZone;
 use std::fs::{self, File};
 use std::path::PathBuf;

@@ -8,14 +8,14 @@
 //! Architecture invariant: no input changes the engine without its journal entry being in
 //! the same commit, and no ack, command or record leaves before that commit is durable.
 
-use crate::serve::auth::TokenStore;
-use crate::serve::clock::ClockMode;
-use crate::serve::commit::{Commit, Committed, Rotate};
-use crate::serve::journal::Entry;
-use crate::serve::machine::Machine;
-use crate::serve::observe::{Observer, PlatformEvent};
-use crate::serve::platform;
-use crate::serve::registry::{ConnId, Registry, Route};
+use crate::auth::TokenStore;
+use crate::clock::ClockMode;
+use crate::commit::{Commit, Committed, Rotate};
+use crate::journal::Entry;
+use crate::machine::Machine;
+use crate::observe::{Observer, PlatformEvent};
+use crate::platform;
+use crate::registry::{ConnId, Registry, Route};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
@@ -260,7 +260,7 @@ pub struct Outbound {
 }
 
 /// A connection's outbound queue: the batches, and the bytes they hold (an estimate of
-/// the memory, [`platform::queued_bytes`](crate::serve::platform::queued_bytes)), added
+/// the memory, [`platform::queued_bytes`](crate::platform::queued_bytes)), added
 /// by the engine task when it queues a batch and taken off by the writer once the batch
 /// is written. Past `--outbound-limit-bytes` the connection is a slow consumer.
 #[derive(Debug)]
@@ -594,7 +594,7 @@ impl EngineTask {
             return None;
         }
         let at = self.machine.engine.poll_timeout()?;
-        let now = crate::serve::clock::wall_now();
+        let now = crate::clock::wall_now();
         let wait = Duration::from_millis(at.since(now));
         // A deadline too far to represent (an `until` years away) is no deadline.
         tokio::time::Instant::now().checked_add(wait)
@@ -853,7 +853,7 @@ impl EngineTask {
                 tracing::info!(site = %site.name, "configuration reloaded");
                 // Every path (SIGHUP, HTTP, the start's catching up) logs them here.
                 for d in &v.warnings {
-                    crate::serve::log_diagnostic("reloaded configuration", d);
+                    crate::log_diagnostic("reloaded configuration", d);
                 }
                 if let Err(e) = self.tokens.refresh(&site.auth) {
                     tracing::error!(
@@ -1186,7 +1186,7 @@ impl EngineTask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::metrics::Metrics;
+    use crate::metrics::Metrics;
 
     /// An engine task on the built-in city (not running yet), with a commit "thread" that
     /// makes every commit durable at once.

@@ -1,4 +1,8 @@
-//! `vaxel load`: plays the telephony platform(s) and the agents of a trace and a roster
+//! The load generator behind `vaxel load`, as a library so that the binary only parses
+//! arguments: [`LoadArgs`] is its whole configuration (a clap `Args` that the binary
+//! flattens into its subcommand), [`run`] drives a daemon and writes the report.
+//!
+//! It plays the telephony platform(s) and the agents of a trace and a roster
 //! against a running daemon over TCP, and measures the daemon: sustained events per
 //! second, latency from an arriving call to its first command and from an event to its
 //! `ok`, protocol errors, and whether every call ended.
@@ -25,9 +29,11 @@ use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use vaxel_sim::{RosterReader, TraceReader};
+use vaxel_core::site::Site;
+use vaxel_sim::{RosterReader, Shift, TraceReader};
 
 use conn::{ConnHandle, Incoming};
 use driver::{Driver, Pacing, Settings, Wait};
@@ -242,10 +248,19 @@ pub struct LoadReport {
     pub max_lag_s: Option<f64>,
 }
 
-/// Runs `vaxel load`.
-pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+/// What `--exact` replays on: the site (`--config`) and the roster of its agents. The
+/// caller reads them, so that `vaxel load` reads site files and rosters as every other
+/// command does (its warnings, its error messages).
+pub type ExactInputs = (Arc<Site>, Vec<Shift>);
+
+/// Runs `vaxel load`. `exact_inputs` is called only for `--exact`, once its flags are
+/// checked.
+pub fn run(
+    args: &LoadArgs,
+    exact_inputs: impl FnOnce(&LoadArgs) -> anyhow::Result<ExactInputs>,
+) -> anyhow::Result<ExitCode> {
     if args.exact {
-        return run_exact(args);
+        return run_exact(args, exact_inputs);
     }
     let settings = Settings {
         connections: usize::from(args.connections),
@@ -299,12 +314,14 @@ pub fn run(args: &LoadArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `vaxel load --exact` (see `exact.rs`).
-fn run_exact(args: &LoadArgs) -> anyhow::Result<ExitCode> {
+fn run_exact(
+    args: &LoadArgs,
+    exact_inputs: impl FnOnce(&LoadArgs) -> anyhow::Result<ExactInputs>,
+) -> anyhow::Result<ExitCode> {
     if args.clock != ClockArg::Event || args.speed != Speed::Max || args.connections != 1 {
         bail!("--exact runs on the event clock at --speed max over one connection");
     }
-    let (_, site) = crate::cmd::common::load_site(args.config.as_deref())?;
-    let shifts = crate::cmd::common::read_roster_strict(&args.roster, &site)?;
+    let (site, shifts) = exact_inputs(args)?;
     let trace = TraceReader::open(&args.trace)?.without_unique_ids();
     let report = exact::run(exact::ExactRun {
         addr: args.addr.clone(),

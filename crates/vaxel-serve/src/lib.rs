@@ -1,4 +1,8 @@
-//! `vaxel serve`: the daemon (docs/operations.md).
+//! The daemon behind `vaxel serve` (docs/operations.md), as a library so that the binary
+//! only parses arguments: [`ServeArgs`] is its whole configuration (a clap `Args` that the
+//! binary flattens into its subcommand), [`run`] serves until SIGTERM or SIGINT. [`serve`]
+//! is the same daemon on the caller's runtime, stopped by a token as well, for tests and
+//! embedders that run it in process.
 //!
 //! Code map, from the socket in:
 //! - `platform.rs`: one TCP connection: `hello`, framing and decoding, writing.
@@ -11,33 +15,33 @@
 //! - `salvage.rs`: damage found at start-up: refused, or set aside with `--salvage`.
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
 
-pub mod api;
-pub mod auth;
-pub mod clock;
-pub mod commit;
-pub mod engine_task;
-pub mod http;
-pub mod journal;
-pub mod limits;
-pub mod lock;
-pub mod machine;
-pub mod metrics;
-pub mod observe;
-pub mod pending;
-pub mod platform;
-pub mod records;
-pub mod recovery;
-pub mod registry;
-pub mod salvage;
-pub mod screens;
-pub mod snapshot;
+mod api;
+mod auth;
+mod clock;
+mod commit;
+mod engine_task;
+mod http;
+mod journal;
+mod limits;
+mod lock;
+mod machine;
+mod metrics;
+mod observe;
+mod pending;
+mod platform;
+mod records;
+mod recovery;
+mod registry;
+mod salvage;
+mod screens;
+mod snapshot;
 
-pub use engine_task::ReloadError;
-pub use observe::Observer;
+pub use clock::ClockMode;
+use engine_task::ReloadError;
+use observe::Observer;
 
 use anyhow::Context as _;
 use clap::Args;
-use clock::ClockMode;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,7 +49,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Args)]
@@ -137,6 +141,13 @@ pub enum LogFormat {
     Json,
 }
 
+/// Where a started daemon listens: the ports it picked when asked for port 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listening {
+    pub tcp: SocketAddr,
+    pub http: SocketAddr,
+}
+
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     init_logging(args.log_format);
@@ -145,7 +156,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         .thread_name("vaxel")
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(args))
+    rt.block_on(serve(args, CancellationToken::new(), None))
 }
 
 fn init_logging(format: LogFormat) {
@@ -172,13 +183,20 @@ fn read_config(path: Option<&Path>) -> anyhow::Result<String> {
     }
 }
 
-async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+/// Serves until SIGTERM, SIGINT or `stop` is cancelled, then shuts down cleanly. Logging is
+/// the caller's. `listening` is told where the daemon listens once it serves (when
+/// `listening tcp=… http=…` is printed), which lets an in-process caller use port 0.
+pub async fn serve(
+    args: &ServeArgs,
+    stop: CancellationToken,
+    listening: Option<oneshot::Sender<Listening>>,
+) -> anyhow::Result<ExitCode> {
     let label = args
         .config
         .as_ref()
         .map_or_else(|| "built-in city".to_owned(), |p| p.display().to_string());
     let text = read_config(args.config.as_deref())?;
-    let unknown_keys = crate::cmd::config::unknown_keys(args.allow_unknown_keys);
+    let unknown_keys = vaxel_config::unknown_keys(args.allow_unknown_keys);
     let validated = match vaxel_config::load_site_with(&text, unknown_keys) {
         Ok(v) => v,
         Err(diags) => {
@@ -187,8 +205,8 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
             for d in &diags {
                 log_diagnostic(&label, d);
             }
-            if crate::cmd::config::refused_for_unknown_keys(&diags) {
-                tracing::error!("{label}: {}", crate::cmd::config::UNKNOWN_KEYS_HINT);
+            if vaxel_config::refused_for_unknown_keys(&diags) {
+                tracing::error!("{label}: {}", vaxel_config::UNKNOWN_KEYS_HINT);
             }
             tracing::error!("{label}: the configuration is invalid; not starting");
             return Ok(ExitCode::FAILURE);
@@ -267,7 +285,9 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let committer = commit::spawn(files, commit_rx, done_tx, observer.clone())
         .context("cannot start the commit thread")?;
 
-    let shutdown = CancellationToken::new();
+    // A child: cancelling `stop` stops every piece, the daemon's own shutdown leaves the
+    // caller's token alone.
+    let shutdown = stop.child_token();
     let (task, handle) = engine_task::start(engine_task::Setup {
         machine: rec.machine,
         clock: args.clock,
@@ -318,6 +338,13 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         writeln!(out, "listening tcp={tcp_addr} http={http_addr}")?;
         out.flush()?;
     }
+    if let Some(tx) = listening {
+        // A caller that stopped waiting does not stop the daemon.
+        let _ = tx.send(Listening {
+            tcp: tcp_addr,
+            http: http_addr,
+        });
+    }
     tracing::info!(%tcp_addr, %http_addr, clock = ?args.clock, data_dir = %args.data_dir.display(), "vaxel serving");
 
     let ctx = Arc::new(platform::ConnCtx {
@@ -338,6 +365,7 @@ async fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         tokio::select! {
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break None; }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break None; }
+            () = stop.cancelled() => { tracing::info!("stop requested: shutting down"); break None; }
             _ = hup.recv() => {
                 tracing::info!("SIGHUP: reloading {label}");
                 match handle.reload_config_file().await {
@@ -433,5 +461,64 @@ async fn accept_loop(
         tokio::spawn(async move {
             platform::serve(stream, conn, ctx).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    /// The library's entry point runs in process: it reports the ports it picked, answers
+    /// over HTTP, and a cancelled token stops it cleanly (what in-process tests rely on).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_in_process_until_stopped() {
+        let dir = std::env::temp_dir().join(format!("vaxel-serve-lib-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let dir_arg = dir.display().to_string();
+        let cli = Cli::try_parse_from([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--clock",
+            "event",
+            "--data-dir",
+            &dir_arg,
+        ])
+        .expect("arguments");
+        let stop = CancellationToken::new();
+        let (tx, rx) = oneshot::channel();
+        let daemon = tokio::spawn({
+            let stop = stop.clone();
+            async move { serve(&cli.serve, stop, Some(tx)).await }
+        });
+        let at = rx.await.expect("the daemon says where it listens");
+        assert_ne!(at.http.port(), 0);
+        assert_ne!(at.tcp.port(), 0);
+
+        let mut http = tokio::net::TcpStream::connect(at.http)
+            .await
+            .expect("connect");
+        http.write_all(b"GET /healthz HTTP/1.1\r\nHost: vaxel\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("request");
+        let mut reply = String::new();
+        http.read_to_string(&mut reply).await.expect("response");
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+        stop.cancel();
+        let code = daemon.await.expect("no panic").expect("a clean stop");
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(dir.join(lock::LOCK_FILE).exists(), "the data dir was used");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,10 +1,8 @@
 //! Admin actions (admin token): crisis mode and configuration reload.
 
-use crate::serve::api::{
-    ApiError, BODY_LIMIT, Fields, Need, RELOAD_LIMIT, authorize, ok, read_body,
-};
-use crate::serve::engine_task::ReloadError;
-use crate::serve::http::AppState;
+use crate::api::{ApiError, BODY_LIMIT, Fields, Need, RELOAD_LIMIT, authorize, ok, read_body};
+use crate::engine_task::ReloadError;
+use crate::http::AppState;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -12,7 +12,7 @@
 //! ([`Entry::Checkpoint`](super::journal::Entry::Checkpoint)) names it, so a snapshot
 //! without its journal file (a crash in between) is never used.
 
-use crate::serve::journal::{self, CdrMark, sync_dir};
+use crate::journal::{self, CdrMark, sync_dir};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};

@@ -11,8 +11,8 @@
 //! Applied at the daemon's time and journaled like the platform's events; the answer is
 //! `{"ok":true,"agent":{…the agent's snapshot…}}` once durable.
 
-use crate::serve::api::{ApiError, BODY_LIMIT, Fields, Need, authorize, check_id, ok, read_body};
-use crate::serve::http::AppState;
+use crate::api::{ApiError, BODY_LIMIT, Fields, Need, authorize, check_id, ok, read_body};
+use crate::http::AppState;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
