@@ -281,25 +281,7 @@ fn two_days_of_calls(site: &Path, data: &Path, args: &[&str]) {
     let d = Daemon::start_with(site, data, &[], args);
     let mut p = d.platform("pbx-1");
     let day2 = 23 * 3_600_000;
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":2}"#,
-        &[
-            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":2}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
+    p.one_answered_call("+4671");
     p.call(
         &format!(
             r#"{{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":{},"seq":5}}"#,

@@ -94,25 +94,7 @@ fn idle_http_connections_cannot_make_a_journal_write_fail() {
         .map(|_| TcpStream::connect(d.http).expect("connect (the listen backlog takes it)"))
         .collect();
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4670","at":2000,"seq":2}"#,
-        &[
-            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":2}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
+    p.one_answered_call("+4670");
     wait_records(&data, |r| r.len() == 1);
     let log = d.log_text();
     assert!(

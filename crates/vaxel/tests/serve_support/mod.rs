@@ -316,6 +316,34 @@ impl Client {
         self.expect_all(want);
     }
 
+    /// The opening many tests share: agent `a1` logs in (`seq` 1, at 1 s) and takes call
+    /// `c1` from `from` to the site's `+4610100` (2 s), answered (3 s) and hung up (4 s):
+    /// `seq` 1 to 4, one call record once the wrap-up ends.
+    #[track_caller]
+    pub fn one_answered_call(&mut self, from: &str) {
+        self.call(
+            r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+            &[r#"{"cmd":"ok","seq":1}"#],
+        );
+        self.call(
+            &format!(
+                r#"{{"ev":"call.arrived","call":"c1","to":"+4610100","from":"{from}","at":2000,"seq":2}}"#
+            ),
+            &[
+                r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
+                r#"{"cmd":"ok","seq":2}"#,
+            ],
+        );
+        self.call(
+            r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
+            &[r#"{"cmd":"ok","seq":3}"#],
+        );
+        self.call(
+            r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
+            &[r#"{"cmd":"ok","seq":4}"#],
+        );
+    }
+
     /// The next line must be an `error` with `code`; returns it.
     #[track_caller]
     pub fn expect_error(&mut self, code: &str) -> String {
