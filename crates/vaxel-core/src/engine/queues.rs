@@ -277,6 +277,27 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpoint_from_before_the_learned_abandonment_loads_with_none_learned() {
+        let mut gs = GroupState {
+            queues: vec![RankSet::default()],
+            idle: vec![IdleSet::default()],
+            staffed: 0,
+            aht_ms: 120_000.0,
+            learned: Learned::default(),
+            today: DayStats::default(),
+        };
+        gs.learned.observe_wait(30_000, true);
+        let mut old = serde_json::to_value(&gs).unwrap();
+        assert!(old.as_object_mut().unwrap().remove("learned").is_some());
+        let back: GroupState = serde_json::from_value(old).unwrap();
+        assert!((back.aht_ms - 120_000.0).abs() < 1e-9);
+        assert!(back.learned.abandons.abs() < 1e-12 && back.learned.exposure_ms.abs() < 1e-12);
+        // And a new one keeps what was learned.
+        let again: GroupState = serde_json::from_value(serde_json::to_value(&gs).unwrap()).unwrap();
+        assert!((again.learned.exposure_ms - gs.learned.exposure_ms).abs() < 1e-9);
+    }
+
+    #[test]
     fn strategies_rank_as_documented() {
         let a = facts(100, 5, 7, 3, 900);
         let b = facts(200, 9, 2, 1, 100);
