@@ -78,9 +78,14 @@ impl Engine {
             c.answered = Some(now);
         }
         let wait = c.queued.map_or(0, |q| now.since(q));
+        let callback = matches!(c.callback, CallbackNote::Accepted { .. });
         let serving = c.serving;
         self.leave_all_groups(slot, None);
         if let (Some(g), true) = (serving, first_answer) {
+            if !callback {
+                // A caller who waited this long and stayed: censored patience.
+                self.st.groups[g.ix()].learned.observe_wait(wait, false);
+            }
             let today = &mut self.st.groups[g.ix()].today;
             today.answered += 1;
             if wait <= sl_ms {

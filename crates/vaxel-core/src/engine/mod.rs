@@ -7,6 +7,7 @@ mod arrival;
 mod by_address;
 mod call_index;
 mod calls;
+mod ewt;
 mod finish;
 mod membership;
 mod occupancy;

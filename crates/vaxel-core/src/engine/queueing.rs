@@ -91,9 +91,16 @@ impl Engine {
     pub(super) fn leave_all_groups(&mut self, slot: Slot, outcome: Option<Outcome>) {
         let now = self.st.now;
         let place = self.call(slot).place;
+        let waited = self.call(slot).queued.map_or(0, |q| now.since(q));
         while let Some(g) = self.call(slot).members.last().map(|m| m.group) {
             self.leave_group(slot, g);
-            let today = &mut self.st.groups[g.ix()].today;
+            let gs = &mut self.st.groups[g.ix()];
+            if outcome == Some(Outcome::Abandoned) {
+                // The caller's patience ran out after `waited`: the expected wait's
+                // abandonment rate learns it.
+                gs.learned.observe_wait(waited, true);
+            }
+            let today = &mut gs.today;
             if outcome == Some(Outcome::Abandoned) {
                 today.abandoned += 1;
                 if now.since(place) < 5_000 {

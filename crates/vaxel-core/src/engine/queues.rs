@@ -3,6 +3,7 @@
 //! arrival or a freed agent costs O(log n) whatever the queue length, and the order is total (ties broken by arrival sequence and agent index), so
 //! decisions never depend on hash order.
 
+use super::ewt::{Learned, expected_wait_ms};
 use super::rank_set::RankSet;
 use super::state::Slot;
 use crate::site::{AgentIdx, Group, Strategy};
@@ -173,6 +174,9 @@ pub(crate) struct GroupState {
     pub staffed: u32,
     /// Moving average of handle time (talk + wrap-up), for the expected wait.
     pub aht_ms: f64,
+    /// Ring time and abandonment, for the expected wait (absent in old checkpoints).
+    #[serde(default)]
+    pub learned: Learned,
     pub today: DayStats,
 }
 
@@ -184,6 +188,7 @@ impl GroupState {
             idle: vec![IdleSet::default(); steps],
             staffed: 0,
             aht_ms: default_handle_ms as f64,
+            learned: Learned::default(),
             today: DayStats::default(),
         }
     }
@@ -212,14 +217,12 @@ impl GroupState {
         u32::try_from(n).unwrap_or(u32::MAX)
     }
 
-    /// Expected wait of the caller at `position` (1 = next): the fluid estimate
-    /// `position × AHT / staffed agents`; unknown (`None`) when nobody serving the group is
-    /// logged in and unpaused, since no estimate of when someone comes is honest then.
-    /// Documented in docs/engine.md; its accuracy is measured against replays.
+    /// Expected wait of the caller at `position` (1 = next; see [`expected_wait_ms`]);
+    /// unknown (`None`) when nobody serving the group is logged in and unpaused, since no
+    /// estimate of when someone comes is honest then. Documented in docs/engine.md; its
+    /// accuracy is measured against replays.
     pub(crate) fn ewt_ms(&self, position: u32) -> Option<u64> {
-        let staffed = self.staffed();
-        (staffed > 0)
-            .then(|| (f64::from(position) * self.aht_ms / f64::from(staffed)).round() as u64)
+        expected_wait_ms(self.staffed, self.aht_ms, &self.learned, position)
     }
 
     /// Folds a finished handle time into the moving average (weight 1/20 for the newest).
@@ -271,6 +274,27 @@ mod tests {
             calls_today: calls,
             talk_ms_today: talk,
         }
+    }
+
+    #[test]
+    fn a_checkpoint_from_before_the_learned_abandonment_loads_with_none_learned() {
+        let mut gs = GroupState {
+            queues: vec![RankSet::default()],
+            idle: vec![IdleSet::default()],
+            staffed: 0,
+            aht_ms: 120_000.0,
+            learned: Learned::default(),
+            today: DayStats::default(),
+        };
+        gs.learned.observe_wait(30_000, true);
+        let mut old = serde_json::to_value(&gs).unwrap();
+        assert!(old.as_object_mut().unwrap().remove("learned").is_some());
+        let back: GroupState = serde_json::from_value(old).unwrap();
+        assert!((back.aht_ms - 120_000.0).abs() < 1e-9);
+        assert!(back.learned.abandons.abs() < 1e-12 && back.learned.exposure_ms.abs() < 1e-12);
+        // And a new one keeps what was learned.
+        let again: GroupState = serde_json::from_value(serde_json::to_value(&gs).unwrap()).unwrap();
+        assert!((again.learned.exposure_ms - gs.learned.exposure_ms).abs() < 1e-9);
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl Engine {
             if let Some(n) = group_map[i] {
                 self.st.groups[n.ix()].today = gs.today;
                 self.st.groups[n.ix()].aht_ms = gs.aht_ms;
+                self.st.groups[n.ix()].learned = gs.learned;
             }
         }
         // The generator's state is kept (`self.st` stays): the `random` strategy draws at
