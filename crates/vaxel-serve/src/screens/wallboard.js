@@ -9,7 +9,7 @@ const TEXT = {
   sv: {
     site: "Hela växeln", waiting: "Väntar", longest: "Längsta väntan", sl: "Servicenivå",
     target: "SL-mål", ewt: "Förv. väntan", answered: "Besvarade", abandoned: "Avbrutna",
-    occupancy: "Beläggning 15 min", ready: "Redo", ringing: "Ringer", talking: "Samtal",
+    occupancy: "Beläggning", ready: "Redo", ringing: "Ringer", talking: "Samtal",
     wrapup: "Efterarb.", paused: "Paus", logged_in: "inloggade",
     crisis: "KRISLÄGE – alla samtal går till krisrutten",
     stale: "Data är inaktuell – återansluter…", connecting: "Ansluter…", live: "Live",
@@ -19,7 +19,7 @@ const TEXT = {
   en: {
     site: "Whole site", waiting: "Waiting", longest: "Longest wait", sl: "Service level",
     target: "SL target", ewt: "Expected", answered: "Answered", abandoned: "Abandoned",
-    occupancy: "Occupancy 15 min", ready: "Ready", ringing: "Ringing", talking: "Talking",
+    occupancy: "Occupancy", ready: "Ready", ringing: "Ringing", talking: "Talking",
     wrapup: "Wrap-up", paused: "Paused", logged_in: "logged in",
     crisis: "CRISIS MODE – every call takes the crisis route",
     stale: "Data is stale – reconnecting…", connecting: "Connecting…", live: "Live",
