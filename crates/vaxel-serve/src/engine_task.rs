@@ -138,7 +138,8 @@ impl fmt::Debug for EngineHandle {
 impl EngineHandle {
     /// The wallboard view: groups, agents, waiting calls ([`vaxel_core::Engine::snapshot`]),
     /// as of now (after every change applied so far: an action's answer, then this, sees
-    /// the action). Readers asking between two changes share one.
+    /// the action; waits as long as they are at the time of reading). Readers asking
+    /// within one change and [`SNAPSHOT_FRESH`] share one.
     pub async fn snapshot(&self) -> Result<Arc<Snapshot>, EngineGone> {
         let (tx, rx) = oneshot::channel();
         self.send(Request::Snapshot(tx)).await?;
@@ -158,13 +159,6 @@ impl EngineHandle {
         }
         let snapshot = self.snapshot().await?;
         Ok(Published { version, snapshot })
-    }
-
-    /// The snapshot as of now: a scrape sees every change answered before it and waits
-    /// as long as they are at the time of reading (the engine task shares one snapshot
-    /// among the readers of the same change and second, [`SNAPSHOT_FRESH`]).
-    pub async fn current(&self) -> Result<Arc<Snapshot>, EngineGone> {
-        self.snapshot().await
     }
 
     /// Every snapshot published: `changed().await`, then `borrow_and_update()`.
@@ -1282,7 +1276,7 @@ mod tests {
         let Ok(a) = h.snapshot().await else {
             panic!("a snapshot")
         };
-        let Ok(b) = h.current().await else {
+        let Ok(b) = h.snapshot().await else {
             panic!("a snapshot")
         };
         assert!(Arc::ptr_eq(&a, &b), "two readers, no change: one snapshot");
@@ -1301,7 +1295,7 @@ mod tests {
             .await;
         assert!(r.is_ok(), "{r:?}");
         // Read after the answer: the change is in.
-        let Ok(c) = h.current().await else {
+        let Ok(c) = h.snapshot().await else {
             panic!("a snapshot")
         };
         assert!(!Arc::ptr_eq(&a, &c));

@@ -6,24 +6,7 @@ mod serve_support;
 
 use serve_support::{Daemon, SITE, records, serve_expecting_failure, temp_dir, write_site};
 use std::fs;
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-
-/// A whole HTTP/1.1 answer to a GET (`/metrics` needs no token).
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(serve_support::WAIT))
-        .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
 
 /// Logs a1 in and out `n` times (2n acknowledged inputs), then kills the daemon (a clean
 /// stop would checkpoint into a new epoch).
@@ -357,7 +340,7 @@ fn records_lost_with_no_journal_holding_them_are_reported() {
         log.contains("call records of earlier journal epochs are lost"),
         "{log}"
     );
-    let m = http_get(d.http, "/metrics");
+    let m = serve_support::http_get_all(d.http, "/metrics");
     assert!(m.lines().any(|l| l == "vaxel_records_files_lost 1"), "{m}");
     assert!(d.term().success());
 }

@@ -185,21 +185,6 @@ fn a_connection_without_hello_is_closed_at_its_deadline() {
     assert!(d.term().success());
 }
 
-/// The whole answer to a `GET` (headers and body).
-fn http_get_all(addr: SocketAddr, path: &str) -> String {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(serve_support::WAIT))
-        .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
-}
-
 /// Issue 12 #4: the slow-consumer bound counted batches, not bytes (a platform that
 /// sends but never reads grew the daemon by ~300 MB), and a connection went on being
 /// counted after it was dropped. Now a byte bound closes it, once.
@@ -237,7 +222,7 @@ fn a_platform_that_never_reads_is_dropped_by_bytes_and_counted_once() {
             .map(str::to_owned)
     };
     loop {
-        let m = http_get_all(d.http, "/metrics");
+        let m = serve_support::http_get_all(d.http, "/metrics");
         if metric(&m).as_deref() == Some("1") {
             break;
         }
@@ -251,7 +236,7 @@ fn a_platform_that_never_reads_is_dropped_by_bytes_and_counted_once() {
     // Every line it had sent is applied by now or soon: still counted once.
     wait_records(&d.data, |r| !r.is_empty());
     std::thread::sleep(Duration::from_millis(500));
-    let m = http_get_all(d.http, "/metrics");
+    let m = serve_support::http_get_all(d.http, "/metrics");
     assert_eq!(metric(&m).as_deref(), Some("1"));
     let log = d.log_text();
     assert_eq!(log.matches("slow_consumer:").count(), 1, "{log}");
@@ -283,14 +268,14 @@ fn a_directory_query_that_is_not_utf8_is_a_400_and_a_get_on_a_post_route_a_json_
     let dir = temp_dir("http-small");
     let site = write_site(&dir, SITE);
     let d = Daemon::start(&site, &dir.join("data"), &[]);
-    let r = http_get_all(d.http, "/api/v1/directory?q=%FF%FE");
+    let r = serve_support::http_get_all(d.http, "/api/v1/directory?q=%FF%FE");
     assert!(
         r.starts_with("HTTP/1.1 400") && r.contains(r#""field":"q""#) && r.contains("UTF-8"),
         "{r}"
     );
-    let r = http_get_all(d.http, "/api/v1/directory?q=r%C3%A5d");
+    let r = serve_support::http_get_all(d.http, "/api/v1/directory?q=r%C3%A5d");
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-    let r = http_get_all(d.http, "/api/v1/crisis");
+    let r = serve_support::http_get_all(d.http, "/api/v1/crisis");
     assert!(
         r.starts_with("HTTP/1.1 405")
             && r.contains("application/json")

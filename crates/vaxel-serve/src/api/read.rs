@@ -16,7 +16,7 @@ pub const DIRECTORY_MAX_HITS: usize = 200;
 /// `GET /api/v1/snapshot`: the engine's live state ([`vaxel_core::snapshot::Snapshot`]).
 pub async fn snapshot(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Read)?;
-    let snap = s.engine.current().await?;
+    let snap = s.engine.snapshot().await?;
     Ok(Json(snap).into_response())
 }
 
@@ -84,7 +84,7 @@ fn query_param(raw: &str, key: &str) -> Result<Option<String>, String> {
 /// of the scrape (the published one when nothing changed since: no request then).
 pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Read)?;
-    let snap = s.engine.current().await?;
+    let snap = s.engine.snapshot().await?;
     let text = s.metrics.render(&snap);
     let mut resp = text.into_response();
     resp.headers_mut().insert(

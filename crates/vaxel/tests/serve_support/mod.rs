@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -484,6 +484,21 @@ pub fn serve_expecting_failure_with(
 }
 
 /// Writes `text` as `site.toml` in `dir`.
+/// The whole HTTP/1.1 answer to a `GET` (status line, headers and body), on a fresh
+/// connection the daemon closes after it.
+pub fn http_get_all(addr: SocketAddr, path: &str) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
 pub fn write_site(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("site.toml");
     fs::write(&p, text).expect("write site");
