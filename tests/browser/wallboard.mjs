@@ -1,4 +1,4 @@
-// The wallboard in a real browser (run by crates/vaxel/tests/wallboard_browser.rs, which
+// The wallboard in a real browser (run by tests/wallboard_browser.rs, which
 // starts `vaxel serve --clock event` on the built-in city with an operator and an admin
 // token). This script drives Debian's Chromium through playwright-core, feeds calls over
 // the platform protocol, and puts a proxy between the browser and the daemon's HTTP port

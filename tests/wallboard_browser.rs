@@ -41,7 +41,7 @@ fn chromium() -> PathBuf {
 }
 
 fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
 #[test]

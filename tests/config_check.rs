@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const CITY: &str = include_str!("../../../config/stockholm.toml");
+const CITY: &str = include_str!("../config/stockholm.toml");
 
 fn vaxel(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vaxel"))
