@@ -2,8 +2,8 @@
 //! records in PostgreSQL. Kept apart from the routing checks: nothing here changes how a
 //! call is routed, and the engine never sees it.
 //!
-//! The URL must not hold the password: the site file is copied into the journal and shown
-//! by `vaxel config`, so a secret there would be written to disk beside every epoch. The
+//! The URL must not hold the password: the site file is copied into the journal, so a
+//! secret there would be written to disk beside every epoch. The
 //! password comes from `postgres_password_file` or the daemon's environment
 //! (`VAXEL_POSTGRES_PASSWORD`). Messages here never repeat the URL, in case it does.
 

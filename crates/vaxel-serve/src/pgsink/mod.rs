@@ -1,0 +1,249 @@
+//! The PostgreSQL sink (docs/postgres.md): with `[records] postgres = "postgresql://…"` the
+//! daemon also copies every call record into a database, for the city's BI tools.
+//!
+//! Never in the engine's way: the sink is a task of its own that reads the call-record
+//! files the commit thread has already written ([`source`]), so nothing on the path of a
+//! call waits for it or queues for it, and the engine does not know it exists. The files
+//! are the durable backlog: while the database is down the daemon routes as ever, the
+//! records stay on its disk, and the sink catches up from the position the database has
+//! confirmed when it is back ([`db`] for how a row is never written twice). It says so
+//! once per outage in the log and all along in `/metrics` ([`gauges`]).
+//!
+//! Memory is bounded by one batch (source.rs) and the positions (one per day file).
+
+mod db;
+mod gauges;
+pub mod kind;
+mod source;
+
+pub use db::Target;
+
+use gauges::Gauges;
+use kind::KINDS;
+use source::Position;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+use tokio::task::JoinHandle;
+use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
+
+/// How often the data dir is looked at for new records when everything is in.
+const POLL: Duration = Duration::from_millis(250);
+/// The first wait after a failure; it doubles up to [`RETRY_MAX`].
+const RETRY_MIN: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(10);
+/// How often the backlog gauges are recounted at most (a scan of the unsent bytes).
+const BACKLOG_EVERY: Duration = Duration::from_secs(1);
+
+/// Starts the sink on `dir` (after recovery: the files are whole). Stops with `shutdown`;
+/// whatever it had not sent yet is sent by the next start.
+pub fn start(
+    target: Target,
+    dir: &Path,
+    registry: &prometheus::Registry,
+    shutdown: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let gauges = Gauges::new(registry)?;
+    // Every series from the start, at 0, so that a dashboard sees "none yet".
+    for kind in KINDS {
+        let label = [kind.name()];
+        gauges.rows_written.with_label_values(&label);
+        gauges.rows_skipped.with_label_values(&label);
+        gauges.backlog_rows.with_label_values(&label);
+        gauges.backlog_bytes.with_label_values(&label);
+    }
+    for op in ["connect", "write", "read"] {
+        gauges.errors.with_label_values(&[op]);
+    }
+    let sink = Sink {
+        target,
+        dir: dir.to_owned(),
+        gauges,
+        confirmed: KINDS.iter().map(|_| BTreeMap::new()).collect(),
+        failing: None,
+        backlog_at: None,
+    };
+    Ok(tokio::spawn(sink.run(shutdown)))
+}
+
+struct Sink {
+    target: Target,
+    dir: PathBuf,
+    gauges: Gauges,
+    /// Per kind (in [`KINDS`] order), what the database has of each file.
+    confirmed: Vec<BTreeMap<String, Position>>,
+    /// What failed since the last success, when something did: the log says it once.
+    failing: Option<&'static str>,
+    /// When the backlog gauges were last counted.
+    backlog_at: Option<tokio::time::Instant>,
+}
+
+/// Why a session with the database ended.
+enum Ended {
+    Shutdown,
+    Failed,
+}
+
+impl Sink {
+    async fn run(mut self, shutdown: CancellationToken) {
+        let mut retry = RETRY_MIN;
+        loop {
+            let session = tokio::select! {
+                () = shutdown.cancelled() => break,
+                r = self.open() => r,
+            };
+            if let Some(client) = session {
+                retry = RETRY_MIN;
+                if let Ended::Shutdown = self.copy(client, &shutdown).await {
+                    break;
+                }
+            }
+            self.count_backlog(true).await;
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(retry) => {}
+            }
+            retry = (retry * 2).min(RETRY_MAX);
+        }
+        self.gauges.connected.set(0);
+    }
+
+    /// Connects, creates the schema if missing and reads the positions.
+    async fn open(&mut self) -> Option<Client> {
+        let client = match self.target.connect().await {
+            Ok(c) => c,
+            Err(e) => {
+                self.failed("connect to the database", "connect", &e);
+                return None;
+            }
+        };
+        for (i, kind) in KINDS.iter().enumerate() {
+            match db::positions(&client, *kind).await {
+                Ok(p) => self.confirmed[i] = p,
+                Err(e) => {
+                    self.failed("read the positions", "connect", &e);
+                    return None;
+                }
+            }
+        }
+        self.gauges.connected.set(1);
+        let (rows, _) = self.count_backlog(true).await;
+        if let Some(what) = self.failing.take() {
+            tracing::info!(
+                backlog_rows = rows,
+                "postgres: working again (after failing to {what}); sending the records kept in the data dir meanwhile"
+            );
+        } else {
+            tracing::info!(
+                backlog_rows = rows,
+                "postgres: connected; copying the call records"
+            );
+        }
+        Some(client)
+    }
+
+    /// Copies batches while there are any, then looks again every [`POLL`].
+    async fn copy(&mut self, mut client: Client, shutdown: &CancellationToken) -> Ended {
+        loop {
+            let mut wrote = false;
+            for (i, kind) in KINDS.iter().enumerate() {
+                let batch = {
+                    let (dir, confirmed, kind) =
+                        (self.dir.clone(), self.confirmed[i].clone(), *kind);
+                    tokio::task::spawn_blocking(move || source::next_batch(&dir, kind, &confirmed))
+                        .await
+                        .unwrap_or_else(|e| Err(anyhow::anyhow!("the reader panicked: {e}")))
+                };
+                let batch = match batch {
+                    Ok(Some(b)) => b,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        self.failed("read the data dir", "read", &e);
+                        return Ended::Failed;
+                    }
+                };
+                match db::write(&mut client, *kind, &batch).await {
+                    Ok(n) => {
+                        for s in &batch.skipped {
+                            tracing::error!("postgres: cannot read a record, left out: {s}");
+                        }
+                        let label = [kind.name()];
+                        self.gauges
+                            .rows_skipped
+                            .with_label_values(&label)
+                            .inc_by(batch.skipped.len() as u64);
+                        self.gauges.rows_written.with_label_values(&label).inc_by(n);
+                        self.confirmed[i].insert(batch.file, batch.end);
+                        wrote = true;
+                    }
+                    Err(e) => {
+                        self.failed("write to the database", "write", &e);
+                        return Ended::Failed;
+                    }
+                }
+            }
+            self.count_backlog(!wrote).await;
+            if !wrote {
+                tokio::select! {
+                    () = shutdown.cancelled() => return Ended::Shutdown,
+                    () = tokio::time::sleep(POLL) => {}
+                }
+            } else if shutdown.is_cancelled() {
+                return Ended::Shutdown;
+            }
+        }
+    }
+
+    /// Notes a failure: counted and timed in the metrics always, logged once until the
+    /// next success (an outage of an hour is one line, not one per retry).
+    fn failed(&mut self, what: &'static str, op: &'static str, e: &anyhow::Error) {
+        self.gauges.connected.set(0);
+        self.gauges.errors.with_label_values(&[op]).inc();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.gauges
+            .last_error
+            .set(i64::try_from(now).unwrap_or(i64::MAX));
+        if self.failing.is_none() {
+            tracing::warn!(
+                error = %format!("{e:#}"),
+                "postgres: cannot {what}; the call records stay in the data dir and are sent when it works again (retrying, not logged again until then)"
+            );
+            self.failing = Some(what);
+        } else {
+            tracing::debug!(error = %format!("{e:#}"), "postgres: cannot {what} (still)");
+        }
+    }
+
+    /// Recounts the backlog gauges when `now` or when they are older than
+    /// [`BACKLOG_EVERY`]; returns the rows and bytes of the last count (all kinds).
+    async fn count_backlog(&mut self, now: bool) -> (u64, u64) {
+        let due = self.backlog_at.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY);
+        if !(now || due) {
+            return (0, 0);
+        }
+        self.backlog_at = Some(tokio::time::Instant::now());
+        let (mut all_rows, mut all_bytes) = (0, 0);
+        for (i, kind) in KINDS.iter().enumerate() {
+            let (dir, confirmed, k) = (self.dir.clone(), self.confirmed[i].clone(), *kind);
+            let counted =
+                tokio::task::spawn_blocking(move || source::backlog(&dir, k, &confirmed)).await;
+            if let Ok(Ok((rows, bytes))) = counted {
+                let label = [kind.name()];
+                self.gauges
+                    .backlog_rows
+                    .with_label_values(&label)
+                    .set(i64::try_from(rows).unwrap_or(i64::MAX));
+                self.gauges
+                    .backlog_bytes
+                    .with_label_values(&label)
+                    .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                all_rows += rows;
+                all_bytes += bytes;
+            }
+        }
+        (all_rows, all_bytes)
+    }
+}
