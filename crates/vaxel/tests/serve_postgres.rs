@@ -354,3 +354,57 @@ fn a_wrong_password_is_logged_clearly_without_the_password() {
     drop(s);
     assert!(d.term().success());
 }
+
+#[test]
+fn a_record_the_database_refuses_is_left_out_and_named_and_the_rest_goes_in() {
+    let dir = temp_dir("pg-refused");
+    let pg = Postgres::start("refused");
+    let site = site_for(&dir, &pg, pg_support::PASSWORD);
+    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let mut s = Script::new(&d, 0, 1_000_000);
+    s.ev(r#""ev":"agent.login","agent":"a1""#);
+    s.rounds(0, 2);
+    assert_eq!(wait_equal(&pg, &d), 4);
+
+    // A line edited in by hand: CSV enough, but no timestamp PostgreSQL takes.
+    let file = fs::read_dir(&d.data)
+        .expect("data dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".csv"))
+        .expect("a records file");
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .expect("open");
+    std::io::Write::write_all(
+        &mut f,
+        b"hand,main,,not-a-time,,,also-not,,answered,0,0,0,,,,,,,\n",
+    )
+    .expect("append");
+    s.rounds(2, 4);
+
+    let until = Instant::now() + CATCH_UP;
+    while pg.count("SELECT count(*) FROM vaxel_sink_positions WHERE lines = 9") != 1 {
+        assert!(Instant::now() < until, "stuck:\n{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(pg.count("SELECT count(*) FROM vaxel_calls"), 8);
+    assert_eq!(
+        pg.count("SELECT count(*) FROM vaxel_calls WHERE line = 5"),
+        0
+    );
+    assert_eq!(
+        pg.count("SELECT count(*) FROM vaxel_calls WHERE line = 9"),
+        1
+    );
+    let log = d.log_text();
+    assert!(
+        log.contains("postgres: the database refuses record 5 of cdr-"),
+        "{log}"
+    );
+    assert_eq!(log.matches("postgres: cannot").count(), 0, "{log}");
+    wait_metric(&d, "vaxel_postgres_rows_skipped_total", |v| v == 1.0);
+    drop(s);
+    assert!(d.term().success());
+}

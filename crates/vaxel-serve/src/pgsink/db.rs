@@ -159,17 +159,78 @@ pub async fn write(
     batch: &Batch,
 ) -> anyhow::Result<u64> {
     let tx = client.transaction().await?;
+    let rows = numbered(batch);
     let mut inserted = 0;
-    let rows: Vec<(u64, &Vec<Option<String>>)> = (batch.first_line..)
-        .zip(&batch.rows)
-        .filter(|(_, cells)| !cells.is_empty())
-        .collect();
     if !rows.is_empty() {
         let (sql, params) = insert(kind, &batch.day, &rows);
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
-        inserted = tx.execute(&sql, &refs).await?;
+        inserted = tx.execute(&sql, &as_sql(&params)).await?;
     }
+    finish(tx, kind, batch).await?;
+    Ok(inserted)
+}
+
+/// [`write`], one row at a time under a savepoint of its own, for a batch the database
+/// refused a value of ([`refused_a_value`]): the rows it refuses are left out and
+/// returned (record number, the server's message), the others go in. A line edited by
+/// hand thus costs its own row, not the copy of every record after it.
+pub async fn write_each(
+    client: &mut Client,
+    kind: &dyn RecordKind,
+    batch: &Batch,
+) -> anyhow::Result<(u64, Vec<(u64, String)>)> {
+    let mut tx = client.transaction().await?;
+    let (mut inserted, mut refused) = (0, Vec::new());
+    for row in numbered(batch) {
+        let (sql, params) = insert(kind, &batch.day, std::slice::from_ref(&row));
+        let sp = tx.transaction().await?;
+        match sp.execute(&sql, &as_sql(&params)).await {
+            Ok(n) => {
+                sp.commit().await?;
+                inserted += n;
+            }
+            Err(e) if e.as_db_error().is_some() => {
+                sp.rollback().await?;
+                let msg = e
+                    .as_db_error()
+                    .map(|d| d.message().to_owned())
+                    .unwrap_or_default();
+                refused.push((row.0, msg));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    finish(tx, kind, batch).await?;
+    Ok((inserted, refused))
+}
+
+/// Whether `e` is the database refusing a value of a row (SQLSTATE class 22, a data
+/// exception such as a malformed timestamp, or 23502, a `NULL` where none may be): the
+/// row's fault, which no retry mends.
+#[must_use]
+pub fn refused_a_value(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        .is_some_and(|c| c.code().starts_with("22") || c.code() == "23502")
+}
+
+/// The rows of `batch` that have cells, with their record numbers.
+fn numbered(batch: &Batch) -> Vec<(u64, &Vec<Option<String>>)> {
+    (batch.first_line..)
+        .zip(&batch.rows)
+        .filter(|(_, cells)| !cells.is_empty())
+        .collect()
+}
+
+fn as_sql(params: &[Option<String>]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+/// Moves `batch`'s file to its new position and commits `tx`.
+async fn finish(
+    tx: tokio_postgres::Transaction<'_>,
+    kind: &dyn RecordKind,
+    batch: &Batch,
+) -> anyhow::Result<()> {
     let bytes = i64::try_from(batch.end.bytes).context("position out of range")?;
     let lines = i64::try_from(batch.end.lines).context("position out of range")?;
     tx.execute(
@@ -182,7 +243,7 @@ pub async fn write(
     )
     .await?;
     tx.commit().await?;
-    Ok(inserted)
+    Ok(())
 }
 
 /// One multi-row `INSERT … ON CONFLICT DO NOTHING` of `rows` (record number, cells) of

@@ -48,7 +48,7 @@ impl Gauges {
                 IntCounterVec::new(
                     Opts::new(
                         "vaxel_postgres_rows_skipped_total",
-                        "Damaged lines of the data dir's files the PostgreSQL sink could not read (named in the log).",
+                        "Records the PostgreSQL sink left out (named in the log): damaged lines, rows the database refused.",
                     ),
                     &["kind"],
                 )?,

@@ -163,8 +163,20 @@ impl Sink {
                         return Ended::Failed;
                     }
                 };
-                match db::write(&mut client, *kind, &batch).await {
-                    Ok(n) => {
+                let written = match db::write(&mut client, *kind, &batch).await {
+                    Err(e) if db::refused_a_value(&e) => {
+                        db::write_each(&mut client, *kind, &batch).await
+                    }
+                    other => other.map(|n| (n, Vec::new())),
+                };
+                match written {
+                    Ok((n, refused)) => {
+                        for (line, why) in &refused {
+                            tracing::error!(
+                                "postgres: the database refuses record {line} of {}, left out: {why}",
+                                batch.file
+                            );
+                        }
                         for s in &batch.skipped {
                             tracing::error!("postgres: cannot read a record, left out: {s}");
                         }
@@ -172,7 +184,7 @@ impl Sink {
                         self.gauges
                             .rows_skipped
                             .with_label_values(&label)
-                            .inc_by(batch.skipped.len() as u64);
+                            .inc_by((batch.skipped.len() + refused.len()) as u64);
                         self.gauges.rows_written.with_label_values(&label).inc_by(n);
                         self.confirmed[i].insert(batch.file, batch.end);
                         wrote = true;
