@@ -316,6 +316,14 @@ fn the_database_stopped_mid_run_loses_and_duplicates_nothing() {
     wait_metric(&d, "vaxel_postgres_rows_written_total", |v| v == 90.0);
     let log = d.log_text();
     assert!(log.contains("postgres: working again"), "{log}");
+    let until = Instant::now() + CATCH_UP;
+    while !d
+        .log_text()
+        .contains("postgres: caught up with the data dir rows=70")
+    {
+        assert!(Instant::now() < until, "{}", d.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(log.matches("postgres: cannot").count(), 1, "{log}");
     drop(s);
     assert!(d.term().success());

@@ -63,6 +63,7 @@ pub fn start(
         confirmed: KINDS.iter().map(|_| BTreeMap::new()).collect(),
         failing: None,
         backlog_at: None,
+        catching_up: None,
     };
     Ok(tokio::spawn(sink.run(shutdown)))
 }
@@ -77,6 +78,9 @@ struct Sink {
     failing: Option<&'static str>,
     /// When the backlog gauges were last counted.
     backlog_at: Option<tokio::time::Instant>,
+    /// Since when, and how many records behind, the sink has been catching up after a
+    /// failure: the log says when it is done.
+    catching_up: Option<(tokio::time::Instant, u64)>,
 }
 
 /// Why a session with the database ended.
@@ -130,6 +134,7 @@ impl Sink {
         self.gauges.connected.set(1);
         let (rows, _) = self.count_backlog(true).await;
         if let Some(what) = self.failing.take() {
+            self.catching_up = Some((tokio::time::Instant::now(), rows));
             tracing::info!(
                 backlog_rows = rows,
                 "postgres: working again (after failing to {what}); sending the records kept in the data dir meanwhile"
@@ -196,6 +201,13 @@ impl Sink {
                 }
             }
             self.count_backlog(!wrote).await;
+            if !wrote && let Some((since, rows)) = self.catching_up.take() {
+                tracing::info!(
+                    rows,
+                    ms = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
+                    "postgres: caught up with the data dir"
+                );
+            }
             if !wrote {
                 tokio::select! {
                     () = shutdown.cancelled() => return Ended::Shutdown,
