@@ -84,9 +84,12 @@ impl Target {
             }
         });
         // `CREATE … IF NOT EXISTS` notices ("already exists, skipping") are not news.
+        // Commits need not wait for the server's WAL flush: a server crash can only lose
+        // whole recent transactions, rows and position together, and the sink, reading
+        // the positions again when it reconnects, sends those rows again.
         client
             .batch_execute(&format!(
-                "SET client_min_messages TO warning;\n{}",
+                "SET client_min_messages TO warning;\nSET synchronous_commit TO off;\n{}",
                 schema()
             ))
             .await?;

@@ -33,8 +33,11 @@ const POLL: Duration = Duration::from_millis(250);
 /// The first wait after a failure; it doubles up to [`RETRY_MAX`].
 const RETRY_MIN: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(10);
-/// How often the backlog gauges are recounted at most (a scan of the unsent bytes).
+/// How often the backlog gauges are recounted at most (a scan of the unsent bytes) while
+/// the sink waits, and while it is sending: a scan of a long backlog would otherwise slow
+/// the catch-up it measures.
 const BACKLOG_EVERY: Duration = Duration::from_secs(1);
+const BACKLOG_EVERY_BUSY: Duration = Duration::from_secs(5);
 
 /// Starts the sink on `dir` (after recovery: the files are whole). Stops with `shutdown`;
 /// whatever it had not sent yet is sent by the next start.
@@ -103,10 +106,17 @@ impl Sink {
                     break;
                 }
             }
-            self.count_backlog(true).await;
-            tokio::select! {
-                () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(retry) => {}
+            // The backlog grows while the sink waits: recounted as often as when it runs.
+            let until = tokio::time::Instant::now() + retry;
+            while tokio::time::Instant::now() < until {
+                self.count_backlog().await;
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep_until(until.min(tokio::time::Instant::now() + BACKLOG_EVERY)) => {}
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
             }
             retry = (retry * 2).min(RETRY_MAX);
         }
@@ -132,9 +142,11 @@ impl Sink {
             }
         }
         self.gauges.connected.set(1);
-        let (rows, _) = self.count_backlog(true).await;
-        if let Some(what) = self.failing.take() {
+        let (rows, _) = self.count_backlog().await;
+        if rows > 0 {
             self.catching_up = Some((tokio::time::Instant::now(), rows));
+        }
+        if let Some(what) = self.failing.take() {
             tracing::info!(
                 backlog_rows = rows,
                 "postgres: working again (after failing to {what}); sending the records kept in the data dir meanwhile"
@@ -200,7 +212,11 @@ impl Sink {
                     }
                 }
             }
-            self.count_backlog(!wrote).await;
+            if wrote {
+                self.count_backlog_every(BACKLOG_EVERY_BUSY).await;
+            } else {
+                self.count_backlog_every(BACKLOG_EVERY).await;
+            }
             if !wrote && let Some((since, rows)) = self.catching_up.take() {
                 tracing::info!(
                     rows,
@@ -213,6 +229,13 @@ impl Sink {
                     () = shutdown.cancelled() => return Ended::Shutdown,
                     () = tokio::time::sleep(POLL) => {}
                 }
+            }
+            // A server gone while there was nothing to write is noticed now, not at the
+            // next record: the gauge says so at once.
+            if client.is_closed() {
+                let e = anyhow::anyhow!("the server closed the connection");
+                self.failed("stay connected to the database", "connect", &e);
+                return Ended::Failed;
             } else if shutdown.is_cancelled() {
                 return Ended::Shutdown;
             }
@@ -241,13 +264,15 @@ impl Sink {
         }
     }
 
-    /// Recounts the backlog gauges when `now` or when they are older than
-    /// [`BACKLOG_EVERY`]; returns the rows and bytes of the last count (all kinds).
-    async fn count_backlog(&mut self, now: bool) -> (u64, u64) {
-        let due = self.backlog_at.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY);
-        if !(now || due) {
-            return (0, 0);
+    /// Recounts the backlog gauges unless they were counted less than `every` ago.
+    async fn count_backlog_every(&mut self, every: Duration) {
+        if self.backlog_at.is_none_or(|t| t.elapsed() >= every) {
+            self.count_backlog().await;
         }
+    }
+
+    /// Recounts the backlog gauges; returns the rows and bytes (all kinds).
+    async fn count_backlog(&mut self) -> (u64, u64) {
         self.backlog_at = Some(tokio::time::Instant::now());
         let (mut all_rows, mut all_bytes) = (0, 0);
         for (i, kind) in KINDS.iter().enumerate() {

@@ -19,8 +19,9 @@ use std::path::{Path, PathBuf};
 
 /// Rows per insert at most (19 parameters each, far below PostgreSQL's 65535).
 pub const MAX_BATCH_ROWS: usize = 500;
-/// Bytes of a file read for one batch at most; a line longer than this is damage.
-pub const MAX_BATCH_BYTES: usize = 1 << 20;
+/// Bytes of a file read for one batch at most (500 records are about 100 KiB); a line
+/// longer than this is damage.
+pub const MAX_BATCH_BYTES: usize = 256 << 10;
 
 /// How far a file has been written to the database: the byte after the last line sent
 /// (0: nothing yet, not even the header) and the records up to there.
