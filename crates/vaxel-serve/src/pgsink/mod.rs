@@ -38,6 +38,10 @@ const RETRY_MAX: Duration = Duration::from_secs(10);
 /// the catch-up it measures.
 const BACKLOG_EVERY: Duration = Duration::from_secs(1);
 const BACKLOG_EVERY_BUSY: Duration = Duration::from_secs(5);
+/// How long connecting (with the schema and the positions) or one batch may take: a
+/// server cut off without a reset (a network partition) would otherwise hold the sink,
+/// reported as connected, until the kernel gives the connection up hours later.
+const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
 /// Starts the sink on `dir` (after recovery: the files are whole). Stops with `shutdown`;
 /// whatever it had not sent yet is sent by the next start.
@@ -125,7 +129,7 @@ impl Sink {
 
     /// Connects, creates the schema if missing and reads the positions.
     async fn open(&mut self) -> Option<Client> {
-        let client = match self.target.connect().await {
+        let client = match within(self.target.connect()).await {
             Ok(c) => c,
             Err(e) => {
                 self.failed("connect to the database", "connect", &e);
@@ -133,7 +137,7 @@ impl Sink {
             }
         };
         for (i, kind) in KINDS.iter().enumerate() {
-            match db::positions(&client, *kind).await {
+            match within(db::positions(&client, *kind)).await {
                 Ok(p) => self.confirmed[i] = p,
                 Err(e) => {
                     self.failed("read the positions", "connect", &e);
@@ -180,9 +184,9 @@ impl Sink {
                         return Ended::Failed;
                     }
                 };
-                let written = match db::write(&mut client, *kind, &batch).await {
+                let written = match within(db::write(&mut client, *kind, &batch)).await {
                     Err(e) if db::refused_a_value(&e) => {
-                        db::write_each(&mut client, *kind, &batch).await
+                        within(db::write_each(&mut client, *kind, &batch)).await
                     }
                     other => other.map(|n| (n, Vec::new())),
                 };
@@ -295,4 +299,16 @@ impl Sink {
         }
         (all_rows, all_bytes)
     }
+}
+
+/// `f`, or an error when it takes longer than [`ANSWER_WITHIN`].
+async fn within<T>(f: impl Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
+    tokio::time::timeout(ANSWER_WITHIN, f)
+        .await
+        .unwrap_or_else(|_| {
+            Err(anyhow::anyhow!(
+                "no answer from the server within {} s",
+                ANSWER_WITHIN.as_secs()
+            ))
+        })
 }
