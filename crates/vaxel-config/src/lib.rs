@@ -11,6 +11,7 @@
 mod load;
 mod path;
 pub mod raw;
+pub mod records;
 mod suggest;
 mod validate;
 mod wallboard;

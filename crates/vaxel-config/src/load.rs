@@ -6,8 +6,8 @@
 use crate::path::{self, Seg};
 use crate::raw::{
     RawAgent, RawAuth, RawCallbacks, RawClosed, RawCrisis, RawDirectoryEntry, RawEntry, RawGroup,
-    RawGroupCallback, RawMenu, RawOverflow, RawPlatform, RawSite, RawSiteInfo, RawWallboard,
-    RawWiden, fields_of,
+    RawGroupCallback, RawMenu, RawOverflow, RawPlatform, RawRecords, RawSite, RawSiteInfo,
+    RawWallboard, RawWiden, fields_of,
 };
 use crate::suggest::suggest;
 use crate::{Diagnostic, Severity};
@@ -67,6 +67,7 @@ pub fn load(text: &str) -> Result<Loaded, Vec<Diagnostic>> {
             }
             "platform" => raw.platform = l.one::<RawPlatform>(v, "platform").unwrap_or_default(),
             "wallboard" => raw.wallboard = l.one::<RawWallboard>(v, "wallboard"),
+            "records" => raw.records = l.one::<RawRecords>(v, "records"),
             other => {
                 let msg = unknown_key_message(other, &path::SECTIONS);
                 l.push(
@@ -238,6 +239,7 @@ fn known_keys(section: &str, parents: &[&str]) -> &'static [&'static str] {
         ("callbacks", []) => fields_of::<RawCallbacks>(),
         ("platform", []) => fields_of::<RawPlatform>(),
         ("wallboard", []) | ("groups", ["wallboard"]) => fields_of::<RawWallboard>(),
+        ("records", []) => fields_of::<RawRecords>(),
         _ => &[],
     }
 }

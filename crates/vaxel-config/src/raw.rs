@@ -34,6 +34,18 @@ pub struct RawSite {
     pub platform: RawPlatform,
     /// Project addition: the wallboard's language and the site's default colours.
     pub wallboard: Option<RawWallboard>,
+    /// Project addition: where the daemon also sends its call records (PostgreSQL).
+    pub records: Option<RawRecords>,
+}
+
+/// `[records]`: a copy of the call records in PostgreSQL (docs/postgres.md). Read by the
+/// daemon only; the engine never sees it.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RawRecords {
+    /// `postgresql://user@host:port/db?…`, without a password.
+    pub postgres: Option<String>,
+    /// A file whose first line is the database password (relative to the site file).
+    pub postgres_password_file: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -23,6 +23,8 @@ use vaxel_core::site::{
 #[derive(Clone, Debug)]
 pub struct Validated {
     pub site: Site,
+    /// `[records]`: the daemon's copy of the call records in PostgreSQL, if any.
+    pub records: crate::records::RecordsSink,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -102,12 +104,15 @@ pub fn validate(raw: &RawSite) -> Result<Validated, Vec<Diagnostic>> {
     let mut v = Validator::new(raw);
     let site = v.build();
     let mut diags = v.diags;
+    let (records, mut found) = crate::records::records(raw);
+    diags.append(&mut found);
     diags.sort_by_key(|d| path::order(&d.path));
     if diags.iter().any(|d| d.severity == Severity::Error) {
         Err(diags)
     } else {
         Ok(Validated {
             site,
+            records,
             warnings: diags,
         })
     }

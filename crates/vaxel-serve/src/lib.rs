@@ -14,6 +14,7 @@
 //! - `recovery.rs`: start-up on a data dir.
 //! - `salvage.rs`: damage found at start-up: refused, or set aside with `--salvage`.
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
+//! - `pgsink/`: the PostgreSQL copy of the call records, read from their files.
 
 mod api;
 mod auth;
@@ -28,6 +29,7 @@ mod machine;
 mod metrics;
 mod observe;
 mod pending;
+mod pgsink;
 mod platform;
 mod records;
 mod recovery;
@@ -223,6 +225,13 @@ pub async fn serve(
         args.listen,
         args.http,
     )?);
+    // Before anything is opened: a password file that cannot be read stops the start.
+    let postgres = validated
+        .records
+        .postgres
+        .as_ref()
+        .map(|t| pgsink::Target::new(t, base))
+        .transpose()?;
 
     // Before anything is opened for clients: every connection cap, and the files the
     // daemon must always be able to open, fit under the open-file limit.
@@ -305,6 +314,11 @@ pub async fn serve(
         shutdown: shutdown.clone(),
     });
     let engine = tokio::spawn(task.run());
+    // After recovery (the files are whole): the sink only reads them.
+    let sink = postgres
+        .map(|t| pgsink::start(t, &args.data_dir, metrics.registry(), shutdown.clone()))
+        .transpose()
+        .context("cannot start the PostgreSQL sink")?;
 
     // The journal may have been written under another configuration: bring it in line.
     if config_changed {
@@ -387,6 +401,10 @@ pub async fn serve(
     // Long-lived HTTP responses (event streams) must not hold the exit up for long.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), http_task).await;
     let joined = tokio::task::spawn_blocking(move || committer.join()).await;
+    if let Some(sink) = sink {
+        // It only reads; what it had not sent is sent by the next start.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sink).await;
+    }
     match engine_result {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {

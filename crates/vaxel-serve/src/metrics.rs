@@ -392,6 +392,13 @@ impl Metrics {
             .set(i64::try_from(files).unwrap_or(i64::MAX));
     }
 
+    /// The registry, for families kept by other parts of the daemon (the PostgreSQL
+    /// sink's, pgsink/gauges.rs), rendered with these.
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// The text exposition of every family, the live-state gauges taken from `snap`.
     pub fn render(&self, snap: &Snapshot) -> String {
         let families = {
