@@ -217,12 +217,7 @@ pub async fn serve(
     }
     let site = Arc::new(validated.site);
     let base = args.config.as_deref().and_then(Path::parent);
-    let tokens = Arc::new(auth::TokenStore::new(
-        &site.auth,
-        base,
-        args.listen,
-        args.http,
-    )?);
+    let tokens = Arc::new(auth::TokenStore::new(&site, base, args.listen, args.http)?);
 
     // Before anything is opened for clients: every connection cap, and the files the
     // daemon must always be able to open, fit under the open-file limit.

@@ -660,6 +660,7 @@ mod tests {
             logout_pending: false,
             calls_today: 0,
             talk_s_today: 0,
+            call_detail: None,
         };
         let call = CallSnapshot {
             call: "c1".into(),
@@ -671,6 +672,7 @@ mod tests {
             position: 1,
             wait_s: 3.0,
             priority: 0,
+            parked_by: None,
         };
         let snap = Snapshot {
             at: vaxel_core::Timestamp(0),
