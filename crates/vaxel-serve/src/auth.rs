@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use vaxel_core::site::{Auth, Site, Text};
+use vaxel_core::site::{Site, Text};
 
 /// Every token the daemon accepts, by role.
 #[derive(Clone, Default)]
@@ -251,6 +251,7 @@ pub fn check_exposure(tokens: &Tokens, tcp: SocketAddr, http: SocketAddr) -> any
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vaxel_core::site::Auth;
 
     fn auth(platform: &str, operator: &str, admin: &str) -> Site {
         let list = |t: &str| {
