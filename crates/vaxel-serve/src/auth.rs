@@ -172,8 +172,16 @@ fn agent_tokens(
         })?;
         dst.extend(pairs.into_iter().map(|(a, t)| (a, t.to_string())));
     }
-    // The same token for two agents (one in the site file, one in the file) would act
-    // for whichever comes first: refused.
+    // A token of an operator or admin (from a file or the environment) would act with the
+    // larger role; the same token for two agents for whichever comes first: refused.
+    if let Some((a, _)) = dst
+        .iter()
+        .find(|(_, t)| others.operator.contains(t) || others.admin.contains(t))
+    {
+        anyhow::bail!(
+            "agent tokens: agent \"{a}\"'s token is also an operator or admin token; give the agent its own"
+        );
+    }
     for (i, (a, t)) in dst.iter().enumerate() {
         if let Some((b, _)) = dst[..i].iter().find(|(b, u)| u == t && b != a) {
             anyhow::bail!(

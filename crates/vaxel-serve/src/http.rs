@@ -171,6 +171,9 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/wallboard.css", get(screens::wallboard_css))
         .route("/assets/wallboard.js", get(screens::wallboard_js))
         .route("/assets/stream.js", get(screens::stream_js))
+        .route("/desk", get(screens::desk))
+        .route("/assets/desk.css", get(screens::desk_css))
+        .route("/assets/desk.js", get(screens::desk_js))
         // Handlers read bodies themselves, each with its bound (api::read_body).
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
