@@ -14,9 +14,11 @@
 //! - `recovery.rs`: start-up on a data dir.
 //! - `salvage.rs`: damage found at start-up: refused, or set aside with `--salvage`.
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
+//! - `busy.rs`: the engine task's working time (`vaxel_engine_busy_seconds_total`).
 
 mod api;
 mod auth;
+mod busy;
 mod clock;
 mod commit;
 mod engine_task;
@@ -299,7 +301,7 @@ pub async fn serve(
         tokens: tokens.clone(),
         shutdown: shutdown.clone(),
     });
-    let engine = tokio::spawn(task.run());
+    let engine = tokio::spawn(busy::Timed::new(task.run(), metrics.engine_busy()));
 
     // The journal may have been written under another configuration: bring it in line.
     if config_changed {

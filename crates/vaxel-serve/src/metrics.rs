@@ -13,8 +13,8 @@
 
 use crate::observe::{Observer, PlatformEvent};
 use prometheus::{
-    Encoder as _, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, Encoder as _, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::Mutex;
 use std::time::Duration;
@@ -80,6 +80,8 @@ pub struct Metrics {
     platform_events_total: IntCounterVec,
     decision_seconds: Histogram,
     journal_sync_seconds: Histogram,
+    /// Seconds the engine task spent inside its polls ([`crate::busy::Timed`]).
+    engine_busy: Counter,
     journal_entries_total: IntCounter,
     journal_bytes_total: IntCounter,
     slow_consumers_total: IntCounter,
@@ -334,6 +336,13 @@ impl Metrics {
                     &SYNC_BUCKETS,
                 ))?,
             )?,
+            engine_busy: reg(
+                &r,
+                Counter::new(
+                    "vaxel_engine_busy_seconds_total",
+                    "Time the engine task spent working (inside its polls, not waiting); its rate is the share of a core the engine task uses.",
+                )?,
+            )?,
             journal_entries_total: reg(
                 &r,
                 IntCounter::new(
@@ -390,6 +399,11 @@ impl Metrics {
     pub fn records_lost(&self, files: u64) {
         self.records_files_lost
             .set(i64::try_from(files).unwrap_or(i64::MAX));
+    }
+
+    /// The counter of the engine task's working time, for [`crate::busy::Timed`].
+    pub fn engine_busy(&self) -> Counter {
+        self.engine_busy.clone()
     }
 
     /// The text exposition of every family, the live-state gauges taken from `snap`.
