@@ -17,8 +17,8 @@ mod wallboard;
 
 pub use load::{Loaded, load, load_file};
 pub use validate::{
-    MIN_TOKEN_LEN, SENSIBLE_PRIORITY, Validated, agent_tokens_file, check_agent_tokens, defaults,
-    validate,
+    AgentTokens, MIN_TOKEN_LEN, SENSIBLE_PRIORITY, Validated, agent_tokens_file,
+    check_agent_tokens, defaults, validate,
 };
 pub use wallboard::defaults as wallboard_defaults;
 

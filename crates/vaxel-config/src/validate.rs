@@ -1778,6 +1778,9 @@ fn fill_maps(site: &mut Site) {
     }
 }
 
+/// Per-agent tokens: `(agent id, token)` pairs.
+pub type AgentTokens = Vec<(Text, Text)>;
+
 /// Checks per-agent tokens, `(agent id, token)` pairs from the site file's
 /// `[auth.agent_tokens]` or the lines of its `agent_tokens_file` (read by
 /// [`agent_tokens_file`]): the agent must be one of `agents` (with a did-you-mean), the
@@ -1787,7 +1790,7 @@ pub fn check_agent_tokens(
     pairs: &[(&str, &str)],
     agents: &[&str],
     others: &[&str],
-) -> Result<Vec<(Text, Text)>, Vec<(usize, String)>> {
+) -> Result<AgentTokens, Vec<(usize, String)>> {
     let mut problems = Vec::new();
     let mut ok = Vec::new();
     for (i, &(agent, token)) in pairs.iter().enumerate() {
@@ -1826,7 +1829,7 @@ pub fn agent_tokens_file(
     text: &str,
     site: &vaxel_core::site::Site,
     others: &[&str],
-) -> Result<Vec<(Text, Text)>, Vec<String>> {
+) -> Result<AgentTokens, Vec<String>> {
     let agents: Vec<&str> = site.agents.iter().map(|a| &*a.id).collect();
     let mut pairs = Vec::new();
     let mut lines = Vec::new();

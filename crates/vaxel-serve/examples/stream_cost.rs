@@ -104,7 +104,7 @@ async fn platform(
             _ = tick.tick() => {}
         }
         let id = &ids[n % ids.len()];
-        let ev = if (n / ids.len()) % 2 == 0 {
+        let ev = if (n / ids.len()).is_multiple_of(2) {
             "agent.pause"
         } else {
             "agent.ready"
