@@ -669,15 +669,18 @@ impl EngineTask {
                 input,
                 tx,
             } => {
-                // Found and applied in one step: the call cannot move on in between.
-                let r = self
-                    .machine
-                    .engine
-                    .agent_call(&agent, which)
-                    .and_then(|call| {
+                // Found and applied in one step: the call cannot move on in between. An
+                // agent without such a call is refused (and counted) like an input.
+                let r = match self.machine.engine.agent_call(&agent, which) {
+                    Ok(call) => {
                         let at = self.now();
                         self.apply(at, input.with_call(call))
-                    });
+                    }
+                    Err(e) => {
+                        self.observer.input(input.kind(), Some(e.code()));
+                        Err(e)
+                    }
+                };
                 self.round.releases.push(Release::Apply(tx, r));
             }
             Request::Reload(text, tx) => {
