@@ -1,17 +1,23 @@
-//! The engine task's working time: its future wrapped so that the time spent inside each
-//! `poll` is counted (`vaxel_engine_busy_seconds_total`). Waiting for a request, a timer
-//! or the commit thread is not in a poll, so the counter's rate is the share of a core the
-//! engine task uses: what a wallboard, a desk or a platform costs it (docs/benchmarks.md
-//! "Event streams"). Counted here, around the task, so the engine task's own loop needs no
-//! clock reads of its own for it.
+//! The engine task's working time: its future wrapped so that the CPU time its thread
+//! spends inside each `poll` is counted (`vaxel_engine_busy_seconds_total`). Waiting for a
+//! request, a timer or the commit thread is not in a poll, and a poll's time off the CPU
+//! (the thread preempted on a busy host) is not CPU time, so the counter's rate is the
+//! share of a core the engine task itself uses: what a wallboard, a desk or a platform
+//! costs it (docs/benchmarks.md "Event streams"). A poll runs on one thread from start to
+//! end, so the thread's CPU clock read before and after it measures it exactly.
 
 use prometheus::Counter;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
-/// A future whose time inside `poll` is added to a counter, in seconds.
+/// This thread's CPU time, in seconds.
+fn thread_cpu() -> f64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
+/// A future whose CPU time inside `poll` is added to a counter, in seconds.
 pub struct Timed<F> {
     inner: Pin<Box<F>>,
     busy: Counter,
@@ -30,9 +36,9 @@ impl<F: Future> Future for Timed<F> {
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let start = Instant::now();
+        let start = thread_cpu();
         let r = self.inner.as_mut().poll(cx);
-        self.busy.inc_by(start.elapsed().as_secs_f64());
+        self.busy.inc_by((thread_cpu() - start).max(0.0));
         r
     }
 }
@@ -40,18 +46,19 @@ impl<F: Future> Future for Timed<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
 
     #[tokio::test]
-    async fn time_inside_polls_is_counted_and_waiting_is_not() {
+    async fn cpu_time_inside_polls_is_counted_and_waiting_is_not() {
         let c = Counter::new("t", "t").unwrap();
         let whole = Instant::now();
         Timed::new(
             async {
                 // Waiting: not counted.
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                // Working: counted.
-                let t = Instant::now();
-                while t.elapsed() < std::time::Duration::from_millis(20) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                // Working: 20 ms of this thread's CPU, counted.
+                let t = thread_cpu();
+                while thread_cpu() - t < 0.02 {
                     std::hint::spin_loop();
                 }
             },
