@@ -55,6 +55,9 @@ fn pages_and_assets_are_served_without_a_token_and_data_is_not() {
         ("/assets/wallboard.css", "text/css; charset=utf-8"),
         ("/assets/wallboard.js", "text/javascript; charset=utf-8"),
         ("/assets/stream.js", "text/javascript; charset=utf-8"),
+        ("/desk", "text/html; charset=utf-8"),
+        ("/assets/desk.css", "text/css; charset=utf-8"),
+        ("/assets/desk.js", "text/javascript; charset=utf-8"),
     ] {
         let (status, head) = get(d.http, path, "");
         assert_eq!(status, 200, "{path}: {head}");

@@ -1,10 +1,15 @@
-//! The wallboard in a real browser: headless Chromium (Debian's `chromium`, driven by
+//! The screens in a real browser: headless Chromium (Debian's `chromium`, driven by
 //! `playwright-core` from Node) against a real `vaxel serve` on the built-in city, started
-//! here on loopback with `--clock event`, an operator and an admin token. The scenario is
-//! `tests/browser/wallboard.mjs`: the token typed once, every tile on a 1920×1080 screen,
+//! here on loopback with `--clock event`, an operator and an admin token (and, for the
+//! desk, an agent's). The operator's desk is `tests/browser/desk.mjs` (sign in, the call
+//! fed over TCP on the desk, park and take back, the case, a transfer the platform
+//! receives, the agent token refused for another agent; `desk.png`). The wallboard's
+//! scenario is `tests/browser/wallboard.mjs`: the token typed once, every tile on a 1920×1080 screen,
 //! a call on its tile within a second, the longest wait ticking, an agent logging in, the
 //! crisis banner, the stale mark when the stream is cut and the recovery, the language
-//! toggle. Screenshots go to `$CARGO_TARGET_TMPDIR/wallboard-shots/`.
+//! toggle, then a busy morning on every group (`wallboard-busy.png`, the one in docs/).
+//! Screenshots go to `$CARGO_TARGET_TMPDIR/wallboard-shots/`; the helpers both scenarios
+//! share are `tests/browser/harness.mjs`.
 //!
 //! Chromium, Node or playwright-core missing fails the test with the way to install them
 //! (`scripts/test` installs all three).
@@ -18,6 +23,8 @@ use std::time::Duration;
 
 const OPERATOR_TOKEN: &str = "wallboard-operator-0123456789";
 const ADMIN_TOKEN: &str = "wallboard-admin-0123456789";
+/// The switchboard operator a1101's own token (the desk).
+const AGENT_TOKEN: &str = "desk-a1101-0123456789";
 
 fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -44,8 +51,17 @@ fn browser_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
-#[test]
-fn the_wallboard_in_chromium() {
+/// Runs `script` (in tests/browser) with `env` against a daemon on the built-in city
+/// (with `extra_site` appended to its site file and `tokens` in the environment), and
+/// checks that it passed and wrote `shots`.
+fn scenario(
+    name: &str,
+    script: &str,
+    extra_site: &str,
+    tokens: &[(&str, &str)],
+    env: &[(&str, &str)],
+    shots: &[&str],
+) {
     let chromium = chromium();
     let node = on_path("node").unwrap_or_else(|| {
         panic!("Node.js is not installed: run scripts/test, or `apt-get install -y nodejs npm`")
@@ -58,51 +74,77 @@ fn the_wallboard_in_chromium() {
         dir.display()
     );
 
-    let tmp = temp_dir("wallboard-browser");
+    let tmp = temp_dir(name);
     let site = tmp.join("site.toml");
     let city = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/stockholm.toml"),
     )
     .expect("read the built-in city");
-    std::fs::write(&site, city).expect("write the site");
-    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wallboard-shots");
-    std::fs::create_dir_all(&shots).expect("create the screenshot dir");
-    let d = Daemon::start(
-        &site,
-        &tmp.join("data"),
-        &[
-            ("VAXEL_OPERATOR_TOKENS", OPERATOR_TOKEN),
-            ("VAXEL_ADMIN_TOKENS", ADMIN_TOKEN),
-        ],
-    );
+    std::fs::write(&site, format!("{city}{extra_site}")).expect("write the site");
+    let shot_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("wallboard-shots");
+    std::fs::create_dir_all(&shot_dir).expect("create the screenshot dir");
+    let d = Daemon::start(&site, &tmp.join("data"), tokens);
 
-    let out = output_within(
-        Command::new(node)
-            .arg(dir.join("wallboard.mjs"))
-            .current_dir(&dir)
-            .env("VAXEL_HTTP", d.http.to_string())
-            .env("VAXEL_TCP", d.tcp.to_string())
-            .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
-            .env("ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("CHROMIUM", &chromium)
-            .env("SHOTS", &shots),
-        Duration::from_secs(120),
-    );
+    let mut cmd = Command::new(node);
+    cmd.arg(dir.join(script))
+        .current_dir(&dir)
+        .env("VAXEL_HTTP", d.http.to_string())
+        .env("VAXEL_TCP", d.tcp.to_string())
+        .env("CHROMIUM", &chromium)
+        .env("SHOTS", &shot_dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = output_within(&mut cmd, Duration::from_secs(180));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "the wallboard scenario failed ({}):\n{stdout}\n{stderr}\ndaemon log:\n{}",
+        "the {script} scenario failed ({}):\n{stdout}\n{stderr}\ndaemon log:\n{}",
         out.status,
         d.log_text()
     );
-    assert!(stdout.contains("all wallboard checks passed"), "{stdout}");
-    for shot in [
-        "wallboard.png",
-        "wallboard-crisis.png",
-        "wallboard-stale.png",
-    ] {
-        let len = std::fs::metadata(shots.join(shot)).map_or(0, |m| m.len());
+    assert!(stdout.contains("checks passed"), "{stdout}");
+    for shot in shots {
+        let len = std::fs::metadata(shot_dir.join(shot)).map_or(0, |m| m.len());
         assert!(len > 10_000, "{shot}: {len} bytes");
     }
+}
+
+#[test]
+fn the_wallboard_in_chromium() {
+    scenario(
+        "wallboard-browser",
+        "wallboard.mjs",
+        "",
+        &[
+            ("VAXEL_OPERATOR_TOKENS", OPERATOR_TOKEN),
+            ("VAXEL_ADMIN_TOKENS", ADMIN_TOKEN),
+        ],
+        &[
+            ("OPERATOR_TOKEN", OPERATOR_TOKEN),
+            ("ADMIN_TOKEN", ADMIN_TOKEN),
+        ],
+        &[
+            "wallboard.png",
+            "wallboard-crisis.png",
+            "wallboard-stale.png",
+            "wallboard-busy.png",
+        ],
+    );
+}
+
+#[test]
+fn the_desk_in_chromium() {
+    scenario(
+        "desk-browser",
+        "desk.mjs",
+        &format!("\n[auth.agent_tokens]\na1101 = \"{AGENT_TOKEN}\"\n"),
+        &[
+            ("VAXEL_OPERATOR_TOKENS", OPERATOR_TOKEN),
+            ("VAXEL_ADMIN_TOKENS", ADMIN_TOKEN),
+        ],
+        &[("ADMIN_TOKEN", ADMIN_TOKEN), ("AGENT_TOKEN", AGENT_TOKEN)],
+        &["desk.png"],
+    );
 }

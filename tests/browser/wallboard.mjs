@@ -8,118 +8,25 @@
 // CHROMIUM (the executable), SHOTS (a directory for the screenshots).
 // Exit 0 when every expectation held; otherwise the first failure is printed.
 
-import { chromium } from "playwright-core";
-import net from "node:net";
-import fs from "node:fs";
 import path from "node:path";
+import { env, T0, sleep, log, fail, within, proxy, platform, launch, post } from "./harness.mjs";
 
-const env = k => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const HTTP = env("VAXEL_HTTP"), TCP = env("VAXEL_TCP");
 const OPERATOR = env("OPERATOR_TOKEN"), ADMIN = env("ADMIN_TOKEN");
 const SHOTS = env("SHOTS");
-// 2026-03-02 08:45 in Stockholm: a Monday, the office lines are open.
-const T0 = 1772437500000;
-const sleep = ms => new Promise(r => setTimeout(r, ms));
-const log = m => console.log(`[${new Date().toISOString().slice(11, 23)}] ${m}`);
-
-function fail(msg) { throw new Error(msg); }
-
-// Polls `probe` until `ok(value)` or `ms` pass; returns how long it took.
-async function within(ms, what, probe, ok) {
-  const start = Date.now();
-  let last;
-  while (Date.now() - start <= ms) {
-    last = await probe();
-    if (ok(last)) return Date.now() - start;
-    await sleep(50);
-  }
-  fail(`${what}: not within ${ms} ms (last seen: ${JSON.stringify(last)})`);
-}
-
-// ---- a proxy in front of the HTTP port, with a switch that cuts everything -------------
-function proxy(target) { // target: host:port
-  const [host, port] = [target.slice(0, target.lastIndexOf(":")), Number(target.slice(target.lastIndexOf(":") + 1))];
-  const open = new Set();
-  let cut = false;
-  const server = net.createServer(client => {
-    if (cut) { client.destroy(); return; }
-    const up = net.connect(port, host);
-    open.add(client); open.add(up);
-    const done = () => { client.destroy(); up.destroy(); open.delete(client); open.delete(up); };
-    client.on("error", done); up.on("error", done); client.on("close", done); up.on("close", done);
-    client.pipe(up); up.pipe(client);
-  });
-  return new Promise(resolve => server.listen(0, "127.0.0.1", () => resolve({
-    url: `http://127.0.0.1:${server.address().port}`,
-    cut() { cut = true; for (const s of open) s.destroy(); open.clear(); },
-    heal() { cut = false; },
-    close() { server.close(); for (const s of open) s.destroy(); },
-  })));
-}
-
-// ---- the platform side: one connection, lines in and out --------------------------------
-async function platform() {
-  const [host, port] = [TCP.slice(0, TCP.lastIndexOf(":")), Number(TCP.slice(TCP.lastIndexOf(":") + 1))];
-  const sock = net.connect(port, host);
-  await new Promise((res, rej) => { sock.once("connect", res); sock.once("error", rej); });
-  let buf = "";
-  const lines = [];
-  const waiters = [];
-  sock.on("data", d => {
-    buf += d.toString("utf8");
-    let i;
-    while ((i = buf.indexOf("\n")) >= 0) {
-      lines.push(buf.slice(0, i)); buf = buf.slice(i + 1);
-      while (waiters.length) waiters.shift()();
-    }
-  });
-  let seq = 0;
-  async function expect(pred, what) {
-    const until = Date.now() + 5000;
-    for (;;) {
-      const i = lines.findIndex(pred);
-      if (i >= 0) return lines.splice(i, 1)[0];
-      if (Date.now() > until) fail(`platform: no ${what}; got ${JSON.stringify(lines)}`);
-      await Promise.race([new Promise(r => waiters.push(r)), sleep(200)]);
-    }
-  }
-  const p = {
-    async send(ev) {
-      const s = ++seq;
-      sock.write(JSON.stringify({ ...ev, seq: s }) + "\n");
-      await expect(l => l.includes(`"seq":${s}`) && l.includes('"cmd":"ok"'), `ok for ${ev.ev} (seq ${s})`);
-    },
-    close() { sock.destroy(); },
-  };
-  sock.write(JSON.stringify({ ev: "hello", platform: "pbx-1", protocol: 1 }) + "\n");
-  await expect(l => l.includes('"cmd":"welcome"'), "welcome");
-  return p;
-}
 
 async function admin(pathname, body) {
-  const r = await fetch(`http://${HTTP}${pathname}`, {
-    method: "POST", body: JSON.stringify(body),
-    headers: { "Authorization": `Bearer ${ADMIN}`, "Content-Type": "application/json" },
-  });
-  if (!r.ok) fail(`POST ${pathname}: ${r.status} ${await r.text()}`);
+  const r = await post(HTTP, pathname, ADMIN, body);
+  if (r.status !== 200) fail(`POST ${pathname}: ${r.status} ${JSON.stringify(r.body)}`);
 }
 
 // ---- the scenario --------------------------------------------------------------------------
 const px = await proxy(HTTP);
-const pbx = await platform();
+const pbx = await platform(TCP);
 // Engine time to the office's morning before anything else happens.
 await pbx.send({ ev: "tick", at: T0 });
 
-const browser = await chromium.launch({
-  executablePath: env("CHROMIUM"),
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch(env("CHROMIUM"));
 let ok = false;
 try {
   const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
@@ -230,6 +137,74 @@ try {
   const people = await num(`${tile("")} [data-k="logged_in"] b`);
   if (people !== 1) fail(`the filtered site tile counts ${people} people logged in`);
   log("group filter");
+
+  // 10. A busy morning on every group, for the screenshot in docs/: two people logged in
+  //     per group, calls answered and hung up, some waiting, one abandoned; then every
+  //     group's tile shows real figures (occupancy, expected wait, service level).
+  const snap = await (await fetch(`http://${HTTP}/api/v1/snapshot`, { headers: { "Authorization": `Bearer ${ADMIN}` } })).json();
+  const chosen = new Set(snap.agents.filter(a => a.state !== "logged_out").map(a => a.id));
+  for (const g of snap.groups) {
+    const serving = snap.agents.filter(a => a.groups.includes(g.id));
+    let n = serving.filter(a => chosen.has(a.id)).length;
+    for (const a of serving) {
+      if (n >= 2) break;
+      if (!chosen.has(a.id)) { chosen.add(a.id); n++; await admin(`/api/v1/agents/${a.id}/state`, { state: "login" }); }
+    }
+  }
+  const routes = [["+4685080000", "9"], ["+4685080000", "1"], ["+4685080000", "2"], ["+4685080000", "3"],
+    ["+46850836000", ""], ["+4685080000", "5,1"], ["+46852212000", ""], ["+4685080000", "5,3"],
+    ["+4685080000", "8,1"], ["+46850840000", ""], ["+46850839000", ""], ["+46850812000", ""],
+    ["+46850808000", ""], ["+46850801000", ""]];
+  let at = T0 + 5000, n = 0;
+  const talking = [];
+  // Every ring answered (the last offer of each call; an offer that rang out meanwhile is
+  // answered "invalid_state" and left to the engine).
+  const answerAll = async () => {
+    const last = new Map();
+    for (const l of pbx.take(l => l.includes('"cmd":"connect"'))) { const c = JSON.parse(l); last.set(c.call, c.agent); }
+    for (const [call, agent] of last) {
+      const r = await pbx.send({ ev: "call.answered", at, call, agent }, true);
+      if (r.includes('"cmd":"ok"')) talking.push(call);
+    }
+  };
+  // Time passes in steps shorter than any ring time, every ring answered.
+  const advance = async s => {
+    for (let i = 0; i < s; i += 4) {
+      at += 4000;
+      await pbx.send({ ev: "tick", at });
+      await answerAll();
+    }
+  };
+  const arrive = async k => {
+    for (const [to, digits] of routes) {
+      for (let i = 0; i < k; i++) {
+        await pbx.send({ ev: "call.arrived", at, call: `m${++n}`, to, from: `+4670${String(1000000 + n)}`, digits });
+      }
+    }
+    await answerAll();
+  };
+  await arrive(3);
+  for (let round = 0; round < 3; round++) {
+    await advance(100);
+    // Half of the calls in progress end; the wrap-ups that end take the next callers.
+    for (const c of talking.splice(0, Math.ceil(talking.length / 2))) await pbx.send({ ev: "call.hangup", at, call: c }, true);
+  }
+  await arrive(2);
+  await advance(12);
+  // One caller gives up.
+  await pbx.send({ ev: "call.hangup", at, call: `m${n}` }, true);
+  await advance(12);
+  await page.evaluate(() => localStorage.setItem("vaxel.lang", "sv"));
+  await page.goto(`${px.url}/wallboard`);
+  await within(5000, "live on the busy morning", state, s => s === "live");
+  await sleep(1200);
+  const dashes = await page.evaluate(() => [...document.querySelectorAll(".tile")]
+    .filter(t => t.dataset.group)
+    .flatMap(t => ["occupancy", "ewt"].filter(k => (t.querySelector(`[data-k="${k}"] b`) || {}).textContent === "–")
+      .map(k => `${t.dataset.group}:${k}`)));
+  if (dashes.length) fail(`tiles without figures: ${dashes}`);
+  await page.screenshot({ path: path.join(SHOTS, "wallboard-busy.png") });
+  log(`busy morning: ${n} calls, ${chosen.size} people; wallboard-busy.png`);
 
   if (errors.length) fail(`errors in the page: ${errors.join("; ")}`);
   ok = true;

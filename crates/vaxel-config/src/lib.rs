@@ -17,7 +17,10 @@ mod validate;
 mod wallboard;
 
 pub use load::{Loaded, load, load_file};
-pub use validate::{MIN_TOKEN_LEN, SENSIBLE_PRIORITY, Validated, defaults, validate};
+pub use validate::{
+    AgentTokens, MIN_TOKEN_LEN, SENSIBLE_PRIORITY, Validated, agent_tokens_file,
+    check_agent_tokens, defaults, validate,
+};
 pub use wallboard::defaults as wallboard_defaults;
 
 use std::fmt;

@@ -237,6 +237,12 @@ pub struct RawAuth {
     pub platform_tokens_file: Option<String>,
     pub operator_tokens_file: Option<String>,
     pub admin_tokens_file: Option<String>,
+    /// Project addition: per-agent tokens for the operator's desk, agent id → token. An
+    /// agent token acts only for its own agent.
+    #[serde(default)]
+    pub agent_tokens: BTreeMap<String, String>,
+    /// Project addition: a file of `AGENT_ID TOKEN` lines, read by the daemon.
+    pub agent_tokens_file: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

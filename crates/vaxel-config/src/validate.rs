@@ -1325,13 +1325,57 @@ impl<'r> Validator<'r> {
             }
             Some(text(f))
         };
+        let platform_tokens_file = file("platform_tokens_file", &a.platform_tokens_file);
+        let operator_tokens_file = file("operator_tokens_file", &a.operator_tokens_file);
+        let admin_tokens_file = file("admin_tokens_file", &a.admin_tokens_file);
+        let agent_tokens_file = file("agent_tokens_file", &a.agent_tokens_file);
+        let agent_ids: Vec<&str> = self.raw.agents.iter().map(|a| a.id.as_str()).collect();
+        let others: Vec<&str> = a
+            .operator_tokens
+            .iter()
+            .chain(&a.admin_tokens)
+            .map(String::as_str)
+            .collect();
+        let pairs: Vec<(&str, &str)> = a
+            .agent_tokens
+            .iter()
+            .map(|(a, t)| (a.as_str(), t.as_str()))
+            .collect();
+        let path = |i: usize| format!("auth.agent_tokens.{}", pairs.get(i).map_or("", |p| p.0));
+        let mut warnings = Vec::new();
+        for (i, (_, token)) in pairs.iter().enumerate() {
+            if !token.is_empty() && token.chars().count() < MIN_TOKEN_LEN {
+                warnings.push((
+                    path(i),
+                    format!(
+                        "token is shorter than {MIN_TOKEN_LEN} characters; use a long random one"
+                    ),
+                ));
+            }
+        }
+        let checked = check_agent_tokens(&pairs, &agent_ids, &others);
+        let (agent_tokens, errors) = match checked {
+            Ok(ok) => (ok, Vec::new()),
+            Err(e) => (
+                Vec::new(),
+                e.into_iter().map(|(i, m)| (path(i), m)).collect(),
+            ),
+        };
+        for (p, m) in warnings {
+            self.warn(p, m);
+        }
+        for (p, m) in errors {
+            self.err(p, m);
+        }
         Auth {
             platform_tokens,
             operator_tokens,
             admin_tokens,
-            platform_tokens_file: file("platform_tokens_file", &a.platform_tokens_file),
-            operator_tokens_file: file("operator_tokens_file", &a.operator_tokens_file),
-            admin_tokens_file: file("admin_tokens_file", &a.admin_tokens_file),
+            platform_tokens_file,
+            operator_tokens_file,
+            admin_tokens_file,
+            agent_tokens,
+            agent_tokens_file,
         }
     }
 
@@ -1736,6 +1780,92 @@ fn fill_maps(site: &mut Site) {
     for (i, m) in site.menus.iter().enumerate() {
         let ix = MenuIdx(u32::try_from(i).unwrap_or(u32::MAX));
         site.menu_by_id.entry(m.id.clone()).or_insert(ix);
+    }
+}
+
+/// Per-agent tokens: `(agent id, token)` pairs.
+pub type AgentTokens = Vec<(Text, Text)>;
+
+/// Checks per-agent tokens, `(agent id, token)` pairs from the site file's
+/// `[auth.agent_tokens]` or the lines of its `agent_tokens_file` (read by
+/// [`agent_tokens_file`]): the agent must be one of `agents` (with a did-you-mean), the
+/// token not empty, without spaces, and not also an operator or admin token in `others`
+/// (a token has one role). Each problem comes with the index of its pair.
+pub fn check_agent_tokens(
+    pairs: &[(&str, &str)],
+    agents: &[&str],
+    others: &[&str],
+) -> Result<AgentTokens, Vec<(usize, String)>> {
+    let mut problems = Vec::new();
+    let mut ok = Vec::new();
+    for (i, &(agent, token)) in pairs.iter().enumerate() {
+        if !agents.contains(&agent) {
+            let dym = did_you_mean(agent, agents.iter().copied());
+            problems.push((i, format!("no agent \"{agent}\"{dym}")));
+        } else if token.is_empty() {
+            problems.push((i, "token must not be empty".to_owned()));
+        } else if token.chars().any(char::is_whitespace) {
+            problems.push((i, "a token contains no spaces".to_owned()));
+        } else if others.contains(&token) {
+            problems.push((
+                i,
+                "this token is also an operator or admin token: give the agent its own".to_owned(),
+            ));
+        } else if pairs[..i].iter().any(|&(a, t)| t == token && a != agent) {
+            problems.push((
+                i,
+                "the same token is given to another agent: each agent needs its own".to_owned(),
+            ));
+        } else {
+            ok.push((Text::from(agent), Text::from(token)));
+        }
+    }
+    if problems.is_empty() {
+        Ok(ok)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Reads an `agent_tokens_file`'s text: one `AGENT_ID TOKEN` pair a line, blank lines and
+/// `#` comments skipped, checked by [`check_agent_tokens`] against the site's agents and
+/// its operator and admin tokens. Errors say `line N: …`.
+pub fn agent_tokens_file(
+    text: &str,
+    site: &vaxel_core::site::Site,
+    others: &[&str],
+) -> Result<AgentTokens, Vec<String>> {
+    let agents: Vec<&str> = site.agents.iter().map(|a| &*a.id).collect();
+    let mut pairs = Vec::new();
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some(agent), Some(token), None) => {
+                pairs.push((agent, token));
+                lines.push(n + 1);
+            }
+            _ => problems.push(format!(
+                "line {}: expected `AGENT_ID TOKEN` (two words)",
+                n + 1
+            )),
+        }
+    }
+    match check_agent_tokens(&pairs, &agents, others) {
+        Ok(ok) if problems.is_empty() => Ok(ok),
+        Ok(_) => Err(problems),
+        Err(e) => {
+            problems.extend(
+                e.into_iter()
+                    .map(|(i, m)| format!("line {}: {m}", lines.get(i).copied().unwrap_or(0))),
+            );
+            Err(problems)
+        }
     }
 }
 
@@ -2362,6 +2492,39 @@ skills = { vaxel = 2, bygglov = 3, "lang:en" = 2 }
         has(
             &replaced("id = \"vaxel\"", "id = \"va xel\""),
             "error: groups[0].id: \"va xel\" must not contain spaces",
+        );
+    }
+
+    #[test]
+    fn agent_tokens_name_a_real_agent_and_have_one_role() {
+        let v = site(&format!(
+            "{BASE}[auth]\noperator_tokens = [\"op-0123456789abcdef\"]\n\
+             [auth.agent_tokens]\na1 = \"desk-anna-0123456789\"\n"
+        ));
+        assert_eq!(
+            v.site.auth.agent_tokens,
+            vec![("a1".into(), "desk-anna-0123456789".into())]
+        );
+        let t = |body: &str| {
+            with(&format!(
+                "[auth]\noperator_tokens = [\"op-0123456789abcdef\"]\n[auth.agent_tokens]\n{body}"
+            ))
+        };
+        has(
+            &t("a11 = \"desk-anna-0123456789\"\n"),
+            "error: auth.agent_tokens.a11: no agent \"a11\"; did you mean \"a1\"?",
+        );
+        has(
+            &t("a1 = \"\"\n"),
+            "error: auth.agent_tokens.a1: token must not be empty",
+        );
+        has(
+            &t("a1 = \"op-0123456789abcdef\"\n"),
+            "error: auth.agent_tokens.a1: this token is also an operator or admin token: give the agent its own",
+        );
+        has(
+            &t("a1 = \"short\"\n"),
+            "warning: auth.agent_tokens.a1: token is shorter than 16 characters; use a long random one",
         );
     }
 

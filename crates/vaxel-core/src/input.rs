@@ -248,6 +248,27 @@ impl Input {
         }
     }
 
+    /// The call the input is about, to be filled in: the desk's actions name the agent and
+    /// the engine finds its call ([`Engine::agent_call`](crate::Engine::agent_call)).
+    #[must_use]
+    pub fn with_call(mut self, id: CallId) -> Input {
+        match &mut self {
+            Input::CallArrived { call, .. }
+            | Input::CallDigits { call, .. }
+            | Input::CallAnswered { call, .. }
+            | Input::CallNoAnswer { call, .. }
+            | Input::CallHangup { call, .. }
+            | Input::CallTransfer { call, .. }
+            | Input::CallPark { call, .. }
+            | Input::CallUnpark { call, .. }
+            | Input::CallRequeue { call, .. }
+            | Input::CallDisposition { call, .. } => *call = id,
+            Input::CallbackResult { callback, .. } => *callback = id,
+            _ => {}
+        }
+        self
+    }
+
     /// The protocol name of the input, for logs and per-type metrics.
     #[must_use]
     pub fn kind(&self) -> &'static str {

@@ -18,7 +18,7 @@ pub mod site;
 pub mod snapshot;
 pub mod time;
 
-pub use engine::{Engine, EngineState};
+pub use engine::{AgentCall, Engine, EngineState};
 pub use error::EngineError;
 pub use input::{CallId, Input};
 pub use output::{

@@ -474,6 +474,10 @@ pub struct Auth {
     pub platform_tokens_file: Option<Text>,
     pub operator_tokens_file: Option<Text>,
     pub admin_tokens_file: Option<Text>,
+    /// Per-agent tokens as `(agent id, token)`: such a token acts only for its agent.
+    pub agent_tokens: Vec<(Text, Text)>,
+    /// A file of `AGENT_ID TOKEN` lines, read by the daemon.
+    pub agent_tokens_file: Option<Text>,
 }
 
 #[cfg(test)]

@@ -149,7 +149,34 @@ pub struct AgentSnapshot {
     pub logout_pending: bool,
     pub calls_today: u32,
     pub talk_s_today: u64,
+    /// The call in `call` as the agent's desk shows it (`None` without one).
+    pub call_detail: Option<DeskCall>,
 }
+
+/// The call an agent holds (ringing, talking, or in its after-call work), as the operator's
+/// desk shows it: who calls, how they came in and how long they waited.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct DeskCall {
+    pub call: CallId,
+    /// The caller's number.
+    pub from: Text,
+    /// The entry (the number dialled) the call came in on.
+    pub entry: Text,
+    /// Menu choices, comma-separated per level (`"2,1"`), at most [`DESK_DIGITS`] bytes.
+    pub digits: String,
+    /// The group the call was offered from.
+    pub group: Option<Text>,
+    /// The wait before the answer (for a ringing call: so far), in seconds.
+    pub wait_s: f64,
+    pub priority: i32,
+    /// The case registered so far (`call.disposition`).
+    pub case_type: Option<Text>,
+    pub resolved: Option<bool>,
+}
+
+/// Bytes of a call's menu choices a snapshot carries at most: a snapshot goes to every
+/// screen every second, and a caller looping in a menu must not grow it.
+pub const DESK_DIGITS: usize = 64;
 
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct CallSnapshot {
@@ -165,6 +192,8 @@ pub struct CallSnapshot {
     pub position: u32,
     pub wait_s: f64,
     pub priority: i32,
+    /// The agent who parked the call (state `parked`), who may take it back.
+    pub parked_by: Option<Text>,
 }
 
 /// A directory hit with the linked agent's presence.

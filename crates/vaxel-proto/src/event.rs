@@ -217,6 +217,42 @@ pub fn input_from_text<'a>(
     }
 }
 
+/// The call id [`decode_action`] puts in an input until the engine names the agent's call.
+pub const ACTION_CALL: &str = "-";
+
+/// An agent's action from the operator's desk (the HTTP API's
+/// `POST /api/v1/agents/{id}/call/transfer` with `{"to":"group:x","priority":5}`): a JSON
+/// object holding the event `ev`'s fields but `agent`, which the path names, and `call`,
+/// which the engine finds (the input carries [`ACTION_CALL`] until
+/// [`Input::with_call`] sets it). Read by the same serde model, rules and error messages
+/// as the platform's lines, so a desk's refusal names the field as the protocol does.
+/// Fields the event does not have are ignored here, as on the wire (the HTTP layer
+/// refuses them first); `agent` or `call` in the body is a `bad_field`.
+pub fn decode_action(ev: &str, body: &str, agent: &str) -> Result<Input, ProtoErrorKind> {
+    let Some(&kind) = EVENTS.iter().find(|k| **k == ev && **k != "hello") else {
+        return Err(ProtoErrorKind::UnknownEvent(shorten(ev)));
+    };
+    let (mut f, read) = Fields::read(body);
+    read.map_err(|e| e.kind)?;
+    for key in [Key::Agent, Key::Call] {
+        if f.has(key) {
+            return Err(crate::json::bad(
+                key.name(),
+                "is not part of the body: the path names the agent and the engine finds its call",
+            ));
+        }
+    }
+    f.set_str(Key::Agent, agent);
+    f.set_str(Key::Call, ACTION_CALL);
+    f.kind = Some(kind);
+    let de = MessageDe {
+        ev: kind,
+        fields: &mut f,
+        mode: Mode::Wire,
+    };
+    Input::deserialize(de).map_err(|e| e.0)
+}
+
 // ---------------------------------------------------------------- encoding
 
 /// Appends `msg` as one JSON line (with `\n`): `ev` first, then `seq`, `at` and the fields

@@ -335,6 +335,12 @@ impl<'a> Fields<'a> {
         Ok((fields, keys))
     }
 
+    /// Sets `key` to the string `value` (a field that comes from elsewhere than the line:
+    /// the desk's path names the agent).
+    pub(crate) fn set_str(&mut self, key: Key, value: &'a str) {
+        self.values[key as usize] = Some(Lite::Str(Cow::Borrowed(value)));
+    }
+
     /// Whether `key` holds a value nobody took.
     pub(crate) fn has(&self, key: Key) -> bool {
         self.values[key as usize].is_some()

@@ -29,8 +29,8 @@ mod json;
 pub use command::{ServerMessage, decode_server, encode_command, encode_server};
 pub use error::{ErrorCode, ProtoError, ProtoErrorKind};
 pub use event::{
-    Attrs, EVENTS, Event, Hello, MAX_ID, MAX_TEXT, PlatformMessage, decode_platform,
-    decode_platform_str, encode_platform, input_from_text,
+    ACTION_CALL, Attrs, EVENTS, Event, Hello, MAX_ID, MAX_TEXT, PlatformMessage, decode_action,
+    decode_platform, decode_platform_str, encode_platform, input_from_text,
 };
 pub use frame::{FrameError, Framer, Line, MAX_LINE};
 

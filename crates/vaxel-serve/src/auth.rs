@@ -2,13 +2,16 @@
 //! (bearer tokens). Gathered from the site's `[auth]`, the `*_tokens_file` files (one
 //! token per line, `#` comments; relative paths are relative to the site file), and the
 //! environment (`VAXEL_PLATFORM_TOKENS`, `VAXEL_OPERATOR_TOKENS`, `VAXEL_ADMIN_TOKENS`,
-//! comma-separated).
+//! comma-separated). Per-agent tokens (the operator's desk) come from `[auth.agent_tokens]`
+//! and the `agent_tokens_file` (`AGENT_ID TOKEN` lines, checked by
+//! [`vaxel_config::agent_tokens_file`]); they have no environment variable, since each
+//! names its agent.
 
 use anyhow::Context as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use vaxel_core::site::{Auth, Text};
+use vaxel_core::site::{Site, Text};
 
 /// Every token the daemon accepts, by role.
 #[derive(Clone, Default)]
@@ -16,6 +19,8 @@ pub struct Tokens {
     pub platform: Vec<String>,
     pub operator: Vec<String>,
     pub admin: Vec<String>,
+    /// `(agent id, token)`: such a token acts only for its agent (and reads).
+    pub agent: Vec<(Text, String)>,
 }
 
 impl std::fmt::Debug for Tokens {
@@ -25,15 +30,17 @@ impl std::fmt::Debug for Tokens {
             .field("platform", &self.platform.len())
             .field("operator", &self.operator.len())
             .field("admin", &self.admin.len())
+            .field("agent", &self.agent.len())
             .finish()
     }
 }
 
 impl Tokens {
-    /// Collects the tokens of `auth` (from a site file in `base`, if any) and the
-    /// environment.
-    pub fn gather(auth: &Auth, base: Option<&Path>) -> anyhow::Result<Tokens> {
-        Ok(Tokens {
+    /// Collects the tokens of `site`'s `[auth]` (from a site file in `base`, if any) and
+    /// the environment.
+    pub fn gather(site: &Site, base: Option<&Path>) -> anyhow::Result<Tokens> {
+        let auth = &site.auth;
+        let mut tokens = Tokens {
             platform: role(
                 &auth.platform_tokens,
                 auth.platform_tokens_file.as_deref(),
@@ -52,7 +59,10 @@ impl Tokens {
                 "VAXEL_ADMIN_TOKENS",
                 base,
             )?,
-        })
+            agent: Vec::new(),
+        };
+        tokens.agent = agent_tokens(site, base, &tokens)?;
+        Ok(tokens)
     }
 
     /// Whether a `hello` with `token` may speak. With no platform token configured every
@@ -83,12 +93,12 @@ pub struct TokenStore {
 impl TokenStore {
     /// Gathers the tokens of `auth` and checks them against the addresses served.
     pub fn new(
-        auth: &Auth,
+        site: &Site,
         base: Option<&Path>,
         tcp: SocketAddr,
         http: SocketAddr,
     ) -> anyhow::Result<TokenStore> {
-        let tokens = Tokens::gather(auth, base)?;
+        let tokens = Tokens::gather(site, base)?;
         check_exposure(&tokens, tcp, http)?;
         Ok(TokenStore {
             current: RwLock::new(Arc::new(tokens)),
@@ -110,8 +120,8 @@ impl TokenStore {
     /// Gathers the tokens of a reloaded site's `auth` (files and environment read again)
     /// and puts them in force; on an error (an unreadable file, an exposed address left
     /// without tokens) the tokens in force stay and the error says why.
-    pub fn refresh(&self, auth: &Auth) -> anyhow::Result<()> {
-        let tokens = Tokens::gather(auth, self.base.as_deref())?;
+    pub fn refresh(&self, site: &Site) -> anyhow::Result<()> {
+        let tokens = Tokens::gather(site, self.base.as_deref())?;
         check_exposure(&tokens, self.tcp, self.http)?;
         let tokens = Arc::new(tokens);
         match self.current.write() {
@@ -120,6 +130,68 @@ impl TokenStore {
         }
         Ok(())
     }
+}
+
+/// The path of a `*_tokens_file`: relative to the site file's directory.
+fn tokens_path(file: &str, base: Option<&Path>) -> PathBuf {
+    match base {
+        Some(b) if Path::new(file).is_relative() => b.join(file),
+        _ => Path::new(file).to_owned(),
+    }
+}
+
+/// The per-agent tokens: the site file's (validated with it) and its `agent_tokens_file`'s,
+/// checked against the site's agents and the operator and admin tokens gathered.
+fn agent_tokens(
+    site: &Site,
+    base: Option<&Path>,
+    others: &Tokens,
+) -> anyhow::Result<Vec<(Text, String)>> {
+    let auth = &site.auth;
+    let mut dst: Vec<(Text, String)> = auth
+        .agent_tokens
+        .iter()
+        .map(|(a, t)| (a.clone(), t.to_string()))
+        .collect();
+    if let Some(file) = &auth.agent_tokens_file {
+        let path = tokens_path(file, base);
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read agent tokens file {}", path.display()))?;
+        let roles: Vec<&str> = others
+            .operator
+            .iter()
+            .chain(&others.admin)
+            .map(String::as_str)
+            .collect();
+        let pairs = vaxel_config::agent_tokens_file(&text, site, &roles).map_err(|problems| {
+            anyhow::anyhow!(
+                "agent tokens file {}: {}",
+                path.display(),
+                problems.join("; ")
+            )
+        })?;
+        dst.extend(pairs.into_iter().map(|(a, t)| (a, t.to_string())));
+    }
+    // A token of an operator or admin (from a file or the environment) would act with the
+    // larger role; the same token for two agents for whichever comes first: refused.
+    if let Some((a, _)) = dst
+        .iter()
+        .find(|(_, t)| others.operator.contains(t) || others.admin.contains(t))
+    {
+        anyhow::bail!(
+            "agent tokens: agent \"{a}\"'s token is also an operator or admin token; give the agent its own"
+        );
+    }
+    for (i, (a, t)) in dst.iter().enumerate() {
+        if let Some((b, _)) = dst[..i].iter().find(|(b, u)| u == t && b != a) {
+            anyhow::bail!(
+                "agent tokens: agents \"{b}\" and \"{a}\" have the same token; each agent needs its own"
+            );
+        }
+    }
+    dst.sort();
+    dst.dedup();
+    Ok(dst)
 }
 
 /// One role's tokens: inline, from its file, from its environment variable.
@@ -131,10 +203,7 @@ fn role(
 ) -> anyhow::Result<Vec<String>> {
     let mut dst: Vec<String> = inline.iter().map(|s| s.to_string()).collect();
     if let Some(file) = file {
-        let path = match base {
-            Some(b) if Path::new(file).is_relative() => b.join(file),
-            _ => Path::new(file).to_owned(),
-        };
+        let path = tokens_path(file, base);
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read tokens file {}", path.display()))?;
         dst.extend(
@@ -190,8 +259,9 @@ pub fn check_exposure(tokens: &Tokens, tcp: SocketAddr, http: SocketAddr) -> any
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vaxel_core::site::Auth;
 
-    fn auth(platform: &str, operator: &str, admin: &str) -> Auth {
+    fn auth(platform: &str, operator: &str, admin: &str) -> Site {
         let list = |t: &str| {
             if t.is_empty() {
                 Vec::new()
@@ -199,11 +269,68 @@ mod tests {
                 vec![Text::from(t)]
             }
         };
-        Auth {
+        let mut site = vaxel_config::stockholm().unwrap().site;
+        site.auth = Auth {
             platform_tokens: list(platform),
             operator_tokens: list(operator),
             admin_tokens: list(admin),
             ..Auth::default()
+        };
+        site
+    }
+
+    #[test]
+    fn agent_tokens_come_from_the_site_and_its_file_and_are_checked() {
+        let dir = std::env::temp_dir().join(format!("vaxel-agent-tokens-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dir = Dir(dir);
+        let mut site = auth("", "op-token-0123456789", "");
+        let agent = site.agents[0].id.clone();
+        let other = site.agents[1].id.clone();
+        site.auth.agent_tokens = vec![(agent.clone(), "desk-a-0123456789".into())];
+        site.auth.agent_tokens_file = Some("agents.tokens".into());
+        std::fs::write(
+            dir.path().join("agents.tokens"),
+            format!("# desk tokens\n{other} desk-b-0123456789\n"),
+        )
+        .unwrap();
+        let t = Tokens::gather(&site, Some(dir.path())).unwrap();
+        assert_eq!(t.agent.len(), 2);
+        assert!(
+            t.agent
+                .contains(&(other.clone(), "desk-b-0123456789".to_owned()))
+        );
+
+        // Each problem says where and what.
+        let bad = |text: &str| {
+            std::fs::write(dir.path().join("agents.tokens"), text).unwrap();
+            format!("{:#}", Tokens::gather(&site, Some(dir.path())).unwrap_err())
+        };
+        let e = bad("nobody-here x-0123456789\n");
+        assert!(e.contains("line 1: no agent \"nobody-here\""), "{e}");
+        let e = bad(&format!("{other}\n"));
+        assert!(e.contains("line 1: expected `AGENT_ID TOKEN`"), "{e}");
+        let e = bad(&format!("{other} op-token-0123456789\n"));
+        assert!(e.contains("also an operator or admin token"), "{e}");
+        let e = bad(&format!("{other} desk-a-0123456789\n"));
+        assert!(e.contains("the same token"), "{e}");
+        std::fs::remove_file(dir.path().join("agents.tokens")).unwrap();
+        let e = format!("{:#}", Tokens::gather(&site, Some(dir.path())).unwrap_err());
+        assert!(e.contains("cannot read agent tokens file"), "{e}");
+    }
+
+    /// A directory of the test's own, removed at the end.
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 

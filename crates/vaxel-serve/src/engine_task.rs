@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use vaxel_config::Diagnostic;
 use vaxel_core::site::Text;
 use vaxel_core::snapshot::{DirectoryHit, Snapshot};
-use vaxel_core::{CallRecord, Command, EngineError, Input, Output, Timestamp};
+use vaxel_core::{AgentCall, CallRecord, Command, EngineError, Input, Output, Timestamp};
 use vaxel_proto::{Event, PlatformMessage, ProtoError, ProtoErrorKind, ServerMessage};
 
 /// Requests waiting for the engine task at most; senders wait beyond (backpressure on the
@@ -203,6 +203,30 @@ impl EngineHandle {
         rx.await.map_err(|_| gone())?
     }
 
+    /// Applies a desk's action on `agent`'s call (`Input::CallTransfer`, `CallPark`, …,
+    /// its call id a placeholder): the engine task finds the call `which` names
+    /// ([`vaxel_core::Engine::agent_call`]) and applies the input to it as
+    /// [`apply`](Self::apply) does; its commands go to the platform owning the call, once
+    /// durable, as a platform event's do.
+    pub async fn apply_to_call(
+        &self,
+        agent: Text,
+        which: AgentCall,
+        input: Input,
+    ) -> Result<(), EngineError> {
+        let (tx, rx) = oneshot::channel();
+        let gone = || EngineError::InvalidState(EngineGone.to_string());
+        self.send(Request::ApplyToCall {
+            agent,
+            which,
+            input,
+            tx,
+        })
+        .await
+        .map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
     /// Validates `config` (a site file's TOML text) and applies it without moving a
     /// waiting call. Returns the warnings, or why nothing changed.
     pub async fn reload(&self, config: String) -> Result<Vec<Diagnostic>, ReloadError> {
@@ -288,6 +312,13 @@ pub enum Request {
     Snapshot(oneshot::Sender<Arc<Snapshot>>),
     Directory(String, oneshot::Sender<Vec<DirectoryHit>>),
     Apply(Input, oneshot::Sender<Result<(), EngineError>>),
+    /// A desk's action on `agent`'s call, which the engine finds ([`EngineHandle::apply_to_call`]).
+    ApplyToCall {
+        agent: Text,
+        which: AgentCall,
+        input: Input,
+        tx: oneshot::Sender<Result<(), EngineError>>,
+    },
     Reload(
         String,
         oneshot::Sender<Result<Vec<Diagnostic>, ReloadError>>,
@@ -303,6 +334,7 @@ impl fmt::Debug for Request {
             Request::Snapshot(_) => "Snapshot",
             Request::Directory(..) => "Directory",
             Request::Apply(..) => "Apply",
+            Request::ApplyToCall { .. } => "ApplyToCall",
             Request::Reload(..) => "Reload",
         };
         f.write_str(name)
@@ -631,6 +663,26 @@ impl EngineTask {
                 let r = self.apply(at, input);
                 self.round.releases.push(Release::Apply(tx, r));
             }
+            Request::ApplyToCall {
+                agent,
+                which,
+                input,
+                tx,
+            } => {
+                // Found and applied in one step: the call cannot move on in between. An
+                // agent without such a call is refused (and counted) like an input.
+                let r = match self.machine.engine.agent_call(&agent, which) {
+                    Ok(call) => {
+                        let at = self.now();
+                        self.apply(at, input.with_call(call))
+                    }
+                    Err(e) => {
+                        self.observer.input(input.kind(), Some(e.code()));
+                        Err(e)
+                    }
+                };
+                self.round.releases.push(Release::Apply(tx, r));
+            }
             Request::Reload(text, tx) => {
                 let r = self.reload(text);
                 self.round.releases.push(Release::Reload(tx, r));
@@ -849,7 +901,7 @@ impl EngineTask {
                 for d in &v.warnings {
                     crate::log_diagnostic("reloaded configuration", d);
                 }
-                if let Err(e) = self.tokens.refresh(&site.auth) {
+                if let Err(e) = self.tokens.refresh(&site) {
                     tracing::error!(
                         error = %format!("{e:#}"),
                         "the reloaded configuration's tokens are not usable: the tokens in \
@@ -1190,7 +1242,7 @@ mod tests {
         };
         let site = Arc::new(v.site);
         let addr: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
-        let Ok(tokens) = TokenStore::new(&site.auth, None, addr, addr) else {
+        let Ok(tokens) = TokenStore::new(&site, None, addr, addr) else {
             panic!("the built-in city's tokens");
         };
         let Ok(metrics) = Metrics::new() else {

@@ -10,13 +10,16 @@
 //! | `GET /api/v1/stream` | operator | server-sent events of the live state |
 //! | `GET /api/v1/directory?q=` | operator | directory with presence |
 //! | `GET /metrics` | operator | Prometheus text exposition |
-//! | `POST /api/v1/agents/{id}/state` | admin | agent ready / pause / logout / login |
+//! | `POST /api/v1/agents/{id}/state` | agent | agent ready / pause / logout / login |
+//! | `POST /api/v1/agents/{id}/call/{transfer,park,unpark,requeue,disposition}` | agent | the desk's actions on the agent's call |
+//! | `POST /api/v1/agents/{id}/wrapup/done` | agent | end of after-call work |
 //! | `POST /api/v1/crisis` | admin | crisis mode on / off |
 //! | `POST /api/v1/reload` | admin | new configuration, or re-read the file |
-//! | `GET /`, `/wallboard`, `/assets/*` | none | the screens (they hold no data; their script reads the stream with the viewer's token) |
+//! | `GET /`, `/wallboard`, `/desk`, `/assets/*` | none | the screens (they hold no data; their script reads the stream with the viewer's token) |
 //!
-//! An admin token may do everything an operator token may. A site with neither kind of
-//! token is open (allowed on loopback only, see
+//! "operator" means any token (an agent's too); "agent" means the agent's own token or an
+//! operator or admin token. An admin token may do everything. A site with no operator,
+//! admin or agent token is open (allowed on loopback only, see
 //! [`check_exposure`](crate::auth::check_exposure)).
 
 use crate::api;
@@ -153,6 +156,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/directory", get(api::read::directory))
         .route("/api/v1/stream", get(api::stream::stream))
         .route("/api/v1/agents/{id}/state", post(api::agents::set_state))
+        .route(
+            "/api/v1/agents/{id}/call/{action}",
+            post(api::desk::call_action),
+        )
+        .route(
+            "/api/v1/agents/{id}/wrapup/done",
+            post(api::desk::wrapup_done),
+        )
         .route("/api/v1/crisis", post(api::admin::crisis))
         .route("/api/v1/reload", post(api::admin::reload))
         .route("/", get(screens::index))
@@ -160,6 +171,9 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/wallboard.css", get(screens::wallboard_css))
         .route("/assets/wallboard.js", get(screens::wallboard_js))
         .route("/assets/stream.js", get(screens::stream_js))
+        .route("/desk", get(screens::desk))
+        .route("/assets/desk.css", get(screens::desk_css))
+        .route("/assets/desk.js", get(screens::desk_js))
         // Handlers read bodies themselves, each with its bound (api::read_body).
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)

@@ -15,9 +15,11 @@
 //! - `salvage.rs`: damage found at start-up: refused, or set aside with `--salvage`.
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
 //! - `pgsink/`: the PostgreSQL copy of the call records, read from their files.
+//! - `busy.rs`: the engine task's working time (`vaxel_engine_busy_seconds_total`).
 
 mod api;
 mod auth;
+mod busy;
 mod clock;
 mod commit;
 mod engine_task;
@@ -219,12 +221,7 @@ pub async fn serve(
     }
     let site = Arc::new(validated.site);
     let base = args.config.as_deref().and_then(Path::parent);
-    let tokens = Arc::new(auth::TokenStore::new(
-        &site.auth,
-        base,
-        args.listen,
-        args.http,
-    )?);
+    let tokens = Arc::new(auth::TokenStore::new(&site, base, args.listen, args.http)?);
     // Before anything is opened: a password file that cannot be read stops the start.
     let postgres = validated
         .records
@@ -313,7 +310,7 @@ pub async fn serve(
         tokens: tokens.clone(),
         shutdown: shutdown.clone(),
     });
-    let engine = tokio::spawn(task.run());
+    let engine = tokio::spawn(busy::Timed::new(task.run(), metrics.engine_busy()));
     // After recovery (the files are whole): the sink only reads them.
     let sink = postgres
         .map(|t| pgsink::start(t, &args.data_dir, metrics.registry(), shutdown.clone()))

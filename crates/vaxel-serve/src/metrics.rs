@@ -13,8 +13,8 @@
 
 use crate::observe::{Observer, PlatformEvent};
 use prometheus::{
-    Encoder as _, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
-    IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Counter, Encoder as _, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter,
+    IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::sync::Mutex;
 use std::time::Duration;
@@ -80,6 +80,8 @@ pub struct Metrics {
     platform_events_total: IntCounterVec,
     decision_seconds: Histogram,
     journal_sync_seconds: Histogram,
+    /// Seconds the engine task spent inside its polls ([`crate::busy::Timed`]).
+    engine_busy: Counter,
     journal_entries_total: IntCounter,
     journal_bytes_total: IntCounter,
     slow_consumers_total: IntCounter,
@@ -334,6 +336,13 @@ impl Metrics {
                     &SYNC_BUCKETS,
                 ))?,
             )?,
+            engine_busy: reg(
+                &r,
+                Counter::new(
+                    "vaxel_engine_busy_seconds_total",
+                    "Time the engine task spent working (inside its polls, not waiting); its rate is the share of a core the engine task uses.",
+                )?,
+            )?,
             journal_entries_total: reg(
                 &r,
                 IntCounter::new(
@@ -397,6 +406,11 @@ impl Metrics {
     #[must_use]
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The counter of the engine task's working time, for [`crate::busy::Timed`].
+    pub fn engine_busy(&self) -> Counter {
+        self.engine_busy.clone()
     }
 
     /// The text exposition of every family, the live-state gauges taken from `snap`.
@@ -667,6 +681,7 @@ mod tests {
             logout_pending: false,
             calls_today: 0,
             talk_s_today: 0,
+            call_detail: None,
         };
         let call = CallSnapshot {
             call: "c1".into(),
@@ -678,6 +693,7 @@ mod tests {
             position: 1,
             wait_s: 3.0,
             priority: 0,
+            parked_by: None,
         };
         let snap = Snapshot {
             at: vaxel_core::Timestamp(0),

@@ -83,15 +83,15 @@ impl Engine {
                     Status::Wrapup { until, .. } => (None, *until),
                     _ => (None, None),
                 };
-                let call = match a.status {
-                    Status::Ringing { call } | Status::Talking { call } => {
-                        self.st.calls[call as usize].as_ref().map(|c| c.id.clone())
-                    }
-                    Status::Wrapup {
+                let call_detail = match a.status {
+                    Status::Ringing { call }
+                    | Status::Talking { call }
+                    | Status::Wrapup {
                         call: Some(call), ..
-                    } => self.st.calls[call as usize].as_ref().map(|c| c.id.clone()),
+                    } => self.desk_call(call, now),
                     _ => None,
                 };
+                let call = call_detail.as_ref().map(|d| d.call.clone());
                 AgentSnapshot {
                     id: def.id.clone(),
                     name: def.name.clone(),
@@ -115,6 +115,7 @@ impl Engine {
                     logout_pending: a.logout_pending,
                     calls_today: a.calls_today,
                     talk_s_today: a.talk_ms_today / 1000,
+                    call_detail,
                 }
             })
             .collect();
@@ -153,6 +154,10 @@ impl Engine {
                     position,
                     wait_s: c.queued.map_or(0.0, |q| now.since(q) as f64 / 1000.0),
                     priority: c.priority,
+                    parked_by: match c.state {
+                        CallState::Parked { agent, .. } => Some(site.agent(agent).id.clone()),
+                        _ => None,
+                    },
                 })
             })
             .collect();

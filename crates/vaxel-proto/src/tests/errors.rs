@@ -433,3 +433,47 @@ fn nesting_is_bounded() {
     // Unknown fields are skipped without recursion: any depth a line can hold.
     assert!(decode_platform(nested(30_000, "x").as_bytes()).is_ok());
 }
+
+/// A desk's action body reads as the wire's event, with the wire's messages.
+#[test]
+fn desk_actions_read_as_the_wire_events() {
+    use vaxel_core::Input;
+    let i = decode_action("call.transfer", r#"{"to":"group:x","priority":5}"#, "a1").unwrap();
+    assert_eq!(
+        i,
+        Input::CallTransfer {
+            call: ACTION_CALL.into(),
+            agent: "a1".into(),
+            to: "group:x".into(),
+            priority: Some(5),
+        }
+    );
+    let i = i.with_call("c9".into());
+    assert_eq!(i.call().map(|c| &**c), Some("c9"));
+    let i = decode_action("call.park", "{}", "a1").unwrap();
+    assert!(matches!(i, Input::CallPark { .. }));
+    let msg = |ev: &str, body: &str| {
+        decode_action(ev, body, "a1")
+            .map(|i| format!("{i:?}"))
+            .unwrap_or_else(|e| format!("{}: {e}", e.code()))
+    };
+    assert_eq!(
+        msg("call.transfer", r#"{"to":"queue:x"}"#),
+        "bad_field: bad field `to`: expected `group:ID`, `agent:ID` or `number:NUMBER`"
+    );
+    assert_eq!(
+        msg("call.transfer", "{}"),
+        "missing_field: missing field `to` for call.transfer"
+    );
+    assert_eq!(
+        msg("call.disposition", r#"{"case_type":"x","resolved":"yes"}"#),
+        "bad_field: bad field `resolved`: expected true or false, found a string"
+    );
+    assert_eq!(
+        msg("call.requeue", r#"{"priority":1.5}"#),
+        "bad_field: bad field `priority`: expected an integer, found 1.5"
+    );
+    assert!(msg("call.park", r#"{"call":"c1"}"#).starts_with("bad_field: bad field `call`"));
+    assert!(msg("call.park", "[1]").starts_with("bad_json"));
+    assert!(msg("hello", "{}").starts_with("unknown_event"));
+}

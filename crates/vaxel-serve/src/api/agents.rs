@@ -1,5 +1,5 @@
-//! The agents' desktops: `POST /api/v1/agents/{id}/state` (admin token). The body says
-//! what the agent does:
+//! The agents' desktops: `POST /api/v1/agents/{id}/state` (the agent's own token, or an
+//! operator or admin token). The body says what the agent does:
 //!
 //! | body | input |
 //! |---|---|
@@ -28,22 +28,42 @@ pub async fn set_state(
     id: Result<Path<String>, PathRejection>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    authorize(&s.tokens.current(), &headers, Need::Write)?;
-    let Path(id) = id.map_err(|e| ApiError::bad_field("id", e.body_text()))?;
-    check_id("id", &id)?;
+    let id = agent_path(&s, &headers, id)?;
     let body = read_body(body, BODY_LIMIT, s.body_timeout).await?;
     let input = parse(&id, &body)?;
     s.engine.apply(input).await?;
-    // The agent as it is now (the wallboard's view); `null` if the engine went meanwhile.
-    let agent = match s.engine.snapshot().await {
+    Ok(ok(json!({ "agent": agent_now(&s, &id).await })))
+}
+
+/// The agent a request acts for, from its path, once the token may act for it: 401
+/// without a valid token, 403 for another agent's token, 400 for a malformed id.
+pub(crate) fn agent_path(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<String, ApiError> {
+    let id = id.map(|Path(id)| id);
+    authorize(
+        &s.tokens.current(),
+        headers,
+        Need::Agent(id.as_deref().unwrap_or("")),
+    )?;
+    let id = id.map_err(|e| ApiError::bad_field("id", e.body_text()))?;
+    check_id("id", &id)?;
+    Ok(id)
+}
+
+/// The agent as it is now (the wallboard's view), for an action's answer; `null` if the
+/// engine went meanwhile.
+pub(crate) async fn agent_now(s: &AppState, id: &str) -> Value {
+    match s.engine.snapshot().await {
         Ok(snap) => snap
             .agents
             .iter()
             .find(|a| *a.id == *id)
             .map_or(Value::Null, |a| super::to_value(&a)),
         Err(_) => Value::Null,
-    };
-    Ok(ok(json!({ "agent": agent })))
+    }
 }
 
 /// The input a body asks for.

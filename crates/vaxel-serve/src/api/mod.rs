@@ -2,6 +2,8 @@
 //! - `read.rs`: the wallboard and the directory (`snapshot`, `directory`) and `/metrics`;
 //! - `stream.rs`: server-sent events of the live state;
 //! - `agents.rs`: the agents' desktops (`POST /api/v1/agents/{id}/state`);
+//! - `desk.rs`: the operator's desk's actions on the agent's call (`.../call/transfer`, …,
+//!   `.../wrapup/done`);
 //! - `admin.rs`: crisis mode and configuration reload.
 //!
 //! This file holds what they share: bearer-token checks, bounded body reading, strict
@@ -14,6 +16,7 @@
 
 pub mod admin;
 pub mod agents;
+pub mod desk;
 pub mod read;
 pub mod stream;
 
@@ -34,10 +37,13 @@ pub const RELOAD_LIMIT: usize = 4 * 1024 * 1024;
 
 /// What a request needs to be allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Need {
-    /// Reading state: an operator or an admin token.
+pub enum Need<'a> {
+    /// Reading state: any token (operator, admin, or an agent's).
     Read,
-    /// Changing state: an admin token.
+    /// Acting for one agent (its state, its call): that agent's token, or an operator or
+    /// admin token.
+    Agent(&'a str),
+    /// Changing the site's state (crisis, reload): an admin token.
     Write,
 }
 
@@ -111,6 +117,20 @@ impl From<EngineGone> for ApiError {
     }
 }
 
+/// A body the protocol's reader refused (a desk's action read as the wire event,
+/// [`vaxel_proto::decode_action`]): 400 with the protocol's code and message, naming the
+/// field as a platform's `error` does.
+impl From<vaxel_proto::ProtoErrorKind> for ApiError {
+    fn from(e: vaxel_proto::ProtoErrorKind) -> ApiError {
+        use vaxel_proto::ProtoErrorKind as K;
+        let mut api = ApiError::new(StatusCode::BAD_REQUEST, e.code().as_str(), e.to_string());
+        if let K::MissingField { field, .. } | K::BadField { field, .. } = e {
+            api.field = Some(field.to_owned());
+        }
+        api
+    }
+}
+
 /// The engine's refusal of an action: 409 with the protocol code; a field the engine
 /// names is a 400 about that field; a stopped engine is 503.
 impl From<EngineError> for ApiError {
@@ -144,10 +164,12 @@ impl IntoResponse for ApiError {
 }
 
 /// Whose token a request carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Role {
     Operator,
     Admin,
+    /// An agent's own token (the operator's desk), naming the agent.
+    Agent(vaxel_core::site::Text),
 }
 
 /// The bearer token of `Authorization: Bearer <token>` (scheme case-insensitive).
@@ -168,20 +190,30 @@ fn role(tokens: &Tokens, token: &str) -> Option<Role> {
     } else if tokens.operator.iter().any(|t| ct_eq(t, token)) {
         Some(Role::Operator)
     } else {
-        None
+        // Every agent token is compared (no early exit): the time does not say which.
+        tokens
+            .agent
+            .iter()
+            .fold(
+                None,
+                |found, (agent, t)| {
+                    if ct_eq(t, token) { Some(agent) } else { found }
+                },
+            )
+            .map(|a| Role::Agent(a.clone()))
     }
 }
 
-/// Whether the HTTP API is open: a site without operator and admin tokens (allowed only
-/// on loopback, see [`check_exposure`](crate::auth::check_exposure)).
+/// Whether the HTTP API is open: a site without operator, admin and agent tokens (allowed
+/// only on loopback, see [`check_exposure`](crate::auth::check_exposure)).
 #[must_use]
 pub fn open(tokens: &Tokens) -> bool {
-    tokens.operator.is_empty() && tokens.admin.is_empty()
+    tokens.operator.is_empty() && tokens.admin.is_empty() && tokens.agent.is_empty()
 }
 
-/// Checks the request's bearer token: 401 when missing or unknown, 403 when an operator
-/// token asks to change something.
-pub fn authorize(tokens: &Tokens, headers: &HeaderMap, need: Need) -> Result<(), ApiError> {
+/// Checks the request's bearer token: 401 when missing or unknown, 403 when an operator or
+/// agent token asks to change the site, or an agent token to act for another agent.
+pub fn authorize(tokens: &Tokens, headers: &HeaderMap, need: Need<'_>) -> Result<(), ApiError> {
     if open(tokens) {
         return Ok(());
     }
@@ -189,11 +221,20 @@ pub fn authorize(tokens: &Tokens, headers: &HeaderMap, need: Need) -> Result<(),
         .and_then(|t| role(tokens, t))
         .ok_or_else(ApiError::unauthorized)?;
     match (need, role) {
-        (Need::Read, _) | (Need::Write, Role::Admin) => Ok(()),
-        (Need::Write, Role::Operator) => Err(ApiError::new(
+        (Need::Read, _)
+        | (Need::Write, Role::Admin)
+        | (Need::Agent(_), Role::Admin | Role::Operator) => Ok(()),
+        (Need::Agent(id), Role::Agent(a)) if *a == *id => Ok(()),
+        (Need::Agent(_), Role::Agent(a)) => Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "this action needs an admin token; operator tokens may only read",
+            format!("this token acts for agent \"{a}\" only"),
+        )),
+        (Need::Write, _) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "this action needs an admin token; operator and agent tokens may only read \
+             (and act for agents)",
         )),
     }
 }

@@ -1,6 +1,6 @@
-//! The screens served by `vaxel serve` on its HTTP port (docs/screens.md): pages and their
-//! assets are embedded in the binary (no CDN, nothing fetched at run time) and hold no
-//! data, so they need no token; the data comes from `/api/v1/stream` with the viewer's
+//! The screens served by `vaxel serve` on its HTTP port (docs/screens.md: the wallboard
+//! and the operator's desk): pages and their assets are embedded in the binary (no CDN,
+//! nothing fetched at run time) and hold no data, so they need no token; the data comes from `/api/v1/stream` with the viewer's
 //! token, sent by the page's script as a header (never in a URL, which proxies and access
 //! logs keep).
 //!
@@ -90,6 +90,9 @@ static WALLBOARD_JS: Asset = Asset::new(
     include_str!("wallboard.js"),
     "text/javascript; charset=utf-8",
 );
+static DESK_HTML: Asset = Asset::new(include_str!("desk.html"), "text/html; charset=utf-8");
+static DESK_CSS: Asset = Asset::new(include_str!("desk.css"), "text/css; charset=utf-8");
+static DESK_JS: Asset = Asset::new(include_str!("desk.js"), "text/javascript; charset=utf-8");
 static STREAM_JS: Asset = Asset::new(include_str!("stream.js"), "text/javascript; charset=utf-8");
 
 /// `GET /`: the wallboard is the daemon's front page.
@@ -110,6 +113,21 @@ pub async fn wallboard_css(headers: HeaderMap) -> Response {
 /// `GET /assets/wallboard.js`.
 pub async fn wallboard_js(headers: HeaderMap) -> Response {
     WALLBOARD_JS.respond(&headers)
+}
+
+/// `GET /desk`: the operator's desk (the agent signs in on the page itself).
+pub async fn desk(headers: HeaderMap) -> Response {
+    DESK_HTML.respond(&headers)
+}
+
+/// `GET /assets/desk.css`.
+pub async fn desk_css(headers: HeaderMap) -> Response {
+    DESK_CSS.respond(&headers)
+}
+
+/// `GET /assets/desk.js`.
+pub async fn desk_js(headers: HeaderMap) -> Response {
+    DESK_JS.respond(&headers)
 }
 
 /// `GET /assets/stream.js`: the token-carrying event-stream client the screens share.

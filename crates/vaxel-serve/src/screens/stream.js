@@ -3,10 +3,11 @@
 // in proxy and access logs). The token is typed once and kept in this browser's
 // localStorage under "vaxel.token".
 //
-// openStream(handlers) calls handlers.snapshot(snap) for every event, handlers.status(s)
+// openStream(handlers, getToken) calls handlers.snapshot(snap) for every event, handlers.status(s)
 // with "connecting" | "live" | "stale" | "token", and reconnects by itself: after the
 // stream ends or fails, after 2 s (the server's retry), backing off to 10 s; and when
-// nothing (not even the 15 s keep-alive) arrived for 25 s.
+// nothing (not even the 15 s keep-alive) arrived for 25 s. getToken (default: the stored
+// screen token) gives the token to send: the desk passes its agent's session token.
 
 const TOKEN_KEY = "vaxel.token";
 const SILENCE_MS = 25000;
@@ -21,7 +22,7 @@ export function setToken(t) {
   } catch (_) { /* private mode: the token lasts this page */ }
 }
 
-export function openStream(handlers) {
+export function openStream(handlers, getToken = token) {
   let delay = 2000;
   let lastByte = Date.now();
   let ctrl = null;
@@ -34,7 +35,7 @@ export function openStream(handlers) {
   async function once() {
     ctrl = new AbortController();
     const headers = { "Accept": "text/event-stream" };
-    const t = token();
+    const t = getToken();
     if (t) headers["Authorization"] = "Bearer " + t;
     handlers.status("connecting");
     const res = await fetch("/api/v1/stream", { headers, cache: "no-store", signal: ctrl.signal });
