@@ -15,6 +15,9 @@ pub trait CallIndex: Default {
     fn get(&self, id: &CallId) -> Option<u32>;
     fn remove(&mut self, id: &CallId) -> Option<u32>;
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Calls by the text of their id: for ids read back from the wire.
