@@ -1,6 +1,7 @@
-//! `vaxel serve` over real TCP (docs/protocol.md): a scripted platform gets exactly the
-//! expected lines; bad input is answered and changes nothing; two platforms at once; a
-//! platform coming back within its grace period, and one that does not.
+//! `vaxel serve` over real TCP (docs/protocol.md), as a process: bad input is answered and
+//! changes nothing; two platforms at once; a platform coming back within its grace period,
+//! and one that does not. The engine's scenario files are played over TCP against the
+//! daemon in process by `vaxel-serve`'s `tests/scenarios_tcp.rs`.
 
 mod serve_support;
 
@@ -11,58 +12,6 @@ fn daemon(name: &str) -> Daemon {
     let dir = temp_dir(name);
     let site = write_site(&dir, SITE);
     Daemon::start(&site, &dir.join("data"), &[])
-}
-
-#[test]
-fn scenario_over_tcp_gives_exact_commands_and_records() {
-    let d = daemon("scenario");
-    let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+46701112233","at":2000,"seq":2}"#,
-        &[
-            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":2}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+46701112244","at":2500,"seq":3}"#,
-        &[
-            r#"{"cmd":"queue","call":"c2","group":"sales","position":1,"ewt_s":180}"#,
-            r#"{"cmd":"ok","seq":3}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":60000,"seq":5}"#,
-        &[
-            r#"{"cmd":"connect","call":"c2","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":5}"#,
-        ],
-    );
-    // No seq: no answer when it succeeds.
-    p.send(r#"{"ev":"call.answered","call":"c2","agent":"a1","at":61000}"#);
-    p.call(
-        r#"{"ev":"call.hangup","call":"c2","reason":"caller","at":90000,"seq":6}"#,
-        &[r#"{"cmd":"ok","seq":6}"#],
-    );
-    let r = wait_records(&d.data, |r| r.len() == 2);
-    assert_eq!(
-        r,
-        vec![
-            ("c1".to_owned(), "answered".to_owned()),
-            ("c2".to_owned(), "answered".to_owned())
-        ]
-    );
-    drop(p);
-    let status = d.term();
-    assert!(status.success(), "SIGTERM exits 0: {status:?}");
 }
 
 #[test]

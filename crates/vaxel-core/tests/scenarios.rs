@@ -23,24 +23,17 @@
 mod common;
 
 use common::invariants::{self, Arrivals};
+use common::script::{Scenario, Step, diff, parse, read_line, time_of};
 use common::{render_output, render_snapshot, secs, site};
 use libtest_mimic::{Arguments, Failed, Trial};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use vaxel_core::{Engine, Output, Timestamp};
 
 fn main() {
     let args = Arguments::from_args();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "scn"))
-        .collect();
-    paths.sort();
-    assert!(!paths.is_empty(), "no scenarios in {}", dir.display());
-    let mut trials: Vec<Trial> = paths
+    let mut trials: Vec<Trial> = common::script::files()
         .into_iter()
         .map(|path| {
             let name = path.file_stem().unwrap().to_string_lossy().into_owned();
@@ -112,15 +105,6 @@ fn every_hunk() -> Result<(), Failed> {
     Ok(())
 }
 
-/// A unified diff of every difference, three lines of context.
-fn diff(expected: &str, actual: &str) -> String {
-    similar::TextDiff::from_lines(expected, actual)
-        .unified_diff()
-        .context_radius(3)
-        .header("expected", "actual")
-        .to_string()
-}
-
 /// Runs one file and compares (or, with `UPDATE_EXPECT`, re-blesses) its transcript.
 fn check(path: &Path) -> Result<(), Failed> {
     let text = std::fs::read_to_string(path)?;
@@ -146,122 +130,6 @@ fn check(path: &Path) -> Result<(), Failed> {
         diff(&sc.expect, &actual)
     )
     .into())
-}
-
-struct Scenario {
-    configs: BTreeMap<String, String>,
-    start: Timestamp,
-    /// Script lines with their line numbers in the file.
-    script: Vec<(usize, String)>,
-    expect: String,
-}
-
-/// Splits a file into its sections. Errors are `LINE: what`.
-fn parse(text: &str) -> Result<Scenario, String> {
-    let mut configs = BTreeMap::new();
-    let mut script = Vec::new();
-    let mut expect = String::new();
-    let mut start = "2026-03-02T08:00:00+01:00".to_owned();
-    // The open section: (kind, name, its first line) and its body.
-    let mut section: Option<(String, String, usize)> = None;
-    let mut body = String::new();
-    let mut close = |section: &Option<(String, String, usize)>, body: &mut String| {
-        let Some((kind, name, n)) = section else {
-            return Ok(());
-        };
-        match kind.as_str() {
-            "config" => {
-                configs.insert(name.clone(), std::mem::take(body));
-            }
-            "start" => start = body.trim().to_owned(),
-            "script" | "expect" => {}
-            other => return Err(format!("{n}: unknown section `{other}`")),
-        }
-        Ok(())
-    };
-    for (i, line) in text.lines().enumerate() {
-        let n = i + 1;
-        if let Some(rest) = line.strip_prefix("--- ") {
-            close(&section, &mut body)?;
-            body.clear();
-            let mut it = rest.split_whitespace();
-            let kind = it.next().unwrap_or("").to_owned();
-            let name = it.next().unwrap_or("main").to_owned();
-            section = Some((kind, name, n));
-            continue;
-        }
-        match section.as_ref().map(|s| s.0.as_str()) {
-            // The description above the first section.
-            None => {}
-            Some("script") => {
-                let l = line.trim();
-                if !l.is_empty() && !l.starts_with('#') {
-                    script.push((n, l.to_owned()));
-                }
-            }
-            Some("expect") => {
-                expect.push_str(line);
-                expect.push('\n');
-            }
-            Some(_) => {
-                body.push_str(line);
-                body.push('\n');
-            }
-        }
-    }
-    close(&section, &mut body)?;
-    let start = start
-        .parse::<jiff::Timestamp>()
-        .map_err(|e| format!("0: --- start is not an RFC 3339 time: {e}"))?;
-    if !configs.contains_key("main") {
-        return Err("0: no `--- config` section".into());
-    }
-    Ok(Scenario {
-        configs,
-        start: Timestamp::from_jiff(start),
-        script,
-        expect,
-    })
-}
-
-/// Splits `key=value key="quoted value" word` into words and pairs.
-fn tokens(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    for ch in s.chars() {
-        match ch {
-            '"' => quoted = !quoted,
-            c if c.is_whitespace() && !quoted => {
-                if !cur.is_empty() {
-                    out.push(std::mem::take(&mut cur));
-                }
-            }
-            c => cur.push(c),
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-/// Values a script may leave out, per input.
-const DEFAULTS: &[(&str, &str, &str)] = &[
-    ("call.arrived", "platform", "pbx"),
-    ("call.arrived", "from", "+46701234567"),
-    ("call.digits", "digits", ""),
-    ("call.disposition", "resolved", "false"),
-    ("callback.result", "outcome", "failed"),
-];
-
-/// Seconds from the scenario's start (`12.5`) as a time.
-fn at_secs(base: Timestamp, s: &str, round: bool) -> Result<Timestamp, String> {
-    let x: f64 = s
-        .parse()
-        .map_err(|_| format!("expected seconds, found {s:?}"))?;
-    let ms = x * 1000.0;
-    Ok(base.plus_ms(if round { ms.round() } else { ms } as u64))
 }
 
 /// The engine and what the script has seen so far.
@@ -314,11 +182,7 @@ impl Run {
         line: &str,
         sites: &BTreeMap<&str, Arc<vaxel_core::site::Site>>,
     ) -> Result<(), String> {
-        let toks = tokens(line);
-        let (Some(time), Some(kind)) = (toks.first(), toks.get(1)) else {
-            return Err("expected `<seconds> <input> key=value …`".into());
-        };
-        let at = at_secs(self.base, time, true)?;
+        let at = time_of(line, self.base)?;
         // Timers due before this input fire first, each at its own time; then time moves
         // to the input's (as `handle` does first: a refusal is then compared with the state
         // the input met). Time going backwards is the input's refusal, written below.
@@ -327,76 +191,32 @@ impl Run {
             self.drain();
         }
         let _ = self.engine.handle_timeout(at);
-        let (pairs, words): (Vec<&str>, Vec<&str>) = toks[2..]
-            .iter()
-            .map(String::as_str)
-            .partition(|t| t.contains('='));
         let base = self.base;
+        let line = read_line(line, base, &self.ringing)?;
         self.out
-            .push_str(&format!("{} < {}\n", secs(at, base), toks[1..].join(" ")));
-        let words_only = |what: &str| match pairs.first() {
-            Some(p) => Err(format!("`{kind}` takes {what}, not `{p}`")),
-            None => Ok(()),
-        };
-        match kind.as_str() {
-            "snapshot" => {
-                words_only("nothing")?;
+            .push_str(&format!("{} < {}\n", secs(at, base), line.echo));
+        let input = match line.step {
+            Step::Snapshot => {
                 self.engine.handle_timeout(at).map_err(|e| e.to_string())?;
                 for l in render_snapshot(&self.engine.snapshot(), base) {
                     self.out.push_str(&format!("{l}\n"));
                 }
                 return Ok(());
             }
-            "directory" => {
-                words_only("words")?;
-                self.directory(&words.join(" "));
+            Step::Directory(query) => {
+                self.directory(&query);
                 return Ok(());
             }
-            "reload" => {
-                words_only("a configuration's name")?;
-                let [name] = words[..] else {
-                    return Err("expected `reload NAME`".into());
-                };
+            Step::Reload(name) => {
                 let site = sites
-                    .get(name)
+                    .get(name.as_str())
                     .ok_or_else(|| format!("no `--- config {name}` section"))?;
                 let r = self.engine.reload(at, site.clone());
                 self.answer(at, r);
                 return Ok(());
             }
-            _ => {}
-        }
-        let mut kv: Vec<(&str, String)> = Vec::new();
-        for p in &pairs {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let v = match (k, v) {
-                ("agent", "*") => {
-                    let call = pairs
-                        .iter()
-                        .find_map(|p| p.strip_prefix("call="))
-                        .unwrap_or("");
-                    self.ringing
-                        .get(call)
-                        .map_or("nobody", String::as_str)
-                        .to_owned()
-                }
-                ("until", v) => at_secs(base, v, false)?.0.to_string(),
-                _ => v.to_owned(),
-            };
-            kv.push((k, v));
-        }
-        match (kind.as_str(), &words[..]) {
-            ("crisis", [on @ ("on" | "off")]) => kv.push(("on", (*on == "on").to_string())),
-            ("crisis", _) => return Err("expected `crisis on|off key=value …`".into()),
-            (_, []) => {}
-            (_, [w, ..]) => return Err(format!("`{kind}` takes key=value words, not `{w}`")),
-        }
-        for (_, k, v) in DEFAULTS.iter().filter(|d| d.0 == kind) {
-            if !kv.iter().any(|(key, _)| key == k) {
-                kv.push((k, (*v).to_owned()));
-            }
-        }
-        let input = vaxel_proto::input_from_text(kind, kv.iter().map(|(k, v)| (*k, v.as_str())))?;
+            Step::Input(input) => input,
+        };
         if let vaxel_core::Input::CallArrived { platform, .. } = &input {
             self.platforms.insert(platform.to_string());
         }

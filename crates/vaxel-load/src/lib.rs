@@ -8,7 +8,8 @@
 //! `ok`, protocol errors, and whether every call ended.
 //!
 //! - `conn.rs`: one connection (`hello`, a reader task and a writer task).
-//! - `driver.rs`: simulated callers and agents, flow control, bookkeeping (no sockets).
+//! - `driver.rs`: the platform in front of `vaxel_sim::world`'s callers and agents: `seq`,
+//!   acks, flow control, ticks, bookkeeping (no sockets).
 //! - `exact.rs`: `--exact`, the replay's own inputs streamed, its commands checked.
 //! - `latency.rs`: HdrHistogram percentiles.
 //!

@@ -9,7 +9,8 @@
 //! - [`roster`]: `roster.csv`, when agents work ([`RosterReader`], [`RosterWriter`]).
 //! - [`cdr`]: `cdr.csv`, one record per call ([`CdrWriter`], [`CdrReader`]).
 //! - [`report`]: the replay report (JSON and text) and supervisors' breakdowns.
-//! - [`replay`]: the engine in simulated time, with simulated callers and agents.
+//! - [`world`]: the simulated callers and agents, sans-IO (commands in, timed inputs out).
+//! - [`replay`]: the engine in simulated time against the world, in process.
 //! - [`erlang`]: Erlang B, C and A; [`staffing`]: the agents a load needs.
 //! - [`generate`]: seeded generation of a year of calls and a roster for a site.
 //!
@@ -21,13 +22,13 @@ mod csvio;
 pub mod erlang;
 mod error;
 pub mod generate;
-mod in_flight;
 pub mod replay;
 pub mod report;
 pub mod roster;
 pub mod staffing;
 pub mod timefmt;
 pub mod trace;
+pub mod world;
 
 pub use cdr::{CdrReader, CdrWriter};
 pub use error::SimError;

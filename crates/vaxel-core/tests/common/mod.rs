@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod invariants;
+pub mod script;
 
 use std::fmt::Write as _;
 use std::sync::Arc;

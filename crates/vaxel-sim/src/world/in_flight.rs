@@ -1,4 +1,4 @@
-//! The replay driver's calls in flight, by the address of their id.
+//! The world's calls in flight by the address of their id (for [`super::index::ByAddress`]).
 //!
 //! The engine hands back, in its commands and records, the very `Arc<str>` the driver gave
 //! it, and the driver holds each id while its call is in flight, so the address names the
@@ -77,6 +77,7 @@ impl InFlight {
         self.len
     }
 
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }

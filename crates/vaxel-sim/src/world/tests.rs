@@ -1,0 +1,245 @@
+//! The world alone: commands in, timed inputs out, no engine.
+
+use super::*;
+use std::sync::Arc;
+use vaxel_core::Command;
+
+const T0: u64 = 1_772_438_400_000;
+
+fn call(id: &str, at: u64, patience_ms: Option<u64>) -> ReplayCall {
+    ReplayCall {
+        id: Arc::from(id),
+        arrival: Timestamp(at),
+        to: Dialed::Other(Arc::from("+4610100")),
+        from: Arc::from("+4670"),
+        digits: String::new(),
+        patience_ms,
+        talk_ms: 60_000,
+        wrapup_ms: Some(5_000),
+        case_type: Some(Arc::from("order")),
+        resolved: Some(true),
+        accept_callback: false,
+    }
+}
+
+fn shift(agent: &str, start: u64, end: u64) -> Shift {
+    Shift {
+        agent: agent.to_owned(),
+        start: Timestamp(start),
+        end: Timestamp(end),
+    }
+}
+
+type Calls = std::vec::IntoIter<Result<ReplayCall, SimError>>;
+
+fn world(calls: Vec<ReplayCall>, roster: &[Shift]) -> World<Calls, ByName> {
+    let trace: Vec<Result<ReplayCall, SimError>> = calls.into_iter().map(Ok).collect();
+    World::new(trace.into_iter(), roster, Vec::new(), Arc::from("p")).unwrap()
+}
+
+/// Carries out the next event and returns its inputs as (time, kind).
+fn step(w: &mut World<Calls, ByName>) -> Vec<(u64, &'static str)> {
+    let Some(next) = w.peek() else {
+        return Vec::new();
+    };
+    w.pop(next.at).unwrap();
+    std::iter::from_fn(|| w.take())
+        .map(|a| (a.at.0, a.input.kind()))
+        .collect()
+}
+
+/// Like [`step`], keeping the acts.
+fn step_acts(w: &mut World<Calls, ByName>) -> Vec<Act> {
+    let next = w.peek().unwrap();
+    w.pop(next.at).unwrap();
+    std::iter::from_fn(|| w.take()).collect()
+}
+
+fn id(s: &str) -> CallId {
+    Arc::from(s)
+}
+
+fn connect(call: &str, ring_s: u64) -> Command {
+    Command::Connect {
+        call: id(call),
+        agent: id("a1"),
+        extension: id("1001"),
+        ring_s,
+    }
+}
+
+fn queue(call: &str) -> Command {
+    Command::Queue {
+        call: id(call),
+        group: id("g"),
+        position: 1,
+        ewt_s: None,
+    }
+}
+
+#[test]
+fn a_call_is_answered_registered_talked_wrapped_up_and_hung_up() {
+    let mut w = world(
+        vec![call("c1", T0 + 1_000, Some(30_000))],
+        &[shift("a1", T0, T0 + 3_600_000)],
+    );
+    assert_eq!(w.start(), Timestamp(T0));
+    assert_eq!(step(&mut w), [(T0, "agent.login")]);
+    assert_eq!(step(&mut w), [(T0 + 1_000, "call.arrived")]);
+    w.command(Timestamp(T0 + 1_000), &connect("c1", 5));
+    assert_eq!(w.waiting(), 1);
+    assert_eq!(
+        step(&mut w),
+        [
+            (T0 + 6_000, "call.answered"),
+            (T0 + 6_000, "call.disposition")
+        ]
+    );
+    let acts = step_acts(&mut w);
+    let kinds: Vec<_> = acts.iter().map(|a| a.input.kind()).collect();
+    assert_eq!(kinds, ["agent.wrapup_until", "call.hangup"]);
+    assert!(
+        matches!(acts[0].input, Input::AgentWrapupUntil { until, .. } if until == Timestamp(T0 + 71_000))
+    );
+    assert_eq!(w.in_progress().get("hanging_up"), Some(&1));
+    w.acked(acts[1].about);
+    assert_eq!(w.in_flight(), 0);
+    assert_eq!(w.stats().ended, 1);
+    // Patience (30 s) outlasted the ring (5 s): it was never scheduled.
+    assert_eq!(step(&mut w), [(T0 + 3_600_000, "agent.logout")]);
+    assert_eq!(w.peek(), None);
+}
+
+#[test]
+fn patience_runs_from_the_first_queue_and_yields_to_an_answer_at_the_same_time() {
+    let mut w = world(
+        vec![call("c1", T0, Some(10_000)), call("c2", T0, Some(10_000))],
+        &[],
+    );
+    step(&mut w);
+    step(&mut w);
+    w.command(Timestamp(T0), &queue("c1"));
+    w.command(Timestamp(T0), &queue("c2"));
+    // c2 rings at 5 s and is answered at 10 s: the very time its patience runs out.
+    w.command(Timestamp(T0 + 5_000), &connect("c2", 5));
+    assert_eq!(
+        step(&mut w),
+        [
+            (T0 + 10_000, "call.answered"),
+            (T0 + 10_000, "call.disposition")
+        ]
+    );
+    assert_eq!(step(&mut w), [(T0 + 10_000, "call.hangup")]);
+    let c1_hangs_up = w.in_progress();
+    assert_eq!(c1_hangs_up.get("hanging_up"), Some(&1));
+    assert_eq!(c1_hangs_up.get("talking"), Some(&1));
+}
+
+#[test]
+fn a_refused_answer_puts_the_call_back_and_patience_runs_again() {
+    let mut w = world(vec![call("c1", T0, Some(8_000))], &[]);
+    step(&mut w);
+    w.command(Timestamp(T0), &connect("c1", 5));
+    let acts = step_acts(&mut w);
+    assert_eq!(acts.len(), 2);
+    // Refused in process: what followed the answer is not given either.
+    let mut w2 = world(vec![call("c1", T0, Some(8_000))], &[]);
+    step(&mut w2);
+    w2.command(Timestamp(T0), &connect("c1", 5));
+    let next = w2.peek().unwrap();
+    w2.pop(next.at).unwrap();
+    let answer = w2.take().unwrap();
+    assert_eq!(
+        w2.refused(answer.at, answer.about, true),
+        Refusal::Unanswered
+    );
+    assert_eq!(w2.take(), None);
+    assert_eq!(w2.in_progress().get("queued"), Some(&1));
+    assert_eq!(step(&mut w2), [(T0 + 8_000, "call.hangup")]);
+    // Over the wire: refused after the disposition was sent.
+    assert_eq!(
+        w.refused(acts[0].at, acts[0].about, true),
+        Refusal::Unanswered
+    );
+    assert_eq!(step(&mut w), [(T0 + 8_000, "call.hangup")]);
+}
+
+#[test]
+fn menus_get_no_input_and_accepted_callbacks_end_patience() {
+    let mut c2 = call("c2", T0, Some(1_000));
+    c2.accept_callback = true;
+    let mut w = world(vec![call("c1", T0, None), c2], &[]);
+    step(&mut w);
+    step(&mut w);
+    let menu = Command::Menu {
+        call: id("c1"),
+        menu: id("main"),
+        prompt: id("p"),
+        max_digits: 1,
+        timeout_s: 5,
+    };
+    w.command(Timestamp(T0), &menu);
+    w.command(Timestamp(T0), &queue("c2"));
+    let offer = Command::OfferCallback {
+        call: id("c2"),
+        prompt: id("p"),
+    };
+    w.command(Timestamp(T0), &offer);
+    // Reactions at once, in the order of their commands.
+    w.react(Timestamp(T0));
+    let replies: Vec<String> = std::iter::from_fn(|| w.take())
+        .map(|a| match a.input {
+            Input::CallDigits { digits, .. } => digits,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(replies, ["", "1"]);
+    w.command(Timestamp(T0), &Command::callback_accepted(id("c2")));
+    // c2's patience (1 s) no longer applies.
+    assert_eq!(w.peek(), None);
+    let dial = Command::Dial {
+        callback: id("c2"),
+        agent: id("a1"),
+        extension: id("1001"),
+        number: id("+4670"),
+    };
+    w.command(Timestamp(T0 + 60_000), &dial);
+    assert_eq!(
+        step(&mut w),
+        [
+            (T0 + 60_000, "callback.result"),
+            (T0 + 60_000, "call.disposition")
+        ]
+    );
+    // The engine ends c1: forwarded.
+    let forward = Command::Forward {
+        call: id("c1"),
+        number: id("+46"),
+    };
+    w.command(Timestamp(T0 + 60_000), &forward);
+    assert!(!w.knows(&id("c1")));
+    assert_eq!(w.stats().ended, 1);
+}
+
+#[test]
+fn a_login_refused_while_still_on_becomes_ready_and_a_refused_arrival_never_was() {
+    let mut w = world(
+        vec![call("c1", T0 + 10, None)],
+        &[shift("a1", T0, T0 + 1_000)],
+    );
+    let login = step_acts(&mut w).remove(0);
+    assert_eq!(w.refused(login.at, login.about, true), Refusal::Relogin);
+    w.react(login.at);
+    assert_eq!(w.take().map(|a| a.input.kind()), Some("agent.ready"));
+    let arrival = step_acts(&mut w).remove(0);
+    assert_eq!(
+        w.refused(arrival.at, arrival.about, false),
+        Refusal::Arrival
+    );
+    assert_eq!(w.in_flight(), 0);
+    assert_eq!(w.stats().arrived, 1);
+    assert_eq!(w.stats().ended, 0);
+    // A record for it (none comes) or a command changes nothing.
+    w.command(Timestamp(T0 + 20), &queue("c1"));
+    assert_eq!(step(&mut w), [(T0 + 1_000, "agent.logout")]);
+}
