@@ -180,6 +180,9 @@ mod tests {
         r.announced = Some(Announced {
             position,
             ewt_s: told_s,
+            staffed: 0,
+            aht_ms: 0,
+            gap_ms: 0,
         });
         r
     }
