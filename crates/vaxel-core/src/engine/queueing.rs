@@ -188,7 +188,8 @@ impl Engine {
         let gs = &self.st.groups[group.ix()];
         let closed = g.calendar.is_some_and(|c| !self.is_open_peek(c));
         let ahead = gs.waiting().saturating_sub(1);
-        let ewt = self.call_ewt_ms(slot, group, ahead + 1);
+        // The caller's own place, which a higher priority puts ahead of others.
+        let (_, ewt) = self.position(slot, group);
         let staffed = gs.staffed();
         let matched = g.overflow.iter().position(|r| match r.when {
             Condition::WaitOver(ms) => ms == 0,
