@@ -31,7 +31,7 @@ fn scenario_over_tcp_gives_exact_commands_and_records() {
     p.call(
         r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+46701112244","at":2500,"seq":3}"#,
         &[
-            r#"{"cmd":"queue","call":"c2","group":"sales","position":1,"ewt_s":180}"#,
+            r#"{"cmd":"queue","call":"c2","group":"sales","position":1,"ewt_s":200}"#,
             r#"{"cmd":"ok","seq":3}"#,
         ],
     );
@@ -206,7 +206,7 @@ fn two_platforms_at_once_each_get_their_calls() {
     p1.call(
         r#"{"ev":"call.arrived","call":"y1","to":"+4610100","from":"+4672","at":2300,"seq":3}"#,
         &[
-            r#"{"cmd":"queue","call":"y1","group":"sales","position":1,"ewt_s":180}"#,
+            r#"{"cmd":"queue","call":"y1","group":"sales","position":1,"ewt_s":200}"#,
             r#"{"cmd":"ok","seq":3}"#,
         ],
     );
