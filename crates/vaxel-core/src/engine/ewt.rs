@@ -7,8 +7,8 @@
 //! of an average talk, an agent of a later widening step not before the call reaches that
 //! step — rather than from `AHT / N`. Callers ahead who will hang up (the group's observed
 //! abandonment) shorten the line, and a learned per-group factor absorbs what the model
-//! misses (agents taken by the other groups they serve). O(agents serving the group) per
-//! estimate, nothing per event.
+//! misses (agents taken by the other groups they serve). O(N log N) per estimate in the N
+//! agents serving the group (tens), without allocating; nothing per event.
 
 use super::Engine;
 use super::state::{Slot, Status};
@@ -125,16 +125,24 @@ fn turns_ahead(q: f64, c: f64, theta: f64) -> f64 {
     }
 }
 
+/// What a caller is told: its position, the expected wait (ms) and the model's estimate
+/// before the group's factor (`None`: unknown, nobody to serve).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Told {
+    pub position: u32,
+    pub ewt_ms: Option<u64>,
+    pub raw_ms: Option<f64>,
+}
+
 /// When each agent serving a call comes free, as offsets from now in ms: inline for the
 /// groups of a city (tens of agents), so an estimate allocates nothing.
-pub(crate) type FreeAt = SmallVec<[f64; 32]>;
+pub(crate) type FreeAt = SmallVec<[f64; 64]>;
 
 /// When the `k`-th (0-based) agent turn comes, given when each agent comes free
 /// (`free_at`, sorted) and that an agent taking a caller is free again after `aht_ms`.
 /// Stepped for the first [`MAX_TURNS`] turns (each takes the first agent and puts it back
 /// in order `aht_ms` later, in place), then at the fluid rate `N / AHT`.
-fn turn_at(free_at: &mut [f64], aht_ms: f64, k: usize) -> f64 {
-    let n = free_at.len();
+fn turn_at(free_at: &mut [f64], n: usize, aht_ms: f64, k: usize) -> f64 {
     let steps = k.min(MAX_TURNS);
     for _ in 0..steps {
         let t = free_at[0] + aht_ms;
@@ -159,18 +167,26 @@ pub(crate) fn model_wait_ms(
     if free_at.is_empty() {
         return None;
     }
-    free_at.sort_unstable_by(f64::total_cmp);
+    let n = free_at.len();
     let aht = aht_ms.max(1.0);
-    let c = free_at.len() as f64 / aht;
+    let c = n as f64 / aht;
     let turns = turns_ahead(f64::from(position.saturating_sub(1)), c, theta);
     // Interpolate between the whole turns around a fractional one.
     let whole = turns.floor();
     let frac = turns - whole;
     let k = whole as usize;
+    // Only the agents who come free first can take the turns up to the (k+2)-th: the
+    // others are left unsorted (most callers are next or nearly so).
+    let keep = (k.min(MAX_TURNS) + 2).min(n);
+    if keep < n {
+        free_at.select_nth_unstable_by(keep - 1, f64::total_cmp);
+        free_at.truncate(keep);
+    }
+    free_at.sort_unstable_by(f64::total_cmp);
     let mut scratch = free_at.clone();
-    let lo = turn_at(&mut scratch, aht, k);
+    let lo = turn_at(&mut scratch, n, aht, k);
     let w = if frac > 0.0 {
-        let hi = turn_at(&mut free_at, aht, k + 1);
+        let hi = turn_at(&mut free_at, n, aht, k + 1);
         lo + frac * (hi - lo)
     } else {
         lo
@@ -182,10 +198,20 @@ impl Engine {
     /// The expected wait, in ms, of the call in `slot` at `position` of `group` (`None`:
     /// unknown, with nobody to serve it). See the module's description.
     pub(super) fn call_ewt_ms(&self, slot: Slot, group: GroupIdx, position: u32) -> Option<u64> {
+        self.call_ewt_raw_ms(slot, group, position)
+            .map(|raw| self.calibrated(group, raw))
+    }
+
+    /// [`call_ewt_ms`](Self::call_ewt_ms) before the group's learned factor.
+    pub(super) fn call_ewt_raw_ms(
+        &self,
+        slot: Slot,
+        group: GroupIdx,
+        position: u32,
+    ) -> Option<f64> {
         let m = self.call(slot).member(group);
         let (step, entered) = m.map_or((0, self.st.now), |m| (m.step, m.entered));
         self.ewt_raw_ms(group, step, entered, position, true)
-            .map(|raw| self.calibrated(group, raw))
     }
 
     /// The expected wait of a newcomer at `position` of `group` (the snapshot's figure).
@@ -195,7 +221,7 @@ impl Engine {
     }
 
     /// The model's estimate times the group's learned factor, in whole ms.
-    fn calibrated(&self, group: GroupIdx, raw_ms: f64) -> u64 {
+    pub(super) fn calibrated(&self, group: GroupIdx, raw_ms: f64) -> u64 {
         (raw_ms * self.st.groups[group.ix()].learned.factor()).round() as u64
     }
 
@@ -274,29 +300,18 @@ impl Engine {
     /// The first `queue` command: keeps what the caller was told for the record, with the
     /// group's load for the report's Erlang C reference, and the model's own estimate
     /// (before the factor) to learn the factor from when the call is answered.
-    pub(super) fn note_first_announcement(
-        &mut self,
-        slot: Slot,
-        group: GroupIdx,
-        position: u32,
-        ewt_s: Option<u64>,
-    ) {
-        let (step, entered) = self
-            .call(slot)
-            .member(group)
-            .map_or((0, self.st.now), |m| (m.step, m.entered));
-        let raw = self.ewt_raw_ms(group, step, entered, position, true);
+    pub(super) fn note_first_announcement(&mut self, slot: Slot, group: GroupIdx, told: Told) {
         let gs = &self.st.groups[group.ix()];
         let announced = Announced {
-            position,
-            ewt_s,
+            position: told.position,
+            ewt_s: told.ewt_ms.map(Timestamp::ms_to_secs_ceil),
             staffed: gs.staffed(),
             aht_ms: gs.aht_ms.round() as u64,
             gap_ms: gs.learned.gap_ms.round() as u64,
         };
         let call = self.call_mut(slot);
         call.announced = Some(announced);
-        call.told = raw.map(|w| (group, w.round() as u64));
+        call.told = told.raw_ms.map(|w| (group, w.round() as u64));
     }
 
     /// Lists, per group, the agents serving it and the widen step they qualify at (after

@@ -4,6 +4,7 @@
 //! quickly leaves at most one stale timer behind, not one per rule; a call offered straight
 //! to an agent arms none that would come due only after its ring (`arm_member_within`).
 
+use super::ewt::Told;
 use super::state::{CallState, Member, Slot};
 use super::timers::Timer;
 use super::{Engine, live_call};
@@ -204,7 +205,7 @@ impl Engine {
         if let Some(mm) = self.call_mut(slot).member_mut(group) {
             mm.next_announce = Some(now.plus_ms(g.announce_every_ms));
         }
-        let Some((position, ewt)) = self.play_queue_prompt(slot, group) else {
+        let Some((position, ewt)) = self.play_queue_prompt(slot, group, None) else {
             return;
         };
         let call = self.call_mut(slot);
@@ -223,19 +224,22 @@ impl Engine {
     }
 
     /// Plays `group`'s queue prompt, if it has one, with the caller's position and expected
-    /// wait (left out when unknown). Gives the position and expected wait (ms) of a caller
-    /// on the line (`None` for a call not waiting as a caller).
+    /// wait (left out when unknown; `known` if just computed). Gives the position and
+    /// expected wait (ms) of a caller on the line (`None` for a call not waiting as a
+    /// caller).
     pub(super) fn play_queue_prompt(
         &mut self,
         slot: Slot,
         group: GroupIdx,
+        known: Option<Told>,
     ) -> Option<(u32, Option<u64>)> {
         let site = self.site.clone();
         let g = site.group(group);
         if self.call(slot).state != CallState::Queued {
             return None;
         }
-        let (position, ewt) = self.position(slot, group);
+        let told = known.unwrap_or_else(|| self.told(slot, group));
+        let (position, ewt) = (told.position, told.ewt_ms);
         if let Some(prompt) = &g.queue_prompt {
             let call = self.call(slot).id.clone();
             self.emit_for(

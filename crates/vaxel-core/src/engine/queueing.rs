@@ -1,6 +1,7 @@
 //! Queues and dispatch: a call entering a group, widening, overflow rules, max wait,
 //! announcements, callback offers, and the matching of waiting calls with free agents.
 
+use super::ewt::Told;
 use super::queues::{AgentFacts, IdleEntry, IdleKey, QKey, idle_key};
 use super::state::{Agent, CallState, Member, Slot, Status};
 use super::timers::Timer;
@@ -189,7 +190,8 @@ impl Engine {
         let closed = g.calendar.is_some_and(|c| !self.is_open_peek(c));
         let ahead = gs.waiting().saturating_sub(1);
         // The caller's own place, which a higher priority puts ahead of others.
-        let (_, ewt) = self.position(slot, group);
+        let told = self.told(slot, group);
+        let ewt = told.ewt_ms;
         let staffed = gs.staffed();
         let matched = g.overflow.iter().position(|r| match r.when {
             Condition::WaitOver(ms) => ms == 0,
@@ -214,10 +216,10 @@ impl Engine {
             self.hang_up_and_finish(slot, None, Outcome::Closed);
             return;
         }
-        self.send_queue(slot, group);
+        self.send_queue_told(slot, group, told);
         if g.announce_every_ms == 0 {
             // "Only when the call enters the queue": once, now.
-            let _ = self.play_queue_prompt(slot, group);
+            let _ = self.play_queue_prompt(slot, group, Some(told));
         }
         if let Some(r) = matched {
             self.apply_rule(slot, group, r, depth);
@@ -243,19 +245,33 @@ impl Engine {
     }
 
     /// The call's position (1 = next) and expected wait in `group` (`None`: unknown, with
-    /// nobody to serve).
-    pub(super) fn position(&self, slot: Slot, group: GroupIdx) -> (u32, Option<u64>) {
+    /// nobody to serve), with the model's estimate before the group's factor (kept with
+    /// the first announcement to learn the factor from).
+    pub(super) fn told(&self, slot: Slot, group: GroupIdx) -> Told {
         let key = self.qkey(slot);
         let gs = &self.st.groups[group.ix()];
-        let pos = gs.ahead_of(&key) + 1;
-        (pos, self.call_ewt_ms(slot, group, pos))
+        let position = gs.ahead_of(&key) + 1;
+        let raw_ms = self.call_ewt_raw_ms(slot, group, position);
+        Told {
+            position,
+            raw_ms,
+            ewt_ms: raw_ms.map(|raw| self.calibrated(group, raw)),
+        }
     }
 
     pub(super) fn send_queue(&mut self, slot: Slot, group: GroupIdx) {
-        let (position, ewt) = self.position(slot, group);
-        let ewt_s = ewt.map(Timestamp::ms_to_secs_ceil);
+        let told = self.told(slot, group);
+        self.send_queue_told(slot, group, told);
+    }
+
+    /// The `queue` command with figures just computed (one estimate per entry).
+    fn send_queue_told(&mut self, slot: Slot, group: GroupIdx, told: Told) {
+        let Told {
+            position, ewt_ms, ..
+        } = told;
+        let ewt_s = ewt_ms.map(Timestamp::ms_to_secs_ceil);
         if self.call(slot).announced.is_none() {
-            self.note_first_announcement(slot, group, position, ewt_s);
+            self.note_first_announcement(slot, group, told);
         }
         let call = self.call(slot).id.clone();
         let group_id = self.site.group(group).id.clone();

@@ -178,7 +178,8 @@ pub(crate) struct GroupState {
     pub serving: Vec<(AgentIdx, u8)>,
     /// Moving average of handle time (talk + wrap-up), for the expected wait.
     pub aht_ms: f64,
-    /// Ring time and abandonment, for the expected wait (absent in old checkpoints).
+    /// Abandonment, the learned correction factor and the gap between entering calls, for
+    /// the expected wait and its Erlang C reference (absent in old checkpoints).
     #[serde(default)]
     pub learned: Learned,
     pub today: DayStats,
