@@ -155,7 +155,7 @@ fn two_platforms_at_once_each_get_their_calls() {
     p1.call(
         r#"{"ev":"call.arrived","call":"y1","to":"+4610100","from":"+4672","at":2300,"seq":3}"#,
         &[
-            r#"{"cmd":"queue","call":"y1","group":"sales","position":1,"ewt_s":180}"#,
+            r#"{"cmd":"queue","call":"y1","group":"sales","position":1,"ewt_s":200}"#,
             r#"{"cmd":"ok","seq":3}"#,
         ],
     );

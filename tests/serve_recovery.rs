@@ -66,7 +66,7 @@ fn kill_9_then_restart_continues_every_call_and_writes_each_record_once() {
     p.call(
         r#"{"ev":"call.arrived","call":"c3","to":"+4610100","from":"+4673","at":5000,"seq":6}"#,
         &[
-            r#"{"cmd":"queue","call":"c3","group":"sales","position":1,"ewt_s":90}"#,
+            r#"{"cmd":"queue","call":"c3","group":"sales","position":1,"ewt_s":198}"#,
             r#"{"cmd":"ok","seq":6}"#,
         ],
     );

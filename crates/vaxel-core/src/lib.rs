@@ -23,6 +23,6 @@ pub use error::EngineError;
 pub use input::{CallId, Input};
 pub use output::{
     Announced, CALLBACK_ACCEPTED_PROMPT, CallRecord, CallbackNote, Command, Outcome, Output,
-    RecordGroups,
+    RecordGroups, Repeated,
 };
 pub use time::Timestamp;

@@ -234,6 +234,28 @@ pub struct Announced {
     /// Expected wait until an agent answers, in whole seconds; `None` when the engine
     /// could not estimate it.
     pub ewt_s: Option<u64>,
+    /// The group at that moment, for the replay report's Erlang C reference: agents
+    /// logged in and not paused, the learned handle time and the mean time between calls
+    /// entering the group (ms; 0 = none yet). Not columns of `cdr.csv` (0 when read back
+    /// from one), so only a replay's report has the reference.
+    #[serde(default)]
+    pub staffed: u32,
+    #[serde(default)]
+    pub aht_ms: u64,
+    #[serde(default)]
+    pub gap_ms: u64,
+}
+
+/// A later announcement: the first one repeated during the wait (`announce_every_s`), with
+/// the position and expected wait as they were then, for the report's "later
+/// announcements" score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeated {
+    /// Time since the call entered the queue (`queued`), in ms.
+    pub after_ms: u64,
+    pub position: u32,
+    /// The remaining expected wait told then, in whole seconds (`None`: unknown).
+    pub ewt_s: Option<u64>,
 }
 
 /// The groups on a [`CallRecord`].
@@ -270,6 +292,10 @@ pub struct CallRecord {
     /// queued (answered at once, or ended before).
     #[serde(default)]
     pub announced: Option<Announced>,
+    /// The first repeated announcement, if the caller heard one (not a column of
+    /// `cdr.csv`: a replay's report scores it).
+    #[serde(default)]
+    pub repeated: Option<Repeated>,
 }
 
 /// One output of the engine.

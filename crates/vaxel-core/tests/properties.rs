@@ -1,7 +1,8 @@
 //! Property tests over random interleavings of every input, valid and invalid, with time
 //! jumps and time going backwards. Invariants: no panic; a refused input changes nothing;
 //! no agent holds two calls; every accepted call ends exactly once with one record;
-//! snapshot figures agree with the records; the same inputs give the same outputs.
+//! snapshot figures agree with the records; the same inputs give the same outputs; a call
+//! is offered a callback at most once, at entry or at a later announcement.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -53,6 +54,8 @@ ring_s = 10
 wrapup_s = 5
 max_no_answer = 2
 callback = { offer_when_ewt_over_s = 200 }
+queue_prompt = "queue-position"
+announce_every_s = 15
 overflow = [
   { when = "wait_over_s", value = 40, to = "group:b", mode = "expand" },
   { when = "queue_over", value = 4, to = "number:+46850899999" },
@@ -347,6 +350,27 @@ proptest! {
         let r = run(&site, &steps, None);
         // Every accepted call ended exactly once: one record per arrival.
         prop_assert_eq!(invariants::records_per_id(&r.outputs), r.arrivals);
+    }
+
+    #[test]
+    fn a_call_is_offered_a_callback_at_most_once(steps in steps()) {
+        let site = site();
+        let r = run(&site, &steps, None);
+        // Per call (an id is used again only after its record): offers so far.
+        let mut offers: BTreeMap<String, u32> = BTreeMap::new();
+        for o in &r.outputs {
+            match o {
+                Output::Command { command: vaxel_core::Command::OfferCallback { call, .. }, .. } => {
+                    let n = offers.entry(call.to_string()).or_default();
+                    *n += 1;
+                    prop_assert!(*n <= 1, "{call} offered a callback twice");
+                }
+                Output::Record(rec) => {
+                    offers.remove(&*rec.call_id);
+                }
+                Output::Command { .. } => {}
+            }
+        }
     }
 
     #[test]

@@ -327,6 +327,9 @@ impl<R: io::Read> CdrReader<R> {
                     csv.cell_err(c.announced_position.unwrap_or(0), "is too large".into())
                 })?,
                 ewt_s: csv.opt_u64(c.announced_ewt)?,
+                staffed: 0,
+                aht_ms: 0,
+                gap_ms: 0,
             }),
         };
         Ok(CallRecord {
@@ -348,6 +351,7 @@ impl<R: io::Read> CdrReader<R> {
             resolved: csv.opt_bool(c.resolved)?,
             callback,
             announced,
+            repeated: None,
         })
     }
 }
@@ -396,7 +400,11 @@ pub(crate) mod tests {
             announced: Some(Announced {
                 position: 3,
                 ewt_s: Some(45),
+                staffed: 0,
+                aht_ms: 0,
+                gap_ms: 0,
             }),
+            repeated: None,
         }
     }
 

@@ -77,6 +77,9 @@ impl Engine {
             deadline: None,
             ended: None,
             announced: None,
+            repeated: None,
+            told: None,
+            callback_offered: false,
         };
         let slot = match self.st.free.pop() {
             Some(s) => {

@@ -80,11 +80,16 @@ impl Engine {
         let wait = c.queued.map_or(0, |q| now.since(q));
         let callback = matches!(c.callback, CallbackNote::Accepted { .. });
         let serving = c.serving;
+        let told = c.told;
         self.leave_all_groups(slot, None);
         if let (Some(g), true) = (serving, first_answer) {
             if !callback {
                 // A caller who waited this long and stayed: censored patience.
                 self.st.groups[g.ix()].learned.observe_wait(wait, false);
+                // And how far the first estimate was: the expected wait's factor.
+                if let Some((at, told_ms)) = told {
+                    self.st.groups[at.ix()].learned.observe_told(told_ms, wait);
+                }
             }
             let today = &mut self.st.groups[g.ix()].today;
             today.answered += 1;

@@ -144,6 +144,7 @@ impl Engine {
             resolved: call.resolved,
             callback: call.callback,
             announced: call.announced,
+            repeated: call.repeated,
         };
         self.st.out.push_back(Output::Record(Box::new(record)));
     }

@@ -4,10 +4,11 @@
 //! quickly leaves at most one stale timer behind, not one per rule; a call offered straight
 //! to an agent arms none that would come due only after its ring (`arm_member_within`).
 
+use super::ewt::Told;
 use super::state::{CallState, Member, Slot};
 use super::timers::Timer;
 use super::{Engine, live_call};
-use crate::output::Command;
+use crate::output::{Command, Repeated};
 use crate::site::{Condition, Group, GroupIdx, Target};
 use crate::time::Timestamp;
 
@@ -194,7 +195,9 @@ impl Engine {
     }
 
     /// Plays the group's queue prompt with the current position and expected wait, and
-    /// sets the next announcement.
+    /// sets the next announcement. The first repeat is kept for the record (the report
+    /// scores it), and a caller whose expected wait has grown past the group's callback
+    /// threshold is offered a callback now (once per call: [`Engine::offer_callback`]).
     fn announce(&mut self, slot: Slot, group: GroupIdx) {
         let site = self.site.clone();
         let g = site.group(group);
@@ -202,19 +205,42 @@ impl Engine {
         if let Some(mm) = self.call_mut(slot).member_mut(group) {
             mm.next_announce = Some(now.plus_ms(g.announce_every_ms));
         }
-        self.play_queue_prompt(slot, group);
+        let Some((position, ewt)) = self.play_queue_prompt(slot, group, None) else {
+            return;
+        };
+        let call = self.call_mut(slot);
+        if call.repeated.is_none() {
+            call.repeated = Some(Repeated {
+                after_ms: call.queued.map_or(0, |q| now.since(q)),
+                position,
+                ewt_s: ewt.map(Timestamp::ms_to_secs_ceil),
+            });
+        }
+        if let Some(limit) = g.callback_offer_ewt_ms
+            && ewt.is_none_or(|e| e > limit)
+        {
+            self.offer_callback(slot, group);
+        }
     }
 
     /// Plays `group`'s queue prompt, if it has one, with the caller's position and expected
-    /// wait (left out when unknown).
-    pub(super) fn play_queue_prompt(&mut self, slot: Slot, group: GroupIdx) {
+    /// wait (left out when unknown; `known` if just computed). Gives the position and
+    /// expected wait (ms) of a caller on the line (`None` for a call not waiting as a
+    /// caller).
+    pub(super) fn play_queue_prompt(
+        &mut self,
+        slot: Slot,
+        group: GroupIdx,
+        known: Option<Told>,
+    ) -> Option<(u32, Option<u64>)> {
         let site = self.site.clone();
         let g = site.group(group);
         if self.call(slot).state != CallState::Queued {
-            return;
+            return None;
         }
+        let told = known.unwrap_or_else(|| self.told(slot, group));
+        let (position, ewt) = (told.position, told.ewt_ms);
         if let Some(prompt) = &g.queue_prompt {
-            let (position, ewt) = self.position(slot, group);
             let call = self.call(slot).id.clone();
             self.emit_for(
                 slot,
@@ -226,5 +252,6 @@ impl Engine {
                 },
             );
         }
+        Some((position, ewt))
     }
 }

@@ -199,11 +199,13 @@ impl Engine {
             .iter()
             .map(|g| GroupState::new(g, site.default_handle_ms))
             .collect();
+        self.index_serving();
     }
 
     /// Counts each group's staffed agents from the agents' own states (after a restore or
     /// a reload; from then on `set_status` keeps the counts).
     fn count_staffed(&mut self) {
+        self.index_serving();
         for gs in &mut self.st.groups {
             gs.staffed = 0;
         }

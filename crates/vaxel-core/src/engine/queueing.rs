@@ -1,11 +1,12 @@
 //! Queues and dispatch: a call entering a group, widening, overflow rules, max wait,
 //! announcements, callback offers, and the matching of waiting calls with free agents.
 
+use super::ewt::Told;
 use super::queues::{AgentFacts, IdleEntry, IdleKey, QKey, idle_key};
 use super::state::{Agent, CallState, Member, Slot, Status};
 use super::timers::Timer;
 use super::{Engine, EngineState};
-use crate::output::{Announced, CallbackNote, Command, Outcome};
+use crate::output::{CallbackNote, Command, Outcome};
 use crate::site::{
     AgentIdx, Condition, GroupIdx, LangPolicy, OverflowMode, SkillIdx, Strategy, Target, Text,
     skill_level,
@@ -150,7 +151,9 @@ impl Engine {
         });
         let state = call.state;
         if first_visit {
-            self.st.groups[group.ix()].today.offered += 1;
+            let gs = &mut self.st.groups[group.ix()];
+            gs.today.offered += 1;
+            gs.learned.observe_entry(now);
         }
         let offer_to = if state.in_queue() {
             self.pick_agent(slot, group, step)
@@ -186,7 +189,9 @@ impl Engine {
         let gs = &self.st.groups[group.ix()];
         let closed = g.calendar.is_some_and(|c| !self.is_open_peek(c));
         let ahead = gs.waiting().saturating_sub(1);
-        let ewt = gs.ewt_ms(ahead + 1);
+        // The caller's own place, which a higher priority puts ahead of others.
+        let told = self.told(slot, group);
+        let ewt = told.ewt_ms;
         let staffed = gs.staffed();
         let matched = g.overflow.iter().position(|r| match r.when {
             Condition::WaitOver(ms) => ms == 0,
@@ -211,10 +216,10 @@ impl Engine {
             self.hang_up_and_finish(slot, None, Outcome::Closed);
             return;
         }
-        self.send_queue(slot, group);
+        self.send_queue_told(slot, group, told);
         if g.announce_every_ms == 0 {
             // "Only when the call enters the queue": once, now.
-            self.play_queue_prompt(slot, group);
+            let _ = self.play_queue_prompt(slot, group, Some(told));
         }
         if let Some(r) = matched {
             self.apply_rule(slot, group, r, depth);
@@ -240,20 +245,35 @@ impl Engine {
     }
 
     /// The call's position (1 = next) and expected wait in `group` (`None`: unknown, with
-    /// nobody to serve).
-    pub(super) fn position(&self, slot: Slot, group: GroupIdx) -> (u32, Option<u64>) {
+    /// nobody to serve), with the model's estimate before the group's factor (kept with
+    /// the first announcement to learn the factor from).
+    pub(super) fn told(&self, slot: Slot, group: GroupIdx) -> Told {
         let key = self.qkey(slot);
         let gs = &self.st.groups[group.ix()];
-        let pos = gs.ahead_of(&key) + 1;
-        (pos, gs.ewt_ms(pos))
+        let position = gs.ahead_of(&key) + 1;
+        let raw_ms = self.call_ewt_raw_ms(slot, group, position);
+        Told {
+            position,
+            raw_ms,
+            ewt_ms: raw_ms.map(|raw| self.calibrated(group, raw)),
+        }
     }
 
     pub(super) fn send_queue(&mut self, slot: Slot, group: GroupIdx) {
-        let (position, ewt) = self.position(slot, group);
-        let ewt_s = ewt.map(Timestamp::ms_to_secs_ceil);
-        let c = self.call_mut(slot);
-        c.announced.get_or_insert(Announced { position, ewt_s });
-        let call = c.id.clone();
+        let told = self.told(slot, group);
+        self.send_queue_told(slot, group, told);
+    }
+
+    /// The `queue` command with figures just computed (one estimate per entry).
+    fn send_queue_told(&mut self, slot: Slot, group: GroupIdx, told: Told) {
+        let Told {
+            position, ewt_ms, ..
+        } = told;
+        let ewt_s = ewt_ms.map(Timestamp::ms_to_secs_ceil);
+        if self.call(slot).announced.is_none() {
+            self.note_first_announcement(slot, group, told);
+        }
+        let call = self.call(slot).id.clone();
         let group_id = self.site.group(group).id.clone();
         self.emit_for(
             slot,
@@ -616,6 +636,7 @@ impl Engine {
     pub(super) fn offer_callback(&mut self, slot: Slot, group: GroupIdx) {
         let call = self.call(slot);
         if call.callback != CallbackNote::None
+            || call.callback_offered
             || call.offering.is_some()
             || call.state != CallState::Queued
             || !super::arrival::is_e164(&call.from)
@@ -624,7 +645,9 @@ impl Engine {
         }
         let prompt: Text = self.site.group(group).callback_prompt.clone();
         let id = call.id.clone();
-        self.call_mut(slot).offering = Some(group);
+        let call = self.call_mut(slot);
+        call.offering = Some(group);
+        call.callback_offered = true;
         self.emit_for(slot, Command::OfferCallback { call: id, prompt });
     }
 

@@ -3,7 +3,7 @@
 //! arrival or a freed agent costs O(log n) whatever the queue length, and the order is total (ties broken by arrival sequence and agent index), so
 //! decisions never depend on hash order.
 
-use super::ewt::{Learned, expected_wait_ms};
+use super::ewt::Learned;
 use super::rank_set::RankSet;
 use super::state::Slot;
 use crate::site::{AgentIdx, Group, Strategy};
@@ -172,9 +172,14 @@ pub(crate) struct GroupState {
     /// and most agents serve several groups. Not saved: counted again on restore.
     #[serde(skip)]
     pub staffed: u32,
+    /// The agents serving the group and the widen step each qualifies at (derived from
+    /// the site, for the expected wait; not saved).
+    #[serde(skip)]
+    pub serving: Vec<(AgentIdx, u8)>,
     /// Moving average of handle time (talk + wrap-up), for the expected wait.
     pub aht_ms: f64,
-    /// Ring time and abandonment, for the expected wait (absent in old checkpoints).
+    /// Abandonment, the learned correction factor and the gap between entering calls, for
+    /// the expected wait and its Erlang C reference (absent in old checkpoints).
     #[serde(default)]
     pub learned: Learned,
     pub today: DayStats,
@@ -187,6 +192,7 @@ impl GroupState {
             queues: vec![RankSet::default(); steps],
             idle: vec![IdleSet::default(); steps],
             staffed: 0,
+            serving: Vec::new(),
             aht_ms: default_handle_ms as f64,
             learned: Learned::default(),
             today: DayStats::default(),
@@ -215,14 +221,6 @@ impl GroupState {
             })
             .sum();
         u32::try_from(n).unwrap_or(u32::MAX)
-    }
-
-    /// Expected wait of the caller at `position` (1 = next; see [`expected_wait_ms`]);
-    /// unknown (`None`) when nobody serving the group is logged in and unpaused, since no
-    /// estimate of when someone comes is honest then. Documented in docs/engine.md; its
-    /// accuracy is measured against replays.
-    pub(crate) fn ewt_ms(&self, position: u32) -> Option<u64> {
-        expected_wait_ms(self.staffed, self.aht_ms, &self.learned, position)
     }
 
     /// Folds a finished handle time into the moving average (weight 1/20 for the newest).
@@ -282,6 +280,7 @@ mod tests {
             queues: vec![RankSet::default()],
             idle: vec![IdleSet::default()],
             staffed: 0,
+            serving: Vec::new(),
             aht_ms: 120_000.0,
             learned: Learned::default(),
             today: DayStats::default(),

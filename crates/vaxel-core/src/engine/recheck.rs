@@ -139,7 +139,7 @@ impl Engine {
             let gs = &self.st.groups[group.ix()];
             let staffed = gs.staffed() > 0;
             let position = gs.ahead_of(&self.qkey(slot)) + 1;
-            let ewt = gs.ewt_ms(position);
+            let ewt = self.call_ewt_ms(slot, group, position);
             let fired = self.call(slot).member(group).map_or(0, |m| m.fired);
             let state = self.call(slot).state;
             let rule = g.overflow.iter().enumerate().position(|(i, r)| {

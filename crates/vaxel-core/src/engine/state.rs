@@ -2,7 +2,7 @@
 //! modules named for them (`arrival`, `queueing`, `agents`, `calls`, `finish`).
 
 use crate::input::CallId;
-use crate::output::{Announced, CallbackNote, Outcome};
+use crate::output::{Announced, CallbackNote, Outcome, Repeated};
 use crate::site::{AgentIdx, EntryIdx, GroupIdx, MenuIdx, Text};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -119,6 +119,17 @@ pub(crate) struct Call {
     /// Absent in checkpoints written before it existed.
     #[serde(default)]
     pub announced: Option<Announced>,
+    /// The first repeated announcement (for the record), if one was made.
+    #[serde(default)]
+    pub repeated: Option<Repeated>,
+    /// The group of the first announcement and the model's estimate then, before the
+    /// learned factor: scored against the real wait when the call is answered, which is
+    /// how the factor is learned (docs/engine.md "Expected wait").
+    #[serde(default)]
+    pub told: Option<(GroupIdx, u64)>,
+    /// A callback was offered (at most once per call, however the wait goes on).
+    #[serde(default)]
+    pub callback_offered: bool,
 }
 
 impl Call {

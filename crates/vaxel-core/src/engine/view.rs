@@ -62,7 +62,12 @@ impl Engine {
                     oldest_wait_s: gs
                         .oldest_place()
                         .map_or(0.0, |p| now.since(Timestamp(p)) as f64 / 1000.0),
-                    ewt_s: gs.ewt_ms(gs.waiting() + 1).map(Timestamp::ms_to_secs_ceil),
+                    ewt_s: self
+                        .newcomer_ewt_ms(
+                            GroupIdx(u32::try_from(i).unwrap_or(u32::MAX)),
+                            gs.waiting() + 1,
+                        )
+                        .map(Timestamp::ms_to_secs_ceil),
                     agents,
                     today,
                     wallboard: site

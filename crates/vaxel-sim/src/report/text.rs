@@ -100,6 +100,23 @@ pub(super) fn ewt_rows(e: &EwtAccuracy) -> Vec<Vec<String>> {
             .map(|(k, s)| ewt_row(&format!("position {k}"), s)),
     );
     rows.push(ewt_row("total", &e.total));
+    // The Erlang C reference on the same callers, and the first repeated announcement
+    // (against the wait still to come), by position where they have calls.
+    for (name, scored) in [
+        ("Erlang C", &e.erlang_c),
+        ("Erlang C from load", &e.erlang_c_load),
+        ("first repeat", &e.repeated),
+    ] {
+        rows.extend(
+            scored
+                .positions
+                .0
+                .iter()
+                .filter(|(_, s)| s.answered + s.abandoned + s.unknown > 0)
+                .map(|(k, s)| ewt_row(&format!("{name}, position {k}"), s)),
+        );
+        rows.push(ewt_row(&format!("{name}, total"), &scored.total));
+    }
     rows
 }
 
