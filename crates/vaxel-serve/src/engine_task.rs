@@ -942,6 +942,7 @@ impl EngineTask {
                     self.observer.record(&r);
                     self.round.records.push(*r);
                 }
+                Output::Event(_) => {}
             }
         }
     }

@@ -15,6 +15,7 @@ impl Engine {
     pub(super) fn set_status(&mut self, agent: AgentIdx, status: Status) {
         let now = self.st.now;
         let a = &mut self.st.agents[agent.ix()];
+        let logged = self.events.then(|| (a.status.clone(), a.since));
         let old = a.view_state();
         a.status = status;
         a.nonce = a.nonce.wrapping_add(1);
@@ -34,6 +35,9 @@ impl Engine {
                     }
                 }
             }
+        }
+        if let Some((old, since)) = logged {
+            self.ev_status(agent, &old, since);
         }
     }
 
