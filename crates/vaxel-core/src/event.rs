@@ -67,9 +67,12 @@ impl EndedBy {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
-    /// The call joined `group`'s queue at `position` (1 when offered to a free agent at once).
+    /// The call joined `group`'s queue at `position` (1 when offered to a free agent at
+    /// once); `from` is the caller's number (empty when withheld), for tools that show it
+    /// per queue entry (queue_log's ENTERQUEUE).
     Queued {
         position: u32,
+        from: Text,
     },
     /// A position / expected-wait announcement (the `queue` command or a queue prompt).
     Announced {
@@ -93,15 +96,19 @@ pub enum EventKind {
         talk_ms: u64,
     },
     /// An overflow rule (`rule`: `overflow.N`, 1-based, or `max_wait`) sent the call from
-    /// `group` out of the site's groups (`to`: `number:…`, `menu:…`).
+    /// `group`, where it was at `position`, out of the site's groups (`to`: `number:…`,
+    /// `menu:…`).
     Overflowed {
         to: Text,
         rule: Text,
+        position: u32,
     },
-    /// A rule moved the call from `group` to the group `to` (it left `group`).
+    /// A rule moved the call from `group` (at `position`) to the group `to` (it left
+    /// `group`).
     Moved {
         to: Text,
         rule: Text,
+        position: u32,
     },
     /// A rule let the call wait in the group `to` as well (it stays in `group`).
     Expanded {
@@ -117,7 +124,11 @@ pub enum EventKind {
     /// `agent` put the call back in `group`'s queue.
     Requeued,
     CallbackOffered,
-    CallbackAccepted,
+    /// The caller accepted a callback and left the line; `position` is its place then (it
+    /// keeps it for the dial back).
+    CallbackAccepted {
+        position: u32,
+    },
     CallbackDeclined,
     /// The `attempt`-th dial of an accepted callback, bridged to `agent`.
     CallbackDialled {
@@ -197,7 +208,7 @@ impl EventKind {
             EventKind::Unparked => 11,
             EventKind::Requeued => 12,
             EventKind::CallbackOffered => 13,
-            EventKind::CallbackAccepted => 14,
+            EventKind::CallbackAccepted { .. } => 14,
             EventKind::CallbackDeclined => 15,
             EventKind::CallbackDialled { .. } => 16,
             EventKind::CallbackResult { .. } => 17,

@@ -1,7 +1,7 @@
 //! The event log (`events.csv`, docs/formats.md): one line per [`Event`], in the order the
 //! engine emitted them (time order).
 //!
-//! `time,event,call_id,agent,group,position,orig_position,wait_s,ring_s,talk_s,wrapup_s,ewt_s,to,rule,reason,outcome,ended_by,attempt,connected`
+//! `time,event,call_id,from,agent,group,position,orig_position,wait_s,ring_s,talk_s,wrapup_s,ewt_s,to,rule,reason,outcome,ended_by,attempt,connected`
 //!
 //! One flat table with a fixed column list, so that BI tools and spreadsheets read it as
 //! they read the call records: every event fills the columns it has and leaves the others
@@ -21,10 +21,11 @@ use vaxel_core::site::Text;
 use vaxel_core::{EndedBy, Event, EventKind, Outcome};
 
 /// The event log's columns, in order.
-pub const EVENT_COLUMNS: [&str; 19] = [
+pub const EVENT_COLUMNS: [&str; 20] = [
     "time",
     "event",
     "call_id",
+    "from",
     "agent",
     "group",
     "position",
@@ -44,29 +45,39 @@ pub const EVENT_COLUMNS: [&str; 19] = [
 ];
 
 // Column indices, for the writer's row and the reader.
-const POSITION: usize = 5;
-const ORIG_POSITION: usize = 6;
-const WAIT: usize = 7;
-const RING: usize = 8;
-const TALK: usize = 9;
-const WRAPUP: usize = 10;
-const EWT: usize = 11;
-const TO: usize = 12;
-const RULE: usize = 13;
-const REASON: usize = 14;
-const OUTCOME: usize = 15;
-const ENDED_BY: usize = 16;
-const ATTEMPT: usize = 17;
-const CONNECTED: usize = 18;
+const TIME: usize = 0;
+const EVENT: usize = 1;
+const CALL: usize = 2;
+const FROM: usize = 3;
+const AGENT: usize = 4;
+const GROUP: usize = 5;
+const POSITION: usize = 6;
+const ORIG_POSITION: usize = 7;
+const WAIT: usize = 8;
+const RING: usize = 9;
+const TALK: usize = 10;
+const WRAPUP: usize = 11;
+const EWT: usize = 12;
+const TO: usize = 13;
+const RULE: usize = 14;
+const REASON: usize = 15;
+const OUTCOME: usize = 16;
+const ENDED_BY: usize = 17;
+const ATTEMPT: usize = 18;
+const CONNECTED: usize = 19;
+const N: usize = EVENT_COLUMNS.len();
 
-/// The cells an event fills past the first five, as text.
-fn cells(kind: &EventKind, row: &mut [String; 19]) {
-    let num = |row: &mut [String; 19], i: usize, n: u64| {
+/// The cells of an event's kind, as text.
+fn cells(kind: &EventKind, row: &mut [String; N]) {
+    let num = |row: &mut [String; N], i: usize, n: u64| {
         let _ = write!(row[i], "{n}");
     };
-    let dur = |row: &mut [String; 19], i: usize, ms: u64| write_duration_s(ms, &mut row[i]);
+    let dur = |row: &mut [String; N], i: usize, ms: u64| write_duration_s(ms, &mut row[i]);
     match kind {
-        EventKind::Queued { position } => num(row, POSITION, u64::from(*position)),
+        EventKind::Queued { position, from } => {
+            num(row, POSITION, u64::from(*position));
+            row[FROM].push_str(from);
+        }
         EventKind::Announced { position, ewt_s } => {
             num(row, POSITION, u64::from(*position));
             if let Some(e) = ewt_s {
@@ -79,12 +90,16 @@ fn cells(kind: &EventKind, row: &mut [String; 19]) {
             dur(row, RING, *ring_ms);
         }
         EventKind::TalkEnded { talk_ms } => dur(row, TALK, *talk_ms),
-        EventKind::Overflowed { to, rule }
-        | EventKind::Moved { to, rule }
-        | EventKind::Expanded { to, rule } => {
+        EventKind::Overflowed { to, rule, position } | EventKind::Moved { to, rule, position } => {
+            row[TO].push_str(to);
+            row[RULE].push_str(rule);
+            num(row, POSITION, u64::from(*position));
+        }
+        EventKind::Expanded { to, rule } => {
             row[TO].push_str(to);
             row[RULE].push_str(rule);
         }
+        EventKind::CallbackAccepted { position } => num(row, POSITION, u64::from(*position)),
         EventKind::Transferred { to } => row[TO].push_str(to),
         EventKind::CallbackDialled { attempt } => num(row, ATTEMPT, u64::from(*attempt)),
         EventKind::CallbackResult { connected } => {
@@ -112,7 +127,6 @@ fn cells(kind: &EventKind, row: &mut [String; 19]) {
         | EventKind::Unparked
         | EventKind::Requeued
         | EventKind::CallbackOffered
-        | EventKind::CallbackAccepted
         | EventKind::CallbackDeclined
         | EventKind::Login
         | EventKind::Logout
@@ -126,7 +140,7 @@ pub struct EventWriter<W: io::Write> {
     out: CsvOut<W>,
     fmt: TimeFormatter,
     /// Reused for every row.
-    row: [String; 19],
+    row: [String; N],
 }
 
 impl<W: io::Write> std::fmt::Debug for EventWriter<W> {
@@ -185,11 +199,11 @@ impl<W: io::Write> EventWriter<W> {
         for c in &mut self.row {
             c.clear();
         }
-        self.fmt.write(e.at, &mut self.row[0]);
-        self.row[1].push_str(e.kind.name());
-        self.row[2].push_str(e.call.as_deref().unwrap_or(""));
-        self.row[3].push_str(e.agent.as_deref().unwrap_or(""));
-        self.row[4].push_str(e.group.as_deref().unwrap_or(""));
+        self.fmt.write(e.at, &mut self.row[TIME]);
+        self.row[EVENT].push_str(e.kind.name());
+        self.row[CALL].push_str(e.call.as_deref().unwrap_or(""));
+        self.row[AGENT].push_str(e.agent.as_deref().unwrap_or(""));
+        self.row[GROUP].push_str(e.group.as_deref().unwrap_or(""));
         cells(&e.kind, &mut self.row);
         for c in &self.row {
             self.out.field(c)?;
@@ -211,7 +225,7 @@ impl<W: io::Write> EventWriter<W> {
 /// required: the format has one column list.
 pub struct EventReader<R: io::Read> {
     csv: CsvIn<R>,
-    cols: [usize; 19],
+    cols: [usize; N],
 }
 
 impl<R: io::Read> std::fmt::Debug for EventReader<R> {
@@ -238,7 +252,7 @@ impl<R: io::Read> EventReader<R> {
     /// Reads the header. `file` is the name errors give.
     pub fn new(reader: R, file: impl Into<String>) -> Result<Self, SimError> {
         let csv = CsvIn::new(reader, file.into())?;
-        let mut cols = [0; 19];
+        let mut cols = [0; N];
         for (i, name) in EVENT_COLUMNS.iter().enumerate() {
             cols[i] = csv.require(name)?;
         }
@@ -269,11 +283,12 @@ impl<R: io::Read> EventReader<R> {
     }
 
     fn parse_row(&self) -> Result<Event, SimError> {
-        let name_ix = self.cols[1];
+        let name_ix = self.cols[EVENT];
         let name = crate::csvio::trim(self.csv.cell(Some(name_ix)));
         let kind = match name {
             "queued" => EventKind::Queued {
                 position: self.u32(POSITION)?,
+                from: self.text(FROM).unwrap_or_else(|| Arc::from("")),
             },
             "announced" => EventKind::Announced {
                 position: self.u32(POSITION)?,
@@ -293,8 +308,16 @@ impl<R: io::Read> EventReader<R> {
             "overflowed" | "moved" | "expanded" => {
                 let (to, rule) = (self.need_text(TO)?, self.need_text(RULE)?);
                 match name {
-                    "overflowed" => EventKind::Overflowed { to, rule },
-                    "moved" => EventKind::Moved { to, rule },
+                    "overflowed" => EventKind::Overflowed {
+                        to,
+                        rule,
+                        position: self.u32(POSITION)?,
+                    },
+                    "moved" => EventKind::Moved {
+                        to,
+                        rule,
+                        position: self.u32(POSITION)?,
+                    },
                     _ => EventKind::Expanded { to, rule },
                 }
             }
@@ -305,7 +328,9 @@ impl<R: io::Read> EventReader<R> {
             "unparked" => EventKind::Unparked,
             "requeued" => EventKind::Requeued,
             "callback_offered" => EventKind::CallbackOffered,
-            "callback_accepted" => EventKind::CallbackAccepted,
+            "callback_accepted" => EventKind::CallbackAccepted {
+                position: self.u32(POSITION)?,
+            },
             "callback_declined" => EventKind::CallbackDeclined,
             "callback_dialled" => EventKind::CallbackDialled {
                 attempt: self.u32(ATTEMPT)?,
@@ -359,10 +384,10 @@ impl<R: io::Read> EventReader<R> {
             }
         };
         Ok(Event {
-            at: self.csv.timestamp(self.cols[0])?,
-            call: self.text(2),
-            agent: self.text(3),
-            group: self.text(4),
+            at: self.csv.timestamp(self.cols[TIME])?,
+            call: self.text(CALL),
+            agent: self.text(AGENT),
+            group: self.text(GROUP),
             kind,
         })
     }
@@ -398,7 +423,10 @@ mod tests {
     fn every_kind_round_trips() {
         let t = |s: &str| -> Text { Arc::from(s) };
         let all = vec![
-            EventKind::Queued { position: 3 },
+            EventKind::Queued {
+                position: 3,
+                from: t("+4671"),
+            },
             EventKind::Announced {
                 position: 2,
                 ewt_s: Some(40),
@@ -417,10 +445,12 @@ mod tests {
             EventKind::Overflowed {
                 to: t("number:+4681"),
                 rule: t("overflow.1"),
+                position: 2,
             },
             EventKind::Moved {
                 to: t("g2"),
                 rule: t("max_wait"),
+                position: 1,
             },
             EventKind::Expanded {
                 to: t("g3"),
@@ -431,7 +461,7 @@ mod tests {
             EventKind::Unparked,
             EventKind::Requeued,
             EventKind::CallbackOffered,
-            EventKind::CallbackAccepted,
+            EventKind::CallbackAccepted { position: 4 },
             EventKind::CallbackDeclined,
             EventKind::CallbackDialled { attempt: 2 },
             EventKind::CallbackResult { connected: false },
@@ -471,7 +501,7 @@ mod tests {
     #[test]
     fn a_bad_cell_names_line_and_column() {
         let text = format!(
-            "{}\n2026-03-02T08:00:00Z,no_answer,c1,a1,g,,,,soon,,,,,,,,,,\n",
+            "{}\n2026-03-02T08:00:00Z,no_answer,c1,,a1,g,,,,soon,,,,,,,,,,\n",
             EVENT_COLUMNS.join(",")
         );
         let err = EventReader::new(text.as_bytes(), "e.csv")
@@ -480,6 +510,6 @@ mod tests {
             .unwrap()
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("e.csv:2: column 9 (ring_s)"), "{err}");
+        assert!(err.starts_with("e.csv:2: column 10 (ring_s)"), "{err}");
     }
 }

@@ -10,6 +10,7 @@
 //! - [`cdr`]: `cdr.csv`, one record per call ([`CdrWriter`], [`CdrReader`]).
 //! - [`events`]: `events.csv`, the event log of calls and agents ([`EventWriter`],
 //!   [`EventReader`]).
+//! - [`queue_log`]: the event log as Asterisk's `queue_log` (`vaxel export`).
 //! - [`report`]: the replay report (JSON and text) and supervisors' breakdowns.
 //! - [`replay`]: the engine in simulated time, with simulated callers and agents.
 //! - [`erlang`]: Erlang B, C and A; [`staffing`]: the agents a load needs.
@@ -25,6 +26,7 @@ mod error;
 pub mod events;
 pub mod generate;
 mod in_flight;
+pub mod queue_log;
 pub mod replay;
 pub mod report;
 pub mod roster;

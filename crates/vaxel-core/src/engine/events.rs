@@ -47,12 +47,9 @@ impl Engine {
             return;
         }
         let (position, _) = self.position(slot, group);
-        self.push_event(
-            Some(slot),
-            None,
-            Some(group),
-            EventKind::Queued { position },
-        );
+        let from = self.call(slot).from.clone();
+        let kind = EventKind::Queued { position, from };
+        self.push_event(Some(slot), None, Some(group), kind);
     }
 
     #[inline]
@@ -95,6 +92,25 @@ impl Engine {
         if self.events {
             self.push_event(Some(slot), agent, group, kind());
         }
+    }
+
+    /// The caller answered a callback offer (before the call leaves the line).
+    #[inline]
+    pub(super) fn ev_callback_answer(&mut self, slot: Slot, accept: bool) {
+        if !self.events {
+            return;
+        }
+        let group = self.call(slot).offering;
+        let kind = if accept {
+            let position = match self.call(slot).members.first() {
+                Some(m) => self.position(slot, m.group).0,
+                None => 0,
+            };
+            EventKind::CallbackAccepted { position }
+        } else {
+            EventKind::CallbackDeclined
+        };
+        self.push_event(Some(slot), None, group, kind);
     }
 
     /// How long `agent`'s phone has rung (its status is still `Ringing`).
@@ -144,22 +160,25 @@ impl Engine {
             Some(r) => format!("overflow.{}", r + 1).into(),
             None => "max_wait".into(),
         };
+        let position = self.position(slot, from).0;
         let kind = match target {
             Target::Group(t) => {
                 let to = self.site.group(*t).id.clone();
                 if expand {
                     EventKind::Expanded { to, rule }
                 } else {
-                    EventKind::Moved { to, rule }
+                    EventKind::Moved { to, rule, position }
                 }
             }
             Target::Number(n) => EventKind::Overflowed {
                 to: format!("number:{n}").into(),
                 rule,
+                position,
             },
             Target::Menu(m) => EventKind::Overflowed {
                 to: format!("menu:{}", self.site.menus[m.ix()].id).into(),
                 rule,
+                position,
             },
             // A callback offer has its own event.
             Target::Callback => return,

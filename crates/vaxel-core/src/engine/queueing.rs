@@ -643,14 +643,7 @@ impl Engine {
 
     /// The caller's answer to a callback offer. Accepted: the line is freed, the place kept.
     pub(super) fn callback_answer(&mut self, slot: Slot, accept: bool) {
-        let group = self.call(slot).offering;
-        self.ev_in(slot, None, group, || {
-            if accept {
-                EventKind::CallbackAccepted
-            } else {
-                EventKind::CallbackDeclined
-            }
-        });
+        self.ev_callback_answer(slot, accept);
         let call = self.call_mut(slot);
         call.offering = None;
         if !accept {
