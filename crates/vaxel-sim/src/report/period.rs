@@ -8,7 +8,6 @@
 //! records by their arrival.
 
 use super::LocalClock;
-use crate::cdr::CdrReader;
 use crate::error::SimError;
 use jiff::civil::Date;
 use std::io;
@@ -143,11 +142,11 @@ const SKIPPED_SHOWN: usize = 5;
 /// Passes every record of `reader` to `each`. A damaged line (a cell or a row the format
 /// refuses) stops the reading with its error (file, line and column), or with
 /// `skip_bad` is counted in `skipped` and passed over. A read error always stops.
-pub fn feed<R: io::Read>(
-    reader: CdrReader<R>,
+pub fn feed<T>(
+    reader: impl Iterator<Item = Result<T, SimError>>,
     skip_bad: bool,
     skipped: &mut Skipped,
-    mut each: impl FnMut(&CallRecord),
+    mut each: impl FnMut(&T),
 ) -> Result<(), SimError> {
     for item in reader {
         match item {
@@ -205,6 +204,7 @@ impl Splitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cdr::CdrReader;
     use crate::cdr::tests::record;
     use jiff::civil::date;
     use vaxel_core::Timestamp;

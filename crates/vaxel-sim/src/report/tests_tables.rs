@@ -159,6 +159,7 @@ fn document(baseline: bool) -> SupervisorReport {
         to: Some("2026-03-02".into()),
         missing_days: vec!["2026-03-03".into()],
         report,
+        agents: None,
     };
     let after = with_tables(&sample(), 60);
     let before = with_tables(&sample()[..6], 60);
