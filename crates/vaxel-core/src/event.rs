@@ -229,32 +229,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_match_serde_spelling() {
-        let k = EventKind::NoAnswer { ring_ms: 1 };
-        let json = serde_json_free_name(&k);
-        assert_eq!(json, k.name());
-    }
-
-    /// The variant name serde gives, without a JSON dependency in the core: the Debug
-    /// name in snake case.
-    fn serde_json_free_name(k: &EventKind) -> String {
-        let dbg = format!("{k:?}");
-        let head: String = dbg.chars().take_while(|c| c.is_alphanumeric()).collect();
-        let mut out = String::new();
-        for (i, c) in head.chars().enumerate() {
-            if c.is_uppercase() {
-                if i > 0 {
-                    out.push('_');
-                }
-                out.extend(c.to_lowercase());
-            } else {
-                out.push(c);
-            }
-        }
-        out
-    }
-
-    #[test]
     fn ended_by_round_trips() {
         for b in EndedBy::ALL {
             assert_eq!(EndedBy::parse(b.as_str()), Some(b));
