@@ -109,7 +109,7 @@ fn second_half(p: &mut Client) {
 /// Runs both halves on a fresh data dir; with `crash`, the daemon is killed with SIGKILL
 /// between them and the event log is damaged (its last line torn, as a crash mid-write
 /// leaves it) before the restart.
-fn run(name: &str, crash: bool) -> Vec<(String, Vec<u8>)> {
+fn run(name: &str, crash: bool) -> (Vec<(String, Vec<u8>)>, PathBuf, PathBuf) {
     let dir = temp_dir(name);
     let site = write_site(&dir, SITE);
     let data = dir.join("data");
@@ -139,13 +139,13 @@ fn run(name: &str, crash: bool) -> Vec<(String, Vec<u8>)> {
     wait_records(&data, |r| r.len() >= 3);
     drop(p);
     assert!(d.term().success());
-    event_files(&data)
+    (event_files(&data), site, data)
 }
 
 #[test]
 fn the_event_log_after_a_kill_9_equals_an_uninterrupted_runs() {
-    let whole = run("events-whole", false);
-    let crashed = run("events-crash", true);
+    let (whole, site, data) = run("events-whole", false);
+    let (crashed, _, _) = run("events-crash", true);
     assert_eq!(whole.len(), 1, "one day's file: {whole:?}");
     let text = String::from_utf8_lossy(&whole[0].1).into_owned();
     for kind in [
@@ -176,4 +176,30 @@ fn the_event_log_after_a_kill_9_equals_an_uninterrupted_runs() {
             .map(|(n, b)| (n.clone(), String::from_utf8_lossy(b).into_owned()))
             .collect::<Vec<_>>()
     );
+
+    // The data dir's event log as Asterisk's queue_log.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vaxel"));
+    cmd.arg("export")
+        .args(["--format", "queue_log", "--config"]);
+    cmd.arg(&site).arg("--data-dir").arg(&data);
+    cmd.args(["--from", "1970-01-01", "--to", "1970-01-01"]);
+    let out = serve_support::output_within(&mut cmd, std::time::Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ql = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "2|c1|sales|NONE|ENTERQUEUE||+4671|1",
+        "3|c1|sales|a1|CONNECT|1|c1-a1|1",
+        "6|c1|sales|a1|COMPLETECALLER|1|3|1",
+        "7|c3|sales|a1|RINGNOANSWER|1100",
+        "8|c2|sales|a2|COMPLETEAGENT|3|1|1",
+        "9|c3|sales|NONE|ABANDON|1|1|4",
+        "10|NONE|NONE|a1|PAUSEALL|lunch",
+        "11|NONE|NONE|a1|AGENTLOGOFF||10",
+    ] {
+        assert!(ql.lines().any(|l| l == line), "no {line:?} in:\n{ql}");
+    }
 }
