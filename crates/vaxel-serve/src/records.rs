@@ -30,6 +30,8 @@ pub trait DayLog {
     type Writer: RowWriter<Self::Row>;
     /// `cdr-` or `events-`: the file of day D is `{PREFIX}D.csv`.
     const PREFIX: &'static str;
+    /// What the files hold, for log messages (`call-record`, `event-log`).
+    const WHAT: &'static str;
     /// The time whose local day files the row.
     fn at(row: &Self::Row) -> Timestamp;
     /// A writer for a new file (`header` empty: it writes the header) or one that has its
@@ -56,6 +58,7 @@ impl DayLog for Cdr {
     type Row = CallRecord;
     type Writer = CdrWriter<Sink>;
     const PREFIX: &'static str = "cdr-";
+    const WHAT: &'static str = "call-record";
     fn at(row: &CallRecord) -> Timestamp {
         row.ended
     }
@@ -91,6 +94,7 @@ impl DayLog for Events {
     type Row = Event;
     type Writer = EventWriter<Sink>;
     const PREFIX: &'static str = "events-";
+    const WHAT: &'static str = "event-log";
     fn at(row: &Event) -> Timestamp {
         row.at
     }
@@ -170,7 +174,8 @@ pub fn repair<L: DayLog>(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<u
             tracing::warn!(
                 file = %path.display(),
                 bytes = data.len() - keep,
-                "dropped a torn last line of a call-record or event-log file"
+                "dropped a torn last line of a {} file",
+                L::WHAT
             );
             cut += (data.len() - keep) as u64;
         }

@@ -353,7 +353,8 @@ fn write_missing<L: DayLog>(
     if !rebuilt.is_empty() {
         tracing::warn!(
             files = rebuilt.join(", "),
-            "call-record or event-log files missing (deleted, or a crash before they were made): rebuilt from the journal"
+            "{} files missing (deleted, or a crash before they were made): rebuilt from the journal",
+            L::WHAT
         );
     }
     Ok((recs, missing))
