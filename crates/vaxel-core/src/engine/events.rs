@@ -23,6 +23,7 @@ impl Engine {
         self.events
     }
 
+    #[inline(never)]
     fn push_event(
         &mut self,
         call: Option<Slot>,
@@ -43,9 +44,13 @@ impl Engine {
     /// The call joined `group` (before it is offered or announced).
     #[inline]
     pub(super) fn ev_queued(&mut self, slot: Slot, group: GroupIdx) {
-        if !self.events {
-            return;
+        if self.events {
+            self.ev_queued_now(slot, group);
         }
+    }
+
+    #[inline(never)]
+    fn ev_queued_now(&mut self, slot: Slot, group: GroupIdx) {
         let (position, _) = self.position(slot, group);
         let from = self.call(slot).from.clone();
         let kind = EventKind::Queued { position, from };
@@ -97,9 +102,13 @@ impl Engine {
     /// The caller answered a callback offer (before the call leaves the line).
     #[inline]
     pub(super) fn ev_callback_answer(&mut self, slot: Slot, accept: bool) {
-        if !self.events {
-            return;
+        if self.events {
+            self.ev_callback_answer_now(slot, accept);
         }
+    }
+
+    #[inline(never)]
+    fn ev_callback_answer_now(&mut self, slot: Slot, accept: bool) {
         let group = self.call(slot).offering;
         let kind = if accept {
             let position = match self.call(slot).members.first() {
@@ -126,20 +135,30 @@ impl Engine {
     #[inline]
     pub(super) fn ev_no_answer(&mut self, slot: Slot, agent: AgentIdx) {
         if self.events {
-            let ring_ms = self.ring_ms(agent);
-            self.ev_call(slot, Some(agent), || EventKind::NoAnswer { ring_ms });
+            self.ev_no_answer_now(slot, agent);
         }
+    }
+
+    #[inline(never)]
+    fn ev_no_answer_now(&mut self, slot: Slot, agent: AgentIdx) {
+        let ring_ms = self.ring_ms(agent);
+        self.ev_call(slot, Some(agent), || EventKind::NoAnswer { ring_ms });
     }
 
     /// `agent` answered (before its status changes).
     #[inline]
     pub(super) fn ev_connected(&mut self, slot: Slot, agent: AgentIdx) {
         if self.events {
-            let ring_ms = self.ring_ms(agent);
-            let wait_ms = self.call(slot).queued.map_or(0, |q| self.st.now.since(q));
-            let kind = EventKind::Connected { wait_ms, ring_ms };
-            self.ev_call(slot, Some(agent), || kind);
+            self.ev_connected_now(slot, agent);
         }
+    }
+
+    #[inline(never)]
+    fn ev_connected_now(&mut self, slot: Slot, agent: AgentIdx) {
+        let ring_ms = self.ring_ms(agent);
+        let wait_ms = self.call(slot).queued.map_or(0, |q| self.st.now.since(q));
+        let kind = EventKind::Connected { wait_ms, ring_ms };
+        self.ev_call(slot, Some(agent), || kind);
     }
 
     /// A rule of `from` sends the call to `target`: overflow rule `rule` (0-based; written
@@ -153,9 +172,20 @@ impl Engine {
         target: &Target,
         expand: bool,
     ) {
-        if !self.events {
-            return;
+        if self.events {
+            self.ev_rule_now(slot, from, rule, target, expand);
         }
+    }
+
+    #[inline(never)]
+    fn ev_rule_now(
+        &mut self,
+        slot: Slot,
+        from: GroupIdx,
+        rule: Option<usize>,
+        target: &Target,
+        expand: bool,
+    ) {
         let rule: Text = match rule {
             Some(r) => format!("overflow.{}", r + 1).into(),
             None => "max_wait".into(),
@@ -190,9 +220,13 @@ impl Engine {
     /// still known).
     #[inline]
     pub(super) fn ev_ended(&mut self, slot: Slot, outcome: Outcome) {
-        if !self.events {
-            return;
+        if self.events {
+            self.ev_ended_now(slot, outcome);
         }
+    }
+
+    #[inline(never)]
+    fn ev_ended_now(&mut self, slot: Slot, outcome: Outcome) {
         let by = self.hangup_by.unwrap_or(match outcome {
             Outcome::PlatformLost => EndedBy::Platform,
             Outcome::TransferredExternal => EndedBy::Agent,
@@ -226,9 +260,18 @@ impl Engine {
         self.push_event(Some(slot), agent, group, kind);
     }
 
+    /// A status change with the event log on: the change, then its events.
+    #[inline(never)]
+    pub(super) fn set_status_logged(&mut self, agent: AgentIdx, status: Status) {
+        let a = &self.st.agents[agent.ix()];
+        let (old, since) = (a.status.clone(), a.since);
+        self.set_status_only(agent, status);
+        self.ev_status(agent, &old, since);
+    }
+
     /// An agent's status changes from `old` to the one it has now: login, logout, pause,
     /// unpause, wrap-up. Ringing and talking are the calls' events.
-    pub(super) fn ev_status(&mut self, agent: AgentIdx, old: &Status, since: Timestamp) {
+    fn ev_status(&mut self, agent: AgentIdx, old: &Status, since: Timestamp) {
         let new = self.st.agents[agent.ix()].status.clone();
         let group = self.st.agents[agent.ix()].last_group;
         let now = self.st.now;

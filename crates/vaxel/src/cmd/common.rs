@@ -322,12 +322,51 @@ struct Batch {
 }
 
 impl Batch {
-    fn with_capacity(n: usize) -> Batch {
+    #[expect(clippy::vec_box, reason = "records come boxed from the engine")]
+    fn records(records: Vec<Box<CallRecord>>) -> Batch {
         Batch {
-            records: Vec::with_capacity(n),
+            records,
             events: Vec::new(),
         }
     }
+}
+
+/// The replay with the event log on: records and events go to the sink in batches, sent
+/// when either half is full. Kept apart from the plain replay, whose loop stays as lean as
+/// it was.
+fn replay_logged(
+    site: &Arc<Site>,
+    calls: impl Iterator<Item = Result<ReplayCall, SimError>>,
+    shifts: &[Shift],
+    tx: &std::sync::mpsc::SyncSender<Batch>,
+) -> Result<ReplaySummary, SimError> {
+    let batch = std::cell::RefCell::new(Batch::records(Vec::with_capacity(BATCH)));
+    let send_full = |force: bool| -> Result<(), SimError> {
+        let full = {
+            let b = batch.borrow();
+            force || b.records.len() >= BATCH || b.events.len() >= BATCH
+        };
+        if full {
+            let full = batch.replace(Batch::records(Vec::with_capacity(BATCH)));
+            // A closed channel means the sink failed: its error is reported below.
+            if tx.send(full).is_err() {
+                return Err(SimError::Stopped);
+            }
+        }
+        Ok(())
+    };
+    let on_record = |r| {
+        batch.borrow_mut().records.push(r);
+        send_full(false)
+    };
+    let mut on_event = |e| {
+        batch.borrow_mut().events.push(e);
+        send_full(false)
+    };
+    let replayed =
+        vaxel_sim::replay_prepared_events(site.clone(), calls, shifts, on_record, &mut on_event);
+    let _ = send_full(true);
+    replayed
 }
 
 impl RecordSink {
@@ -412,36 +451,24 @@ pub fn run_replay(
             }
             Ok(sink)
         });
-        let batch = std::cell::RefCell::new(Batch::with_capacity(BATCH));
-        // Sends the batch once either half is full.
-        let send_full = |force: bool| -> Result<(), SimError> {
-            let full = {
-                let b = batch.borrow();
-                force || b.records.len() >= BATCH || b.events.len() >= BATCH
-            };
-            if full {
-                let full = batch.replace(Batch::with_capacity(BATCH));
-                // A closed channel means the sink failed: its error is reported below.
-                if tx.send(full).is_err() {
-                    return Err(SimError::Stopped);
-                }
-            }
-            Ok(())
-        };
-        let on_record = |r| {
-            batch.borrow_mut().records.push(r);
-            send_full(false)
-        };
         let replayed = if logging {
-            let mut on_event = |e| {
-                batch.borrow_mut().events.push(e);
-                send_full(false)
-            };
-            vaxel_sim::replay_prepared_events(site.clone(), calls, shifts, on_record, &mut on_event)
+            replay_logged(site, calls, shifts, &tx)
         } else {
-            vaxel_sim::replay_prepared(site.clone(), calls, shifts, on_record)
+            let mut batch = Vec::with_capacity(BATCH);
+            let replayed = vaxel_sim::replay_prepared(site.clone(), calls, shifts, |r| {
+                batch.push(r);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // A closed channel means the sink failed: its error is reported below.
+                    if tx.send(Batch::records(full)).is_err() {
+                        return Err(SimError::Stopped);
+                    }
+                }
+                Ok(())
+            });
+            let _ = tx.send(Batch::records(batch));
+            replayed
         };
-        let _ = send_full(true);
         drop(tx);
         let sunk = sink_thread
             .join()
