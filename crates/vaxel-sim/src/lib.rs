@@ -8,6 +8,9 @@
 //! - [`trace`]: `calls.csv`, what callers do ([`TraceReader`], [`TraceWriter`]).
 //! - [`roster`]: `roster.csv`, when agents work ([`RosterReader`], [`RosterWriter`]).
 //! - [`cdr`]: `cdr.csv`, one record per call ([`CdrWriter`], [`CdrReader`]).
+//! - [`events`]: `events.csv`, the event log of calls and agents ([`EventWriter`],
+//!   [`EventReader`]).
+//! - [`queue_log`]: the event log as Asterisk's `queue_log` (`vaxel export`).
 //! - [`report`]: the replay report (JSON and text) and supervisors' breakdowns.
 //! - [`world`]: the simulated callers and agents, sans-IO (commands in, timed inputs out).
 //! - [`replay`]: the engine in simulated time against the world, in process.
@@ -21,7 +24,9 @@ pub mod cdr;
 mod csvio;
 pub mod erlang;
 mod error;
+pub mod events;
 pub mod generate;
+pub mod queue_log;
 pub mod replay;
 pub mod report;
 pub mod roster;
@@ -32,9 +37,11 @@ pub mod world;
 
 pub use cdr::{CdrReader, CdrWriter};
 pub use error::SimError;
+pub use events::{EventReader, EventWriter};
 pub use generate::{GenConfig, GenError, RosterGenerator, RosterPlan, TraceGenerator};
 pub use replay::{
-    Dialed, Preparer, ReplayCall, ReplaySummary, ReplayTap, replay, replay_prepared, replay_tapped,
+    Dialed, OnEvent, Preparer, ReplayCall, ReplaySummary, ReplayTap, replay, replay_prepared,
+    replay_prepared_events, replay_tapped,
 };
 pub use report::{Report, ReportBuilder};
 pub use roster::{RosterReader, RosterWriter, Shift, read_roster};

@@ -16,7 +16,7 @@ use crate::world::{Act, ByAddress, Prepared, World};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use vaxel_core::site::{Site, Text};
-use vaxel_core::{CallRecord, Engine, EngineError, Input, Output, Timestamp};
+use vaxel_core::{CallRecord, Engine, EngineError, Event, Input, Output, Timestamp};
 
 pub use crate::world::{Dialed, Preparer, ReplayCall, site_numbers};
 
@@ -71,7 +71,26 @@ where
     I: Iterator<Item = Result<ReplayCall, SimError>>,
     F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
 {
-    run(site, trace, roster, on_record, None)
+    run(site, trace, roster, on_record, None, None)
+}
+
+/// Takes the event log's events during a replay (`vaxel replay --events`).
+pub type OnEvent<'a> = &'a mut dyn FnMut(Box<Event>) -> Result<(), SimError>;
+
+/// [`replay_prepared`] with the engine's event log on: `on_event` takes every event as it
+/// is produced (docs/formats.md, `events.csv`).
+pub fn replay_prepared_events<I, F>(
+    site: Arc<Site>,
+    trace: I,
+    roster: &[Shift],
+    on_record: F,
+    on_event: OnEvent<'_>,
+) -> Result<ReplaySummary, SimError>
+where
+    I: Iterator<Item = Result<ReplayCall, SimError>>,
+    F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
+{
+    run(site, trace, roster, on_record, None, Some(on_event))
 }
 
 /// Sees what a replay does, for a tool that repeats it elsewhere: `vaxel load --exact`
@@ -99,7 +118,7 @@ where
     F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
 {
     let calls = Prepared::new(trace, Preparer::for_site(&site));
-    run(site, calls, roster, on_record, Some(tap))
+    run(site, calls, roster, on_record, Some(tap), None)
 }
 
 /// How long the engine's timers may run on after the world's last event.
@@ -111,6 +130,7 @@ fn run<I, F>(
     roster: &[Shift],
     mut on_record: F,
     tap: Option<&mut dyn ReplayTap>,
+    mut on_event: Option<OnEvent<'_>>,
 ) -> Result<ReplaySummary, SimError>
 where
     I: Iterator<Item = Result<ReplayCall, SimError>>,
@@ -126,6 +146,7 @@ where
         outbox: VecDeque::new(),
     };
     d.summary.logged_in_ms = d.world.logged_in_ms().to_vec();
+    d.engine.set_events(on_event.is_some());
     let mut quiet_until: Option<Timestamp> = None;
     loop {
         let next = d.world.peek().map(|n| n.at);
@@ -142,7 +163,7 @@ where
         {
             d.summary.events += 1;
             d.fire_timers(deadline);
-            d.drain(&mut on_record)?;
+            d.drain(&mut on_record, &mut on_event)?;
             continue;
         }
         let Some(at) = next else {
@@ -150,7 +171,7 @@ where
         };
         d.world.pop(at)?;
         d.give_acts();
-        d.drain(&mut on_record)?;
+        d.drain(&mut on_record, &mut on_event)?;
     }
     let stats = d.world.stats();
     d.summary.calls = stats.arrived;
@@ -165,7 +186,7 @@ where
         let now = d.engine.now();
         let platform = Arc::from("replay");
         let _ = d.feed(now, Input::PlatformLost { platform });
-        d.drain(&mut on_record)?;
+        d.drain(&mut on_record, &mut on_event)?;
     }
     Ok(d.summary)
 }
@@ -260,7 +281,11 @@ where
 
     /// Hands the engine's outputs to the world (records end calls, commands are reacted
     /// to at once).
-    fn drain<F>(&mut self, on_record: &mut F) -> Result<(), SimError>
+    fn drain<F>(
+        &mut self,
+        on_record: &mut F,
+        on_event: &mut Option<OnEvent<'_>>,
+    ) -> Result<(), SimError>
     where
         F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
     {
@@ -279,6 +304,11 @@ where
                     self.world.command(now, &command);
                     self.world.react(now);
                     self.give_acts();
+                }
+                Output::Event(e) => {
+                    if let Some(f) = on_event {
+                        f(e)?;
+                    }
                 }
             }
         }

@@ -241,6 +241,7 @@ impl Engine {
         let told = known.unwrap_or_else(|| self.told(slot, group));
         let (position, ewt) = (told.position, told.ewt_ms);
         if let Some(prompt) = &g.queue_prompt {
+            self.ev_announced(slot, group, position, ewt.map(Timestamp::ms_to_secs_ceil));
             let call = self.call(slot).id.clone();
             self.emit_for(
                 slot,

@@ -6,6 +6,7 @@ use super::queues::{AgentFacts, IdleEntry, IdleKey, QKey, idle_key};
 use super::state::{Agent, CallState, Member, Slot, Status};
 use super::timers::Timer;
 use super::{Engine, EngineState};
+use crate::event::EventKind;
 use crate::output::{CallbackNote, Command, Outcome};
 use crate::site::{
     AgentIdx, Condition, GroupIdx, LangPolicy, OverflowMode, SkillIdx, Strategy, Target, Text,
@@ -155,6 +156,7 @@ impl Engine {
             gs.today.offered += 1;
             gs.learned.observe_entry(now);
         }
+        self.ev_queued(slot, group);
         let offer_to = if state.in_queue() {
             self.pick_agent(slot, group, step)
         } else {
@@ -244,13 +246,17 @@ impl Engine {
         }
     }
 
+    /// The call's place in `group`'s queue (1 = next), without the cost of an estimate
+    /// (the event log's positions).
+    pub(super) fn queue_position(&self, slot: Slot, group: GroupIdx) -> u32 {
+        self.st.groups[group.ix()].ahead_of(&self.qkey(slot)) + 1
+    }
+
     /// The call's position (1 = next) and expected wait in `group` (`None`: unknown, with
     /// nobody to serve), with the model's estimate before the group's factor (kept with
     /// the first announcement to learn the factor from).
     pub(super) fn told(&self, slot: Slot, group: GroupIdx) -> Told {
-        let key = self.qkey(slot);
-        let gs = &self.st.groups[group.ix()];
-        let position = gs.ahead_of(&key) + 1;
+        let position = self.queue_position(slot, group);
         let raw_ms = self.call_ewt_raw_ms(slot, group, position);
         Told {
             position,
@@ -270,6 +276,7 @@ impl Engine {
             position, ewt_ms, ..
         } = told;
         let ewt_s = ewt_ms.map(Timestamp::ms_to_secs_ceil);
+        self.ev_announced(slot, group, position, ewt_s);
         if self.call(slot).announced.is_none() {
             self.note_first_announcement(slot, group, told);
         }
@@ -293,6 +300,8 @@ impl Engine {
         if let Some(m) = self.call_mut(slot).member_mut(group) {
             m.fired |= 1 << r.min(31);
         }
+        let expand = rule.mode == OverflowMode::Expand;
+        self.ev_rule(slot, group, Some(r), &rule.to, expand);
         match (&rule.to, rule.mode) {
             (Target::Group(t), OverflowMode::Expand) => self.enter_group(slot, *t, depth + 1),
             (Target::Callback, _) => self.offer_callback(slot, group),
@@ -513,10 +522,13 @@ impl Engine {
         let id = call.id.clone();
         if call.state == CallState::CallbackWaiting {
             call.state = CallState::CallbackDialing { agent };
+            let mut attempt = 0;
             if let CallbackNote::Accepted { attempts, .. } = &mut call.callback {
                 *attempts += 1;
+                attempt = *attempts;
             }
             let number = call.from.clone();
+            self.ev_call(slot, Some(agent), || EventKind::CallbackDialled { attempt });
             self.emit_for(
                 slot,
                 Command::Dial {
@@ -531,6 +543,7 @@ impl Engine {
             call.nonce += 1;
             call.deadline = ring_deadline;
             let (seq, nonce) = (call.seq, call.nonce);
+            self.ev_call(slot, Some(agent), || EventKind::Offered);
             self.emit_for(
                 slot,
                 Command::Connect {
@@ -625,7 +638,10 @@ impl Engine {
         match &site.group(group).on_max_wait {
             None => self.hang_up_and_finish(slot, None, Outcome::Timeout),
             Some(Target::Callback) => self.offer_callback(slot, group),
-            Some(target) => self.move_out(slot, group, target, 0),
+            Some(target) => {
+                self.ev_rule(slot, group, None, target, false);
+                self.move_out(slot, group, target, 0);
+            }
         }
     }
 
@@ -648,11 +664,13 @@ impl Engine {
         let call = self.call_mut(slot);
         call.offering = Some(group);
         call.callback_offered = true;
+        self.ev_in(slot, None, Some(group), || EventKind::CallbackOffered);
         self.emit_for(slot, Command::OfferCallback { call: id, prompt });
     }
 
     /// The caller's answer to a callback offer. Accepted: the line is freed, the place kept.
     pub(super) fn callback_answer(&mut self, slot: Slot, accept: bool) {
+        self.ev_callback_answer(slot, accept);
         let call = self.call_mut(slot);
         call.offering = None;
         if !accept {
