@@ -357,3 +357,85 @@ fn exact_gives_the_daemon_the_replays_inputs_and_gets_its_commands_back() {
         "{report}"
     );
 }
+
+/// `vaxel` with `args` (killed after 60 s at most); its stdout, after checking it succeeded.
+fn vaxel_ok(args: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vaxel"));
+    cmd.args(args);
+    let out = serve_support::output_within(&mut cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "vaxel {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A `vaxel report --format json` document without what differs by nature between runs
+/// and inputs (the files read, the reading time).
+fn report_json(args: &[&str]) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(&vaxel_ok(args)).expect("JSON report");
+    v["files"] = serde_json::Value::Null;
+    v["period"]["report"]["wall_s"] = serde_json::Value::Null;
+    v
+}
+
+#[test]
+fn a_daemon_runs_report_equals_the_replays_figure_by_figure() {
+    let dir = temp_dir("report-agree");
+    write_trace(&dir.join("calls.csv"), 300, 120);
+    write_roster(&dir.join("roster.csv"), 120);
+    let (daemon, tcp) = start_daemon(&dir);
+    let out = run_exact(&dir, &tcp, "64");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Stopped cleanly: every record and event is on disk.
+    assert!(daemon.term().success());
+
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let (site, data) = (p("site.toml"), p("data"));
+    let (cdr, events) = (p("replay-cdr.csv"), p("replay-events.csv"));
+    vaxel_ok(&[
+        "replay",
+        "--config",
+        &site,
+        "--trace",
+        &p("calls.csv"),
+        "--roster",
+        &p("roster.csv"),
+        "--cdr",
+        &cdr,
+        "--events",
+        &events,
+    ]);
+    let days = [
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-02",
+        "--format",
+        "json",
+    ];
+    let mut daemon_args = vec!["report", "--config", &site, "--data-dir", &data];
+    daemon_args.extend(days);
+    let mut replay_args = vec![
+        "report", "--config", &site, "--cdr", &cdr, "--events", &events,
+    ];
+    replay_args.extend(days);
+    let from_daemon = report_json(&daemon_args);
+    let from_replay = report_json(&replay_args);
+
+    let agents = &from_daemon["period"]["agents"]["rows"];
+    assert_eq!(agents.as_array().map(Vec::len), Some(3), "{from_daemon}");
+    assert!(
+        agents[0]["calls"].as_u64().is_some_and(|c| c > 0)
+            && agents[0]["logged_in_s"].as_f64().is_some_and(|s| s > 0.0),
+        "{agents}"
+    );
+    assert_eq!(from_daemon["period"]["report"]["calls"], 300);
+    // Figure by figure: the whole documents, tables and agents alike.
+    assert_eq!(from_daemon, from_replay);
+}

@@ -282,7 +282,10 @@ fn lose_records_tail(data: &Path, lines: usize) {
         .expect("data dir")
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".csv"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("cdr-"))
+        })
         .collect();
     files.sort();
     let f = files.pop().expect("a records file");

@@ -299,7 +299,10 @@ fn cdr_files(data: &Path) -> Vec<PathBuf> {
         .expect("data")
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".csv"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("cdr-"))
+        })
         .collect();
     v.sort();
     v

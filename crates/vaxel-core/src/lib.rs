@@ -9,6 +9,7 @@
 pub mod calendar;
 mod engine;
 mod error;
+pub mod event;
 pub mod holidays;
 pub mod input;
 pub mod keyed_heap;
@@ -20,6 +21,7 @@ pub mod time;
 
 pub use engine::{Engine, EngineState};
 pub use error::EngineError;
+pub use event::{EndedBy, Event, EventKind};
 pub use input::{CallId, Input};
 pub use output::{
     Announced, CALLBACK_ACCEPTED_PROMPT, CallRecord, CallbackNote, Command, Outcome, Output,

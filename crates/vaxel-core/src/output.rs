@@ -280,6 +280,8 @@ pub enum Output {
     /// A finished call (boxed: a record is several times the size of a command, and
     /// outputs are moved through a queue).
     Record(Box<CallRecord>),
+    /// An event of the event log, when it is on (boxed like a record).
+    Event(Box<crate::event::Event>),
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use vaxel_core::site::Site;
-use vaxel_core::{Engine, Input, Output, Timestamp};
+use vaxel_core::{Engine, EventKind, Input, Output, Timestamp};
 
 const SITE: &str = r#"
 [site]
@@ -167,10 +167,12 @@ fn site() -> Arc<Site> {
 }
 
 /// Drives the engine through `steps`, checking the per-step invariants, then ends every
-/// call (platform lost, a day passes) and returns everything that came out.
-fn run(site: &Arc<Site>, steps: &[(i64, Op)], checkpoint_at: Option<usize>) -> Run {
+/// call (platform lost, a day passes) and returns everything that came out. `events`: the
+/// event log is on (set again after a restore, as its owner does).
+fn run(site: &Arc<Site>, steps: &[(i64, Op)], checkpoint_at: Option<usize>, events: bool) -> Run {
     let base = Timestamp(1_772_434_800_000); // Monday 2026-03-02 08:00 Stockholm
     let mut e = Engine::new(site.clone(), base);
+    e.set_events(events);
     let mut now = base;
     let mut outputs = Vec::new();
     let mut arrivals: BTreeMap<String, u32> = BTreeMap::new();
@@ -188,6 +190,7 @@ fn run(site: &Arc<Site>, steps: &[(i64, Op)], checkpoint_at: Option<usize>) -> R
             }
             let json = serde_json::to_string(&json).unwrap();
             e = Engine::restore(site.clone(), serde_json::from_str(&json).unwrap()).unwrap();
+            e.set_events(events);
         }
         let at = Timestamp((now.0 as i64 + dt).max(0) as u64);
         // Fire due timers first, so that a refused input is compared against this state.
@@ -344,7 +347,7 @@ proptest! {
     #[test]
     fn every_call_ends_once_and_nothing_is_lost(steps in steps()) {
         let site = site();
-        let r = run(&site, &steps, None);
+        let r = run(&site, &steps, None, false);
         // Every accepted call ended exactly once: one record per arrival.
         prop_assert_eq!(invariants::records_per_id(&r.outputs), r.arrivals);
     }
@@ -352,16 +355,48 @@ proptest! {
     #[test]
     fn same_inputs_same_outputs(steps in steps()) {
         let site = site();
-        let a = run(&site, &steps, None);
-        let b = run(&site, &steps, None);
+        let a = run(&site, &steps, None, false);
+        let b = run(&site, &steps, None, false);
         prop_assert_eq!(format!("{:?}", a.outputs), format!("{:?}", b.outputs));
+    }
+
+    #[test]
+    fn the_event_log_changes_no_other_output_and_tells_every_end(steps in steps()) {
+        let site = site();
+        let off = run(&site, &steps, None, false);
+        let on = run(&site, &steps, None, true);
+        let (events, rest): (Vec<Output>, Vec<Output>) = on
+            .outputs
+            .into_iter()
+            .partition(|o| matches!(o, Output::Event(_)));
+        prop_assert_eq!(format!("{:?}", off.outputs), format!("{:?}", rest));
+        // One `ended` per record, for the same calls, before the record.
+        let mut ended: BTreeMap<String, u32> = BTreeMap::new();
+        // Logins and logouts alternate per agent, from logged out.
+        let mut logged: BTreeMap<String, bool> = BTreeMap::new();
+        for o in &events {
+            let Output::Event(e) = o else { continue };
+            match &e.kind {
+                EventKind::Ended { .. } => {
+                    *ended.entry(e.call.as_deref().unwrap_or("").to_owned()).or_default() += 1;
+                }
+                EventKind::Login | EventKind::Logout => {
+                    let agent = e.agent.as_deref().unwrap_or("").to_owned();
+                    let was = logged.insert(agent, matches!(e.kind, EventKind::Login));
+                    prop_assert_eq!(was.unwrap_or(false), !matches!(e.kind, EventKind::Login));
+                }
+                _ => {}
+            }
+        }
+        prop_assert_eq!(ended, invariants::records_per_id(&off.outputs));
     }
 
     #[test]
     fn a_restored_checkpoint_goes_on_exactly_as_the_original(steps in steps(), at in 0usize..160) {
         let site = site();
-        let a = run(&site, &steps, None);
-        let b = run(&site, &steps, Some(at % steps.len()));
+        // With the event log on: the log goes on across a restore as well.
+        let a = run(&site, &steps, None, true);
+        let b = run(&site, &steps, Some(at % steps.len()), true);
         prop_assert_eq!(format!("{:?}", a.outputs), format!("{:?}", b.outputs));
     }
 }

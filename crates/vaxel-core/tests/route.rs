@@ -48,7 +48,7 @@ fn engine_destination(site: &Arc<Site>, now: Timestamp, to: &str, digits: &str) 
         let commands: Vec<Command> = std::iter::from_fn(|| e.poll_output())
             .filter_map(|out| match out {
                 Output::Command { command, .. } => Some(command),
-                Output::Record(_) => None,
+                Output::Record(_) | Output::Event(_) => None,
             })
             .collect();
         let offered = commands

@@ -14,7 +14,7 @@
 
 use crate::journal::{self, Entry, JournalFile, file_name, sync_dir};
 use crate::observe::Observer;
-use crate::records::Records;
+use crate::records::{EventFiles, Records};
 use crate::snapshot::{self, Checkpoint};
 use jiff::tz::TimeZone;
 use std::fs::{self, File};
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use vaxel_core::CallRecord;
+use vaxel_core::{CallRecord, Event};
 
 /// The call-record files are fsynced at most this often (off the ack path).
 pub const RECORDS_SYNC: Duration = Duration::from_millis(100);
@@ -47,6 +47,8 @@ pub struct Commit {
     /// Journal entries in `journal` (for metrics).
     pub entries: usize,
     pub records: Vec<CallRecord>,
+    /// The event log's events of the batch, in order.
+    pub events: Vec<Event>,
     /// The site's time zone (for the records' day and times).
     pub tz: TimeZone,
     pub rotate: Option<Rotate>,
@@ -67,6 +69,7 @@ pub struct Files {
     pub dir: PathBuf,
     pub journal: JournalFile,
     pub records: Records,
+    pub events: EventFiles,
 }
 
 /// Starts the thread. It stops when `rx` closes, after syncing; it returns whether every
@@ -106,6 +109,7 @@ pub fn spawn(
                 .sync()
                 .map_err(anyhow::Error::from)
                 .and_then(|()| files.records.sync())
+                .and_then(|()| files.events.sync())
             {
                 tracing::error!(error = %format!("{e:#}"), "final sync failed");
                 ok = false;
@@ -219,6 +223,18 @@ fn commit_group(
     if wrote && let Some(f) = files.records.flush()? {
         syncer.request(f);
     }
+    // The event log after the records, the same way: rebuilt from the journal when a
+    // crash keeps it off disk.
+    let mut logged = false;
+    for c in group.iter() {
+        for e in &c.events {
+            files.events.write(e, &c.tz)?;
+            logged = true;
+        }
+    }
+    if logged && let Some(f) = files.events.flush()? {
+        syncer.request(f);
+    }
     if let Some(rot) = group.last_mut().and_then(|c| c.rotate.take()) {
         rotate(files, *rot.checkpoint)?;
     }
@@ -237,7 +253,7 @@ fn rotate(files: &mut Files, checkpoint: Checkpoint) -> anyhow::Result<()> {
     use anyhow::Context as _;
     let started = Instant::now();
     let epoch = files.journal.epoch + 1;
-    let snap = checkpoint.into_file(epoch, files.records.mark()?);
+    let snap = checkpoint.into_file(epoch, files.records.mark()?, files.events.mark()?);
     let size = match begin_epoch(&files.dir, &snap)? {
         Some((journal, size)) => {
             files.journal = journal;

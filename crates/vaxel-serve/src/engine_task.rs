@@ -354,6 +354,7 @@ struct Round {
     journal: Vec<u8>,
     entries: usize,
     records: Vec<CallRecord>,
+    events: Vec<vaxel_core::Event>,
     releases: Vec<Release>,
     read_at: Option<Instant>,
     changed: bool,
@@ -942,6 +943,7 @@ impl EngineTask {
                     self.observer.record(&r);
                     self.round.records.push(*r);
                 }
+                Output::Event(e) => self.round.events.push(*e),
             }
         }
     }
@@ -952,6 +954,7 @@ impl EngineTask {
     async fn flush_round(&mut self) -> anyhow::Result<()> {
         if self.round.journal.is_empty()
             && self.round.records.is_empty()
+            && self.round.events.is_empty()
             && self.round.releases.is_empty()
         {
             return Ok(());
@@ -975,6 +978,7 @@ impl EngineTask {
             journal: round.journal,
             entries: round.entries,
             records: round.records,
+            events: round.events,
             tz: self.machine.engine.site().timezone.clone(),
             rotate,
         };
@@ -1027,6 +1031,7 @@ impl EngineTask {
             journal: Vec::new(),
             entries: 0,
             records: Vec::new(),
+            events: Vec::new(),
             tz: self.machine.engine.site().timezone.clone(),
             rotate: Some(rotate),
         };

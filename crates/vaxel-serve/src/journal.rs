@@ -54,6 +54,10 @@ pub enum Entry {
         at: Timestamp,
         config: String,
         cdr: Option<CdrMark>,
+        /// Where the event-log files stood, as `cdr` for the call records (absent in
+        /// journals written before the event log existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        events: Option<CdrMark>,
     },
     /// First entry of an epoch started by a checkpoint: the engine restored from the
     /// snapshot file named here (`snapshot-<epoch>.json`, see `snapshot.rs`), at `at`.
@@ -473,6 +477,7 @@ mod tests {
             at: Timestamp(5),
             config: "[site]\n".into(),
             cdr: None,
+            events: None,
         };
         let mut jf = JournalFile::create(&dir, 1, &start).ok();
         let e = Some(Entry::Input {

@@ -290,6 +290,7 @@ pub async fn serve(
         dir: args.data_dir.clone(),
         journal: rec.journal,
         records: rec.records,
+        events: rec.events,
     };
     let committer = commit::spawn(files, commit_rx, done_tx, observer.clone())
         .context("cannot start the commit thread")?;

@@ -33,8 +33,12 @@ impl Machine {
     /// A fresh engine on `site` (built from `config`) at `at`.
     #[must_use]
     pub fn new(config: Arc<str>, site: Arc<Site>, at: Timestamp) -> Machine {
+        let mut engine = Engine::new(site, at);
+        // The event log is always on in the daemon, so a replay of the journal produces
+        // the log again exactly.
+        engine.set_events(true);
         Machine {
-            engine: Engine::new(site, at),
+            engine,
             owners: HashMap::new(),
             ended: Ended::default(),
             config,
@@ -52,7 +56,8 @@ impl Machine {
         state: EngineState,
         owners: Vec<(CallId, Text)>,
     ) -> Result<Machine, EngineError> {
-        let engine = Engine::restore(site, state)?;
+        let mut engine = Engine::restore(site, state)?;
+        engine.set_events(true);
         let at = engine.now();
         Ok(Machine {
             engine,

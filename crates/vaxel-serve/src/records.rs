@@ -1,6 +1,8 @@
-//! Call records on disk: one CSV file per local day of the site (`cdr-YYYY-MM-DD.csv`, by
-//! the call's `ended`), in docs/formats.md's `cdr.csv` format, written by vaxel-sim's
-//! [`CdrWriter`]. Appended to by the commit thread after the journal entries that produced
+//! Call records and the event log on disk: one CSV file per local day of the site
+//! (`cdr-YYYY-MM-DD.csv`, by the call's `ended`, in docs/formats.md's `cdr.csv` format,
+//! written by vaxel-sim's [`CdrWriter`]; `events-YYYY-MM-DD.csv`, by the event's time, in
+//! the `events.csv` format, written by [`EventWriter`]). Both kinds are [`DayFiles`] of a
+//! [`DayLog`] and follow the same rules, below, each with its own mark. Appended to by the commit thread after the journal entries that produced
 //! the records are durable and handed to the OS at once ([`Records::flush`]); fsynced off
 //! the ack path (at most every 100 ms, at checkpoints, at shutdown, and when the day's
 //! file changes). Whatever a crash keeps off disk, recovery rewrites from the journal.
@@ -19,30 +21,132 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use vaxel_core::CallRecord;
-use vaxel_sim::CdrWriter;
+use vaxel_core::{CallRecord, Event, Timestamp};
+use vaxel_sim::{CdrWriter, EventWriter, SimError};
 
-/// `cdr-2026-03-02.csv`.
-#[must_use]
-pub fn file_name(date: &str) -> String {
-    format!("cdr-{date}.csv")
+/// A kind of daily file: its name, the time a row is filed by, and its writer.
+pub trait DayLog {
+    type Row;
+    type Writer: RowWriter<Self::Row>;
+    /// `cdr-` or `events-`: the file of day D is `{PREFIX}D.csv`.
+    const PREFIX: &'static str;
+    /// What the files hold, for log messages (`call-record`, `event-log`).
+    const WHAT: &'static str;
+    /// The time whose local day files the row.
+    fn at(row: &Self::Row) -> Timestamp;
+    /// A writer for a new file (`header` empty: it writes the header) or one that has its
+    /// header already (`header`, the first line: rows go on in its columns).
+    fn writer(
+        sink: Sink,
+        name: String,
+        tz: TimeZone,
+        header: &str,
+    ) -> Result<Self::Writer, SimError>;
 }
 
-/// The site-local date (`YYYY-MM-DD`) a record is filed under: the day it ended.
-#[must_use]
-pub fn day_of(record: &CallRecord, tz: &TimeZone) -> String {
-    tz.to_datetime(record.ended.to_jiff()).date().to_string()
+/// Writes one kind of row.
+pub trait RowWriter<R> {
+    fn write_row(&mut self, row: &R) -> Result<(), SimError>;
+    fn flush_rows(&mut self) -> Result<(), SimError>;
 }
 
-/// The records files in `dir`, by name (= by date).
-pub fn list(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
+/// Call records: `cdr-YYYY-MM-DD.csv`, by the day the call ended.
+#[derive(Debug)]
+pub enum Cdr {}
+
+impl DayLog for Cdr {
+    type Row = CallRecord;
+    type Writer = CdrWriter<Sink>;
+    const PREFIX: &'static str = "cdr-";
+    const WHAT: &'static str = "call-record";
+    fn at(row: &CallRecord) -> Timestamp {
+        row.ended
+    }
+    fn writer(
+        sink: Sink,
+        name: String,
+        tz: TimeZone,
+        header: &str,
+    ) -> Result<Self::Writer, SimError> {
+        if header.is_empty() {
+            CdrWriter::new(sink, name, tz)
+        } else {
+            // Rows go on in the file's own columns (a file begun by an older version).
+            CdrWriter::continuing(sink, name, tz, header)
+        }
+    }
+}
+
+impl RowWriter<CallRecord> for CdrWriter<Sink> {
+    fn write_row(&mut self, row: &CallRecord) -> Result<(), SimError> {
+        self.write(row)
+    }
+    fn flush_rows(&mut self) -> Result<(), SimError> {
+        self.flush()
+    }
+}
+
+/// The event log: `events-YYYY-MM-DD.csv`, by the day of the event.
+#[derive(Debug)]
+pub enum Events {}
+
+impl DayLog for Events {
+    type Row = Event;
+    type Writer = EventWriter<Sink>;
+    const PREFIX: &'static str = "events-";
+    const WHAT: &'static str = "event-log";
+    fn at(row: &Event) -> Timestamp {
+        row.at
+    }
+    fn writer(
+        sink: Sink,
+        name: String,
+        tz: TimeZone,
+        header: &str,
+    ) -> Result<Self::Writer, SimError> {
+        if header.is_empty() {
+            EventWriter::new(sink, name, tz)
+        } else {
+            EventWriter::continuing(sink, name, tz, header)
+        }
+    }
+}
+
+impl RowWriter<Event> for EventWriter<Sink> {
+    fn write_row(&mut self, row: &Event) -> Result<(), SimError> {
+        self.write(row)
+    }
+    fn flush_rows(&mut self) -> Result<(), SimError> {
+        self.flush()
+    }
+}
+
+/// The daemon's call-record files.
+pub type Records = DayFiles<Cdr>;
+/// The daemon's event-log files.
+pub type EventFiles = DayFiles<Events>;
+
+/// `cdr-2026-03-02.csv` (with `L` = [`Cdr`]).
+#[must_use]
+pub fn file_name<L: DayLog>(date: &str) -> String {
+    format!("{}{date}.csv", L::PREFIX)
+}
+
+/// The site-local date (`YYYY-MM-DD`) a row is filed under.
+#[must_use]
+pub fn day_of<L: DayLog>(row: &L::Row, tz: &TimeZone) -> String {
+    tz.to_datetime(L::at(row).to_jiff()).date().to_string()
+}
+
+/// The files of kind `L` in `dir`, by name (= by date).
+pub fn list<L: DayLog>(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir)? {
         let e = e?;
         let Ok(name) = e.file_name().into_string() else {
             continue;
         };
-        if name.starts_with("cdr-") && name.ends_with(".csv") {
+        if name.starts_with(L::PREFIX) && name.ends_with(".csv") {
             out.push((name, e.path()));
         }
     }
@@ -52,9 +156,9 @@ pub fn list(dir: &Path) -> io::Result<Vec<(String, PathBuf)>> {
 
 /// Cuts a torn last line (a crash mid-write) off every records file at or after `mark`.
 /// Returns the number of bytes cut.
-pub fn repair(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<u64> {
+pub fn repair<L: DayLog>(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<u64> {
     let mut cut = 0;
-    for (name, path) in list(dir)? {
+    for (name, path) in list::<L>(dir)? {
         if mark.is_some_and(|m| name < m.file) {
             continue;
         }
@@ -70,7 +174,8 @@ pub fn repair(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<u64> {
             tracing::warn!(
                 file = %path.display(),
                 bytes = data.len() - keep,
-                "dropped a torn last line of a call-record file"
+                "dropped a torn last line of a {} file",
+                L::WHAT
             );
             cut += (data.len() - keep) as u64;
         }
@@ -81,9 +186,12 @@ pub fn repair(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<u64> {
 /// Records written after `mark` (all records when `None`), per file: lines after the mark
 /// in its file, and every line but the header in later files. Ids and other cells never
 /// hold a newline (the protocol refuses control characters), so lines are records.
-pub fn count_since(dir: &Path, mark: Option<&CdrMark>) -> anyhow::Result<BTreeMap<String, u64>> {
+pub fn count_since<L: DayLog>(
+    dir: &Path,
+    mark: Option<&CdrMark>,
+) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut out = BTreeMap::new();
-    for (name, path) in list(dir)? {
+    for (name, path) in list::<L>(dir)? {
         let data = read(&path)?;
         let lines = |d: &[u8]| d.iter().filter(|&&b| b == b'\n').count() as u64;
         let n = match mark {
@@ -151,8 +259,8 @@ fn first_line(path: &Path) -> anyhow::Result<String> {
 }
 
 /// Writes to a shared file, dropping everything up to and including the first newline
-/// when the file already has its header (CdrWriter always writes one).
-struct Sink {
+/// when the file already has its header (the writers always write one).
+pub struct Sink {
     file: Arc<File>,
     skip_header: bool,
 }
@@ -179,34 +287,35 @@ impl Write for Sink {
 }
 
 /// One open day file.
-struct Open {
+struct Open<L: DayLog> {
     day: String,
     tz: TimeZone,
-    writer: CdrWriter<Sink>,
+    writer: L::Writer,
     file: Arc<File>,
     /// Written since the last sync.
     dirty: bool,
 }
 
-/// The records writer: the current day's file, switched as records' days change.
-pub struct Records {
+/// The writer of one kind of daily file: the current day's file, switched as rows' days
+/// change.
+pub struct DayFiles<L: DayLog> {
     dir: PathBuf,
-    open: Option<Open>,
+    open: Option<Open<L>>,
 }
 
-impl std::fmt::Debug for Records {
+impl<L: DayLog> std::fmt::Debug for DayFiles<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Records")
+        f.debug_struct(L::PREFIX)
             .field("dir", &self.dir)
             .field("day", &self.open.as_ref().map(|o| &o.day))
             .finish()
     }
 }
 
-impl Records {
+impl<L: DayLog> DayFiles<L> {
     #[must_use]
-    pub fn new(dir: &Path) -> Records {
-        Records {
+    pub fn new(dir: &Path) -> DayFiles<L> {
+        DayFiles {
             dir: dir.to_owned(),
             open: None,
         }
@@ -214,8 +323,8 @@ impl Records {
 
     /// Appends one record to its day's file (not yet durable). Switching files makes the
     /// previous one durable first, so what is on disk is always a prefix of the records.
-    pub fn write(&mut self, record: &CallRecord, tz: &TimeZone) -> anyhow::Result<()> {
-        let day = day_of(record, tz);
+    pub fn write(&mut self, record: &L::Row, tz: &TimeZone) -> anyhow::Result<()> {
+        let day = day_of::<L>(record, tz);
         let reopen = match &self.open {
             Some(o) => o.day != day || o.tz != *tz,
             None => true,
@@ -227,15 +336,15 @@ impl Records {
         }
         if let Some(o) = self.open.as_mut() {
             o.writer
-                .write(record)
-                .with_context(|| format!("cannot write {}", file_name(&o.day)))?;
+                .write_row(record)
+                .with_context(|| format!("cannot write {}", file_name::<L>(&o.day)))?;
             o.dirty = true;
         }
         Ok(())
     }
 
-    fn open_day(&self, day: String, tz: TimeZone) -> anyhow::Result<Open> {
-        let path = self.dir.join(file_name(&day));
+    fn open_day(&self, day: String, tz: TimeZone) -> anyhow::Result<Open<L>> {
+        let path = self.dir.join(file_name::<L>(&day));
         let existed = path.exists();
         let file = OpenOptions::new()
             .create(true)
@@ -249,13 +358,8 @@ impl Records {
             skip_header: !header.is_empty(),
         };
         let name = path.display().to_string();
-        let writer = if header.is_empty() {
-            CdrWriter::new(sink, name, tz.clone())
-        } else {
-            // Rows go on in the file's own columns (a file begun by an older version).
-            CdrWriter::continuing(sink, name, tz.clone(), &header)
-        }
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        let writer = L::writer(sink, name, tz.clone(), &header)
+            .with_context(|| format!("cannot write {}", path.display()))?;
         if !existed {
             sync_dir(&self.dir)?;
         }
@@ -274,8 +378,8 @@ impl Records {
         match self.open.as_mut() {
             Some(o) if o.dirty => {
                 o.writer
-                    .flush()
-                    .with_context(|| format!("cannot write {}", file_name(&o.day)))?;
+                    .flush_rows()
+                    .with_context(|| format!("cannot write {}", file_name::<L>(&o.day)))?;
                 Ok(Some(o.file.clone()))
             }
             _ => Ok(None),
@@ -288,11 +392,11 @@ impl Records {
             && o.dirty
         {
             o.writer
-                .flush()
-                .with_context(|| format!("cannot write {}", file_name(&o.day)))?;
+                .flush_rows()
+                .with_context(|| format!("cannot write {}", file_name::<L>(&o.day)))?;
             o.file
                 .sync_data()
-                .with_context(|| format!("cannot sync {}", file_name(&o.day)))?;
+                .with_context(|| format!("cannot sync {}", file_name::<L>(&o.day)))?;
             o.dirty = false;
         }
         Ok(())
@@ -303,7 +407,7 @@ impl Records {
     pub fn mark(&mut self) -> anyhow::Result<Option<CdrMark>> {
         self.sync()?;
         let mut files = Vec::new();
-        for (file, path) in list(&self.dir)? {
+        for (file, path) in list::<L>(&self.dir)? {
             files.push((file, fs::metadata(&path)?.len()));
         }
         Ok(files.pop().map(|(file, len)| CdrMark {

@@ -17,7 +17,7 @@
 use crate::commit;
 use crate::journal::{self, CdrMark, Entry, JournalFile, Replayed};
 use crate::machine::Machine;
-use crate::records::{self, Records};
+use crate::records::{self, Cdr, DayFiles, DayLog, EventFiles, Events, Records};
 use crate::salvage::Aside;
 use crate::snapshot::{self, SnapshotFile};
 use anyhow::Context as _;
@@ -27,7 +27,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 use vaxel_core::site::Site;
-use vaxel_core::{CallRecord, Output, Timestamp};
+use vaxel_core::{Output, Timestamp};
 
 /// The engine and files recovery hands to the daemon.
 #[derive(Debug)]
@@ -35,6 +35,7 @@ pub struct Recovered {
     pub machine: Machine,
     pub journal: JournalFile,
     pub records: Records,
+    pub events: EventFiles,
     /// Call-record files found deleted or cut below what earlier epochs wrote (their
     /// records are lost: no journal kept holds them). Logged at ERROR and exported.
     pub records_lost: u64,
@@ -149,10 +150,10 @@ pub fn recover(
             // Start clean after a salvage: a new epoch from the state recovered, whose
             // records mark is where the files stand now.
             let next = highest.max(*epoch) + 1;
-            let snap = rec
-                .machine
-                .checkpoint()
-                .into_file(next, rec.records.mark()?);
+            let snap =
+                rec.machine
+                    .checkpoint()
+                    .into_file(next, rec.records.mark()?, rec.events.mark()?);
             let Some((j, _)) = commit::begin_epoch(dir, &snap)? else {
                 anyhow::bail!("salvage: cannot write the snapshot starting epoch {next}");
             };
@@ -166,7 +167,7 @@ pub fn recover(
     }
     // No journal: a fresh data dir, unless call records say a journal was here.
     if !aside.salvaged()
-        && let Some((name, _)) = records::list(dir)?.first()
+        && let Some((name, _)) = records::list::<Cdr>(dir)?.first()
     {
         aside.refuse_or_set_aside(
             &[],
@@ -177,13 +178,16 @@ pub fn recover(
             "every journal entry (the call records are kept; calls in progress are forgotten)",
         )?;
     }
-    records::repair(dir, None)?;
+    records::repair::<Cdr>(dir, None)?;
+    records::repair::<Events>(dir, None)?;
     let mut records = Records::new(dir);
+    let mut events = EventFiles::new(dir);
     let epoch = highest + 1;
     let entry = Entry::Start {
         at: start,
         config: config.to_string(),
         cdr: records.mark()?,
+        events: events.mark()?,
     };
     let journal = JournalFile::create(dir, epoch, &entry)
         .with_context(|| format!("cannot create the journal in {}", dir.display()))?;
@@ -192,6 +196,7 @@ pub fn recover(
         machine: Machine::new(config.clone(), site.clone(), start),
         journal,
         records,
+        events,
         records_lost: 0,
     })
 }
@@ -277,42 +282,62 @@ fn start_snapshot(
     Ok(Some(snap))
 }
 
-/// The machine an epoch starts from and the records mark.
+/// The machine an epoch starts from, and the marks of the records and of the event log.
 fn epoch_start(
     epoch: u64,
     first: Option<Entry>,
     snap: Option<SnapshotFile>,
-) -> anyhow::Result<(Machine, Option<CdrMark>)> {
+) -> anyhow::Result<(Machine, Marks)> {
     match (first, snap) {
-        (Some(Entry::Start { at, config, cdr }), _) => {
+        (
+            Some(Entry::Start {
+                at,
+                config,
+                cdr,
+                events,
+            }),
+            _,
+        ) => {
             let site = load(&config, "start")?;
-            Ok((Machine::new(config.into(), site, at), cdr))
+            Ok((Machine::new(config.into(), site, at), Marks { cdr, events }))
         }
         (Some(Entry::Checkpoint { snapshot: name, .. }), Some(snap)) => {
             let site = load(&snap.config, "snapshot's")?;
             let m = Machine::restore(snap.config, site, snap.engine, snap.owners)
                 .with_context(|| format!("cannot restore the engine from {name}"))?;
-            Ok((m, snap.cdr))
+            Ok((
+                m,
+                Marks {
+                    cdr: snap.cdr,
+                    events: snap.events,
+                },
+            ))
         }
         _ => anyhow::bail!("journal epoch {epoch} does not begin with its start entry"),
     }
 }
 
-/// Writes the records of `produced` (everything since `mark`) that are not on disk: in
+/// Where the two kinds of daily files stood when an epoch began.
+struct Marks {
+    cdr: Option<CdrMark>,
+    events: Option<CdrMark>,
+}
+
+/// Writes the rows of `produced` (everything since `mark`) that are not on disk: in
 /// each day's file, the lines on disk are a prefix of what was produced for it. Returns
 /// the writer and how many were written.
-fn write_missing(
+fn write_missing<L: DayLog>(
     dir: &Path,
     mark: Option<&CdrMark>,
-    produced: &Produced,
-) -> anyhow::Result<(Records, u64)> {
-    let on_disk = records::count_since(dir, mark)?;
-    let mut recs = Records::new(dir);
+    produced: &Produced<L::Row>,
+) -> anyhow::Result<(DayFiles<L>, u64)> {
+    let on_disk = records::count_since::<L>(dir, mark)?;
+    let mut recs = DayFiles::<L>::new(dir);
     let mut seen: BTreeMap<String, u64> = BTreeMap::new();
     let mut missing = 0u64;
     let mut rebuilt: Vec<String> = Vec::new();
     for (r, tz) in produced {
-        let file = records::file_name(&records::day_of(r, tz));
+        let file = records::file_name::<L>(&records::day_of::<L>(r, tz));
         let k = seen.entry(file.clone()).or_default();
         *k += 1;
         let have = on_disk.get(&file).copied();
@@ -328,7 +353,8 @@ fn write_missing(
     if !rebuilt.is_empty() {
         tracing::warn!(
             files = rebuilt.join(", "),
-            "call-record files missing (deleted, or a crash before they were made): rebuilt from the journal"
+            "{} files missing (deleted, or a crash before they were made): rebuilt from the journal",
+            L::WHAT
         );
     }
     Ok((recs, missing))
@@ -339,15 +365,15 @@ fn write_missing(
 fn records_beyond(
     dir: &Path,
     mark: Option<&CdrMark>,
-    produced: &Produced,
+    produced: &Produced<vaxel_core::CallRecord>,
 ) -> anyhow::Result<Vec<(String, u64, u64)>> {
     let mut made: BTreeMap<String, u64> = BTreeMap::new();
     for (r, tz) in produced {
         *made
-            .entry(records::file_name(&records::day_of(r, tz)))
+            .entry(records::file_name::<Cdr>(&records::day_of::<Cdr>(r, tz)))
             .or_default() += 1;
     }
-    Ok(records::count_since(dir, mark)?
+    Ok(records::count_since::<Cdr>(dir, mark)?
         .into_iter()
         .filter_map(|(file, n)| {
             let m = made.get(&file).copied().unwrap_or(0);
@@ -356,19 +382,27 @@ fn records_beyond(
         .collect())
 }
 
-/// Records an epoch's replay produced, each with its site's time zone.
-type Produced = Vec<(CallRecord, TimeZone)>;
+/// Rows (records or events) an epoch's replay produced, each with its site's time zone.
+type Produced<R> = Vec<(R, TimeZone)>;
+
+/// What an epoch's replay produced: its call records and its event log.
+struct Epoch {
+    marks: Marks,
+    records: Produced<vaxel_core::CallRecord>,
+    events: Produced<vaxel_core::Event>,
+}
 
 /// Replays an epoch's entries (the first one its start): the machine after them, the
-/// records mark the epoch began at and the records it produced.
+/// marks the epoch began at and the records and events it produced.
 fn run_epoch(
     epoch: u64,
     entries: Vec<Entry>,
     snap: Option<SnapshotFile>,
-) -> anyhow::Result<(Machine, Option<CdrMark>, Produced)> {
+) -> anyhow::Result<(Machine, Epoch)> {
     let mut entries = entries.into_iter();
-    let (mut m, cdr) = epoch_start(epoch, entries.next(), snap)?;
+    let (mut m, marks) = epoch_start(epoch, entries.next(), snap)?;
     let mut produced = Vec::new();
+    let mut events = Vec::new();
     let mut outs = Vec::new();
     for e in entries {
         let (at, what) = e.into_replayed();
@@ -389,26 +423,36 @@ fn run_epoch(
         let _ = r;
         let tz = &m.engine.site().timezone;
         for o in outs.drain(..) {
-            if let Output::Record(r) = o {
-                produced.push((*r, tz.clone()));
+            match o {
+                Output::Record(r) => produced.push((*r, tz.clone())),
+                Output::Event(e) => events.push((*e, tz.clone())),
+                Output::Command { .. } => {}
             }
         }
     }
-    Ok((m, cdr, produced))
+    let epoch = Epoch {
+        marks,
+        records: produced,
+        events,
+    };
+    Ok((m, epoch))
 }
 
 /// The previous epoch's records, when its journal is still kept and whole: the mark it
 /// began at and what its replay produces. Used to rebuild a records file cut below the
 /// current epoch's mark.
-fn previous_records(dir: &Path, epoch: u64) -> Option<(Option<CdrMark>, Produced)> {
+fn previous_records(
+    dir: &Path,
+    epoch: u64,
+) -> Option<(Option<CdrMark>, Produced<vaxel_core::CallRecord>)> {
     let prev = epoch.checked_sub(1)?;
     let back = journal::read(&dir.join(journal::file_name(prev))).ok()?;
     if back.dropped > 0 {
         return None;
     }
     let snap = start_snapshot(dir, prev, back.entries.first()).ok()?;
-    let (_, mark, produced) = run_epoch(prev, back.entries, snap).ok()?;
-    Some((mark, produced))
+    let (_, e) = run_epoch(prev, back.entries, snap).ok()?;
+    Some((e.marks.cdr, e.records))
 }
 
 /// Replays epoch `epoch` and brings the call records in line with it. `strict`: call
@@ -425,7 +469,15 @@ fn replay(
     let started = std::time::Instant::now();
     let from = snap.as_ref().map(|_| snapshot::file_name(epoch));
     let n = back.entries.len().saturating_sub(1) as u64;
-    let (m, cdr, produced) = run_epoch(epoch, back.entries, snap)?;
+    let (
+        m,
+        Epoch {
+            marks,
+            records: produced,
+            events,
+        },
+    ) = run_epoch(epoch, back.entries, snap)?;
+    let cdr = marks.cdr;
 
     // Records: in each day's file, those on disk since the epoch started are a prefix of
     // what replay produced for that file; the rest are written (again). A file cut below
@@ -473,7 +525,7 @@ fn replay(
     let journal = JournalFile::open_at(dir, epoch, back.valid_len)
         .with_context(|| format!("cannot open the journal epoch {epoch}"))?;
 
-    records::repair(dir, base.as_ref())?;
+    records::repair::<Cdr>(dir, base.as_ref())?;
     let lost = records::lost_below(dir, base.as_ref())?;
     let records_lost = lost.len() as u64;
     for lost in lost {
@@ -483,13 +535,21 @@ fn replay(
              calls (restore the file from a backup; the records the journal holds are rebuilt)"
         );
     }
-    let (recs, missing) = write_missing(dir, base.as_ref(), &produced)?;
+    let (recs, missing) = write_missing::<Cdr>(dir, base.as_ref(), &produced)?;
+    // The event log by the same rule, from its own mark (an event file cut below the
+    // mark is reported like a records file; its lines are not in the journal any more).
+    records::repair::<Events>(dir, marks.events.as_ref())?;
+    for lost in records::lost_below(dir, marks.events.as_ref())? {
+        tracing::error!(damage = %lost, "event-log lines of earlier journal epochs are lost");
+    }
+    let (events, events_missing) = write_missing::<Events>(dir, marks.events.as_ref(), &events)?;
     tracing::info!(
         epoch,
         snapshot = from.as_deref().unwrap_or("none"),
         entries = n,
         calls = m.calls(),
         records_written_again = missing,
+        events_written_again = events_missing,
         ms = started.elapsed().as_millis() as u64,
         "journal replayed"
     );
@@ -498,6 +558,7 @@ fn replay(
             machine: m,
             journal,
             records: recs,
+            events,
             records_lost,
         },
         diverged,

@@ -37,6 +37,8 @@ pub struct SnapshotFile {
     pub config: Arc<str>,
     /// Where the call-record files stood: the epoch's records are the lines after it.
     pub cdr: Option<CdrMark>,
+    /// Where the event-log files stood (the same rule as `cdr`).
+    pub events: Option<CdrMark>,
     /// The platform owning each call the engine holds, sorted by call.
     pub owners: Vec<(CallId, Text)>,
     pub engine: EngineState,
@@ -55,13 +57,19 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The file's content for `epoch`, with the records mark.
     #[must_use]
-    pub fn into_file(self, epoch: u64, cdr: Option<CdrMark>) -> SnapshotFile {
+    pub fn into_file(
+        self,
+        epoch: u64,
+        cdr: Option<CdrMark>,
+        events: Option<CdrMark>,
+    ) -> SnapshotFile {
         SnapshotFile {
             format: FORMAT,
             epoch,
             at: self.at,
             config: self.config,
             cdr,
+            events,
             owners: self.owners,
             engine: self.engine,
         }
@@ -111,6 +119,9 @@ struct OnDisk {
     at: Timestamp,
     config: Arc<str>,
     cdr: Option<CdrMark>,
+    /// Absent in snapshots written before the event log existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    events: Option<CdrMark>,
     owners: Vec<(CallId, Text)>,
     engine: serde_json::Value,
 }
@@ -125,6 +136,7 @@ pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
         at: snap.at,
         config: snap.config.clone(),
         cdr: snap.cdr.clone(),
+        events: snap.events.clone(),
         owners: snap.owners.clone(),
         engine,
     };
@@ -132,7 +144,10 @@ pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
     let back = decode(&bytes).context("the serialized engine state does not read back")?;
     let b = serde_json::to_value(&back.engine).context("cannot serialize the engine state")?;
     anyhow::ensure!(
-        disk.engine == b && back.owners == snap.owners && back.cdr == snap.cdr,
+        disk.engine == b
+            && back.owners == snap.owners
+            && back.cdr == snap.cdr
+            && back.events == snap.events,
         "the engine state does not read back exactly from JSON"
     );
     Ok(bytes)
@@ -148,6 +163,7 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<SnapshotFile> {
         at: disk.at,
         config: disk.config,
         cdr: disk.cdr,
+        events: disk.events,
         owners: disk.owners,
         engine,
     })
@@ -233,6 +249,11 @@ mod tests {
                 file: "cdr-2026-03-02.csv".into(),
                 len: 99,
                 earlier: vec![("cdr-2026-03-01.csv".into(), 7)],
+            }),
+            events: Some(CdrMark {
+                file: "events-2026-03-02.csv".into(),
+                len: 120,
+                earlier: Vec::new(),
             }),
             owners: vec![("c1".into(), "pbx".into())],
             engine: e.save(),

@@ -8,6 +8,9 @@
 //! - [`trace`]: `calls.csv`, what callers do ([`TraceReader`], [`TraceWriter`]).
 //! - [`roster`]: `roster.csv`, when agents work ([`RosterReader`], [`RosterWriter`]).
 //! - [`cdr`]: `cdr.csv`, one record per call ([`CdrWriter`], [`CdrReader`]).
+//! - [`events`]: `events.csv`, the event log of calls and agents ([`EventWriter`],
+//!   [`EventReader`]).
+//! - [`queue_log`]: the event log as Asterisk's `queue_log` (`vaxel export`).
 //! - [`report`]: the replay report (JSON and text) and supervisors' breakdowns.
 //! - [`replay`]: the engine in simulated time, with simulated callers and agents.
 //! - [`erlang`]: Erlang B, C and A; [`staffing`]: the agents a load needs.
@@ -20,8 +23,10 @@ pub mod cdr;
 mod csvio;
 pub mod erlang;
 mod error;
+pub mod events;
 pub mod generate;
 mod in_flight;
+pub mod queue_log;
 pub mod replay;
 pub mod report;
 pub mod roster;
@@ -31,9 +36,11 @@ pub mod trace;
 
 pub use cdr::{CdrReader, CdrWriter};
 pub use error::SimError;
+pub use events::{EventReader, EventWriter};
 pub use generate::{GenConfig, GenError, RosterGenerator, RosterPlan, TraceGenerator};
 pub use replay::{
-    Dialed, Preparer, ReplayCall, ReplaySummary, ReplayTap, replay, replay_prepared, replay_tapped,
+    Dialed, OnEvent, Preparer, ReplayCall, ReplaySummary, ReplayTap, replay, replay_prepared,
+    replay_prepared_events, replay_tapped,
 };
 pub use report::{Report, ReportBuilder};
 pub use roster::{RosterReader, RosterWriter, Shift, read_roster};

@@ -25,7 +25,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use vaxel_core::keyed_heap::KeyedHeap;
 use vaxel_core::site::{Site, Text};
-use vaxel_core::{CallRecord, Command, Engine, EngineError, Input, Output, Timestamp};
+use vaxel_core::{CallRecord, Command, Engine, EngineError, Event, Input, Output, Timestamp};
 
 /// Ordering of simulated events at the same millisecond (smaller first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -233,7 +233,26 @@ where
     I: Iterator<Item = Result<ReplayCall, SimError>>,
     F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
 {
-    run(site, trace, roster, on_record, None)
+    run(site, trace, roster, on_record, None, None)
+}
+
+/// Takes the event log's events during a replay (`vaxel replay --events`).
+pub type OnEvent<'a> = &'a mut dyn FnMut(Box<Event>) -> Result<(), SimError>;
+
+/// [`replay_prepared`] with the engine's event log on: `on_event` takes every event as it
+/// is produced (docs/formats.md, `events.csv`).
+pub fn replay_prepared_events<I, F>(
+    site: Arc<Site>,
+    trace: I,
+    roster: &[Shift],
+    on_record: F,
+    on_event: OnEvent<'_>,
+) -> Result<ReplaySummary, SimError>
+where
+    I: Iterator<Item = Result<ReplayCall, SimError>>,
+    F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
+{
+    run(site, trace, roster, on_record, None, Some(on_event))
 }
 
 /// Sees what a replay does, for a tool that repeats it elsewhere: `vaxel load --exact`
@@ -261,7 +280,7 @@ where
     F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
 {
     let calls = prepared(&site, trace);
-    run(site, calls, roster, on_record, Some(tap))
+    run(site, calls, roster, on_record, Some(tap), None)
 }
 
 fn run<I, F>(
@@ -270,6 +289,7 @@ fn run<I, F>(
     roster: &[Shift],
     mut on_record: F,
     tap: Option<&mut dyn ReplayTap>,
+    mut on_event: Option<OnEvent<'_>>,
 ) -> Result<ReplaySummary, SimError>
 where
     I: Iterator<Item = Result<ReplayCall, SimError>>,
@@ -304,6 +324,7 @@ where
         tap,
         outbox: VecDeque::new(),
     };
+    d.engine.set_events(on_event.is_some());
     d.schedule_roster(roster);
     let mut quiet_until: Option<Timestamp> = None;
     loop {
@@ -332,7 +353,7 @@ where
         {
             d.summary.events += 1;
             d.fire_timers(deadline);
-            d.drain(&mut on_record)?;
+            d.drain(&mut on_record, &mut on_event)?;
             continue;
         }
         match next_driver {
@@ -351,7 +372,7 @@ where
                 d.event(at, ev);
             }
         }
-        d.drain(&mut on_record)?;
+        d.drain(&mut on_record, &mut on_event)?;
     }
     // Calls still in flight (waiting for a callback no agent will make, or for an agent
     // who never comes) end as the platform's, so that every call has its one record.
@@ -363,7 +384,7 @@ where
         let now = d.engine.now();
         let platform = d.platform.clone();
         let _ = d.feed(now, Input::PlatformLost { platform });
-        d.drain(&mut on_record)?;
+        d.drain(&mut on_record, &mut on_event)?;
     }
     Ok(d.summary)
 }
@@ -700,7 +721,11 @@ impl Driver<'_> {
     }
 
     /// Acts on the engine's outputs as a platform and its callers would.
-    fn drain<F>(&mut self, on_record: &mut F) -> Result<(), SimError>
+    fn drain<F>(
+        &mut self,
+        on_record: &mut F,
+        on_event: &mut Option<OnEvent<'_>>,
+    ) -> Result<(), SimError>
     where
         F: FnMut(Box<CallRecord>) -> Result<(), SimError>,
     {
@@ -716,6 +741,11 @@ impl Driver<'_> {
                     on_record(r)?;
                 }
                 Output::Command { command, .. } => self.command(now, command),
+                Output::Event(e) => {
+                    if let Some(f) = on_event {
+                        f(e)?;
+                    }
+                }
             }
         }
         Ok(())

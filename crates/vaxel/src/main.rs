@@ -39,6 +39,8 @@ enum Command {
     /// Supervisors' report from call records (a data dir or files): tables, charts, zero
     /// measurement.
     Report(cmd::report::ReportArgs),
+    /// Export the event log in another tool's format (Asterisk's queue_log).
+    Export(cmd::export::ExportArgs),
     /// Drive a running daemon with a trace and a roster over TCP; measure it.
     Load(vaxel_load::LoadArgs),
     /// A terminal wallboard: a running daemon's groups and agents, live (docs/screens.md).
@@ -57,6 +59,7 @@ fn main() -> anyhow::Result<ExitCode> {
         Command::Compare(args) => cmd::compare::run(&args),
         Command::Load(args) => cmd::load::run(&args),
         Command::Report(args) => cmd::report::run(&args),
+        Command::Export(args) => cmd::export::run(&args),
         Command::Top(args) => cmd::top::run(&args),
     }
 }

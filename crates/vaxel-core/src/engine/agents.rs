@@ -11,8 +11,19 @@ use crate::time::Timestamp;
 
 impl Engine {
     /// Every status change goes here: per-group counts, `since`, and the nonce that
-    /// retires the agent's old timers.
+    /// retires the agent's old timers (and the event log's agent events, when it is on).
+    #[inline]
     pub(super) fn set_status(&mut self, agent: AgentIdx, status: Status) {
+        if self.events {
+            self.set_status_logged(agent, status);
+        } else {
+            self.set_status_only(agent, status);
+        }
+    }
+
+    /// [`set_status`](Self::set_status) without the event log.
+    #[inline]
+    pub(super) fn set_status_only(&mut self, agent: AgentIdx, status: Status) {
         let now = self.st.now;
         let a = &mut self.st.agents[agent.ix()];
         let old = a.view_state();

@@ -5,6 +5,7 @@ use super::Engine;
 use super::state::{CallState, Slot, Status};
 use super::timers::Timer;
 use crate::error::EngineError;
+use crate::event::{EndedBy, EventKind};
 use crate::output::{CallbackNote, Command, Outcome};
 use crate::site::{AgentIdx, GroupIdx, Target, Text};
 
@@ -66,6 +67,7 @@ impl Engine {
     /// The call and the agent are talking (an answered call or a connected callback): the
     /// call leaves its queues, and its first answer counts in the serving group's figures.
     fn start_talk(&mut self, slot: Slot, agent: AgentIdx) {
+        self.ev_connected(slot, agent);
         let now = self.st.now;
         let sl_ms = self.site.service_level_ms;
         let c = self.call_mut(slot);
@@ -115,6 +117,7 @@ impl Engine {
     /// paused (`no-answer`), else it is free again; the call keeps its place and is
     /// offered on, to another agent if one is free.
     fn ring_out(&mut self, slot: Slot, agent: AgentIdx) {
+        self.ev_no_answer(slot, agent);
         let site = self.site.clone();
         let max = self
             .call(slot)
@@ -160,8 +163,24 @@ impl Engine {
         }
     }
 
-    pub(super) fn call_hangup(&mut self, call: &str) -> Result<(), EngineError> {
+    /// The caller (or, with `reason` `agent`, the agent) hung up.
+    pub(super) fn call_hangup(
+        &mut self,
+        call: &str,
+        reason: Option<&str>,
+    ) -> Result<(), EngineError> {
         let slot = self.find_call(call)?;
+        self.hangup_by = Some(if reason == Some("agent") {
+            EndedBy::Agent
+        } else {
+            EndedBy::Caller
+        });
+        let r = self.hang_up(slot);
+        self.hangup_by = None;
+        r
+    }
+
+    fn hang_up(&mut self, slot: Slot) -> Result<(), EngineError> {
         match self.call(slot).state {
             CallState::Ivr { .. } => self.finish(slot, Outcome::AbandonedIvr),
             CallState::Queued => self.finish(slot, Outcome::Abandoned),
@@ -235,6 +254,9 @@ impl Engine {
             }
         };
         self.end_talk(slot, agent);
+        self.ev_call(slot, Some(agent), || EventKind::Transferred {
+            to: to.into(),
+        });
         match target {
             To::Number(number) => {
                 let id = self.call(slot).id.clone();
@@ -286,6 +308,7 @@ impl Engine {
         self.st
             .timers
             .at(now.plus_ms(timeout), Timer::Park { slot, seq, nonce });
+        self.ev_call(slot, Some(agent), || EventKind::Parked);
         // The agent is free for other calls while the call is parked.
         self.make_ready(agent);
         Ok(())
@@ -306,6 +329,7 @@ impl Engine {
             return Err(self.invalid_agent(agent, "take back a parked call"));
         }
         self.remove_idle(agent);
+        self.ev_call(slot, Some(agent), || EventKind::Unparked);
         let now = self.st.now;
         let c = self.call_mut(slot);
         c.state = CallState::Talking { agent };
@@ -359,6 +383,7 @@ impl Engine {
             },
         };
         self.end_talk(slot, agent);
+        self.ev_in(slot, Some(agent), Some(target), || EventKind::Requeued);
         self.bump_priority(slot, priority);
         self.call_mut(slot).state = CallState::Queued;
         self.start_wrapup(agent, None);
@@ -396,6 +421,9 @@ impl Engine {
             return Err(self.wrong_state(slot, "report a callback result"));
         };
         let now = self.st.now;
+        self.ev_call(slot, Some(agent), || EventKind::CallbackResult {
+            connected,
+        });
         if connected {
             if let CallbackNote::Accepted { connected, .. } = &mut self.call_mut(slot).callback {
                 *connected = true;

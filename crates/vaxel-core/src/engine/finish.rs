@@ -3,12 +3,14 @@
 use super::Engine;
 use super::state::{CallState, Slot, Status};
 use super::timers::Timer;
+use crate::event::EventKind;
 use crate::output::{CallRecord, Outcome, Output};
 use crate::site::{AgentIdx, Text};
 
 impl Engine {
     /// Ends the call now with `outcome` and no after-call work: the record goes out at once.
     pub(super) fn finish(&mut self, slot: Slot, outcome: Outcome) {
+        self.ev_ended(slot, outcome);
         self.leave_all_groups(slot, Some(outcome));
         if matches!(outcome, Outcome::OverflowExternal | Outcome::Timeout)
             && let Some(&g) = self.call(slot).path.last()
@@ -26,6 +28,7 @@ impl Engine {
 
     /// Ends the call now with `outcome`; its record waits for `agent`'s after-call work.
     pub(super) fn finish_after_work(&mut self, slot: Slot, outcome: Outcome, agent: AgentIdx) {
+        self.ev_ended(slot, outcome);
         self.leave_all_groups(slot, Some(outcome));
         let now = self.st.now;
         let call = self.call_mut(slot);
@@ -43,6 +46,7 @@ impl Engine {
         let a = &mut self.st.agents[agent.ix()];
         a.talk_ms_today += leg;
         a.last_talk_ms = leg;
+        self.ev_call(slot, Some(agent), || EventKind::TalkEnded { talk_ms: leg });
         leg
     }
 

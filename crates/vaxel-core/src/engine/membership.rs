@@ -215,6 +215,7 @@ impl Engine {
         }
         if let Some(prompt) = &g.queue_prompt {
             let (position, ewt) = self.position(slot, group);
+            self.ev_announced(slot, group, position, ewt.map(Timestamp::ms_to_secs_ceil));
             let call = self.call(slot).id.clone();
             self.emit_for(
                 slot,

@@ -7,6 +7,7 @@ mod arrival;
 mod by_address;
 mod call_index;
 mod calls;
+mod events;
 mod ewt;
 mod finish;
 mod membership;
@@ -109,6 +110,11 @@ pub struct Engine {
     /// Local midnight beginning the current day of the `today` figures (derived from
     /// `day_end`; not saved).
     day_start: Timestamp,
+    /// The event log is on (not saved: see [`Engine::set_events`]).
+    events: bool,
+    /// Who is ending the call being hung up (set by `call.hangup` around its transition),
+    /// for the `ended` event.
+    hangup_by: Option<crate::event::EndedBy>,
     st: EngineState,
 }
 
@@ -161,6 +167,8 @@ impl Engine {
             edges: recheck::CalendarEdges::default(),
             recheck: Vec::new(),
             day_start: Timestamp(0),
+            events: false,
+            hangup_by: None,
             st: EngineState {
                 now,
                 calls: Vec::new(),
@@ -251,6 +259,8 @@ impl Engine {
             edges: recheck::CalendarEdges::default(),
             recheck: Vec::new(),
             day_start: Timestamp(0),
+            events: false,
+            hangup_by: None,
             site,
             st: state,
         };
@@ -302,7 +312,7 @@ impl Engine {
             Input::CallDigits { call, digits } => self.call_digits(&call, &digits),
             Input::CallAnswered { call, agent } => self.call_answered(&call, &agent),
             Input::CallNoAnswer { call, agent } => self.call_noanswer(&call, &agent),
-            Input::CallHangup { call, .. } => self.call_hangup(&call),
+            Input::CallHangup { call, reason } => self.call_hangup(&call, reason.as_deref()),
             Input::CallTransfer {
                 call,
                 agent,

@@ -5,6 +5,7 @@ use super::queues::{AgentFacts, IdleEntry, IdleKey, QKey, idle_key};
 use super::state::{Agent, CallState, Member, Slot, Status};
 use super::timers::Timer;
 use super::{Engine, EngineState};
+use crate::event::EventKind;
 use crate::output::{Announced, CallbackNote, Command, Outcome};
 use crate::site::{
     AgentIdx, Condition, GroupIdx, LangPolicy, OverflowMode, SkillIdx, Strategy, Target, Text,
@@ -152,6 +153,7 @@ impl Engine {
         if first_visit {
             self.st.groups[group.ix()].today.offered += 1;
         }
+        self.ev_queued(slot, group);
         let offer_to = if state.in_queue() {
             self.pick_agent(slot, group, step)
         } else {
@@ -251,6 +253,7 @@ impl Engine {
     pub(super) fn send_queue(&mut self, slot: Slot, group: GroupIdx) {
         let (position, ewt) = self.position(slot, group);
         let ewt_s = ewt.map(Timestamp::ms_to_secs_ceil);
+        self.ev_announced(slot, group, position, ewt_s);
         let c = self.call_mut(slot);
         c.announced.get_or_insert(Announced { position, ewt_s });
         let call = c.id.clone();
@@ -273,6 +276,8 @@ impl Engine {
         if let Some(m) = self.call_mut(slot).member_mut(group) {
             m.fired |= 1 << r.min(31);
         }
+        let expand = rule.mode == OverflowMode::Expand;
+        self.ev_rule(slot, group, Some(r), &rule.to, expand);
         match (&rule.to, rule.mode) {
             (Target::Group(t), OverflowMode::Expand) => self.enter_group(slot, *t, depth + 1),
             (Target::Callback, _) => self.offer_callback(slot, group),
@@ -493,10 +498,13 @@ impl Engine {
         let id = call.id.clone();
         if call.state == CallState::CallbackWaiting {
             call.state = CallState::CallbackDialing { agent };
+            let mut attempt = 0;
             if let CallbackNote::Accepted { attempts, .. } = &mut call.callback {
                 *attempts += 1;
+                attempt = *attempts;
             }
             let number = call.from.clone();
+            self.ev_call(slot, Some(agent), || EventKind::CallbackDialled { attempt });
             self.emit_for(
                 slot,
                 Command::Dial {
@@ -511,6 +519,7 @@ impl Engine {
             call.nonce += 1;
             call.deadline = ring_deadline;
             let (seq, nonce) = (call.seq, call.nonce);
+            self.ev_call(slot, Some(agent), || EventKind::Offered);
             self.emit_for(
                 slot,
                 Command::Connect {
@@ -605,7 +614,10 @@ impl Engine {
         match &site.group(group).on_max_wait {
             None => self.hang_up_and_finish(slot, None, Outcome::Timeout),
             Some(Target::Callback) => self.offer_callback(slot, group),
-            Some(target) => self.move_out(slot, group, target, 0),
+            Some(target) => {
+                self.ev_rule(slot, group, None, target, false);
+                self.move_out(slot, group, target, 0);
+            }
         }
     }
 
@@ -625,11 +637,13 @@ impl Engine {
         let prompt: Text = self.site.group(group).callback_prompt.clone();
         let id = call.id.clone();
         self.call_mut(slot).offering = Some(group);
+        self.ev_in(slot, None, Some(group), || EventKind::CallbackOffered);
         self.emit_for(slot, Command::OfferCallback { call: id, prompt });
     }
 
     /// The caller's answer to a callback offer. Accepted: the line is freed, the place kept.
     pub(super) fn callback_answer(&mut self, slot: Slot, accept: bool) {
+        self.ev_callback_answer(slot, accept);
         let call = self.call_mut(slot);
         call.offering = None;
         if !accept {

@@ -44,6 +44,8 @@ pub fn render_output(o: &Output, base: Timestamp) -> String {
             format!("> {}{p}", render_command(command))
         }
         Output::Record(r) => format!("> {}", render_record(r, base)),
+        // The scenarios run with the event log off; shown for completeness.
+        Output::Event(e) => format!("~ {e:?}"),
     }
 }
 

@@ -29,6 +29,7 @@
 //!   answered or given up); per entry, for its `entry` (calls that matched no entry are only
 //!   in the total).
 
+pub mod agents;
 mod breakdown;
 mod ewt;
 pub mod period;
@@ -37,11 +38,14 @@ mod tables;
 mod text;
 mod zero;
 
+pub use agents::{AgentBuilder, AgentFigures, AgentRow};
 pub use breakdown::{
     Breakdown, BreakdownBuilder, BreakdownRow, LocalClock, LocalSlot, WAIT_BUCKETS_S, breakdowns,
 };
 pub use ewt::{EwtAccuracy, EwtStats};
-pub use supervisor::{NOT_MEASURED, PeriodReport, Section, SupervisorReport};
+pub use supervisor::{
+    NOT_MEASURED, NOT_MEASURED_WITH_EVENTS, PeriodReport, Section, SupervisorReport,
+};
 pub use tables::{INTERVAL_MINUTES, TableBuilder, Tables};
 pub use zero::{Comparison, Delta, ZeroFigures, compare};
 

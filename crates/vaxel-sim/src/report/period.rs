@@ -8,7 +8,6 @@
 //! records by their arrival.
 
 use super::LocalClock;
-use crate::cdr::CdrReader;
 use crate::error::SimError;
 use jiff::civil::Date;
 use std::io;
@@ -86,8 +85,21 @@ pub struct DayFiles {
     pub missing: Vec<Date>,
 }
 
-/// The files of `dir` for `periods`: every day of each and the day after it.
+/// The call-record files of `dir` for `periods`: every day of each and the day after it
+/// (calls are filed by the day they ended).
 pub fn data_dir_files(dir: &Path, periods: &[Days]) -> io::Result<DayFiles> {
+    day_files(dir, periods, "cdr-", true)
+}
+
+/// The event-log files of `dir` (`events-YYYY-MM-DD.csv`) for `periods`: every day of
+/// each (events are filed by their own time).
+pub fn event_files(dir: &Path, periods: &[Days]) -> io::Result<DayFiles> {
+    day_files(dir, periods, "events-", false)
+}
+
+/// The daily files `{prefix}YYYY-MM-DD.csv` of `dir` for `periods`, with the day after each
+/// period when `day_after`.
+fn day_files(dir: &Path, periods: &[Days], prefix: &str, day_after: bool) -> io::Result<DayFiles> {
     let meta = std::fs::metadata(dir)?;
     if !meta.is_dir() {
         return Err(io::Error::new(
@@ -98,7 +110,7 @@ pub fn data_dir_files(dir: &Path, periods: &[Days]) -> io::Result<DayFiles> {
     let mut wanted: Vec<(Date, bool)> = Vec::new();
     for p in periods {
         wanted.extend(p.days().map(|d| (d, true)));
-        if let Ok(next) = p.to.tomorrow() {
+        if day_after && let Ok(next) = p.to.tomorrow() {
             wanted.push((next, false));
         }
     }
@@ -107,7 +119,7 @@ pub fn data_dir_files(dir: &Path, periods: &[Days]) -> io::Result<DayFiles> {
     wanted.dedup_by_key(|w| w.0);
     let mut out = DayFiles::default();
     for (day, required) in wanted {
-        let path = dir.join(day_file_name(day));
+        let path = dir.join(format!("{prefix}{day}.csv"));
         if path.is_file() {
             out.files.push(path);
         } else if required {
@@ -130,11 +142,11 @@ const SKIPPED_SHOWN: usize = 5;
 /// Passes every record of `reader` to `each`. A damaged line (a cell or a row the format
 /// refuses) stops the reading with its error (file, line and column), or with
 /// `skip_bad` is counted in `skipped` and passed over. A read error always stops.
-pub fn feed<R: io::Read>(
-    reader: CdrReader<R>,
+pub fn feed<T>(
+    reader: impl Iterator<Item = Result<T, SimError>>,
     skip_bad: bool,
     skipped: &mut Skipped,
-    mut each: impl FnMut(&CallRecord),
+    mut each: impl FnMut(&T),
 ) -> Result<(), SimError> {
     for item in reader {
         match item {
@@ -192,6 +204,7 @@ impl Splitter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cdr::CdrReader;
     use crate::cdr::tests::record;
     use jiff::civil::date;
     use vaxel_core::Timestamp;

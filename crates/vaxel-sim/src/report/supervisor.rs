@@ -3,6 +3,7 @@
 //! optionally a baseline period and the zero measurement ([`Comparison`]). Written as
 //! JSON, aligned text or CSV here; the HTML with charts is the command's.
 
+use super::agents::AgentFigures;
 use super::text::{EWT_HEADER, EWT_TITLE, ewt_rows, pct, secs, table};
 use super::zero::{Comparison, Delta};
 use super::{Breakdown, BreakdownRow, Report};
@@ -13,6 +14,10 @@ pub const NOT_MEASURED: &str = "logged-in time, pause time (by reason), no-answe
      occupancy need the agents' event log, which these call records do not hold: they are \
      not in this report (occupancy is written as 0)";
 
+/// What is still not measured when the event log was read (the per-agent table has the
+/// rest).
+pub const NOT_MEASURED_WITH_EVENTS: &str = "occupancy: not in this report (written as 0)";
+
 /// One period's figures and where they came from.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PeriodReport {
@@ -22,6 +27,9 @@ pub struct PeriodReport {
     /// Days of the period with no call-record file (data dir only).
     pub missing_days: Vec<String>,
     pub report: Report,
+    /// The per-agent figures of the event log, when one was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agents: Option<AgentFigures>,
 }
 
 /// The whole `vaxel report` document.
@@ -105,6 +113,57 @@ fn full_section(name: &str, b: &Breakdown) -> Section {
             .map(str::to_owned)
             .collect(),
         rows: b.rows.iter().map(row_cells).collect(),
+    }
+}
+
+/// The event log's per-agent figures; pause time by reason as one column per reason.
+fn agents_section(t: &AgentFigures) -> Section {
+    let mut reasons: Vec<&str> = Vec::new();
+    for r in &t.rows {
+        for (k, _) in &r.pause_by_reason.0 {
+            if !reasons.contains(&k.as_str()) {
+                reasons.push(k);
+            }
+        }
+    }
+    let rows = t
+        .rows
+        .iter()
+        .map(|r| {
+            let mut cells = vec![
+                r.agent.clone(),
+                r.calls.to_string(),
+                secs(r.aht_s, r.calls > 0),
+                secs(r.talk_s, true),
+                secs(r.wrapup_s, true),
+                r.no_answers.to_string(),
+                secs(r.logged_in_s, true),
+                secs(r.paused_s, true),
+            ];
+            for k in &reasons {
+                let v = r.pause_by_reason.0.iter().find(|(x, _)| x == k);
+                cells.push(secs(v.map_or(0.0, |(_, s)| *s), true));
+            }
+            cells
+        })
+        .collect();
+    let mut header: Vec<String> = [
+        "agent",
+        "calls",
+        "AHT s",
+        "talk s",
+        "wrap-up s",
+        "no-answers",
+        "logged in s",
+        "paused s",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    header.extend(reasons.iter().map(|k| format!("pause {k} s")));
+    Section {
+        title: format!("agents: {}", t.what),
+        header,
+        rows,
     }
 }
 
@@ -258,7 +317,7 @@ impl SupervisorReport {
                 self.skipped_lines
             ));
         }
-        v.push(format!("not measured: {NOT_MEASURED}"));
+        v.push(format!("not measured: {}", self.not_measured));
         v
     }
 
@@ -275,6 +334,9 @@ impl SupervisorReport {
                     full_section(name, b)
                 });
             }
+        }
+        if let Some(a) = &p.agents {
+            v.push(agents_section(a));
         }
         v.extend(group_interval_sections(p));
         v.extend(
@@ -375,7 +437,7 @@ impl SupervisorReport {
         let mut out = String::from(
             "period,table,group,key,calls,share,offered,answered,answer_rate,abandoned,\
              short_abandoned,overflowed,answered_within_sl,service_level,asa_s,max_wait_s,\
-             aht_s,talk_s,wrapup_s,resolved,referred\n",
+             aht_s,talk_s,wrapup_s,resolved,referred,no_answers,logged_in_s,paused_s\n",
         );
         for (label, p) in std::iter::once(("period", &self.period))
             .chain(self.baseline.as_ref().map(|b| ("baseline", b)))
@@ -424,11 +486,32 @@ impl SupervisorReport {
                     ];
                     let line: Vec<String> = cells.iter().map(|c| csv_cell(c)).collect();
                     out.push_str(&line.join(","));
-                    out.push('\n');
+                    out.push_str(",,,\n");
                 }
+            }
+            if let Some(a) = &p.agents {
+                agents_csv(&mut out, label, a);
             }
         }
         out
+    }
+}
+
+/// The per-agent rows (table `agents`, the figures in their columns, the others empty),
+/// and one row per agent and pause reason (table `agent_pauses`, the reason in `group`).
+fn agents_csv(out: &mut String, label: &str, a: &AgentFigures) {
+    for r in &a.rows {
+        let agent = csv_cell(&r.agent);
+        out.push_str(&format!(
+            "{label},agents,,{agent},{},,,,,,,,,,,,{},{},{},,,{},{},{}\n",
+            r.calls, r.aht_s, r.talk_s, r.wrapup_s, r.no_answers, r.logged_in_s, r.paused_s
+        ));
+        for (reason, s) in &r.pause_by_reason.0 {
+            out.push_str(&format!(
+                "{label},agent_pauses,{},{agent},,,,,,,,,,,,,,,,,,,,{s}\n",
+                csv_cell(reason)
+            ));
+        }
     }
 }
 

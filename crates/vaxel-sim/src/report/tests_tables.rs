@@ -159,6 +159,7 @@ fn document(baseline: bool) -> SupervisorReport {
         to: Some("2026-03-02".into()),
         missing_days: vec!["2026-03-03".into()],
         report,
+        agents: None,
     };
     let after = with_tables(&sample(), 60);
     let before = with_tables(&sample()[..6], 60);
@@ -206,7 +207,7 @@ fn csv_has_one_line_per_row_of_each_period() {
     let csv = doc.to_csv();
     let mut lines = csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(header.len(), 21);
+    assert_eq!(header.len(), 24);
     assert_eq!(&header[..4], ["period", "table", "group", "key"]);
     let rows_of = |p: &PeriodReport| {
         let t = p.report.tables.as_ref().unwrap();
@@ -226,12 +227,69 @@ fn csv_has_one_line_per_row_of_each_period() {
     let want = rows_of(&doc.period) + rows_of(doc.baseline.as_ref().unwrap());
     let body: Vec<&str> = lines.collect();
     assert_eq!(body.len(), want);
-    assert!(body.iter().all(|l| l.split(',').count() >= 21));
-    assert!(body.contains(&"period,group_by_interval,bygglov,08:00,7,1,7,4,0.571429,2,1,1,2,0.333333,110.25,400,210,180,30,4,0"), "{csv}");
+    assert!(body.iter().all(|l| l.split(',').count() >= 24));
+    assert!(body.contains(&"period,group_by_interval,bygglov,08:00,7,1,7,4,0.571429,2,1,1,2,0.333333,110.25,400,210,180,30,4,0,,,"), "{csv}");
     assert!(
         body.iter()
             .any(|l| l.starts_with("baseline,total,,total,6,"))
     );
     // A case type with a comma is quoted.
     assert!(csv.contains("\"bygglov, ritning\""));
+}
+
+#[test]
+fn csv_has_the_agents_figures_in_their_columns() {
+    use crate::report::agents::{AgentFigures, AgentRow, Reasons};
+    let mut doc = document(false);
+    doc.period.agents = Some(AgentFigures {
+        what: "per agent",
+        rows: vec![AgentRow {
+            agent: "a1".into(),
+            calls: 2,
+            aht_s: 90.0,
+            talk_s: 150.0,
+            wrapup_s: 30.0,
+            no_answers: 1,
+            logged_in_s: 3600.0,
+            paused_s: 600.0,
+            pause_by_reason: Reasons(vec![("lunch, long".into(), 600.0)]),
+        }],
+    });
+    let csv = doc.to_csv();
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let agent = csv
+        .lines()
+        .find(|l| l.starts_with("period,agents,"))
+        .unwrap();
+    let cells: Vec<&str> = agent.split(',').collect();
+    assert_eq!(cells.len(), header.len(), "{agent}");
+    for (name, want) in [
+        ("key", "a1"),
+        ("calls", "2"),
+        ("aht_s", "90"),
+        ("talk_s", "150"),
+        ("wrapup_s", "30"),
+        ("no_answers", "1"),
+        ("logged_in_s", "3600"),
+        ("paused_s", "600"),
+        ("offered", ""),
+    ] {
+        assert_eq!(cells[col(name)], want, "{name} in {agent}");
+    }
+    let pause = csv
+        .lines()
+        .find(|l| l.starts_with("period,agent_pauses,"))
+        .unwrap();
+    assert_eq!(
+        pause,
+        format!(
+            "period,agent_pauses,\"lunch, long\",a1{}600",
+            ",".repeat(20)
+        )
+    );
+    // The text shows the table with a column per reason.
+    let text = doc.to_text();
+    assert!(text.contains("agents: per agent"), "{text}");
+    assert!(text.contains("pause lunch, long s"), "{text}");
 }

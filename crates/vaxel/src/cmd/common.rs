@@ -10,11 +10,11 @@ use std::io::{self, BufReader, BufWriter, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
-use vaxel_core::CallRecord;
 use vaxel_core::site::Site;
+use vaxel_core::{CallRecord, Event};
 use vaxel_sim::{
-    CdrWriter, Preparer, ReplayCall, ReplaySummary, Report, ReportBuilder, RosterReader, Shift,
-    SimError, TraceCall, TraceReader,
+    CdrWriter, EventWriter, Preparer, ReplayCall, ReplaySummary, Report, ReportBuilder,
+    RosterReader, Shift, SimError, TraceCall, TraceReader,
 };
 
 /// Loads and validates the site (`--config`, the built-in city when absent): its label for
@@ -301,20 +301,82 @@ impl Iterator for Batches {
 }
 
 /// Where call records go during a replay: the report and, with `--cdr`, the call-record
-/// file. Runs on a thread of its own, fed in batches, so that neither counting nor
-/// formatting records nor freeing them slows the engine's thread.
+/// file; with `--events`, the event log. Runs on a thread of its own, fed in batches, so
+/// that neither counting nor formatting records nor freeing them slows the engine's thread.
 struct RecordSink {
     report: ReportBuilder,
     cdr: Option<CdrWriter<BufWriter<File>>>,
+    events: Option<EventWriter<BufWriter<File>>>,
+}
+
+/// One batch for the sink: records, and events when the log is on (else empty, never
+/// allocated).
+#[expect(
+    clippy::vec_box,
+    reason = "records and events come boxed from the engine; unboxing would copy each one"
+)]
+#[derive(Default)]
+struct Batch {
+    records: Vec<Box<CallRecord>>,
+    events: Vec<Box<Event>>,
+}
+
+impl Batch {
+    #[expect(clippy::vec_box, reason = "records come boxed from the engine")]
+    fn records(records: Vec<Box<CallRecord>>) -> Batch {
+        Batch {
+            records,
+            events: Vec::new(),
+        }
+    }
+}
+
+/// The replay with the event log on: records and events go to the sink in batches, sent
+/// when either half is full. Kept apart from the plain replay, whose loop stays as lean as
+/// it was.
+fn replay_logged(
+    site: &Arc<Site>,
+    calls: impl Iterator<Item = Result<ReplayCall, SimError>>,
+    shifts: &[Shift],
+    tx: &std::sync::mpsc::SyncSender<Batch>,
+) -> Result<ReplaySummary, SimError> {
+    let batch = std::cell::RefCell::new(Batch::records(Vec::with_capacity(BATCH)));
+    let send_full = |force: bool| -> Result<(), SimError> {
+        let full = {
+            let b = batch.borrow();
+            force || b.records.len() >= BATCH || b.events.len() >= BATCH
+        };
+        if full {
+            let full = batch.replace(Batch::records(Vec::with_capacity(BATCH)));
+            // A closed channel means the sink failed: its error is reported below.
+            if tx.send(full).is_err() {
+                return Err(SimError::Stopped);
+            }
+        }
+        Ok(())
+    };
+    let on_record = |r| {
+        batch.borrow_mut().records.push(r);
+        send_full(false)
+    };
+    let mut on_event = |e| {
+        batch.borrow_mut().events.push(e);
+        send_full(false)
+    };
+    let replayed =
+        vaxel_sim::replay_prepared_events(site.clone(), calls, shifts, on_record, &mut on_event);
+    let _ = send_full(true);
+    replayed
 }
 
 impl RecordSink {
-    #[expect(
-        clippy::vec_box,
-        reason = "records come boxed from the engine; unboxing would copy each one"
-    )]
-    fn take(&mut self, records: Vec<Box<CallRecord>>) -> Result<(), SimError> {
-        for r in records {
+    fn take(&mut self, batch: Batch) -> Result<(), SimError> {
+        if let Some(w) = &mut self.events {
+            for e in &batch.events {
+                w.write(e)?;
+            }
+        }
+        for r in batch.records {
             if let Some(w) = &mut self.cdr {
                 w.write(&r)?;
             }
@@ -328,7 +390,8 @@ impl RecordSink {
 }
 
 /// Replays the trace at `trace` (streamed: memory holds the calls in flight) on `site` with
-/// `shifts`, writing call records to `cdr` (through `cdr.partial`) when given. `bar` follows
+/// `shifts`, writing call records to `cdr` (through `cdr.partial`) and the event log to
+/// `events` (likewise) when given. `bar` follows
 /// the bytes of the trace read. `wall_s` is the time of the replay proper, trace reading
 /// and call-record writing included, site and roster loading excluded.
 ///
@@ -339,6 +402,7 @@ pub fn run_replay(
     trace: &Path,
     shifts: &[Shift],
     cdr: Option<&Path>,
+    events: Option<&Path>,
     bar: &ProgressBar,
 ) -> anyhow::Result<Run> {
     let name = trace.display().to_string();
@@ -360,33 +424,51 @@ pub fn run_replay(
         }
         None => (None, None),
     };
+    let (events, events_file) = match events {
+        Some(path) => {
+            let (file, w) = PartialFile::create(path)?;
+            let name = file.partial_path().display().to_string();
+            (
+                Some(EventWriter::new(w, name, site.timezone.clone())?),
+                Some(file),
+            )
+        }
+        None => (None, None),
+    };
+    let logging = events.is_some();
     let mut sink = RecordSink {
         report: ReportBuilder::for_site(site),
         cdr,
+        events,
     };
     let started = Instant::now();
     let (replayed, sunk) = std::thread::scope(|scope| {
         let calls = read_ahead(scope, site, reader);
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Box<CallRecord>>>(8);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Batch>(8);
         let sink_thread = scope.spawn(move || -> Result<RecordSink, SimError> {
             for batch in rx {
                 sink.take(batch)?;
             }
             Ok(sink)
         });
-        let mut batch = Vec::with_capacity(BATCH);
-        let replayed = vaxel_sim::replay_prepared(site.clone(), calls, shifts, |r| {
-            batch.push(r);
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                // A closed channel means the sink failed: its error is reported below.
-                if tx.send(full).is_err() {
-                    return Err(SimError::Stopped);
+        let replayed = if logging {
+            replay_logged(site, calls, shifts, &tx)
+        } else {
+            let mut batch = Vec::with_capacity(BATCH);
+            let replayed = vaxel_sim::replay_prepared(site.clone(), calls, shifts, |r| {
+                batch.push(r);
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    // A closed channel means the sink failed: its error is reported below.
+                    if tx.send(Batch::records(full)).is_err() {
+                        return Err(SimError::Stopped);
+                    }
                 }
-            }
-            Ok(())
-        });
-        let _ = tx.send(batch);
+                Ok(())
+            });
+            let _ = tx.send(Batch::records(batch));
+            replayed
+        };
         drop(tx);
         let sunk = sink_thread
             .join()
@@ -398,8 +480,15 @@ pub fn run_replay(
     // The sink's own error (a full disk) explains a stopped replay: it goes first.
     let sink = sunk??;
     let summary = replayed?;
-    let RecordSink { mut report, cdr } = sink;
+    let RecordSink {
+        mut report,
+        cdr,
+        events,
+    } = sink;
     if let (Some(w), Some(file)) = (cdr, cdr_file) {
+        file.commit(w.into_inner()?)?;
+    }
+    if let (Some(w), Some(file)) = (events, events_file) {
         file.commit(w.into_inner()?)?;
     }
     for (agent, ms) in &summary.logged_in_ms {

@@ -178,7 +178,7 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let bar_a = multi.add(common::byte_bar(0, "A"));
     let bar_b = multi.add(common::byte_bar(0, "B"));
     let one = |site: &Arc<Site>, shifts: &[vaxel_sim::Shift], bar, label: &str| {
-        common::run_replay(site, &args.trace, shifts, None, bar)
+        common::run_replay(site, &args.trace, shifts, None, None, bar)
             .with_context(|| format!("replay with {label}"))
     };
     let (run_a, run_b) = std::thread::scope(|s| {

@@ -4,6 +4,7 @@
 pub mod common;
 pub mod compare;
 pub mod config;
+pub mod export;
 pub mod generate;
 pub mod load;
 pub mod replay;

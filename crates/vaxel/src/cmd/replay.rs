@@ -1,4 +1,4 @@
-//! `vaxel replay --trace T --roster R [--config F] [--cdr OUT] [--report text|json]
+//! `vaxel replay --trace T --roster R [--config F] [--cdr OUT] [--events OUT] [--report text|json]
 //! [--out FILE]`: runs a trace through the engine in simulated time with agents following
 //! the roster (docs/formats.md "Replay semantics"), writes the call records if asked and prints
 //! the report.
@@ -26,6 +26,10 @@ pub struct ReplayArgs {
     /// Write one call record per call (cdr.csv) to this file.
     #[arg(long, value_name = "OUT")]
     pub cdr: Option<PathBuf>,
+    /// Write the event log (events.csv, docs/formats.md) to this file: every call's and
+    /// agent's events, as the daemon writes them.
+    #[arg(long, value_name = "OUT")]
+    pub events: Option<PathBuf>,
     /// Report format: aligned text tables or the JSON of docs/formats.md.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub report: ReportFormat,
@@ -48,7 +52,14 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let (label, site) = common::load_site(args.config.as_deref())?;
     let shifts = common::read_roster_strict(&args.roster, &site)?;
     let bar = common::byte_bar(0, "replay");
-    let run = common::run_replay(&site, &args.trace, &shifts, args.cdr.as_deref(), &bar)?;
+    let run = common::run_replay(
+        &site,
+        &args.trace,
+        &shifts,
+        args.cdr.as_deref(),
+        args.events.as_deref(),
+        &bar,
+    )?;
     common::warn_summary(&label, &run.summary);
     let mut text = match args.report {
         ReportFormat::Json => run.report.to_json(),

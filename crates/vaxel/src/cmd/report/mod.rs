@@ -2,14 +2,15 @@
 //!
 //! ```sh
 //! vaxel report --data-dir DIR --from 2026-03-01 --to 2026-03-31 [--baseline FROM..TO]
-//! vaxel report --cdr cdr.csv [more.csv …] [--from D --to D] [--baseline FROM..TO]
+//! vaxel report --cdr cdr.csv [more.csv …] [--events events.csv …] [--from D --to D] [--baseline FROM..TO]
 //!     [--config F] [--interval 15|30|60] [--format text|csv|json|html] [--out FILE] [--skip-bad]
 //! ```
 //!
 //! A daemon's data dir and `vaxel replay --cdr` files go through the same loop: every
 //! record is read once, streamed, and counted by the periods its local arrival date falls
 //! in ([`vaxel_sim::report::period`]). Memory is one accumulator per table row, whatever
-//! the number of calls.
+//! the number of calls. The event log (the data dir's `events-*.csv`, or `--events`) adds
+//! the per-agent figures ([`vaxel_sim::report::agents`]), streamed the same way.
 
 mod html;
 
@@ -23,8 +24,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 use vaxel_core::site::Site;
 use vaxel_sim::report::period::{self, Days, Skipped, Splitter};
-use vaxel_sim::report::{NOT_MEASURED, PeriodReport, SupervisorReport, compare};
-use vaxel_sim::{CdrReader, ReportBuilder};
+use vaxel_sim::report::{
+    AgentBuilder, NOT_MEASURED, NOT_MEASURED_WITH_EVENTS, PeriodReport, SupervisorReport, compare,
+};
+use vaxel_sim::{CdrReader, EventReader, ReportBuilder};
 
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("input").required(true).args(["data_dir", "cdr"])))]
@@ -40,6 +43,10 @@ pub struct ReportArgs {
     /// --from/--to pick days.
     #[arg(long, value_name = "FILE", num_args = 1..)]
     pub cdr: Vec<PathBuf>,
+    /// Event-log files (events.csv, e.g. from `vaxel replay --events`) for the per-agent
+    /// figures; a data dir's events-YYYY-MM-DD.csv are read without it.
+    #[arg(long, value_name = "FILE", num_args = 1.., requires = "cdr")]
+    pub events: Vec<PathBuf>,
     /// First local day of the period (YYYY-MM-DD), by the calls' arrival.
     #[arg(long, value_name = "DATE", value_parser = period::parse_date, requires = "to")]
     pub from: Option<jiff::civil::Date>,
@@ -82,24 +89,65 @@ fn parse_interval(s: &str) -> Result<u32, String> {
 /// The files to read and, per period, its days without a file.
 struct Inputs {
     files: Vec<PathBuf>,
+    /// Event-log files (none: no per-agent figures).
+    events: Vec<PathBuf>,
     missing: Vec<jiff::civil::Date>,
 }
 
 fn inputs(args: &ReportArgs, periods: &[Days]) -> anyhow::Result<Inputs> {
     match &args.data_dir {
         Some(dir) => {
-            let found = period::data_dir_files(dir, periods)
-                .with_context(|| format!("cannot read the data dir {}", dir.display()))?;
+            let context = || format!("cannot read the data dir {}", dir.display());
+            let found = period::data_dir_files(dir, periods).with_context(context)?;
+            let events = period::event_files(dir, periods).with_context(context)?;
             Ok(Inputs {
                 files: found.files,
+                events: events.files,
                 missing: found.missing,
             })
         }
         None => Ok(Inputs {
             files: args.cdr.clone(),
+            events: args.events.clone(),
             missing: Vec::new(),
         }),
     }
+}
+
+/// The per-agent figures of the event files, for the period and the baseline (`None`
+/// without event files). A damaged line stops the run, or is skipped with `--skip-bad`.
+fn agent_figures(
+    site: &Site,
+    input: &Inputs,
+    days: Option<Days>,
+    baseline: Option<Days>,
+    skip_bad: bool,
+    skipped: &mut Skipped,
+) -> anyhow::Result<[Option<vaxel_sim::report::AgentFigures>; 2]> {
+    if input.events.is_empty() {
+        return Ok([None, None]);
+    }
+    let make = |d: Option<Days>| {
+        let mut b = AgentBuilder::new(site.timezone.clone(), d);
+        for a in &site.agents {
+            b.agent(&a.id);
+        }
+        b
+    };
+    let mut main = make(days);
+    let mut before = baseline.map(|b| make(Some(b)));
+    for path in &input.events {
+        let name = path.display().to_string();
+        let file = File::open(path).with_context(|| format!("cannot open {name}"))?;
+        let reader = EventReader::new(BufReader::with_capacity(1 << 16, file), name)?;
+        period::feed(reader, skip_bad, skipped, |e| {
+            main.add(e);
+            if let Some(b) = &mut before {
+                b.add(e);
+            }
+        })?;
+    }
+    Ok([Some(main.finish()), before.map(AgentBuilder::finish)])
 }
 
 fn builder(site: &Site, interval: u32) -> ReportBuilder {
@@ -121,6 +169,7 @@ fn period_report(
             .map(ToString::to_string)
             .collect(),
         report: b.finish(),
+        agents: None,
     }
 }
 
@@ -164,10 +213,23 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
+    let [agents, agents_before] = agent_figures(
+        &site,
+        &input,
+        days,
+        args.baseline,
+        args.skip_bad,
+        &mut skipped,
+    )?;
     warn_input(&input, &skipped);
     let mut period = period_report(days, &input.missing, main);
+    let measured_agents = agents.is_some();
+    period.agents = agents;
     period.report.wall_s = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
-    let baseline = before.map(|b| period_report(args.baseline, &input.missing, b));
+    let baseline = before.map(|b| PeriodReport {
+        agents: agents_before,
+        ..period_report(args.baseline, &input.missing, b)
+    });
     let comparison = baseline
         .as_ref()
         .map(|b| compare(&b.report, &period.report));
@@ -183,7 +245,11 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<ExitCode> {
             .map(|f| f.display().to_string())
             .collect(),
         skipped_lines: skipped.count,
-        not_measured: NOT_MEASURED,
+        not_measured: if measured_agents {
+            NOT_MEASURED_WITH_EVENTS
+        } else {
+            NOT_MEASURED
+        },
         period,
         baseline,
         comparison,
