@@ -3,8 +3,8 @@
 //! for the city's BI tools (one table per kind of record: kind.rs).
 //!
 //! Never in the engine's way: the sink is a task of its own that reads the records and
-//! event files the commit thread has already written ([`source`]), so nothing on the path of a
-//! call waits for it or queues for it, and the engine does not know it exists. The files
+//! event files the commit thread has already written ([`source`]), so nothing on the path
+//! of a call waits for it or queues for it, and the engine does not know it exists. The files
 //! are the durable backlog: while the database is down the daemon routes as ever, the
 //! records stay on its disk, and the sink catches up from the position the database has
 //! confirmed when it is back ([`db`] for how a row is never written twice). It says so
