@@ -305,6 +305,11 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("PRIMARY KEY (kind, file)"), "{s}");
+        assert!(
+            s.contains("CREATE TABLE IF NOT EXISTS vaxel_events (\n    day date NOT NULL,\n    line bigint NOT NULL,\n    \"time\" timestamptz NOT NULL,\n"),
+            "{s}"
+        );
+        assert!(s.contains("    \"group\" text,\n"), "{s}");
 
         let cells: Vec<Option<String>> = (0..19).map(|i| Some(i.to_string())).collect();
         let (sql, params) = insert(&CallRecords, "2026-03-02", &[(7, &cells), (8, &cells)]);

@@ -1,11 +1,12 @@
 //! What the sink copies: *kinds* of records. A kind is a family of daily files in the data
-//! dir (`cdr-YYYY-MM-DD.csv`) and the table its rows go to (`vaxel_calls`). The sink itself
-//! knows nothing of either: it reads a kind's files forward, asks the kind to turn each
-//! line into cells, and inserts them under the key every kind shares, `(day, line)`.
+//! dir (`cdr-YYYY-MM-DD.csv`, `events-YYYY-MM-DD.csv`) and the table its rows go to
+//! (`vaxel_calls`, `vaxel_events`). The sink itself knows nothing of either: it reads a
+//! kind's files forward, asks the kind to turn each line into cells, and inserts them
+//! under the key every kind shares, `(day, line)`.
 //!
-//! Adding a kind (the event log, when its format is settled) is one more implementation of
-//! [`RecordKind`] in [`KINDS`]: its file names, its columns with their SQL types, and how a
-//! line becomes cells.
+//! Adding a kind is one more implementation of [`RecordKind`] in [`KINDS`]: its file names,
+//! its columns with their SQL types, and how a line becomes cells. Both kinds today are
+//! CSV files read by column name ([`CsvLines`]), so a kind is mostly its column list.
 
 use anyhow::{Context as _, bail};
 use csv::StringRecord;
@@ -40,7 +41,18 @@ pub trait RecordKind: Send + Sync + std::fmt::Debug {
 }
 
 /// Every kind the sink copies, in the order it copies them.
-pub static KINDS: [&dyn RecordKind; 1] = [&CallRecords];
+pub static KINDS: [&dyn RecordKind; 2] = [&CallRecords, &EventLog];
+
+/// `{prefix}YYYY-MM-DD.csv`'s day.
+fn day_of<'f>(file: &'f str, prefix: &str) -> Option<&'f str> {
+    let day = file.strip_prefix(prefix)?.strip_suffix(".csv")?;
+    (day.len() == 10).then_some(day)
+}
+
+/// A column of a kind's table (a `const` helper: the column lists below stay one line each).
+const fn col(name: &'static str, sql: &'static str) -> Column {
+    Column { name, sql }
+}
 
 /// The daemon's call records (docs/formats.md, "Call record"), into `vaxel_calls`.
 #[derive(Debug)]
@@ -49,82 +61,25 @@ pub struct CallRecords;
 /// The call record's columns (docs/formats.md) with their SQL types. Durations are
 /// `numeric(12,3)`: the files hold whole milliseconds, which stay exact.
 const CALL_COLUMNS: [Column; 19] = [
-    Column {
-        name: "call_id",
-        sql: "text NOT NULL",
-    },
-    Column {
-        name: "entry",
-        sql: "text",
-    },
-    Column {
-        name: "from",
-        sql: "text",
-    },
-    Column {
-        name: "arrived",
-        sql: "timestamptz NOT NULL",
-    },
-    Column {
-        name: "queued",
-        sql: "timestamptz",
-    },
-    Column {
-        name: "answered",
-        sql: "timestamptz",
-    },
-    Column {
-        name: "ended",
-        sql: "timestamptz NOT NULL",
-    },
-    Column {
-        name: "agent",
-        sql: "text",
-    },
-    Column {
-        name: "outcome",
-        sql: "text NOT NULL",
-    },
-    Column {
-        name: "wait_s",
-        sql: "numeric(12,3) NOT NULL",
-    },
-    Column {
-        name: "talk_s",
-        sql: "numeric(12,3) NOT NULL",
-    },
-    Column {
-        name: "wrapup_s",
-        sql: "numeric(12,3) NOT NULL",
-    },
-    Column {
-        name: "groups",
-        sql: "text",
-    },
-    Column {
-        name: "digits",
-        sql: "text",
-    },
-    Column {
-        name: "case_type",
-        sql: "text",
-    },
-    Column {
-        name: "resolved",
-        sql: "boolean",
-    },
-    Column {
-        name: "callback",
-        sql: "text",
-    },
-    Column {
-        name: "announced_position",
-        sql: "integer",
-    },
-    Column {
-        name: "announced_ewt_s",
-        sql: "integer",
-    },
+    col("call_id", "text NOT NULL"),
+    col("entry", "text"),
+    col("from", "text"),
+    col("arrived", "timestamptz NOT NULL"),
+    col("queued", "timestamptz"),
+    col("answered", "timestamptz"),
+    col("ended", "timestamptz NOT NULL"),
+    col("agent", "text"),
+    col("outcome", "text NOT NULL"),
+    col("wait_s", "numeric(12,3) NOT NULL"),
+    col("talk_s", "numeric(12,3) NOT NULL"),
+    col("wrapup_s", "numeric(12,3) NOT NULL"),
+    col("groups", "text"),
+    col("digits", "text"),
+    col("case_type", "text"),
+    col("resolved", "boolean"),
+    col("callback", "text"),
+    col("announced_position", "integer"),
+    col("announced_ewt_s", "integer"),
 ];
 
 impl RecordKind for CallRecords {
@@ -137,12 +92,65 @@ impl RecordKind for CallRecords {
     }
 
     fn day_of_file<'f>(&self, file: &'f str) -> Option<&'f str> {
-        let day = file.strip_prefix("cdr-")?.strip_suffix(".csv")?;
-        (day.len() == 10).then_some(day)
+        day_of(file, "cdr-")
     }
 
     fn columns(&self) -> &'static [Column] {
         &CALL_COLUMNS
+    }
+
+    fn parser(&self, header: &str) -> anyhow::Result<Box<dyn LineParser>> {
+        Ok(Box::new(CsvLines::new(header, self.columns())?))
+    }
+}
+
+/// The daemon's event log (docs/formats.md, "Event log"), into `vaxel_events`: one row
+/// per event, for the per-agent figures (logged-in and pause time, ring-no-answers) that
+/// the call records do not hold.
+#[derive(Debug)]
+pub struct EventLog;
+
+/// The event log's columns (docs/formats.md, `vaxel_sim::events::EVENT_COLUMNS`) with
+/// their SQL types. Every column but the time and the event's name is empty for some
+/// event, so only those two are `NOT NULL`; durations are exact, as the call records'.
+const EVENT_COLUMNS: [Column; 20] = [
+    col("time", "timestamptz NOT NULL"),
+    col("event", "text NOT NULL"),
+    col("call_id", "text"),
+    col("from", "text"),
+    col("agent", "text"),
+    col("group", "text"),
+    col("position", "integer"),
+    col("orig_position", "integer"),
+    col("wait_s", "numeric(12,3)"),
+    col("ring_s", "numeric(12,3)"),
+    col("talk_s", "numeric(12,3)"),
+    col("wrapup_s", "numeric(12,3)"),
+    col("ewt_s", "integer"),
+    col("to", "text"),
+    col("rule", "text"),
+    col("reason", "text"),
+    col("outcome", "text"),
+    col("ended_by", "text"),
+    col("attempt", "integer"),
+    col("connected", "boolean"),
+];
+
+impl RecordKind for EventLog {
+    fn name(&self) -> &'static str {
+        "events"
+    }
+
+    fn table(&self) -> &'static str {
+        "vaxel_events"
+    }
+
+    fn day_of_file<'f>(&self, file: &'f str) -> Option<&'f str> {
+        day_of(file, "events-")
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        &EVENT_COLUMNS
     }
 
     fn parser(&self, header: &str) -> anyhow::Result<Box<dyn LineParser>> {
@@ -253,5 +261,31 @@ mod tests {
             CallRecords.parser("a,b,c").is_err(),
             "not a call-record header"
         );
+    }
+
+    #[test]
+    fn event_log_files_and_cells() {
+        let k = EventLog;
+        assert_eq!(k.day_of_file("events-2026-03-02.csv"), Some("2026-03-02"));
+        assert_eq!(k.day_of_file("cdr-2026-03-02.csv"), None);
+        assert_eq!(CallRecords.day_of_file("events-2026-03-02.csv"), None);
+        let names: Vec<&str> = k.columns().iter().map(|c| c.name).collect();
+        assert_eq!(
+            names,
+            vaxel_sim::events::EVENT_COLUMNS,
+            "the table has the writer's columns, in order"
+        );
+
+        let header = vaxel_sim::events::EVENT_COLUMNS.join(",");
+        let p = k.parser(&header).expect("header");
+        let cells = p
+            .cells("2026-03-02T08:15:05.000+01:00,no_answer,\"c,1\",,a1,support,,,,15,,,,,,,,,,")
+            .expect("an event");
+        assert_eq!(cells.len(), 20);
+        assert_eq!(cells[1].as_deref(), Some("no_answer"));
+        assert_eq!(cells[2].as_deref(), Some("c,1"));
+        assert_eq!(cells[9].as_deref(), Some("15"));
+        assert_eq!(cells[19], None);
+        assert!(k.parser(HEADER).is_err(), "a call-record header");
     }
 }

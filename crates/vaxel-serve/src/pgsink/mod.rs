@@ -1,9 +1,10 @@
 //! The PostgreSQL sink (docs/postgres.md): with `[records] postgres = "postgresql://…"` the
-//! daemon also copies every call record into a database, for the city's BI tools.
+//! daemon also copies every call record and every event of its event log into a database,
+//! for the city's BI tools (one table per kind of record: kind.rs).
 //!
-//! Never in the engine's way: the sink is a task of its own that reads the call-record
-//! files the commit thread has already written ([`source`]), so nothing on the path of a
-//! call waits for it or queues for it, and the engine does not know it exists. The files
+//! Never in the engine's way: the sink is a task of its own that reads the records and
+//! event files the commit thread has already written ([`source`]), so nothing on the path
+//! of a call waits for it or queues for it, and the engine does not know it exists. The files
 //! are the durable backlog: while the database is down the daemon routes as ever, the
 //! records stay on its disk, and the sink catches up from the position the database has
 //! confirmed when it is back ([`db`] for how a row is never written twice). It says so
@@ -158,7 +159,7 @@ impl Sink {
         } else {
             tracing::info!(
                 backlog_rows = rows,
-                "postgres: connected; copying the call records"
+                "postgres: connected; copying the call records and events"
             );
         }
         Some(client)
@@ -260,7 +261,7 @@ impl Sink {
         if self.failing.is_none() {
             tracing::warn!(
                 error = %format!("{e:#}"),
-                "postgres: cannot {what}; the call records stay in the data dir and are sent when it works again (retrying, not logged again until then)"
+                "postgres: cannot {what}; the call records and events stay in the data dir and are sent when it works again (retrying, not logged again until then)"
             );
             self.failing = Some(what);
         } else {

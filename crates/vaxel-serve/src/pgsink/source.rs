@@ -17,7 +17,7 @@ use std::fs::{self, File};
 use std::io::{self, BufRead as _, BufReader, Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
-/// Rows per insert at most (19 parameters each, far below PostgreSQL's 65535).
+/// Rows per insert at most (22 parameters each at most, far below PostgreSQL's 65535).
 pub const MAX_BATCH_ROWS: usize = 500;
 /// Bytes of a file read for one batch at most (500 records are about 100 KiB); a line
 /// longer than this is damage.
@@ -85,7 +85,7 @@ pub fn next_batch(
             // the start; rows already in are skipped by their key.
             tracing::warn!(
                 file = %path.display(),
-                "call-record file is shorter than what the database has of it; reading it again from the start"
+                "records file is shorter than what the database has of it; reading it again from the start"
             );
             pos = Position::default();
         }
