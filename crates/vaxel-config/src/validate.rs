@@ -60,6 +60,9 @@ pub mod defaults {
     pub const PLATFORM_GRACE_S: f64 = 30.0;
     /// `platform.buffer_commands`.
     pub const PLATFORM_BUFFER_COMMANDS: usize = 10_000;
+    /// `platform.unacked_bytes`: at about a hundred bytes a command, tens of thousands of
+    /// commands, minutes of a city's traffic for one platform.
+    pub const PLATFORM_UNACKED_BYTES: usize = 4 << 20;
     /// `platform.ring_grace_s`.
     pub const PLATFORM_RING_GRACE_S: f64 = 5.0;
     /// `platform.park_timeout_s`.
@@ -1395,6 +1398,20 @@ impl<'r> Validator<'r> {
             .map_or(defaults::PLATFORM_BUFFER_COMMANDS, |n| {
                 usize::try_from(n).unwrap_or(defaults::PLATFORM_BUFFER_COMMANDS)
             });
+        let unacked_bytes = c
+            .unacked_bytes
+            .and_then(|n| {
+                self.int(
+                    "platform.unacked_bytes".into(),
+                    n,
+                    64 << 10,
+                    1 << 30,
+                    "unacked_bytes",
+                )
+            })
+            .map_or(defaults::PLATFORM_UNACKED_BYTES, |n| {
+                usize::try_from(n).unwrap_or(defaults::PLATFORM_UNACKED_BYTES)
+            });
         let ring_grace_ms = self.secs(
             "platform.ring_grace_s".into(),
             c.ring_grace_s,
@@ -1412,6 +1429,7 @@ impl<'r> Validator<'r> {
         PlatformPolicy {
             grace_ms,
             buffer_commands,
+            unacked_bytes,
             ring_grace_ms,
             park_timeout_ms,
         }

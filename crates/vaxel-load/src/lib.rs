@@ -154,6 +154,10 @@ pub struct LoadArgs {
     /// The platform token (`hello`'s `token`), when the daemon has platform tokens.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// The protocol version to speak: 2 (commands numbered, each acknowledged once
+    /// processed, a gap or a repeat is an error) or 1 (no numbers, no acknowledgements).
+    #[arg(long, value_name = "1|2", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=2))]
+    pub protocol: u64,
     /// Events written and not yet answered at most (default 4096; 8192 with --exact,
     /// where only the daemon's pace bounds the run).
     #[arg(long, value_name = "N")]
@@ -327,6 +331,7 @@ fn run_exact(
         addr: args.addr.clone(),
         platform: "load-1".to_owned(),
         token: args.token.clone(),
+        protocol: args.protocol,
         window: args.window.unwrap_or(EXACT_WINDOW),
         site,
         trace,
@@ -387,6 +392,7 @@ where
                 &args.addr,
                 &platform,
                 args.token.as_deref(),
+                args.protocol,
                 i,
                 in_tx.clone(),
             )
@@ -401,7 +407,7 @@ where
     loop {
         // Everything already read first: answers free the window, commands schedule.
         while let Ok(m) = in_rx.try_recv() {
-            handle(&mut driver, m)?;
+            handle(&mut driver, m, &mut bufs)?;
             last_progress = Instant::now();
         }
         let wait = driver.pump(Instant::now(), &mut bufs)?;
@@ -440,7 +446,7 @@ where
         };
         match m {
             Some(m) => {
-                handle(&mut driver, m)?;
+                handle(&mut driver, m, &mut bufs)?;
                 last_progress = Instant::now();
             }
             None => bail!("every connection to the daemon closed"),
@@ -449,7 +455,9 @@ where
     Ok(report(args, &driver))
 }
 
-fn handle<I>(driver: &mut Driver<I>, m: Incoming) -> anyhow::Result<()>
+/// Hands what a connection read to the driver; version 2: then acknowledges the commands
+/// processed (the line goes out with the connection's next bytes).
+fn handle<I>(driver: &mut Driver<I>, m: Incoming, bufs: &mut [BytesMut]) -> anyhow::Result<()>
 where
     I: Iterator<Item = Result<vaxel_sim::TraceCall, vaxel_sim::SimError>>,
 {
@@ -458,12 +466,16 @@ where
             conn,
             read_at,
             msgs,
+            last_cmd,
         } => {
             for msg in msgs {
                 match msg {
                     Ok(msg) => driver.on_message(conn, read_at, msg),
                     Err(e) => driver.on_bad_line(conn, &e),
                 }
+            }
+            if let (Some(upto), Some(buf)) = (last_cmd, bufs.get_mut(conn)) {
+                conn::ack_line(upto, buf);
             }
             Ok(())
         }

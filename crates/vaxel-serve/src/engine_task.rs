@@ -12,7 +12,7 @@ use crate::auth::TokenStore;
 use crate::clock::ClockMode;
 use crate::commit::{Commit, Committed, Rotate};
 use crate::journal::Entry;
-use crate::machine::Machine;
+use crate::machine::{Machine, Made};
 use crate::observe::{Observer, PlatformEvent};
 use crate::platform;
 use crate::registry::{ConnId, Registry, Route};
@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use vaxel_config::Diagnostic;
 use vaxel_core::site::Text;
 use vaxel_core::snapshot::{DirectoryHit, Snapshot};
-use vaxel_core::{CallRecord, Command, EngineError, Input, Output, Timestamp};
+use vaxel_core::{CallRecord, Command, EngineError, Input, Timestamp};
 use vaxel_proto::{Event, PlatformMessage, ProtoError, ProtoErrorKind, ServerMessage};
 
 /// Requests waiting for the engine task at most; senders wait beyond (backpressure on the
@@ -265,12 +265,20 @@ pub struct OutQueue {
 
 /// What the engine task is asked.
 pub enum Request {
-    /// A connection's `hello` was accepted (token and protocol checked).
+    /// A connection's `hello` passed its token and protocol checks. The engine task
+    /// answers `None` once the session is set up (`welcome` queued), or the error line
+    /// to send before closing (a version 2 `last_cmd` it cannot resume from).
     Hello {
         conn: ConnId,
         platform: Text,
+        protocol: u64,
+        /// Version 2: the last command the platform processed.
+        last_cmd: Option<u64>,
+        /// The `hello`'s `seq`, for a refusal.
+        seq: Option<u64>,
         out: OutQueue,
         kill: CancellationToken,
+        answer: oneshot::Sender<Option<ServerMessage>>,
     },
     /// Lines read from a connection after `hello`.
     Batch {
@@ -280,10 +288,10 @@ pub enum Request {
         /// The batch's share of the inbox's byte bound, given back once it is applied.
         budget: OwnedSemaphorePermit,
     },
-    /// A connection ended; the commands it had not written.
+    /// A connection ended; the commands it had not written, with their numbers.
     Closed {
         conn: ConnId,
-        undelivered: Vec<Command>,
+        undelivered: Vec<(u64, Command)>,
     },
     Snapshot(oneshot::Sender<Arc<Snapshot>>),
     Directory(String, oneshot::Sender<Vec<DirectoryHit>>),
@@ -319,6 +327,7 @@ enum Release {
     },
     Command {
         platform: Text,
+        no: u64,
         command: Command,
     },
     Apply(
@@ -338,6 +347,15 @@ struct Pending {
     read_at: Option<Instant>,
 }
 
+/// A `hello` the engine task is asked to set up.
+struct Hello {
+    conn: ConnId,
+    platform: Text,
+    protocol: u64,
+    last_cmd: Option<u64>,
+    seq: Option<u64>,
+}
+
 /// A connection that said `hello`.
 struct Conn {
     platform: Text,
@@ -346,6 +364,14 @@ struct Conn {
     /// Closed as a slow consumer already: what is still produced for it is held for the
     /// platform's return without counting it again.
     slow: bool,
+}
+
+/// A platform's commands are no longer kept for it: every command sent to it carries its
+/// number; the writer leaves the number out for a version 1 session.
+fn numbered(cmds: impl IntoIterator<Item = (u64, Command)>) -> Vec<ServerMessage> {
+    cmds.into_iter()
+        .map(|(no, cmd)| ServerMessage::Numbered { no, cmd })
+        .collect()
 }
 
 /// The round being built: what the requests taken so far produced.
@@ -404,7 +430,10 @@ pub struct EngineTask {
     pending: VecDeque<Pending>,
     round: Round,
     /// Scratch for the engine's outputs.
-    outs: Vec<Output>,
+    outs: Vec<Made>,
+    /// Bytes of unacknowledged commands kept for one version 2 platform at most
+    /// (`[platform] unacked_bytes`): past it the platform is lost.
+    unacked_bytes: usize,
     changes: watch::Sender<u64>,
     version: u64,
     published: watch::Sender<Option<Published>>,
@@ -444,7 +473,19 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
     let base = Instant::now();
     let p = &setup.machine.engine.site().platform;
     let mut registry = Registry::new(Duration::from_millis(p.grace_ms), p.buffer_commands);
-    registry.restore(setup.machine.owning_platforms(), Instant::now());
+    let unacked_bytes = p.unacked_bytes;
+    let mut machine = setup.machine;
+    // Every command recovered is in the journal, durable: a `hello` may resume after any.
+    machine.outbox.all_released();
+    let owning = machine
+        .owning_platforms()
+        .into_iter()
+        .map(|p| {
+            let v2 = machine.outbox.keeps(&p);
+            (p, v2)
+        })
+        .collect();
+    registry.restore(owning, Instant::now());
     let handle = EngineHandle {
         tx,
         http,
@@ -455,7 +496,8 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         config_path: setup.config_path,
     };
     let task = EngineTask {
-        machine: setup.machine,
+        machine,
+        unacked_bytes,
         clock: setup.clock,
         observer: setup.observer,
         tokens: setup.tokens,
@@ -605,9 +647,22 @@ impl EngineTask {
             Request::Hello {
                 conn,
                 platform,
+                protocol,
+                last_cmd,
+                seq,
                 out,
                 kill,
-            } => self.on_hello(conn, platform, out, kill),
+                answer,
+            } => {
+                let hello = Hello {
+                    conn,
+                    platform,
+                    protocol,
+                    last_cmd,
+                    seq,
+                };
+                let _ = answer.send(self.on_hello(hello, out, kill));
+            }
             Request::Batch {
                 conn,
                 items,
@@ -638,15 +693,61 @@ impl EngineTask {
         }
     }
 
-    fn on_hello(&mut self, conn: ConnId, platform: Text, out: OutQueue, kill: CancellationToken) {
-        let h = self.registry.hello(&platform, conn);
+    /// Sets up `hello`'s session: the previous connection of the platform is closed at
+    /// once; a version 2 session gets `welcome` with where it resumes and the commands
+    /// after that point; a version 1 session the commands held for it. Returns the error
+    /// to send instead when a version 2 `last_cmd` cannot be resumed from.
+    fn on_hello(
+        &mut self,
+        h: Hello,
+        out: OutQueue,
+        kill: CancellationToken,
+    ) -> Option<ServerMessage> {
+        let Hello {
+            conn,
+            platform,
+            protocol,
+            last_cmd,
+            seq,
+        } = h;
+        let v2 = protocol >= vaxel_proto::PROTOCOL_V2;
+        let mut msgs = Vec::new();
+        if v2 {
+            let point = match self.machine.outbox.resume_point(&platform, last_cmd) {
+                Ok(p) => p,
+                Err(kind) => {
+                    let e = ProtoError { seq, kind };
+                    tracing::info!(platform = %platform, conn, error = %e, "hello refused: cannot resume");
+                    self.observer.protocol_error(e.code().as_str());
+                    self.observer.platform(PlatformEvent::Rejected);
+                    return Some(ServerMessage::proto_error(&e, None));
+                }
+            };
+            let resend = self.machine.outbox.resend(&platform, point);
+            tracing::info!(platform = %platform, conn, last_cmd = point, resent = resend.len(), "version 2 session: resuming");
+            msgs.push(ServerMessage::WelcomeV2 {
+                server: vaxel_proto::SERVER.to_owned(),
+                last_cmd: point,
+            });
+            msgs.extend(numbered(resend));
+            self.session_entry(&platform, protocol, last_cmd);
+        } else {
+            msgs.push(ServerMessage::welcome());
+            if self.machine.outbox.keeps(&platform) {
+                self.session_entry(&platform, protocol, None);
+            }
+        }
+        let h = self.registry.hello(&platform, conn, v2);
         if let Some(old) = h.replaced
             && let Some(c) = self.conns.get(&old)
         {
             tracing::info!(platform = %platform, old, conn, "platform reconnected: closing its previous connection");
             c.kill.cancel();
         }
-        tracing::info!(platform = %platform, conn, held = h.flush.len(), "platform connected");
+        if h.dropped > 0 {
+            tracing::warn!(platform = %platform, dropped = h.dropped, "commands held for the platform's version 1 session are not delivered to its version 2 session (they carry no number it could resume from)");
+        }
+        tracing::info!(platform = %platform, conn, protocol, held = h.flush.len(), "platform connected");
         self.observer.platform(PlatformEvent::Connected);
         self.conns.insert(
             conn,
@@ -657,12 +758,43 @@ impl EngineTask {
                 slow: false,
             },
         );
-        let mut msgs = vec![ServerMessage::welcome()];
-        msgs.extend(h.flush.into_iter().map(ServerMessage::Cmd));
+        msgs.extend(numbered(h.flush));
         self.queue(conn, msgs, None, false);
+        None
     }
 
-    fn on_closed(&mut self, conn: ConnId, undelivered: Vec<Command>) {
+    /// Journals and applies a `session` entry (a `hello` that changes what is kept).
+    fn session_entry(&mut self, platform: &Text, protocol: u64, last_cmd: Option<u64>) {
+        let at = self.machine.engine.now();
+        self.journal_control(&Entry::Session {
+            at,
+            platform: platform.clone(),
+            protocol,
+            last_cmd,
+        });
+        self.machine.session(platform, protocol, last_cmd);
+    }
+
+    /// A version 2 `ack`: refused past the last command sent; journaled and applied when
+    /// it drops kept commands.
+    fn on_ack(&mut self, platform: &Text, upto: u64) -> Result<(), ProtoErrorKind> {
+        let last = self.machine.outbox.last_released(platform);
+        if upto > last {
+            return Err(ProtoErrorKind::AckAhead { got: upto, last });
+        }
+        if self.machine.outbox.acks_anything(platform, upto) {
+            let at = self.machine.engine.now();
+            self.journal_control(&Entry::Ack {
+                at,
+                platform: platform.clone(),
+                upto,
+            });
+            self.machine.ack(platform, upto);
+        }
+        Ok(())
+    }
+
+    fn on_closed(&mut self, conn: ConnId, undelivered: Vec<(u64, Command)>) {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
@@ -672,7 +804,7 @@ impl EngineTask {
             self.registry
                 .closed(&c.platform, conn, undelivered, Instant::now())
         {
-            self.send(to, cmds.into_iter().map(ServerMessage::Cmd).collect(), None);
+            self.send(to, numbered(cmds), None);
         }
     }
 
@@ -690,7 +822,27 @@ impl EngineTask {
         };
         let seq = msg.seq;
         let refuse = |kind: ProtoErrorKind| ProtoError { seq, kind };
-        if matches!(msg.body, Event::Hello(_)) {
+        if let Event::Ack { upto } = msg.body {
+            let v2 = self.machine.outbox.keeps(&platform);
+            let r = if v2 {
+                self.on_ack(&platform, upto)
+            } else {
+                Err(ProtoErrorKind::AckNeedsV2)
+            };
+            match (r, seq) {
+                (Ok(()), Some(seq)) => self.reply(conn, ServerMessage::Ok { seq }),
+                (Ok(()), None) => {}
+                (Err(kind), _) => {
+                    let e = refuse(kind);
+                    self.reply(
+                        conn,
+                        ServerMessage::proto_error(&e, seq.is_none().then_some(item.line)),
+                    );
+                }
+            }
+            return;
+        }
+        if msg.body.hello().is_some() {
             let e = refuse(ProtoErrorKind::DuplicateHello);
             self.reply(
                 conn,
@@ -844,6 +996,7 @@ impl EngineTask {
                 let p = &site.platform;
                 self.registry
                     .set_policy(Duration::from_millis(p.grace_ms), p.buffer_commands);
+                self.unacked_bytes = p.unacked_bytes;
                 tracing::info!(site = %site.name, "configuration reloaded");
                 // Every path (SIGHUP, HTTP, the start's catching up) logs them here.
                 for d in &v.warnings {
@@ -893,6 +1046,45 @@ impl EngineTask {
         let _ = self.apply(at, Input::PlatformLost { platform });
     }
 
+    /// Journals a `session` or `ack` entry: the outbox changes, the engine does not.
+    fn journal_control(&mut self, e: &Entry) {
+        e.encode(&mut self.round.journal);
+        self.round.entries += 1;
+    }
+
+    /// Version 2 platforms whose unacknowledged commands passed `[platform]
+    /// unacked_bytes`: lost (their calls end `platform_lost`, their connection is
+    /// closed), loudly. Memory stays bounded whatever a platform does not acknowledge.
+    fn unacked_overflow(&mut self) {
+        for platform in self.machine.outbox.take_grown() {
+            let bytes = self.machine.outbox.bytes(&platform);
+            if bytes <= self.unacked_bytes {
+                continue;
+            }
+            tracing::warn!(
+                platform = %platform, bytes, limit = self.unacked_bytes,
+                "unacked_overflow: the platform does not acknowledge its commands \
+                 ([platform] unacked_bytes passed): declaring it lost, its calls end \
+                 platform_lost"
+            );
+            self.observer.platform(PlatformEvent::UnackedOverflow);
+            let conns: Vec<ConnId> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| c.platform == platform)
+                .map(|(id, _)| *id)
+                .collect();
+            for id in conns {
+                if let Some(c) = self.conns.get(&id) {
+                    c.kill.cancel();
+                }
+                self.registry.connection_lost(&platform, id, Instant::now());
+            }
+            self.registry.lose(&platform);
+            self.platform_lost(platform);
+        }
+    }
+
     fn journal(&mut self, e: &Entry) {
         e.encode(&mut self.round.journal);
         self.round.entries += 1;
@@ -934,11 +1126,16 @@ impl EngineTask {
     fn take_outputs(&mut self) {
         for o in self.outs.drain(..) {
             match o {
-                Output::Command { platform, command } => self
-                    .round
-                    .releases
-                    .push(Release::Command { platform, command }),
-                Output::Record(r) => {
+                Made::Command {
+                    platform,
+                    no,
+                    command,
+                } => self.round.releases.push(Release::Command {
+                    platform,
+                    no,
+                    command,
+                }),
+                Made::Record(r) => {
                     self.observer.record(&r);
                     self.round.records.push(*r);
                 }
@@ -950,6 +1147,7 @@ impl EngineTask {
 
     /// Hands the round to the commit thread (maybe starting a new epoch after it).
     async fn flush_round(&mut self) -> anyhow::Result<()> {
+        self.unacked_overflow();
         if self.round.journal.is_empty()
             && self.round.records.is_empty()
             && self.round.releases.is_empty()
@@ -1062,11 +1260,18 @@ impl EngineTask {
                         push(conn, msg);
                     }
                 }
-                Release::Command { platform, command } => {
-                    match self.registry.route(&platform, command, now) {
-                        (Route::Send(conn), Some(cmd)) => push(conn, ServerMessage::Cmd(cmd)),
+                Release::Command {
+                    platform,
+                    no,
+                    command,
+                } => {
+                    self.machine.outbox.released(&platform, no);
+                    match self.registry.route(&platform, (no, command), now) {
+                        (Route::Send(conn), Some((no, cmd))) => {
+                            push(conn, ServerMessage::Numbered { no, cmd });
+                        }
                         (Route::Overflow, _) => overflowed.push(platform),
-                        (Route::Dropped, Some(cmd)) => tracing::warn!(
+                        (Route::Dropped, Some((_, cmd))) => tracing::warn!(
                             platform = %platform, kind = cmd.kind(), call = %cmd.call(),
                             "dropped a command for a lost platform"
                         ),
@@ -1163,11 +1368,11 @@ impl EngineTask {
         let platform = c.platform.clone();
         self.registry
             .connection_lost(&platform, conn, Instant::now());
-        let cmds: Vec<Command> = failed
+        let cmds: Vec<(u64, Command)> = failed
             .msgs
             .into_iter()
             .filter_map(|m| match m {
-                ServerMessage::Cmd(c) => Some(c),
+                ServerMessage::Numbered { no, cmd } => Some((no, cmd)),
                 _ => None,
             })
             .collect();

@@ -27,6 +27,7 @@ mod lock;
 mod machine;
 mod metrics;
 mod observe;
+mod outbox;
 mod pending;
 mod platform;
 mod records;

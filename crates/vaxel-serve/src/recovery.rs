@@ -16,7 +16,7 @@
 
 use crate::commit;
 use crate::journal::{self, CdrMark, Entry, JournalFile, Replayed};
-use crate::machine::Machine;
+use crate::machine::{Machine, Made};
 use crate::records::{self, Records};
 use crate::salvage::Aside;
 use crate::snapshot::{self, SnapshotFile};
@@ -27,7 +27,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 use vaxel_core::site::Site;
-use vaxel_core::{CallRecord, Output, Timestamp};
+use vaxel_core::{CallRecord, Timestamp};
 
 /// The engine and files recovery hands to the daemon.
 #[derive(Debug)]
@@ -290,7 +290,7 @@ fn epoch_start(
         }
         (Some(Entry::Checkpoint { snapshot: name, .. }), Some(snap)) => {
             let site = load(&snap.config, "snapshot's")?;
-            let m = Machine::restore(snap.config, site, snap.engine, snap.owners)
+            let m = Machine::restore(snap.config, site, snap.engine, snap.owners, snap.outbox)
                 .with_context(|| format!("cannot restore the engine from {name}"))?;
             Ok((m, snap.cdr))
         }
@@ -385,11 +385,25 @@ fn run_epoch(
                     tracing::warn!(kind, error = %e, "replay: an input the engine accepted before is refused now");
                 })
             }
+            Replayed::Session {
+                platform,
+                protocol,
+                last_cmd,
+            } => {
+                m.session(&platform, protocol, last_cmd);
+                Ok(())
+            }
+            Replayed::Ack { platform, upto } => {
+                m.ack(&platform, upto);
+                Ok(())
+            }
         };
         let _ = r;
         let tz = &m.engine.site().timezone;
         for o in outs.drain(..) {
-            if let Output::Record(r) = o {
+            // Commands are numbered and kept by the machine as they were live; only
+            // records are the caller's.
+            if let Made::Record(r) = o {
                 produced.push((*r, tz.clone()));
             }
         }
