@@ -718,8 +718,7 @@ impl EngineTask {
                 Err(kind) => {
                     let e = ProtoError { seq, kind };
                     tracing::info!(platform = %platform, conn, error = %e, "hello refused: cannot resume");
-                    self.observer.protocol_error(e.code().as_str());
-                    self.observer.platform(PlatformEvent::Rejected);
+                    // Counted (protocol error, rejected) where the refusal is written.
                     return Some(ServerMessage::proto_error(&e, None));
                 }
             };
@@ -734,6 +733,11 @@ impl EngineTask {
         } else {
             msgs.push(ServerMessage::welcome());
             if self.machine.outbox.keeps(&platform) {
+                let point = self.machine.outbox.resume_point(&platform, None).unwrap_or(0);
+                let dropped = self.machine.outbox.resend(&platform, point).len();
+                if dropped > 0 {
+                    tracing::warn!(platform = %platform, dropped, "a version 1 hello for a platform that spoke version 2: its unacknowledged commands are dropped (version 1 cannot resume)");
+                }
                 self.session_entry(&platform, protocol, None);
             }
         }
