@@ -294,3 +294,32 @@ pub fn shorten(s: &str) -> &str {
         None => s,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaxel_core::Command;
+
+    fn numbered(no: u64) -> ServerMessage {
+        ServerMessage::Numbered {
+            no,
+            cmd: Command::Hangup {
+                call: "c1".into(),
+                prompt: None,
+            },
+        }
+    }
+
+    #[test]
+    fn numbers_must_follow_each_other_from_where_the_welcome_resumed() {
+        let mut n = Numbers::after(4);
+        assert!(matches!(n.take(numbered(5)), Ok(ServerMessage::Cmd(_))));
+        assert_eq!(n.last(), 5);
+        let gap = n.take(numbered(7)).unwrap_err();
+        assert!(gap.contains("where 6 was expected: a gap"), "{gap}");
+        let repeat = n.take(numbered(5)).unwrap_err();
+        assert!(repeat.contains("a repeat"), "{repeat}");
+        assert!(n.take(ServerMessage::Ok { seq: 1 }).is_ok());
+        assert_eq!(n.last(), 5, "a refused number moves nothing");
+    }
+}

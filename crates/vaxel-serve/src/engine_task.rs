@@ -733,7 +733,11 @@ impl EngineTask {
         } else {
             msgs.push(ServerMessage::welcome());
             if self.machine.outbox.keeps(&platform) {
-                let point = self.machine.outbox.resume_point(&platform, None).unwrap_or(0);
+                let point = self
+                    .machine
+                    .outbox
+                    .resume_point(&platform, None)
+                    .unwrap_or(0);
                 let dropped = self.machine.outbox.resend(&platform, point).len();
                 if dropped > 0 {
                     tracing::warn!(platform = %platform, dropped, "a version 1 hello for a platform that spoke version 2: its unacknowledged commands are dropped (version 1 cannot resume)");
