@@ -251,13 +251,13 @@ fn a_refused_hello_echoes_its_seq() {
     let site = write_site(&dir, SITE);
     let d = Daemon::start(&site, &dir.join("data"), &[]);
     let mut c = d.connect();
-    c.send(r#"{"ev":"hello","platform":"p","protocol":2,"seq":7}"#);
+    c.send(r#"{"ev":"hello","platform":"p","protocol":3,"seq":7}"#);
     let e = c.expect_error("unsupported_protocol");
     assert!(e.contains(r#""seq":7"#) && !e.contains(r#""line""#), "{e}");
     c.expect_closed();
     // Without a seq, the line.
     let mut c = d.connect();
-    c.send(r#"{"ev":"hello","platform":"p","protocol":2}"#);
+    c.send(r#"{"ev":"hello","platform":"p","protocol":3}"#);
     let e = c.expect_error("unsupported_protocol");
     assert!(e.contains(r#""line":1"#), "{e}");
     assert!(d.term().success());

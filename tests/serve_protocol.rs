@@ -112,7 +112,7 @@ fn refused_before_hello_then_closed() {
 
     let mut c = d.connect();
     c.send(&format!(
-        r#"{{"ev":"hello","platform":"pbx-1","token":"{token}","protocol":2}}"#
+        r#"{{"ev":"hello","platform":"pbx-1","token":"{token}","protocol":3}}"#
     ));
     c.expect_error("unsupported_protocol");
     c.expect_closed();

@@ -267,6 +267,9 @@ pub struct RawPlatform {
     pub grace_s: Option<f64>,
     /// Commands kept for a disconnected platform before it is declared lost (default 10000).
     pub buffer_commands: Option<i64>,
+    /// Bytes of unacknowledged commands kept for one protocol version 2 platform before it
+    /// is declared lost (default 4 MiB).
+    pub unacked_bytes: Option<i64>,
     /// Seconds the engine waits past `ring_s` for an answer before treating it as no
     /// answer (default 5).
     pub ring_grace_s: Option<f64>,

@@ -383,6 +383,8 @@ pub struct CallbackPolicy {
 pub struct PlatformPolicy {
     pub grace_ms: u64,
     pub buffer_commands: usize,
+    /// Bytes of unacknowledged commands kept for one protocol version 2 platform at most.
+    pub unacked_bytes: usize,
     pub ring_grace_ms: u64,
     pub park_timeout_ms: u64,
 }

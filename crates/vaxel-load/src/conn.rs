@@ -3,6 +3,12 @@
 //! decodes the daemon's lines, stamps them with the moment they were read, and passes
 //! them on). Nothing the daemon sends can make these tasks panic: a line that does not
 //! decode is passed on as text, a closed or broken socket as [`Incoming::Closed`].
+//!
+//! Protocol version 2 (the default; `--protocol 1` for the first version): the reader
+//! checks that command numbers (`cmd_no`) follow each other without a gap or a repeat
+//! (anything else is passed on as a bad line) and hands the driver plain commands, with
+//! the last number of each batch ([`Incoming::Lines::last_cmd`]); the caller acknowledges
+//! a batch once the driver has processed it ([`ack_line`]).
 
 use anyhow::{Context as _, bail};
 use bytes::{Bytes, BytesMut};
@@ -12,8 +18,8 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use vaxel_proto::{
-    Event, Framer, Hello, PROTOCOL_VERSION, PlatformMessage, ServerMessage, decode_server,
-    encode_platform,
+    Event, Framer, Hello, PROTOCOL_V2, PROTOCOL_VERSION, PlatformMessage, ServerMessage,
+    decode_server, encode_platform,
 };
 
 /// How long connecting and the `hello` exchange may take.
@@ -30,6 +36,9 @@ pub enum Incoming {
         conn: usize,
         read_at: Instant,
         msgs: Vec<Result<ServerMessage, String>>,
+        /// Version 2: the number of the last command among them, to acknowledge once
+        /// they are processed.
+        last_cmd: Option<u64>,
     },
     /// The connection ended (closed by the daemon, or an I/O error).
     Closed { conn: usize, reason: String },
@@ -49,6 +58,7 @@ pub async fn open(
     addr: &str,
     platform: &str,
     token: Option<&str>,
+    protocol: u64,
     conn: usize,
     incoming: mpsc::UnboundedSender<Incoming>,
 ) -> anyhow::Result<ConnHandle> {
@@ -60,7 +70,7 @@ pub async fn open(
     let (mut rd, mut wr) = stream.into_split();
     let mut framer = Framer::new();
 
-    let line = hello_line(platform, token);
+    let line = hello_line(platform, token, protocol, None);
     let welcome = tokio::time::timeout(HANDSHAKE, async {
         wr.write_all(&line)
             .await
@@ -69,10 +79,10 @@ pub async fn open(
     })
     .await
     .map_err(|_| anyhow::anyhow!("{addr}: no welcome within {HANDSHAKE:?} after hello"))??;
-    check_welcome(addr, welcome)?;
+    let numbers = check_welcome(addr, welcome, protocol)?.map(Numbers::after);
 
     let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-    tokio::spawn(read_loop(rd, framer, conn, incoming.clone()));
+    tokio::spawn(read_loop(rd, framer, conn, numbers, incoming.clone()));
     tokio::spawn(write_loop(wr, rx, conn, incoming));
     Ok(ConnHandle {
         platform: platform.to_owned(),
@@ -80,24 +90,49 @@ pub async fn open(
     })
 }
 
-/// The `hello` line for `platform`.
-pub fn hello_line(platform: &str, token: Option<&str>) -> BytesMut {
-    let hello = PlatformMessage::new(Event::Hello(Hello {
+/// The `hello` line for `platform` in `protocol`; version 2 resumes after `last_cmd`.
+pub fn hello_line(
+    platform: &str,
+    token: Option<&str>,
+    protocol: u64,
+    last_cmd: Option<u64>,
+) -> BytesMut {
+    let hello = Hello {
         platform: platform.into(),
         token: token.map(Into::into),
-        protocol: PROTOCOL_VERSION,
-    }));
+        protocol,
+    };
+    let body = match last_cmd {
+        Some(last_cmd) => Event::Resume { hello, last_cmd },
+        None => Event::Hello(hello),
+    };
     let mut line = BytesMut::new();
-    encode_platform(&hello, &mut line);
+    encode_platform(&PlatformMessage::new(body), &mut line);
     line
 }
 
-/// Whether the daemon's first line is a `welcome` for our protocol; says what it was if not.
-pub fn check_welcome(addr: &str, first: ServerMessage) -> anyhow::Result<()> {
+/// The version 2 acknowledgement of every command up to `upto`.
+pub fn ack_line(upto: u64, out: &mut BytesMut) {
+    encode_platform(&PlatformMessage::new(Event::Ack { upto }), out);
+}
+
+/// Whether the daemon's first line is a `welcome` for `protocol`; says what it was if
+/// not. Version 2: the number the daemon resumes after.
+pub fn check_welcome(
+    addr: &str,
+    first: ServerMessage,
+    protocol: u64,
+) -> anyhow::Result<Option<u64>> {
     match first {
-        ServerMessage::Welcome { protocol, .. } if protocol == PROTOCOL_VERSION => Ok(()),
-        ServerMessage::Welcome { protocol, .. } => {
-            bail!("{addr}: the daemon speaks protocol {protocol}, this tool {PROTOCOL_VERSION}")
+        ServerMessage::Welcome { protocol: p, .. } if p == protocol && p == PROTOCOL_VERSION => {
+            Ok(None)
+        }
+        ServerMessage::WelcomeV2 { last_cmd, .. } if protocol == PROTOCOL_V2 => Ok(Some(last_cmd)),
+        ServerMessage::Welcome { protocol: p, .. } => {
+            bail!("{addr}: the daemon speaks protocol {p}, this tool asked for {protocol}")
+        }
+        ServerMessage::WelcomeV2 { .. } => {
+            bail!("{addr}: the daemon answered protocol 2, this tool asked for {protocol}")
         }
         ServerMessage::Error { code, message, .. } => {
             bail!(
@@ -138,29 +173,83 @@ async fn first_line(
     }
 }
 
+/// Version 2: the number the next command must carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Numbers {
+    next: u64,
+}
+
+impl Numbers {
+    /// Commands numbered after `last` (the `welcome`'s `last_cmd`).
+    #[must_use]
+    pub fn after(last: u64) -> Numbers {
+        Numbers {
+            next: last.saturating_add(1),
+        }
+    }
+
+    /// The last number taken (0: none).
+    #[must_use]
+    pub fn last(self) -> u64 {
+        self.next.saturating_sub(1)
+    }
+
+    /// A numbered command as the driver takes it (plain), or why its number is wrong: every
+    /// command exactly once, in order.
+    pub fn take(&mut self, msg: ServerMessage) -> Result<ServerMessage, String> {
+        match msg {
+            ServerMessage::Numbered { no, cmd } if no == self.next => {
+                self.next += 1;
+                Ok(ServerMessage::Cmd(cmd))
+            }
+            ServerMessage::Numbered { no, cmd } => Err(format!(
+                "command number {no} ({} for {}) where {} was expected: {}",
+                cmd.kind(),
+                cmd.call(),
+                self.next,
+                if no < self.next { "a repeat" } else { "a gap" }
+            )),
+            ServerMessage::Cmd(cmd) => Err(format!(
+                "a {} for {} without its number (cmd_no) on a version 2 session",
+                cmd.kind(),
+                cmd.call()
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
 async fn read_loop(
     mut rd: OwnedReadHalf,
     mut framer: Framer,
     conn: usize,
+    mut numbers: Option<Numbers>,
     incoming: mpsc::UnboundedSender<Incoming>,
 ) {
     let mut buf = vec![0u8; READ_CHUNK];
     let mut read_at = Instant::now();
     loop {
         let mut msgs = Vec::new();
+        let before = numbers;
         while let Some(line) = framer.next_line() {
-            msgs.push(match line {
+            let msg = match line {
                 Ok(l) => decode_server(l.text.as_bytes())
                     .map_err(|e| format!("line {}: {e}: {}", l.number, shorten(l.text))),
                 Err(e) => Err(e.to_string()),
+            };
+            msgs.push(match (msg, numbers.as_mut()) {
+                (Ok(m), Some(n)) => n.take(m),
+                (m, _) => m,
             });
         }
+        let last_cmd = numbers.filter(|n| Some(*n) != before).map(Numbers::last);
         if !msgs.is_empty()
             && incoming
                 .send(Incoming::Lines {
                     conn,
                     read_at,
                     msgs,
+                    last_cmd,
                 })
                 .is_err()
         {
@@ -203,5 +292,34 @@ pub fn shorten(s: &str) -> &str {
     match s.char_indices().nth(200) {
         Some((i, _)) => &s[..i],
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaxel_core::Command;
+
+    fn numbered(no: u64) -> ServerMessage {
+        ServerMessage::Numbered {
+            no,
+            cmd: Command::Hangup {
+                call: "c1".into(),
+                prompt: None,
+            },
+        }
+    }
+
+    #[test]
+    fn numbers_must_follow_each_other_from_where_the_welcome_resumed() {
+        let mut n = Numbers::after(4);
+        assert!(matches!(n.take(numbered(5)), Ok(ServerMessage::Cmd(_))));
+        assert_eq!(n.last(), 5);
+        let gap = n.take(numbered(7)).unwrap_err();
+        assert!(gap.contains("where 6 was expected: a gap"), "{gap}");
+        let repeat = n.take(numbered(5)).unwrap_err();
+        assert!(repeat.contains("a repeat"), "{repeat}");
+        assert!(n.take(ServerMessage::Ok { seq: 1 }).is_ok());
+        assert_eq!(n.last(), 5, "a refused number moves nothing");
     }
 }

@@ -347,13 +347,16 @@ where
                 };
                 self.on_error(conn, p, code, &message);
             }
-            ServerMessage::Welcome { .. } => {
+            ServerMessage::Welcome { .. } | ServerMessage::WelcomeV2 { .. } => {
                 self.error(
                     "unexpected_answer",
                     format!("load-{}: a second welcome", conn + 1),
                 );
             }
-            ServerMessage::Cmd(cmd) => self.on_command(conn, read_at, &cmd),
+            // The connection layer has checked the number (conn.rs).
+            ServerMessage::Cmd(cmd) | ServerMessage::Numbered { cmd, .. } => {
+                self.on_command(conn, read_at, &cmd);
+            }
         }
         self.sync_stats();
     }

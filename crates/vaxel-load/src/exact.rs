@@ -13,6 +13,12 @@
 //! `vaxel-proto`), and times the answers. Any difference is an error: the daemon was not
 //! fresh, runs another configuration, or routes differently from the replay.
 //!
+//! Protocol version 2 (the default): the expected commands carry the numbers the daemon
+//! must give them (`cmd_no`, 1, 2, … on a fresh daemon), so the byte comparison also proves
+//! every command came exactly once, in order; the writer acknowledges the commands the
+//! reader has checked (an `ack` before each chunk). A run cut short (the daemon killed)
+//! says the last command it processed, for a `hello` that resumes after it.
+//!
 //! Threads: the producer (replay → encoded chunks, running ahead by [`AHEAD`] chunks, all
 //! of a short trace before the clock starts), the writer (this one: the window and the
 //! socket) and the reader (answers, comparison, latencies).
@@ -27,10 +33,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 use vaxel_core::site::Site;
 use vaxel_core::{Input, Output, Timestamp};
-use vaxel_proto::{Event, PlatformMessage, ServerMessage, decode_server, encode_command};
+use vaxel_proto::{
+    Event, PROTOCOL_V2, PlatformMessage, ServerMessage, decode_server, encode_numbered,
+};
 use vaxel_sim::{ReplaySummary, ReplayTap, Shift, SimError, TraceReader};
 
-use super::conn::{check_welcome, hello_line, shorten};
+use super::conn::{ack_line, check_welcome, hello_line, shorten};
 use super::latency::{Latency, LatencySummary};
 
 /// Events per chunk handed from the producer to the writer (at most half the window).
@@ -50,6 +58,8 @@ pub struct ExactRun {
     pub addr: String,
     pub platform: String,
     pub token: Option<String>,
+    /// The protocol version to speak (1 or 2).
+    pub protocol: u64,
     pub window: usize,
     pub site: Arc<Site>,
     pub trace: TraceReader<std::io::BufReader<std::fs::File>>,
@@ -93,6 +103,9 @@ pub struct ExactReport {
     /// Simulated time covered, seconds.
     pub sim_s: f64,
     pub window: usize,
+    /// Version 2: the number of the last command read and checked (each one exactly once,
+    /// in order, up to it).
+    pub last_cmd: Option<u64>,
 }
 
 impl ExactReport {
@@ -146,6 +159,12 @@ impl ExactReport {
                 .join(", ")
         };
         let _ = writeln!(s, "errors        {errors}");
+        if let Some(n) = self.last_cmd {
+            let _ = writeln!(
+                s,
+                "protocol 2    commands 1..={n} each read once, in order, and acknowledged"
+            );
+        }
         for e in &self.first_errors {
             let _ = writeln!(s, "  {e}");
         }
@@ -189,6 +208,8 @@ struct Script {
     pending: Vec<u8>,
     /// The writer went away: the rest is not worth encoding.
     closed: bool,
+    /// Version 2: the number of the last command encoded (`None`: version 1, unnumbered).
+    cmd_no: Option<u64>,
 }
 
 impl Script {
@@ -211,7 +232,7 @@ impl Script {
         };
         vaxel_proto::encode_platform(&msg, &mut self.chunk.events);
         self.chunk.expected.append(&mut self.pending);
-        encode_commands(outputs, &mut self.chunk.expected);
+        encode_commands(outputs, &mut self.cmd_no, &mut self.chunk.expected);
         self.chunk.marks.push(Mark {
             expected_end: self.chunk.expected.len(),
             arrival,
@@ -230,10 +251,16 @@ impl Script {
     }
 }
 
-fn encode_commands(outputs: &[Output], buf: &mut Vec<u8>) {
+/// The commands among `outputs` as the daemon sends them: numbered after `cmd_no` (then
+/// moved on) when it is `Some` (version 2).
+fn encode_commands(outputs: &[Output], cmd_no: &mut Option<u64>, buf: &mut Vec<u8>) {
     for out in outputs {
         if let Output::Command { command, .. } = out {
-            encode_command(command, buf);
+            let no = cmd_no.as_mut().map(|n| {
+                *n += 1;
+                *n
+            });
+            encode_numbered(command, no, buf);
         }
     }
 }
@@ -243,12 +270,12 @@ impl ReplayTap for Script {
         match Event::from_input(input) {
             Some(body) => self.push(at, body, outputs),
             // Not a platform's (never in a replay): its commands come with the next event.
-            None => encode_commands(outputs, &mut self.pending),
+            None => encode_commands(outputs, &mut self.cmd_no, &mut self.pending),
         }
     }
 
     fn timers(&mut self, outputs: &[Output]) {
-        encode_commands(outputs, &mut self.pending);
+        encode_commands(outputs, &mut self.cmd_no, &mut self.pending);
     }
 }
 
@@ -264,6 +291,10 @@ enum Sent {
 #[derive(Debug, Default)]
 struct Progress {
     answered: u64,
+    /// Commands read and checked (version 2: the last number processed).
+    processed: u64,
+    /// Differences from the replay found so far.
+    mismatches: u64,
     /// The reader stopped (error or end); the writer must not wait for it.
     stopped: bool,
 }
@@ -278,6 +309,7 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
     // The producer: the replay, encoded.
     let (tx, chunks) = sync_channel::<Chunk>(AHEAD);
     let (site, trace, shifts) = (r.site, r.trace, r.shifts);
+    let v2 = r.protocol >= PROTOCOL_V2;
     let producer = std::thread::Builder::new()
         .name("vaxel-load-script".into())
         .spawn(move || -> Result<(ReplaySummary, u64, u64), SimError> {
@@ -289,6 +321,7 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
                 calls: 0,
                 pending: Vec::new(),
                 closed: false,
+                cmd_no: (r.protocol >= PROTOCOL_V2).then_some(0),
             };
             let summary = vaxel_sim::replay_tapped(site, trace, &shifts, |_| Ok(()), &mut script)?;
             // The engine's last timers: a final tick brings the daemon to the same time.
@@ -305,8 +338,13 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
     let mut wr = stream.try_clone().context("cannot clone the connection")?;
     let mut rd = BufReader::with_capacity(READ_BUFFER, stream);
     let _ = rd.get_ref().set_read_timeout(Some(STALL));
-    wr.write_all(&hello_line(&r.platform, r.token.as_deref()))
-        .with_context(|| format!("{}: cannot send hello", r.addr))?;
+    wr.write_all(&hello_line(
+        &r.platform,
+        r.token.as_deref(),
+        r.protocol,
+        None,
+    ))
+    .with_context(|| format!("{}: cannot send hello", r.addr))?;
     let mut first = Vec::new();
     rd.read_until(b'\n', &mut first)
         .with_context(|| format!("{}: reading the welcome", r.addr))?;
@@ -315,7 +353,9 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
     }
     let welcome = decode_server(first.strip_suffix(b"\n").unwrap_or(&first))
         .map_err(|e| anyhow::anyhow!("{}: bad first line: {e}", r.addr))?;
-    check_welcome(&r.addr, welcome)?;
+    // A daemon that is not fresh resumes after some command: what it re-sends differs
+    // from the replay's first commands, and the comparison says so.
+    check_welcome(&r.addr, welcome, r.protocol)?;
 
     // Let the producer run ahead before the clock starts (all of a short trace).
     let mut ready = Vec::new();
@@ -338,6 +378,8 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
                 let (lock, cv) = &*shared;
                 if let Ok(mut p) = lock.lock() {
                     p.stopped = true;
+                    p.processed = reader.checked;
+                    p.mismatches = reader.mismatches;
                 }
                 cv.notify_all();
                 r.map(|()| reader)
@@ -348,13 +390,24 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
     let started = Instant::now();
     let mut written = 0u64;
     let mut write_failed = None;
+    let mut acked = 0u64;
     for mut chunk in ready.into_iter().chain(chunks.iter()) {
         let last = chunk.first_seq + chunk.marks.len() as u64 - 1;
         if !wait_for(&shared, last.saturating_sub(window as u64))? {
             break;
         }
         // The reader needs the rest of the chunk, not its events.
-        let events = std::mem::take(&mut chunk.events);
+        let mut events = std::mem::take(&mut chunk.events);
+        if v2 {
+            // What the reader has checked is processed: acknowledged ahead of the chunk.
+            let processed = processed(&shared);
+            if processed > acked {
+                let mut ack = bytes::BytesMut::new();
+                ack_line(processed, &mut ack);
+                events.splice(0..0, ack.iter().copied());
+                acked = processed;
+            }
+        }
         if sent_tx
             .send(Sent::Chunk {
                 chunk,
@@ -380,9 +433,22 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
     let produced = producer
         .join()
         .map_err(|_| anyhow::anyhow!("the script thread panicked"))?;
-    let reader = read?;
+    // Cut short: say where a `hello` resumes (version 2).
+    let resume = if v2 {
+        let mismatches = shared.0.lock().map_or(0, |p| p.mismatches);
+        format!(
+            "; last command processed: last_cmd {}; {mismatches} difference(s) from the replay",
+            processed(&shared)
+        )
+    } else {
+        String::new()
+    };
+    let reader = read.map_err(|e| anyhow::anyhow!("{e:#}{resume}"))?;
     if let Some(e) = write_failed {
-        bail!("{}: write failed after {written} event(s): {e}", r.addr);
+        bail!(
+            "{}: write failed after {written} event(s): {e}{resume}",
+            r.addr
+        );
     }
     let (summary, events, calls) = produced?;
     if written < events {
@@ -417,7 +483,13 @@ pub fn run(r: ExactRun) -> anyhow::Result<ExactReport> {
         refused_by_replay: summary.refused,
         sim_s: sim_ms as f64 / 1000.0,
         window,
+        last_cmd: v2.then_some(reader.checked),
     })
+}
+
+/// Commands the reader has read and checked so far.
+fn processed(shared: &Shared) -> u64 {
+    shared.0.lock().map_or(0, |p| p.processed)
 }
 
 /// Waits until at least `answered` events are answered; `false` if the reader stopped.
@@ -457,6 +529,9 @@ struct Reader {
     /// Events written in all, once the writer is done.
     total: Option<u64>,
     commands: u64,
+    /// Commands read that matched the replay's (with their numbers, version 2), before
+    /// any difference: processed, to acknowledge.
+    checked: u64,
     expected_commands: u64,
     mismatches: u64,
     first_mismatch: Option<String>,
@@ -482,6 +557,7 @@ impl Reader {
             answered: 0,
             total: None,
             commands: 0,
+            checked: 0,
             expected_commands: 0,
             mismatches: 0,
             first_mismatch: None,
@@ -522,6 +598,7 @@ impl Reader {
                 let (lock, cv) = &**shared;
                 if let Ok(mut p) = lock.lock() {
                     p.answered = self.answered;
+                    p.processed = self.checked;
                 }
                 cv.notify_all();
             }
@@ -631,6 +708,8 @@ impl Reader {
                 String::from_utf8_lossy(line)
             );
             self.mismatch(what);
+        } else if !self.diverged {
+            self.checked += 1;
         }
         self.pos = (self.pos + len + 1).min(mark.expected_end);
     }

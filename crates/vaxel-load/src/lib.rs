@@ -40,10 +40,10 @@ use conn::{ConnHandle, Incoming};
 use driver::{Driver, Pacing, Settings, Wait};
 use latency::LatencySummary;
 
-/// `--window` by default.
+/// `--window` by default, `--exact` included: with protocol version 2's numbered commands,
+/// 8192 events in flight queued more than the daemon's default `--outbound-limit-bytes`
+/// (1 MiB) of answers and commands, and the daemon dropped the tool as a slow consumer.
 const WINDOW: usize = 4096;
-/// `--window` by default with `--exact`: a deeper pipeline, since nothing waits on answers.
-const EXACT_WINDOW: usize = 8192;
 
 /// How long the daemon may leave events unanswered before the run stops.
 const STALL: Duration = Duration::from_secs(30);
@@ -155,8 +155,12 @@ pub struct LoadArgs {
     /// The platform token (`hello`'s `token`), when the daemon has platform tokens.
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
-    /// Events written and not yet answered at most (default 4096; 8192 with --exact,
-    /// where only the daemon's pace bounds the run).
+    /// The protocol version to speak: 2 (commands numbered, each acknowledged once
+    /// processed, a gap or a repeat is an error) or 1 (no numbers, no acknowledgements).
+    #[arg(long, value_name = "1|2", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=2))]
+    pub protocol: u64,
+    /// Events written and not yet answered at most (default 4096, also with --exact:
+    /// deeper, the daemon's default 1 MiB outbound limit drops the tool as slow).
     #[arg(long, value_name = "N")]
     pub window: Option<usize>,
     /// At `--speed max`: how far (simulated seconds) an event may run ahead of the oldest
@@ -328,7 +332,8 @@ fn run_exact(
         addr: args.addr.clone(),
         platform: "load-1".to_owned(),
         token: args.token.clone(),
-        window: args.window.unwrap_or(EXACT_WINDOW),
+        protocol: args.protocol,
+        window: args.window.unwrap_or(WINDOW),
         site,
         trace,
         shifts,
@@ -388,6 +393,7 @@ where
                 &args.addr,
                 &platform,
                 args.token.as_deref(),
+                args.protocol,
                 i,
                 in_tx.clone(),
             )
@@ -402,7 +408,7 @@ where
     loop {
         // Everything already read first: answers free the window, commands schedule.
         while let Ok(m) = in_rx.try_recv() {
-            handle(&mut driver, m)?;
+            handle(&mut driver, m, &mut bufs)?;
             last_progress = Instant::now();
         }
         let wait = driver.pump(Instant::now(), &mut bufs)?;
@@ -441,7 +447,7 @@ where
         };
         match m {
             Some(m) => {
-                handle(&mut driver, m)?;
+                handle(&mut driver, m, &mut bufs)?;
                 last_progress = Instant::now();
             }
             None => bail!("every connection to the daemon closed"),
@@ -450,7 +456,9 @@ where
     Ok(report(args, &driver))
 }
 
-fn handle<I>(driver: &mut Driver<I>, m: Incoming) -> anyhow::Result<()>
+/// Hands what a connection read to the driver; version 2: then acknowledges the commands
+/// processed (the line goes out with the connection's next bytes).
+fn handle<I>(driver: &mut Driver<I>, m: Incoming, bufs: &mut [BytesMut]) -> anyhow::Result<()>
 where
     I: Iterator<Item = Result<vaxel_sim::TraceCall, vaxel_sim::SimError>>,
 {
@@ -459,12 +467,16 @@ where
             conn,
             read_at,
             msgs,
+            last_cmd,
         } => {
             for msg in msgs {
                 match msg {
                     Ok(msg) => driver.on_message(conn, read_at, msg),
                     Err(e) => driver.on_bad_line(conn, &e),
                 }
+            }
+            if let (Some(upto), Some(buf)) = (last_cmd, bufs.get_mut(conn)) {
+                conn::ack_line(upto, buf);
             }
             Ok(())
         }

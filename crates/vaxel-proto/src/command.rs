@@ -24,6 +24,12 @@ pub enum ServerMessage {
     },
     /// A command from the engine.
     Cmd(Command),
+    /// Version 2: the answer to an accepted `hello` (`protocol` 2): the commands after
+    /// `last_cmd` follow, in order, before anything else (docs/protocol.md "Version 2").
+    WelcomeV2 { server: String, last_cmd: u64 },
+    /// Version 2: a command from the engine with its number (`cmd_no`), per platform,
+    /// strictly increasing and gap-free.
+    Numbered { no: u64, cmd: Command },
 }
 
 impl ServerMessage {
@@ -88,12 +94,26 @@ pub fn encode_server<B: BufMut + ?Sized>(msg: &ServerMessage, buf: &mut B) {
             w.end();
         }
         ServerMessage::Cmd(c) => encode_command(c, buf),
+        ServerMessage::WelcomeV2 { server, last_cmd } => {
+            let mut w = Writer::start(buf, r#"{"cmd":"welcome""#);
+            w.u64(key!("protocol"), crate::PROTOCOL_V2);
+            w.str(key!("server"), server);
+            w.u64(key!("last_cmd"), *last_cmd);
+            w.end();
+        }
+        ServerMessage::Numbered { no, cmd } => encode_numbered(cmd, Some(*no), buf),
     }
 }
 
 /// Appends one engine command as a JSON line; the same as
 /// `encode_server(&ServerMessage::Cmd(cmd.clone()), buf)` without the clone.
 pub fn encode_command<B: BufMut + ?Sized>(cmd: &Command, buf: &mut B) {
+    encode_numbered(cmd, None, buf);
+}
+
+/// Appends one engine command as a JSON line, with its number `cmd_no` (version 2) right
+/// after `cmd` when there is one.
+pub fn encode_numbered<B: BufMut + ?Sized>(cmd: &Command, no: Option<u64>, buf: &mut B) {
     match cmd {
         Command::Play {
             call,
@@ -102,6 +122,7 @@ pub fn encode_command<B: BufMut + ?Sized>(cmd: &Command, buf: &mut B) {
             ewt_s,
         } => {
             let mut w = Writer::start(buf, r#"{"cmd":"play""#);
+            w.opt_u64(key!("cmd_no"), no);
             w.str(key!("call"), call);
             w.str(key!("prompt"), prompt);
             w.opt_u64(key!("position"), position.map(u64::from));
@@ -116,6 +137,7 @@ pub fn encode_command<B: BufMut + ?Sized>(cmd: &Command, buf: &mut B) {
             timeout_s,
         } => {
             let mut w = Writer::start(buf, r#"{"cmd":"menu""#);
+            w.opt_u64(key!("cmd_no"), no);
             w.str(key!("call"), call);
             w.str(key!("menu"), menu);
             w.str(key!("prompt"), prompt);
@@ -130,6 +152,7 @@ pub fn encode_command<B: BufMut + ?Sized>(cmd: &Command, buf: &mut B) {
             ewt_s,
         } => {
             let mut w = Writer::start(buf, r#"{"cmd":"queue""#);
+            w.opt_u64(key!("cmd_no"), no);
             w.str(key!("call"), call);
             w.str(key!("group"), group);
             w.u64(key!("position"), u64::from(*position));
@@ -143,6 +166,7 @@ pub fn encode_command<B: BufMut + ?Sized>(cmd: &Command, buf: &mut B) {
             ring_s,
         } => {
             let mut w = Writer::start(buf, r#"{"cmd":"connect""#);
+            w.opt_u64(key!("cmd_no"), no);
             w.str(key!("call"), call);
             w.str(key!("agent"), agent);
             w.str(key!("extension"), extension);
@@ -151,18 +175,21 @@ pub fn encode_command<B: BufMut + ?Sized>(cmd: &Command, buf: &mut B) {
         }
         Command::Forward { call, number } => {
             let mut w = Writer::start(buf, r#"{"cmd":"forward""#);
+            w.opt_u64(key!("cmd_no"), no);
             w.str(key!("call"), call);
             w.str(key!("number"), number);
             w.end();
         }
         Command::Hangup { call, prompt } => {
             let mut w = Writer::start(buf, r#"{"cmd":"hangup""#);
+            w.opt_u64(key!("cmd_no"), no);
             w.str(key!("call"), call);
             w.opt_str(key!("prompt"), prompt.as_deref());
             w.end();
         }
         Command::OfferCallback { call, prompt } => {
             let mut w = Writer::start(buf, r#"{"cmd":"offer_callback""#);
+            w.opt_u64(key!("cmd_no"), no);
             w.str(key!("call"), call);
             w.str(key!("prompt"), prompt);
             w.end();
@@ -174,6 +201,7 @@ pub fn encode_command<B: BufMut + ?Sized>(cmd: &Command, buf: &mut B) {
             number,
         } => {
             let mut w = Writer::start(buf, r#"{"cmd":"dial""#);
+            w.opt_u64(key!("cmd_no"), no);
             w.str(key!("callback"), callback);
             w.str(key!("agent"), agent);
             w.str(key!("extension"), extension);
@@ -255,11 +283,15 @@ fn decode_fields(f: &mut Fields<'_>, seq: Option<u64>) -> Result<ServerMessage, 
         .find(|k| k.as_str() == cmd)
         .ok_or_else(|| ProtoErrorKind::UnknownCommand(shorten(&cmd)))?;
     f.kind = Some(kind.as_str());
-    Ok(match kind {
-        CmdKind::Welcome => ServerMessage::Welcome {
-            protocol: f.req_u64(Key::Protocol)?,
-            server: f.req_str(Key::Server)?.into_owned(),
-        },
+    let msg = match kind {
+        CmdKind::Welcome => {
+            let protocol = f.req_u64(Key::Protocol)?;
+            let server = f.req_str(Key::Server)?.into_owned();
+            match f.opt_u64(Key::LastCmd)? {
+                Some(last_cmd) => ServerMessage::WelcomeV2 { server, last_cmd },
+                None => ServerMessage::Welcome { protocol, server },
+            }
+        }
         CmdKind::Ok => ServerMessage::Ok {
             seq: seq.ok_or(ProtoErrorKind::MissingField {
                 field: "seq",
@@ -319,5 +351,9 @@ fn decode_fields(f: &mut Fields<'_>, seq: Option<u64>) -> Result<ServerMessage, 
             extension: text(f, Key::Extension)?,
             number: text(f, Key::Number)?,
         }),
+    };
+    Ok(match (msg, f.opt_u64(Key::CmdNo)?) {
+        (ServerMessage::Cmd(cmd), Some(no)) => ServerMessage::Numbered { no, cmd },
+        (msg, _) => msg,
     })
 }

@@ -5,7 +5,8 @@ use vaxel_core::EngineError;
 
 /// An error code as sent in `{"cmd":"error","code":…}`.
 ///
-/// These are exactly docs/protocol.md's codes; the project adds none in version 1 (a message
+/// These are exactly docs/protocol.md's codes; version 2 adds `resume_gone`; the project
+/// adds none in version 1 (a message
 /// before `hello` is answered `unauthorized`, a second `hello` `invalid_state`; see
 /// docs/protocol.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -36,11 +37,13 @@ pub enum ErrorCode {
     Unauthorized,
     /// `hello` asked for a protocol version the server does not speak.
     UnsupportedProtocol,
+    /// Version 2: `hello`'s `last_cmd` names commands the daemon no longer keeps.
+    ResumeGone,
 }
 
 impl ErrorCode {
     /// Every code, in docs/protocol.md's order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::BadJson,
         ErrorCode::LineTooLong,
         ErrorCode::UnknownEvent,
@@ -54,6 +57,7 @@ impl ErrorCode {
         ErrorCode::TimeWentBackwards,
         ErrorCode::Unauthorized,
         ErrorCode::UnsupportedProtocol,
+        ErrorCode::ResumeGone,
     ];
 
     /// The wire spelling.
@@ -73,6 +77,7 @@ impl ErrorCode {
             ErrorCode::TimeWentBackwards => "time_went_backwards",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnsupportedProtocol => "unsupported_protocol",
+            ErrorCode::ResumeGone => "resume_gone",
         }
     }
 
@@ -137,12 +142,31 @@ pub enum ProtoErrorKind {
     /// `hello`'s token is missing or not accepted.
     #[error("unknown platform token")]
     BadToken,
+    /// Version 2: `hello`'s `last_cmd` is past the last command the daemon sent the
+    /// platform.
+    #[error("bad field `last_cmd`: {got} is past the last command sent to this platform ({last})")]
+    ResumeAhead { got: u64, last: u64 },
+    /// Version 2: `hello`'s `last_cmd` is before commands the daemon no longer keeps (the
+    /// platform acknowledged them, or was declared lost).
+    #[error(
+        "bad field `last_cmd`: commands after {got} up to {kept_from} are no longer kept \
+         (acknowledged, or the platform was lost); say `hello` without `last_cmd` to start \
+         after {kept_from}"
+    )]
+    ResumeGone { got: u64, kept_from: u64 },
+    /// Version 2: `ack`'s `upto` is past the last command sent.
+    #[error("bad field `upto`: {got} is past the last command sent to this platform ({last})")]
+    AckAhead { got: u64, last: u64 },
+    /// `ack` on a version 1 session.
+    #[error("`ack` needs protocol version 2 (this session said `hello` with version 1)")]
+    AckNeedsV2,
     /// `hello` a second time on the same connection.
     #[error("`hello` already received on this connection")]
     DuplicateHello,
     #[error(
-        "unsupported protocol version {got}; this server speaks version {}",
-        crate::PROTOCOL_VERSION
+        "unsupported protocol version {got}; this server speaks versions {} and {}",
+        crate::PROTOCOL_VERSION,
+        crate::PROTOCOL_V2
     )]
     UnsupportedProtocol { got: u64 },
 }
@@ -176,7 +200,11 @@ impl ProtoErrorKind {
             }
             ProtoErrorKind::BadField { .. } => ErrorCode::BadField,
             ProtoErrorKind::HelloFirst | ProtoErrorKind::BadToken => ErrorCode::Unauthorized,
-            ProtoErrorKind::DuplicateHello => ErrorCode::InvalidState,
+            ProtoErrorKind::DuplicateHello | ProtoErrorKind::AckNeedsV2 => ErrorCode::InvalidState,
+            ProtoErrorKind::ResumeAhead { .. } | ProtoErrorKind::AckAhead { .. } => {
+                ErrorCode::BadField
+            }
+            ProtoErrorKind::ResumeGone { .. } => ErrorCode::ResumeGone,
             ProtoErrorKind::UnsupportedProtocol { .. } => ErrorCode::UnsupportedProtocol,
         }
     }

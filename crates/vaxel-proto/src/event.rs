@@ -66,6 +66,18 @@ pub struct Hello {
 pub enum Event {
     Hello(Hello),
     Input(Input),
+    /// Version 2: a `hello` carrying `last_cmd`, the number of the last command the
+    /// platform processed (docs/protocol.md "Version 2"): the daemon re-sends every
+    /// command after it. A version 2 `hello` without it is [`Event::Hello`].
+    Resume {
+        hello: Hello,
+        last_cmd: u64,
+    },
+    /// Version 2: `{"ev":"ack","upto":N}`, the platform processed every command up to
+    /// number `N`.
+    Ack {
+        upto: u64,
+    },
 }
 
 /// One line from the platform: the envelope around an [`Event`].
@@ -98,6 +110,7 @@ impl PlatformMessage {
     /// `digits` on `call.arrived` means none collected.
     #[must_use]
     pub fn into_input(self, platform: &Text) -> Option<Input> {
+        // `hello`, its resuming form and `ack` are the session's, not the engine's.
         let Event::Input(mut input) = self.body else {
             return None;
         };
@@ -131,11 +144,25 @@ impl Event {
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
-            Event::Hello(_) => "hello",
+            Event::Hello(_) | Event::Resume { .. } => "hello",
             Event::Input(i) => i.kind(),
+            Event::Ack { .. } => ACK,
+        }
+    }
+
+    /// The `hello` (either form) and the `last_cmd` it resumes after.
+    #[must_use]
+    pub fn hello(&self) -> Option<(&Hello, Option<u64>)> {
+        match self {
+            Event::Hello(h) => Some((h, None)),
+            Event::Resume { hello, last_cmd } => Some((hello, Some(*last_cmd))),
+            _ => None,
         }
     }
 }
+
+/// The `ev` of a version 2 acknowledgement. Not in [`EVENTS`] (the version 1 list).
+pub const ACK: &str = "ack";
 
 // ---------------------------------------------------------------- decoding
 
@@ -161,6 +188,17 @@ pub fn decode_platform_str(line: &str) -> Result<PlatformMessage, ProtoError> {
 
 fn decode_event(f: &mut Fields<'_>, seq: Option<u64>) -> Result<PlatformMessage, ProtoErrorKind> {
     let ev = f.req_str(Key::Ev)?;
+    if ev == ACK {
+        f.kind = Some(ACK);
+        let at = f.opt_u64(Key::At)?.map(Timestamp);
+        let upto = f.req_u64(Key::Upto)?;
+        return Ok(PlatformMessage {
+            seq,
+            at,
+            attrs: None,
+            body: Event::Ack { upto },
+        });
+    }
     let Some(&kind) = EVENTS.iter().find(|k| **k == ev) else {
         return Err(ProtoErrorKind::UnknownEvent(shorten(&ev)));
     };
@@ -172,7 +210,11 @@ fn decode_event(f: &mut Fields<'_>, seq: Option<u64>) -> Result<PlatformMessage,
         mode: Mode::Wire,
     };
     let body = if kind == "hello" {
-        Event::Hello(Hello::deserialize(de).map_err(|e| e.0)?)
+        let hello = Hello::deserialize(de).map_err(|e| e.0)?;
+        match f.opt_u64(Key::LastCmd)? {
+            Some(last_cmd) => Event::Resume { hello, last_cmd },
+            None => Event::Hello(hello),
+        }
     } else {
         Event::Input(Input::deserialize(de).map_err(|e| e.0)?)
     };
@@ -260,13 +302,24 @@ pub fn decode_action(ev: &str, body: &str, agent: &str) -> Result<Input, ProtoEr
 pub fn encode_platform<B: BufMut + ?Sized>(msg: &PlatformMessage, buf: &mut B) {
     let envelope = [("seq", msg.seq), ("at", msg.at.map(|t| t.0))];
     match &msg.body {
-        Event::Hello(h) => {
+        Event::Hello(_) | Event::Resume { .. } => {
+            let Some((h, last_cmd)) = msg.body.hello() else {
+                return;
+            };
             let mut w = Writer::start(buf, "{\"ev\":\"hello\"");
             w.opt_u64(key!("seq"), msg.seq);
             w.opt_u64(key!("at"), msg.at.map(|t| t.0));
             w.str(key!("platform"), &h.platform);
             w.opt_str(key!("token"), h.token.as_deref());
             w.u64(key!("protocol"), h.protocol);
+            w.opt_u64(key!("last_cmd"), last_cmd);
+            w.end();
+        }
+        Event::Ack { upto } => {
+            let mut w = Writer::start(buf, "{\"ev\":\"ack\"");
+            w.opt_u64(key!("seq"), msg.seq);
+            w.opt_u64(key!("at"), msg.at.map(|t| t.0));
+            w.u64(key!("upto"), *upto);
             w.end();
         }
         Event::Input(input) => {

@@ -150,9 +150,12 @@ pub(crate) enum Key {
     Message,
     On,
     Route,
+    LastCmd,
+    Upto,
+    CmdNo,
 }
 
-const N_KEYS: usize = Key::Route as usize + 1;
+const N_KEYS: usize = Key::CmdNo as usize + 1;
 
 impl Key {
     pub(crate) fn parse(s: &str) -> Option<Key> {
@@ -195,6 +198,9 @@ impl Key {
             "message" => Key::Message,
             "on" => Key::On,
             "route" => Key::Route,
+            "last_cmd" => Key::LastCmd,
+            "upto" => Key::Upto,
+            "cmd_no" => Key::CmdNo,
             _ => return None,
         })
     }
@@ -240,6 +246,9 @@ impl Key {
             Key::Message => "message",
             Key::On => "on",
             Key::Route => "route",
+            Key::LastCmd => "last_cmd",
+            Key::Upto => "upto",
+            Key::CmdNo => "cmd_no",
         }
     }
 }
@@ -675,7 +684,7 @@ mod tests {
             Ev, Cmd, Seq, At, Platform, Token, Protocol, Call, To, From, Digits, Lang, Attrs,
             Agent, Reason, Priority, Group, CaseType, Resolved, Callback, Outcome, Extension, Note,
             Until, Prompt, Position, EwtS, Menu, MaxDigits, TimeoutS, RingS, Number, Server, Line,
-            Code, Message, On, Route,
+            Code, Message, On, Route, LastCmd, Upto, CmdNo,
         ]
     }
 

@@ -1,4 +1,4 @@
-//! Växel wire protocol, version 1 (docs/protocol.md).
+//! Växel wire protocol, versions 1 and 2 (docs/protocol.md).
 //!
 //! Bytes in, typed messages out, and back; no sockets, no tasks, no clock.
 //!
@@ -26,16 +26,21 @@ pub mod flat;
 mod frame;
 mod json;
 
-pub use command::{ServerMessage, decode_server, encode_command, encode_server};
+pub use command::{ServerMessage, decode_server, encode_command, encode_numbered, encode_server};
 pub use error::{ErrorCode, ProtoError, ProtoErrorKind};
 pub use event::{
-    ACTION_CALL, Attrs, EVENTS, Event, Hello, MAX_ID, MAX_TEXT, PlatformMessage, decode_action,
-    decode_platform, decode_platform_str, encode_platform, input_from_text,
+    ACK, ACTION_CALL, Attrs, EVENTS, Event, Hello, MAX_ID, MAX_TEXT, PlatformMessage,
+    decode_action, decode_platform, decode_platform_str, encode_platform, input_from_text,
 };
 pub use frame::{FrameError, Framer, Line, MAX_LINE};
 
-/// The protocol version this crate speaks (`hello`'s and `welcome`'s `protocol`).
+/// The protocol's first version (`hello`'s and `welcome`'s `protocol`): no command
+/// numbers, no acknowledgements. Still spoken, unchanged.
 pub const PROTOCOL_VERSION: u64 = 1;
+
+/// Version 2 (docs/protocol.md "Version 2"): commands carry `cmd_no`, the platform
+/// acknowledges what it processed (`ack`), and a `hello` with `last_cmd` resumes.
+pub const PROTOCOL_V2: u64 = 2;
 
 /// `welcome`'s `server`: `vaxel/` and the workspace version.
 pub const SERVER: &str = concat!("vaxel/", env!("CARGO_PKG_VERSION"));

@@ -12,10 +12,13 @@ use crate::auth::TokenStore;
 use crate::clock::ClockMode;
 use crate::commit::{Commit, Committed, Rotate};
 use crate::journal::Entry;
-use crate::machine::Machine;
+use crate::machine::{Machine, Made};
 use crate::observe::{Observer, PlatformEvent};
 use crate::platform;
 use crate::registry::{ConnId, Registry, Route};
+use sessions::{Hello, numbered};
+
+mod sessions;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
@@ -27,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use vaxel_config::Diagnostic;
 use vaxel_core::site::Text;
 use vaxel_core::snapshot::{DirectoryHit, Snapshot};
-use vaxel_core::{AgentCall, CallRecord, Command, EngineError, Input, Output, Timestamp};
+use vaxel_core::{AgentCall, CallRecord, Command, EngineError, Input, Timestamp};
 use vaxel_proto::{Event, PlatformMessage, ProtoError, ProtoErrorKind, ServerMessage};
 
 /// Requests waiting for the engine task at most; senders wait beyond (backpressure on the
@@ -289,12 +292,20 @@ pub struct OutQueue {
 
 /// What the engine task is asked.
 pub enum Request {
-    /// A connection's `hello` was accepted (token and protocol checked).
+    /// A connection's `hello` passed its token and protocol checks. The engine task
+    /// answers `None` once the session is set up (`welcome` queued), or the error line
+    /// to send before closing (a version 2 `last_cmd` it cannot resume from).
     Hello {
         conn: ConnId,
         platform: Text,
+        protocol: u64,
+        /// Version 2: the last command the platform processed.
+        last_cmd: Option<u64>,
+        /// The `hello`'s `seq`, for a refusal.
+        seq: Option<u64>,
         out: OutQueue,
         kill: CancellationToken,
+        answer: oneshot::Sender<Option<ServerMessage>>,
     },
     /// Lines read from a connection after `hello`.
     Batch {
@@ -304,10 +315,10 @@ pub enum Request {
         /// The batch's share of the inbox's byte bound, given back once it is applied.
         budget: OwnedSemaphorePermit,
     },
-    /// A connection ended; the commands it had not written.
+    /// A connection ended; the commands it had not written, with their numbers.
     Closed {
         conn: ConnId,
-        undelivered: Vec<Command>,
+        undelivered: Vec<(u64, Command)>,
     },
     Snapshot(oneshot::Sender<Arc<Snapshot>>),
     Directory(String, oneshot::Sender<Vec<DirectoryHit>>),
@@ -351,6 +362,7 @@ enum Release {
     },
     Command {
         platform: Text,
+        no: u64,
         command: Command,
     },
     Apply(
@@ -437,7 +449,10 @@ pub struct EngineTask {
     pending: VecDeque<Pending>,
     round: Round,
     /// Scratch for the engine's outputs.
-    outs: Vec<Output>,
+    outs: Vec<Made>,
+    /// Bytes of unacknowledged commands kept for one version 2 platform at most
+    /// (`[platform] unacked_bytes`): past it the platform is lost.
+    unacked_bytes: usize,
     changes: watch::Sender<u64>,
     version: u64,
     published: watch::Sender<Option<Published>>,
@@ -477,7 +492,19 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
     let base = Instant::now();
     let p = &setup.machine.engine.site().platform;
     let mut registry = Registry::new(Duration::from_millis(p.grace_ms), p.buffer_commands);
-    registry.restore(setup.machine.owning_platforms(), Instant::now());
+    let unacked_bytes = p.unacked_bytes;
+    let mut machine = setup.machine;
+    // Every command recovered is in the journal, durable: a `hello` may resume after any.
+    machine.outbox.all_released();
+    let owning = machine
+        .owning_platforms()
+        .into_iter()
+        .map(|p| {
+            let v2 = machine.outbox.keeps(&p);
+            (p, v2)
+        })
+        .collect();
+    registry.restore(owning, Instant::now());
     let handle = EngineHandle {
         tx,
         http,
@@ -488,7 +515,8 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         config_path: setup.config_path,
     };
     let task = EngineTask {
-        machine: setup.machine,
+        machine,
+        unacked_bytes,
         clock: setup.clock,
         observer: setup.observer,
         tokens: setup.tokens,
@@ -638,9 +666,22 @@ impl EngineTask {
             Request::Hello {
                 conn,
                 platform,
+                protocol,
+                last_cmd,
+                seq,
                 out,
                 kill,
-            } => self.on_hello(conn, platform, out, kill),
+                answer,
+            } => {
+                let hello = Hello {
+                    conn,
+                    platform,
+                    protocol,
+                    last_cmd,
+                    seq,
+                };
+                let _ = answer.send(self.on_hello(hello, out, kill));
+            }
             Request::Batch {
                 conn,
                 items,
@@ -691,31 +732,7 @@ impl EngineTask {
         }
     }
 
-    fn on_hello(&mut self, conn: ConnId, platform: Text, out: OutQueue, kill: CancellationToken) {
-        let h = self.registry.hello(&platform, conn);
-        if let Some(old) = h.replaced
-            && let Some(c) = self.conns.get(&old)
-        {
-            tracing::info!(platform = %platform, old, conn, "platform reconnected: closing its previous connection");
-            c.kill.cancel();
-        }
-        tracing::info!(platform = %platform, conn, held = h.flush.len(), "platform connected");
-        self.observer.platform(PlatformEvent::Connected);
-        self.conns.insert(
-            conn,
-            Conn {
-                platform,
-                out,
-                kill,
-                slow: false,
-            },
-        );
-        let mut msgs = vec![ServerMessage::welcome()];
-        msgs.extend(h.flush.into_iter().map(ServerMessage::Cmd));
-        self.queue(conn, msgs, None, false);
-    }
-
-    fn on_closed(&mut self, conn: ConnId, undelivered: Vec<Command>) {
+    fn on_closed(&mut self, conn: ConnId, undelivered: Vec<(u64, Command)>) {
         let Some(c) = self.conns.remove(&conn) else {
             return;
         };
@@ -725,7 +742,7 @@ impl EngineTask {
             self.registry
                 .closed(&c.platform, conn, undelivered, Instant::now())
         {
-            self.send(to, cmds.into_iter().map(ServerMessage::Cmd).collect(), None);
+            self.send(to, numbered(cmds), None);
         }
     }
 
@@ -743,7 +760,27 @@ impl EngineTask {
         };
         let seq = msg.seq;
         let refuse = |kind: ProtoErrorKind| ProtoError { seq, kind };
-        if matches!(msg.body, Event::Hello(_)) {
+        if let Event::Ack { upto } = msg.body {
+            let v2 = self.machine.outbox.keeps(&platform);
+            let r = if v2 {
+                self.on_ack(&platform, upto)
+            } else {
+                Err(ProtoErrorKind::AckNeedsV2)
+            };
+            match (r, seq) {
+                (Ok(()), Some(seq)) => self.reply(conn, ServerMessage::Ok { seq }),
+                (Ok(()), None) => {}
+                (Err(kind), _) => {
+                    let e = refuse(kind);
+                    self.reply(
+                        conn,
+                        ServerMessage::proto_error(&e, seq.is_none().then_some(item.line)),
+                    );
+                }
+            }
+            return;
+        }
+        if msg.body.hello().is_some() {
             let e = refuse(ProtoErrorKind::DuplicateHello);
             self.reply(
                 conn,
@@ -897,6 +934,7 @@ impl EngineTask {
                 let p = &site.platform;
                 self.registry
                     .set_policy(Duration::from_millis(p.grace_ms), p.buffer_commands);
+                self.unacked_bytes = p.unacked_bytes;
                 tracing::info!(site = %site.name, "configuration reloaded");
                 // Every path (SIGHUP, HTTP, the start's catching up) logs them here.
                 for d in &v.warnings {
@@ -987,15 +1025,20 @@ impl EngineTask {
     fn take_outputs(&mut self) {
         for o in self.outs.drain(..) {
             match o {
-                Output::Command { platform, command } => self
-                    .round
-                    .releases
-                    .push(Release::Command { platform, command }),
-                Output::Record(r) => {
+                Made::Command {
+                    platform,
+                    no,
+                    command,
+                } => self.round.releases.push(Release::Command {
+                    platform,
+                    no,
+                    command,
+                }),
+                Made::Record(r) => {
                     self.observer.record(&r);
                     self.round.records.push(*r);
                 }
-                Output::Event(e) => self.round.events.push(*e),
+                Made::Event(e) => self.round.events.push(*e),
             }
         }
     }
@@ -1004,6 +1047,7 @@ impl EngineTask {
 
     /// Hands the round to the commit thread (maybe starting a new epoch after it).
     async fn flush_round(&mut self) -> anyhow::Result<()> {
+        self.unacked_overflow();
         if self.round.journal.is_empty()
             && self.round.records.is_empty()
             && self.round.events.is_empty()
@@ -1119,11 +1163,18 @@ impl EngineTask {
                         push(conn, msg);
                     }
                 }
-                Release::Command { platform, command } => {
-                    match self.registry.route(&platform, command, now) {
-                        (Route::Send(conn), Some(cmd)) => push(conn, ServerMessage::Cmd(cmd)),
+                Release::Command {
+                    platform,
+                    no,
+                    command,
+                } => {
+                    self.machine.outbox.released(&platform, no);
+                    match self.registry.route(&platform, (no, command), now) {
+                        (Route::Send(conn), Some((no, cmd))) => {
+                            push(conn, ServerMessage::Numbered { no, cmd });
+                        }
                         (Route::Overflow, _) => overflowed.push(platform),
-                        (Route::Dropped, Some(cmd)) => tracing::warn!(
+                        (Route::Dropped, Some((_, cmd))) => tracing::warn!(
                             platform = %platform, kind = cmd.kind(), call = %cmd.call(),
                             "dropped a command for a lost platform"
                         ),
@@ -1220,11 +1271,11 @@ impl EngineTask {
         let platform = c.platform.clone();
         self.registry
             .connection_lost(&platform, conn, Instant::now());
-        let cmds: Vec<Command> = failed
+        let cmds: Vec<(u64, Command)> = failed
             .msgs
             .into_iter()
             .filter_map(|m| match m {
-                ServerMessage::Cmd(c) => Some(c),
+                ServerMessage::Numbered { no, cmd } => Some((no, cmd)),
                 _ => None,
             })
             .collect();

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use vaxel_core::site::Text;
 use vaxel_core::{Input, Timestamp};
 use vaxel_proto::flat::{self, Dialect};
 
@@ -77,6 +78,26 @@ pub enum Entry {
     /// `Engine::reload` with the site built from this configuration text.
     #[serde(rename = "reload")]
     Reload { at: Timestamp, config: String },
+    /// Protocol version 2: `platform` said `hello` with `protocol` (and `last_cmd`, the
+    /// last command it processed): from now on its commands are kept until acknowledged
+    /// (version 2) or not at all (version 1). Journaled for a version 2 `hello`, and for a
+    /// version 1 `hello` of a platform whose commands were kept. `at` is the engine's time.
+    #[serde(rename = "session")]
+    Session {
+        at: Timestamp,
+        platform: Text,
+        protocol: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_cmd: Option<u64>,
+    },
+    /// Protocol version 2: `platform` acknowledged every command up to number `upto`
+    /// (journaled only when that drops kept commands).
+    #[serde(rename = "ack")]
+    Ack {
+        at: Timestamp,
+        platform: Text,
+        upto: u64,
+    },
     /// An input the engine handled at `at`. Written as `{"k":"<event>","at":…,<the input's fields>}`.
     #[serde(skip)]
     Input { at: Timestamp, input: Input },
@@ -87,8 +108,21 @@ pub enum Entry {
 pub enum Replayed {
     Start,
     Advance,
-    Reload { config: String },
+    Reload {
+        config: String,
+    },
     Input(Input),
+    /// A `session` entry: see [`Entry::Session`].
+    Session {
+        platform: Text,
+        protocol: u64,
+        last_cmd: Option<u64>,
+    },
+    /// An `ack` entry.
+    Ack {
+        platform: Text,
+        upto: u64,
+    },
 }
 
 impl Entry {
@@ -100,6 +134,20 @@ impl Entry {
             Entry::Advance { at } => (at, Replayed::Advance),
             Entry::Reload { at, config } => (at, Replayed::Reload { config }),
             Entry::Input { at, input } => (at, Replayed::Input(input)),
+            Entry::Session {
+                at,
+                platform,
+                protocol,
+                last_cmd,
+            } => (
+                at,
+                Replayed::Session {
+                    platform,
+                    protocol,
+                    last_cmd,
+                },
+            ),
+            Entry::Ack { at, platform, upto } => (at, Replayed::Ack { platform, upto }),
         }
     }
 
@@ -108,7 +156,7 @@ impl Entry {
         let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(payload)?;
         if matches!(
             map.get("k").and_then(|k| k.as_str()),
-            Some("start" | "checkpoint" | "advance" | "reload")
+            Some("start" | "checkpoint" | "advance" | "reload" | "session" | "ack")
         ) {
             return serde_json::from_value(map.into());
         }

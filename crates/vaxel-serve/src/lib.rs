@@ -30,6 +30,7 @@ mod lock;
 mod machine;
 mod metrics;
 mod observe;
+mod outbox;
 mod pending;
 mod pgsink;
 mod platform;

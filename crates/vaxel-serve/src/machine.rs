@@ -1,12 +1,30 @@
 //! The engine plus what the daemon keeps beside it, changed only through [`Machine`]'s
 //! methods so that live service and journal replay run the very same code: which platform
-//! owns each call, the configuration text in force, how many records the epoch produced.
+//! owns each call, the configuration text in force, how many records the epoch produced,
+//! each platform's numbered commands (protocol version 2, [`Outbox`]).
 
+use crate::outbox::{Log, Outbox};
 use crate::snapshot::Checkpoint;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use vaxel_core::site::{Site, Text};
-use vaxel_core::{CallId, Engine, EngineError, EngineState, Input, Output, Timestamp};
+use vaxel_core::{
+    CallId, CallRecord, Command, Engine, EngineError, EngineState, Event, Input, Output, Timestamp,
+};
+
+/// What applying an entry produced: the engine's outputs, each command with its number.
+#[derive(Debug)]
+pub enum Made {
+    /// A command for `platform`, number `no` of that platform (`cmd_no`).
+    Command {
+        platform: Text,
+        no: u64,
+        command: Command,
+    },
+    Record(Box<CallRecord>),
+    /// An entry of the event log (docs/formats.md, `events.csv`).
+    Event(Box<Event>),
+}
 
 /// The engine and its bookkeeping. Owned by the engine task (or by recovery, before it).
 #[derive(Debug)]
@@ -27,6 +45,8 @@ pub struct Machine {
     pub records: u64,
     /// Inputs applied since the epoch started (bounds replay; see rotation).
     pub inputs: u64,
+    /// Each platform's command numbers and the commands kept for it (version 2).
+    pub outbox: Outbox,
 }
 
 impl Machine {
@@ -45,6 +65,7 @@ impl Machine {
             epoch_start: at,
             records: 0,
             inputs: 0,
+            outbox: Outbox::default(),
         }
     }
 
@@ -55,6 +76,7 @@ impl Machine {
         site: Arc<Site>,
         state: EngineState,
         owners: Vec<(CallId, Text)>,
+        outbox: Vec<(Text, Log)>,
     ) -> Result<Machine, EngineError> {
         let mut engine = Engine::restore(site, state)?;
         engine.set_events(true);
@@ -67,6 +89,7 @@ impl Machine {
             epoch_start: at,
             records: 0,
             inputs: 0,
+            outbox: Outbox::restore(outbox),
         })
     }
 
@@ -88,7 +111,19 @@ impl Machine {
             config: self.config.clone(),
             owners,
             engine: self.engine.save(),
+            outbox: self.outbox.save(),
         }
+    }
+
+    /// A `hello` (journaled as a `session` entry): see [`Outbox::session`].
+    pub fn session(&mut self, platform: &Text, protocol: u64, last_cmd: Option<u64>) {
+        self.outbox
+            .session(platform, protocol >= vaxel_proto::PROTOCOL_V2, last_cmd);
+    }
+
+    /// An acknowledgement (journaled as an `ack` entry): see [`Outbox::ack`].
+    pub fn ack(&mut self, platform: &Text, upto: u64) {
+        self.outbox.ack(platform, upto);
     }
 
     /// The platform that owns `call`, if the engine holds it.
@@ -127,10 +162,14 @@ impl Machine {
         &mut self,
         at: Timestamp,
         input: Input,
-        out: &mut Vec<Output>,
+        out: &mut Vec<Made>,
     ) -> Result<(), EngineError> {
         let arrived = match &input {
             Input::CallArrived { call, platform, .. } => Some((call.clone(), platform.clone())),
+            _ => None,
+        };
+        let lost = match &input {
+            Input::PlatformLost { platform } => Some(platform.clone()),
             _ => None,
         };
         let r = self.engine.handle(at, input);
@@ -140,11 +179,18 @@ impl Machine {
             self.owners.insert(call, platform);
         }
         self.drain(out);
+        if let Some(p) = lost {
+            // Its calls are over: what it was not sent is of no use to it any more.
+            let dropped = self.outbox.lose(&p);
+            if dropped > 0 {
+                tracing::warn!(platform = %p, dropped, "lost platform: its unacknowledged commands are dropped");
+            }
+        }
         r
     }
 
     /// `engine.handle_timeout(at)`; outputs are appended to `out`.
-    pub fn advance(&mut self, at: Timestamp, out: &mut Vec<Output>) -> Result<(), EngineError> {
+    pub fn advance(&mut self, at: Timestamp, out: &mut Vec<Made>) -> Result<(), EngineError> {
         let r = self.engine.handle_timeout(at);
         self.drain(out);
         r
@@ -156,7 +202,7 @@ impl Machine {
         at: Timestamp,
         config: Arc<str>,
         site: Arc<Site>,
-        out: &mut Vec<Output>,
+        out: &mut Vec<Made>,
     ) -> Result<(), EngineError> {
         let r = self.engine.reload(at, site);
         self.inputs += 1;
@@ -167,15 +213,26 @@ impl Machine {
         r
     }
 
-    fn drain(&mut self, out: &mut Vec<Output>) {
+    fn drain(&mut self, out: &mut Vec<Made>) {
         while let Some(o) = self.engine.poll_output() {
-            if let Output::Record(r) = &o {
-                if let Some(platform) = self.owners.remove(&r.call_id) {
-                    self.ended.remember(r.call_id.clone(), platform);
+            match o {
+                Output::Record(r) => {
+                    if let Some(platform) = self.owners.remove(&r.call_id) {
+                        self.ended.remember(r.call_id.clone(), platform);
+                    }
+                    self.records += 1;
+                    out.push(Made::Record(r));
                 }
-                self.records += 1;
+                Output::Command { platform, command } => {
+                    let no = self.outbox.number(&platform, &command);
+                    out.push(Made::Command {
+                        platform,
+                        no,
+                        command,
+                    });
+                }
+                Output::Event(e) => out.push(Made::Event(e)),
             }
-            out.push(o);
         }
     }
 }

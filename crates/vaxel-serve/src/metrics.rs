@@ -315,7 +315,7 @@ impl Metrics {
                 IntCounterVec::new(
                     Opts::new(
                         "vaxel_platform_events_total",
-                        "Platform session events: connected, disconnected, slow_consumer, lost, rejected.",
+                        "Platform session events: connected, disconnected, slow_consumer, lost, rejected, unacked_overflow.",
                     ),
                     &["type"],
                 )?,
@@ -389,6 +389,7 @@ impl Metrics {
             PlatformEvent::SlowConsumer,
             PlatformEvent::Lost,
             PlatformEvent::Rejected,
+            PlatformEvent::UnackedOverflow,
         ] {
             m.platform_events_total.with_label_values(&[e.as_str()]);
         }
@@ -595,7 +596,10 @@ impl Observer for Metrics {
         match event {
             PlatformEvent::Connected => self.platform_connections.inc(),
             PlatformEvent::Disconnected => self.platform_connections.dec(),
-            PlatformEvent::SlowConsumer | PlatformEvent::Lost | PlatformEvent::Rejected => {}
+            PlatformEvent::SlowConsumer
+            | PlatformEvent::Lost
+            | PlatformEvent::Rejected
+            | PlatformEvent::UnackedOverflow => {}
         }
     }
 }

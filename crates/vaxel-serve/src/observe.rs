@@ -20,9 +20,12 @@ pub enum PlatformEvent {
     /// The grace period ended (or the command buffer overflowed): its calls end as
     /// `platform_lost`.
     Lost,
-    /// A `hello` was refused (`unauthorized`, `unsupported_protocol`) or something other
-    /// than `hello` came first; the connection was closed.
+    /// A `hello` was refused (`unauthorized`, `unsupported_protocol`, `resume_gone`, …)
+    /// or something other than `hello` came first; the connection was closed.
     Rejected,
+    /// A version 2 platform's unacknowledged commands passed `[platform] unacked_bytes`:
+    /// it is lost (counted under `lost` too).
+    UnackedOverflow,
 }
 
 impl PlatformEvent {
@@ -35,6 +38,7 @@ impl PlatformEvent {
             PlatformEvent::SlowConsumer => "slow_consumer",
             PlatformEvent::Lost => "lost",
             PlatformEvent::Rejected => "rejected",
+            PlatformEvent::UnackedOverflow => "unacked_overflow",
         }
     }
 }

@@ -19,12 +19,12 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use vaxel_core::Command;
 use vaxel_proto::{
-    Event, FrameError, Framer, Hello, Line, PROTOCOL_VERSION, ProtoError, ProtoErrorKind,
-    ServerMessage, decode_platform_str, encode_server,
+    Event, FrameError, Framer, Hello, Line, PROTOCOL_V2, PROTOCOL_VERSION, ProtoError,
+    ProtoErrorKind, ServerMessage, decode_platform_str, encode_command, encode_server,
 };
 
 /// Batches queued for a connection's writer at most; past it the connection is a slow
@@ -75,7 +75,8 @@ pub fn queued_bytes(msgs: &[ServerMessage]) -> usize {
         ServerMessage::Welcome { server, .. } => server.len(),
         ServerMessage::Ok { .. } => 0,
         ServerMessage::Error { message, .. } => message.len(),
-        ServerMessage::Cmd(c) => ARC_STR + c.call().len(),
+        ServerMessage::WelcomeV2 { server, .. } => server.len(),
+        ServerMessage::Cmd(c) | ServerMessage::Numbered { cmd: c, .. } => ARC_STR + c.call().len(),
     };
     std::mem::size_of::<Outbound>()
         + msgs
@@ -126,8 +127,8 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
             refuse(&mut wr, &refusal, &*ctx.observer, &peer).await;
             return;
         }
-        Ok(Some(Ok((hello, line, seq)))) => match check_hello(&hello, &ctx.tokens.current()) {
-            Ok(()) => hello,
+        Ok(Some(Ok((hello, line, seq)))) => match check_hello(&hello.0, &ctx.tokens.current()) {
+            Ok(()) => (hello, seq),
             Err(kind) => {
                 let e = ProtoError { seq, kind };
                 refuse(
@@ -156,31 +157,45 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
     let (out_tx, out_rx) = mpsc::channel(ctx.outbound);
     let queued = Arc::new(AtomicUsize::new(0));
     let kill = ctx.shutdown.child_token();
+    let ((hello, last_cmd), seq) = hello;
     let platform = hello.platform.clone();
-    tracing::debug!(%peer, platform = %platform, conn, "hello accepted");
+    let v2 = hello.protocol >= PROTOCOL_V2;
+    tracing::debug!(%peer, platform = %platform, conn, protocol = hello.protocol, "hello accepted");
+    let (answer, answered) = oneshot::channel();
     let sent = ctx
         .engine
         .send(Request::Hello {
             conn,
             platform,
+            protocol: hello.protocol,
+            last_cmd,
+            seq,
             out: OutQueue {
                 tx: out_tx,
                 bytes: queued.clone(),
             },
             kill: kill.clone(),
+            answer,
         })
         .await;
     if sent.is_err() {
         return;
     }
+    match answered.await {
+        Ok(None) => {}
+        Ok(Some(refusal)) => {
+            refuse(&mut wr, &refusal, &*ctx.observer, &peer).await;
+            return;
+        }
+        Err(_) => return,
+    }
     let writer = tokio::spawn(write_loop(
+        Session { conn, v2 },
         wr,
         out_rx,
         queued,
         kill.clone(),
-        ctx.engine.clone(),
-        conn,
-        ctx.observer.clone(),
+        ctx.clone(),
     ));
     let eof = read_loop(&mut rd, &mut framer, &mut buf, conn, &ctx, &kill).await;
     kill.cancel();
@@ -200,6 +215,18 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
     }
 }
 
+/// A `hello` and its `last_cmd` (version 2).
+type FirstHello = (Hello, Option<u64>);
+
+/// The `hello` of a decoded first line.
+fn as_hello(body: Event) -> Option<FirstHello> {
+    match body {
+        Event::Hello(h) => Some((h, None)),
+        Event::Resume { hello, last_cmd } => Some((hello, Some(last_cmd))),
+        _ => None,
+    }
+}
+
 /// Reads up to the first line. `None` at end of stream; `Err` with the line to send
 /// before closing when the line is not a `hello`. A `hello` comes with its line number and
 /// `seq`, for the answer if it is refused.
@@ -207,7 +234,7 @@ async fn first_line(
     rd: &mut OwnedReadHalf,
     framer: &mut Framer,
     buf: &mut [u8],
-) -> Option<Result<(Hello, u64, Option<u64>), ServerMessage>> {
+) -> Option<Result<(FirstHello, u64, Option<u64>), ServerMessage>> {
     // As after `hello`: `seq` when there is one, otherwise the line.
     let answer =
         |e: &ProtoError, line: u64| ServerMessage::proto_error(e, e.seq.is_none().then_some(line));
@@ -220,9 +247,9 @@ async fn first_line(
                 }
                 Ok(l) => match decode_platform_str(l.text) {
                     Err(e) => Err(answer(&e, l.number)),
-                    Ok(m) => match m.body {
-                        Event::Hello(h) => Ok((h, l.number, m.seq)),
-                        _ => Err(answer(
+                    Ok(m) => match as_hello(m.body) {
+                        Some(h) => Ok((h, l.number, m.seq)),
+                        None => Err(answer(
                             &ProtoError {
                                 seq: m.seq,
                                 kind: ProtoErrorKind::HelloFirst,
@@ -238,10 +265,7 @@ async fn first_line(
                 // A last line without its newline still counts.
                 return match framer.finish() {
                     Some(Ok(l)) => match decode_platform_str(l.text) {
-                        Ok(m) => match m.body {
-                            Event::Hello(h) => Some(Ok((h, l.number, m.seq))),
-                            _ => None,
-                        },
+                        Ok(m) => as_hello(m.body).map(|h| Ok((h, l.number, m.seq))),
                         Err(_) => None,
                     },
                     _ => None,
@@ -257,7 +281,7 @@ fn check_hello(h: &Hello, tokens: &Tokens) -> Result<(), ProtoErrorKind> {
     if !tokens.platform_ok(h.token.as_deref()) {
         return Err(ProtoErrorKind::BadToken);
     }
-    if h.protocol != PROTOCOL_VERSION {
+    if h.protocol != PROTOCOL_VERSION && h.protocol != PROTOCOL_V2 {
         return Err(ProtoErrorKind::UnsupportedProtocol { got: h.protocol });
     }
     Ok(())
@@ -392,22 +416,38 @@ async fn read_loop(
     }
 }
 
-fn commands(msgs: Vec<ServerMessage>, into: &mut Vec<Command>) {
+fn commands(msgs: Vec<ServerMessage>, into: &mut Vec<(u64, Command)>) {
     into.extend(msgs.into_iter().filter_map(|m| match m {
-        ServerMessage::Cmd(c) => Some(c),
+        ServerMessage::Numbered { no, cmd } => Some((no, cmd)),
         _ => None,
     }));
 }
 
+/// Encodes a line for the session: a version 1 session never sees a command's number.
+fn encode_for(v2: bool, m: &ServerMessage, buf: &mut Vec<u8>) {
+    match m {
+        ServerMessage::Numbered { cmd, .. } if !v2 => encode_command(cmd, buf),
+        m => encode_server(m, buf),
+    }
+}
+
+/// Which session a writer writes for.
+#[derive(Clone, Copy, Debug)]
+struct Session {
+    conn: ConnId,
+    /// The session speaks protocol version 2 (commands carry their numbers).
+    v2: bool,
+}
+
 async fn write_loop(
+    Session { conn, v2 }: Session,
     mut wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Outbound>,
     queued: Arc<AtomicUsize>,
     kill: CancellationToken,
-    engine: mpsc::Sender<Request>,
-    conn: ConnId,
-    observer: Arc<dyn Observer>,
+    ctx: Arc<ConnCtx>,
 ) {
+    let (engine, observer) = (&ctx.engine, &ctx.observer);
     let mut undelivered = Vec::new();
     let mut buf = Vec::with_capacity(4096);
     loop {
@@ -421,7 +461,7 @@ async fn write_loop(
         };
         buf.clear();
         for m in &ob.msgs {
-            encode_server(m, &mut buf);
+            encode_for(v2, m, &mut buf);
         }
         let written = tokio::select! {
             () = kill.cancelled() => false,
@@ -435,7 +475,7 @@ async fn write_loop(
         queued.fetch_sub(ob.bytes, Ordering::Relaxed);
         let mut any = false;
         for m in &ob.msgs {
-            if let ServerMessage::Cmd(c) = m {
+            if let ServerMessage::Cmd(c) | ServerMessage::Numbered { cmd: c, .. } = m {
                 observer.command(c.kind());
                 any = true;
             }

@@ -16,7 +16,7 @@
 
 use crate::commit;
 use crate::journal::{self, CdrMark, Entry, JournalFile, Replayed};
-use crate::machine::Machine;
+use crate::machine::{Machine, Made};
 use crate::records::{self, Cdr, DayFiles, DayLog, EventFiles, Events, Records};
 use crate::salvage::Aside;
 use crate::snapshot::{self, SnapshotFile};
@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
+use vaxel_core::Timestamp;
 use vaxel_core::site::Site;
-use vaxel_core::{Output, Timestamp};
 
 /// The engine and files recovery hands to the daemon.
 #[derive(Debug)]
@@ -303,7 +303,7 @@ fn epoch_start(
         }
         (Some(Entry::Checkpoint { snapshot: name, .. }), Some(snap)) => {
             let site = load(&snap.config, "snapshot's")?;
-            let m = Machine::restore(snap.config, site, snap.engine, snap.owners)
+            let m = Machine::restore(snap.config, site, snap.engine, snap.owners, snap.outbox)
                 .with_context(|| format!("cannot restore the engine from {name}"))?;
             Ok((
                 m,
@@ -419,14 +419,28 @@ fn run_epoch(
                     tracing::warn!(kind, error = %e, "replay: an input the engine accepted before is refused now");
                 })
             }
+            Replayed::Session {
+                platform,
+                protocol,
+                last_cmd,
+            } => {
+                m.session(&platform, protocol, last_cmd);
+                Ok(())
+            }
+            Replayed::Ack { platform, upto } => {
+                m.ack(&platform, upto);
+                Ok(())
+            }
         };
         let _ = r;
         let tz = &m.engine.site().timezone;
         for o in outs.drain(..) {
+            // Commands are numbered and kept by the machine as they were live; records
+            // and events are the caller's.
             match o {
-                Output::Record(r) => produced.push((*r, tz.clone())),
-                Output::Event(e) => events.push((*e, tz.clone())),
-                Output::Command { .. } => {}
+                Made::Record(r) => produced.push((*r, tz.clone())),
+                Made::Event(e) => events.push((*e, tz.clone())),
+                Made::Command { .. } => {}
             }
         }
     }

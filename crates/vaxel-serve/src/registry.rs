@@ -11,6 +11,12 @@
 //! ends its calls (`platform_lost`) and commands still produced for it are dropped with a
 //! warning (its calls are over).
 //!
+//! A platform whose session speaks protocol version 2 needs no buffer here: the
+//! [`Outbox`](crate::outbox::Outbox) keeps every command it has not acknowledged, and its
+//! `hello` gets them back from there, so its commands go straight to its newest connection
+//! (or nowhere while it has none) and an old connection's unwritten commands are dropped
+//! (they are kept in the outbox).
+//!
 //! Owned by the engine task; plain data, no I/O.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -27,8 +33,10 @@ struct Session {
     conn: Option<ConnId>,
     /// Old connections told to close whose unwritten commands are still to come back.
     draining: Vec<ConnId>,
-    /// Commands held for the platform, oldest first.
-    buffer: VecDeque<Command>,
+    /// Commands held for the platform (version 1), oldest first, with their numbers.
+    buffer: VecDeque<(u64, Command)>,
+    /// The session speaks version 2 (its commands are kept by the outbox).
+    v2: bool,
     /// End of the grace period while there is no connection.
     deadline: Option<Instant>,
     /// Given up on: its calls ended as `platform_lost`.
@@ -40,8 +48,11 @@ struct Session {
 pub struct HelloOutcome {
     /// The platform's previous connection, now superseded: close it.
     pub replaced: Option<ConnId>,
-    /// Held commands to send after `welcome`.
-    pub flush: Vec<Command>,
+    /// Held commands to send after `welcome` (version 1).
+    pub flush: Vec<(u64, Command)>,
+    /// Commands held for an earlier version 1 session not delivered to this version 2
+    /// one (their numbers precede where it resumes): counted for the log.
+    pub dropped: usize,
 }
 
 /// Where a command goes.
@@ -53,6 +64,8 @@ pub enum Route {
     Held,
     /// Held, and the buffer is now over its bound: declare the platform lost.
     Overflow,
+    /// Version 2 without a connection: the outbox keeps it for the next `hello`.
+    Kept,
     /// The platform was lost: dropped.
     Dropped,
 }
@@ -82,21 +95,22 @@ impl Registry {
     }
 
     /// After a restart: platforms owning calls start disconnected, their grace period
-    /// running from now.
-    pub fn restore(&mut self, platforms: Vec<Text>, now: Instant) {
-        for p in platforms {
+    /// running from now; `v2` tells those whose commands the outbox keeps.
+    pub fn restore(&mut self, platforms: Vec<(Text, bool)>, now: Instant) {
+        for (p, v2) in platforms {
             self.sessions.insert(
                 p,
                 Session {
                     deadline: Some(now + self.grace),
+                    v2,
                     ..Session::default()
                 },
             );
         }
     }
 
-    /// `platform` said `hello` on `conn`.
-    pub fn hello(&mut self, platform: &Text, conn: ConnId) -> HelloOutcome {
+    /// `platform` said `hello` on `conn`, with protocol version 2 or not.
+    pub fn hello(&mut self, platform: &Text, conn: ConnId, v2: bool) -> HelloOutcome {
         let s = self.sessions.entry(platform.clone()).or_default();
         if s.lost {
             *s = Session::default();
@@ -106,21 +120,31 @@ impl Registry {
             s.draining.push(old);
         }
         s.deadline = None;
-        let flush = if s.draining.is_empty() {
+        s.v2 = v2;
+        let mut dropped = 0;
+        let flush = if v2 {
+            dropped = s.buffer.len();
+            s.buffer.clear();
+            Vec::new()
+        } else if s.draining.is_empty() {
             s.buffer.drain(..).collect()
         } else {
             Vec::new()
         };
-        HelloOutcome { replaced, flush }
+        HelloOutcome {
+            replaced,
+            flush,
+            dropped,
+        }
     }
 
     /// Routes one command for `platform`.
     pub fn route(
         &mut self,
         platform: &Text,
-        cmd: Command,
+        cmd: (u64, Command),
         now: Instant,
-    ) -> (Route, Option<Command>) {
+    ) -> (Route, Option<(u64, Command)>) {
         let grace = self.grace;
         let s = self
             .sessions
@@ -133,10 +157,14 @@ impl Registry {
             return (Route::Dropped, Some(cmd));
         }
         if let Some(conn) = s.conn
-            && s.draining.is_empty()
-            && s.buffer.is_empty()
+            && (s.v2 || (s.draining.is_empty() && s.buffer.is_empty()))
         {
+            // Version 2: what the old connections did not write was re-sent from the
+            // outbox at `hello`, ahead of this.
             return (Route::Send(conn), Some(cmd));
+        }
+        if s.v2 {
+            return (Route::Kept, None);
         }
         s.buffer.push_back(cmd);
         if s.buffer.len() > self.limit {
@@ -148,11 +176,11 @@ impl Registry {
 
     /// Holds commands that could not be written to `conn` (a failed send), after what
     /// is already held. Returns whether the buffer passed its bound.
-    pub fn hold(&mut self, platform: &Text, cmds: Vec<Command>) -> bool {
+    pub fn hold(&mut self, platform: &Text, cmds: Vec<(u64, Command)>) -> bool {
         let Some(s) = self.sessions.get_mut(platform) else {
             return false;
         };
-        if s.lost {
+        if s.lost || s.v2 {
             return false;
         }
         s.buffer.extend(cmds);
@@ -178,9 +206,9 @@ impl Registry {
         &mut self,
         platform: &Text,
         conn: ConnId,
-        undelivered: Vec<Command>,
+        undelivered: Vec<(u64, Command)>,
         now: Instant,
-    ) -> Option<(ConnId, Vec<Command>)> {
+    ) -> Option<(ConnId, Vec<(u64, Command)>)> {
         let grace = self.grace;
         let s = self.sessions.get_mut(platform)?;
         if s.conn == Some(conn) {
@@ -188,7 +216,7 @@ impl Registry {
             s.deadline = Some(now + grace);
         }
         s.draining.retain(|&c| c != conn);
-        if s.lost {
+        if s.lost || s.v2 {
             return None;
         }
         for cmd in undelivered.into_iter().rev() {
@@ -244,11 +272,14 @@ impl Registry {
 mod tests {
     use super::*;
 
-    fn play(call: &str) -> Command {
-        Command::Hangup {
-            call: call.into(),
-            prompt: None,
-        }
+    fn play(call: &str) -> (u64, Command) {
+        (
+            u64::from(call.as_bytes()[0]),
+            Command::Hangup {
+                call: call.into(),
+                prompt: None,
+            },
+        )
     }
 
     #[test]
@@ -256,10 +287,10 @@ mod tests {
         let now = Instant::now();
         let mut r = Registry::new(Duration::from_secs(30), 10);
         let p: Text = "pbx-1".into();
-        assert!(r.hello(&p, 1).flush.is_empty());
+        assert!(r.hello(&p, 1, false).flush.is_empty());
         assert_eq!(r.route(&p, play("a"), now).0, Route::Send(1));
         // The platform reconnects before its old connection handed anything back.
-        let h = r.hello(&p, 2);
+        let h = r.hello(&p, 2, false);
         assert_eq!(h.replaced, Some(1));
         assert_eq!(r.route(&p, play("c"), now).0, Route::Held);
         // The old connection had not written "b".
@@ -276,7 +307,7 @@ mod tests {
         let now = Instant::now();
         let mut r = Registry::new(Duration::from_millis(10), 2);
         let p: Text = "pbx-1".into();
-        r.hello(&p, 1);
+        r.hello(&p, 1, false);
         assert!(r.closed(&p, 1, Vec::new(), now).is_none());
         assert_eq!(r.route(&p, play("a"), now).0, Route::Held);
         assert_eq!(r.route(&p, play("b"), now).0, Route::Held);
@@ -284,11 +315,27 @@ mod tests {
         assert_eq!(r.lose(&p), 3);
         assert_eq!(r.route(&p, play("d"), now).0, Route::Dropped);
         let q: Text = "pbx-2".into();
-        r.hello(&q, 2);
+        r.hello(&q, 2, false);
         r.closed(&q, 2, Vec::new(), now);
         assert!(r.expired(now).is_empty());
         let later = now + Duration::from_millis(11);
         assert_eq!(r.expired(later), vec![(q.clone(), 0)]);
-        assert!(r.hello(&q, 3).flush.is_empty());
+        assert!(r.hello(&q, 3, false).flush.is_empty());
+    }
+
+    #[test]
+    fn a_version_2_session_holds_nothing_and_never_waits_for_old_connections() {
+        let now = Instant::now();
+        let mut r = Registry::new(Duration::from_secs(30), 10);
+        let p: Text = "pbx-1".into();
+        r.hello(&p, 1, true);
+        assert_eq!(r.route(&p, play("a"), now).0, Route::Send(1));
+        r.connection_lost(&p, 1, now);
+        assert_eq!(r.route(&p, play("b"), now).0, Route::Kept);
+        let h = r.hello(&p, 2, true);
+        assert!(h.flush.is_empty());
+        // Connection 1 has not handed back its unwritten commands: no matter.
+        assert_eq!(r.route(&p, play("c"), now).0, Route::Send(2));
+        assert!(r.closed(&p, 1, vec![play("a")], now).is_none());
     }
 }

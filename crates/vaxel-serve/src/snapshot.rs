@@ -3,7 +3,9 @@
 //!
 //! A snapshot is one JSON object ([`SnapshotFile`]): the engine's state
 //! ([`vaxel_core::EngineState`], the site excluded), what [`Machine`](super::machine::Machine)
-//! keeps beside it (which platform owns each call), the configuration text in force (the
+//! keeps beside it (which platform owns each call, each platform's command numbers and
+//! unacknowledged commands: `outbox`, absent in snapshots written before protocol
+//! version 2), the configuration text in force (the
 //! site is rebuilt from it) and where the call-record files stood ([`CdrMark`]: the records
 //! of the epoch are the lines after it, so none is written twice).
 //!
@@ -13,6 +15,7 @@
 //! without its journal file (a crash in between) is never used.
 
 use crate::journal::{self, CdrMark, sync_dir};
+use crate::outbox::Log;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
@@ -42,6 +45,8 @@ pub struct SnapshotFile {
     /// The platform owning each call the engine holds, sorted by call.
     pub owners: Vec<(CallId, Text)>,
     pub engine: EngineState,
+    /// Each platform's command numbers and kept commands.
+    pub outbox: Vec<(Text, Log)>,
 }
 
 /// What the engine task hands the commit thread for a checkpoint: the state after the
@@ -52,6 +57,7 @@ pub struct Checkpoint {
     pub config: Arc<str>,
     pub owners: Vec<(CallId, Text)>,
     pub engine: EngineState,
+    pub outbox: Vec<(Text, Log)>,
 }
 
 impl Checkpoint {
@@ -72,6 +78,7 @@ impl Checkpoint {
             events,
             owners: self.owners,
             engine: self.engine,
+            outbox: self.outbox,
         }
     }
 }
@@ -124,6 +131,8 @@ struct OnDisk {
     events: Option<CdrMark>,
     owners: Vec<(CallId, Text)>,
     engine: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    outbox: Vec<(Text, Log)>,
 }
 
 /// Serializes `snap` and checks that it reads back to exactly the same state (a state
@@ -139,6 +148,7 @@ pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
         events: snap.events.clone(),
         owners: snap.owners.clone(),
         engine,
+        outbox: snap.outbox.clone(),
     };
     let bytes = serde_json::to_vec(&disk).context("cannot serialize the engine state")?;
     let back = decode(&bytes).context("the serialized engine state does not read back")?;
@@ -147,7 +157,8 @@ pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
         disk.engine == b
             && back.owners == snap.owners
             && back.cdr == snap.cdr
-            && back.events == snap.events,
+            && back.events == snap.events
+            && serde_json::to_value(&back.outbox).ok() == serde_json::to_value(&snap.outbox).ok(),
         "the engine state does not read back exactly from JSON"
     );
     Ok(bytes)
@@ -166,6 +177,7 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<SnapshotFile> {
         events: disk.events,
         owners: disk.owners,
         engine,
+        outbox: disk.outbox,
     })
 }
 
@@ -257,6 +269,7 @@ mod tests {
             }),
             owners: vec![("c1".into(), "pbx".into())],
             engine: e.save(),
+            outbox: Vec::new(),
         };
         let bytes = encode(&snap).map_err(|e| format!("{e:#}"));
         let Ok(bytes) = bytes else {

@@ -81,6 +81,9 @@ pub mod defaults {
     pub const PLATFORM_GRACE_S: f64 = 30.0;
     /// `platform.buffer_commands`.
     pub const PLATFORM_BUFFER_COMMANDS: usize = 10_000;
+    /// `platform.unacked_bytes`: at about a hundred bytes a command, tens of thousands of
+    /// commands, minutes of a city's traffic for one platform.
+    pub const PLATFORM_UNACKED_BYTES: usize = 4 << 20;
     /// `platform.ring_grace_s`.
     pub const PLATFORM_RING_GRACE_S: f64 = 5.0;
     /// `platform.park_timeout_s`.

@@ -264,6 +264,20 @@ impl<'r> Validator<'r> {
             .map_or(defaults::PLATFORM_BUFFER_COMMANDS, |n| {
                 usize::try_from(n).unwrap_or(defaults::PLATFORM_BUFFER_COMMANDS)
             });
+        let unacked_bytes = c
+            .unacked_bytes
+            .and_then(|n| {
+                self.int(
+                    "platform.unacked_bytes".into(),
+                    n,
+                    64 << 10,
+                    1 << 30,
+                    "unacked_bytes",
+                )
+            })
+            .map_or(defaults::PLATFORM_UNACKED_BYTES, |n| {
+                usize::try_from(n).unwrap_or(defaults::PLATFORM_UNACKED_BYTES)
+            });
         let ring_grace_ms = self.secs(
             "platform.ring_grace_s".into(),
             c.ring_grace_s,
@@ -281,6 +295,7 @@ impl<'r> Validator<'r> {
         PlatformPolicy {
             grace_ms,
             buffer_commands,
+            unacked_bytes,
             ring_grace_ms,
             park_timeout_ms,
         }

@@ -359,9 +359,9 @@ fn session_codes() {
             "unknown platform token",
         ),
         (
-            ProtoErrorKind::UnsupportedProtocol { got: 2 },
+            ProtoErrorKind::UnsupportedProtocol { got: 3 },
             "unsupported_protocol",
-            "unsupported protocol version 2; this server speaks version 1",
+            "unsupported protocol version 3; this server speaks versions 1 and 2",
         ),
         (
             ProtoErrorKind::DuplicateHello,

@@ -5,3 +5,4 @@ mod errors;
 mod golden;
 mod props;
 mod text;
+mod v2;
