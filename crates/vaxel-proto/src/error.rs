@@ -5,9 +5,9 @@ use vaxel_core::EngineError;
 
 /// An error code as sent in `{"cmd":"error","code":…}`.
 ///
-/// These are exactly docs/protocol.md's codes; the project adds none in version 1 (a message
-/// before `hello` is answered `unauthorized`, a second `hello` `invalid_state`; see
-/// docs/protocol.md).
+/// These are exactly docs/protocol.md's codes (a message before `hello` is answered
+/// `unauthorized`, a second `hello` `invalid_state`; `not_active` comes only from a
+/// standby of cluster mode; see docs/protocol.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorCode {
     /// Not JSON, not a JSON object, or not UTF-8.
@@ -36,11 +36,13 @@ pub enum ErrorCode {
     Unauthorized,
     /// `hello` asked for a protocol version the server does not speak.
     UnsupportedProtocol,
+    /// `hello` reached a standby node of cluster mode: the message names the active.
+    NotActive,
 }
 
 impl ErrorCode {
     /// Every code, in docs/protocol.md's order.
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::BadJson,
         ErrorCode::LineTooLong,
         ErrorCode::UnknownEvent,
@@ -54,6 +56,7 @@ impl ErrorCode {
         ErrorCode::TimeWentBackwards,
         ErrorCode::Unauthorized,
         ErrorCode::UnsupportedProtocol,
+        ErrorCode::NotActive,
     ];
 
     /// The wire spelling.
@@ -73,6 +76,7 @@ impl ErrorCode {
             ErrorCode::TimeWentBackwards => "time_went_backwards",
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnsupportedProtocol => "unsupported_protocol",
+            ErrorCode::NotActive => "not_active",
         }
     }
 
@@ -145,6 +149,10 @@ pub enum ProtoErrorKind {
         crate::PROTOCOL_VERSION
     )]
     UnsupportedProtocol { got: u64 },
+    /// `hello` reached a standby of cluster mode; `active` says where the active node
+    /// listens (or that none is known yet).
+    #[error("this node is a standby: {active}")]
+    NotActive { active: String },
 }
 
 /// At most 64 characters of a name quoted back in an error.
@@ -178,6 +186,7 @@ impl ProtoErrorKind {
             ProtoErrorKind::HelloFirst | ProtoErrorKind::BadToken => ErrorCode::Unauthorized,
             ProtoErrorKind::DuplicateHello => ErrorCode::InvalidState,
             ProtoErrorKind::UnsupportedProtocol { .. } => ErrorCode::UnsupportedProtocol,
+            ProtoErrorKind::NotActive { .. } => ErrorCode::NotActive,
         }
     }
 }

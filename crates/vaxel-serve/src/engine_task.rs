@@ -377,7 +377,6 @@ pub struct Setup {
     /// On the event clock, how far ahead of the engine's time a message's `at` may be
     /// (`--max-clock-step-s`): beyond, the line is refused and time stays.
     pub max_clock_step: Duration,
-    pub config_path: Option<PathBuf>,
     /// What an unknown key in a reloaded site file is (`--allow-unknown-keys`).
     pub unknown_keys: vaxel_config::UnknownKeys,
     /// A connection's outbound queue bound in bytes (`--outbound-limit-bytes`).
@@ -434,17 +433,27 @@ impl fmt::Debug for EngineTask {
     }
 }
 
-/// Creates the engine task and its handle. Run the task with [`EngineTask::run`].
-pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
+/// The engine task's receiving ends, made before the task: cluster mode's standby serves
+/// the same handle from them until it takes over (`cluster/follow.rs`), then hands them to
+/// the engine task, so that the HTTP layer and the connections keep one handle throughout.
+pub struct Inbox {
+    pub(crate) rx: mpsc::Receiver<Request>,
+    pub(crate) http_rx: mpsc::Receiver<Request>,
+    pub(crate) changes: watch::Sender<u64>,
+    pub(crate) published: watch::Sender<Option<Published>>,
+    beat: Arc<AtomicU64>,
+    base: Instant,
+}
+
+/// A handle and the inbox it sends to.
+#[must_use]
+pub fn channels(config_path: Option<PathBuf>) -> (EngineHandle, Inbox) {
     let (tx, rx) = mpsc::channel(INBOX);
     let (http, http_rx) = mpsc::channel(HTTP_INBOX);
     let (changes, changes_rx) = watch::channel(0);
     let (published, published_rx) = watch::channel(None);
     let beat = Arc::new(AtomicU64::new(0));
     let base = Instant::now();
-    let p = &setup.machine.engine.site().platform;
-    let mut registry = Registry::new(Duration::from_millis(p.grace_ms), p.buffer_commands);
-    registry.restore(setup.machine.owning_platforms(), Instant::now());
     let handle = EngineHandle {
         tx,
         http,
@@ -452,9 +461,42 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         published: published_rx,
         beat: beat.clone(),
         base,
-        config_path: setup.config_path,
+        config_path,
     };
-    let task = EngineTask {
+    let inbox = Inbox {
+        rx,
+        http_rx,
+        changes,
+        published,
+        beat,
+        base,
+    };
+    (handle, inbox)
+}
+
+/// Creates the engine task and its handle (on the built-in city's path). Run the task with
+/// [`EngineTask::run`].
+#[cfg(test)]
+pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
+    let (handle, inbox) = channels(None);
+    (start_with(setup, inbox), handle)
+}
+
+/// Creates the engine task on an inbox made by [`channels`].
+pub fn start_with(setup: Setup, inbox: Inbox) -> EngineTask {
+    let Inbox {
+        rx,
+        http_rx,
+        changes,
+        published,
+        beat,
+        base,
+    } = inbox;
+    let version = *changes.borrow();
+    let p = &setup.machine.engine.site().platform;
+    let mut registry = Registry::new(Duration::from_millis(p.grace_ms), p.buffer_commands);
+    registry.restore(setup.machine.owning_platforms(), Instant::now());
+    EngineTask {
         machine: setup.machine,
         clock: setup.clock,
         observer: setup.observer,
@@ -471,7 +513,7 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         round: Round::default(),
         outs: Vec::new(),
         changes,
-        version: 0,
+        version,
         published,
         mutations: 0,
         cache: None,
@@ -484,8 +526,7 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         unknown_keys: setup.unknown_keys,
         outbound_bytes: setup.outbound_bytes,
         shutdown: setup.shutdown,
-    };
-    (task, handle)
+    }
 }
 
 /// Sleeps until `at`, or forever.
@@ -1218,7 +1259,6 @@ mod tests {
                 every_inputs: u64::MAX,
             },
             max_clock_step: Duration::from_secs(86_400),
-            config_path: None,
             unknown_keys: vaxel_config::UnknownKeys::Error,
             outbound_bytes: platform::OUTBOUND_BYTES,
             tokens: Arc::new(tokens),

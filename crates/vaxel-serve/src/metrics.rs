@@ -386,6 +386,11 @@ impl Metrics {
         Ok(m)
     }
 
+    /// The registry, for series registered by other modules (cluster mode's).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Call-record files recovery found lost (see `recovery::Recovered::records_lost`).
     pub fn records_lost(&self, files: u64) {
         self.records_files_lost

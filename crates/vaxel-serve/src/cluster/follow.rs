@@ -1,0 +1,158 @@
+//! A standby: follows the journal stream with an ordered consumer and applies every entry
+//! to its own engine (so that a take-over replays only the last few), while serving the
+//! engine handle's requests: reads from its engine, writes refused with the active's
+//! address.
+
+use super::Role;
+use super::stream::{KIND, KIND_TAKEOVER};
+use crate::engine_task::{Inbox, Published, Request};
+use crate::journal::{self, Entry};
+use crate::machine::Machine;
+use crate::recovery;
+use anyhow::Context as _;
+use async_nats::jetstream::{consumer, stream};
+use std::sync::Arc;
+use vaxel_core::EngineError;
+
+/// The engine built from the stream so far.
+#[derive(Default)]
+pub struct Follower {
+    /// `None` until the stream's first entry (its start) is applied.
+    pub machine: Option<Machine>,
+    /// The last stream sequence applied.
+    pub applied: u64,
+    outs: Vec<vaxel_core::Output>,
+}
+
+impl Follower {
+    /// Applies the message at `seq`. Entries that do not decode stop the node, naming
+    /// the sequence: nothing is skipped.
+    pub fn apply(&mut self, seq: u64, payload: &[u8], stream: &str) -> anyhow::Result<()> {
+        let entries = journal::decode_records(payload).map_err(|e| {
+            anyhow::anyhow!(
+                "journal stream {stream}, sequence {seq}, does not decode ({e}): stopping \
+                 (nothing is skipped; see docs/operations.md, \"Cluster mode\")"
+            )
+        })?;
+        for e in entries {
+            match (&mut self.machine, e) {
+                (None, Entry::Start { at, config, .. }) => {
+                    let site = recovery::load(&config, "start")?;
+                    self.machine = Some(Machine::new(config.into(), site, at));
+                }
+                (None, _) => anyhow::bail!(
+                    "journal stream {stream}, sequence {seq}: an entry before the stream's start"
+                ),
+                (Some(m), e) => {
+                    if !recovery::replay_entry(m, e, &mut self.outs)
+                        .with_context(|| format!("journal stream {stream}, sequence {seq}"))?
+                    {
+                        anyhow::bail!("journal stream {stream}, sequence {seq}: a second start");
+                    }
+                }
+            }
+        }
+        // Records and commands are the active's to write and send.
+        self.outs.clear();
+        self.applied = seq;
+        Ok(())
+    }
+}
+
+/// The stream's messages from `from` on, in order.
+pub async fn subscribe(
+    stream: &stream::Stream,
+    from: u64,
+) -> anyhow::Result<consumer::pull::Ordered> {
+    let c = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: from.max(1),
+            },
+            ..Default::default()
+        })
+        .await
+        .context("cannot follow the journal stream")?;
+    c.messages()
+        .await
+        .context("cannot follow the journal stream")
+}
+
+/// Applies one message from the consumer.
+pub fn on_message(
+    f: &mut Follower,
+    msg: &async_nats::jetstream::Message,
+    stream: &str,
+    role: &Role,
+) -> anyhow::Result<()> {
+    let info = msg
+        .info()
+        .map_err(|e| anyhow::anyhow!("a journal message without its metadata: {e}"))?;
+    let (seq, pending) = (info.stream_sequence, info.pending);
+    if seq <= f.applied {
+        return Ok(());
+    }
+    if seq != f.applied + 1 {
+        anyhow::bail!(
+            "journal stream {stream}: sequence {seq} follows {} (a gap): stopping",
+            f.applied
+        );
+    }
+    let takeover = msg
+        .headers
+        .as_ref()
+        .and_then(|h| h.get(KIND))
+        .is_some_and(|k| k.as_str() == KIND_TAKEOVER);
+    if takeover {
+        tracing::info!(seq, "journal: a node took over");
+    }
+    f.apply(seq, &msg.payload, stream)?;
+    role.status.applied(seq, pending);
+    Ok(())
+}
+
+/// Answers a request of the engine handle as a standby.
+pub fn on_request(f: &Follower, r: Request, role: &Role, inbox: &Inbox) {
+    let refusal = || {
+        EngineError::InvalidState(format!(
+            "not_active: {}",
+            role.not_active().unwrap_or_default()
+        ))
+    };
+    match r {
+        Request::Snapshot(tx) => {
+            if let Some(m) = &f.machine {
+                let now = crate::clock::wall_now().max(m.engine.now());
+                let snap = Arc::new(m.engine.snapshot_at(now));
+                let _ = tx.send(snap);
+            }
+        }
+        Request::Directory(q, tx) => {
+            if let Some(m) = &f.machine {
+                let _ = tx.send(m.engine.directory(&q));
+            }
+        }
+        Request::Apply(_, tx) => {
+            let _ = tx.send(Err(refusal()));
+        }
+        Request::Reload(_, tx) => {
+            let _ = tx.send(Err(crate::engine_task::ReloadError::Refused(refusal())));
+        }
+        // Connections are refused before `hello` on a standby.
+        Request::Hello { kill, .. } => kill.cancel(),
+        Request::Batch { .. } | Request::Closed { .. } => {}
+    }
+    let _ = inbox;
+}
+
+/// Publishes the standby's state for the event streams and `/metrics`.
+pub fn publish(f: &Follower, inbox: &Inbox) {
+    let Some(m) = &f.machine else { return };
+    let now = crate::clock::wall_now().max(m.engine.now());
+    let version = f.applied;
+    inbox.changes.send_replace(version);
+    inbox.published.send_replace(Some(Published {
+        version,
+        snapshot: Arc::new(m.engine.snapshot_at(now)),
+    }));
+}
