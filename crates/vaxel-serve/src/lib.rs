@@ -398,6 +398,7 @@ pub async fn serve(
             header_timeout: std::time::Duration::from_secs(args.http_header_timeout_s.max(1)),
             body_timeout: std::time::Duration::from_secs(args.http_body_timeout_s.max(1)),
         },
+        role.clone(),
     ));
     {
         let mut out = std::io::stdout().lock();

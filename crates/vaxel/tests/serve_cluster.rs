@@ -7,9 +7,11 @@ mod serve_support;
 
 use serve_support::nats::NatsCluster;
 use serve_support::{
-    Client, Daemon, SITE, WAIT, records, serve_expecting_failure_with, temp_dir, write_site,
+    Client, Daemon, SITE, WAIT, http_get_all, records, serve_expecting_failure_with, temp_dir,
+    write_site,
 };
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -64,6 +66,21 @@ fn answer(line: &str) -> Option<(u64, Result<(), String>)> {
         )),
         _ => None,
     }
+}
+
+/// The whole answer to a `POST` of `body` (JSON) to `path`.
+fn http_post(addr: SocketAddr, path: &str, body: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
 }
 
 /// The answer to `seq` (commands before it skipped).
@@ -313,6 +330,42 @@ fn a_paused_active_is_fenced_when_it_resumes() {
     );
     assert_eq!(answered(&mut old, 1), Ok(()));
     let b = node(&site, &dir, &nats, "b");
+    // The standby serves reads, marked as a standby's with their lag, and refuses writes
+    // naming the active.
+    let until = Instant::now() + WAIT;
+    let snap = loop {
+        let r = http_get_all(b.http, "/api/v1/snapshot");
+        if r.starts_with("HTTP/1.1 200") || Instant::now() > until {
+            break r.to_ascii_lowercase();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(snap.starts_with("http/1.1 200"), "{snap}");
+    assert!(
+        snap.contains("vaxel-role: standby") && snap.contains("vaxel-lag: "),
+        "{snap}"
+    );
+    assert!(
+        snap.contains(r#""call_id":"c1""#) || snap.contains("c1"),
+        "{snap}"
+    );
+    let refused = http_post(b.http, "/api/v1/crisis", r#"{"on":true}"#);
+    assert!(
+        refused.starts_with("HTTP/1.1 409")
+            && refused.contains("not_active")
+            && refused.contains(&a.http.to_string()),
+        "{refused}"
+    );
+    let metrics = http_get_all(b.http, "/metrics");
+    assert!(metrics.contains("vaxel_cluster_active 0"), "{metrics}");
+    let metrics = http_get_all(a.http, "/metrics");
+    assert!(metrics.contains("vaxel_cluster_active 1"), "{metrics}");
+    assert!(
+        http_get_all(a.http, "/healthz")
+            .to_ascii_lowercase()
+            .contains("vaxel-role: active")
+    );
+
     a.signal("-STOP");
     let mut new = session(b.tcp, Duration::from_secs(10));
     // The stale active reads this only when it runs again.

@@ -156,3 +156,62 @@ pub fn publish(f: &Follower, inbox: &Inbox) {
         snapshot: Arc::new(m.engine.snapshot_at(now)),
     }));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vaxel_core::Timestamp;
+
+    fn start() -> Vec<u8> {
+        let mut b = Vec::new();
+        Entry::Start {
+            at: Timestamp(1_000),
+            config: vaxel_config::STOCKHOLM.to_owned(),
+            cdr: None,
+        }
+        .encode(&mut b);
+        b
+    }
+
+    /// Issue 15: a journal message that does not decode stops the standby with its stream
+    /// sequence named; it is never skipped, and nothing after it is applied.
+    #[test]
+    fn an_undecodable_message_stops_naming_its_sequence() {
+        let mut f = Follower::default();
+        assert!(f.apply(1, &start(), "vaxel_journal").is_ok());
+        let mut next = Vec::new();
+        Entry::Advance {
+            at: Timestamp(2_000),
+        }
+        .encode(&mut next);
+        let last = next.len() - 1;
+        next[last] ^= 0x20;
+        let e = f
+            .apply(2, &next, "vaxel_journal")
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(
+            e.contains("journal stream vaxel_journal, sequence 2, does not decode"),
+            "{e}"
+        );
+        assert_eq!(f.applied, 1);
+    }
+
+    /// The stream's first message must start it: an entry before a start is refused.
+    #[test]
+    fn entries_before_the_start_are_refused() {
+        let mut f = Follower::default();
+        let mut b = Vec::new();
+        Entry::Advance {
+            at: Timestamp(2_000),
+        }
+        .encode(&mut b);
+        let e = f.apply(1, &b, "s").err().map(|e| e.to_string());
+        assert!(
+            e.as_deref()
+                .is_some_and(|e| e.contains("an entry before the stream's start")),
+            "{e:?}"
+        );
+    }
+}

@@ -60,6 +60,10 @@ impl Status {
         self.applied.set(i64::try_from(seq).unwrap_or(i64::MAX));
         self.lag.set(i64::try_from(lag).unwrap_or(i64::MAX));
     }
+    /// Journal stream messages not applied yet (a standby's).
+    pub fn lag(&self) -> i64 {
+        self.lag.get()
+    }
     pub fn renewed(&self) {
         self.renewals.inc();
     }
