@@ -364,6 +364,9 @@ struct Round {
 pub struct CheckpointPolicy {
     /// Inputs in an epoch after which a checkpoint starts a new one.
     pub every_inputs: u64,
+    /// No checkpoints at all (cluster mode, until they go to JetStream: a node replays
+    /// the stream, and a snapshot nobody writes would only cost the engine's time).
+    pub never: bool,
 }
 
 /// Everything the task starts with.
@@ -1036,7 +1039,7 @@ impl EngineTask {
     /// thread writes it as the snapshot the next epoch starts from.
     fn checkpoint_due(&mut self, force: bool) -> Option<Rotate> {
         let m = &self.machine;
-        if m.inputs == 0 {
+        if m.inputs == 0 || self.checkpoint.never {
             return None;
         }
         if !force && m.inputs < self.checkpoint.every_inputs {
@@ -1257,6 +1260,7 @@ mod tests {
             committed,
             checkpoint: CheckpointPolicy {
                 every_inputs: u64::MAX,
+                never: false,
             },
             max_clock_step: Duration::from_secs(86_400),
             unknown_keys: vaxel_config::UnknownKeys::Error,

@@ -292,8 +292,9 @@ pub async fn serve(
             commits,
             committed,
             checkpoint: engine_task::CheckpointPolicy {
+                every_inputs: every,
                 // No checkpoints in cluster mode yet: a node replays the stream.
-                every_inputs: if clustered { u64::MAX } else { every },
+                never: clustered,
             },
             max_clock_step: std::time::Duration::from_secs(step),
             unknown_keys,
@@ -333,6 +334,7 @@ pub async fn serve(
                 text: text.clone(),
                 label: label.clone(),
                 start: args.clock.start_time(),
+                clock: args.clock,
                 role: role.clone(),
                 make_setup,
                 handle: handle.clone(),

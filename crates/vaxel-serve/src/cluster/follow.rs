@@ -5,26 +5,46 @@
 
 use super::Role;
 use super::stream::{KIND, KIND_TAKEOVER};
+use crate::clock::ClockMode;
 use crate::engine_task::{Inbox, Published, Request};
 use crate::journal::{self, Entry};
 use crate::machine::Machine;
+use crate::records::{self, Records};
 use crate::recovery;
 use anyhow::Context as _;
 use async_nats::jetstream::{consumer, stream};
 use std::sync::Arc;
 use vaxel_core::EngineError;
 
-/// The engine built from the stream so far.
-#[derive(Default)]
+/// The engine built from the stream so far, and this node's call-record files kept up
+/// with it.
 pub struct Follower {
     /// `None` until the stream's first entry (its start) is applied.
     pub machine: Option<Machine>,
     /// The last stream sequence applied.
     pub applied: u64,
     outs: Vec<vaxel_core::Output>,
+    /// This node's call-record files: every node writes every record the journal
+    /// produces, in the journal's order, so each node's files are a whole copy.
+    pub records: Records,
+    /// Records the files hold already (written before a restart): the first this many
+    /// the stream produces are not written again.
+    pub skip: u64,
 }
 
 impl Follower {
+    /// A follower at the stream's start, writing records into `dir` after the `skip`
+    /// already there.
+    pub fn new(records: Records, skip: u64) -> Follower {
+        Follower {
+            machine: None,
+            applied: 0,
+            outs: Vec::new(),
+            records,
+            skip,
+        }
+    }
+
     /// Applies the message at `seq`. Entries that do not decode stop the node, naming
     /// the sequence: nothing is skipped.
     pub fn apply(&mut self, seq: u64, payload: &[u8], stream: &str) -> anyhow::Result<()> {
@@ -52,11 +72,31 @@ impl Follower {
                 }
             }
         }
-        // Records and commands are the active's to write and send.
+        // Commands are the active's to send; records go to this node's files (after the
+        // ones already there).
+        if let Some(m) = &self.machine {
+            let tz = &m.engine.site().timezone;
+            for o in self.outs.drain(..) {
+                if let vaxel_core::Output::Record(r) = o {
+                    if self.skip > 0 {
+                        self.skip -= 1;
+                    } else {
+                        self.records.write(&r, tz)?;
+                    }
+                }
+            }
+            self.records.flush()?;
+        }
         self.outs.clear();
         self.applied = seq;
         Ok(())
     }
+}
+
+/// This node's records files made whole (a torn last line cut) and the records they hold.
+pub fn records_on_disk(dir: &std::path::Path) -> anyhow::Result<u64> {
+    records::repair(dir, None)?;
+    Ok(records::count_since(dir, None)?.values().sum())
 }
 
 /// The stream's messages from `from` on, in order.
@@ -111,8 +151,9 @@ pub fn on_message(
     Ok(())
 }
 
-/// Answers a request of the engine handle as a standby.
-pub fn on_request(f: &Follower, r: Request, role: &Role, inbox: &Inbox) {
+/// Answers a request of the engine handle as a standby (reads at `clock`'s time, as the
+/// active's).
+pub fn on_request(f: &Follower, r: Request, role: &Role, clock: ClockMode) {
     let refusal = || {
         EngineError::InvalidState(format!(
             "not_active: {}",
@@ -122,8 +163,7 @@ pub fn on_request(f: &Follower, r: Request, role: &Role, inbox: &Inbox) {
     match r {
         Request::Snapshot(tx) => {
             if let Some(m) = &f.machine {
-                let now = crate::clock::wall_now().max(m.engine.now());
-                let snap = Arc::new(m.engine.snapshot_at(now));
+                let snap = Arc::new(m.engine.snapshot_at(clock.now(m.engine.now())));
                 let _ = tx.send(snap);
             }
         }
@@ -142,13 +182,12 @@ pub fn on_request(f: &Follower, r: Request, role: &Role, inbox: &Inbox) {
         Request::Hello { kill, .. } => kill.cancel(),
         Request::Batch { .. } | Request::Closed { .. } => {}
     }
-    let _ = inbox;
 }
 
 /// Publishes the standby's state for the event streams and `/metrics`.
-pub fn publish(f: &Follower, inbox: &Inbox) {
+pub fn publish(f: &Follower, inbox: &Inbox, clock: ClockMode) {
     let Some(m) = &f.machine else { return };
-    let now = crate::clock::wall_now().max(m.engine.now());
+    let now = clock.now(m.engine.now());
     let version = f.applied;
     inbox.changes.send_replace(version);
     inbox.published.send_replace(Some(Published {
@@ -161,6 +200,11 @@ pub fn publish(f: &Follower, inbox: &Inbox) {
 mod tests {
     use super::*;
     use vaxel_core::Timestamp;
+
+    fn follower() -> Follower {
+        let dir = std::env::temp_dir().join(format!("vaxel-follow-{}", std::process::id()));
+        Follower::new(Records::new(&dir), 0)
+    }
 
     fn start() -> Vec<u8> {
         let mut b = Vec::new();
@@ -177,7 +221,7 @@ mod tests {
     /// sequence named; it is never skipped, and nothing after it is applied.
     #[test]
     fn an_undecodable_message_stops_naming_its_sequence() {
-        let mut f = Follower::default();
+        let mut f = follower();
         assert!(f.apply(1, &start(), "vaxel_journal").is_ok());
         let mut next = Vec::new();
         Entry::Advance {
@@ -201,7 +245,7 @@ mod tests {
     /// The stream's first message must start it: an entry before a start is refused.
     #[test]
     fn entries_before_the_start_are_refused() {
-        let mut f = Follower::default();
+        let mut f = follower();
         let mut b = Vec::new();
         Entry::Advance {
             at: Timestamp(2_000),

@@ -42,6 +42,8 @@ pub struct Node {
     pub label: String,
     /// The engine's time at the stream's start (when this node starts it).
     pub start: Timestamp,
+    /// What drives the engine's time (standbys read at it too).
+    pub clock: crate::clock::ClockMode,
     pub role: Arc<Role>,
     pub make_setup: MakeSetup,
     pub handle: EngineHandle,
@@ -61,6 +63,7 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
         text,
         label,
         start,
+        clock,
         role,
         make_setup,
         handle,
@@ -68,7 +71,8 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     } = node;
     let stream_name = nats::stream_name(&config.name);
     let status = role.status.clone();
-    let mut f = Follower::default();
+    let on_disk = follow::records_on_disk(&data_dir)?;
+    let mut f = Follower::new(Records::new(&data_dir), on_disk);
     let mut messages = follow::subscribe(&nats.stream, 1).await?;
     let lease = Arc::new(Lease {
         kv: nats.kv.clone(),
@@ -99,12 +103,12 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
             m = messages.next() => {
                 next_message(&mut f, m, &stream_name, &role)?;
                 if published.elapsed() >= PUBLISH_EVERY {
-                    follow::publish(&f, &inbox);
+                    follow::publish(&f, &inbox, clock);
                     published = tokio::time::Instant::now();
                 }
             }
-            Some(r) = inbox.http_rx.recv() => follow::on_request(&f, r, &role, &inbox),
-            Some(r) = inbox.rx.recv() => follow::on_request(&f, r, &role, &inbox),
+            Some(r) = inbox.http_rx.recv() => follow::on_request(&f, r, &role, clock),
+            Some(r) = inbox.rx.recv() => follow::on_request(&f, r, &role, clock),
         }
     };
 
@@ -169,6 +173,13 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
         .machine
         .take()
         .context("the journal stream holds no start entry")?;
+    if f.skip > 0 {
+        tracing::warn!(
+            extra = f.skip,
+            "the data dir holds more call records than the journal stream produced: is it \
+             another cluster's? New records are written after them"
+        );
+    }
     role.set_active();
     status.took_over();
     status.applied(took_at, 0);
@@ -178,12 +189,7 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     let config_changed = *machine.config != *text;
     let (commit_tx, commit_rx) = mpsc::channel(commit::QUEUE);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let committer = tokio::spawn(stream::run(
-        appender,
-        commit_rx,
-        done_tx,
-        Records::new(&data_dir),
-    ));
+    let committer = tokio::spawn(stream::run(appender, commit_rx, done_tx, f.records));
     let task = engine_task::start_with(make_setup(machine, commit_tx, done_rx), inbox);
     let mut engine = tokio::spawn(task.run());
     if config_changed {

@@ -160,8 +160,8 @@ pub async fn run(
         }
         let last = group.last().map_or(0, |c| c.id);
         let _ = done.send(Committed::Upto(last));
-        // Call records after the journal, as with a file (checkpoints are not made in
-        // cluster mode yet: a node replays the stream from its start).
+        // Call records after the journal, as with a file. (No commit carries a
+        // checkpoint in cluster mode yet: a node replays the stream from its start.)
         let written = tokio::task::block_in_place(|| {
             for c in &group {
                 for r in &c.records {
