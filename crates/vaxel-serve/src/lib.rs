@@ -14,6 +14,8 @@
 //! - `recovery.rs`: start-up on a data dir.
 //! - `salvage.rs`: damage found at start-up: refused, or set aside with `--salvage`.
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
+//! - `cluster/`: cluster mode (`--cluster`): the journal on a JetStream stream, the lease,
+//!   standbys.
 
 mod api;
 mod auth;
