@@ -466,6 +466,62 @@ fn a_paused_active_is_fenced_when_it_resumes() {
     assert_eq!(answered(&mut new, 2), Ok(()));
 }
 
+/// Issue 15: the journal's sequence is the fence, not the lease. A node that renews its
+/// lease far too rarely (`--lease-ms 60000`, a stand-in for a node that believes it is
+/// still active) loses it to the other, which takes over; the stale node's next append is
+/// refused by the stream itself: it acknowledges nothing and steps down, `fenced`.
+#[test]
+fn a_stale_active_is_fenced_by_the_stream_not_the_lease() {
+    let dir = temp_dir("cluster-stream-fence");
+    let nats = NatsCluster::start(&dir.join("nats"));
+    let site = write_site(&dir, SITE);
+    let urls = nats.url_list();
+    let mut a = Daemon::start_with(
+        &site,
+        &dir.join("a"),
+        &[],
+        &[
+            "--cluster",
+            "--nats",
+            &urls,
+            "--node-id",
+            "a",
+            "--lease-ms",
+            "60000",
+        ],
+    );
+    let mut old = session(a.tcp, WAIT);
+    old.send(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+46701","at":1000,"seq":1}"#,
+    );
+    assert_eq!(answered(&mut old, 1), Ok(()));
+    let b = node(&site, &dir, &nats, "b");
+    let mut new = session(b.tcp, Duration::from_secs(10));
+    // The stale node runs on, unpaused, its lease renewal 15 s away.
+    old.send(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+46702","at":2000,"seq":2}"#,
+    );
+    while let Some(line) = old.recv() {
+        assert!(
+            !line.contains(r#""cmd":"ok""#),
+            "the stale active acknowledged: {line}"
+        );
+    }
+    let status = a.wait();
+    assert!(!status.success());
+    let log = a.log_text();
+    assert!(
+        log.contains("fenced: the journal stream has moved past sequence"),
+        "{log}"
+    );
+    new.send(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+46702","at":3000,"seq":1}"#,
+    );
+    assert_eq!(answered(&mut new, 1), Ok(()));
+    new.send(r#"{"ev":"call.hangup","call":"c1","at":3100,"seq":2}"#);
+    assert_eq!(answered(&mut new, 2), Ok(()));
+}
+
 /// Issue 15: NATS unreachable at start is a clear error, and nothing serves.
 #[test]
 fn nats_unreachable_at_start_is_a_clear_error() {
