@@ -522,6 +522,38 @@ fn a_stale_active_is_fenced_by_the_stream_not_the_lease() {
     assert_eq!(answered(&mut new, 2), Ok(()));
 }
 
+/// Issue 15: NATS lost while active: the active acknowledges nothing more (what it read
+/// stays unanswered) and steps down once its lease could not be renewed.
+#[test]
+fn nats_lost_while_active_stops_acknowledging_and_steps_down() {
+    let dir = temp_dir("cluster-nats-lost");
+    let nats = NatsCluster::start(&dir.join("nats"));
+    let site = write_site(&dir, SITE);
+    let mut a = node(&site, &dir, &nats, "a");
+    let mut c = session(a.tcp, WAIT);
+    c.send(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+46701","at":1000,"seq":1}"#,
+    );
+    assert_eq!(answered(&mut c, 1), Ok(()));
+    drop(nats);
+    c.send(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+46702","at":2000,"seq":2}"#,
+    );
+    while let Some(line) = c.recv() {
+        assert!(
+            !line.contains(r#""cmd":"ok""#),
+            "acknowledged without NATS: {line}"
+        );
+    }
+    let status = a.wait();
+    assert!(!status.success());
+    let log = a.log_text();
+    assert!(
+        log.contains("stepping down") || log.contains("steps down"),
+        "{log}"
+    );
+}
+
 /// Issue 15: NATS unreachable at start is a clear error, and nothing serves.
 #[test]
 fn nats_unreachable_at_start_is_a_clear_error() {
