@@ -114,28 +114,68 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
 
     // ---- take-over
     tracing::info!(node = %me.node, applied = f.applied, "cluster: won the lease; taking over");
+    // The lease is renewed from now on: a take-over (and later an append) waits out a NATS
+    // re-election for as long as it holds.
+    let lease_lost = CancellationToken::new();
+    let holding = CancellationToken::new();
+    let mut hold = tokio::spawn({
+        let (lease, status, lost, holding) = (
+            lease.clone(),
+            status.clone(),
+            lease_lost.clone(),
+            holding.clone(),
+        );
+        async move {
+            let why = lease.hold(rev, &status, &holding).await;
+            lost.cancel();
+            why
+        }
+    });
     let mut appender = Appender {
         js: nats.js.clone(),
         subject: nats::subject(&config.name),
         node: me.node.clone(),
         last: 0,
         patience: config.lease,
+        lease_lost: lease_lost.clone(),
         status: status.clone(),
     };
     let info = Bytes::from(serde_json::to_vec(&me).unwrap_or_default());
     let took_at = loop {
-        let last = nats
-            .stream
-            .get_info()
-            .await
-            .context("cannot read the journal stream's state")?
-            .state
-            .last_sequence;
+        let state = tokio::time::timeout(config.lease, nats.stream.get_info()).await;
+        let last = match state {
+            Ok(Ok(i)) => i.state.last_sequence,
+            other => {
+                let why = match other {
+                    Ok(Err(e)) => e.to_string(),
+                    _ => "timed out".into(),
+                };
+                if lease_lost.is_cancelled() {
+                    anyhow::bail!(
+                        "cannot read the journal stream's state ({why}); the lease is lost"
+                    );
+                }
+                tracing::warn!(error = %why, "cannot read the journal stream's state: retrying while the lease is held");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let mut stalled = false;
         while f.applied < last {
-            let m = tokio::time::timeout(config.lease, messages.next())
-                .await
-                .map_err(|_| anyhow::anyhow!("the journal stream stopped delivering"))?;
+            let Ok(m) = tokio::time::timeout(config.lease, messages.next()).await else {
+                stalled = true;
+                break;
+            };
             next_message(&mut f, m, &stream_name, &role)?;
+        }
+        if stalled {
+            if lease_lost.is_cancelled() {
+                anyhow::bail!("the journal stream stopped delivering; the lease is lost");
+            }
+            tracing::warn!(
+                "the journal stream stopped delivering: retrying while the lease is held"
+            );
+            continue;
         }
         appender.last = f.applied;
         let genesis = f.machine.is_none();
@@ -202,10 +242,10 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     } else {
         drop(handle);
     }
-    let holding = CancellationToken::new();
     let lost = tokio::select! {
         r = &mut engine => {
             holding.cancel();
+            let _ = (&mut hold).await;
             let written = committer.await.unwrap_or(false);
             let r = r.context("engine task failed")?;
             if r.is_ok() && written {
@@ -213,7 +253,7 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
             }
             return r.and_then(|()| if written { Ok(()) } else { anyhow::bail!("the journal committer failed") });
         }
-        lost = lease.hold(rev, &status, &holding) => lost,
+        lost = &mut hold => lost.ok().flatten(),
     };
     let why = lost.unwrap_or_else(|| "stopped".into());
     tracing::error!(node = %me.node, "cluster: lost the lease ({why}): stepping down");

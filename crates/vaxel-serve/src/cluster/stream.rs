@@ -8,9 +8,11 @@
 //! dir. Every publish carries `Nats-Expected-Last-Sequence`: the sequence this node
 //! appended or took over at last. If another node appended meanwhile (it took over), the
 //! stream refuses the message and this node stops at once, having acknowledged nothing of
-//! it (*fencing*). A publish that fails otherwise is retried, with the same message id (a
-//! retry of a message that did land is answered as a duplicate), until the lease would
-//! have lapsed; then the node gives up, acknowledging nothing more.
+//! it (*fencing*). A publish that fails otherwise (NATS re-electing the stream's leader,
+//! a server lost) is retried, with the same message id (a retry of a message that did
+//! land is answered as a duplicate), for as long as this node holds the lease, so that the
+//! active rides out the NATS cluster's own re-election; once the lease is lost it gives
+//! up, acknowledging nothing more.
 
 use super::Status;
 use crate::commit::{Commit, Committed};
@@ -19,7 +21,7 @@ use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Bytes of journal joined into one message at most (a NATS message is at most 1 MiB by
@@ -52,8 +54,8 @@ impl std::fmt::Display for AppendError {
             ),
             AppendError::Unavailable(e) => write!(
                 f,
-                "JetStream did not acknowledge the journal ({e}); this node stops \
-                 acknowledging and steps down"
+                "JetStream did not acknowledge the journal ({e}) and the lease is lost; \
+                 this node stops acknowledging and steps down"
             ),
         }
     }
@@ -67,8 +69,10 @@ pub struct Appender {
     pub node: String,
     /// The stream's last sequence as this node knows it: every append expects it.
     pub last: u64,
-    /// How long an append is retried (the lease).
+    /// How long one publish may wait for its ack (the lease).
     pub patience: Duration,
+    /// Cancelled once this node no longer holds the lease: appends stop being retried.
+    pub lease_lost: tokio_util::sync::CancellationToken,
     pub status: Arc<Status>,
 }
 
@@ -82,7 +86,7 @@ impl Appender {
         node: Option<&str>,
     ) -> Result<u64, AppendError> {
         let id = format!("{}:{}", self.node, self.last);
-        let deadline = Instant::now() + self.patience;
+        let mut warned = false;
         loop {
             let mut msg = PublishMessage::build()
                 .payload(payload.clone())
@@ -92,8 +96,7 @@ impl Appender {
             if let Some(n) = node {
                 msg = msg.header(NODE, n);
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let r = tokio::time::timeout(left.max(Duration::from_millis(50)), async {
+            let r = tokio::time::timeout(self.patience, async {
                 self.js.send_publish(self.subject.clone(), msg).await?.await
             })
             .await;
@@ -112,11 +115,17 @@ impl Appender {
                 Ok(Err(e)) => e.to_string(),
                 Err(_) => "timed out".to_owned(),
             };
-            if Instant::now() >= deadline {
+            if self.lease_lost.is_cancelled() {
                 return Err(AppendError::Unavailable(why));
             }
-            tracing::warn!(error = %why, "journal append failed: retrying");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            if !warned {
+                tracing::warn!(error = %why, "journal append failed: retrying while the lease is held");
+                warned = true;
+            }
+            tokio::select! {
+                () = self.lease_lost.cancelled() => {}
+                () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            }
         }
     }
 }
