@@ -262,13 +262,18 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(WAIT)).expect("timeout");
-        Client {
-            reader: BufReader::new(s.try_clone().expect("clone")),
+        Client::try_connect(addr).expect("connect")
+    }
+
+    /// [`connect`](Self::connect), or the error (nobody listens: a daemon that exited).
+    pub fn try_connect(addr: SocketAddr) -> std::io::Result<Client> {
+        let s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(WAIT))?;
+        Ok(Client {
+            reader: BufReader::new(s.try_clone()?),
             writer: s,
             seen: Vec::new(),
-        }
+        })
     }
 
     pub fn send(&mut self, line: &str) {

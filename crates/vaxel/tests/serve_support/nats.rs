@@ -18,6 +18,8 @@ pub struct NatsCluster {
     nodes: Vec<Child>,
     /// Client URLs, one per node.
     pub urls: Vec<String>,
+    /// Monitoring (HTTP) ports, one per node.
+    monitor: Vec<u16>,
     pub dir: PathBuf,
 }
 
@@ -38,6 +40,19 @@ fn check_version() {
     );
 }
 
+/// A GET in HTTP/1.0 (so the answer is not chunked): the whole answer, empty on failure.
+fn get_http10(port: u16, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
 /// `n` free loopback ports (held together while picked, so that they differ).
 fn free_ports(n: usize) -> Vec<u16> {
     let held: Vec<TcpListener> = (0..n)
@@ -53,8 +68,9 @@ impl NatsCluster {
     pub fn start(dir: &Path) -> NatsCluster {
         check_version();
         fs::create_dir_all(dir).expect("create the NATS dir");
-        let ports = free_ports(6);
-        let (client, route) = ports.split_at(3);
+        let ports = free_ports(9);
+        let (client, rest) = ports.split_at(3);
+        let (route, monitor) = rest.split_at(3);
         let routes: Vec<String> = route
             .iter()
             .map(|p| format!("nats://127.0.0.1:{p}"))
@@ -66,10 +82,11 @@ impl NatsCluster {
             fs::write(
                 &conf,
                 format!(
-                    "server_name: n{i}\nlisten: 127.0.0.1:{}\n\
+                    "server_name: n{i}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\n\
                      jetstream {{ store_dir: \"{}\" }}\n\
                      cluster {{ name: vaxeltest, listen: 127.0.0.1:{}, routes: [{}] }}\n",
                     client[i],
+                    monitor[i],
                     store.display(),
                     route[i],
                     routes.join(", ")
@@ -93,6 +110,7 @@ impl NatsCluster {
                 .iter()
                 .map(|p| format!("nats://127.0.0.1:{p}"))
                 .collect(),
+            monitor: monitor.to_vec(),
             dir: dir.to_owned(),
         };
         let until = Instant::now() + Duration::from_secs(30);
@@ -110,6 +128,40 @@ impl NatsCluster {
     /// Every node's URL, comma-separated (for `--nats`).
     pub fn url_list(&self) -> String {
         self.urls.join(",")
+    }
+
+    /// The node (0, 1, 2) leading `stream`'s Raft group, as a live node's monitoring
+    /// endpoint (`/jsz?streams=true`) says.
+    pub fn leader_of(&mut self, stream: &str) -> Option<usize> {
+        for (i, port) in self.monitor.iter().enumerate() {
+            if matches!(self.nodes[i].try_wait(), Ok(Some(_))) {
+                continue;
+            }
+            let text = get_http10(*port, "/jsz?streams=true");
+            let Some(body) = text.split("\r\n\r\n").nth(1) else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+                continue;
+            };
+            let accounts = v["account_details"].as_array().cloned().unwrap_or_default();
+            for a in accounts {
+                for s in a["stream_detail"].as_array().cloned().unwrap_or_default() {
+                    if s["name"] == stream
+                        && let Some(l) = s["cluster"]["leader"].as_str()
+                    {
+                        return l.strip_prefix('n').and_then(|n| n.parse().ok());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// SIGKILL of node `i`.
+    pub fn kill(&mut self, i: usize) {
+        let _ = self.nodes[i].kill();
+        let _ = self.nodes[i].wait();
     }
 
     /// The nodes' logs, one after the other.
