@@ -35,7 +35,6 @@ pub struct Nats {
 /// Connects (no retry: an unreachable NATS is an error at start) and finds or makes the
 /// stream and the bucket.
 pub async fn connect(c: &ClusterConfig) -> anyhow::Result<Nats> {
-    let urls: Vec<String> = c.urls.iter().map(|u| format!("{u:?}")).collect();
     let mut opts = async_nats::ConnectOptions::new()
         .name(format!("vaxel {}", c.node))
         .connection_timeout(Duration::from_secs(2));
@@ -56,7 +55,6 @@ pub async fn connect(c: &ClusterConfig) -> anyhow::Result<Nats> {
                 .join(", ")
         )
     })?;
-    let _ = urls;
     let js = jetstream::new(client);
     let deadline = Instant::now() + SETUP;
     loop {
