@@ -3,6 +3,8 @@
 //! bounded.
 #![allow(dead_code)]
 
+pub mod nats;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -199,7 +201,8 @@ impl Daemon {
         c
     }
 
-    fn signal(&self, sig: &str) {
+    /// Sends `sig` (`-STOP`, `-CONT`, …) to the daemon.
+    pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
@@ -223,7 +226,8 @@ impl Daemon {
         let _ = self.wait();
     }
 
-    fn wait(&mut self) -> ExitStatus {
+    /// Waits (bounded) for the daemon to exit by itself.
+    pub fn wait(&mut self) -> ExitStatus {
         let until = Instant::now() + Duration::from_secs(10);
         loop {
             if let Ok(Some(s)) = self.child.try_wait() {
@@ -258,13 +262,18 @@ pub struct Client {
 
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
-        let s = TcpStream::connect(addr).expect("connect");
-        s.set_read_timeout(Some(WAIT)).expect("timeout");
-        Client {
-            reader: BufReader::new(s.try_clone().expect("clone")),
+        Client::try_connect(addr).expect("connect")
+    }
+
+    /// [`connect`](Self::connect), or the error (nobody listens: a daemon that exited).
+    pub fn try_connect(addr: SocketAddr) -> std::io::Result<Client> {
+        let s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(WAIT))?;
+        Ok(Client {
+            reader: BufReader::new(s.try_clone()?),
             writer: s,
             seen: Vec::new(),
-        }
+        })
     }
 
     pub fn send(&mut self, line: &str) {
@@ -275,6 +284,11 @@ impl Client {
     /// The raw reading side (to read what is left after a close).
     pub fn reader_mut(&mut self) -> &mut BufReader<TcpStream> {
         &mut self.reader
+    }
+
+    /// Sends `line`; `false` when the connection is gone (a daemon killed under traffic).
+    pub fn try_send(&mut self, line: &str) -> bool {
+        writeln!(self.writer, "{line}").is_ok()
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {

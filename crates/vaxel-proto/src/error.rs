@@ -5,10 +5,9 @@ use vaxel_core::EngineError;
 
 /// An error code as sent in `{"cmd":"error","code":…}`.
 ///
-/// These are exactly docs/protocol.md's codes; version 2 adds `resume_gone`; the project
-/// adds none in version 1 (a message
-/// before `hello` is answered `unauthorized`, a second `hello` `invalid_state`; see
-/// docs/protocol.md).
+/// These are exactly docs/protocol.md's codes: version 2 adds `resume_gone`, cluster mode
+/// `not_active` (only from a standby); a message before `hello` is answered
+/// `unauthorized`, a second `hello` `invalid_state` (see docs/protocol.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorCode {
     /// Not JSON, not a JSON object, or not UTF-8.
@@ -39,11 +38,13 @@ pub enum ErrorCode {
     UnsupportedProtocol,
     /// Version 2: `hello`'s `last_cmd` names commands the daemon no longer keeps.
     ResumeGone,
+    /// `hello` reached a standby node of cluster mode: the message names the active.
+    NotActive,
 }
 
 impl ErrorCode {
     /// Every code, in docs/protocol.md's order.
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         ErrorCode::BadJson,
         ErrorCode::LineTooLong,
         ErrorCode::UnknownEvent,
@@ -58,6 +59,7 @@ impl ErrorCode {
         ErrorCode::Unauthorized,
         ErrorCode::UnsupportedProtocol,
         ErrorCode::ResumeGone,
+        ErrorCode::NotActive,
     ];
 
     /// The wire spelling.
@@ -78,6 +80,7 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::UnsupportedProtocol => "unsupported_protocol",
             ErrorCode::ResumeGone => "resume_gone",
+            ErrorCode::NotActive => "not_active",
         }
     }
 
@@ -169,6 +172,10 @@ pub enum ProtoErrorKind {
         crate::PROTOCOL_V2
     )]
     UnsupportedProtocol { got: u64 },
+    /// `hello` reached a standby of cluster mode; `active` says where the active node
+    /// listens (or that none is known yet).
+    #[error("this node is a standby: {active}")]
+    NotActive { active: String },
 }
 
 /// At most 64 characters of a name quoted back in an error.
@@ -206,6 +213,7 @@ impl ProtoErrorKind {
             }
             ProtoErrorKind::ResumeGone { .. } => ErrorCode::ResumeGone,
             ProtoErrorKind::UnsupportedProtocol { .. } => ErrorCode::UnsupportedProtocol,
+            ProtoErrorKind::NotActive { .. } => ErrorCode::NotActive,
         }
     }
 }

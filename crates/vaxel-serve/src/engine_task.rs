@@ -409,6 +409,9 @@ struct Round {
 pub struct CheckpointPolicy {
     /// Inputs in an epoch after which a checkpoint starts a new one.
     pub every_inputs: u64,
+    /// No checkpoints at all (cluster mode, until they go to JetStream: a node replays
+    /// the stream, and a snapshot nobody writes would only cost the engine's time).
+    pub never: bool,
 }
 
 /// Everything the task starts with.
@@ -422,7 +425,6 @@ pub struct Setup {
     /// On the event clock, how far ahead of the engine's time a message's `at` may be
     /// (`--max-clock-step-s`): beyond, the line is refused and time stays.
     pub max_clock_step: Duration,
-    pub config_path: Option<PathBuf>,
     /// What an unknown key in a reloaded site file is (`--allow-unknown-keys`).
     pub unknown_keys: vaxel_config::UnknownKeys,
     /// A connection's outbound queue bound in bytes (`--outbound-limit-bytes`).
@@ -482,14 +484,66 @@ impl fmt::Debug for EngineTask {
     }
 }
 
-/// Creates the engine task and its handle. Run the task with [`EngineTask::run`].
-pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
+/// The engine task's receiving ends, made before the task: cluster mode's standby serves
+/// the same handle from them until it takes over (`cluster/follow.rs`), then hands them to
+/// the engine task, so that the HTTP layer and the connections keep one handle throughout.
+pub struct Inbox {
+    pub(crate) rx: mpsc::Receiver<Request>,
+    pub(crate) http_rx: mpsc::Receiver<Request>,
+    pub(crate) changes: watch::Sender<u64>,
+    pub(crate) published: watch::Sender<Option<Published>>,
+    beat: Arc<AtomicU64>,
+    base: Instant,
+}
+
+/// A handle and the inbox it sends to.
+#[must_use]
+pub fn channels(config_path: Option<PathBuf>) -> (EngineHandle, Inbox) {
     let (tx, rx) = mpsc::channel(INBOX);
     let (http, http_rx) = mpsc::channel(HTTP_INBOX);
     let (changes, changes_rx) = watch::channel(0);
     let (published, published_rx) = watch::channel(None);
     let beat = Arc::new(AtomicU64::new(0));
     let base = Instant::now();
+    let handle = EngineHandle {
+        tx,
+        http,
+        changes: changes_rx,
+        published: published_rx,
+        beat: beat.clone(),
+        base,
+        config_path,
+    };
+    let inbox = Inbox {
+        rx,
+        http_rx,
+        changes,
+        published,
+        beat,
+        base,
+    };
+    (handle, inbox)
+}
+
+/// Creates the engine task and its handle (on the built-in city's path). Run the task with
+/// [`EngineTask::run`].
+#[cfg(test)]
+pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
+    let (handle, inbox) = channels(None);
+    (start_with(setup, inbox), handle)
+}
+
+/// Creates the engine task on an inbox made by [`channels`].
+pub fn start_with(setup: Setup, inbox: Inbox) -> EngineTask {
+    let Inbox {
+        rx,
+        http_rx,
+        changes,
+        published,
+        beat,
+        base,
+    } = inbox;
+    let version = *changes.borrow();
     let p = &setup.machine.engine.site().platform;
     let mut registry = Registry::new(Duration::from_millis(p.grace_ms), p.buffer_commands);
     let unacked_bytes = p.unacked_bytes;
@@ -505,16 +559,7 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         })
         .collect();
     registry.restore(owning, Instant::now());
-    let handle = EngineHandle {
-        tx,
-        http,
-        changes: changes_rx,
-        published: published_rx,
-        beat: beat.clone(),
-        base,
-        config_path: setup.config_path,
-    };
-    let task = EngineTask {
+    EngineTask {
         machine,
         unacked_bytes,
         clock: setup.clock,
@@ -532,7 +577,7 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         round: Round::default(),
         outs: Vec::new(),
         changes,
-        version: 0,
+        version,
         published,
         mutations: 0,
         cache: None,
@@ -545,8 +590,7 @@ pub fn start(setup: Setup) -> (EngineTask, EngineHandle) {
         unknown_keys: setup.unknown_keys,
         outbound_bytes: setup.outbound_bytes,
         shutdown: setup.shutdown,
-    };
-    (task, handle)
+    }
 }
 
 /// Sleeps until `at`, or forever.
@@ -1095,7 +1139,7 @@ impl EngineTask {
     /// thread writes it as the snapshot the next epoch starts from.
     fn checkpoint_due(&mut self, force: bool) -> Option<Rotate> {
         let m = &self.machine;
-        if m.inputs == 0 {
+        if m.inputs == 0 || self.checkpoint.never {
             return None;
         }
         if !force && m.inputs < self.checkpoint.every_inputs {
@@ -1324,9 +1368,9 @@ mod tests {
             committed,
             checkpoint: CheckpointPolicy {
                 every_inputs: u64::MAX,
+                never: false,
             },
             max_clock_step: Duration::from_secs(86_400),
-            config_path: None,
             unknown_keys: vaxel_config::UnknownKeys::Error,
             outbound_bytes: platform::OUTBOUND_BYTES,
             tokens: Arc::new(tokens),

@@ -99,6 +99,7 @@ pub async fn serve(
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     limits: HttpLimits,
+    role: Option<Arc<crate::cluster::Role>>,
 ) -> anyhow::Result<()> {
     let state = AppState::new(
         engine,
@@ -107,7 +108,14 @@ pub async fn serve(
         shutdown.clone(),
         limits.body_timeout,
     );
-    let app = TowerToHyperService::new(router(state));
+    let routes = match role {
+        // Cluster mode: every answer says whose it is, and a standby's how far behind.
+        Some(role) => {
+            router(state).layer(axum::middleware::map_response_with_state(role, mark_role))
+        }
+        None => router(state),
+    };
+    let app = TowerToHyperService::new(routes);
     let mut http1 = hyper::server::conn::http1::Builder::new();
     http1
         .timer(TokioTimer::new())
@@ -178,6 +186,30 @@ pub fn router(state: AppState) -> Router {
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .with_state(state)
+}
+
+/// Cluster mode: `Vaxel-Role: active` or `standby`; a standby's answers (reads: its
+/// writes are refused) also carry `Vaxel-Lag` (journal stream messages not applied yet)
+/// and `Vaxel-Active` (who is active, and where).
+async fn mark_role(
+    State(role): State<Arc<crate::cluster::Role>>,
+    mut res: axum::response::Response,
+) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let h = res.headers_mut();
+    match role.not_active() {
+        None => {
+            h.insert("vaxel-role", HeaderValue::from_static("active"));
+        }
+        Some(active) => {
+            h.insert("vaxel-role", HeaderValue::from_static("standby"));
+            h.insert("vaxel-lag", HeaderValue::from(role.status.lag()));
+            if let Ok(v) = HeaderValue::from_str(&active) {
+                h.insert("vaxel-active", v);
+            }
+        }
+    }
+    res
 }
 
 async fn healthz() -> &'static str {

@@ -291,6 +291,20 @@ fn record_at(rest: &[u8]) -> Result<(Entry, usize), String> {
     }
 }
 
+/// Every record of `data`, which must be whole records only (a message of the cluster's
+/// journal stream, docs/operations.md "Cluster mode"): the first bad one is an error
+/// naming its offset and why, never skipped.
+pub fn decode_records(data: &[u8]) -> Result<Vec<Entry>, String> {
+    let mut entries = Vec::new();
+    let mut at = 0usize;
+    while at < data.len() {
+        let (e, len) = record_at(&data[at..]).map_err(|why| format!("at byte {at}: {why}"))?;
+        entries.push(e);
+        at += len;
+    }
+    Ok(entries)
+}
+
 /// Whole, valid records in `data`, found by trying every offset (damage may have changed a
 /// length, so the records after it are not where the headers say). A payload is a JSON
 /// object, so only offsets whose payload starts with `{` are checked in full.

@@ -16,11 +16,14 @@
 //! - `clock.rs`, `auth.rs`, `observe.rs`, `http.rs`: time, tokens, metrics hook, HTTP.
 //! - `pgsink/`: the PostgreSQL copy of the call records, read from their files.
 //! - `busy.rs`: the engine task's working time (`vaxel_engine_busy_seconds_total`).
+//! - `cluster/`: cluster mode (`--cluster`): the journal on a JetStream stream, the lease,
+//!   standbys.
 
 mod api;
 mod auth;
 mod busy;
 mod clock;
+mod cluster;
 mod commit;
 mod engine_task;
 mod http;
@@ -42,6 +45,7 @@ mod screens;
 mod snapshot;
 
 pub use clock::ClockMode;
+pub use cluster::ClusterArgs;
 use engine_task::ReloadError;
 use observe::Observer;
 
@@ -122,6 +126,8 @@ pub struct ServeArgs {
     /// and log what was lost (docs/operations.md, "Failure modes").
     #[arg(long)]
     pub salvage: bool,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 /// `HOST:PORT` or `IP:PORT`: a host name (`localhost:7070`) resolves to its first IPv4
@@ -196,6 +202,7 @@ pub async fn serve(
     stop: CancellationToken,
     listening: Option<oneshot::Sender<Listening>>,
 ) -> anyhow::Result<ExitCode> {
+    let cluster_config = args.cluster.check()?;
     let label = args
         .config
         .as_ref()
@@ -238,6 +245,11 @@ pub async fn serve(
         ("--max-pending-hellos", args.max_pending_hellos),
         ("--http-max-connections", args.http_max_connections),
     ])?;
+    // Cluster mode: NATS must answer before anything is opened (a clear error otherwise).
+    let nats = match &cluster_config {
+        Some(c) => Some(cluster::connect(c).await?),
+        None => None,
+    };
     // Held until the daemon exits: one daemon per data dir.
     let fresh = !args.data_dir.exists();
     let lock = lock::lock_data_dir(&args.data_dir)?;
@@ -264,75 +276,133 @@ pub async fn serve(
     };
     let _lock = lock;
 
-    let config: Arc<str> = text.as_str().into();
-    let dir = args.data_dir.clone();
-    let start = args.clock.start_time();
-    let salvage = args.salvage;
-    let rec = {
-        let (config, site) = (config.clone(), site.clone());
-        tokio::task::spawn_blocking(move || recovery::recover(&dir, &config, &site, start, salvage))
-            .await
-            .context("recovery panicked")??
-    };
-
-    let config_changed = *rec.machine.config != *text;
     // METRICS: the daemon's observer. metrics.rs plugs its registry in here (and hands it
     // to http.rs for `/metrics`); every hook call site is in the engine task, the
     // connections and the commit thread.
     let metrics = Arc::new(metrics::Metrics::new().context("cannot set up the metrics")?);
-    metrics.records_lost(rec.records_lost);
     let observer: Arc<dyn Observer> = metrics.clone();
-    let (commit_tx, commit_rx) = mpsc::channel(commit::QUEUE);
-    let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let files = commit::Files {
-        dir: args.data_dir.clone(),
-        journal: rec.journal,
-        records: rec.records,
-        events: rec.events,
-    };
-    let committer = commit::spawn(files, commit_rx, done_tx, observer.clone())
-        .context("cannot start the commit thread")?;
-
     // A child: cancelling `stop` stops every piece, the daemon's own shutdown leaves the
     // caller's token alone.
     let shutdown = stop.child_token();
-    let (task, handle) = engine_task::start(engine_task::Setup {
-        machine: rec.machine,
-        clock: args.clock,
-        observer: observer.clone(),
-        commits: commit_tx,
-        committed: done_rx,
-        checkpoint: engine_task::CheckpointPolicy {
-            every_inputs: args.checkpoint_every.max(1),
-        },
-        max_clock_step: std::time::Duration::from_secs(args.max_clock_step_s),
-        config_path: args.config.clone(),
-        unknown_keys,
-        outbound_bytes: args.outbound_limit_bytes.max(1),
-        tokens: tokens.clone(),
-        shutdown: shutdown.clone(),
-    });
-    let engine = tokio::spawn(busy::Timed::new(task.run(), metrics.engine_busy()));
+    let (handle, inbox) = engine_task::channels(args.config.clone());
+    let make_setup: cluster::MakeSetup = {
+        let (observer, tokens, shutdown) = (observer.clone(), tokens.clone(), shutdown.clone());
+        let clustered = cluster_config.is_some();
+        let (clock, every, step, outbound) = (
+            args.clock,
+            args.checkpoint_every.max(1),
+            args.max_clock_step_s,
+            args.outbound_limit_bytes.max(1),
+        );
+        Box::new(move |machine, commits, committed| engine_task::Setup {
+            machine,
+            clock,
+            observer,
+            commits,
+            committed,
+            checkpoint: engine_task::CheckpointPolicy {
+                every_inputs: every,
+                // No checkpoints in cluster mode yet: a node replays the stream.
+                never: clustered,
+            },
+            max_clock_step: std::time::Duration::from_secs(step),
+            unknown_keys,
+            outbound_bytes: outbound,
+            tokens,
+            shutdown,
+        })
+    };
+    let tcp_addr = tcp.local_addr()?;
+    let http_addr = http.local_addr()?;
+
+    let (engine, committer, role) = match (cluster_config, nats) {
+        (Some(cc), Some(nats)) => {
+            let status = Arc::new(
+                cluster::Status::new(metrics.registry())
+                    .context("cannot set up the cluster metrics")?,
+            );
+            let role = Arc::new(cluster::Role::new(status));
+            let me = cluster::NodeInfo {
+                node: cc.node.clone(),
+                tcp: args
+                    .cluster
+                    .advertise_tcp
+                    .clone()
+                    .unwrap_or_else(|| tcp_addr.to_string()),
+                http: args
+                    .cluster
+                    .advertise_http
+                    .clone()
+                    .unwrap_or_else(|| http_addr.to_string()),
+            };
+            let node = cluster::Node {
+                config: cc,
+                me,
+                nats,
+                data_dir: args.data_dir.clone(),
+                text: text.clone(),
+                label: label.clone(),
+                start: args.clock.start_time(),
+                clock: args.clock,
+                role: role.clone(),
+                make_setup,
+                handle: handle.clone(),
+                shutdown: shutdown.clone(),
+            };
+            (
+                tokio::spawn(cluster::run_node(node, inbox)),
+                None,
+                Some(role),
+            )
+        }
+        _ => {
+            let config: Arc<str> = text.as_str().into();
+            let dir = args.data_dir.clone();
+            let start = args.clock.start_time();
+            let salvage = args.salvage;
+            let rec = {
+                let (config, site) = (config.clone(), site.clone());
+                tokio::task::spawn_blocking(move || {
+                    recovery::recover(&dir, &config, &site, start, salvage)
+                })
+                .await
+                .context("recovery panicked")??
+            };
+            let config_changed = *rec.machine.config != *text;
+            metrics.records_lost(rec.records_lost);
+            let (commit_tx, commit_rx) = mpsc::channel(commit::QUEUE);
+            let (done_tx, done_rx) = mpsc::unbounded_channel();
+            let files = commit::Files {
+                dir: args.data_dir.clone(),
+                journal: rec.journal,
+                records: rec.records,
+                events: rec.events,
+            };
+            let committer = commit::spawn(files, commit_rx, done_tx, observer.clone())
+                .context("cannot start the commit thread")?;
+            let task = engine_task::start_with(make_setup(rec.machine, commit_tx, done_rx), inbox);
+            let engine = tokio::spawn(busy::Timed::new(task.run(), metrics.engine_busy()));
+            // The journal may have been written under another configuration: bring it in
+            // line.
+            if config_changed {
+                tracing::info!("{label} differs from the journal's configuration: reloading it");
+                if let Err(e) = handle.reload(text.clone()).await {
+                    log_reload_error(&label, &e);
+                }
+            }
+            (engine, Some(committer), None)
+        }
+    };
     // After recovery (the files are whole): the sink only reads them.
     let sink = postgres
         .map(|t| pgsink::start(t, &args.data_dir, metrics.registry(), shutdown.clone()))
         .transpose()
         .context("cannot start the PostgreSQL sink")?;
 
-    // The journal may have been written under another configuration: bring it in line.
-    if config_changed {
-        tracing::info!("{label} differs from the journal's configuration: reloading it");
-        if let Err(e) = handle.reload(text.clone()).await {
-            log_reload_error(&label, &e);
-        }
-    }
-
     // Signals are handled from before the daemon says it listens.
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    let tcp_addr = tcp.local_addr()?;
-    let http_addr = http.local_addr()?;
     // HTTP: the call site of http.rs, served on the same engine handle until shutdown.
     let http_task = tokio::spawn(http::serve(
         http,
@@ -345,6 +415,7 @@ pub async fn serve(
             header_timeout: std::time::Duration::from_secs(args.http_header_timeout_s.max(1)),
             body_timeout: std::time::Duration::from_secs(args.http_body_timeout_s.max(1)),
         },
+        role.clone(),
     ));
     {
         let mut out = std::io::stdout().lock();
@@ -370,6 +441,7 @@ pub async fn serve(
         hello_timeout: std::time::Duration::from_secs(args.hello_timeout_s.max(1)),
         sessions: Arc::new(Semaphore::new(args.max_connections.max(1))),
         inbox: Arc::new(Semaphore::new(platform::INBOX_BYTES)),
+        role,
     });
     let accept = tokio::spawn(accept_loop(tcp, ctx, shutdown.clone()));
 
@@ -399,7 +471,11 @@ pub async fn serve(
     let _ = accept.await;
     // Long-lived HTTP responses (event streams) must not hold the exit up for long.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), http_task).await;
-    let joined = tokio::task::spawn_blocking(move || committer.join()).await;
+    let joined = match committer {
+        Some(c) => tokio::task::spawn_blocking(move || c.join()).await,
+        // Cluster mode: the node's task awaited its committer.
+        None => Ok(Ok(true)),
+    };
     if let Some(sink) = sink {
         // It only reads; what it had not sent is sent by the next start.
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sink).await;

@@ -403,7 +403,7 @@ impl Metrics {
     }
 
     /// The registry, for families kept by other parts of the daemon (the PostgreSQL
-    /// sink's, pgsink/gauges.rs), rendered with these.
+    /// sink's, pgsink/gauges.rs; cluster mode's), rendered with these.
     #[must_use]
     pub fn registry(&self) -> &Registry {
         &self.registry

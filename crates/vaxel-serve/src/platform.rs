@@ -63,6 +63,9 @@ pub struct ConnCtx {
     /// The engine's inbox bound in bytes ([`INBOX_BYTES`]): a batch takes its share
     /// before it is sent and gives it back once applied.
     pub inbox: Arc<Semaphore>,
+    /// Cluster mode: this node's role (a standby refuses `hello` with `not_active`);
+    /// `None` in single-node mode.
+    pub role: Option<Arc<crate::cluster::Role>>,
 }
 
 /// What a batch of outbound messages holds in memory: the messages themselves, and what
@@ -127,7 +130,12 @@ pub async fn serve(stream: TcpStream, conn: ConnId, ctx: Arc<ConnCtx>) {
             refuse(&mut wr, &refusal, &*ctx.observer, &peer).await;
             return;
         }
-        Ok(Some(Ok((hello, line, seq)))) => match check_hello(&hello.0, &ctx.tokens.current()) {
+        Ok(Some(Ok((hello, line, seq)))) => match check_hello(&hello.0, &ctx.tokens.current())
+            .and_then(|()| match ctx.role.as_ref().and_then(|r| r.not_active()) {
+                // A standby of cluster mode: the platform is told where the active is.
+                Some(active) => Err(ProtoErrorKind::NotActive { active }),
+                None => Ok(()),
+            }) {
             Ok(()) => (hello, seq),
             Err(kind) => {
                 let e = ProtoError { seq, kind };

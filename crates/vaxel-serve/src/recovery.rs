@@ -201,7 +201,8 @@ pub fn recover(
     })
 }
 
-fn load(config: &str, what: &str) -> anyhow::Result<Arc<Site>> {
+/// A journaled configuration text as a site (`what` names it in the error).
+pub fn load(config: &str, what: &str) -> anyhow::Result<Arc<Site>> {
     // The journal's copy was accepted when it was written, maybe with unknown keys.
     match vaxel_config::load_site_with(config, vaxel_config::UnknownKeys::Warn) {
         Ok(v) => Ok(Arc::new(v.site)),
@@ -405,34 +406,9 @@ fn run_epoch(
     let mut events = Vec::new();
     let mut outs = Vec::new();
     for e in entries {
-        let (at, what) = e.into_replayed();
-        let r = match what {
-            Replayed::Start => anyhow::bail!("journal epoch {epoch}: a second start entry"),
-            Replayed::Advance => m.advance(at, &mut outs),
-            Replayed::Reload { config } => {
-                let site = load(&config, "reloaded")?;
-                m.reload(at, config.into(), site, &mut outs)
-            }
-            Replayed::Input(input) => {
-                let kind = input.kind();
-                m.apply(at, input, &mut outs).inspect_err(|e| {
-                    tracing::warn!(kind, error = %e, "replay: an input the engine accepted before is refused now");
-                })
-            }
-            Replayed::Session {
-                platform,
-                protocol,
-                last_cmd,
-            } => {
-                m.session(&platform, protocol, last_cmd);
-                Ok(())
-            }
-            Replayed::Ack { platform, upto } => {
-                m.ack(&platform, upto);
-                Ok(())
-            }
-        };
-        let _ = r;
+        if !replay_entry(&mut m, e, &mut outs)? {
+            anyhow::bail!("journal epoch {epoch}: a second start entry");
+        }
         let tz = &m.engine.site().timezone;
         for o in outs.drain(..) {
             // Commands are numbered and kept by the machine as they were live; records
@@ -450,6 +426,41 @@ fn run_epoch(
         events,
     };
     Ok((m, epoch))
+}
+
+/// Applies one journal entry after an epoch's start, as it was applied live (an input
+/// refused now is only warned about: the engine is deterministic, so it was refused then
+/// too, and its entry still moved time). `Ok(false)` for a start entry, which only begins
+/// an epoch. Shared with cluster mode's standbys, which apply the stream's entries.
+pub fn replay_entry(m: &mut Machine, e: Entry, outs: &mut Vec<Made>) -> anyhow::Result<bool> {
+    let (at, what) = e.into_replayed();
+    let _ = match what {
+        Replayed::Start => return Ok(false),
+        Replayed::Advance => m.advance(at, outs),
+        Replayed::Reload { config } => {
+            let site = load(&config, "reloaded")?;
+            m.reload(at, config.into(), site, outs)
+        }
+        Replayed::Input(input) => {
+            let kind = input.kind();
+            m.apply(at, input, outs).inspect_err(|e| {
+                tracing::warn!(kind, error = %e, "replay: an input the engine accepted before is refused now");
+            })
+        }
+        Replayed::Session {
+            platform,
+            protocol,
+            last_cmd,
+        } => {
+            m.session(&platform, protocol, last_cmd);
+            Ok(())
+        }
+        Replayed::Ack { platform, upto } => {
+            m.ack(&platform, upto);
+            Ok(())
+        }
+    };
+    Ok(true)
 }
 
 /// The previous epoch's records, when its journal is still kept and whole: the mark it

