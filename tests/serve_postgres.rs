@@ -216,9 +216,13 @@ impl Kind {
     #[track_caller]
     fn wait_equal(&self, pg: &Postgres, d: &Daemon) -> usize {
         let until = Instant::now() + CATCH_UP;
+        // Files are written just after the acks: equal only counts once the file has stood
+        // still for a poll, or the table may equal a file still being written.
+        let mut before = usize::MAX;
         loop {
             let disk = self.disk_rows(&d.data);
-            if self.db_count(pg) == disk.len() as i64 {
+            let still = std::mem::replace(&mut before, disk.len()) == disk.len();
+            if still && self.db_count(pg) == disk.len() as i64 {
                 let db = self.db_rows(pg);
                 assert_eq!(db.len(), disk.len());
                 for (a, b) in db.iter().zip(&disk) {
@@ -276,7 +280,12 @@ fn normal(column: &str, cell: &str) -> String {
 /// Waits until both tables hold exactly the call records and events on disk; returns the
 /// number of call records.
 #[track_caller]
-fn wait_equal(pg: &Postgres, d: &Daemon) -> usize {
+fn wait_equal(pg: &Postgres, d: &Daemon, calls: usize) -> usize {
+    let until = Instant::now() + CATCH_UP;
+    while CALLS.disk_rows(&d.data).len() < calls {
+        assert!(Instant::now() < until, "never {calls} call records on disk");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let calls = CALLS.wait_equal(pg, d);
     let events = EVENTS.wait_equal(pg, d);
     assert!(events > calls, "every call has events");
@@ -366,7 +375,7 @@ fn rows_equal_the_records_and_events_and_a_restart_sends_nothing_twice() {
     s.ev(r#""ev":"call.hangup","call":"r1""#);
     s.ev(r#""ev":"agent.pause","agent":"a1","reason":"lunch, long""#);
     s.ev(r#""ev":"agent.ready","agent":"a1""#);
-    let n = wait_equal(&pg, &d);
+    let n = wait_equal(&pg, &d, 61);
     assert_eq!(n, 61);
     let events = EVENTS.disk_rows(&d.data).len();
     for (kind, rows) in [(&CALLS, 61), (&EVENTS, events)] {
@@ -424,7 +433,7 @@ fn rows_equal_the_records_and_events_and_a_restart_sends_nothing_twice() {
     let d = Daemon::start(&site, &dir.join("data"), &[]);
     let mut s = Script::new(&d, seq, at);
     s.rounds(30, 35);
-    assert_eq!(wait_equal(&pg, &d), 71);
+    assert_eq!(wait_equal(&pg, &d, 71), 71);
     let new_events = EVENTS.disk_rows(&d.data).len() - events;
     wait_metric(
         &d,
@@ -445,7 +454,7 @@ fn rows_equal_the_records_and_events_and_a_restart_sends_nothing_twice() {
     cut_last_lines(&dir.join("data"), &CALLS, 3);
     cut_last_lines(&dir.join("data"), &EVENTS, 5);
     let d = Daemon::start(&site, &dir.join("data"), &[]);
-    assert_eq!(wait_equal(&pg, &d), 71);
+    assert_eq!(wait_equal(&pg, &d, 71), 71);
     for kind in [&CALLS, &EVENTS] {
         let written = kind.series("vaxel_postgres_rows_written_total");
         assert_eq!(metric(&d, &written), 0.0);
@@ -463,7 +472,7 @@ fn rows_equal_the_records_and_events_and_a_restart_sends_nothing_twice() {
     let d = Daemon::start(&site, &dir.join("data"), &[]);
     wait_position(&pg, &d, &CALLS, 71);
     wait_position(&pg, &d, &EVENTS, events + new_events);
-    assert_eq!(wait_equal(&pg, &d), 71);
+    assert_eq!(wait_equal(&pg, &d, 71), 71);
     for kind in [&CALLS, &EVENTS] {
         let written = kind.series("vaxel_postgres_rows_written_total");
         assert_eq!(metric(&d, &written), 0.0);
@@ -480,7 +489,7 @@ fn the_database_stopped_mid_run_loses_and_duplicates_nothing() {
     let mut s = Script::new(&d, 0, 1_000_000);
     s.ev(r#""ev":"agent.login","agent":"a1""#);
     s.rounds(0, 10);
-    assert_eq!(wait_equal(&pg, &d), 20);
+    assert_eq!(wait_equal(&pg, &d, 20), 20);
     let events_before = EVENTS.disk_rows(&d.data).len();
 
     pg.stop();
@@ -508,7 +517,7 @@ fn the_database_stopped_mid_run_loses_and_duplicates_nothing() {
     assert!(log.contains("stay in the data dir"), "{log}");
 
     pg.resume();
-    assert_eq!(wait_equal(&pg, &d), 90);
+    assert_eq!(wait_equal(&pg, &d, 90), 90);
     let events = EVENTS.disk_rows(&d.data).len();
     for (kind, rows) in [(&CALLS, 90), (&EVENTS, events)] {
         wait_metric(&d, &kind.series("vaxel_postgres_backlog_rows"), |v| {
@@ -580,7 +589,7 @@ fn a_record_the_database_refuses_is_left_out_and_named_and_the_rest_goes_in() {
     let mut s = Script::new(&d, 0, 1_000_000);
     s.ev(r#""ev":"agent.login","agent":"a1""#);
     s.rounds(0, 2);
-    assert_eq!(wait_equal(&pg, &d), 4);
+    assert_eq!(wait_equal(&pg, &d, 4), 4);
 
     // A line edited in by hand: CSV enough, but no timestamp PostgreSQL takes.
     let file = CALLS.files(&d.data).pop().expect("a records file");
