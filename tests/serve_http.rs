@@ -608,34 +608,23 @@ fn assert_sample(text: &str, series: &str, want: f64) {
     }
 }
 
-/// Writes to the real stderr, past the test harness's capture: a skipped check must be
-/// seen even when the test passes.
-fn loud(msg: &str) {
-    let _ = writeln!(std::io::stderr(), "{msg}");
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
+/// The path of `name` (a Prometheus tool, Debian's `prometheus` package): a test that
+/// needs it fails without it and says how to install it, it never passes by skipping.
+fn require(name: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("`{name}` is not installed: apt-get install -y prometheus (scripts/test does)")
+        })
 }
 
 // --------------------------------------------------------------- exposition checks
 
-/// Checks the exposition with `promtool check metrics` when installed, and always with
-/// the small parser below; without promtool it says so loudly.
+/// Checks the exposition with `promtool check metrics`.
 fn check_exposition(text: &str) {
-    parse_exposition(text);
-    let Some(promtool) = on_path("promtool") else {
-        loud(
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !!! promtool is not installed: the metrics exposition was checked only by \n\
-             !!! this test's own parser. Install it: apt-get install -y prometheus     \n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n",
-        );
-        return;
-    };
+    let promtool = require("promtool");
     let mut child = Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -656,164 +645,6 @@ fn check_exposition(text: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn is_name(s: &str) -> bool {
-    let mut c = s.chars();
-    c.next()
-        .is_some_and(|f| f.is_ascii_alphabetic() || f == '_' || f == ':')
-        && c.all(|x| x.is_ascii_alphanumeric() || x == '_' || x == ':')
-}
-
-/// Parses `name{k="v",…}` into the name and its labels.
-fn parse_series(s: &str) -> (String, Vec<(String, String)>) {
-    let Some(open) = s.find('{') else {
-        return (s.to_owned(), Vec::new());
-    };
-    let name = s[..open].to_owned();
-    let inner = s[open + 1..]
-        .strip_suffix('}')
-        .unwrap_or_else(|| panic!("unclosed labels in {s:?}"));
-    let mut labels = Vec::new();
-    let mut rest = inner;
-    while !rest.is_empty() {
-        let (k, after) = rest
-            .split_once("=\"")
-            .unwrap_or_else(|| panic!("bad label in {s:?}"));
-        assert!(
-            is_name(k) && !k.contains(':'),
-            "bad label name {k:?} in {s:?}"
-        );
-        let mut v = String::new();
-        let mut chars = after.char_indices();
-        let end = loop {
-            match chars.next() {
-                Some((_, '\\')) => match chars.next() {
-                    Some((_, 'n')) => v.push('\n'),
-                    Some((_, c @ ('\\' | '"'))) => v.push(c),
-                    other => panic!("bad escape {other:?} in {s:?}"),
-                },
-                Some((i, '"')) => break i,
-                Some((_, c)) => v.push(c),
-                None => panic!("unterminated label value in {s:?}"),
-            }
-        };
-        labels.push((k.to_owned(), v));
-        rest = &after[end + 1..];
-        rest = rest.strip_prefix(',').unwrap_or(rest);
-    }
-    (name, labels)
-}
-
-/// A strict-enough reader of the text format (version 0.0.4): every sample belongs to a
-/// family declared by `# TYPE` (and described by `# HELP`), names and labels are well
-/// formed, values are numbers, counters end in `_total`, histogram buckets rise and end
-/// with `le="+Inf"` equal to `_count`.
-fn parse_exposition(text: &str) {
-    use std::collections::HashMap;
-    assert!(
-        text.ends_with('\n'),
-        "the exposition must end with a newline"
-    );
-    let mut types: HashMap<String, String> = HashMap::new();
-    let mut helps: HashMap<String, String> = HashMap::new();
-    // Histogram series (name + labels without le) -> (last bucket value, +Inf value).
-    let mut buckets: HashMap<String, (f64, Option<f64>)> = HashMap::new();
-    let mut counts: HashMap<String, f64> = HashMap::new();
-    for line in text.lines() {
-        if line.is_empty() {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("# ") {
-            let mut parts = rest.splitn(3, ' ');
-            let (kw, name, arg) = (parts.next(), parts.next(), parts.next());
-            let name = name
-                .unwrap_or_else(|| panic!("bad comment {line:?}"))
-                .to_owned();
-            assert!(is_name(&name), "bad metric name in {line:?}");
-            match kw {
-                Some("HELP") => {
-                    assert!(
-                        helps
-                            .insert(name, arg.unwrap_or_default().to_owned())
-                            .is_none(),
-                        "second HELP: {line}"
-                    );
-                }
-                Some("TYPE") => {
-                    let t = arg.unwrap_or_default();
-                    assert!(
-                        ["counter", "gauge", "histogram", "summary", "untyped"].contains(&t),
-                        "bad type in {line:?}"
-                    );
-                    if t == "counter" {
-                        assert!(name.ends_with("_total"), "counter without _total: {name}");
-                    }
-                    assert!(
-                        types.insert(name, t.to_owned()).is_none(),
-                        "second TYPE: {line}"
-                    );
-                }
-                _ => {}
-            }
-            continue;
-        }
-        assert!(!line.starts_with('#'), "bad comment {line:?}");
-        let (series, value) = line
-            .rsplit_once(' ')
-            .unwrap_or_else(|| panic!("no value in {line:?}"));
-        let value: f64 = match value {
-            "+Inf" => f64::INFINITY,
-            "-Inf" => f64::NEG_INFINITY,
-            "NaN" => f64::NAN,
-            v => v
-                .parse()
-                .unwrap_or_else(|_| panic!("bad value in {line:?}")),
-        };
-        let (name, labels) = parse_series(series);
-        assert!(is_name(&name), "bad metric name in {line:?}");
-        let family = ["_bucket", "_sum", "_count"]
-            .iter()
-            .find_map(|s| {
-                name.strip_suffix(s)
-                    .filter(|f| types.get(*f).is_some_and(|t| t == "histogram"))
-            })
-            .unwrap_or(&name)
-            .to_owned();
-        let t = types
-            .get(&family)
-            .unwrap_or_else(|| panic!("sample before its # TYPE: {line:?}"));
-        assert!(helps.contains_key(&family), "no # HELP for {family}");
-        if t == "histogram" {
-            let key: Vec<String> = labels
-                .iter()
-                .filter(|(k, _)| k != "le")
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            let key = format!("{family}{{{}}}", key.join(","));
-            if name.ends_with("_bucket") {
-                let le = labels
-                    .iter()
-                    .find(|(k, _)| k == "le")
-                    .unwrap_or_else(|| panic!("bucket without le: {line:?}"));
-                let b = buckets.entry(key).or_insert((0.0, None));
-                assert!(value >= b.0, "buckets must not fall: {line:?}");
-                b.0 = value;
-                if le.1 == "+Inf" {
-                    b.1 = Some(value);
-                }
-            } else if name.ends_with("_count") {
-                counts.insert(key, value);
-            }
-        } else if t == "counter" {
-            assert!(value >= 0.0, "negative counter: {line:?}");
-        }
-    }
-    for (key, (_, inf)) in &buckets {
-        let inf = inf.unwrap_or_else(|| panic!("{key}: no le=\"+Inf\" bucket"));
-        assert_eq!(Some(&inf), counts.get(key), "{key}: +Inf bucket != _count");
-    }
-    assert!(!types.is_empty(), "no metric families at all");
 }
 
 // ------------------------------------------------------------------------------ tests
@@ -1042,10 +873,7 @@ fn check_dashboard(m: &str) {
             rest = &rest[i + name.len()..];
         }
     }
-    let Some(promtool) = on_path("promtool") else {
-        loud("\n!!! promtool is not installed: the dashboard's PromQL was not parsed !!!\n");
-        return;
-    };
+    let promtool = require("promtool");
     let dir = TempDir::new("rules");
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     for (i, e) in exprs.iter().enumerate() {
@@ -1333,19 +1161,7 @@ fn reload_applies_valid_changes_and_refuses_others_with_reasons() {
 
 #[test]
 fn a_real_prometheus_scrapes_the_daemon() {
-    let Some(prometheus) = on_path("prometheus") else {
-        if std::env::var("VAXEL_SKIP_PROMETHEUS").as_deref() == Ok("1") {
-            loud(
-                "\n!!! VAXEL_SKIP_PROMETHEUS=1: the `prometheus` binary is not installed; \
-                 the real-Prometheus test was SKIPPED !!!\n",
-            );
-            return;
-        }
-        panic!(
-            "the `prometheus` binary is not installed: install it (apt-get install -y \
-             prometheus) or set VAXEL_SKIP_PROMETHEUS=1 to skip this test"
-        );
-    };
+    let prometheus = require("prometheus");
     let d = Daemon::start(&site_with_tokens());
     let mut p = d.platform();
     two_waiting(&mut p);
@@ -1449,30 +1265,6 @@ fn percent_encode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-/// The fallback parser is a real check: it refuses what promtool would.
-#[test]
-fn the_exposition_parser_refuses_malformed_text() {
-    let good = "# HELP x_total Things.\n# TYPE x_total counter\nx_total{a=\"b\"} 3\n\
-                # HELP h Waits.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 2\n\
-                h_sum 3.5\nh_count 2\n";
-    parse_exposition(good);
-    let bad = [
-        "x_total 1\n",                               // no TYPE
-        "# HELP x Things.\n# TYPE x counter\nx 1\n", // counter without _total
-        "# HELP g G.\n# TYPE g gauge\ng{a=\"b} 1\n", // unterminated label
-        "# HELP g G.\n# TYPE g gauge\ng one\n",      // not a number
-        "# HELP g G.\n# TYPE g gauge\n1g 1\n",       // bad name
-        "# TYPE g gauge\ng 1\n",                     // no HELP
-        "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n", // falling
-        "# HELP h H.\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 1\nh_count 1\n", // no +Inf
-        "# HELP g G.\n# TYPE g gauge\ng 1", // no final newline
-    ];
-    for text in bad {
-        let r = std::panic::catch_unwind(|| parse_exposition(text));
-        assert!(r.is_err(), "accepted: {text:?}");
-    }
 }
 
 #[test]
