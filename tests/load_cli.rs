@@ -592,20 +592,10 @@ fn kill_9_trials_under_exact_load_lose_and_repeat_no_command() {
 
 /// The content of every journal file in `data`, oldest epoch first.
 fn journals(data: &Path) -> Vec<Vec<u8>> {
-    let mut names: Vec<PathBuf> = fs::read_dir(data)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("journal-") && n.ends_with(".log"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names.iter().filter_map(|p| fs::read(p).ok()).collect()
+    serve_support::data_files(data, "journal-", ".log")
+        .iter()
+        .filter_map(|p| fs::read(p).ok())
+        .collect()
 }
 
 /// The ids of the calls whose `call.arrived` the journal file holds in whole records

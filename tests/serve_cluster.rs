@@ -70,14 +70,7 @@ fn answer(line: &str) -> Option<(u64, Result<(), String>)> {
 /// Every call record in `data`'s files as (call id, arrival time): whole lines only.
 fn calls_recorded(data: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir(data) else {
-        return out;
-    };
-    for f in dir.filter_map(Result::ok).map(|e| e.path()) {
-        let name = f.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        if !(name.starts_with("cdr-") && name.ends_with(".csv")) {
-            continue;
-        }
+    for f in serve_support::data_files(data, "cdr-", ".csv") {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
         let whole = text.rfind('\n').map_or("", |i| &text[..i]);
         for l in whole.lines().skip(1) {

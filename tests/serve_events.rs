@@ -9,18 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// The event-log files of a data dir, by name, with their bytes.
 fn event_files(data: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<PathBuf> = fs::read_dir(data)
-        .expect("data dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("events-") && n.ends_with(".csv"))
-        })
-        .collect();
-    files.sort();
-    files
+    serve_support::data_files(data, "events-", ".csv")
         .into_iter()
         .map(|p| {
             let name = p.file_name().map(|n| n.to_string_lossy().into_owned());

@@ -142,14 +142,11 @@ impl Kind {
 
     /// The kind's files in `data`, by name (= by day).
     fn files(&self, data: &Path) -> Vec<String> {
-        let mut files: Vec<_> = fs::read_dir(data)
-            .expect("data dir")
-            .filter_map(Result::ok)
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(self.prefix) && n.ends_with(".csv"))
-            .collect();
-        files.sort();
-        files
+        serve_support::data_files(data, self.prefix, ".csv")
+            .iter()
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect()
     }
 
     /// The kind's rows on disk, as rows of text comparable with [`Kind::db_rows`]: day,

@@ -19,14 +19,9 @@ fn count(records: &[(String, String)]) -> BTreeMap<String, usize> {
 
 /// The newest journal file.
 fn journal(data: &Path) -> std::path::PathBuf {
-    let mut v: Vec<_> = fs::read_dir(data)
-        .expect("data dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".log"))
-        .collect();
-    v.sort();
-    v.pop().expect("a journal file")
+    serve_support::data_files(data, "journal-", ".log")
+        .pop()
+        .expect("a journal file")
 }
 
 #[test]

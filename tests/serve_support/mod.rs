@@ -397,8 +397,9 @@ impl Client {
     }
 }
 
-/// Every call record in the data dir's CSV files: `(call_id, outcome)` per line.
-pub fn records(data: &Path) -> Vec<(String, String)> {
+/// The files in the data dir named `{prefix}…{suffix}` (`cdr-`, `events-`, `journal-`),
+/// sorted by name, i.e. by day or epoch; none while the dir does not exist.
+pub fn data_files(data: &Path, prefix: &str, suffix: &str) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = fs::read_dir(data)
         .map(|d| {
             d.filter_map(Result::ok)
@@ -406,14 +407,19 @@ pub fn records(data: &Path) -> Vec<(String, String)> {
                 .filter(|p| {
                     p.file_name()
                         .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with("cdr-") && n.ends_with(".csv"))
+                        .is_some_and(|n| n.starts_with(prefix) && n.ends_with(suffix))
                 })
                 .collect()
         })
         .unwrap_or_default();
     files.sort();
+    files
+}
+
+/// Every call record in the data dir's CSV files: `(call_id, outcome)` per line.
+pub fn records(data: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for f in files {
+    for f in data_files(data, "cdr-", ".csv") {
         let text = fs::read_to_string(&f).unwrap_or_default();
         // Whole lines only: the daemon may be writing the last one.
         let whole = text.rfind('\n').map_or("", |i| &text[..i]);
