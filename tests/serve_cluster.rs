@@ -5,7 +5,7 @@
 
 mod serve_support;
 
-use serve_support::nats::NatsCluster;
+use serve_support::nats::{NatsCluster, node};
 use serve_support::{
     Client, Daemon, SITE, WAIT, http_get_all, serve_expecting_failure_with, temp_dir, write_site,
 };
@@ -16,17 +16,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// A cluster node on `nats` as `node`.
-fn node(site: &Path, dir: &Path, nats: &NatsCluster, node: &str) -> Daemon {
-    let urls = nats.url_list();
-    Daemon::start_with(
-        site,
-        &dir.join(node),
-        &[],
-        &["--cluster", "--nats", &urls, "--node-id", node],
-    )
-}
 
 /// What `hello` to `addr` gets: a session (`Ok`) or the refusal's line.
 fn hello(addr: SocketAddr) -> Result<Client, String> {

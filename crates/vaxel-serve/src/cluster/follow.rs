@@ -4,44 +4,39 @@
 //! address.
 
 use super::Role;
+use super::logs::Logs;
 use super::stream::{KIND, KIND_TAKEOVER};
 use crate::clock::ClockMode;
 use crate::engine_task::{Inbox, Published, Request};
 use crate::journal::{self, Entry};
 use crate::machine::Machine;
-use crate::records::{self, Records};
 use crate::recovery;
 use anyhow::Context as _;
 use async_nats::jetstream::{consumer, stream};
 use std::sync::Arc;
 use vaxel_core::EngineError;
 
-/// The engine built from the stream so far, and this node's call-record files kept up
-/// with it.
+/// The engine built from the stream so far, and this node's call-record and event-log
+/// files kept up with it.
 pub struct Follower {
     /// `None` until the stream's first entry (its start) is applied.
     pub machine: Option<Machine>,
     /// The last stream sequence applied.
     pub applied: u64,
     outs: Vec<crate::machine::Made>,
-    /// This node's call-record files: every node writes every record the journal
+    /// This node's files: every node writes every record and event the journal
     /// produces, in the journal's order, so each node's files are a whole copy.
-    pub records: Records,
-    /// Records the files hold already (written before a restart): the first this many
-    /// the stream produces are not written again.
-    pub skip: u64,
+    pub logs: Logs,
 }
 
 impl Follower {
-    /// A follower at the stream's start, writing records into `dir` after the `skip`
-    /// already there.
-    pub fn new(records: Records, skip: u64) -> Follower {
+    /// A follower at the stream's start, writing into `logs`.
+    pub fn new(logs: Logs) -> Follower {
         Follower {
             machine: None,
             applied: 0,
             outs: Vec::new(),
-            records,
-            skip,
+            logs,
         }
     }
 
@@ -69,36 +64,20 @@ impl Follower {
                     {
                         anyhow::bail!("journal stream {stream}, sequence {seq}: a second start");
                     }
-                }
-            }
-        }
-        // Commands are the active's to send; records go to this node's files (after the
-        // ones already there).
-        if let Some(m) = &self.machine {
-            let tz = &m.engine.site().timezone;
-            for o in self.outs.drain(..) {
-                if let crate::machine::Made::Record(r) = o {
-                    if self.skip > 0 {
-                        self.skip -= 1;
-                    } else {
-                        self.records.write(&r, tz)?;
+                    // Records and events go to this node's files, each entry's in the
+                    // site's zone after it (as recovery files them); commands are the
+                    // active's to send.
+                    let tz = &m.engine.site().timezone;
+                    for o in self.outs.drain(..) {
+                        self.logs.write_made(o, tz)?;
                     }
                 }
             }
-            self.records.flush()?;
         }
-        self.outs.clear();
+        self.logs.flush()?;
         self.applied = seq;
         Ok(())
     }
-}
-
-/// This node's records files made whole (a torn last line cut) and the records they hold.
-pub fn records_on_disk(dir: &std::path::Path) -> anyhow::Result<u64> {
-    records::repair::<records::Cdr>(dir, None)?;
-    Ok(records::count_since::<records::Cdr>(dir, None)?
-        .values()
-        .sum())
 }
 
 /// The stream's messages from `from` on, in order.
@@ -205,7 +184,8 @@ mod tests {
 
     fn follower() -> Follower {
         let dir = std::env::temp_dir().join(format!("vaxel-follow-{}", std::process::id()));
-        Follower::new(Records::new(&dir), 0)
+        let _ = std::fs::create_dir_all(&dir);
+        Follower::new(Logs::open(&dir).unwrap_or_else(|e| panic!("{e:#}")))
     }
 
     fn start() -> Vec<u8> {

@@ -8,6 +8,7 @@
 //! - `stream.rs`: the journal on the stream: group commit, every append fenced by the
 //!   stream's expected last sequence.
 //! - `follow.rs`: a standby following the stream, serving reads and refusing writes.
+//! - `logs.rs`: the call records and event log every node writes from the stream.
 //! - `node.rs`: one node's life: standby, take-over, active, step-down.
 //!
 //! Safety never rests on the lease alone: a node that won it first appends a take-over
@@ -17,6 +18,7 @@
 mod args;
 mod follow;
 mod lease;
+mod logs;
 mod nats;
 mod node;
 mod status;

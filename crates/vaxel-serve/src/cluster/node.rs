@@ -7,6 +7,7 @@
 use super::args::ClusterConfig;
 use super::follow::{self, Follower};
 use super::lease::Lease;
+use super::logs::Logs;
 use super::nats::{self, Nats};
 use super::stream::{self, AppendError, Appender, KIND_TAKEOVER};
 use super::{NodeInfo, Role};
@@ -14,7 +15,6 @@ use crate::commit::{self, Commit, Committed};
 use crate::engine_task::{self, EngineHandle, Inbox, Setup};
 use crate::journal::Entry;
 use crate::machine::Machine;
-use crate::records::Records;
 use anyhow::Context as _;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -47,6 +47,10 @@ pub struct Node {
     pub role: Arc<Role>,
     pub make_setup: MakeSetup,
     pub handle: EngineHandle,
+    /// The PostgreSQL sink, when `[records] postgres` is set: only the active runs it
+    /// (started once it serves, stopped before it steps down), resuming from the
+    /// positions the database confirmed, which mean the same in every node's files.
+    pub sink: Option<crate::pgsink::Prepared>,
     pub shutdown: CancellationToken,
 }
 
@@ -67,12 +71,12 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
         role,
         make_setup,
         handle,
+        sink,
         shutdown,
     } = node;
     let stream_name = nats::stream_name(&config.name);
     let status = role.status.clone();
-    let on_disk = follow::records_on_disk(&data_dir)?;
-    let mut f = Follower::new(Records::new(&data_dir), on_disk);
+    let mut f = Follower::new(Logs::open(&data_dir)?);
     let mut messages = follow::subscribe(&nats.stream, 1).await?;
     let lease = Arc::new(Lease {
         kv: nats.kv.clone(),
@@ -214,11 +218,13 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
         .machine
         .take()
         .context("the journal stream holds no start entry")?;
-    if f.skip > 0 {
+    let (records, events) = f.logs.stop_skipping();
+    if records + events > 0 {
         tracing::warn!(
-            extra = f.skip,
-            "the data dir holds more call records than the journal stream produced: is it \
-             another cluster's? New records are written after them"
+            records,
+            events,
+            "the data dir holds more call records or events than the journal stream \
+             produced: is it another cluster's? New ones are written after them"
         );
     }
     role.set_active();
@@ -230,9 +236,10 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     let config_changed = *machine.config != *text;
     let (commit_tx, commit_rx) = mpsc::channel(commit::QUEUE);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let committer = tokio::spawn(stream::run(appender, commit_rx, done_tx, f.records));
+    let committer = tokio::spawn(stream::run(appender, commit_rx, done_tx, f.logs));
     let task = engine_task::start_with(make_setup(machine, commit_tx, done_rx), inbox);
     let mut engine = tokio::spawn(task.run());
+    let sink = sink.map(|s| s.start(&shutdown));
     if config_changed {
         tracing::info!("{label} differs from the journal's configuration: reloading it");
         tokio::spawn(async move {
@@ -245,6 +252,7 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     }
     let lost = tokio::select! {
         r = &mut engine => {
+            stop_sink(sink).await;
             holding.cancel();
             let _ = (&mut hold).await;
             let written = committer.await.unwrap_or(false);
@@ -258,10 +266,19 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     };
     let why = lost.unwrap_or_else(|| "stopped".into());
     tracing::error!(node = %me.node, "cluster: lost the lease ({why}): stepping down");
+    stop_sink(sink).await;
     shutdown.cancel();
     let _ = engine.await;
     let _ = committer.await;
     anyhow::bail!("stepped down: lost the lease ({why})")
+}
+
+/// Stops the active's sink: a node no longer active copies nothing more into the database
+/// (the next active's sink resumes from what it confirmed).
+async fn stop_sink(sink: Option<crate::pgsink::Running>) {
+    if let Some(s) = sink {
+        s.stop().await;
+    }
 }
 
 /// Applies the consumer's next message (or reports why the stream ended).

@@ -4,8 +4,8 @@
 //! Group commit as with a file: the commits waiting are joined into one message (their
 //! journal records, the local format, back to back) and published once; when JetStream
 //! acknowledges it (a majority of the replicas has it) the engine task releases their
-//! acks and commands, and only then are their call records written to this node's data
-//! dir. Every publish carries `Nats-Expected-Last-Sequence`: the sequence this node
+//! acks and commands, and only then are their call records and events written to this
+//! node's data dir. Every publish carries `Nats-Expected-Last-Sequence`: the sequence this node
 //! appended or took over at last. If another node appended meanwhile (it took over), the
 //! stream refuses the message and this node stops at once, having acknowledged nothing of
 //! it (*fencing*). A publish that fails otherwise (NATS re-electing the stream's leader,
@@ -15,8 +15,8 @@
 //! up, acknowledging nothing more.
 
 use super::Status;
+use super::logs::Logs;
 use crate::commit::{Commit, Committed};
-use crate::records::Records;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
@@ -136,7 +136,7 @@ pub async fn run(
     mut appender: Appender,
     mut rx: mpsc::Receiver<Commit>,
     done: mpsc::UnboundedSender<Committed>,
-    mut records: Records,
+    mut logs: Logs,
 ) -> bool {
     let mut group: Vec<Commit> = Vec::new();
     let mut ok = true;
@@ -169,29 +169,23 @@ pub async fn run(
         }
         let last = group.last().map_or(0, |c| c.id);
         let _ = done.send(Committed::Upto(last));
-        // Call records after the journal, as with a file. (No commit carries a
-        // checkpoint in cluster mode yet: a node replays the stream from its start.)
-        let written = tokio::task::block_in_place(|| {
-            for c in &group {
-                for r in &c.records {
-                    records.write(r, &c.tz)?;
-                }
-            }
-            records.flush().map(drop)
-        });
+        // Call records and events after the journal, as with a file. (No commit carries
+        // a checkpoint in cluster mode yet: a node replays the stream from its start.)
+        let written =
+            tokio::task::block_in_place(|| logs.write_commits(&group).and_then(|()| logs.flush()));
         if let Err(e) = written {
-            tracing::error!(error = %format!("{e:#}"), "cannot write call records");
+            tracing::error!(error = %format!("{e:#}"), "cannot write the call records or events");
             let _ = done.send(Committed::Failed(format!(
-                "cannot write call records: {e:#}"
+                "cannot write the call records or events: {e:#}"
             )));
             ok = false;
             break;
         }
         group.clear();
     }
-    let synced = tokio::task::block_in_place(|| records.sync());
+    let synced = tokio::task::block_in_place(|| logs.sync());
     if let Err(e) = synced {
-        tracing::error!(error = %format!("{e:#}"), "final sync of the call records failed");
+        tracing::error!(error = %format!("{e:#}"), "final sync of the call records and events failed");
         ok = false;
     }
     ok

@@ -44,14 +44,17 @@ const BACKLOG_EVERY_BUSY: Duration = Duration::from_secs(5);
 /// reported as connected, until the kernel gives the connection up hours later.
 const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
-/// Starts the sink on `dir` (after recovery: the files are whole). Stops with `shutdown`;
-/// whatever it had not sent yet is sent by the next start.
-pub fn start(
+/// How long a stopping sink may take to finish the batch it is writing before it is
+/// dropped (its transaction then rolls back, or commits whole: either way each row once).
+const STOP_WITHIN: Duration = Duration::from_secs(2);
+
+/// Sets the sink up on `dir`, its metrics registered, not started yet: a standby in
+/// cluster mode holds it until it becomes the active.
+pub fn prepare(
     target: Target,
     dir: &Path,
     registry: &prometheus::Registry,
-    shutdown: CancellationToken,
-) -> anyhow::Result<JoinHandle<()>> {
+) -> anyhow::Result<Prepared> {
     let gauges = Gauges::new(registry)?;
     // Every series from the start, at 0, so that a dashboard sees "none yet".
     for kind in KINDS {
@@ -64,7 +67,7 @@ pub fn start(
     for op in ["connect", "write", "read"] {
         gauges.errors.with_label_values(&[op]);
     }
-    let sink = Sink {
+    Ok(Prepared(Sink {
         target,
         dir: dir.to_owned(),
         gauges,
@@ -72,8 +75,45 @@ pub fn start(
         failing: None,
         backlog_at: None,
         catching_up: None,
-    };
-    Ok(tokio::spawn(sink.run(shutdown)))
+    }))
+}
+
+/// A sink set up and not started.
+pub struct Prepared(Sink);
+
+impl Prepared {
+    /// Starts copying (after recovery, or the take-over: the files are whole). It reads
+    /// the positions the database confirmed first, so it resumes where the last sink to
+    /// write there, on this node or another, stopped.
+    #[must_use]
+    pub fn start(self, shutdown: &CancellationToken) -> Running {
+        let stop = shutdown.child_token();
+        Running {
+            task: tokio::spawn(self.0.run(stop.clone())),
+            stop,
+        }
+    }
+}
+
+/// A sink copying.
+pub struct Running {
+    task: JoinHandle<()>,
+    stop: CancellationToken,
+}
+
+impl Running {
+    /// Stops the sink and waits until it has (at most [`STOP_WITHIN`], then it is
+    /// dropped); whatever it had not sent is sent by the next sink to start.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if tokio::time::timeout(STOP_WITHIN, &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+            let _ = self.task.await;
+        }
+    }
 }
 
 struct Sink {

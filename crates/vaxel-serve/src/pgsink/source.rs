@@ -113,11 +113,23 @@ fn read_batch(
     if !header.ends_with('\n') {
         return Ok(None);
     }
+    let from_start = Position {
+        bytes: header_len as u64,
+        lines: 0,
+    };
     if pos.bytes < header_len as u64 {
-        pos = Position {
-            bytes: header_len as u64,
-            lines: 0,
-        };
+        pos = from_start;
+    } else if pos.bytes > from_start.bytes && !ends_a_line(&mut f, pos.bytes).with_context(what)? {
+        // The position is not where a line ends, so this is not the file the database was
+        // filled from (in cluster mode every node's files are byte-identical copies, so
+        // it never happens there; a file replaced by hand would do it): read it again from
+        // the start, rows already in are skipped by their key.
+        tracing::warn!(
+            file = %path.display(),
+            bytes = pos.bytes,
+            "the position the database has of this file is not at the end of a line; reading it again from the start"
+        );
+        pos = from_start;
     }
     let parser = kind
         .parser(header.trim_end())
@@ -171,6 +183,14 @@ fn read_batch(
         }
     }
     Ok(Some(batch))
+}
+
+/// Whether the byte before `at` is a newline.
+fn ends_a_line(f: &mut File, at: u64) -> io::Result<bool> {
+    let mut b = [0u8];
+    f.seek(SeekFrom::Start(at.saturating_sub(1)))?;
+    f.read_exact(&mut b)?;
+    Ok(b[0] == b'\n')
 }
 
 /// What is on disk and not yet in the database: records (whole lines) and bytes.
@@ -286,6 +306,26 @@ mod tests {
             (b.file.as_str(), b.first_line, b.rows.len()),
             ("cdr-2026-03-02.csv", 1, 1)
         );
+        let _ = fs::remove_dir_all(&d);
+    }
+
+    /// A confirmed position inside a line is not a position in this file (it was read
+    /// from another): the file is read again from its first record, numbered from 1.
+    #[test]
+    fn a_position_inside_a_line_reads_the_file_again_from_the_start() {
+        let d = dir("inside");
+        fs::write(d.join("cdr-2026-03-02.csv"), format!("{HEADER}{ROW}{ROW}")).expect("write");
+        let confirmed = BTreeMap::from([(
+            "cdr-2026-03-02.csv".to_owned(),
+            Position {
+                bytes: (HEADER.len() + ROW.len() + 3) as u64,
+                lines: 2,
+            },
+        )]);
+        let b = next_batch(&d, &CallRecords, &confirmed)
+            .expect("read")
+            .expect("a batch");
+        assert_eq!((b.first_line, b.rows.len(), b.end.lines), (1, 2, 2));
         let _ = fs::remove_dir_all(&d);
     }
 
