@@ -37,27 +37,7 @@ pub const CALLS: Kind = Kind {
     prefix: "cdr-",
     table: "vaxel_calls",
     label: "calls",
-    columns: &[
-        "call_id",
-        "entry",
-        "from",
-        "arrived",
-        "queued",
-        "answered",
-        "ended",
-        "agent",
-        "outcome",
-        "wait_s",
-        "talk_s",
-        "wrapup_s",
-        "groups",
-        "digits",
-        "case_type",
-        "resolved",
-        "callback",
-        "announced_position",
-        "announced_ewt_s",
-    ],
+    columns: &vaxel_sim::cdr::CDR_COLUMNS,
 };
 
 pub const EVENTS: Kind = Kind {
