@@ -284,7 +284,7 @@ pub async fn serve(
     let mut sink = postgres
         .map(|t| pgsink::prepare(t, &args.data_dir, metrics.registry()))
         .transpose()
-        .context("cannot start the PostgreSQL sink")?;
+        .context("cannot set up the PostgreSQL sink")?;
     // A child: cancelling `stop` stops every piece, the daemon's own shutdown leaves the
     // caller's token alone.
     let shutdown = stop.child_token();
@@ -399,7 +399,7 @@ pub async fn serve(
         }
     };
     // After recovery (the files are whole): the sink only reads them. In cluster mode the
-    // node starts it when it becomes the active, and stops it when it steps down.
+    // node has taken it: it starts it once active and stops it before it steps down.
     let sink = sink.map(|s| s.start(&shutdown));
 
     // Signals are handled from before the daemon says it listens.
