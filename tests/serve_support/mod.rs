@@ -3,6 +3,9 @@
 //! bounded.
 #![allow(dead_code)]
 
+pub mod api;
+pub mod http;
+pub mod metrics;
 pub mod nats;
 
 use std::fs;
