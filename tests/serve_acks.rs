@@ -37,18 +37,6 @@ fn arrived(call: &str, at: u64, seq: u64) -> String {
     )
 }
 
-/// Agents `a1` and `a2` log in (`seq` 1 and 2).
-fn two_agents(c: &mut Client) {
-    c.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    c.call(
-        r#"{"ev":"agent.login","agent":"a2","at":1000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
-}
-
 /// The half-open case of issue 12: the platform sends events, the daemon writes their
 /// commands, the platform "crashes" without reading them and without closing; a new
 /// connection says `hello` with the last command it processed and gets exactly the
@@ -60,7 +48,7 @@ fn a_half_open_connection_loses_no_command() {
     let site = write_site(&dir, SITE);
     let d = Daemon::start(&site, &dir.join("data"), &[]);
     let mut old = hello_v2(&d, None, 0);
-    two_agents(&mut old);
+    old.two_agents_in();
     old.call(
         &arrived("c1", 2000, 3),
         &[&connect(1, "c1", "a1", "1001"), r#"{"cmd":"ok","seq":3}"#],
@@ -86,10 +74,7 @@ fn a_half_open_connection_loses_no_command() {
         r#"{"ev":"ack","seq":2,"upto":3}"#,
         &[r#"{"cmd":"ok","seq":2}"#],
     );
-    new.call(
-        r#"{"ev":"call.hangup","call":"c2","at":6000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
+    new.acked(r#"{"ev":"call.hangup","call":"c2","at":6000,"seq":3}"#);
     new.call(
         &arrived("c4", 7000, 4),
         &[&connect(4, "c4", "a2", "1002"), r#"{"cmd":"ok","seq":4}"#],
@@ -129,7 +114,7 @@ fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
     let data = dir.join("data");
     let d = Daemon::start(&site, &data, &[]);
     let mut c = hello_v2(&d, None, 0);
-    two_agents(&mut c);
+    c.two_agents_in();
     c.call(
         &arrived("c1", 2000, 3),
         &[&connect(1, "c1", "a1", "1001"), r#"{"cmd":"ok","seq":3}"#],
@@ -155,10 +140,7 @@ fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
     // Resuming after 1: command 2 again, then new numbers.
     let mut c = hello_v2(&d, Some(1), 1);
     c.expect(&connect(2, "c2", "a2", "1002"));
-    c.call(
-        r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":6}"#,
-        &[r#"{"cmd":"ok","seq":6}"#],
-    );
+    c.acked(r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":6}"#);
     c.call(
         &arrived("c3", 5000, 7),
         &[&connect(3, "c3", "a1", "1001"), r#"{"cmd":"ok","seq":7}"#],
@@ -192,7 +174,7 @@ fn bad_resume_numbers_are_refused() {
     c.expect_closed();
 
     let mut c = hello_v2(&d, None, 0);
-    two_agents(&mut c);
+    c.two_agents_in();
     c.call(
         &arrived("c1", 2000, 3),
         &[&connect(1, "c1", "a1", "1001"), r#"{"cmd":"ok","seq":3}"#],
@@ -234,10 +216,7 @@ fn version_1_sessions_are_unchanged() {
     drop(c);
     // Version 2 after it: numbering went on all along (1 command so far).
     let mut c = hello_v2(&d, None, 1);
-    c.call(
-        r#"{"ev":"agent.login","agent":"a2","at":5000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    c.acked(r#"{"ev":"agent.login","agent":"a2","at":5000,"seq":1}"#);
     c.call(
         &arrived("c2", 6000, 2),
         &[&connect(2, "c2", "a1", "1001"), r#"{"cmd":"ok","seq":2}"#],

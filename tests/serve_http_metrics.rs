@@ -7,7 +7,7 @@ mod serve_support;
 use serde_json::{Value, json};
 use serve_support::api::{ApiDaemon, OPERATOR_TOKEN, T0, site_with_tokens, two_waiting};
 use serve_support::http::http;
-use serve_support::metrics::{assert_sample, check_exposition, require};
+use serve_support::metrics::{assert_sample, check_exposition, promtool_ok, require, series_names};
 use serve_support::temp_dir;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -113,7 +113,7 @@ fn call_records_feed_the_counters_and_histograms() {
 }
 
 /// The Grafana dashboard's queries use only families the daemon exports (`m` has every
-/// histogram populated), and parse as PromQL (`promtool check rules`, when installed).
+/// histogram populated), and parse as PromQL (`promtool check rules`).
 fn check_dashboard(m: &str) {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/grafana/vaxel-dashboard.json");
@@ -139,12 +139,7 @@ fn check_dashboard(m: &str) {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     for e in &exprs {
-        let mut rest = e.as_str();
-        while let Some(i) = rest.find("vaxel_") {
-            let name: String = rest[i..]
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
+        for name in series_names(e) {
             let base = ["_bucket", "_sum", "_count"]
                 .iter()
                 .find_map(|s| name.strip_suffix(s).filter(|b| families.contains(b)))
@@ -153,10 +148,8 @@ fn check_dashboard(m: &str) {
                 families.contains(&base),
                 "the dashboard uses {name}, which the daemon does not export: {e}"
             );
-            rest = &rest[i + name.len()..];
         }
     }
-    let promtool = require("promtool");
     let dir = temp_dir("http-dashboard-rules");
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     for (i, e) in exprs.iter().enumerate() {
@@ -165,19 +158,8 @@ fn check_dashboard(m: &str) {
             json!(e)
         ));
     }
-    let file = dir.join("rules.yml");
-    std::fs::write(&file, rules).expect("write rules");
-    let out = Command::new(promtool)
-        .args(["check", "rules"])
-        .arg(&file)
-        .output()
-        .expect("run promtool");
-    assert!(
-        out.status.success(),
-        "promtool check rules on the dashboard's queries:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    std::fs::write(dir.join("rules.yml"), rules).expect("write rules");
+    promtool_ok(&dir, &["check", "rules", "rules.yml"]);
 }
 
 #[test]

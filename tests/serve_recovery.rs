@@ -32,46 +32,7 @@ fn kill_9_then_restart_continues_every_call_and_writes_each_record_once() {
 
     let d = Daemon::start(&site, &data, &[]);
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"agent.login","agent":"a2","at":1000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":3}"#,
-        &[
-            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":3}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":4000,"seq":5}"#,
-        &[
-            r#"{"cmd":"connect","call":"c2","agent":"a2","extension":"1002","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":5}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c3","to":"+4610100","from":"+4673","at":5000,"seq":6}"#,
-        &[
-            r#"{"cmd":"queue","call":"c3","group":"sales","position":1,"ewt_s":198}"#,
-            r#"{"cmd":"ok","seq":6}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":6000,"seq":7}"#,
-        &[
-            r#"{"cmd":"connect","call":"c3","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":7}"#,
-        ],
-    );
+    p.three_calls_two_ringing();
     assert_eq!(wait_records(&data, |r| !r.is_empty()).len(), 1);
     d.kill9();
     drop(p);
@@ -91,25 +52,13 @@ fn kill_9_then_restart_continues_every_call_and_writes_each_record_once() {
     );
     let mut p = d.platform("pbx-1");
     // Both ringing calls are still there, with their agents.
-    p.call(
-        r#"{"ev":"call.answered","call":"c2","agent":"a2","at":7000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"call.answered","call":"c3","agent":"a1","at":7100,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c2","agent":"a2","at":7000,"seq":1}"#);
+    p.acked(r#"{"ev":"call.answered","call":"c3","agent":"a1","at":7100,"seq":2}"#);
     // The time went on from where it was.
     p.send(r#"{"ev":"tick","at":6500}"#);
     p.expect_error("time_went_backwards");
-    p.call(
-        r#"{"ev":"call.hangup","call":"c2","at":8000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c3","at":9000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
+    p.acked(r#"{"ev":"call.hangup","call":"c2","at":8000,"seq":3}"#);
+    p.acked(r#"{"ev":"call.hangup","call":"c3","at":9000,"seq":4}"#);
     let r = wait_records(&data, |r| r.len() >= 3);
     drop(p);
     assert!(d.term().success());
@@ -132,14 +81,8 @@ fn checkpoint_after_every_input_and_recovery_from_it() {
     let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "1"]);
     let mut p = d.platform("pbx-1");
     p.one_answered_call("+4671");
-    p.call(
-        r#"{"ev":"agent.logout","agent":"a1","at":5000,"seq":5}"#,
-        &[r#"{"cmd":"ok","seq":5}"#],
-    );
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":6000,"seq":6}"#,
-        &[r#"{"cmd":"ok","seq":6}"#],
-    );
+    p.acked(r#"{"ev":"agent.logout","agent":"a1","at":5000,"seq":5}"#);
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":6000,"seq":6}"#);
     p.call(
         r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":7000,"seq":7}"#,
         &[
@@ -186,14 +129,8 @@ fn checkpoint_after_every_input_and_recovery_from_it() {
     drop(p);
     let d = Daemon::start(&site, &data, &[]);
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"call.answered","call":"c2","agent":"a1","at":8000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c2","at":9000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c2","agent":"a1","at":8000,"seq":1}"#);
+    p.acked(r#"{"ev":"call.hangup","call":"c2","at":9000,"seq":2}"#);
     let r = wait_records(&data, |r| r.len() >= 2);
     drop(p);
     assert!(d.term().success());
@@ -276,13 +213,10 @@ fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
     assert!(log.contains("the configuration is invalid"), "{log}");
     assert!(log.contains("reload refused by the engine"), "{log}");
     // Still the configuration with a3, and c1 still ringing her.
-    p.call(
-        &format!(
-            r#"{{"ev":"call.answered","call":"c1","agent":"a3","at":{},"seq":100}}"#,
-            at + 10
-        ),
-        &[r#"{"cmd":"ok","seq":100}"#],
-    );
+    p.acked(&format!(
+        r#"{{"ev":"call.answered","call":"c1","agent":"a3","at":{},"seq":100}}"#,
+        at + 10
+    ));
     drop(p);
     assert!(d.term().success());
 }
@@ -339,26 +273,15 @@ fn a_damaged_snapshot_is_refused_not_restored_from() {
     let data = dir.join("data");
     let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "1"]);
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"agent.logout","agent":"a1","at":2000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#);
+    p.acked(r#"{"ev":"agent.logout","agent":"a1","at":2000,"seq":2}"#);
     drop(p);
     assert!(d.term().success());
 
     // Bit rot in the newest snapshot: one digit changed, still valid JSON.
-    let mut snaps: Vec<_> = fs::read_dir(&data)
-        .expect("data dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".json"))
-        .collect();
-    snaps.sort();
-    let newest = snaps.pop().expect("a snapshot");
+    let newest = serve_support::data_files(&data, "snapshot-", ".json")
+        .pop()
+        .expect("a snapshot");
     let mut bytes = fs::read(&newest).expect("read the snapshot");
     let d = bytes.iter().rposition(u8::is_ascii_digit).expect("a digit");
     bytes[d] = if bytes[d] == b'9' { b'8' } else { bytes[d] + 1 };

@@ -3,8 +3,9 @@
 //! install them, it never passes by skipping.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 /// The value of the series written exactly as `series` (`name{labels}`).
 pub fn sample(text: &str, series: &str) -> Option<f64> {
@@ -23,6 +24,21 @@ pub fn assert_sample(text: &str, series: &str, want: f64) {
         ),
         None => panic!("no {series} in\n{text}"),
     }
+}
+
+/// The `vaxel_…` series names written in `text` (a PromQL query, a rule), in order.
+pub fn series_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("vaxel_") {
+        let name: String = rest[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[i + name.len()..];
+        names.push(name);
+    }
+    names
 }
 
 /// The path of `name` (a Prometheus tool, Debian's `prometheus` package): a test that
@@ -57,6 +73,24 @@ pub fn check_exposition(text: &str) {
     assert!(
         out.status.success(),
         "promtool check metrics failed:\n{}{}\n--- exposition ---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `promtool` with `args` in `dir`, which must succeed (bounded: a minute).
+#[track_caller]
+pub fn promtool_ok(dir: &Path, args: &[&str]) {
+    let out = super::output_within(
+        Command::new(require("promtool"))
+            .args(args)
+            .current_dir(dir),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "promtool {args:?} in {}:\n{}{}",
+        dir.display(),
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

@@ -7,6 +7,7 @@ pub mod api;
 pub mod http;
 pub mod metrics;
 pub mod nats;
+mod steps;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -333,34 +334,6 @@ impl Client {
         self.expect_all(want);
     }
 
-    /// The opening many tests share: agent `a1` logs in (`seq` 1, at 1 s) and takes call
-    /// `c1` from `from` to the site's `+4610100` (2 s), answered (3 s) and hung up (4 s):
-    /// `seq` 1 to 4, one call record once the wrap-up ends.
-    #[track_caller]
-    pub fn one_answered_call(&mut self, from: &str) {
-        self.call(
-            r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-            &[r#"{"cmd":"ok","seq":1}"#],
-        );
-        self.call(
-            &format!(
-                r#"{{"ev":"call.arrived","call":"c1","to":"+4610100","from":"{from}","at":2000,"seq":2}}"#
-            ),
-            &[
-                r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-                r#"{"cmd":"ok","seq":2}"#,
-            ],
-        );
-        self.call(
-            r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
-            &[r#"{"cmd":"ok","seq":3}"#],
-        );
-        self.call(
-            r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
-            &[r#"{"cmd":"ok","seq":4}"#],
-        );
-    }
-
     /// The next line must be an `error` with `code`; returns it.
     #[track_caller]
     pub fn expect_error(&mut self, code: &str) -> String {
@@ -506,7 +479,6 @@ pub fn serve_expecting_failure_with(
     output_within(&mut cmd, Duration::from_secs(20))
 }
 
-/// Writes `text` as `site.toml` in `dir`.
 /// The whole HTTP/1.1 answer to a `GET` (status line, headers and body), on a fresh
 /// connection the daemon closes after it.
 pub fn http_get_all(addr: SocketAddr, path: &str) -> String {
@@ -522,38 +494,9 @@ pub fn http_get_all(addr: SocketAddr, path: &str) -> String {
     out
 }
 
+/// Writes `text` as `site.toml` in `dir`.
 pub fn write_site(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("site.toml");
     fs::write(&p, text).expect("write site");
     p
-}
-
-/// One HTTP/1.1 request on a fresh connection the daemon closes after it, with an
-/// optional bearer token and a JSON body (none for `GET`): the status and the body.
-pub fn http_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(WAIT)).expect("timeout");
-    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {out:?}"));
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
 }
