@@ -354,11 +354,7 @@ fn warnings_are_logged_at_warn() {
     );
     std::fs::write(&site, broken).expect("write site");
     d.hup();
-    let until = std::time::Instant::now() + serve_support::WAIT;
-    while !d.log_text().contains("reload refused") {
-        assert!(std::time::Instant::now() < until, "{}", d.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    d.wait_log("reload refused", 1);
     let log = d.log_text();
     let line = |needle: &str| {
         log.lines()

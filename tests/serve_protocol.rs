@@ -165,7 +165,7 @@ fn platform_back_within_grace_gets_held_commands_in_order() {
         ],
     );
     drop(p1);
-    std::thread::sleep(Duration::from_millis(200)); // the daemon notices the drop
+    d.wait_metric("vaxel_platform_connections 0"); // the daemon noticed the drop
     let mut desk = d.platform("desk");
     desk.acked(r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#);
     desk.acked(r#"{"ev":"agent.login","agent":"a2","at":2100,"seq":2}"#);
@@ -193,7 +193,7 @@ fn platform_not_back_within_grace_loses_its_calls() {
         ],
     );
     drop(p1);
-    std::thread::sleep(Duration::from_millis(200));
+    d.wait_metric("vaxel_platform_connections 0");
     let mut desk = d.platform("desk");
     desk.acked(r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#);
     let r = wait_records(&d.data, |r| !r.is_empty());

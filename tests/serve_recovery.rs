@@ -144,33 +144,6 @@ fn checkpoint_after_every_input_and_recovery_from_it() {
     );
 }
 
-/// Sends `agent.login a3` until it is accepted (the reload is asynchronous to the
-/// signal); returns the lines that came with the acceptance.
-fn login_a3_until_ok(p: &mut serve_support::Client, at: &mut u64, seq: &mut u64) -> Vec<String> {
-    let until = Instant::now() + Duration::from_secs(5);
-    loop {
-        *at += 10;
-        *seq += 1;
-        p.send(&format!(
-            r#"{{"ev":"agent.login","agent":"a3","at":{at},"seq":{seq}}}"#
-        ));
-        let mut lines = Vec::new();
-        loop {
-            let l = p.recv().expect("an answer");
-            if l.contains(&format!(r#""seq":{seq}"#)) {
-                if l.starts_with(r#"{"cmd":"ok""#) {
-                    return lines;
-                }
-                assert!(l.contains("unknown_agent"), "{l}");
-                break;
-            }
-            lines.push(l);
-        }
-        assert!(Instant::now() < until, "the reload never took effect");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
     let dir = temp_dir("reload");
@@ -190,25 +163,24 @@ fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
     // Valid: a new agent; the waiting call stays and is offered to her.
     write_site(&dir, &site_plus());
     d.hup();
-    let (mut at, mut seq) = (1100, 2);
-    let lines = login_a3_until_ok(&mut p, &mut at, &mut seq);
-    assert_eq!(
-        lines,
-        vec![r#"{"cmd":"connect","call":"c1","agent":"a3","extension":"1003","ring_s":20}"#]
+    d.wait_log(": reloaded", 1);
+    let at = 1110;
+    p.call(
+        r#"{"ev":"agent.login","agent":"a3","at":1110,"seq":3}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a3","extension":"1003","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":3}"#,
+        ],
     );
 
     // Invalid: refused, the running configuration stays.
     write_site(&dir, "[site]\nname = \n");
     d.hup();
+    d.wait_log("reload refused", 1);
     // Refused by the engine: a3 is logged in and would be missing.
-    std::thread::sleep(Duration::from_millis(200));
     write_site(&dir, SITE);
     d.hup();
-    let until = Instant::now() + Duration::from_secs(5);
-    while d.log_text().matches("reload refused").count() < 2 {
-        assert!(Instant::now() < until, "log:\n{}", d.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    d.wait_log("reload refused", 2);
     let log = d.log_text();
     assert!(log.contains("the configuration is invalid"), "{log}");
     assert!(log.contains("reload refused by the engine"), "{log}");

@@ -248,6 +248,34 @@ impl Daemon {
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Waits (bounded) until the log holds `text` at least `times` times.
+    #[track_caller]
+    pub fn wait_log(&self, text: &str, times: usize) {
+        let until = Instant::now() + WAIT;
+        while self.log_text().matches(text).count() < times {
+            assert!(
+                Instant::now() < until,
+                "{text:?} not {times} times in the log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (bounded) until `/metrics` has the line `line` (`name{labels} value`).
+    #[track_caller]
+    pub fn wait_metric(&self, line: &str) {
+        let until = Instant::now() + WAIT;
+        loop {
+            let m = http_get_all(self.http, "/metrics");
+            if m.lines().any(|l| l == line) {
+                return;
+            }
+            assert!(Instant::now() < until, "no {line:?} in:\n{m}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Daemon {
