@@ -5,7 +5,7 @@
 
 mod serve_support;
 
-use serve_support::{Client, Daemon, SITE, temp_dir, wait_records, write_site};
+use serve_support::{Client, Daemon, SITE, site_and_data, temp_dir, wait_records, write_site};
 
 const WELCOME_V1: &str = r#"{"cmd":"welcome","protocol":1,"server":"vaxel/0.1.0"}"#;
 
@@ -44,9 +44,8 @@ fn arrived(call: &str, at: u64, seq: u64) -> String {
 /// went into the dead socket.)
 #[test]
 fn a_half_open_connection_loses_no_command() {
-    let dir = temp_dir("acks-half-open");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let (site, data) = site_and_data("acks-half-open");
+    let d = Daemon::start(&site, &data, &[]);
     let mut old = hello_v2(&d, None, 0);
     old.two_agents_in();
     old.call(
@@ -109,9 +108,7 @@ fn wait_for_calls_in_progress(d: &Daemon, n: usize) {
 /// position comes from its `ack` entries.
 #[test]
 fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
-    let dir = temp_dir("acks-kill9");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("acks-kill9");
     let d = Daemon::start(&site, &data, &[]);
     let mut c = hello_v2(&d, None, 0);
     c.two_agents_in();
@@ -160,9 +157,8 @@ fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
 /// last command: clear errors; the session is refused and closed at `hello`.
 #[test]
 fn bad_resume_numbers_are_refused() {
-    let dir = temp_dir("acks-bad");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let (site, data) = site_and_data("acks-bad");
+    let d = Daemon::start(&site, &data, &[]);
     let mut c = d.connect();
     c.send(r#"{"ev":"hello","seq":7,"platform":"pbx","protocol":2,"last_cmd":5}"#);
     assert_eq!(
@@ -205,9 +201,8 @@ fn bad_resume_numbers_are_refused() {
 /// `ack` is refused, and a version 1 platform can follow a version 2 one.
 #[test]
 fn version_1_sessions_are_unchanged() {
-    let dir = temp_dir("acks-v1");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let (site, data) = site_and_data("acks-v1");
+    let d = Daemon::start(&site, &data, &[]);
     let mut c = d.platform("pbx");
     c.one_answered_call("+46701");
     c.send(r#"{"ev":"ack","seq":5,"upto":1}"#);

@@ -5,7 +5,7 @@
 
 mod serve_support;
 
-use serve_support::{Client, Daemon, SITE, records, temp_dir, wait_records, write_site};
+use serve_support::{Client, Daemon, records, site_and_data, wait_records};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
@@ -95,9 +95,7 @@ fn traffic(p: &mut Client, first: u64, calls: u64, at: &mut u64, seq: &mut u64) 
 
 #[test]
 fn checkpoints_with_calls_in_flight_bound_replay_and_every_call_goes_on_after_kill_9() {
-    let dir = temp_dir("checkpoint-busy");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("checkpoint-busy");
     let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "7"]);
     let mut p = d.platform("pbx-1");
     p.two_agents_in();
@@ -235,9 +233,7 @@ fn lose_records_tail(data: &Path, lines: usize) {
 
 #[test]
 fn records_kept_off_disk_by_a_crash_are_written_again_exactly_once() {
-    let dir = temp_dir("records-async");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("records-async");
     let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "25"]);
     let mut p = d.platform("pbx-1");
     p.two_agents_in();

@@ -4,9 +4,7 @@
 
 mod serve_support;
 
-use serve_support::{
-    Daemon, SITE, data_files, records, serve_expecting_failure, temp_dir, write_site,
-};
+use serve_support::{Daemon, data_files, records, refuses_to_start, site_and_data};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -61,22 +59,14 @@ fn damaged_dirs(data: &Path) -> Vec<PathBuf> {
 
 #[track_caller]
 fn refuses(site: &Path, data: &Path, wants: &[&str]) -> String {
-    let out = serve_expecting_failure(site, data);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{stderr}");
-    assert!(out.stdout.is_empty(), "it never listened: {stderr}");
-    for w in wants {
-        assert!(stderr.contains(w), "{w:?} not in:\n{stderr}");
-    }
+    let stderr = refuses_to_start(site, data, wants);
     assert!(stderr.contains("--salvage"), "{stderr}");
     stderr
 }
 
 #[test]
 fn a_byte_flipped_mid_journal_refuses_then_salvage_sets_it_aside() {
-    let dir = temp_dir("damage-mid");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-mid");
     journal_with_inputs(&site, &data, 20, &[]);
     let path = data.join("journal-00000001.log");
     let offsets = record_offsets(&path);
@@ -128,9 +118,7 @@ fn a_byte_flipped_mid_journal_refuses_then_salvage_sets_it_aside() {
 
 #[test]
 fn a_torn_tail_is_dropped_with_its_offset_and_the_daemon_serves_on() {
-    let dir = temp_dir("damage-tail");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-tail");
     journal_with_inputs(&site, &data, 3, &[]);
     let path = data.join("journal-00000001.log");
     let len = fs::metadata(&path).expect("journal").len();
@@ -154,9 +142,7 @@ fn a_torn_tail_is_dropped_with_its_offset_and_the_daemon_serves_on() {
 
 #[test]
 fn a_damaged_first_entry_refuses_to_start() {
-    let dir = temp_dir("damage-first");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-first");
     journal_with_inputs(&site, &data, 3, &[]);
     let path = data.join("journal-00000001.log");
     flip_payload_byte(&path, 0);
@@ -190,9 +176,7 @@ fn a_damaged_first_entry_refuses_to_start() {
 
 #[test]
 fn an_emptied_newest_journal_refuses_to_start() {
-    let dir = temp_dir("damage-empty");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-empty");
     journal_with_inputs(&site, &data, 2, &["--checkpoint-every", "1"]);
     let mut journals = data_files(&data, "journal-", ".log");
     let newest = journals.pop().expect("a journal");
@@ -204,9 +188,7 @@ fn an_emptied_newest_journal_refuses_to_start() {
 
 #[test]
 fn a_deleted_newest_journal_refuses_to_start_and_salvage_falls_back() {
-    let dir = temp_dir("damage-deleted");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-deleted");
     journal_with_inputs(&site, &data, 2, &["--checkpoint-every", "1"]);
     let mut journals = data_files(&data, "journal-", ".log");
     let newest = journals.pop().expect("a journal");
@@ -266,9 +248,7 @@ fn two_days_of_calls(site: &Path, data: &Path, args: &[&str]) {
 
 #[test]
 fn a_deleted_records_file_is_rebuilt_from_the_journal() {
-    let dir = temp_dir("damage-records");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-records");
     two_days_of_calls(&site, &data, &[]);
     let files = data_files(&data, "cdr-", ".csv");
     assert_eq!(files.len(), 2, "{files:?}");
@@ -285,9 +265,7 @@ fn a_deleted_records_file_is_rebuilt_from_the_journal() {
 
 #[test]
 fn records_lost_with_no_journal_holding_them_are_reported() {
-    let dir = temp_dir("damage-records-lost");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-records-lost");
     two_days_of_calls(&site, &data, &["--checkpoint-every", "1"]);
     let files = data_files(&data, "cdr-", ".csv");
     // The first day's records were written two epochs back: no journal kept holds them.
@@ -308,9 +286,7 @@ fn records_lost_with_no_journal_holding_them_are_reported() {
 /// the temporary journal and its snapshot are cleared and the previous epoch goes on.
 #[test]
 fn an_interrupted_checkpoint_is_not_damage() {
-    let dir = temp_dir("damage-interrupted");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-interrupted");
     journal_with_inputs(&site, &data, 1, &[]);
     // As `rotate` leaves it when killed between the snapshot and the rename.
     fs::copy(
@@ -335,9 +311,7 @@ fn an_interrupted_checkpoint_is_not_damage() {
 /// lost entries say otherwise: refused, not served from silently.
 #[test]
 fn a_journal_cut_short_of_its_call_records_refuses_to_start() {
-    let dir = temp_dir("damage-cut");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-cut");
     let d = Daemon::start(&site, &data, &[]);
     let mut p = d.platform("pbx-1");
     p.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#);

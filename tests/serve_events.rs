@@ -3,7 +3,7 @@
 
 mod serve_support;
 
-use serve_support::{Client, Daemon, SITE, temp_dir, wait_records, write_site};
+use serve_support::{Client, Daemon, site_and_data, wait_records};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -39,9 +39,7 @@ fn second_half(p: &mut Client) {
 /// between them and the event log is damaged (its last line torn, as a crash mid-write
 /// leaves it) before the restart.
 fn run(name: &str, crash: bool) -> (Vec<(String, Vec<u8>)>, PathBuf, PathBuf) {
-    let dir = temp_dir(name);
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data(name);
     let d = Daemon::start(&site, &data, &[]);
     let mut p = d.platform("pbx-1");
     p.three_calls_two_ringing();

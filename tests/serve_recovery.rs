@@ -2,7 +2,9 @@
 
 mod serve_support;
 
-use serve_support::{Daemon, SITE, records, site_plus, temp_dir, wait_records, write_site};
+use serve_support::{
+    Daemon, SITE, records, site_and_data, site_plus, temp_dir, wait_records, write_site,
+};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
@@ -26,9 +28,7 @@ fn journal(data: &Path) -> std::path::PathBuf {
 
 #[test]
 fn kill_9_then_restart_continues_every_call_and_writes_each_record_once() {
-    let dir = temp_dir("crash");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("crash");
 
     let d = Daemon::start(&site, &data, &[]);
     let mut p = d.platform("pbx-1");
@@ -200,14 +200,7 @@ fn a_second_daemon_on_a_data_dir_in_use_refuses_to_start() {
     let data = dir.join("data");
     let d = Daemon::start(&site, &data, &[]);
 
-    let out = serve_support::serve_expecting_failure(&site, &data);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("is in use by another vaxel serve"),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty(), "it never listened");
+    serve_support::refuses_to_start(&site, &data, &["is in use by another vaxel serve"]);
 
     // Once the first has stopped (even by kill -9), the dir is free again.
     d.kill9();
@@ -219,20 +212,11 @@ fn a_second_daemon_on_a_data_dir_in_use_refuses_to_start() {
 /// data dir.
 #[test]
 fn the_lock_holds_when_lock_is_deleted() {
-    let dir = temp_dir("lock-deleted");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("lock-deleted");
     let d = Daemon::start(&site, &data, &[]);
     std::fs::remove_file(data.join("LOCK")).expect("delete LOCK");
 
-    let out = serve_support::serve_expecting_failure(&site, &data);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("is in use by another vaxel serve"),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty(), "it never listened");
+    serve_support::refuses_to_start(&site, &data, &["is in use by another vaxel serve"]);
     assert!(d.term().success());
     let d = Daemon::start(&site, &data, &[]);
     assert!(d.term().success());
@@ -240,9 +224,7 @@ fn the_lock_holds_when_lock_is_deleted() {
 
 #[test]
 fn a_damaged_snapshot_is_refused_not_restored_from() {
-    let dir = temp_dir("damaged");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damaged");
     let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "1"]);
     let mut p = d.platform("pbx-1");
     p.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#);
@@ -259,9 +241,5 @@ fn a_damaged_snapshot_is_refused_not_restored_from() {
     bytes[d] = if bytes[d] == b'9' { b'8' } else { bytes[d] + 1 };
     fs::write(&newest, &bytes).expect("write the snapshot");
 
-    let out = serve_support::serve_expecting_failure(&site, &data);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("is damaged"), "{stderr}");
-    assert!(out.stdout.is_empty(), "it never listened");
+    serve_support::refuses_to_start(&site, &data, &["is damaged"]);
 }

@@ -88,6 +88,13 @@ pub fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// A fresh directory `name` with [`SITE`] written in it: the site file and the data dir
+/// (not made yet) a test starts the daemon on.
+pub fn site_and_data(name: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    (write_site(&dir, SITE), dir.join("data"))
+}
+
 /// A running daemon.
 pub struct Daemon {
     child: Child,
@@ -520,6 +527,20 @@ pub fn http_get_all(addr: SocketAddr, path: &str) -> String {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out
+}
+
+/// Runs `vaxel serve` on `site` and `data` for a start that must be refused: it fails,
+/// never listens, and says each of `wants` on stderr, which it returns.
+#[track_caller]
+pub fn refuses_to_start(site: &Path, data: &Path, wants: &[&str]) -> String {
+    let out = serve_expecting_failure(site, data);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "it never listened: {stderr}");
+    for w in wants {
+        assert!(stderr.contains(w), "{w:?} not in:\n{stderr}");
+    }
+    stderr
 }
 
 /// Writes `text` as `site.toml` in `dir`.
