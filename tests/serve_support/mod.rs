@@ -3,7 +3,11 @@
 //! bounded.
 #![allow(dead_code)]
 
+pub mod api;
+pub mod http;
+pub mod metrics;
 pub mod nats;
+mod steps;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -82,6 +86,13 @@ pub fn temp_dir(name: &str) -> PathBuf {
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).expect("create temp dir");
     d
+}
+
+/// A fresh directory `name` with [`SITE`] written in it: the site file and the data dir
+/// (not made yet) a test starts the daemon on.
+pub fn site_and_data(name: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    (write_site(&dir, SITE), dir.join("data"))
 }
 
 /// A running daemon.
@@ -244,6 +255,34 @@ impl Daemon {
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Waits (bounded) until the log holds `text` at least `times` times.
+    #[track_caller]
+    pub fn wait_log(&self, text: &str, times: usize) {
+        let until = Instant::now() + WAIT;
+        while self.log_text().matches(text).count() < times {
+            assert!(
+                Instant::now() < until,
+                "{text:?} not {times} times in the log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (bounded) until `/metrics` has the line `line` (`name{labels} value`).
+    #[track_caller]
+    pub fn wait_metric(&self, line: &str) {
+        let until = Instant::now() + WAIT;
+        loop {
+            let m = http_get_all(self.http, "/metrics");
+            if m.lines().any(|l| l == line) {
+                return;
+            }
+            assert!(Instant::now() < until, "no {line:?} in:\n{m}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Daemon {
@@ -328,34 +367,6 @@ impl Client {
     pub fn call(&mut self, line: &str, want: &[&str]) {
         self.send(line);
         self.expect_all(want);
-    }
-
-    /// The opening many tests share: agent `a1` logs in (`seq` 1, at 1 s) and takes call
-    /// `c1` from `from` to the site's `+4610100` (2 s), answered (3 s) and hung up (4 s):
-    /// `seq` 1 to 4, one call record once the wrap-up ends.
-    #[track_caller]
-    pub fn one_answered_call(&mut self, from: &str) {
-        self.call(
-            r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-            &[r#"{"cmd":"ok","seq":1}"#],
-        );
-        self.call(
-            &format!(
-                r#"{{"ev":"call.arrived","call":"c1","to":"+4610100","from":"{from}","at":2000,"seq":2}}"#
-            ),
-            &[
-                r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-                r#"{"cmd":"ok","seq":2}"#,
-            ],
-        );
-        self.call(
-            r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
-            &[r#"{"cmd":"ok","seq":3}"#],
-        );
-        self.call(
-            r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
-            &[r#"{"cmd":"ok","seq":4}"#],
-        );
     }
 
     /// The next line must be an `error` with `code`; returns it.
@@ -503,7 +514,6 @@ pub fn serve_expecting_failure_with(
     output_within(&mut cmd, Duration::from_secs(20))
 }
 
-/// Writes `text` as `site.toml` in `dir`.
 /// The whole HTTP/1.1 answer to a `GET` (status line, headers and body), on a fresh
 /// connection the daemon closes after it.
 pub fn http_get_all(addr: SocketAddr, path: &str) -> String {
@@ -519,38 +529,23 @@ pub fn http_get_all(addr: SocketAddr, path: &str) -> String {
     out
 }
 
+/// Runs `vaxel serve` on `site` and `data` for a start that must be refused: it fails,
+/// never listens, and says each of `wants` on stderr, which it returns.
+#[track_caller]
+pub fn refuses_to_start(site: &Path, data: &Path, wants: &[&str]) -> String {
+    let out = serve_expecting_failure(site, data);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "it never listened: {stderr}");
+    for w in wants {
+        assert!(stderr.contains(w), "{w:?} not in:\n{stderr}");
+    }
+    stderr
+}
+
+/// Writes `text` as `site.toml` in `dir`.
 pub fn write_site(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("site.toml");
     fs::write(&p, text).expect("write site");
     p
-}
-
-/// One HTTP/1.1 request on a fresh connection the daemon closes after it, with an
-/// optional bearer token and a JSON body (none for `GET`): the status and the body.
-pub fn http_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(WAIT)).expect("timeout");
-    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {out:?}"));
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
 }
