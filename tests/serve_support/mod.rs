@@ -3,6 +3,7 @@
 //! bounded.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod nats;
 
 use std::fs;
@@ -84,6 +85,14 @@ pub fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// The `vaxel` that [`Daemon`] runs: this build's, or the one the environment variable
+/// `VAXEL_TEST_DAEMON` names (a release build, for figures of docs/benchmarks.md that tests
+/// measure, such as the cluster's fail-over times).
+pub fn daemon_bin() -> PathBuf {
+    std::env::var_os("VAXEL_TEST_DAEMON")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vaxel")), PathBuf::from)
+}
+
 /// A running daemon.
 pub struct Daemon {
     child: Child,
@@ -107,12 +116,30 @@ impl Daemon {
         args: &[&str],
     ) -> Daemon {
         Daemon::spawn(
-            Command::new(env!("CARGO_BIN_EXE_vaxel")),
+            Command::new(daemon_bin()),
+            "127.0.0.1",
             site,
             data,
             extra_env,
             args,
         )
+    }
+
+    /// [`start_with`](Self::start_with) run through `wrapper` (a command that execs its
+    /// arguments, such as `ip netns exec NAME`, so that the child is the daemon itself) and
+    /// listening on `host` (port 0) instead of loopback.
+    pub fn start_wrapped(
+        wrapper: &[&str],
+        host: &str,
+        site: &Path,
+        data: &Path,
+        extra_env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Daemon {
+        let (program, rest) = wrapper.split_first().expect("a wrapper command");
+        let mut cmd = Command::new(program);
+        cmd.args(rest).arg(daemon_bin());
+        Daemon::spawn(cmd, host, site, data, extra_env, args)
     }
 
     /// [`start_with`](Self::start_with) under an open-file limit of `nofile` (soft and
@@ -121,13 +148,15 @@ impl Daemon {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_vaxel"));
-        Daemon::spawn(cmd, site, data, &[], args)
+            .arg(daemon_bin());
+        Daemon::spawn(cmd, "127.0.0.1", site, data, &[], args)
     }
 
-    /// Starts `cmd` (the binary, or a wrapper that execs it) with `serve` and its arguments.
+    /// Starts `cmd` (the binary, or a wrapper that execs it) with `serve` and its
+    /// arguments, listening on `host`.
     fn spawn(
         mut cmd: Command,
+        host: &str,
         site: &Path,
         data: &Path,
         extra_env: &[(&str, &str)],
@@ -139,17 +168,23 @@ impl Daemon {
             .append(true)
             .open(&log)
             .expect("log file");
-        cmd.args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
-            .args(["--http", "127.0.0.1:0", "--config"])
-            .arg(site)
-            .arg("--data-dir")
-            .arg(data)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env_remove("VAXEL_PLATFORM_TOKENS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(err));
+        cmd.args([
+            "serve",
+            "--clock",
+            "event",
+            "--listen",
+            &format!("{host}:0"),
+        ])
+        .args(["--http", &format!("{host}:0"), "--config"])
+        .arg(site)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("VAXEL_PLATFORM_TOKENS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(err));
         for (k, v) in extra_env {
             cmd.env(k, v);
         }

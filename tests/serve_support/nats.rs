@@ -66,6 +66,13 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl NatsCluster {
     /// Starts three nodes under `dir` and waits (bounded) until JetStream has a leader.
     pub fn start(dir: &Path) -> NatsCluster {
+        NatsCluster::start_on(dir, "127.0.0.1")
+    }
+
+    /// [`start`](Self::start) with the client ports on `host` (`0.0.0.0`: every address,
+    /// for nodes in other network namespaces; see [`url_list_via`](Self::url_list_via)).
+    /// The servers then tell clients of no other addresses than those they were given.
+    pub fn start_on(dir: &Path, host: &str) -> NatsCluster {
         check_version();
         fs::create_dir_all(dir).expect("create the NATS dir");
         let ports = free_ports(9);
@@ -82,14 +89,19 @@ impl NatsCluster {
             fs::write(
                 &conf,
                 format!(
-                    "server_name: n{i}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\n\
+                    "server_name: n{i}\nlisten: {host}:{}\nhttp: 127.0.0.1:{}\n\
                      jetstream {{ store_dir: \"{}\" }}\n\
-                     cluster {{ name: vaxeltest, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                     cluster {{ name: vaxeltest, listen: 127.0.0.1:{}, routes: [{}]{} }}\n",
                     client[i],
                     monitor[i],
                     store.display(),
                     route[i],
-                    routes.join(", ")
+                    routes.join(", "),
+                    if host == "127.0.0.1" {
+                        ""
+                    } else {
+                        ", no_advertise: true"
+                    }
                 ),
             )
             .expect("write nats conf");
@@ -128,6 +140,16 @@ impl NatsCluster {
     /// Every node's URL, comma-separated (for `--nats`).
     pub fn url_list(&self) -> String {
         self.urls.join(",")
+    }
+
+    /// [`url_list`](Self::url_list) through `host` instead of loopback (a cluster started
+    /// on every address).
+    pub fn url_list_via(&self, host: &str) -> String {
+        self.urls
+            .iter()
+            .map(|u| u.replace("127.0.0.1", host))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The node (0, 1, 2) leading `stream`'s Raft group, as a live node's monitoring

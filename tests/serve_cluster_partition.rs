@@ -1,0 +1,291 @@
+//! Issue 15, a partition: the active node runs in a network namespace of its own, made by
+//! the test (`ip netns add`, two veth pairs on private /24s): it reaches the NATS servers
+//! over one link and its platform over the other. Taking the NATS link down isolates it
+//! from the cluster while the platform still reaches it. Needs root and `ip` (iproute2);
+//! the namespace and its links are removed by a guard, also when the test fails.
+
+mod serve_support;
+
+use serve_support::cluster::{Heard, Platform};
+use serve_support::nats::NatsCluster;
+use serve_support::{Daemon, SITE, WAIT, http_get_all, temp_dir, write_site};
+use std::process::Command;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Runs `ip ARGS`; a missing `ip` or a refusal fails saying what the test needs.
+#[track_caller]
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run `ip` ({e}): install iproute2 (`apt-get install -y iproute2`); the \
+             partition test makes network namespaces and needs root"
+        )
+    });
+    assert!(
+        out.status.success(),
+        "ip {}: {} (the partition test makes network namespaces and veth links: it needs \
+         root, or CAP_NET_ADMIN and CAP_SYS_ADMIN)",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+}
+
+/// A network namespace and the host's ends of its veth links, removed when dropped.
+struct Netns {
+    name: String,
+    links: Vec<String>,
+}
+
+impl Netns {
+    fn make(name: &str) -> Netns {
+        // What a killed run of the same process id left behind.
+        let _ = Command::new("ip").args(["netns", "del", name]).output();
+        ip(&["netns", "add", name]);
+        ip(&["-n", name, "link", "set", "lo", "up"]);
+        Netns {
+            name: name.to_owned(),
+            links: Vec::new(),
+        }
+    }
+
+    /// A veth pair: `host` here as `NET.1`, `inside` in the namespace as `NET.2` (`NET` the
+    /// first three octets of a private /24).
+    fn link(&mut self, host: &str, inside: &str, net: &str) {
+        let _ = Command::new("ip").args(["link", "del", host]).output();
+        ip(&["link", "add", host, "type", "veth", "peer", "name", inside]);
+        self.links.push(host.to_owned());
+        ip(&["link", "set", inside, "netns", &self.name]);
+        ip(&["addr", "add", &format!("{net}.1/24"), "dev", host]);
+        ip(&["link", "set", host, "up"]);
+        ip(&[
+            "-n",
+            &self.name,
+            "addr",
+            "add",
+            &format!("{net}.2/24"),
+            "dev",
+            inside,
+        ]);
+        ip(&["-n", &self.name, "link", "set", inside, "up"]);
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for l in &self.links {
+            let _ = Command::new("ip").args(["link", "del", l]).output();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .output();
+    }
+}
+
+/// The time of the first line of `log` that contains `what` (the log's own timestamps,
+/// the host's clock, as the test's).
+fn logged_at(log: &str, what: &str) -> Option<SystemTime> {
+    let line = log.lines().find(|l| l.contains(what))?;
+    let stamp: jiff::Timestamp = line.split_whitespace().next()?.parse().ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_nanos(
+        u64::try_from(stamp.as_nanosecond()).ok()?,
+    ))
+}
+
+/// Milliseconds from `from` to `to` (negative when `to` is earlier).
+fn ms(from: SystemTime, to: SystemTime) -> i64 {
+    match to.duration_since(from) {
+        Ok(d) => d.as_millis() as i64,
+        Err(e) => -(e.duration().as_millis() as i64),
+    }
+}
+
+fn arrival(call: &str, at: u64, seq: u64) -> String {
+    format!(
+        r#"{{"ev":"call.arrived","call":"{call}","to":"+4610100","from":"+46701234567","at":{at},"seq":{seq}}}"#
+    )
+}
+
+/// Issue 15: a partition that isolates the active from NATS. It acknowledges nothing after
+/// the standby's take-over was acknowledged (the platform's clock against the standby's
+/// log, one host), the standby takes over, the isolated node steps down (exit 1) as its
+/// lease lapses, and the platform resumes on the new active, where every acknowledged
+/// call is known.
+#[test]
+fn a_partition_isolating_the_active_fences_it_before_the_standby_takes_over() {
+    let pid = std::process::id();
+    let net = pid % 250 + 1;
+    let ns = format!("vxpart{pid}");
+    let mut netns = Netns::make(&ns);
+    let (nats_net, platform_net) = (format!("10.213.{net}"), format!("10.214.{net}"));
+    let nats_link = format!("vxn{pid}h");
+    netns.link(&nats_link, &format!("vxn{pid}n"), &nats_net);
+    netns.link(&format!("vxp{pid}h"), &format!("vxp{pid}n"), &platform_net);
+
+    let dir = temp_dir("cluster-partition");
+    let nats = NatsCluster::start_on(&dir.join("nats"), "0.0.0.0");
+    let site = write_site(&dir, &SITE.replace("grace_s = 1", "grace_s = 60"));
+    // Listening beyond loopback needs tokens.
+    let env = [
+        ("VAXEL_PLATFORM_TOKENS", "pt"),
+        ("VAXEL_OPERATOR_TOKENS", "ot"),
+        ("VAXEL_ADMIN_TOKENS", "at"),
+    ];
+    let urls_a = nats.url_list_via(&format!("{nats_net}.1"));
+    let mut a = Daemon::start_wrapped(
+        &["ip", "netns", "exec", &ns],
+        &format!("{platform_net}.2"),
+        &site,
+        &dir.join("a"),
+        &env,
+        &["--cluster", "--nats", &urls_a, "--node-id", "a"],
+    );
+    let mut p = Platform::new("pbx", Some("pt"));
+    p.hello_any(&[a.tcp], WAIT);
+    let urls_b = nats.url_list();
+    let b = Daemon::start_with(
+        &site,
+        &dir.join("b"),
+        &env,
+        &["--cluster", "--nats", &urls_b, "--node-id", "b"],
+    );
+    // The standby follows, naming the active.
+    let mut probe = Platform::new("probe", Some("pt"));
+    let until = Instant::now() + WAIT;
+    loop {
+        let r = probe.hello(b.tcp).err().unwrap_or_default();
+        if r.contains("not_active") && r.contains("the active node is a") {
+            break;
+        }
+        assert!(Instant::now() < until, "b is no standby of a: {r}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let (mut seq, mut at) = (0u64, 1_000u64);
+    let mut acked: Vec<String> = Vec::new();
+    for k in 0..20 {
+        seq += 1;
+        at += 10;
+        let call = format!("c{k}");
+        assert!(p.send(&arrival(&call, at, seq)));
+        match p.next_answer() {
+            Heard::Answer(s, Ok(())) if s == seq => acked.push(call),
+            other => panic!("{call}: {other:?}"),
+        }
+    }
+
+    // The partition: the active's link to NATS goes down; its platform still reaches it.
+    let cut = SystemTime::now();
+    ip(&["link", "set", &nats_link, "down"]);
+    // The platform sends on to the isolated node (a line every 20 ms) until it closes the
+    // connection; every ack it still gives is timed.
+    p.read_timeout(Duration::from_millis(20));
+    let mut unanswered: Vec<(u64, String)> = Vec::new();
+    let mut old_acks: Vec<(SystemTime, String)> = Vec::new();
+    let mut k = 20;
+    let until = Instant::now() + Duration::from_secs(20);
+    while p.connected() {
+        assert!(
+            Instant::now() < until,
+            "the isolated node kept its platform for 20 s"
+        );
+        seq += 1;
+        at += 10;
+        let call = format!("c{k}");
+        k += 1;
+        if p.send(&arrival(&call, at, seq)) {
+            unanswered.push((seq, call));
+        }
+        while let Heard::Answer(s, r) = p.next_answer() {
+            let i = unanswered
+                .iter()
+                .position(|(q, _)| *q == s)
+                .unwrap_or_else(|| panic!("an answer to seq {s}, not in flight"));
+            let (_, c) = unanswered.remove(i);
+            assert_eq!(r, Ok(()), "{c}");
+            old_acks.push((SystemTime::now(), c.clone()));
+            acked.push(c);
+        }
+    }
+    let closed = SystemTime::now();
+    let status = a.wait();
+    let exited = SystemTime::now();
+    let a_log = a.log_text();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the isolated node steps down with exit 1; log:\n{a_log}"
+    );
+    assert!(
+        a_log.contains("lost the lease") || a_log.contains("fenced"),
+        "{a_log}"
+    );
+
+    // The standby takes over.
+    let until = Instant::now() + Duration::from_secs(10);
+    let took_over = loop {
+        if let Some(t) = logged_at(&b.log_text(), "cluster: took over") {
+            break t;
+        }
+        assert!(
+            Instant::now() < until,
+            "the standby never took over; log:\n{}",
+            b.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        http_get_all(b.http, "/healthz")
+            .to_ascii_lowercase()
+            .contains("vaxel-role: active")
+    );
+    // Never two nodes acknowledging: the isolated node's last ack came before the take-over.
+    let late: Vec<_> = old_acks.iter().filter(|(t, _)| *t >= took_over).collect();
+    assert!(
+        late.is_empty(),
+        "the isolated node acknowledged after the take-over: {late:?}"
+    );
+
+    // The platform resumes on the new active; what it has no answer for goes again.
+    p.read_timeout(WAIT);
+    p.hello_any(&[b.tcp], WAIT);
+    let mut first_new_ack = None;
+    for (_, call) in std::mem::take(&mut unanswered) {
+        seq += 1;
+        at += 10;
+        assert!(p.send(&arrival(&call, at, seq)));
+        match p.next_answer() {
+            Heard::Answer(s, Ok(())) if s == seq => {}
+            // Its first copy reached the journal, unacknowledged.
+            Heard::Answer(s, Err(code)) if s == seq && code == "duplicate_call" => {}
+            other => panic!("{call} sent again: {other:?}"),
+        }
+        first_new_ack.get_or_insert_with(SystemTime::now);
+        acked.push(call);
+    }
+    // Every acknowledged call is known to the new active.
+    for call in &acked {
+        seq += 1;
+        at += 10;
+        assert!(p.send(&format!(
+            r#"{{"ev":"call.hangup","call":"{call}","at":{at},"seq":{seq}}}"#
+        )));
+        match p.next_answer() {
+            Heard::Answer(s, Ok(())) if s == seq => {}
+            other => panic!("{call} was lost: {other:?}"),
+        }
+        first_new_ack.get_or_insert_with(SystemTime::now);
+    }
+    let last_old = old_acks.last().map(|(t, _)| ms(cut, *t));
+    eprintln!(
+        "partition timeline (ms from the cut): isolated node's last ack {last_old:?} \
+         ({} acks after the cut), its platform connection closed {}, it exited {}; the \
+         standby's take-over acknowledged {}, its first ack {:?}",
+        old_acks.len(),
+        ms(cut, closed),
+        ms(cut, exited),
+        ms(cut, took_over),
+        first_new_ack.map(|t| ms(cut, t))
+    );
+    // The link comes back: the cluster goes on without the stepped-down node.
+    ip(&["link", "set", &nats_link, "up"]);
+}
