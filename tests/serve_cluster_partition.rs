@@ -7,7 +7,7 @@
 mod serve_support;
 
 use serve_support::cluster::{Heard, Platform};
-use serve_support::nats::NatsCluster;
+use serve_support::nats::{NatsCluster, Place};
 use serve_support::{Daemon, SITE, WAIT, http_get_all, temp_dir, write_site};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
@@ -105,24 +105,85 @@ fn arrival(call: &str, at: u64, seq: u64) -> String {
     )
 }
 
-/// Issue 15: a partition that isolates the active from NATS. It acknowledges nothing after
-/// the standby's take-over was acknowledged (the platform's clock against the standby's
-/// log, one host), the standby takes over, the isolated node steps down (exit 1) as its
-/// lease lapses, and the platform resumes on the new active, where every acknowledged
-/// call is known.
+/// Issue 15: a partition that isolates the active from every NATS server. It acknowledges
+/// nothing after the standby's take-over was acknowledged (the platform's clock against the
+/// standby's log, one host), the standby takes over, the isolated node steps down (exit 1)
+/// as its lease lapses, and the platform resumes on the new active, where every
+/// acknowledged call is known.
 #[test]
-fn a_partition_isolating_the_active_fences_it_before_the_standby_takes_over() {
-    let pid = std::process::id();
-    let net = pid % 250 + 1;
-    let ns = format!("vxpart{pid}");
-    let mut netns = Netns::make(&ns);
-    let (nats_net, platform_net) = (format!("10.213.{net}"), format!("10.214.{net}"));
-    let nats_link = format!("vxn{pid}h");
-    netns.link(&nats_link, &format!("vxn{pid}n"), &nats_net);
-    netns.link(&format!("vxp{pid}h"), &format!("vxp{pid}n"), &platform_net);
+fn a_partition_isolating_the_active_from_nats_fences_it_before_the_standby_takes_over() {
+    trial(Cut::AllOfNats);
+}
 
-    let dir = temp_dir("cluster-partition");
-    let nats = NatsCluster::start_on(&dir.join("nats"), "0.0.0.0");
+/// Issue 15: the same with one of the three NATS servers in the active's namespace: the cut
+/// leaves the active with a minority of NATS (whichever server it was connected to, and
+/// whichever led the journal stream and the lease), which can commit nothing.
+#[test]
+fn a_partition_leaving_the_active_with_a_minority_of_nats_fences_it_likewise() {
+    trial(Cut::MajorityOfNats);
+}
+
+/// What the cut separates the active from.
+#[derive(Clone, Copy, PartialEq)]
+enum Cut {
+    /// Every NATS server is outside the active's namespace.
+    AllOfNats,
+    /// One NATS server is in the active's namespace, two outside.
+    MajorityOfNats,
+}
+
+fn trial(cut_off: Cut) {
+    let pid = std::process::id();
+    let (tag, octet) = match cut_off {
+        Cut::AllOfNats => ("a", 213),
+        Cut::MajorityOfNats => ("m", 215),
+    };
+    let net = pid % 250 + 1;
+    let ns = format!("vx{tag}part{pid}");
+    let mut netns = Netns::make(&ns);
+    let (nats_net, platform_net) = (
+        format!("10.{octet}.{net}"),
+        format!("10.{}.{net}", octet + 1),
+    );
+    let nats_link = format!("vx{tag}n{pid}h");
+    netns.link(&nats_link, &format!("vx{tag}n{pid}n"), &nats_net);
+    netns.link(
+        &format!("vx{tag}p{pid}h"),
+        &format!("vx{tag}p{pid}n"),
+        &platform_net,
+    );
+
+    let dir = temp_dir(&format!("cluster-partition-{tag}"));
+    let outside = || Place {
+        wrapper: Vec::new(),
+        listen: "0.0.0.0".into(),
+        side: String::new(),
+        remote: format!("{nats_net}.1"),
+    };
+    let first = match cut_off {
+        Cut::AllOfNats => outside(),
+        Cut::MajorityOfNats => Place {
+            wrapper: vec!["ip".into(), "netns".into(), "exec".into(), ns.clone()],
+            listen: "0.0.0.0".into(),
+            side: ns.clone(),
+            remote: format!("{nats_net}.2"),
+        },
+    };
+    let nats = NatsCluster::start_placed(&dir.join("nats"), &[first, outside(), outside()]);
+    // The active reaches a server in its namespace on loopback, the others over the link;
+    // the standby those outside (a client connected across the cut would notice only by
+    // NATS's own pings, a minute apart by default: not what this test is about).
+    let host = format!("{nats_net}.1");
+    let (urls_a, urls_b) = match cut_off {
+        Cut::AllOfNats => (
+            nats.url_list_via(&[(0, &host), (1, &host), (2, &host)]),
+            nats.url_list(),
+        ),
+        Cut::MajorityOfNats => (
+            nats.url_list_via(&[(0, "127.0.0.1"), (1, &host), (2, &host)]),
+            nats.url_list_via(&[(1, "127.0.0.1"), (2, "127.0.0.1")]),
+        ),
+    };
     let site = write_site(&dir, &SITE.replace("grace_s = 1", "grace_s = 60"));
     // Listening beyond loopback needs tokens.
     let env = [
@@ -130,7 +191,6 @@ fn a_partition_isolating_the_active_fences_it_before_the_standby_takes_over() {
         ("VAXEL_OPERATOR_TOKENS", "ot"),
         ("VAXEL_ADMIN_TOKENS", "at"),
     ];
-    let urls_a = nats.url_list_via(&format!("{nats_net}.1"));
     let mut a = Daemon::start_wrapped(
         &["ip", "netns", "exec", &ns],
         &format!("{platform_net}.2"),
@@ -141,7 +201,6 @@ fn a_partition_isolating_the_active_fences_it_before_the_standby_takes_over() {
     );
     let mut p = Platform::new("pbx", Some("pt"));
     p.hello_any(&[a.tcp], WAIT);
-    let urls_b = nats.url_list();
     let b = Daemon::start_with(
         &site,
         &dir.join("b"),
@@ -277,9 +336,13 @@ fn a_partition_isolating_the_active_fences_it_before_the_standby_takes_over() {
     }
     let last_old = old_acks.last().map(|(t, _)| ms(cut, *t));
     eprintln!(
-        "partition timeline (ms from the cut): isolated node's last ack {last_old:?} \
+        "partition timeline ({}; ms from the cut): isolated node's last ack {last_old:?} \
          ({} acks after the cut), its platform connection closed {}, it exited {}; the \
          standby's take-over acknowledged {}, its first ack {:?}",
+        match cut_off {
+            Cut::AllOfNats => "every NATS server cut off",
+            Cut::MajorityOfNats => "two NATS servers of three cut off",
+        },
         old_acks.len(),
         ms(cut, closed),
         ms(cut, exited),
