@@ -12,7 +12,7 @@ mod serve_support;
 
 use serve_support::cluster::{Heard, Platform, Rng};
 use serve_support::nats::NatsCluster;
-use serve_support::{Daemon, SITE, WAIT, records, temp_dir, write_site};
+use serve_support::{Daemon, SITE, WAIT, records, temp_dir, wait_for, write_site};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -266,15 +266,12 @@ fn kill9_of_the_active_at_random_moments_the_platform_resumes_and_nothing_is_los
     assert!(untold.is_empty(), "calls without a command: {untold:?}");
 
     // One record per call in both nodes' files (each writes the whole journal's).
-    let until = Instant::now() + Duration::from_secs(20);
     for n in nodes.iter().flatten() {
-        let by_call = loop {
-            let by_call = records_by_call(&n.data);
-            if by_call.len() >= calls || Instant::now() > until {
-                break by_call;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let by_call = wait_for(
+            Duration::from_secs(20),
+            || format!("{} holds records of too few calls", n.data.display()),
+            || Some(records_by_call(&n.data)).filter(|b| b.len() >= calls),
+        );
         let ids: BTreeSet<String> = by_call.keys().cloned().collect();
         assert_eq!(ids, ended, "calls with a record in {}", n.data.display());
         let twice: Vec<_> = by_call.iter().filter(|(_, n)| **n != 1).collect();

@@ -8,7 +8,7 @@ mod serve_support;
 
 use serve_support::cluster::{Heard, Platform};
 use serve_support::nats::{NatsCluster, Place};
-use serve_support::{Daemon, SITE, WAIT, http_get_all, temp_dir, write_site};
+use serve_support::{Daemon, SITE, WAIT, daemon_bin, http_get_all, temp_dir, wait_for, write_site};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -191,8 +191,10 @@ fn trial(cut_off: Cut) {
         ("VAXEL_OPERATOR_TOKENS", "ot"),
         ("VAXEL_ADMIN_TOKENS", "at"),
     ];
-    let mut a = Daemon::start_wrapped(
-        &["ip", "netns", "exec", &ns],
+    let mut in_ns = Command::new("ip");
+    in_ns.args(["netns", "exec", &ns]).arg(daemon_bin());
+    let mut a = Daemon::spawn(
+        in_ns,
         &format!("{platform_net}.2"),
         &site,
         &dir.join("a"),
@@ -209,15 +211,14 @@ fn trial(cut_off: Cut) {
     );
     // The standby follows, naming the active.
     let mut probe = Platform::new("probe", Some("pt"));
-    let until = Instant::now() + WAIT;
-    loop {
-        let r = probe.hello(b.tcp).err().unwrap_or_default();
-        if r.contains("not_active") && r.contains("the active node is a") {
-            break;
-        }
-        assert!(Instant::now() < until, "b is no standby of a: {r}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for(
+        WAIT,
+        || format!("b is no standby of a; log:\n{}", b.log_text()),
+        || {
+            let r = probe.hello(b.tcp).err().unwrap_or_default();
+            (r.contains("not_active") && r.contains("the active node is a")).then_some(())
+        },
+    );
 
     let (mut seq, mut at) = (0u64, 1_000u64);
     let mut acked: Vec<String> = Vec::new();
@@ -266,47 +267,10 @@ fn trial(cut_off: Cut) {
         }
     }
     let closed = SystemTime::now();
-    let status = a.wait();
-    let exited = SystemTime::now();
-    let a_log = a.log_text();
-    assert_eq!(
-        status.code(),
-        Some(1),
-        "the isolated node steps down with exit 1; log:\n{a_log}"
-    );
-    assert!(
-        a_log.contains("lost the lease") || a_log.contains("fenced"),
-        "{a_log}"
-    );
-
-    // The standby takes over.
-    let until = Instant::now() + Duration::from_secs(10);
-    let took_over = loop {
-        if let Some(t) = logged_at(&b.log_text(), "cluster: took over") {
-            break t;
-        }
-        assert!(
-            Instant::now() < until,
-            "the standby never took over; log:\n{}",
-            b.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(
-        http_get_all(b.http, "/healthz")
-            .to_ascii_lowercase()
-            .contains("vaxel-role: active")
-    );
-    // Never two nodes acknowledging: the isolated node's last ack came before the take-over.
-    let late: Vec<_> = old_acks.iter().filter(|(t, _)| *t >= took_over).collect();
-    assert!(
-        late.is_empty(),
-        "the isolated node acknowledged after the take-over: {late:?}"
-    );
-
-    // The platform resumes on the new active; what it has no answer for goes again.
+    // The platform moves to the other node as soon as the isolated one closed: it resumes
+    // on the new active; what it has no answer for goes again.
     p.read_timeout(WAIT);
-    p.hello_any(&[b.tcp], WAIT);
+    p.hello_any(&[b.tcp], Duration::from_secs(20));
     let mut first_new_ack = None;
     for (_, call) in std::mem::take(&mut unanswered) {
         seq += 1;
@@ -321,6 +285,37 @@ fn trial(cut_off: Cut) {
         first_new_ack.get_or_insert_with(SystemTime::now);
         acked.push(call);
     }
+    let status = a.wait();
+    let a_log = a.log_text();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "the isolated node steps down with exit 1; log:\n{a_log}"
+    );
+    assert!(
+        a_log.contains("lost the lease") || a_log.contains("fenced"),
+        "{a_log}"
+    );
+    let stepped_down = logged_at(&a_log, "stepping down").map(|t| ms(cut, t));
+
+    // The standby takes over.
+    let took_over = wait_for(
+        Duration::from_secs(10),
+        || format!("the standby never took over; log:\n{}", b.log_text()),
+        || logged_at(&b.log_text(), "cluster: took over"),
+    );
+    assert!(
+        http_get_all(b.http, "/healthz")
+            .to_ascii_lowercase()
+            .contains("vaxel-role: active")
+    );
+    // Never two nodes acknowledging: the isolated node's last ack came before the take-over.
+    let late: Vec<_> = old_acks.iter().filter(|(t, _)| *t >= took_over).collect();
+    assert!(
+        late.is_empty(),
+        "the isolated node acknowledged after the take-over: {late:?}"
+    );
+
     // Every acknowledged call is known to the new active.
     for call in &acked {
         seq += 1;
@@ -337,15 +332,15 @@ fn trial(cut_off: Cut) {
     let last_old = old_acks.last().map(|(t, _)| ms(cut, *t));
     eprintln!(
         "partition timeline ({}; ms from the cut): isolated node's last ack {last_old:?} \
-         ({} acks after the cut), its platform connection closed {}, it exited {}; the \
-         standby's take-over acknowledged {}, its first ack {:?}",
+         ({} acks after the cut), its platform connection closed {}, it stepped down {:?}; \
+         the standby's take-over acknowledged {}, its first ack {:?}",
         match cut_off {
             Cut::AllOfNats => "every NATS server cut off",
             Cut::MajorityOfNats => "two NATS servers of three cut off",
         },
         old_acks.len(),
         ms(cut, closed),
-        ms(cut, exited),
+        stepped_down,
         ms(cut, took_over),
         first_new_ack.map(|t| ms(cut, t))
     );

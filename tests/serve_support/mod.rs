@@ -125,23 +125,6 @@ impl Daemon {
         )
     }
 
-    /// [`start_with`](Self::start_with) run through `wrapper` (a command that execs its
-    /// arguments, such as `ip netns exec NAME`, so that the child is the daemon itself) and
-    /// listening on `host` (port 0) instead of loopback.
-    pub fn start_wrapped(
-        wrapper: &[&str],
-        host: &str,
-        site: &Path,
-        data: &Path,
-        extra_env: &[(&str, &str)],
-        args: &[&str],
-    ) -> Daemon {
-        let (program, rest) = wrapper.split_first().expect("a wrapper command");
-        let mut cmd = Command::new(program);
-        cmd.args(rest).arg(daemon_bin());
-        Daemon::spawn(cmd, host, site, data, extra_env, args)
-    }
-
     /// [`start_with`](Self::start_with) under an open-file limit of `nofile` (soft and
     /// hard, through the shell's `ulimit`).
     pub fn start_with_nofile(site: &Path, data: &Path, nofile: u32, args: &[&str]) -> Daemon {
@@ -152,9 +135,10 @@ impl Daemon {
         Daemon::spawn(cmd, "127.0.0.1", site, data, &[], args)
     }
 
-    /// Starts `cmd` (the binary, or a wrapper that execs it) with `serve` and its
-    /// arguments, listening on `host`.
-    fn spawn(
+    /// Starts `cmd` (the binary, [`daemon_bin`], or a wrapper that execs it, such as `ip
+    /// netns exec NAME vaxel`, so that the child is the daemon itself) with `serve` and its
+    /// arguments, listening on `host` (port 0).
+    pub fn spawn(
         mut cmd: Command,
         host: &str,
         site: &Path,
@@ -475,6 +459,24 @@ pub fn records(data: &Path) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Polls `f` (every 20 ms) until it gives a value, for at most `within`; then fails with
+/// `what` (made only then).
+#[track_caller]
+pub fn wait_for<T>(
+    within: Duration,
+    what: impl Fn() -> String,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let until = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < until, "{}", what());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Waits until `pred` holds for the records (bounded).
