@@ -191,16 +191,20 @@ fn trial(cut_off: Cut) {
         ("VAXEL_OPERATOR_TOKENS", "ot"),
         ("VAXEL_ADMIN_TOKENS", "at"),
     ];
-    let mut in_ns = Command::new("ip");
-    in_ns.args(["netns", "exec", &ns]).arg(daemon_bin());
-    let mut a = Daemon::spawn(
-        in_ns,
-        &format!("{platform_net}.2"),
-        &site,
-        &dir.join("a"),
-        &env,
-        &["--cluster", "--nats", &urls_a, "--node-id", "a"],
-    );
+    // Node a, in the namespace (again on its data dir after the partition).
+    let start_a = || {
+        let mut in_ns = Command::new("ip");
+        in_ns.args(["netns", "exec", &ns]).arg(daemon_bin());
+        Daemon::spawn(
+            in_ns,
+            &format!("{platform_net}.2"),
+            &site,
+            &dir.join("a"),
+            &env,
+            &["--cluster", "--nats", &urls_a, "--node-id", "a"],
+        )
+    };
+    let mut a = start_a();
     let mut p = Platform::new("pbx", Some("pt"));
     p.hello_any(&[a.tcp], WAIT);
     let b = Daemon::start_with(
@@ -344,6 +348,16 @@ fn trial(cut_off: Cut) {
         ms(cut, took_over),
         first_new_ack.map(|t| ms(cut, t))
     );
-    // The link comes back: the cluster goes on without the stepped-down node.
+    // The link comes back; the stepped-down node, started again by its supervisor, joins
+    // as a standby of the new active.
     ip(&["link", "set", &nats_link, "up"]);
+    let again = start_a();
+    wait_for(
+        Duration::from_secs(20),
+        || format!("a did not rejoin as a standby; log:\n{}", again.log_text()),
+        || {
+            let r = probe.hello(again.tcp).err().unwrap_or_default();
+            (r.contains("not_active") && r.contains("the active node is b")).then_some(())
+        },
+    );
 }
