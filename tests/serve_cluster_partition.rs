@@ -273,7 +273,6 @@ fn trial(cut_off: Cut) {
     let closed = SystemTime::now();
     // The platform moves to the other node as soon as the isolated one closed: it resumes
     // on the new active; what it has no answer for goes again.
-    p.read_timeout(WAIT);
     p.hello_any(&[b.tcp], Duration::from_secs(20));
     let mut first_new_ack = None;
     for (_, call) in std::mem::take(&mut unanswered) {

@@ -23,11 +23,9 @@ pub struct Platform {
     acked: u64,
     /// Every command processed, in the order of its number.
     pub commands: Vec<String>,
-    /// Commands processed on a connection before its first answer, over all connections:
-    /// those a resume brought again (and any the platform's first lines caused).
+    /// Commands a resume brought (those between `welcome` and the answer to the `ack`
+    /// the platform sends right after it), over all connections.
     pub resumed: u64,
-    /// No answer yet on this connection.
-    fresh: bool,
     /// What was read of a line not yet whole.
     partial: String,
 }
@@ -54,7 +52,6 @@ impl Platform {
             acked: 0,
             commands: Vec::new(),
             resumed: 0,
-            fresh: false,
             partial: String::new(),
         }
     }
@@ -87,7 +84,15 @@ impl Platform {
             "welcome must resume after the last command processed: {line}"
         );
         self.conn = Some(c);
-        self.fresh = true;
+        // The commands kept for the platform come right after `welcome`, before anything
+        // its lines cause: an `ack` with a `seq` (it causes no command) marks their end.
+        let before = self.last_cmd;
+        assert!(self.send(&format!(r#"{{"ev":"ack","upto":{before},"seq":0}}"#)));
+        match self.next_answer() {
+            Heard::Answer(0, Ok(())) => {}
+            other => panic!("the resume's `ack` was answered with {other:?}"),
+        }
+        self.resumed += self.last_cmd - before;
         Ok(())
     }
 
@@ -152,7 +157,6 @@ impl Platform {
                 self.process(no, line);
                 continue;
             }
-            self.fresh = false;
             return match (v["cmd"].as_str(), v["seq"].as_u64()) {
                 (Some("ok"), Some(seq)) => Heard::Answer(seq, Ok(())),
                 (Some("error"), Some(seq)) => {
@@ -179,7 +183,6 @@ impl Platform {
         );
         self.last_cmd = no;
         self.commands.push(line);
-        self.resumed += u64::from(self.fresh);
         if self.last_cmd >= self.acked + ACK_EVERY {
             let ack = format!(r#"{{"ev":"ack","upto":{}}}"#, self.last_cmd);
             if self.send(&ack) {
@@ -188,8 +191,8 @@ impl Platform {
         }
     }
 
-    /// Sets how long [`next_answer`](Self::next_answer) waits for a line (`WAIT` until
-    /// told otherwise).
+    /// Sets how long [`next_answer`](Self::next_answer) waits for a line on this connection
+    /// (a new one waits `WAIT`).
     pub fn read_timeout(&mut self, d: Duration) {
         if let Some(c) = &mut self.conn {
             let _ = c.reader_mut().get_ref().set_read_timeout(Some(d));
