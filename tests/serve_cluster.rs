@@ -1,7 +1,8 @@
 //! Cluster mode over real NATS and real TCP (docs/operations.md, "Cluster mode"): a
 //! 3-node JetStream cluster on loopback (`serve_support::nats`), two `vaxel serve
 //! --cluster` processes. A kill -9 of the active under traffic, a stale active fenced, NATS
-//! unreachable at start. Partitions (network namespaces) are not tested yet.
+//! unreachable at start. Ten kills with a platform resuming: `serve_cluster_failover.rs`;
+//! a partition in network namespaces: `serve_cluster_partition.rs`.
 
 mod serve_support;
 

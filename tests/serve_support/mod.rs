@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod api;
+pub mod cluster;
 pub mod http;
 pub mod metrics;
 pub mod nats;
@@ -95,6 +96,14 @@ pub fn site_and_data(name: &str) -> (PathBuf, PathBuf) {
     (write_site(&dir, SITE), dir.join("data"))
 }
 
+/// The `vaxel` that [`Daemon`] runs: this build's, or the one the environment variable
+/// `VAXEL_TEST_DAEMON` names (a release build, for figures of docs/benchmarks.md that tests
+/// measure, such as the cluster's fail-over times).
+pub fn daemon_bin() -> PathBuf {
+    std::env::var_os("VAXEL_TEST_DAEMON")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vaxel")), PathBuf::from)
+}
+
 /// A running daemon.
 pub struct Daemon {
     child: Child,
@@ -118,7 +127,8 @@ impl Daemon {
         args: &[&str],
     ) -> Daemon {
         Daemon::spawn(
-            Command::new(env!("CARGO_BIN_EXE_vaxel")),
+            Command::new(daemon_bin()),
+            "127.0.0.1",
             site,
             data,
             extra_env,
@@ -132,13 +142,16 @@ impl Daemon {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_vaxel"));
-        Daemon::spawn(cmd, site, data, &[], args)
+            .arg(daemon_bin());
+        Daemon::spawn(cmd, "127.0.0.1", site, data, &[], args)
     }
 
-    /// Starts `cmd` (the binary, or a wrapper that execs it) with `serve` and its arguments.
-    fn spawn(
+    /// Starts `cmd` (the binary, [`daemon_bin`], or a wrapper that execs it, such as `ip
+    /// netns exec NAME vaxel`, so that the child is the daemon itself) with `serve` and its
+    /// arguments, listening on `host` (port 0).
+    pub fn spawn(
         mut cmd: Command,
+        host: &str,
         site: &Path,
         data: &Path,
         extra_env: &[(&str, &str)],
@@ -150,17 +163,23 @@ impl Daemon {
             .append(true)
             .open(&log)
             .expect("log file");
-        cmd.args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
-            .args(["--http", "127.0.0.1:0", "--config"])
-            .arg(site)
-            .arg("--data-dir")
-            .arg(data)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env_remove("VAXEL_PLATFORM_TOKENS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(err));
+        cmd.args([
+            "serve",
+            "--clock",
+            "event",
+            "--listen",
+            &format!("{host}:0"),
+        ])
+        .args(["--http", &format!("{host}:0"), "--config"])
+        .arg(site)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("VAXEL_PLATFORM_TOKENS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(err));
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -451,6 +470,24 @@ pub fn records(data: &Path) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Polls `f` (every 20 ms) until it gives a value, for at most `within`; then fails with
+/// `what` (made only then).
+#[track_caller]
+pub fn wait_for<T>(
+    within: Duration,
+    what: impl Fn() -> String,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let until = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < until, "{}", what());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Waits until `pred` holds for the records (bounded).

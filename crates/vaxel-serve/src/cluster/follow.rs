@@ -3,8 +3,8 @@
 //! engine handle's requests: reads from its engine, writes refused with the active's
 //! address.
 
-use super::Role;
 use super::stream::{KIND, KIND_TAKEOVER};
+use super::{Role, nats};
 use crate::clock::ClockMode;
 use crate::engine_task::{Inbox, Published, Request};
 use crate::journal::{self, Entry};
@@ -101,8 +101,22 @@ pub fn records_on_disk(dir: &std::path::Path) -> anyhow::Result<u64> {
         .sum())
 }
 
-/// The stream's messages from `from` on, in order.
+/// The stream's messages from `from` on, in order. Refusals are retried as at start
+/// ([`nats::patiently`]): a node started just after a partition healed may be connected to
+/// a server still catching up with the others (issue 15, `tests/serve_cluster_partition.rs`:
+/// such a node exited at start with "JetStream system temporarily unavailable").
 pub async fn subscribe(
+    stream: &stream::Stream,
+    from: u64,
+) -> anyhow::Result<consumer::pull::Ordered> {
+    nats::patiently("cannot follow the journal stream yet: retrying", || {
+        follow_from(stream, from)
+    })
+    .await
+}
+
+/// One try of [`subscribe`].
+async fn follow_from(
     stream: &stream::Stream,
     from: u64,
 ) -> anyhow::Result<consumer::pull::Ordered> {

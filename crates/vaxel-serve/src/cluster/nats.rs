@@ -6,8 +6,10 @@ use anyhow::Context as _;
 use async_nats::jetstream::{self, kv, stream};
 use std::time::{Duration, Instant};
 
-/// How long the stream and bucket may take to be made or found (a NATS cluster that has
-/// just started elects its JetStream leader first).
+/// How long the stream and bucket may take to be made or found, and the stream to be
+/// followed (a NATS cluster that has just started elects its JetStream leader first; a
+/// server back from a partition answers "JetStream system temporarily unavailable" until
+/// it has caught up with the others).
 const SETUP: Duration = Duration::from_secs(15);
 
 /// The journal stream's subject.
@@ -56,19 +58,30 @@ pub async fn connect(c: &ClusterConfig) -> anyhow::Result<Nats> {
         )
     })?;
     let js = jetstream::new(client);
+    let (stream, kv) = patiently("JetStream not ready yet: retrying", || setup(&js, c))
+        .await
+        .map_err(|e| {
+            e.context("NATS answers but JetStream does not: is JetStream enabled on every server?")
+        })?;
+    Ok(Nats { js, stream, kv })
+}
+
+/// Tries `f` until it succeeds or [`SETUP`] has gone by (then its last error), logging each
+/// failure with `retrying`.
+pub async fn patiently<T, F, Fut>(retrying: &str, mut f: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
     let deadline = Instant::now() + SETUP;
     loop {
-        match setup(&js, c).await {
-            Ok((stream, kv)) => return Ok(Nats { js, stream, kv }),
+        match f().await {
+            Ok(v) => return Ok(v),
             Err(e) if Instant::now() < deadline => {
-                tracing::info!(error = %format!("{e:#}"), "JetStream not ready yet: retrying");
+                tracing::info!(error = %format!("{e:#}"), "{retrying}");
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
-            Err(e) => {
-                return Err(e.context(
-                    "NATS answers but JetStream does not: is JetStream enabled on every server?",
-                ));
-            }
+            Err(e) => return Err(e),
         }
     }
 }
@@ -106,4 +119,28 @@ async fn setup(
             .with_context(|| format!("cannot create the lease bucket {bucket}"))?,
     };
     Ok((stream, kv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 15: refusals are retried (a server back from a partition refuses for a while),
+    /// and the first success is what comes back.
+    #[tokio::test]
+    async fn refusals_are_retried_until_one_succeeds() {
+        let mut tries = 0;
+        let got = patiently("retrying", || {
+            tries += 1;
+            let n = tries;
+            async move {
+                if n < 3 {
+                    anyhow::bail!("JetStream system temporarily unavailable")
+                }
+                Ok(n)
+            }
+        })
+        .await;
+        assert_eq!(got.ok(), Some(3));
+    }
 }
