@@ -526,8 +526,9 @@ fn kill9_of_the_nats_stream_leader_service_resumes_after_its_reelection() {
     let mut nats = NatsCluster::start(&dir.join("nats"));
     let site = write_site(&dir, SITE);
     let a = node(&site, &dir, &nats, "a");
-    let b = node(&site, &dir, &nats, "b");
+    // `a` active before `b` starts (both race for the lease otherwise).
     let mut c = session(a.tcp, WAIT);
+    let b = node(&site, &dir, &nats, "b");
     let mut at = 1_000;
     let mut acked: Vec<String> = Vec::new();
     let mut killed_at = None;

@@ -63,6 +63,24 @@ fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
+/// Starts node `i` of the cluster under `dir` from its `n{i}.conf`, its log appended to
+/// `n{i}.log`.
+fn spawn(dir: &Path, i: usize) -> Child {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("n{i}.log")))
+        .expect("nats log");
+    Command::new("nats-server")
+        .arg("-c")
+        .arg(dir.join(format!("n{i}.conf")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start nats-server ({e}): {INSTALL}"))
+}
+
 impl NatsCluster {
     /// Starts three nodes under `dir` and waits (bounded) until JetStream has a leader.
     pub fn start(dir: &Path) -> NatsCluster {
@@ -93,15 +111,7 @@ impl NatsCluster {
                 ),
             )
             .expect("write nats conf");
-            let log = fs::File::create(dir.join(format!("n{i}.log"))).expect("nats log");
-            let child = Command::new("nats-server")
-                .arg("-c")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(log))
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start nats-server ({e}): {INSTALL}"));
+            let child = spawn(dir, i);
             nodes.push(child);
         }
         let cluster = NatsCluster {
@@ -156,6 +166,11 @@ impl NatsCluster {
             }
         }
         None
+    }
+
+    /// Starts node `i` again (after [`kill`](Self::kill)), on its ports and store.
+    pub fn restart(&mut self, i: usize) {
+        self.nodes[i] = spawn(&self.dir, i);
     }
 
     /// SIGKILL of node `i`.
