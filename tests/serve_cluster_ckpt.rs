@@ -338,6 +338,47 @@ fn a_takeover_by_a_node_started_from_a_checkpoint_loses_no_acknowledged_input() 
     }
 }
 
+/// Issue 15: a node that started from a checkpoint (its files begin there) restarts with
+/// its own files after the stream was trimmed again: it starts from the checkpoint its files
+/// have reached and writes every record after them once, none twice, none dropped.
+#[test]
+fn a_node_restarting_with_its_files_after_a_trim_writes_each_record_once() {
+    let mut t = trimmed("ckpt-restart");
+    let b = node(&t.site, &t.dir, &t.nats, "b");
+    same_state(&t.a, &b);
+    t.clock
+        .send(&mut t.p, r#"{"ev":"agent.login","agent":"a2""#, &[]);
+    for id in ["c7", "c8", "c9"] {
+        t.clock.ring(&mut t.p, id, "a2", "1002");
+        t.clock.hangup(&mut t.p, id);
+    }
+    wait_records(&b.data, |r| r.iter().any(|(c, _)| c == "c9"));
+    b.kill9();
+    // While it is down: one more call, and checkpoints (the stream trimmed past where b
+    // stopped).
+    let before = t.js.first_seq();
+    t.clock.ring(&mut t.p, "c10", "a2", "1002");
+    t.clock.hangup(&mut t.p, "c10");
+    t.clock.hangup(&mut t.p, "c100");
+    // A checkpoint after those records (every fourth input): b must not start from it.
+    t.clock.ring(&mut t.p, "c11", "a2", "1002");
+    t.clock.hangup(&mut t.p, "c11");
+    let until = Instant::now() + WAIT;
+    while t.js.first_seq() == before {
+        assert!(Instant::now() < until, "the stream was not trimmed again");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let b = node(&t.site, &t.dir, &t.nats, "b");
+    same_state(&t.a, &b);
+    let records = wait_records(&b.data, |r| {
+        ["c10", "c100", "c11"]
+            .iter()
+            .all(|id| r.iter().any(|(c, _)| c == id))
+    });
+    let ids: Vec<&str> = records.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(ids, ["c7", "c8", "c9", "c10", "c100", "c11"], "b's records");
+}
+
 /// Issue 15: a checkpoint object that does not decode stops a node starting from it,
 /// naming it; the node never falls back silently.
 #[test]

@@ -12,6 +12,7 @@
 use super::Status;
 use super::follow::{self, Follower};
 use super::nats::{self, Nats};
+use super::records_base;
 use crate::machine::Machine;
 use crate::records::Records;
 use crate::snapshot::{self, Checkpoint};
@@ -70,18 +71,19 @@ impl Mark {
     }
 }
 
-/// Where a node whose files hold `on_disk` records starts, among `starts`: the newest whose
-/// records its files hold already (it writes those after them), else the newest (a new
-/// node, or files the trimmed stream has left behind: records before it are not written).
+/// Where a node whose files reach the stream's record number `reached` starts, among
+/// `starts`: the newest whose records its files hold already (it writes those after them),
+/// else the newest (a new node, or files the trimmed stream has left behind: records
+/// before it are not written).
 #[must_use]
-pub fn choose(starts: &[Mark], on_disk: u64) -> Option<Mark> {
+pub fn choose(starts: &[Mark], reached: u64) -> Option<Mark> {
     let newest = starts.iter().max().copied();
     starts
         .iter()
-        .filter(|m| m.records <= on_disk)
+        .filter(|m| m.records <= reached)
         .max()
         .copied()
-        .filter(|m| on_disk > 0 || Some(*m) == newest)
+        .filter(|m| reached > 0 || Some(*m) == newest)
         .or(newest)
 }
 
@@ -246,8 +248,8 @@ async fn write_one(
     Ok((size, below))
 }
 
-/// This node's follower: restored from the checkpoint [`choose`] picks for the records its
-/// files hold, or at the stream's start while the stream still begins there. A stream
+/// This node's follower: restored from the checkpoint [`choose`] picks for where its files
+/// reach (`records_base.rs`), or at the stream's start while the stream still begins there. A stream
 /// trimmed past every checkpoint, or one that does not decode, stops the node.
 pub async fn follower(
     nats: &Nats,
@@ -256,6 +258,8 @@ pub async fn follower(
     status: &Status,
 ) -> anyhow::Result<Follower> {
     let on_disk = follow::records_on_disk(data_dir)?;
+    // The stream's number of the files' last record.
+    let reached = records_base::read(data_dir)? + on_disk;
     let bucket = nats::checkpoints_name(cluster);
     let stream = nats::stream_name(cluster);
     let mut starts = marks(&nats.checkpoints).await?;
@@ -269,13 +273,13 @@ pub async fn follower(
     if first <= 1 {
         starts.push(Mark::ORIGIN);
     }
-    let Some(mark) = choose(&starts, on_disk) else {
+    let Some(mark) = choose(&starts, reached) else {
         anyhow::bail!(
             "the journal stream {stream} begins at sequence {first} and {bucket} holds no \
              checkpoint: the messages before are lost (see docs/operations.md, \"Cluster mode\")"
         );
     };
-    let mut f = Follower::new(Records::new(data_dir), on_disk.saturating_sub(mark.records));
+    let mut f = Follower::new(Records::new(data_dir), reached.saturating_sub(mark.records));
     if mark == Mark::ORIGIN {
         return Ok(f);
     }
@@ -287,9 +291,10 @@ pub async fn follower(
         mark.seq
     );
     let (machine, bytes, made) = load(&nats.checkpoints, &bucket, mark).await?;
-    if on_disk < mark.records {
-        let missing = mark.records - on_disk;
-        if on_disk == 0 {
+    if reached < mark.records {
+        // The next record written is the stream's number `mark.records + 1`.
+        records_base::write(data_dir, mark.records - on_disk)?;
+        if reached == 0 {
             tracing::info!(
                 seq = mark.seq,
                 "a node without call records starts from the checkpoint: its files hold the records made after it"
@@ -297,8 +302,8 @@ pub async fn follower(
         } else {
             tracing::warn!(
                 seq = mark.seq,
-                on_disk,
-                missing,
+                reached,
+                missing = mark.records - reached,
                 "this node's call-record files are behind the oldest checkpoint the trimmed \
                  stream can replay from: the records between are not in them (another node's \
                  files, or the report database, hold them)"

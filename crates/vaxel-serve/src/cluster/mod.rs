@@ -10,6 +10,7 @@
 //! - `follow.rs`: a standby following the stream, serving reads and refusing writes.
 //! - `checkpoints.rs`: the engine's snapshots in an object store, where a node starts
 //!   from; the stream trimmed below them.
+//! - `records_base.rs`: where a node's call-record files begin in the stream's records.
 //! - `node.rs`: one node's life: standby, take-over, active, step-down.
 //!
 //! Safety never rests on the lease alone: a node that won it first appends a take-over
@@ -22,6 +23,7 @@ mod follow;
 mod lease;
 mod nats;
 mod node;
+mod records_base;
 mod status;
 mod stream;
 
