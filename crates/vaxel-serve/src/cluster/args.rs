@@ -156,6 +156,13 @@ mod tests {
         cli.c.check().map_err(|e| format!("{e:#}"))
     }
 
+    /// Node `a` on `nats://h:1`, with `more`.
+    fn node_a(more: &[&str]) -> Result<Option<ClusterConfig>, String> {
+        let mut args = vec!["--cluster", "--nats", "nats://h:1", "--node-id", "a"];
+        args.extend_from_slice(more);
+        check(&args)
+    }
+
     #[test]
     fn single_node_by_default_and_stray_flags_named() {
         assert!(matches!(check(&[]), Ok(None)));
@@ -171,27 +178,9 @@ mod tests {
         assert!(e.contains("--node-id"), "{e}");
         let e = check(&["--cluster", "--nats", "nats://h:1", "--node-id", "a b"]).unwrap_err();
         assert!(e.contains("letters, digits"), "{e}");
-        let e = check(&[
-            "--cluster",
-            "--nats",
-            "nats://h:1",
-            "--node-id",
-            "a",
-            "--lease-ms",
-            "5",
-        ])
-        .unwrap_err();
+        let e = node_a(&["--lease-ms", "5"]).unwrap_err();
         assert!(e.contains("--lease-ms 5"), "{e}");
-        let e = check(&[
-            "--cluster",
-            "--nats",
-            "nats://h:1",
-            "--node-id",
-            "a",
-            "--nats-wait",
-            "3601",
-        ])
-        .unwrap_err();
+        let e = node_a(&["--nats-wait", "3601"]).unwrap_err();
         assert!(e.contains("--nats-wait 3601: use 0 to 3600"), "{e}");
         let e = check(&["--nats-wait", "5"]).unwrap_err();
         assert!(e.contains("--nats-wait is a cluster-mode setting"), "{e}");
