@@ -186,6 +186,7 @@ pub async fn write(
 ) {
     while let Some(job) = rx.recv().await {
         let seq = job.mark.seq;
+        let started = std::time::Instant::now();
         match write_one(&store, &stream, job).await {
             Ok((bytes, purged_below)) => {
                 status.checkpoint(seq, bytes, SystemTime::now());
@@ -193,6 +194,7 @@ pub async fn write(
                     seq,
                     bytes,
                     purged_below,
+                    ms = started.elapsed().as_millis() as u64,
                     "checkpoint: snapshot stored, the journal stream trimmed below the oldest kept"
                 );
             }
@@ -290,6 +292,7 @@ pub async fn follower(
         mark.name(),
         mark.seq
     );
+    let started = std::time::Instant::now();
     let (machine, bytes, made) = load(&nats.checkpoints, &bucket, mark).await?;
     if reached < mark.records {
         // The next record written is the stream's number `mark.records + 1`.
@@ -313,6 +316,7 @@ pub async fn follower(
     tracing::info!(
         seq = mark.seq,
         bytes,
+        ms = started.elapsed().as_millis() as u64,
         "cluster: restored the engine from a checkpoint"
     );
     f.machine = Some(machine);
