@@ -137,6 +137,13 @@ impl Js {
         })
     }
 
+    /// Deletes the journal stream (as an operator's mistake would).
+    fn delete_stream(&self) {
+        self.rt
+            .block_on(self.js.delete_stream(STREAM))
+            .expect("delete the stream");
+    }
+
     /// Replaces the checkpoint `name` with bytes that are no snapshot.
     fn damage(&self, name: &str) {
         self.rt.block_on(async {
@@ -430,6 +437,27 @@ fn nats_wait_reaches_nats_that_comes_up_within_the_wait() {
     wait_active(&a);
     let mut p = a.platform("pbx");
     Clock { seq: 0, at: 0 }.send(&mut p, r#"{"ev":"agent.login","agent":"a1""#, &[]);
+}
+
+/// Issue 15: checkpoints kept while the journal stream was deleted (and is made again,
+/// empty) are not the new stream's: a node starting stops saying so, rather than start
+/// from a state the stream's sequences do not continue.
+#[test]
+fn checkpoints_past_the_stream_stop_the_node() {
+    let t = trimmed("ckpt-no-stream");
+    assert!(t.a.term().success());
+    t.js.delete_stream();
+    let newest = t.js.checkpoints().pop().unwrap_or_default();
+    let args = cluster_args(&t.nats, "b", &[]);
+    let out = serve_expecting_failure_with(&t.site, &t.dir.join("b"), &strs(&args));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "the checkpoint {newest} of {BUCKET} is of sequence"
+        )) && err.contains("past the journal stream vaxel_journal's last (0)"),
+        "{err}"
+    );
 }
 
 /// Issue 15: NATS unreachable at start is a clear error naming the servers, at once

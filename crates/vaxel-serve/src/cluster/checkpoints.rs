@@ -265,13 +265,13 @@ pub async fn follower(
     let bucket = nats::checkpoints_name(cluster);
     let stream = nats::stream_name(cluster);
     let mut starts = marks(&nats.checkpoints).await?;
-    let first = tokio::time::timeout(PATIENCE, nats.stream.get_info())
+    let state = tokio::time::timeout(PATIENCE, nats.stream.get_info())
         .await
         .map_err(|_| anyhow::anyhow!("timed out"))
         .and_then(|r| Ok(r?))
         .context("cannot read the journal stream's state")?
-        .state
-        .first_sequence;
+        .state;
+    let (first, last) = (state.first_sequence, state.last_sequence);
     if first <= 1 {
         starts.push(Mark::ORIGIN);
     }
@@ -285,6 +285,16 @@ pub async fn follower(
     if mark == Mark::ORIGIN {
         return Ok(f);
     }
+    // A stream deleted and made again under a store that was kept: its sequences are not
+    // the checkpoints' (appends would never match the expected last sequence).
+    anyhow::ensure!(
+        mark.seq <= last,
+        "the checkpoint {} of {bucket} is of sequence {}, past the journal stream {stream}'s \
+         last ({last}): the stream is not the one it was made from; restore the stream, or \
+         delete {bucket} too to start afresh",
+        mark.name(),
+        mark.seq
+    );
     anyhow::ensure!(
         first <= mark.seq + 1,
         "the journal stream {stream} begins at sequence {first}, after the checkpoint {} \
