@@ -137,6 +137,20 @@ impl Js {
         })
     }
 
+    /// Messages in the stream under the checkpoint store (each checkpoint of the test site
+    /// is one chunk and its metadata).
+    fn store_messages(&self) -> u64 {
+        self.rt.block_on(async {
+            let stream = self
+                .js
+                .get_stream(format!("OBJ_{BUCKET}"))
+                .await
+                .expect("the store's stream");
+            let info = stream.get_info().await.expect("its state");
+            info.state.messages
+        })
+    }
+
     /// Deletes the journal stream (as an operator's mistake would).
     fn delete_stream(&self) {
         self.rt
@@ -257,6 +271,17 @@ fn trimmed(name: &str) -> Trimmed {
         clock.hangup(&mut p, &id);
     }
     assert_eq!(js.checkpoints().len(), 3, "the store keeps three");
+    // And nothing of those it deleted (their tombstones purged): bounded however many are
+    // made.
+    let until = Instant::now() + WAIT;
+    while js.store_messages() > 2 * 3 {
+        assert!(
+            Instant::now() < until,
+            "the checkpoint store holds {} messages",
+            js.store_messages()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     clock.ring(&mut p, "c100", "a1", "1001");
     Trimmed {
         dir,

@@ -175,11 +175,37 @@ pub struct Job {
 /// day's, or `--checkpoint-every`'s, comes).
 pub const QUEUE: usize = 1;
 
+/// Where a deleted checkpoint leaves its tombstone (a metadata message saying it was
+/// deleted, kept by the store for good): purged, so that the store holds the kept
+/// checkpoints only, however many were made.
+pub struct Tombstones {
+    /// The stream under the store (`OBJ_<bucket>`).
+    pub stream: stream::Stream,
+    pub bucket: String,
+}
+
+impl Tombstones {
+    async fn purge(&self, mark: Mark) -> anyhow::Result<()> {
+        let subject = metadata_subject(&self.bucket, mark);
+        self.stream.purge().filter(subject).await?;
+        Ok(())
+    }
+}
+
+/// The subject of `mark`'s metadata in `bucket`: the name in URL-safe base64, as
+/// async-nats (and every NATS client) writes it.
+fn metadata_subject(bucket: &str, mark: Mark) -> String {
+    use base64::Engine as _;
+    let name = base64::engine::general_purpose::URL_SAFE.encode(mark.name());
+    format!("$O.{bucket}.M.{name}")
+}
+
 /// The active's checkpoint writer: each job's snapshot into the store, then the store
 /// pruned to [`KEEP`] and the stream purged below the oldest kept. Failures are warnings:
 /// the stream still holds everything after the last checkpoint that was made.
 pub async fn write(
     store: ObjectStore,
+    tombstones: Tombstones,
     stream: stream::Stream,
     mut rx: mpsc::Receiver<Job>,
     status: Arc<Status>,
@@ -187,7 +213,7 @@ pub async fn write(
     while let Some(job) = rx.recv().await {
         let seq = job.mark.seq;
         let started = std::time::Instant::now();
-        match write_one(&store, &stream, job).await {
+        match write_one(&store, &tombstones, &stream, job).await {
             Ok((bytes, purged_below)) => {
                 status.checkpoint(seq, bytes, SystemTime::now());
                 tracing::info!(
@@ -209,6 +235,7 @@ pub async fn write(
 
 async fn write_one(
     store: &ObjectStore,
+    tombstones: &Tombstones,
     stream: &stream::Stream,
     job: Job,
 ) -> anyhow::Result<(usize, u64)> {
@@ -235,6 +262,7 @@ async fn write_one(
     let prune = async {
         for m in &kept[..old] {
             store.delete(m.name()).await?;
+            tombstones.purge(*m).await?;
         }
         anyhow::Ok(())
     };
@@ -362,6 +390,15 @@ mod tests {
         ] {
             assert_eq!(Mark::parse(other), None, "{other}");
         }
+    }
+
+    /// The subject async-nats gives an object's metadata (`$O.<bucket>.M.<base64url name>`).
+    #[test]
+    fn a_tombstone_is_purged_from_its_objects_metadata_subject() {
+        assert_eq!(
+            metadata_subject("vaxel_checkpoints", m(7, 3)),
+            "$O.vaxel_checkpoints.M.Y2twdC0wMDAwMDAwMDAwMDAwMDAwMDAwNy0wMDAwMDAwMDAwMDAwMDAwMDAwMw=="
+        );
     }
 
     #[test]

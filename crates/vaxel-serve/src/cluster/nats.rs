@@ -37,6 +37,9 @@ pub struct Nats {
     pub stream: stream::Stream,
     pub kv: kv::Store,
     pub checkpoints: object_store::ObjectStore,
+    /// The stream under the checkpoint store (`OBJ_NAME_checkpoints`): a deleted
+    /// checkpoint's tombstone is purged from it.
+    pub checkpoint_stream: stream::Stream,
 }
 
 /// Between two attempts to reach NATS under `--nats-wait`.
@@ -87,12 +90,13 @@ pub async fn connect(c: &ClusterConfig) -> anyhow::Result<Nats> {
     let deadline = Instant::now() + SETUP;
     loop {
         match setup(&js, c).await {
-            Ok((stream, kv, checkpoints)) => {
+            Ok((stream, kv, (checkpoints, checkpoint_stream))) => {
                 return Ok(Nats {
                     js,
                     stream,
                     kv,
                     checkpoints,
+                    checkpoint_stream,
                 });
             }
             Err(e) if Instant::now() < deadline => {
@@ -111,7 +115,11 @@ pub async fn connect(c: &ClusterConfig) -> anyhow::Result<Nats> {
 async fn setup(
     js: &jetstream::Context,
     c: &ClusterConfig,
-) -> anyhow::Result<(stream::Stream, kv::Store, object_store::ObjectStore)> {
+) -> anyhow::Result<(
+    stream::Stream,
+    kv::Store,
+    (object_store::ObjectStore, stream::Stream),
+)> {
     let stream = js
         .get_or_create_stream(stream::Config {
             name: stream_name(&c.name),
@@ -156,5 +164,9 @@ async fn setup(
             .await
             .with_context(|| format!("cannot create the checkpoint store {store}"))?,
     };
-    Ok((stream, kv, checkpoints))
+    let under = js
+        .get_stream(format!("OBJ_{store}"))
+        .await
+        .with_context(|| format!("cannot find the stream under the checkpoint store {store}"))?;
+    Ok((stream, kv, (checkpoints, under)))
 }

@@ -233,6 +233,10 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     let (ckpt_tx, ckpt_rx) = mpsc::channel(checkpoints::QUEUE);
     let writer = tokio::spawn(checkpoints::write(
         nats.checkpoints.clone(),
+        checkpoints::Tombstones {
+            stream: nats.checkpoint_stream.clone(),
+            bucket: nats::checkpoints_name(&config.name),
+        },
         nats.stream.clone(),
         ckpt_rx,
         status.clone(),
