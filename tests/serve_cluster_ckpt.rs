@@ -411,18 +411,25 @@ fn a_node_restarting_with_its_files_after_a_trim_writes_each_record_once() {
     assert_eq!(ids, ["c7", "c8", "c9", "c10", "c100", "c11"], "b's records");
 }
 
+/// A trimmed cluster's active stopped (cleanly), NATS spoilt by `spoil` (given the newest
+/// checkpoint's name), then a new node started, which must fail: that name and its stderr.
+fn a_start_after(name: &str, spoil: impl FnOnce(&Js, &str)) -> (String, String) {
+    let t = trimmed(name);
+    assert!(t.a.term().success());
+    let newest = t.js.checkpoints().pop().unwrap_or_default();
+    spoil(&t.js, &newest);
+    let args = cluster_args(&t.nats, "b", &[]);
+    let out = serve_expecting_failure_with(&t.site, &t.dir.join("b"), &strs(&args));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{err}");
+    (newest, err)
+}
+
 /// Issue 15: a checkpoint object that does not decode stops a node starting from it,
 /// naming it; the node never falls back silently.
 #[test]
 fn a_checkpoint_that_does_not_decode_stops_the_node_naming_it() {
-    let t = trimmed("ckpt-damaged");
-    assert!(t.a.term().success());
-    let newest = t.js.checkpoints().pop().unwrap_or_default();
-    t.js.damage(&newest);
-    let args = cluster_args(&t.nats, "b", &[]);
-    let out = serve_expecting_failure_with(&t.site, &t.dir.join("b"), &strs(&args));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    let (newest, err) = a_start_after("ckpt-damaged", |js, newest| js.damage(newest));
     assert!(
         err.contains(&format!(
             "the checkpoint {newest} of {BUCKET} does not decode"
@@ -469,14 +476,7 @@ fn nats_wait_reaches_nats_that_comes_up_within_the_wait() {
 /// from a state the stream's sequences do not continue.
 #[test]
 fn checkpoints_past_the_stream_stop_the_node() {
-    let t = trimmed("ckpt-no-stream");
-    assert!(t.a.term().success());
-    t.js.delete_stream();
-    let newest = t.js.checkpoints().pop().unwrap_or_default();
-    let args = cluster_args(&t.nats, "b", &[]);
-    let out = serve_expecting_failure_with(&t.site, &t.dir.join("b"), &strs(&args));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{err}");
+    let (newest, err) = a_start_after("ckpt-no-stream", |js, _| js.delete_stream());
     assert!(
         err.contains(&format!(
             "the checkpoint {newest} of {BUCKET} is of sequence"
