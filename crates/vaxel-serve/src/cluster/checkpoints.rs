@@ -227,7 +227,8 @@ pub async fn write(
             Err(e) => tracing::warn!(
                 seq,
                 error = %format!("{e:#}"),
-                "checkpoint skipped: the journal stream keeps everything after the last one"
+                "checkpoint not completed (stored or not): the journal stream still holds \
+                 everything after the oldest checkpoint kept"
             ),
         }
     }
