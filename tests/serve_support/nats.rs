@@ -54,6 +54,8 @@ pub struct NatsCluster {
     pub urls: Vec<String>,
     /// Monitoring (HTTP) ports, one per node.
     monitor: Vec<u16>,
+    /// Each node's wrapper ([`Place::wrapper`]), to start it again where it was.
+    wrappers: Vec<Vec<String>>,
     pub dir: PathBuf,
 }
 
@@ -95,6 +97,32 @@ fn free_ports(n: usize) -> Vec<u16> {
     held.iter()
         .map(|l| l.local_addr().expect("port").port())
         .collect()
+}
+
+/// Starts node `i` of the cluster under `dir` from its `n{i}.conf`, through `wrapper`
+/// (`ip netns exec NAME`) if any, its log appended to `n{i}.log` (a restart keeps the first
+/// run's).
+fn spawn(dir: &Path, i: usize, wrapper: &[String]) -> Child {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("n{i}.log")))
+        .expect("nats log");
+    let mut cmd = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg("nats-server");
+            c
+        }
+        None => Command::new("nats-server"),
+    };
+    cmd.arg("-c")
+        .arg(dir.join(format!("n{i}.conf")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start nats-server ({e}): {INSTALL}"))
 }
 
 impl NatsCluster {
@@ -144,23 +172,7 @@ impl NatsCluster {
                 ),
             )
             .expect("write nats conf");
-            let log = fs::File::create(dir.join(format!("n{i}.log"))).expect("nats log");
-            let mut cmd = match me.wrapper.split_first() {
-                Some((program, rest)) => {
-                    let mut c = Command::new(program);
-                    c.args(rest).arg("nats-server");
-                    c
-                }
-                None => Command::new("nats-server"),
-            };
-            let child = cmd
-                .arg("-c")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(log))
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start nats-server ({e}): {INSTALL}"));
+            let child = spawn(dir, i, &me.wrapper);
             nodes.push(child);
         }
         let cluster = NatsCluster {
@@ -170,6 +182,7 @@ impl NatsCluster {
                 .map(|p| format!("nats://127.0.0.1:{p}"))
                 .collect(),
             monitor: monitor.to_vec(),
+            wrappers: places.iter().map(|p| p.wrapper.clone()).collect(),
             dir: dir.to_owned(),
         };
         let until = Instant::now() + Duration::from_secs(30);
@@ -225,6 +238,11 @@ impl NatsCluster {
             }
         }
         None
+    }
+
+    /// Starts node `i` again (after [`kill`](Self::kill)), on its ports and store.
+    pub fn restart(&mut self, i: usize) {
+        self.nodes[i] = spawn(&self.dir, i, &self.wrappers[i]);
     }
 
     /// SIGKILL of node `i`.

@@ -289,7 +289,6 @@ pub async fn serve(
     let (handle, inbox) = engine_task::channels(args.config.clone());
     let make_setup: cluster::MakeSetup = {
         let (observer, tokens, shutdown) = (observer.clone(), tokens.clone(), shutdown.clone());
-        let clustered = cluster_config.is_some();
         let (clock, every, step, outbound) = (
             args.clock,
             args.checkpoint_every.max(1),
@@ -304,8 +303,6 @@ pub async fn serve(
             committed,
             checkpoint: engine_task::CheckpointPolicy {
                 every_inputs: every,
-                // No checkpoints in cluster mode yet: a node replays the stream.
-                never: clustered,
             },
             max_clock_step: std::time::Duration::from_secs(step),
             unknown_keys,

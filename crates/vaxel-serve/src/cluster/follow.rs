@@ -30,6 +30,9 @@ pub struct Follower {
     /// Records the files hold already (written before a restart): the first this many
     /// the stream produces are not written again.
     pub skip: u64,
+    /// Records the stream had produced before `machine` began (at the checkpoint it was
+    /// restored from; 0 from the stream's start): the machine counts those after.
+    pub before: u64,
 }
 
 impl Follower {
@@ -42,7 +45,15 @@ impl Follower {
             outs: Vec::new(),
             records,
             skip,
+            before: 0,
         }
+    }
+
+    /// Records the stream has produced up to `applied` (a checkpoint's [`Mark`] holds it).
+    ///
+    /// [`Mark`]: super::checkpoints::Mark
+    pub fn produced(&self) -> u64 {
+        self.before + self.machine.as_ref().map_or(0, |m| m.records)
     }
 
     /// Applies the message at `seq`. Entries that do not decode stop the node, naming

@@ -5,6 +5,7 @@
 //! with an error (its supervisor restarts it, as a standby): it never acknowledges again.
 
 use super::args::ClusterConfig;
+use super::checkpoints;
 use super::follow::{self, Follower};
 use super::lease::Lease;
 use super::nats::{self, Nats};
@@ -14,7 +15,6 @@ use crate::commit::{self, Commit, Committed};
 use crate::engine_task::{self, EngineHandle, Inbox, Setup};
 use crate::journal::Entry;
 use crate::machine::Machine;
-use crate::records::Records;
 use anyhow::Context as _;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -71,9 +71,8 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     } = node;
     let stream_name = nats::stream_name(&config.name);
     let status = role.status.clone();
-    let on_disk = follow::records_on_disk(&data_dir)?;
-    let mut f = Follower::new(Records::new(&data_dir), on_disk);
-    let mut messages = follow::subscribe(&nats.stream, 1).await?;
+    let mut f = checkpoints::follower(&nats, &config.name, &data_dir, &status).await?;
+    let mut messages = follow::subscribe(&nats.stream, f.applied + 1).await?;
     let lease = Arc::new(Lease {
         kv: nats.kv.clone(),
         me: me.clone(),
@@ -210,6 +209,7 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
         }
     };
     drop(messages);
+    let produced = f.produced();
     let machine = f
         .machine
         .take()
@@ -230,7 +230,23 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     let config_changed = *machine.config != *text;
     let (commit_tx, commit_rx) = mpsc::channel(commit::QUEUE);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let committer = tokio::spawn(stream::run(appender, commit_rx, done_tx, f.records));
+    let (ckpt_tx, ckpt_rx) = mpsc::channel(checkpoints::QUEUE);
+    let writer = tokio::spawn(checkpoints::write(
+        nats.checkpoints.clone(),
+        checkpoints::Tombstones {
+            stream: nats.checkpoint_stream.clone(),
+            bucket: nats::checkpoints_name(&config.name),
+        },
+        nats.stream.clone(),
+        ckpt_rx,
+        status.clone(),
+    ));
+    let outputs = stream::Outputs {
+        produced,
+        records: f.records,
+        checkpoints: ckpt_tx,
+    };
+    let committer = tokio::spawn(stream::run(appender, commit_rx, done_tx, outputs));
     let task = engine_task::start_with(make_setup(machine, commit_tx, done_rx), inbox);
     let mut engine = tokio::spawn(task.run());
     if config_changed {
@@ -248,6 +264,8 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
             holding.cancel();
             let _ = (&mut hold).await;
             let written = committer.await.unwrap_or(false);
+            // The shutdown's checkpoint is stored before the lease is let go.
+            let _ = writer.await;
             let r = r.context("engine task failed")?;
             if r.is_ok() && written {
                 lease.release().await;

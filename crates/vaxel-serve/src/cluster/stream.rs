@@ -13,8 +13,13 @@
 //! land is answered as a duplicate), for as long as this node holds the lease, so that the
 //! active rides out the NATS cluster's own re-election; once the lease is lost it gives
 //! up, acknowledging nothing more.
+//!
+//! A commit carrying a checkpoint ends its group: once that message is acknowledged and
+//! its records written, the checkpoint goes to the writer of `checkpoints.rs`, marked with
+//! the message's sequence.
 
 use super::Status;
+use super::checkpoints::{Job, Mark};
 use crate::commit::{Commit, Committed};
 use crate::records::Records;
 use async_nats::jetstream::context::PublishErrorKind;
@@ -130,20 +135,35 @@ impl Appender {
     }
 }
 
+/// Where the active's committer writes: this node's call-record files, and the
+/// checkpoint writer with the count of records the stream has produced so far (its
+/// checkpoints' [`Mark`]s).
+pub struct Outputs {
+    pub records: Records,
+    pub checkpoints: mpsc::Sender<Job>,
+    pub produced: u64,
+}
+
 /// The active's committer: runs until `rx` closes or an append fails (reported as
 /// [`Committed::Failed`]). Returns whether every write succeeded.
 pub async fn run(
     mut appender: Appender,
     mut rx: mpsc::Receiver<Commit>,
     done: mpsc::UnboundedSender<Committed>,
-    mut records: Records,
+    out: Outputs,
 ) -> bool {
+    let Outputs {
+        mut records,
+        checkpoints,
+        mut produced,
+    } = out;
     let mut group: Vec<Commit> = Vec::new();
     let mut ok = true;
     while let Some(first) = rx.recv().await {
         let mut bytes = first.journal.len();
         group.push(first);
-        while bytes < MESSAGE_BYTES {
+        // A checkpoint ends a group: its state is that of the message it ends.
+        while bytes < MESSAGE_BYTES && group.last().is_some_and(|c| c.rotate.is_none()) {
             match rx.try_recv() {
                 Ok(c) => {
                     bytes += c.journal.len();
@@ -169,8 +189,7 @@ pub async fn run(
         }
         let last = group.last().map_or(0, |c| c.id);
         let _ = done.send(Committed::Upto(last));
-        // Call records after the journal, as with a file. (No commit carries a
-        // checkpoint in cluster mode yet: a node replays the stream from its start.)
+        // Call records after the journal, as with a file.
         let written = tokio::task::block_in_place(|| {
             for c in &group {
                 for r in &c.records {
@@ -186,6 +205,24 @@ pub async fn run(
             )));
             ok = false;
             break;
+        }
+        produced += group.iter().map(|c| c.records.len() as u64).sum::<u64>();
+        // The checkpoint covers the message just acknowledged (or, with no journal of
+        // its own, the last one): the writer stores it off this path.
+        if let Some(rot) = group.last_mut().and_then(|c| c.rotate.take()) {
+            let job = Job {
+                mark: Mark {
+                    seq: appender.last,
+                    records: produced,
+                },
+                checkpoint: rot.checkpoint,
+            };
+            if checkpoints.try_send(job).is_err() {
+                tracing::warn!(
+                    seq = appender.last,
+                    "checkpoint skipped: the previous one is still being stored"
+                );
+            }
         }
         group.clear();
     }

@@ -108,9 +108,6 @@ struct Round {
 pub struct CheckpointPolicy {
     /// Inputs in an epoch after which a checkpoint starts a new one.
     pub every_inputs: u64,
-    /// No checkpoints at all (cluster mode, until they go to JetStream: a node replays
-    /// the stream, and a snapshot nobody writes would only cost the engine's time).
-    pub never: bool,
 }
 
 /// Everything the task starts with.

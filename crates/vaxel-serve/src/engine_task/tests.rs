@@ -35,7 +35,6 @@ fn task() -> (EngineTask, EngineHandle, CancellationToken) {
         committed,
         checkpoint: CheckpointPolicy {
             every_inputs: u64::MAX,
-            never: false,
         },
         max_clock_step: Duration::from_secs(86_400),
         unknown_keys: vaxel_config::UnknownKeys::Error,
