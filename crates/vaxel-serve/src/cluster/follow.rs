@@ -191,7 +191,7 @@ pub fn on_request(f: &Follower, r: Request, role: &Role, clock: ClockMode) {
         Request::Snapshot(tx) => {
             if let Some(m) = &f.machine {
                 let snap = Arc::new(m.engine.snapshot_at(clock.now(m.engine.now())));
-                let _ = tx.send(snap);
+                let _ = tx.send(Published::new(f.applied, snap));
             }
         }
         Request::Directory(q, tx) => {
@@ -217,10 +217,10 @@ pub fn publish(f: &Follower, inbox: &Inbox, clock: ClockMode) {
     let now = clock.now(m.engine.now());
     let version = f.applied;
     inbox.changes.send_replace(version);
-    inbox.published.send_replace(Some(Published {
+    inbox.published.send_replace(Some(Published::new(
         version,
-        snapshot: Arc::new(m.engine.snapshot_at(now)),
-    }));
+        Arc::new(m.engine.snapshot_at(now)),
+    )));
 }
 
 #[cfg(test)]
