@@ -16,19 +16,13 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use vaxel_core::site::Site;
+use vaxel_serve::in_process::{Daemon, serve_args};
 use vaxel_sim::generate::{GenConfig, RosterGenerator, TraceGenerator};
 use vaxel_sim::{RosterWriter, Shift, TraceWriter};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[derive(Debug, clap::Parser)]
-struct ServeCli {
-    #[command(flatten)]
-    serve: vaxel_serve::ServeArgs,
-}
 
 #[derive(Debug, clap::Parser)]
 struct LoadCli {
@@ -85,36 +79,11 @@ fn one_run(
     let data = dir.join(format!("data-{run}"));
     let _ = std::fs::remove_dir_all(&data);
     let data_arg = data.display().to_string();
-    let serve = ServeCli::try_parse_from([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--clock",
-        "event",
-        "--data-dir",
-        &data_arg,
-        "--max-clock-step-s",
-        "10000000000",
-    ])
-    .expect("serve arguments");
-    let stop = CancellationToken::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let daemon = std::thread::spawn({
-        let stop = stop.clone();
-        move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime");
-            rt.block_on(vaxel_serve::serve(&serve.serve, stop, Some(tx)))
-                .expect("the daemon");
-        }
-    });
-    let at = rx.blocking_recv().expect("the daemon listens");
+    let serve = serve_args(&["--data-dir", &data_arg, "--max-clock-step-s", "10000000000"])
+        .expect("serve arguments");
+    let daemon = Daemon::start(serve).expect("the daemon listens");
     let out = dir.join(format!("report-{run}.json"));
-    let addr = at.tcp.to_string();
+    let addr = daemon.at.tcp.to_string();
     let out_arg = out.display().to_string();
     let mut args = vec![
         "load", "--addr", &addr, "--report", "json", "--out", &out_arg,
@@ -128,8 +97,7 @@ fn one_run(
         "see {}",
         out.display()
     );
-    stop.cancel();
-    daemon.join().expect("the daemon stops");
+    daemon.stop().expect("the daemon stops");
     let _ = std::fs::remove_dir_all(&data);
     serde_json::from_str(&std::fs::read_to_string(&out).expect("the report")).expect("JSON")
 }

@@ -5,7 +5,7 @@
 
 mod serve_support;
 
-use serve_support::{Client, Daemon, SITE, temp_dir, wait_records, write_site};
+use serve_support::{Client, Daemon, SITE, site_and_data, temp_dir, wait_records, write_site};
 
 const WELCOME_V1: &str = r#"{"cmd":"welcome","protocol":1,"server":"vaxel/0.1.0"}"#;
 
@@ -37,18 +37,6 @@ fn arrived(call: &str, at: u64, seq: u64) -> String {
     )
 }
 
-/// Agents `a1` and `a2` log in (`seq` 1 and 2).
-fn two_agents(c: &mut Client) {
-    c.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    c.call(
-        r#"{"ev":"agent.login","agent":"a2","at":1000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
-}
-
 /// The half-open case of issue 12: the platform sends events, the daemon writes their
 /// commands, the platform "crashes" without reading them and without closing; a new
 /// connection says `hello` with the last command it processed and gets exactly the
@@ -56,11 +44,10 @@ fn two_agents(c: &mut Client) {
 /// went into the dead socket.)
 #[test]
 fn a_half_open_connection_loses_no_command() {
-    let dir = temp_dir("acks-half-open");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let (site, data) = site_and_data("acks-half-open");
+    let d = Daemon::start(&site, &data, &[]);
     let mut old = hello_v2(&d, None, 0);
-    two_agents(&mut old);
+    old.two_agents_in();
     old.call(
         &arrived("c1", 2000, 3),
         &[&connect(1, "c1", "a1", "1001"), r#"{"cmd":"ok","seq":3}"#],
@@ -86,10 +73,7 @@ fn a_half_open_connection_loses_no_command() {
         r#"{"ev":"ack","seq":2,"upto":3}"#,
         &[r#"{"cmd":"ok","seq":2}"#],
     );
-    new.call(
-        r#"{"ev":"call.hangup","call":"c2","at":6000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
+    new.acked(r#"{"ev":"call.hangup","call":"c2","at":6000,"seq":3}"#);
     new.call(
         &arrived("c4", 7000, 4),
         &[&connect(4, "c4", "a2", "1002"), r#"{"cmd":"ok","seq":4}"#],
@@ -124,12 +108,10 @@ fn wait_for_calls_in_progress(d: &Daemon, n: usize) {
 /// position comes from its `ack` entries.
 #[test]
 fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
-    let dir = temp_dir("acks-kill9");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("acks-kill9");
     let d = Daemon::start(&site, &data, &[]);
     let mut c = hello_v2(&d, None, 0);
-    two_agents(&mut c);
+    c.two_agents_in();
     c.call(
         &arrived("c1", 2000, 3),
         &[&connect(1, "c1", "a1", "1001"), r#"{"cmd":"ok","seq":3}"#],
@@ -155,10 +137,7 @@ fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
     // Resuming after 1: command 2 again, then new numbers.
     let mut c = hello_v2(&d, Some(1), 1);
     c.expect(&connect(2, "c2", "a2", "1002"));
-    c.call(
-        r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":6}"#,
-        &[r#"{"cmd":"ok","seq":6}"#],
-    );
+    c.acked(r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":6}"#);
     c.call(
         &arrived("c3", 5000, 7),
         &[&connect(3, "c3", "a1", "1001"), r#"{"cmd":"ok","seq":7}"#],
@@ -178,9 +157,8 @@ fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
 /// last command: clear errors; the session is refused and closed at `hello`.
 #[test]
 fn bad_resume_numbers_are_refused() {
-    let dir = temp_dir("acks-bad");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let (site, data) = site_and_data("acks-bad");
+    let d = Daemon::start(&site, &data, &[]);
     let mut c = d.connect();
     c.send(r#"{"ev":"hello","seq":7,"platform":"pbx","protocol":2,"last_cmd":5}"#);
     assert_eq!(
@@ -192,7 +170,7 @@ fn bad_resume_numbers_are_refused() {
     c.expect_closed();
 
     let mut c = hello_v2(&d, None, 0);
-    two_agents(&mut c);
+    c.two_agents_in();
     c.call(
         &arrived("c1", 2000, 3),
         &[&connect(1, "c1", "a1", "1001"), r#"{"cmd":"ok","seq":3}"#],
@@ -223,9 +201,8 @@ fn bad_resume_numbers_are_refused() {
 /// `ack` is refused, and a version 1 platform can follow a version 2 one.
 #[test]
 fn version_1_sessions_are_unchanged() {
-    let dir = temp_dir("acks-v1");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let (site, data) = site_and_data("acks-v1");
+    let d = Daemon::start(&site, &data, &[]);
     let mut c = d.platform("pbx");
     c.one_answered_call("+46701");
     c.send(r#"{"ev":"ack","seq":5,"upto":1}"#);
@@ -234,10 +211,7 @@ fn version_1_sessions_are_unchanged() {
     drop(c);
     // Version 2 after it: numbering went on all along (1 command so far).
     let mut c = hello_v2(&d, None, 1);
-    c.call(
-        r#"{"ev":"agent.login","agent":"a2","at":5000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    c.acked(r#"{"ev":"agent.login","agent":"a2","at":5000,"seq":1}"#);
     c.call(
         &arrived("c2", 6000, 2),
         &[&connect(2, "c2", "a1", "1001"), r#"{"cmd":"ok","seq":2}"#],

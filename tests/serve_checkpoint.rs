@@ -5,27 +5,11 @@
 
 mod serve_support;
 
-use serve_support::{Client, Daemon, SITE, records, temp_dir, wait_records, write_site};
+use serve_support::{Client, Daemon, records, site_and_data, wait_records};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-/// Sends `line` (with `"seq":seq`) and returns the lines up to and including its `ok`.
-#[track_caller]
-fn ok(p: &mut Client, line: &str, seq: u64) -> Vec<String> {
-    p.send(line);
-    let mut lines = Vec::new();
-    loop {
-        let l = p.recv().expect("an answer");
-        let done = l == format!(r#"{{"cmd":"ok","seq":{seq}}}"#);
-        assert!(!l.contains(r#""cmd":"error""#), "{l}; before: {lines:?}");
-        lines.push(l);
-        if done {
-            return lines;
-        }
-    }
-}
 
 /// The agent a `connect` for `call` among `lines` rings.
 fn connected(lines: &[String], call: &str) -> Option<String> {
@@ -92,90 +76,55 @@ fn traffic(p: &mut Client, first: u64, calls: u64, at: &mut u64, seq: &mut u64) 
         let call = format!("c{i}");
         *at += 100;
         *seq += 1;
-        let lines = ok(
-            p,
-            &format!(
+        let lines = p.until_ok(&format!(
                 r#"{{"ev":"call.arrived","call":"{call}","to":"+4610100","from":"+4671","at":{at},"seq":{seq}}}"#
-            ),
-            *seq,
-        );
+            ));
         let agent = connected(&lines, &call).expect("connected at once");
         *at += 100;
         *seq += 1;
-        ok(
-            p,
-            &format!(
-                r#"{{"ev":"call.answered","call":"{call}","agent":"{agent}","at":{at},"seq":{seq}}}"#
-            ),
-            *seq,
-        );
+        p.until_ok(&format!(
+            r#"{{"ev":"call.answered","call":"{call}","agent":"{agent}","at":{at},"seq":{seq}}}"#
+        ));
         *at += 100;
         *seq += 1;
-        ok(
-            p,
-            &format!(r#"{{"ev":"call.hangup","call":"{call}","at":{at},"seq":{seq}}}"#),
-            *seq,
-        );
+        p.until_ok(&format!(
+            r#"{{"ev":"call.hangup","call":"{call}","at":{at},"seq":{seq}}}"#
+        ));
     }
 }
 
 #[test]
 fn checkpoints_with_calls_in_flight_bound_replay_and_every_call_goes_on_after_kill_9() {
-    let dir = temp_dir("checkpoint-busy");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("checkpoint-busy");
     let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "7"]);
     let mut p = d.platform("pbx-1");
-    let (mut at, mut seq) = (1000, 0);
-    for agent in ["a1", "a2"] {
-        seq += 1;
-        ok(
-            &mut p,
-            &format!(r#"{{"ev":"agent.login","agent":"{agent}","at":{at},"seq":{seq}}}"#),
-            seq,
-        );
-    }
+    p.two_agents_in();
+    let (mut at, mut seq) = (1000, 2);
     traffic(&mut p, 1, 20, &mut at, &mut seq);
     // Calls in flight: one talking, one ringing, one queued.
     at += 100;
     seq += 1;
-    let lines = ok(
-        &mut p,
-        &format!(
+    let lines = p.until_ok(&format!(
             r#"{{"ev":"call.arrived","call":"t1","to":"+4610100","from":"+4672","at":{at},"seq":{seq}}}"#
-        ),
-        seq,
-    );
+        ));
     let talking = connected(&lines, "t1").expect("t1 connected");
     at += 100;
     seq += 1;
-    ok(
-        &mut p,
-        &format!(
-            r#"{{"ev":"call.answered","call":"t1","agent":"{talking}","at":{at},"seq":{seq}}}"#
-        ),
-        seq,
-    );
+    p.until_ok(&format!(
+        r#"{{"ev":"call.answered","call":"t1","agent":"{talking}","at":{at},"seq":{seq}}}"#
+    ));
     at += 100;
     seq += 1;
-    let lines = ok(
-        &mut p,
-        &format!(
+    let lines = p.until_ok(&format!(
             r#"{{"ev":"call.arrived","call":"r1","to":"+4610100","from":"+4673","at":{at},"seq":{seq}}}"#
-        ),
-        seq,
-    );
+        ));
     let ringing = connected(&lines, "r1").expect("r1 connected");
     assert_ne!(talking, ringing);
     at += 100;
     seq += 1;
-    let lines = ok(
-        &mut p,
-        &format!(
+    let lines = p.until_ok(&format!(
             r#"{{"ev":"call.arrived","call":"q1","to":"+4610100","from":"+4674","at":{at},"seq":{seq}}}"#
-        ),
-        seq,
-    );
+        ));
     assert!(
         lines[0].starts_with(r#"{"cmd":"queue","call":"q1""#),
         "{lines:?}"
@@ -227,38 +176,26 @@ fn checkpoints_with_calls_in_flight_bound_replay_and_every_call_goes_on_after_ki
     seq = 0;
     at += 100;
     seq += 1;
-    ok(
-        &mut p,
-        &format!(
-            r#"{{"ev":"call.answered","call":"r1","agent":"{ringing}","at":{at},"seq":{seq}}}"#
-        ),
-        seq,
-    );
+    p.until_ok(&format!(
+        r#"{{"ev":"call.answered","call":"r1","agent":"{ringing}","at":{at},"seq":{seq}}}"#
+    ));
     at += 100;
     seq += 1;
-    let lines = ok(
-        &mut p,
-        &format!(r#"{{"ev":"call.hangup","call":"t1","at":{at},"seq":{seq}}}"#),
-        seq,
-    );
+    let lines = p.until_ok(&format!(
+        r#"{{"ev":"call.hangup","call":"t1","at":{at},"seq":{seq}}}"#
+    ));
     assert_eq!(connected(&lines, "q1").as_deref(), Some(talking.as_str()));
     at += 100;
     seq += 1;
-    ok(
-        &mut p,
-        &format!(
-            r#"{{"ev":"call.answered","call":"q1","agent":"{talking}","at":{at},"seq":{seq}}}"#
-        ),
-        seq,
-    );
+    p.until_ok(&format!(
+        r#"{{"ev":"call.answered","call":"q1","agent":"{talking}","at":{at},"seq":{seq}}}"#
+    ));
     for call in ["r1", "q1"] {
         at += 100;
         seq += 1;
-        ok(
-            &mut p,
-            &format!(r#"{{"ev":"call.hangup","call":"{call}","at":{at},"seq":{seq}}}"#),
-            seq,
-        );
+        p.until_ok(&format!(
+            r#"{{"ev":"call.hangup","call":"{call}","at":{at},"seq":{seq}}}"#
+        ));
     }
     wait_records(&data, |r| r.len() >= 23);
     drop(p);
@@ -278,17 +215,9 @@ fn checkpoints_with_calls_in_flight_bound_replay_and_every_call_goes_on_after_ki
 /// Cuts the last `lines` whole lines off the newest call-record file, and leaves half of
 /// the one before: what a power loss may leave of records not yet fsynced.
 fn lose_records_tail(data: &Path, lines: usize) {
-    let mut files: Vec<_> = fs::read_dir(data)
-        .expect("data dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("cdr-"))
-        })
-        .collect();
-    files.sort();
-    let f = files.pop().expect("a records file");
+    let f = serve_support::data_files(data, "cdr-", ".csv")
+        .pop()
+        .expect("a records file");
     let text = fs::read(&f).expect("read records");
     let mut ends: Vec<usize> = text
         .iter()
@@ -304,20 +233,11 @@ fn lose_records_tail(data: &Path, lines: usize) {
 
 #[test]
 fn records_kept_off_disk_by_a_crash_are_written_again_exactly_once() {
-    let dir = temp_dir("records-async");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("records-async");
     let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "25"]);
     let mut p = d.platform("pbx-1");
-    let (mut at, mut seq) = (1000, 0);
-    for agent in ["a1", "a2"] {
-        seq += 1;
-        ok(
-            &mut p,
-            &format!(r#"{{"ev":"agent.login","agent":"{agent}","at":{at},"seq":{seq}}}"#),
-            seq,
-        );
-    }
+    p.two_agents_in();
+    let (mut at, mut seq) = (1000, 2);
     traffic(&mut p, 1, 12, &mut at, &mut seq);
     // kill -9 right after the traffic: the last records may not even be written yet.
     d.kill9();

@@ -9,7 +9,7 @@ mod serve_support;
 
 use pg_support::Postgres;
 use pg_support::tables::{CALLS, EVENTS, site_for};
-use serve_support::nats::{NatsCluster, node};
+use serve_support::nats::{NatsCluster, node, wait_active};
 use serve_support::{Client, Daemon, SITE, WAIT, data_files, http_get_all, temp_dir, write_site};
 use std::collections::BTreeSet;
 use std::fs;
@@ -17,21 +17,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-
-/// Waits (bounded) until `d` says in `/metrics` that it is the active node.
-#[track_caller]
-fn wait_active(d: &Daemon, within: Duration) {
-    let until = Instant::now() + within;
-    while !http_get_all(d.http, "/metrics").contains("\nvaxel_cluster_active 1") {
-        assert!(
-            Instant::now() < until,
-            "{} never became active; log:\n{}",
-            d.tcp,
-            d.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// The events of `rounds` rounds of traffic (`at` and `seq` added when sent): agent `a1`
 /// logs in; in each round a call to sales is connected to `a1` and answered, a call to

@@ -4,7 +4,7 @@
 
 mod serve_support;
 
-use serve_support::{Daemon, SITE, records, serve_expecting_failure, temp_dir, write_site};
+use serve_support::{Daemon, data_files, records, refuses_to_start, site_and_data};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -52,37 +52,21 @@ fn flip_payload_byte(path: &Path, offset: usize) {
     fs::write(path, data).expect("write the journal");
 }
 
+/// The dirs `--salvage` set damaged files aside in.
 fn damaged_dirs(data: &Path) -> Vec<PathBuf> {
-    fs::read_dir(data)
-        .expect("data dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("damaged-"))
-        })
-        .collect()
+    data_files(data, "damaged-", "")
 }
 
 #[track_caller]
 fn refuses(site: &Path, data: &Path, wants: &[&str]) -> String {
-    let out = serve_expecting_failure(site, data);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!out.status.success(), "{stderr}");
-    assert!(out.stdout.is_empty(), "it never listened: {stderr}");
-    for w in wants {
-        assert!(stderr.contains(w), "{w:?} not in:\n{stderr}");
-    }
+    let stderr = refuses_to_start(site, data, wants);
     assert!(stderr.contains("--salvage"), "{stderr}");
     stderr
 }
 
 #[test]
 fn a_byte_flipped_mid_journal_refuses_then_salvage_sets_it_aside() {
-    let dir = temp_dir("damage-mid");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-mid");
     journal_with_inputs(&site, &data, 20, &[]);
     let path = data.join("journal-00000001.log");
     let offsets = record_offsets(&path);
@@ -124,10 +108,7 @@ fn a_byte_flipped_mid_journal_refuses_then_salvage_sets_it_aside() {
     assert!(data.join("journal-00000002.log").exists());
     assert!(data.join("snapshot-00000002.json").exists());
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a2","at":5000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    p.acked(r#"{"ev":"agent.login","agent":"a2","at":5000,"seq":1}"#);
     drop(p);
     assert!(d.term().success());
     // And it starts again without --salvage.
@@ -137,9 +118,7 @@ fn a_byte_flipped_mid_journal_refuses_then_salvage_sets_it_aside() {
 
 #[test]
 fn a_torn_tail_is_dropped_with_its_offset_and_the_daemon_serves_on() {
-    let dir = temp_dir("damage-tail");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-tail");
     journal_with_inputs(&site, &data, 3, &[]);
     let path = data.join("journal-00000001.log");
     let len = fs::metadata(&path).expect("journal").len();
@@ -155,10 +134,7 @@ fn a_torn_tail_is_dropped_with_its_offset_and_the_daemon_serves_on() {
     assert!(log.contains("dropped a torn last record"), "{log}");
     assert!(log.contains(&format!("offset={len}")), "{log}");
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":5000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":5000,"seq":1}"#);
     drop(p);
     assert!(d.term().success());
     assert!(damaged_dirs(&data).is_empty());
@@ -166,9 +142,7 @@ fn a_torn_tail_is_dropped_with_its_offset_and_the_daemon_serves_on() {
 
 #[test]
 fn a_damaged_first_entry_refuses_to_start() {
-    let dir = temp_dir("damage-first");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-first");
     journal_with_inputs(&site, &data, 3, &[]);
     let path = data.join("journal-00000001.log");
     flip_payload_byte(&path, 0);
@@ -202,17 +176,9 @@ fn a_damaged_first_entry_refuses_to_start() {
 
 #[test]
 fn an_emptied_newest_journal_refuses_to_start() {
-    let dir = temp_dir("damage-empty");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-empty");
     journal_with_inputs(&site, &data, 2, &["--checkpoint-every", "1"]);
-    let mut journals: Vec<_> = fs::read_dir(&data)
-        .expect("data")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".log"))
-        .collect();
-    journals.sort();
+    let mut journals = data_files(&data, "journal-", ".log");
     let newest = journals.pop().expect("a journal");
     fs::write(&newest, b"").expect("empty it");
     let name = newest.file_name().and_then(|n| n.to_str()).expect("name");
@@ -222,17 +188,9 @@ fn an_emptied_newest_journal_refuses_to_start() {
 
 #[test]
 fn a_deleted_newest_journal_refuses_to_start_and_salvage_falls_back() {
-    let dir = temp_dir("damage-deleted");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-deleted");
     journal_with_inputs(&site, &data, 2, &["--checkpoint-every", "1"]);
-    let mut journals: Vec<_> = fs::read_dir(&data)
-        .expect("data")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".log"))
-        .collect();
-    journals.sort();
+    let mut journals = data_files(&data, "journal-", ".log");
     let newest = journals.pop().expect("a journal");
     let name = newest
         .file_name()
@@ -275,46 +233,24 @@ fn two_days_of_calls(site: &Path, data: &Path, args: &[&str]) {
             r#"{"cmd":"ok","seq":5}"#,
         ],
     );
-    p.call(
-        &format!(
-            r#"{{"ev":"call.answered","call":"c2","agent":"a1","at":{},"seq":6}}"#,
-            day2 + 1000
-        ),
-        &[r#"{"cmd":"ok","seq":6}"#],
-    );
-    p.call(
-        &format!(
-            r#"{{"ev":"call.hangup","call":"c2","at":{},"seq":7}}"#,
-            day2 + 2000
-        ),
-        &[r#"{"cmd":"ok","seq":7}"#],
-    );
+    p.acked(&format!(
+        r#"{{"ev":"call.answered","call":"c2","agent":"a1","at":{},"seq":6}}"#,
+        day2 + 1000
+    ));
+    p.acked(&format!(
+        r#"{{"ev":"call.hangup","call":"c2","at":{},"seq":7}}"#,
+        day2 + 2000
+    ));
     serve_support::wait_records(data, |r| r.len() >= 2);
     drop(p);
     d.kill9();
 }
 
-fn cdr_files(data: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<_> = fs::read_dir(data)
-        .expect("data")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("cdr-"))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn a_deleted_records_file_is_rebuilt_from_the_journal() {
-    let dir = temp_dir("damage-records");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-records");
     two_days_of_calls(&site, &data, &[]);
-    let files = cdr_files(&data);
+    let files = data_files(&data, "cdr-", ".csv");
     assert_eq!(files.len(), 2, "{files:?}");
     let want = records(&data);
     // The first day's file is deleted; the second is whole.
@@ -329,11 +265,9 @@ fn a_deleted_records_file_is_rebuilt_from_the_journal() {
 
 #[test]
 fn records_lost_with_no_journal_holding_them_are_reported() {
-    let dir = temp_dir("damage-records-lost");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-records-lost");
     two_days_of_calls(&site, &data, &["--checkpoint-every", "1"]);
-    let files = cdr_files(&data);
+    let files = data_files(&data, "cdr-", ".csv");
     // The first day's records were written two epochs back: no journal kept holds them.
     fs::remove_file(&files[0]).expect("delete");
     let d = Daemon::start(&site, &data, &[]);
@@ -352,9 +286,7 @@ fn records_lost_with_no_journal_holding_them_are_reported() {
 /// the temporary journal and its snapshot are cleared and the previous epoch goes on.
 #[test]
 fn an_interrupted_checkpoint_is_not_damage() {
-    let dir = temp_dir("damage-interrupted");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-interrupted");
     journal_with_inputs(&site, &data, 1, &[]);
     // As `rotate` leaves it when killed between the snapshot and the rename.
     fs::copy(
@@ -369,10 +301,7 @@ fn an_interrupted_checkpoint_is_not_damage() {
     assert!(!data.join("journal-00000002.log.tmp").exists());
     let mut p = d.platform("pbx-1");
     // a1 logged in and out: the epoch's inputs are all there.
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":5000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":5000,"seq":1}"#);
     drop(p);
     assert!(d.term().success());
     assert!(damaged_dirs(&data).is_empty());
@@ -382,15 +311,10 @@ fn an_interrupted_checkpoint_is_not_damage() {
 /// lost entries say otherwise: refused, not served from silently.
 #[test]
 fn a_journal_cut_short_of_its_call_records_refuses_to_start() {
-    let dir = temp_dir("damage-cut");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damage-cut");
     let d = Daemon::start(&site, &data, &[]);
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#);
     p.call(
         r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":2}"#,
         &[
@@ -398,10 +322,7 @@ fn a_journal_cut_short_of_its_call_records_refuses_to_start() {
             r#"{"cmd":"ok","seq":2}"#,
         ],
     );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":3000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
+    p.acked(r#"{"ev":"call.hangup","call":"c1","at":3000,"seq":3}"#);
     serve_support::wait_records(&data, |r| r.len() == 1);
     drop(p);
     d.kill9();

@@ -9,7 +9,8 @@
 mod serve_support;
 
 use serde_json::Value;
-use serve_support::{Client, Daemon, SITE, WAIT, http_request, temp_dir, write_site};
+use serve_support::http::http;
+use serve_support::{Client, Daemon, SITE, WAIT, temp_dir, write_site};
 use std::time::Instant;
 
 const OPERATOR: &str = "desk-operator-0123456789";
@@ -41,7 +42,8 @@ impl Desk {
 
     /// `POST path` with `token` and `body`: the status and the JSON answer.
     fn post(&self, path: &str, token: Option<&str>, body: &str) -> (u16, Value) {
-        let (status, text) = http_request(self.d.http, "POST", path, token, body);
+        let r = http(self.d.http, "POST", path, token, Some(body.as_bytes()));
+        let (status, text) = (r.status, r.text());
         let v = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"));
         (status, v)
     }
@@ -79,7 +81,8 @@ impl Desk {
     }
 
     fn snapshot(&self) -> Value {
-        let (status, text) = http_request(self.d.http, "GET", "/api/v1/snapshot", Some(A1), "");
+        let r = http(self.d.http, "GET", "/api/v1/snapshot", Some(A1), None);
+        let (status, text) = (r.status, r.text());
         assert_eq!(status, 200, "{text}");
         serde_json::from_str(&text).expect("snapshot JSON")
     }
@@ -121,10 +124,7 @@ fn a1_talking(desk: &Desk) -> Client {
             r#"{"cmd":"ok","seq":1}"#,
         ],
     );
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":5000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":5000,"seq":2}"#);
     p
 }
 
@@ -185,10 +185,7 @@ fn an_agent_parks_registers_transfers_and_requeues_its_call_from_the_desk() {
     );
     let a = desk.act("a1", A1, "wrapup/done", "");
     assert_eq!(a["state"], "ready", "{a}");
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a2","at":9000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c1","agent":"a2","at":9000,"seq":3}"#);
 
     // a2 puts it back in the other group's queue with a priority: a1 gets it again.
     let b = desk.act(
@@ -199,10 +196,7 @@ fn an_agent_parks_registers_transfers_and_requeues_its_call_from_the_desk() {
     );
     assert_eq!(b["state"], "wrapup", "{b}");
     command_with(&mut p, &[r#""cmd":"connect","call":"c1","agent":"a1""#]);
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":12000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":12000,"seq":4}"#);
     assert_eq!(desk.agent("a1")["call_detail"]["group"], "support");
 
     // Out to a number: the platform forwards it; the case is registered in the wrap-up.
@@ -321,7 +315,7 @@ fn an_agent_token_acts_only_for_its_own_agent() {
     }
     assert_eq!(desk.agent("a1")["state"], "talking");
     // An agent token reads (the desk's colleagues, queues, directory) but changes no site.
-    let (status, _) = http_request(desk.d.http, "GET", "/api/v1/directory?q=bo", Some(A2), "");
+    let status = http(desk.d.http, "GET", "/api/v1/directory?q=bo", Some(A2), None).status;
     assert_eq!(status, 200);
     let (status, v) = desk.post("/api/v1/crisis", Some(A1), r#"{"on":true}"#);
     assert_eq!((status, &v["code"]), (403, &"forbidden".into()), "{v}");

@@ -3,7 +3,7 @@
 
 mod serve_support;
 
-use serve_support::{Client, Daemon, SITE, temp_dir, wait_records, write_site};
+use serve_support::{Client, Daemon, site_and_data, wait_records};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -18,57 +18,9 @@ fn event_files(data: &Path) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// Agents log in, three calls arrive: one answered and hung up, one ringing, one queued
-/// and then offered.
-fn first_half(p: &mut Client) {
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"agent.login","agent":"a2","at":1000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":3}"#,
-        &[
-            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":3}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":4000,"seq":5}"#,
-        &[
-            r#"{"cmd":"connect","call":"c2","agent":"a2","extension":"1002","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":5}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c3","to":"+4610100","from":"+4673","at":5000,"seq":6}"#,
-        &[
-            r#"{"cmd":"queue","call":"c3","group":"sales","position":1,"ewt_s":198}"#,
-            r#"{"cmd":"ok","seq":6}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":6000,"seq":7}"#,
-        &[
-            r#"{"cmd":"connect","call":"c3","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":7}"#,
-        ],
-    );
-}
-
 /// The two ringing calls are answered and end; an agent pauses and logs out.
 fn second_half(p: &mut Client) {
-    p.call(
-        r#"{"ev":"call.answered","call":"c2","agent":"a2","at":7000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c2","agent":"a2","at":7000,"seq":1}"#);
     p.call(
         r#"{"ev":"call.noanswer","call":"c3","agent":"a1","at":7100,"seq":2}"#,
         // Nobody else is free: offered to a1 again.
@@ -77,34 +29,20 @@ fn second_half(p: &mut Client) {
             r#"{"cmd":"ok","seq":2}"#,
         ],
     );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c2","reason":"agent","at":8000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c3","at":9000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
-    p.call(
-        r#"{"ev":"agent.pause","agent":"a1","reason":"lunch","at":10000,"seq":5}"#,
-        &[r#"{"cmd":"ok","seq":5}"#],
-    );
-    p.call(
-        r#"{"ev":"agent.logout","agent":"a1","at":11000,"seq":6}"#,
-        &[r#"{"cmd":"ok","seq":6}"#],
-    );
+    p.acked(r#"{"ev":"call.hangup","call":"c2","reason":"agent","at":8000,"seq":3}"#);
+    p.acked(r#"{"ev":"call.hangup","call":"c3","at":9000,"seq":4}"#);
+    p.acked(r#"{"ev":"agent.pause","agent":"a1","reason":"lunch","at":10000,"seq":5}"#);
+    p.acked(r#"{"ev":"agent.logout","agent":"a1","at":11000,"seq":6}"#);
 }
 
 /// Runs both halves on a fresh data dir; with `crash`, the daemon is killed with SIGKILL
 /// between them and the event log is damaged (its last line torn, as a crash mid-write
 /// leaves it) before the restart.
 fn run(name: &str, crash: bool) -> (Vec<(String, Vec<u8>)>, PathBuf, PathBuf) {
-    let dir = temp_dir(name);
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data(name);
     let d = Daemon::start(&site, &data, &[]);
     let mut p = d.platform("pbx-1");
-    first_half(&mut p);
+    p.three_calls_two_ringing();
     assert_eq!(wait_records(&data, |r| !r.is_empty()).len(), 1);
     drop(p);
     let d = if crash {

@@ -3,7 +3,9 @@
 
 mod serve_support;
 
-use serve_support::{Daemon, SITE, output_within, temp_dir, wait_records, write_site};
+use serve_support::{
+    Daemon, SITE, output_within, site_and_data, temp_dir, wait_records, write_site,
+};
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -74,9 +76,7 @@ fn an_http_connection_that_sends_nothing_is_closed() {
 /// open: the connection cap keeps the descriptors the daemon needs.
 #[test]
 fn idle_http_connections_cannot_make_a_journal_write_fail() {
-    let dir = temp_dir("http-nofile");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("http-nofile");
     let d = Daemon::start_with_nofile(
         &site,
         &data,
@@ -166,10 +166,7 @@ fn connections_without_hello_never_delay_a_platform() {
     assert!(closed_by_daemon(&mut silent[0]), "the oldest stays");
     // `welcome` within the client's read timeout (5 s), while the silent ones have 60 s.
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#);
     drop(silent);
     assert!(d.term().success());
 }
@@ -177,9 +174,8 @@ fn connections_without_hello_never_delay_a_platform() {
 /// A connection that says nothing is closed at its `hello` deadline.
 #[test]
 fn a_connection_without_hello_is_closed_at_its_deadline() {
-    let dir = temp_dir("hello-deadline");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start_with(&site, &dir.join("data"), &[], &["--hello-timeout-s", "1"]);
+    let (site, data) = site_and_data("hello-deadline");
+    let d = Daemon::start_with(&site, &data, &[], &["--hello-timeout-s", "1"]);
     let mut silent = TcpStream::connect(d.tcp).expect("connect");
     assert!(closed_by_daemon(&mut silent), "a silent connection stays");
     assert!(d.term().success());
@@ -247,9 +243,8 @@ fn a_platform_that_never_reads_is_dropped_by_bytes_and_counted_once() {
 /// Issue 12 #11: the smaller defects, each over the wire.
 #[test]
 fn a_refused_hello_echoes_its_seq() {
-    let dir = temp_dir("hello-seq");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let (site, data) = site_and_data("hello-seq");
+    let d = Daemon::start(&site, &data, &[]);
     let mut c = d.connect();
     c.send(r#"{"ev":"hello","platform":"p","protocol":3,"seq":7}"#);
     let e = c.expect_error("unsupported_protocol");
@@ -265,9 +260,8 @@ fn a_refused_hello_echoes_its_seq() {
 
 #[test]
 fn a_directory_query_that_is_not_utf8_is_a_400_and_a_get_on_a_post_route_a_json_405() {
-    let dir = temp_dir("http-small");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let (site, data) = site_and_data("http-small");
+    let d = Daemon::start(&site, &data, &[]);
     let r = serve_support::http_get_all(d.http, "/api/v1/directory?q=%FF%FE");
     assert!(
         r.starts_with("HTTP/1.1 400") && r.contains(r#""field":"q""#) && r.contains("UTF-8"),
@@ -346,9 +340,8 @@ fn a_daemon_that_cannot_listen_leaves_no_data_dir() {
 /// A refused reload's warnings are logged as warnings, not errors.
 #[test]
 fn warnings_are_logged_at_warn() {
-    let dir = temp_dir("warn-level");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start_with(&site, &dir.join("data"), &[], &["--allow-unknown-keys"]);
+    let (site, data) = site_and_data("warn-level");
+    let d = Daemon::start_with(&site, &data, &[], &["--allow-unknown-keys"]);
     // One error (an unknown group) and one warning (an unknown key, allowed).
     let broken = SITE.replacen("wrapup_s = 0", "wraup_s = 30", 1).replacen(
         "route = \"group:sales\"",
@@ -357,11 +350,7 @@ fn warnings_are_logged_at_warn() {
     );
     std::fs::write(&site, broken).expect("write site");
     d.hup();
-    let until = std::time::Instant::now() + serve_support::WAIT;
-    while !d.log_text().contains("reload refused") {
-        assert!(std::time::Instant::now() < until, "{}", d.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    d.wait_log("reload refused", 1);
     let log = d.log_text();
     let line = |needle: &str| {
         log.lines()

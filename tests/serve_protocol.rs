@@ -18,10 +18,7 @@ fn daemon(name: &str) -> Daemon {
 fn bad_input_is_answered_and_changes_nothing() {
     let d = daemon("bad-input");
     let mut p = d.platform("pbx-1"); // line 1
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    ); // line 2
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#); // line 2
     p.send("{not json"); // line 3
     let e = p.expect_error("bad_json");
     assert!(e.contains(r#""line":3"#), "{e}");
@@ -65,14 +62,8 @@ fn bad_input_is_answered_and_changes_nothing() {
     p.send(r#"{"ev":"hello","platform":"pbx-1","protocol":1}"#);
     p.expect_error("invalid_state");
     // Everything above changed nothing: the call still rings a1, who answers.
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":30}"#,
-        &[r#"{"cmd":"ok","seq":30}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":31}"#,
-        &[r#"{"cmd":"ok","seq":31}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":30}"#);
+    p.acked(r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":31}"#);
     assert_eq!(
         wait_records(&d.data, |r| !r.is_empty()),
         vec![("c1".to_owned(), "answered".to_owned())]
@@ -122,10 +113,7 @@ fn refused_before_hello_then_closed() {
         r#"{{"ev":"hello","platform":"pbx-1","token":"{token}","protocol":1}}"#
     ));
     c.expect(r#"{"cmd":"welcome","protocol":1,"server":"vaxel/0.1.0"}"#);
-    c.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    c.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#);
 }
 
 #[test]
@@ -133,10 +121,7 @@ fn two_platforms_at_once_each_get_their_calls() {
     let d = daemon("two");
     let mut p1 = d.platform("pbx-1");
     let mut p2 = d.platform("pbx-2");
-    p1.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    p1.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#);
     // pbx-2's call rings an agent logged in through pbx-1: the command goes to pbx-2.
     p2.call(
         r#"{"ev":"call.arrived","call":"x1","to":"+4610200","from":"+4671","at":2000,"seq":1}"#,
@@ -148,10 +133,7 @@ fn two_platforms_at_once_each_get_their_calls() {
     // Calls belong to the platform that announced them.
     p1.send(r#"{"ev":"call.answered","call":"x1","agent":"a1","at":2100,"seq":2}"#);
     p1.expect_error("unknown_call");
-    p2.call(
-        r#"{"ev":"call.answered","call":"x1","agent":"a1","at":2200,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    p2.acked(r#"{"ev":"call.answered","call":"x1","agent":"a1","at":2200,"seq":2}"#);
     p1.call(
         r#"{"ev":"call.arrived","call":"y1","to":"+4610100","from":"+4672","at":2300,"seq":3}"#,
         &[
@@ -159,10 +141,7 @@ fn two_platforms_at_once_each_get_their_calls() {
             r#"{"cmd":"ok","seq":3}"#,
         ],
     );
-    p2.call(
-        r#"{"ev":"call.hangup","call":"x1","at":3000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
+    p2.acked(r#"{"ev":"call.hangup","call":"x1","at":3000,"seq":3}"#);
     p1.expect(r#"{"cmd":"connect","call":"y1","agent":"a1","extension":"1001","ring_s":20}"#);
     p2.expect_silence(Duration::from_millis(100));
 }
@@ -186,31 +165,19 @@ fn platform_back_within_grace_gets_held_commands_in_order() {
         ],
     );
     drop(p1);
-    std::thread::sleep(Duration::from_millis(200)); // the daemon notices the drop
+    d.wait_metric("vaxel_platform_connections 0"); // the daemon noticed the drop
     let mut desk = d.platform("desk");
-    desk.call(
-        r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    desk.call(
-        r#"{"ev":"agent.login","agent":"a2","at":2100,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    desk.acked(r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#);
+    desk.acked(r#"{"ev":"agent.login","agent":"a2","at":2100,"seq":2}"#);
     let mut p1 = d.platform("pbx-1");
     p1.expect_all(&[
         r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
         r#"{"cmd":"connect","call":"c2","agent":"a2","extension":"1002","ring_s":20}"#,
     ]);
-    p1.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
+    p1.acked(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#);
     // Well past the grace period: the calls are still there.
     std::thread::sleep(Duration::from_millis(1300));
-    p1.call(
-        r#"{"ev":"call.answered","call":"c2","agent":"a2","at":3100,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
+    p1.acked(r#"{"ev":"call.answered","call":"c2","agent":"a2","at":3100,"seq":4}"#);
     assert!(records(&d.data).is_empty());
 }
 
@@ -226,12 +193,9 @@ fn platform_not_back_within_grace_loses_its_calls() {
         ],
     );
     drop(p1);
-    std::thread::sleep(Duration::from_millis(200));
+    d.wait_metric("vaxel_platform_connections 0");
     let mut desk = d.platform("desk");
-    desk.call(
-        r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    desk.acked(r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#);
     let r = wait_records(&d.data, |r| !r.is_empty());
     assert_eq!(r, vec![("c1".to_owned(), "platform_lost".to_owned())]);
     // Coming back now: a new session, nothing held for it.
@@ -316,16 +280,26 @@ fn slow_consumer_is_closed_and_its_commands_are_kept() {
         last = n;
         std::thread::sleep(Duration::from_millis(300));
     }
-    let mut p = d.platform("pbx-1");
-    // Held commands come right after `welcome`, before the answer to anything new.
-    p.send(r#"{"ev":"tick","at":50000000,"seq":1}"#);
-    loop {
-        let l = p.recv().expect("held commands, then ok");
-        if l == r#"{"cmd":"ok","seq":1}"# {
-            break;
-        }
-        if let Some(c) = queued_call(&l) {
-            seen.push(c);
+    // Held commands come right after `welcome`, before the answer to anything new. On a
+    // loaded host the daemon may still be finishing lines it took and flood this
+    // connection past its small bound too: it is closed as a slow consumer again and its
+    // commands are kept once more, so the platform comes back until it gets its `ok`.
+    let mut closed = 0;
+    'reconnect: loop {
+        let mut p = d.platform("pbx-1");
+        p.send(r#"{"ev":"tick","at":50000000,"seq":1}"#);
+        loop {
+            let Some(l) = p.recv() else {
+                closed += 1;
+                assert!(closed < 20, "closed again and again");
+                continue 'reconnect;
+            };
+            if l == r#"{"cmd":"ok","seq":1}"# {
+                break 'reconnect;
+            }
+            if let Some(c) = queued_call(&l) {
+                seen.push(c);
+            }
         }
     }
     // Every call the daemon took got its command, in order (one may come twice where a
@@ -386,15 +360,9 @@ fn the_end_of_a_call_the_engine_ended_is_acknowledged_not_refused() {
         ],
     );
     // The platform reports the forwarded leg's end: acknowledged, nothing changes.
-    p.call(
-        r#"{"ev":"call.hangup","call":"f1","at":2000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    p.acked(r#"{"ev":"call.hangup","call":"f1","at":2000,"seq":2}"#);
     // And again (a hang-up reported twice): still fine.
-    p.call(
-        r#"{"ev":"call.hangup","call":"f1","at":2500,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
+    p.acked(r#"{"ev":"call.hangup","call":"f1","at":2500,"seq":3}"#);
     // A call that never was is still unknown, and so is one for another platform.
     p.send(r#"{"ev":"call.hangup","call":"nope","at":3000,"seq":4}"#);
     p.expect_error("unknown_call");
@@ -402,10 +370,7 @@ fn the_end_of_a_call_the_engine_ended_is_acknowledged_not_refused() {
     other.send(r#"{"ev":"call.hangup","call":"f1","at":3000,"seq":1}"#);
     other.expect_error("unknown_call");
     // An answered call the caller hung up, reported again: acknowledged.
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":4000,"seq":5}"#,
-        &[r#"{"cmd":"ok","seq":5}"#],
-    );
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":4000,"seq":5}"#);
     p.call(
         r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4672","at":5000,"seq":6}"#,
         &[
@@ -413,18 +378,9 @@ fn the_end_of_a_call_the_engine_ended_is_acknowledged_not_refused() {
             r#"{"cmd":"ok","seq":6}"#,
         ],
     );
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":6000,"seq":7}"#,
-        &[r#"{"cmd":"ok","seq":7}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":9000,"seq":8}"#,
-        &[r#"{"cmd":"ok","seq":8}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":9000,"seq":9}"#,
-        &[r#"{"cmd":"ok","seq":9}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":6000,"seq":7}"#);
+    p.acked(r#"{"ev":"call.hangup","call":"c1","at":9000,"seq":8}"#);
+    p.acked(r#"{"ev":"call.hangup","call":"c1","at":9000,"seq":9}"#);
     let r = wait_records(&d.data, |r| r.len() == 2);
     assert_eq!(
         r,
@@ -449,10 +405,7 @@ fn a_refused_line_never_moves_the_event_clock() {
         &["--max-clock-step-s", "3600"],
     );
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#);
     p.call(
         r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+46701112233","at":2000,"seq":2}"#,
         &[
@@ -475,10 +428,7 @@ fn a_refused_line_never_moves_the_event_clock() {
     p.send(r#"{"ev":"tick","seq":5,"at":3602001}"#);
     p.expect_error("bad_field");
     // Time still stands at 2000: the agent still rings and may answer.
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":6}"#,
-        &[r#"{"cmd":"ok","seq":6}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":6}"#);
     p.call(
         r#"{"ev":"tick","seq":7,"at":3603000}"#,
         &[r#"{"cmd":"ok","seq":7}"#],
@@ -488,10 +438,7 @@ fn a_refused_line_never_moves_the_event_clock() {
     assert!(d.term().success());
     let d = Daemon::start(&site, &dir.join("data"), &[]);
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":3603000,"seq":8}"#,
-        &[r#"{"cmd":"ok","seq":8}"#],
-    );
+    p.acked(r#"{"ev":"call.hangup","call":"c1","at":3603000,"seq":8}"#);
 }
 
 /// The agents a `random` group connects three calls to, after six agents log in, with or
@@ -558,15 +505,14 @@ fn a_site_file_with_an_unknown_key_does_not_start_unless_allowed() {
     let dir = temp_dir("unknown-key");
     let site = write_site(&dir, &SITE.replacen("wrapup_s = 0", "wraup_s = 30", 1));
     let data = dir.join("data");
-    let out = serve_support::serve_expecting_failure(&site, &data);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("error: groups[0].wraup_s: unknown key; did you mean \"wrapup_s\"?")
-            && stderr.contains("--allow-unknown-keys"),
-        "{stderr}"
+    serve_support::refuses_to_start(
+        &site,
+        &data,
+        &[
+            "error: groups[0].wraup_s: unknown key; did you mean \"wrapup_s\"?",
+            "--allow-unknown-keys",
+        ],
     );
-    assert!(out.stdout.is_empty(), "it never listened");
 
     let d = Daemon::start_with(&site, &data, &[], &["--allow-unknown-keys"]);
     assert!(

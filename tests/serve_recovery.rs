@@ -2,7 +2,9 @@
 
 mod serve_support;
 
-use serve_support::{Daemon, SITE, records, site_plus, temp_dir, wait_records, write_site};
+use serve_support::{
+    Daemon, SITE, records, site_and_data, site_plus, temp_dir, wait_records, write_site,
+};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
@@ -26,52 +28,11 @@ fn journal(data: &Path) -> std::path::PathBuf {
 
 #[test]
 fn kill_9_then_restart_continues_every_call_and_writes_each_record_once() {
-    let dir = temp_dir("crash");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("crash");
 
     let d = Daemon::start(&site, &data, &[]);
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"agent.login","agent":"a2","at":1000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":2000,"seq":3}"#,
-        &[
-            r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":3}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":4000,"seq":5}"#,
-        &[
-            r#"{"cmd":"connect","call":"c2","agent":"a2","extension":"1002","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":5}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.arrived","call":"c3","to":"+4610100","from":"+4673","at":5000,"seq":6}"#,
-        &[
-            r#"{"cmd":"queue","call":"c3","group":"sales","position":1,"ewt_s":198}"#,
-            r#"{"cmd":"ok","seq":6}"#,
-        ],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c1","at":6000,"seq":7}"#,
-        &[
-            r#"{"cmd":"connect","call":"c3","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":7}"#,
-        ],
-    );
+    p.three_calls_two_ringing();
     assert_eq!(wait_records(&data, |r| !r.is_empty()).len(), 1);
     d.kill9();
     drop(p);
@@ -91,25 +52,13 @@ fn kill_9_then_restart_continues_every_call_and_writes_each_record_once() {
     );
     let mut p = d.platform("pbx-1");
     // Both ringing calls are still there, with their agents.
-    p.call(
-        r#"{"ev":"call.answered","call":"c2","agent":"a2","at":7000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"call.answered","call":"c3","agent":"a1","at":7100,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c2","agent":"a2","at":7000,"seq":1}"#);
+    p.acked(r#"{"ev":"call.answered","call":"c3","agent":"a1","at":7100,"seq":2}"#);
     // The time went on from where it was.
     p.send(r#"{"ev":"tick","at":6500}"#);
     p.expect_error("time_went_backwards");
-    p.call(
-        r#"{"ev":"call.hangup","call":"c2","at":8000,"seq":3}"#,
-        &[r#"{"cmd":"ok","seq":3}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c3","at":9000,"seq":4}"#,
-        &[r#"{"cmd":"ok","seq":4}"#],
-    );
+    p.acked(r#"{"ev":"call.hangup","call":"c2","at":8000,"seq":3}"#);
+    p.acked(r#"{"ev":"call.hangup","call":"c3","at":9000,"seq":4}"#);
     let r = wait_records(&data, |r| r.len() >= 3);
     drop(p);
     assert!(d.term().success());
@@ -132,14 +81,8 @@ fn checkpoint_after_every_input_and_recovery_from_it() {
     let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "1"]);
     let mut p = d.platform("pbx-1");
     p.one_answered_call("+4671");
-    p.call(
-        r#"{"ev":"agent.logout","agent":"a1","at":5000,"seq":5}"#,
-        &[r#"{"cmd":"ok","seq":5}"#],
-    );
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":6000,"seq":6}"#,
-        &[r#"{"cmd":"ok","seq":6}"#],
-    );
+    p.acked(r#"{"ev":"agent.logout","agent":"a1","at":5000,"seq":5}"#);
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":6000,"seq":6}"#);
     p.call(
         r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":7000,"seq":7}"#,
         &[
@@ -186,14 +129,8 @@ fn checkpoint_after_every_input_and_recovery_from_it() {
     drop(p);
     let d = Daemon::start(&site, &data, &[]);
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"call.answered","call":"c2","agent":"a1","at":8000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"call.hangup","call":"c2","at":9000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    p.acked(r#"{"ev":"call.answered","call":"c2","agent":"a1","at":8000,"seq":1}"#);
+    p.acked(r#"{"ev":"call.hangup","call":"c2","at":9000,"seq":2}"#);
     let r = wait_records(&data, |r| r.len() >= 2);
     drop(p);
     assert!(d.term().success());
@@ -205,33 +142,6 @@ fn checkpoint_after_every_input_and_recovery_from_it() {
         ],
         "{r:?}"
     );
-}
-
-/// Sends `agent.login a3` until it is accepted (the reload is asynchronous to the
-/// signal); returns the lines that came with the acceptance.
-fn login_a3_until_ok(p: &mut serve_support::Client, at: &mut u64, seq: &mut u64) -> Vec<String> {
-    let until = Instant::now() + Duration::from_secs(5);
-    loop {
-        *at += 10;
-        *seq += 1;
-        p.send(&format!(
-            r#"{{"ev":"agent.login","agent":"a3","at":{at},"seq":{seq}}}"#
-        ));
-        let mut lines = Vec::new();
-        loop {
-            let l = p.recv().expect("an answer");
-            if l.contains(&format!(r#""seq":{seq}"#)) {
-                if l.starts_with(r#"{"cmd":"ok""#) {
-                    return lines;
-                }
-                assert!(l.contains("unknown_agent"), "{l}");
-                break;
-            }
-            lines.push(l);
-        }
-        assert!(Instant::now() < until, "the reload never took effect");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -253,36 +163,32 @@ fn sighup_reloads_a_valid_config_and_keeps_the_old_one_otherwise() {
     // Valid: a new agent; the waiting call stays and is offered to her.
     write_site(&dir, &site_plus());
     d.hup();
-    let (mut at, mut seq) = (1100, 2);
-    let lines = login_a3_until_ok(&mut p, &mut at, &mut seq);
-    assert_eq!(
-        lines,
-        vec![r#"{"cmd":"connect","call":"c1","agent":"a3","extension":"1003","ring_s":20}"#]
+    d.wait_log(": reloaded", 1);
+    let at = 1110;
+    p.call(
+        r#"{"ev":"agent.login","agent":"a3","at":1110,"seq":3}"#,
+        &[
+            r#"{"cmd":"connect","call":"c1","agent":"a3","extension":"1003","ring_s":20}"#,
+            r#"{"cmd":"ok","seq":3}"#,
+        ],
     );
 
     // Invalid: refused, the running configuration stays.
     write_site(&dir, "[site]\nname = \n");
     d.hup();
+    d.wait_log("reload refused", 1);
     // Refused by the engine: a3 is logged in and would be missing.
-    std::thread::sleep(Duration::from_millis(200));
     write_site(&dir, SITE);
     d.hup();
-    let until = Instant::now() + Duration::from_secs(5);
-    while d.log_text().matches("reload refused").count() < 2 {
-        assert!(Instant::now() < until, "log:\n{}", d.log_text());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    d.wait_log("reload refused", 2);
     let log = d.log_text();
     assert!(log.contains("the configuration is invalid"), "{log}");
     assert!(log.contains("reload refused by the engine"), "{log}");
     // Still the configuration with a3, and c1 still ringing her.
-    p.call(
-        &format!(
-            r#"{{"ev":"call.answered","call":"c1","agent":"a3","at":{},"seq":100}}"#,
-            at + 10
-        ),
-        &[r#"{"cmd":"ok","seq":100}"#],
-    );
+    p.acked(&format!(
+        r#"{{"ev":"call.answered","call":"c1","agent":"a3","at":{},"seq":100}}"#,
+        at + 10
+    ));
     drop(p);
     assert!(d.term().success());
 }
@@ -294,14 +200,7 @@ fn a_second_daemon_on_a_data_dir_in_use_refuses_to_start() {
     let data = dir.join("data");
     let d = Daemon::start(&site, &data, &[]);
 
-    let out = serve_support::serve_expecting_failure(&site, &data);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("is in use by another vaxel serve"),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty(), "it never listened");
+    serve_support::refuses_to_start(&site, &data, &["is in use by another vaxel serve"]);
 
     // Once the first has stopped (even by kill -9), the dir is free again.
     d.kill9();
@@ -313,20 +212,11 @@ fn a_second_daemon_on_a_data_dir_in_use_refuses_to_start() {
 /// data dir.
 #[test]
 fn the_lock_holds_when_lock_is_deleted() {
-    let dir = temp_dir("lock-deleted");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("lock-deleted");
     let d = Daemon::start(&site, &data, &[]);
     std::fs::remove_file(data.join("LOCK")).expect("delete LOCK");
 
-    let out = serve_support::serve_expecting_failure(&site, &data);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("is in use by another vaxel serve"),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty(), "it never listened");
+    serve_support::refuses_to_start(&site, &data, &["is in use by another vaxel serve"]);
     assert!(d.term().success());
     let d = Daemon::start(&site, &data, &[]);
     assert!(d.term().success());
@@ -334,39 +224,22 @@ fn the_lock_holds_when_lock_is_deleted() {
 
 #[test]
 fn a_damaged_snapshot_is_refused_not_restored_from() {
-    let dir = temp_dir("damaged");
-    let site = write_site(&dir, SITE);
-    let data = dir.join("data");
+    let (site, data) = site_and_data("damaged");
     let d = Daemon::start_with(&site, &data, &[], &["--checkpoint-every", "1"]);
     let mut p = d.platform("pbx-1");
-    p.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        &[r#"{"cmd":"ok","seq":1}"#],
-    );
-    p.call(
-        r#"{"ev":"agent.logout","agent":"a1","at":2000,"seq":2}"#,
-        &[r#"{"cmd":"ok","seq":2}"#],
-    );
+    p.acked(r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#);
+    p.acked(r#"{"ev":"agent.logout","agent":"a1","at":2000,"seq":2}"#);
     drop(p);
     assert!(d.term().success());
 
     // Bit rot in the newest snapshot: one digit changed, still valid JSON.
-    let mut snaps: Vec<_> = fs::read_dir(&data)
-        .expect("data dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".json"))
-        .collect();
-    snaps.sort();
-    let newest = snaps.pop().expect("a snapshot");
+    let newest = serve_support::data_files(&data, "snapshot-", ".json")
+        .pop()
+        .expect("a snapshot");
     let mut bytes = fs::read(&newest).expect("read the snapshot");
     let d = bytes.iter().rposition(u8::is_ascii_digit).expect("a digit");
     bytes[d] = if bytes[d] == b'9' { b'8' } else { bytes[d] + 1 };
     fs::write(&newest, &bytes).expect("write the snapshot");
 
-    let out = serve_support::serve_expecting_failure(&site, &data);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "{stderr}");
-    assert!(stderr.contains("is damaged"), "{stderr}");
-    assert!(out.stdout.is_empty(), "it never listened");
+    serve_support::refuses_to_start(&site, &data, &["is damaged"]);
 }

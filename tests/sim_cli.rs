@@ -69,6 +69,21 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// The arguments of `vaxel replay` on `site`, `trace` and `roster`, then `more`.
+fn replay<'a>(site: &'a Path, trace: &'a Path, roster: &'a Path, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "replay",
+        "--config",
+        s(site),
+        "--trace",
+        s(trace),
+        "--roster",
+        s(roster),
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
 /// A site with one group `g` (ring 0, no wrap-up) and `agents` agents, 20 s / 80 %.
 fn one_group_site(agents: usize) -> String {
     let mut t = String::from(
@@ -204,31 +219,16 @@ fn text_report_by_default_and_to_a_file() {
     let site = d.write("site.toml", &one_group_site(2));
     let trace = d.write("calls.csv", &steady_trace(50, 60, 90));
     let roster = d.write("roster.csv", &roster_all_day(&["a0", "a1"]));
-    let out = ok(&[
-        "replay",
-        "--config",
-        s(&site),
-        "--trace",
-        s(&trace),
-        "--roster",
-        s(&roster),
-    ]);
+    let out = ok(&replay(&site, &trace, &roster, &[]));
     assert!(out.starts_with("50 calls, "), "{out}");
     assert!(out.contains("answer rate"), "{out}");
     let file = d.path("report.json");
-    let printed = ok(&[
-        "replay",
-        "--config",
-        s(&site),
-        "--trace",
-        s(&trace),
-        "--roster",
-        s(&roster),
-        "--report",
-        "json",
-        "--out",
-        s(&file),
-    ]);
+    let printed = ok(&replay(
+        &site,
+        &trace,
+        &roster,
+        &["--report", "json", "--out", s(&file)],
+    ));
     assert_eq!(printed, "");
     let r = json(&fs::read_to_string(&file).unwrap());
     // Two agents, one call a minute talking 90 s: never more than two at once.
@@ -246,21 +246,19 @@ fn output_to_a_device_is_written_in_place() {
     let site = d.write("site.toml", &one_group_site(1));
     let trace = d.write("calls.csv", &steady_trace(3, 60, 30));
     let roster = d.write("roster.csv", &roster_all_day(&["a0"]));
-    let printed = ok(&[
-        "replay",
-        "--config",
-        s(&site),
-        "--trace",
-        s(&trace),
-        "--roster",
-        s(&roster),
-        "--report",
-        "json",
-        "--out",
-        "/dev/null",
-        "--cdr",
-        "/dev/null",
-    ]);
+    let printed = ok(&replay(
+        &site,
+        &trace,
+        &roster,
+        &[
+            "--report",
+            "json",
+            "--out",
+            "/dev/null",
+            "--cdr",
+            "/dev/null",
+        ],
+    ));
     assert_eq!(printed, "");
     let kind = std::fs::metadata("/dev/null").unwrap().file_type();
     assert!(
@@ -279,17 +277,7 @@ fn malformed_trace_names_file_line_and_column_and_leaves_no_cdr() {
     let mut text = steady_trace(2, 60, 30);
     text.push_str("c9,2026-13-02T08:10:00+01:00,+4685080000,,,,30,,,,\n");
     let trace = d.write("calls.csv", &text);
-    let err = fails(&[
-        "replay",
-        "--config",
-        s(&site),
-        "--trace",
-        s(&trace),
-        "--roster",
-        s(&roster),
-        "--cdr",
-        s(&cdr),
-    ]);
+    let err = fails(&replay(&site, &trace, &roster, &["--cdr", s(&cdr)]));
     let name = s(&trace);
     assert!(
         err.contains(&format!(
@@ -302,17 +290,7 @@ fn malformed_trace_names_file_line_and_column_and_leaves_no_cdr() {
     let mut text = steady_trace(3000, 2, 30);
     text.push_str("late,1772434800000,+4685080000,,,,-5,,,,\n");
     let trace = d.write("long.csv", &text);
-    let err = fails(&[
-        "replay",
-        "--config",
-        s(&site),
-        "--trace",
-        s(&trace),
-        "--roster",
-        s(&roster),
-        "--cdr",
-        s(&cdr),
-    ]);
+    let err = fails(&replay(&site, &trace, &roster, &["--cdr", s(&cdr)]));
     assert!(
         err.contains(&format!(
             "{}:3002: column 7 (talk_s): \"-5\" is a negative duration",
@@ -326,15 +304,7 @@ fn malformed_trace_names_file_line_and_column_and_leaves_no_cdr() {
     let mut text = steady_trace(3, 60, 30);
     text.push_str("c8,1772434800000,+4685080000,,,,30,,,,\n");
     let trace = d.write("order.csv", &text);
-    let err = fails(&[
-        "replay",
-        "--config",
-        s(&site),
-        "--trace",
-        s(&trace),
-        "--roster",
-        s(&roster),
-    ]);
+    let err = fails(&replay(&site, &trace, &roster, &[]));
     assert!(
         err.contains(&format!("{}:5: column 2 (arrival)", s(&trace))),
         "{err}"
@@ -365,17 +335,7 @@ fn malformed_roster_names_file_line_and_column_and_leaves_no_cdr() {
     ];
     for (text, want) in cases {
         let roster = d.write("roster.csv", text);
-        let err = fails(&[
-            "replay",
-            "--config",
-            s(&site),
-            "--trace",
-            s(&trace),
-            "--roster",
-            s(&roster),
-            "--cdr",
-            s(&cdr),
-        ]);
+        let err = fails(&replay(&site, &trace, &roster, &["--cdr", s(&cdr)]));
         assert!(err.contains(&format!("{}{want}", s(&roster))), "{err}");
         assert!(!cdr.exists());
     }

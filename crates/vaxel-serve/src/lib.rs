@@ -27,6 +27,8 @@ mod cluster;
 mod commit;
 mod engine_task;
 mod http;
+#[doc(hidden)]
+pub mod in_process;
 mod journal;
 mod limits;
 mod lock;
@@ -291,7 +293,6 @@ pub async fn serve(
     let (handle, inbox) = engine_task::channels(args.config.clone());
     let make_setup: cluster::MakeSetup = {
         let (observer, tokens, shutdown) = (observer.clone(), tokens.clone(), shutdown.clone());
-        let clustered = cluster_config.is_some();
         let (clock, every, step, outbound) = (
             args.clock,
             args.checkpoint_every.max(1),
@@ -306,8 +307,6 @@ pub async fn serve(
             committed,
             checkpoint: engine_task::CheckpointPolicy {
                 every_inputs: every,
-                // No checkpoints in cluster mode yet: a node replays the stream.
-                never: clustered,
             },
             max_clock_step: std::time::Duration::from_secs(step),
             unknown_keys,
@@ -563,14 +562,7 @@ async fn accept_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::Parser;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-
-    #[derive(Debug, Parser)]
-    struct Cli {
-        #[command(flatten)]
-        serve: ServeArgs,
-    }
 
     /// The library's entry point runs in process: it reports the ports it picked, answers
     /// over HTTP, and a cancelled token stops it cleanly (what in-process tests rely on).
@@ -579,23 +571,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vaxel-serve-lib-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let dir_arg = dir.display().to_string();
-        let cli = Cli::try_parse_from([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--clock",
-            "event",
-            "--data-dir",
-            &dir_arg,
-        ])
-        .expect("arguments");
+        let args = in_process::serve_args(&["--data-dir", &dir_arg]).expect("arguments");
         let stop = CancellationToken::new();
         let (tx, rx) = oneshot::channel();
         let daemon = tokio::spawn({
             let stop = stop.clone();
-            async move { serve(&cli.serve, stop, Some(tx)).await }
+            async move { serve(&args, stop, Some(tx)).await }
         });
         let at = rx.await.expect("the daemon says where it listens");
         assert_ne!(at.http.port(), 0);

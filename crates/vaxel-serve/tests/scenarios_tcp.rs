@@ -24,9 +24,9 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 use vaxel_core::{Command, Input, Timestamp};
 use vaxel_proto::{Event, PlatformMessage, ServerMessage, decode_server, encode_platform};
+use vaxel_serve::in_process::{Daemon, serve_args};
 
 /// How long one answer may take before the test fails (the daemon answers in
 /// milliseconds; this only bounds a hang).
@@ -53,9 +53,22 @@ fn check(path: &Path) -> Result<(), Failed> {
     std::fs::create_dir_all(&dir)?;
     let site = dir.join("site.toml");
     std::fs::write(&site, &sc.configs["main"])?;
-    let daemon = Daemon::start(&site, &dir.join("data"))?;
+    let (site, data) = (
+        site.display().to_string(),
+        dir.join("data").display().to_string(),
+    );
+    // The scenarios start in 2026 and the event clock at 0: no bound on the first step.
+    let args = serve_args(&[
+        "--config",
+        &site,
+        "--data-dir",
+        &data,
+        "--max-clock-step-s",
+        "10000000000",
+    ])?;
+    let daemon = Daemon::start(args)?;
     let played = play(&daemon, &sc);
-    daemon.stop();
+    daemon.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
     let (actual, cut_before) = played.map_err(|e| format!("{}:{e}", path.display()))?;
     let expected = wire_lines(&sc.expect, cut_before.as_deref());
@@ -99,7 +112,7 @@ fn play(
     daemon: &Daemon,
     sc: &common::script::Scenario,
 ) -> Result<(String, Option<String>), String> {
-    let mut p = Platform::connect(daemon.tcp)?;
+    let mut p = Platform::connect(daemon.at.tcp)?;
     let base = sc.start;
     let mut ringing: BTreeMap<String, String> = BTreeMap::new();
     let mut out = String::new();
@@ -215,72 +228,5 @@ impl Platform {
                 other => return Err(format!("unexpected answer {other:?}")),
             }
         }
-    }
-}
-
-/// The daemon in process on its own runtime, stopped by [`Daemon::stop`].
-struct Daemon {
-    tcp: std::net::SocketAddr,
-    stop: CancellationToken,
-    thread: std::thread::JoinHandle<()>,
-}
-
-#[derive(Debug, clap::Parser)]
-struct Cli {
-    #[command(flatten)]
-    serve: vaxel_serve::ServeArgs,
-}
-
-impl Daemon {
-    fn start(site: &Path, data: &Path) -> Result<Daemon, String> {
-        use clap::Parser as _;
-        let site = site.display().to_string();
-        let data = data.display().to_string();
-        // The scenarios start in 2026 and the event clock at 0: no bound on the first step.
-        let cli = Cli::try_parse_from([
-            "serve",
-            "--config",
-            &site,
-            "--listen",
-            "127.0.0.1:0",
-            "--http",
-            "127.0.0.1:0",
-            "--clock",
-            "event",
-            "--data-dir",
-            &data,
-            "--max-clock-step-s",
-            "10000000000",
-        ])
-        .map_err(|e| e.to_string())?;
-        let stop = CancellationToken::new();
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let thread = std::thread::spawn({
-            let stop = stop.clone();
-            move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                let r = rt.block_on(vaxel_serve::serve(&cli.serve, stop, Some(tx)));
-                if let Err(e) = r {
-                    eprintln!("the daemon stopped: {e:#}");
-                }
-            }
-        });
-        let at = rx
-            .blocking_recv()
-            .map_err(|_| "the daemon did not start".to_owned())?;
-        Ok(Daemon {
-            tcp: at.tcp,
-            stop,
-            thread,
-        })
-    }
-
-    fn stop(self) {
-        self.stop.cancel();
-        let _ = self.thread.join();
     }
 }

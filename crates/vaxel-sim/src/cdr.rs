@@ -235,12 +235,8 @@ impl<R: io::Read> std::fmt::Debug for CdrReader<R> {
 impl CdrReader<BufReader<File>> {
     /// Opens a call-record file; errors name it as given.
     pub fn open(path: &Path) -> Result<Self, SimError> {
-        let name = path.display().to_string();
-        let f = File::open(path).map_err(|err| SimError::Io {
-            file: name.clone(),
-            err,
-        })?;
-        CdrReader::new(BufReader::with_capacity(1 << 16, f), name)
+        let (reader, name) = crate::csvio::open(path)?;
+        CdrReader::new(reader, name)
     }
 }
 

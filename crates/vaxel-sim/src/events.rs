@@ -239,12 +239,8 @@ impl<R: io::Read> std::fmt::Debug for EventReader<R> {
 impl EventReader<BufReader<File>> {
     /// Opens an event-log file; errors name it as given.
     pub fn open(path: &Path) -> Result<Self, SimError> {
-        let name = path.display().to_string();
-        let f = File::open(path).map_err(|err| SimError::Io {
-            file: name.clone(),
-            err,
-        })?;
-        EventReader::new(BufReader::with_capacity(1 << 16, f), name)
+        let (reader, name) = crate::csvio::open(path)?;
+        EventReader::new(reader, name)
     }
 }
 

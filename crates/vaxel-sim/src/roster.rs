@@ -59,12 +59,8 @@ impl<R: io::Read> std::fmt::Debug for RosterReader<R> {
 impl RosterReader<BufReader<File>> {
     /// Opens a roster file; errors name it as given.
     pub fn open(path: &Path) -> Result<Self, SimError> {
-        let name = path.display().to_string();
-        let f = File::open(path).map_err(|err| SimError::Io {
-            file: name.clone(),
-            err,
-        })?;
-        RosterReader::new(BufReader::new(f), name)
+        let (reader, name) = crate::csvio::open(path)?;
+        RosterReader::new(reader, name)
     }
 }
 

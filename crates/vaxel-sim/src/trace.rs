@@ -97,12 +97,8 @@ impl<R: io::Read> std::fmt::Debug for TraceReader<R> {
 impl TraceReader<BufReader<File>> {
     /// Opens a trace file; errors name it as given.
     pub fn open(path: &Path) -> Result<Self, SimError> {
-        let name = path.display().to_string();
-        let f = File::open(path).map_err(|err| SimError::Io {
-            file: name.clone(),
-            err,
-        })?;
-        TraceReader::new(BufReader::with_capacity(1 << 16, f), name)
+        let (reader, name) = crate::csvio::open(path)?;
+        TraceReader::new(reader, name)
     }
 }
 

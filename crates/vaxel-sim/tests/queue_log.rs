@@ -9,47 +9,9 @@ use std::sync::Arc;
 use vaxel_core::{Engine, Event, Input, Output, Timestamp};
 use vaxel_sim::queue_log::QueueLog;
 
-const SITE: &str = r#"
-[site]
-name = "Testby"
-timezone = "Europe/Stockholm"
-
-[calendars.always]
-mon-sun = "00:00-24:00"
-
-[[entries]]
-id = "main"
-number = "+4610100"
-route = "group:sales"
-calendar = "always"
-
-[[groups]]
-id = "sales"
-name = "Sales"
-requires = { sales = 1 }
-wrapup_s = 0
-ring_s = 20
-max_wait_s = 60
-
-[[groups]]
-id = "support"
-name = "Support"
-requires = { support = 1 }
-wrapup_s = 0
-ring_s = 20
-
-[[agents]]
-id = "a1"
-name = "Anna"
-extension = "1001"
-skills = { sales = 1, support = 1 }
-
-[[agents]]
-id = "a2"
-name = "Bo"
-extension = "1002"
-skills = { sales = 1 }
-"#;
+/// The scenario's site, a data file beside the golden output it shapes: one entry to
+/// `sales` (with a 60 s `max_wait_s` for the timeout), `a2` with `sales` only.
+const SITE: &str = include_str!("golden/queue_log-site.toml");
 
 /// 2026-03-02 08:00:00 UTC.
 const T0: u64 = 1_772_438_400_000;

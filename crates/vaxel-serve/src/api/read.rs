@@ -13,11 +13,25 @@ use serde_json::json;
 /// Directory hits returned at most (`truncated` says when there were more).
 pub const DIRECTORY_MAX_HITS: usize = 200;
 
-/// `GET /api/v1/snapshot`: the engine's live state ([`vaxel_core::snapshot::Snapshot`]).
+/// `GET /api/v1/snapshot`: the engine's live state ([`vaxel_core::snapshot::Snapshot`]),
+/// as the JSON text serialized once for every reader of that snapshot
+/// ([`Published::json`](crate::engine_task::Published::json)): the bytes `Json` would
+/// write.
 pub async fn snapshot(State(s): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     authorize(&s.tokens.current(), &headers, Need::Read)?;
-    let snap = s.engine.snapshot().await?;
-    Ok(Json(snap).into_response())
+    let p = s.engine.current().await?;
+    Ok(match p.json() {
+        Some(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            text.to_owned(),
+        )
+            .into_response(),
+        // A snapshot always serializes; `Json` answers the error if it does not.
+        None => Json(p.snapshot).into_response(),
+    })
 }
 
 /// `GET /api/v1/directory?q=WORDS`: entries matching every word (name, department,

@@ -11,7 +11,8 @@
 //! One at connect, then one whenever the engine's state changed, at most one a second
 //! ([`MIN_INTERVAL`]; changes within the second are folded into the next). `id` is the
 //! engine's change counter. Every stream sends the snapshot the engine task published
-//! ([`Published`]): one per change for all of them, none asked for by a stream. A comment line (`:keep-alive`) goes out after
+//! ([`Published`]): one per change for all of them, none asked for by a stream, and
+//! serialized once for all of them. A comment line (`:keep-alive`) goes out after
 //! [`KEEP_ALIVE`] without an event, so that proxies keep the connection. Streams at once
 //! are bounded ([`MAX_STREAMS`]; beyond, 503).
 
@@ -27,7 +28,6 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use vaxel_core::snapshot::Snapshot;
 
 /// Snapshots sent to one client at most this often.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
@@ -49,12 +49,16 @@ struct Client {
     _slot: OwnedSemaphorePermit,
 }
 
-fn event(version: u64, snap: &Snapshot) -> Event {
-    let e = Event::default().event("snapshot").id(version.to_string());
-    match e.json_data(snap) {
-        Ok(e) => e,
+/// The event for a publication: its JSON text is made once and shared by every stream
+/// ([`Published::json`]), the bytes those of `Event::json_data` on the snapshot.
+fn event(p: &Published) -> Event {
+    match p.json() {
+        Some(json) => Event::default()
+            .event("snapshot")
+            .id(p.version.to_string())
+            .data(json),
         // A snapshot always serializes; were it not to, the client still hears of it.
-        Err(_) => Event::default().comment("snapshot unavailable"),
+        None => Event::default().comment("snapshot unavailable"),
     }
 }
 
@@ -63,7 +67,7 @@ impl Client {
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Client)> {
         if let Some(p) = self.first.take() {
             self.last_sent = Instant::now();
-            let e = event(p.version, &p.snapshot).retry(RETRY);
+            let e = event(&p).retry(RETRY);
             return Some((Ok(e), self));
         }
         tokio::select! {
@@ -77,7 +81,7 @@ impl Client {
         }
         let p = self.published.borrow_and_update().clone()?;
         self.last_sent = Instant::now();
-        Some((Ok(event(p.version, &p.snapshot)), self))
+        Some((Ok(event(&p)), self))
     }
 }
 
@@ -108,4 +112,75 @@ pub async fn stream(
     };
     let events = futures_util::stream::unfold(client, Client::next);
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use std::sync::Arc;
+    use vaxel_core::{Engine, Input, Timestamp};
+
+    /// What an `Sse` response carrying `events` puts on the wire.
+    async fn wire(events: Vec<Event>) -> Vec<u8> {
+        let body = Sse::new(futures_util::stream::iter(
+            events.into_iter().map(Ok::<_, Infallible>),
+        ))
+        .into_response()
+        .into_body();
+        match axum::body::to_bytes(body, usize::MAX).await {
+            Ok(b) => b.to_vec(),
+            Err(e) => panic!("the body: {e}"),
+        }
+    }
+
+    /// The city with an agent logged in, as a publication.
+    fn published() -> Published {
+        let Ok(v) = vaxel_config::load_site(vaxel_config::STOCKHOLM) else {
+            panic!("the built-in city validates");
+        };
+        let site = Arc::new(v.site);
+        let mut e = Engine::new(site.clone(), Timestamp(1_772_434_800_000));
+        let _ = e.handle(
+            Timestamp(1_772_434_801_000),
+            Input::AgentLogin {
+                agent: site.agents[0].id.clone(),
+                extension: None,
+            },
+        );
+        while e.poll_output().is_some() {}
+        Published::new(42, Arc::new(e.snapshot_at(Timestamp(1_772_434_802_000))))
+    }
+
+    #[tokio::test]
+    async fn the_shared_text_puts_the_bytes_of_a_serialization_per_stream_on_the_wire() {
+        let p = published();
+        // What each stream sent before the text was shared.
+        let own = |retry: bool| {
+            let e = Event::default().event("snapshot").id("42");
+            let e = match e.json_data(&*p.snapshot) {
+                Ok(e) => e,
+                Err(e) => panic!("the snapshot serializes: {e}"),
+            };
+            if retry { e.retry(RETRY) } else { e }
+        };
+        let before = wire(vec![own(true), own(false)]).await;
+        let after = wire(vec![event(&p).retry(RETRY), event(&p.clone())]).await;
+        assert_eq!(
+            String::from_utf8_lossy(&after),
+            String::from_utf8_lossy(&before)
+        );
+        assert!(before.starts_with(b"event: snapshot\nid: 42\ndata: {"));
+    }
+
+    #[test]
+    fn the_clones_of_a_publication_share_one_serialization() {
+        let p = published();
+        let q = p.clone();
+        let (Some(a), Some(b)) = (p.json(), q.json()) else {
+            panic!("the snapshot serializes");
+        };
+        assert!(std::ptr::eq(a, b), "serialized once for both");
+        assert!(!a.contains('\n'), "one `data:` line");
+    }
 }

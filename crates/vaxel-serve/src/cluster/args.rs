@@ -33,6 +33,11 @@ pub struct ClusterArgs {
     /// Replicas of the journal stream and the lease bucket (at most the NATS nodes).
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub stream_replicas: usize,
+    /// How long (seconds) start-up keeps trying to reach NATS before giving up with the
+    /// same error as without it (0: give up at once). For machines where the daemon may
+    /// start before the NATS servers.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub nats_wait: u64,
     /// The platforms' address told by standbys (default: --listen).
     #[arg(long, value_name = "HOST:PORT")]
     pub advertise_tcp: Option<String>,
@@ -50,7 +55,12 @@ pub struct ClusterConfig {
     pub name: String,
     pub lease: Duration,
     pub replicas: usize,
+    /// How long start-up keeps trying to reach NATS (`--nats-wait`).
+    pub wait: Duration,
 }
+
+/// The longest `--nats-wait` (an hour: beyond, a supervisor's restart is the better wait).
+const MAX_WAIT_S: u64 = 3600;
 
 /// Letters, digits, `-` and `_`, 1 to 64 of them: fits NATS stream, bucket and key names.
 fn plain_name(s: &str) -> bool {
@@ -67,6 +77,7 @@ impl ClusterArgs {
                 (!self.nats.is_empty(), "--nats"),
                 (self.node_id.is_some(), "--node-id"),
                 (self.nats_creds.is_some(), "--nats-creds"),
+                (self.nats_wait > 0, "--nats-wait"),
             ];
             if let Some((_, flag)) = stray.iter().find(|(set, _)| *set) {
                 anyhow::bail!("{flag} is a cluster-mode setting: add --cluster, or leave it out");
@@ -110,6 +121,12 @@ impl ClusterArgs {
                 self.stream_replicas
             );
         }
+        if self.nats_wait > MAX_WAIT_S {
+            anyhow::bail!(
+                "--nats-wait {}: use 0 to {MAX_WAIT_S} seconds",
+                self.nats_wait
+            );
+        }
         Ok(Some(ClusterConfig {
             urls,
             node,
@@ -117,6 +134,7 @@ impl ClusterArgs {
             name: self.cluster_name.clone(),
             lease: Duration::from_millis(self.lease_ms),
             replicas: self.stream_replicas,
+            wait: Duration::from_secs(self.nats_wait),
         }))
     }
 }
@@ -138,6 +156,13 @@ mod tests {
         cli.c.check().map_err(|e| format!("{e:#}"))
     }
 
+    /// Node `a` on `nats://h:1`, with `more`.
+    fn node_a(more: &[&str]) -> Result<Option<ClusterConfig>, String> {
+        let mut args = vec!["--cluster", "--nats", "nats://h:1", "--node-id", "a"];
+        args.extend_from_slice(more);
+        check(&args)
+    }
+
     #[test]
     fn single_node_by_default_and_stray_flags_named() {
         assert!(matches!(check(&[]), Ok(None)));
@@ -153,17 +178,12 @@ mod tests {
         assert!(e.contains("--node-id"), "{e}");
         let e = check(&["--cluster", "--nats", "nats://h:1", "--node-id", "a b"]).unwrap_err();
         assert!(e.contains("letters, digits"), "{e}");
-        let e = check(&[
-            "--cluster",
-            "--nats",
-            "nats://h:1",
-            "--node-id",
-            "a",
-            "--lease-ms",
-            "5",
-        ])
-        .unwrap_err();
+        let e = node_a(&["--lease-ms", "5"]).unwrap_err();
         assert!(e.contains("--lease-ms 5"), "{e}");
+        let e = node_a(&["--nats-wait", "3601"]).unwrap_err();
+        assert!(e.contains("--nats-wait 3601: use 0 to 3600"), "{e}");
+        let e = check(&["--nats-wait", "5"]).unwrap_err();
+        assert!(e.contains("--nats-wait is a cluster-mode setting"), "{e}");
         let ok = check(&[
             "--cluster",
             "--nats",
@@ -174,5 +194,6 @@ mod tests {
         let Ok(Some(c)) = ok else { panic!("{ok:?}") };
         assert_eq!(c.urls.len(), 2);
         assert_eq!(c.lease, Duration::from_secs(1));
+        assert_eq!(c.wait, Duration::ZERO);
     }
 }

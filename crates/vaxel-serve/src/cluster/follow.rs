@@ -3,9 +3,9 @@
 //! engine handle's requests: reads from its engine, writes refused with the active's
 //! address.
 
-use super::Role;
 use super::logs::Logs;
 use super::stream::{KIND, KIND_TAKEOVER};
+use super::{Role, nats};
 use crate::clock::ClockMode;
 use crate::engine_task::{Inbox, Published, Request};
 use crate::journal::{self, Entry};
@@ -30,7 +30,8 @@ pub struct Follower {
 }
 
 impl Follower {
-    /// A follower at the stream's start, writing into `logs`.
+    /// A follower without an engine yet (the stream's start builds one, or a checkpoint's
+    /// is given it), writing into `logs`.
     pub fn new(logs: Logs) -> Follower {
         Follower {
             machine: None,
@@ -80,8 +81,22 @@ impl Follower {
     }
 }
 
-/// The stream's messages from `from` on, in order.
+/// The stream's messages from `from` on, in order. Refusals are retried as at start
+/// ([`nats::patiently`]): a node started just after a partition healed may be connected to
+/// a server still catching up with the others (issue 15, `tests/serve_cluster_partition.rs`:
+/// such a node exited at start with "JetStream system temporarily unavailable").
 pub async fn subscribe(
+    stream: &stream::Stream,
+    from: u64,
+) -> anyhow::Result<consumer::pull::Ordered> {
+    nats::patiently("cannot follow the journal stream yet: retrying", || {
+        follow_from(stream, from)
+    })
+    .await
+}
+
+/// One try of [`subscribe`].
+async fn follow_from(
     stream: &stream::Stream,
     from: u64,
 ) -> anyhow::Result<consumer::pull::Ordered> {
@@ -145,7 +160,7 @@ pub fn on_request(f: &Follower, r: Request, role: &Role, clock: ClockMode) {
         Request::Snapshot(tx) => {
             if let Some(m) = &f.machine {
                 let snap = Arc::new(m.engine.snapshot_at(clock.now(m.engine.now())));
-                let _ = tx.send(snap);
+                let _ = tx.send(Published::new(f.applied, snap));
             }
         }
         Request::Directory(q, tx) => {
@@ -171,10 +186,10 @@ pub fn publish(f: &Follower, inbox: &Inbox, clock: ClockMode) {
     let now = clock.now(m.engine.now());
     let version = f.applied;
     inbox.changes.send_replace(version);
-    inbox.published.send_replace(Some(Published {
+    inbox.published.send_replace(Some(Published::new(
         version,
-        snapshot: Arc::new(m.engine.snapshot_at(now)),
-    }));
+        Arc::new(m.engine.snapshot_at(now)),
+    )));
 }
 
 #[cfg(test)]

@@ -3,12 +3,17 @@
 //! are hot *standbys* that apply every entry of the stream to their own engine.
 //!
 //! - `args.rs`: the `--cluster` flags, checked at start.
-//! - `nats.rs`: the connection, the journal stream and the lease bucket.
+//! - `nats.rs`: the connection, the journal stream, the lease bucket, the checkpoint store.
 //! - `lease.rs`: leadership by a lease in a KV bucket (create to win, renew well within).
 //! - `stream.rs`: the journal on the stream: group commit, every append fenced by the
 //!   stream's expected last sequence.
 //! - `follow.rs`: a standby following the stream, serving reads and refusing writes.
-//! - `logs.rs`: the call records and event log every node writes from the stream.
+//! - `logs.rs`: the call records and event log every node writes from the stream, and
+//!   the counts of rows that mark checkpoints.
+//! - `checkpoints.rs`: the engine's snapshots in an object store, where a node starts
+//!   from; the stream trimmed below them.
+//! - `records_base.rs`: where a node's call-record and event-log files begin in the
+//!   stream's rows.
 //! - `node.rs`: one node's life: standby, take-over, active, step-down.
 //!
 //! Safety never rests on the lease alone: a node that won it first appends a take-over
@@ -16,11 +21,13 @@
 //! stale active's next append is refused by the stream itself and it stops acknowledging.
 
 mod args;
+mod checkpoints;
 mod follow;
 mod lease;
 mod logs;
 mod nats;
 mod node;
+mod records_base;
 mod status;
 mod stream;
 

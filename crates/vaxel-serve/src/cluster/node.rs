@@ -5,9 +5,9 @@
 //! with an error (its supervisor restarts it, as a standby): it never acknowledges again.
 
 use super::args::ClusterConfig;
+use super::checkpoints;
 use super::follow::{self, Follower};
 use super::lease::Lease;
-use super::logs::Logs;
 use super::nats::{self, Nats};
 use super::stream::{self, AppendError, Appender, KIND_TAKEOVER};
 use super::{NodeInfo, Role};
@@ -76,8 +76,8 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     } = node;
     let stream_name = nats::stream_name(&config.name);
     let status = role.status.clone();
-    let mut f = Follower::new(Logs::open(&data_dir)?);
-    let mut messages = follow::subscribe(&nats.stream, 1).await?;
+    let mut f = checkpoints::follower(&nats, &config.name, &data_dir, &status).await?;
+    let mut messages = follow::subscribe(&nats.stream, f.applied + 1).await?;
     let lease = Arc::new(Lease {
         kv: nats.kv.clone(),
         me: me.clone(),
@@ -218,11 +218,11 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
         .machine
         .take()
         .context("the journal stream holds no start entry")?;
-    let (records, events) = f.logs.stop_skipping();
-    if records + events > 0 {
+    let extra = f.logs.stop_skipping();
+    if !extra.is_zero() {
         tracing::warn!(
-            records,
-            events,
+            records = extra.records,
+            events = extra.events,
             "the data dir holds more call records or events than the journal stream \
              produced: is it another cluster's? New ones are written after them"
         );
@@ -236,7 +236,22 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     let config_changed = *machine.config != *text;
     let (commit_tx, commit_rx) = mpsc::channel(commit::QUEUE);
     let (done_tx, done_rx) = mpsc::unbounded_channel();
-    let committer = tokio::spawn(stream::run(appender, commit_rx, done_tx, f.logs));
+    let (ckpt_tx, ckpt_rx) = mpsc::channel(checkpoints::QUEUE);
+    let writer = tokio::spawn(checkpoints::write(
+        nats.checkpoints.clone(),
+        checkpoints::Tombstones {
+            stream: nats.checkpoint_stream.clone(),
+            bucket: nats::checkpoints_name(&config.name),
+        },
+        nats.stream.clone(),
+        ckpt_rx,
+        status.clone(),
+    ));
+    let outputs = stream::Outputs {
+        logs: f.logs,
+        checkpoints: ckpt_tx,
+    };
+    let committer = tokio::spawn(stream::run(appender, commit_rx, done_tx, outputs));
     let task = engine_task::start_with(make_setup(machine, commit_tx, done_rx), inbox);
     let mut engine = tokio::spawn(task.run());
     let sink = sink.map(|s| s.start(&shutdown));
@@ -256,6 +271,8 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
             holding.cancel();
             let _ = (&mut hold).await;
             let written = committer.await.unwrap_or(false);
+            // The shutdown's checkpoint is stored before the lease is let go.
+            let _ = writer.await;
             let r = r.context("engine task failed")?;
             if r.is_ok() && written {
                 lease.release().await;

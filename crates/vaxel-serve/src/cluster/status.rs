@@ -1,7 +1,11 @@
 //! Cluster mode's series in `/metrics` (docs/operations.md, "Metrics"): role, lag, lease,
-//! fencing, registered in the daemon's own registry.
+//! fencing, checkpoints, registered in the daemon's own registry.
 
-use prometheus::{IntCounter, IntGauge, Registry};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::MetricFamily;
+use prometheus::{Gauge, IntCounter, IntGauge, Registry};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 #[derive(Debug)]
 pub struct Status {
@@ -11,6 +15,37 @@ pub struct Status {
     renewals: IntCounter,
     takeovers: IntCounter,
     fenced: IntCounter,
+    checkpoint_seq: IntGauge,
+    checkpoint_bytes: IntGauge,
+    /// When the last checkpoint was stored (read by [`Age`]).
+    checkpoint_made: Arc<Mutex<Option<SystemTime>>>,
+}
+
+/// The last checkpoint's age, worked out when `/metrics` is read (a gauge set when the
+/// checkpoint is made would stand still).
+#[derive(Debug)]
+struct Age {
+    gauge: Gauge,
+    made: Arc<Mutex<Option<SystemTime>>>,
+}
+
+impl Collector for Age {
+    fn desc(&self) -> Vec<&Desc> {
+        self.gauge.desc()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        let made = self.made.lock().ok().and_then(|m| *m);
+        let Some(made) = made else {
+            return Vec::new();
+        };
+        let age = SystemTime::now()
+            .duration_since(made)
+            .unwrap_or_default()
+            .as_secs_f64();
+        self.gauge.set(age);
+        self.gauge.collect()
+    }
 }
 
 impl Status {
@@ -50,6 +85,26 @@ impl Status {
                 "vaxel_cluster_fenced_total",
                 "Appends refused because the stream moved on (another node took over)",
             )?,
+            checkpoint_seq: gauge(
+                "vaxel_cluster_checkpoint_sequence",
+                "The journal stream sequence of the last checkpoint this node stored (the \
+                 active) or started from",
+            )?,
+            checkpoint_bytes: gauge(
+                "vaxel_cluster_checkpoint_bytes",
+                "The size of that checkpoint's snapshot",
+            )?,
+            checkpoint_made: {
+                let made = Arc::new(Mutex::new(None));
+                registry.register(Box::new(Age {
+                    gauge: Gauge::new(
+                        "vaxel_cluster_checkpoint_age_seconds",
+                        "Seconds since that checkpoint was stored (absent before the first)",
+                    )?,
+                    made: made.clone(),
+                }))?;
+                made
+            },
         })
     }
 
@@ -72,5 +127,15 @@ impl Status {
     }
     pub fn fenced(&self) {
         self.fenced.inc();
+    }
+    /// A checkpoint of `seq`, `bytes` long, stored at `made`.
+    pub fn checkpoint(&self, seq: u64, bytes: usize, made: SystemTime) {
+        self.checkpoint_seq
+            .set(i64::try_from(seq).unwrap_or(i64::MAX));
+        self.checkpoint_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        if let Ok(mut m) = self.checkpoint_made.lock() {
+            *m = Some(made);
+        }
     }
 }

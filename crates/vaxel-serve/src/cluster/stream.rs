@@ -13,8 +13,13 @@
 //! land is answered as a duplicate), for as long as this node holds the lease, so that the
 //! active rides out the NATS cluster's own re-election; once the lease is lost it gives
 //! up, acknowledging nothing more.
+//!
+//! A commit carrying a checkpoint ends its group: once that message is acknowledged and
+//! its rows written, the checkpoint goes to the writer of `checkpoints.rs`, marked with
+//! the message's sequence and the rows produced up to it.
 
 use super::Status;
+use super::checkpoints::{Job, Mark};
 use super::logs::Logs;
 use crate::commit::{Commit, Committed};
 use async_nats::jetstream::context::PublishErrorKind;
@@ -130,20 +135,33 @@ impl Appender {
     }
 }
 
+/// Where the active's committer writes: this node's call-record and event-log files
+/// (whose counts of the rows the stream has produced mark its checkpoints), and the
+/// checkpoint writer.
+pub struct Outputs {
+    pub logs: Logs,
+    pub checkpoints: mpsc::Sender<Job>,
+}
+
 /// The active's committer: runs until `rx` closes or an append fails (reported as
 /// [`Committed::Failed`]). Returns whether every write succeeded.
 pub async fn run(
     mut appender: Appender,
     mut rx: mpsc::Receiver<Commit>,
     done: mpsc::UnboundedSender<Committed>,
-    mut logs: Logs,
+    out: Outputs,
 ) -> bool {
+    let Outputs {
+        mut logs,
+        checkpoints,
+    } = out;
     let mut group: Vec<Commit> = Vec::new();
     let mut ok = true;
     while let Some(first) = rx.recv().await {
         let mut bytes = first.journal.len();
         group.push(first);
-        while bytes < MESSAGE_BYTES {
+        // A checkpoint ends a group: its state is that of the message it ends.
+        while bytes < MESSAGE_BYTES && group.last().is_some_and(|c| c.rotate.is_none()) {
             match rx.try_recv() {
                 Ok(c) => {
                     bytes += c.journal.len();
@@ -169,8 +187,7 @@ pub async fn run(
         }
         let last = group.last().map_or(0, |c| c.id);
         let _ = done.send(Committed::Upto(last));
-        // Call records and events after the journal, as with a file. (No commit carries
-        // a checkpoint in cluster mode yet: a node replays the stream from its start.)
+        // Call records and events after the journal, as with a file.
         let written =
             tokio::task::block_in_place(|| logs.write_commits(&group).and_then(|()| logs.flush()));
         if let Err(e) = written {
@@ -180,6 +197,23 @@ pub async fn run(
             )));
             ok = false;
             break;
+        }
+        // The checkpoint covers the message just acknowledged (or, with no journal of
+        // its own, the last one): the writer stores it off this path.
+        if let Some(rot) = group.last_mut().and_then(|c| c.rotate.take()) {
+            let job = Job {
+                mark: Mark {
+                    seq: appender.last,
+                    rows: logs.produced(),
+                },
+                checkpoint: rot.checkpoint,
+            };
+            if checkpoints.try_send(job).is_err() {
+                tracing::warn!(
+                    seq = appender.last,
+                    "checkpoint skipped: the previous one is still being stored"
+                );
+            }
         }
         group.clear();
     }

@@ -54,15 +54,42 @@ pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(200);
 /// long is not ready.
 pub(super) const STALL: Duration = Duration::from_secs(5);
 
-/// The live state the engine task published last, shared by every reader that can take
-/// it a fraction of a second late (event streams, `/metrics`): one snapshot per change
-/// (at most every [`PUBLISH_EVERY`]), not one per reader.
+/// A snapshot of the live state with its change counter and its JSON text
+/// ([`json`](Self::json)), each made once for all its readers: what the engine task hands
+/// the readers between two changes ([`EngineHandle::current`]) and publishes for those
+/// that can take it a fraction of a second late (event streams, `/metrics`): one
+/// snapshot per change (at most every [`PUBLISH_EVERY`]), not one per reader.
 #[derive(Clone, Debug)]
 pub struct Published {
     /// The engine's change counter (bumped after every round that applied something) it
     /// was taken at.
     pub version: u64,
     pub snapshot: Arc<Snapshot>,
+    /// The snapshot serialized, made by the first reader that asks (none when no stream
+    /// is open: `/metrics` reads the snapshot itself) and shared by the clones; `None`
+    /// inside if it did not serialize.
+    json: Arc<OnceLock<Option<String>>>,
+}
+
+impl Published {
+    #[must_use]
+    pub fn new(version: u64, snapshot: Arc<Snapshot>) -> Self {
+        Self {
+            version,
+            snapshot,
+            json: Arc::default(),
+        }
+    }
+
+    /// The snapshot as compact JSON (what `serde_json` writes for it), serialized once for
+    /// every reader of this publication: 256 event streams send one text, not 256.
+    /// `None` if the snapshot does not serialize (it always does).
+    #[must_use]
+    pub fn json(&self) -> Option<&str> {
+        self.json
+            .get_or_init(|| serde_json::to_string(&*self.snapshot).ok())
+            .as_deref()
+    }
 }
 
 /// A cloneable handle on the engine task, for the HTTP layer (wallboard, agents' desktops,
@@ -100,6 +127,13 @@ impl EngineHandle {
     /// the action; waits as long as they are at the time of reading). Readers asking
     /// within one change and [`SNAPSHOT_FRESH`] share one.
     pub async fn snapshot(&self) -> Result<Arc<Snapshot>, EngineGone> {
+        Ok(self.current().await?.snapshot)
+    }
+
+    /// The same snapshot with its JSON text, for a reader that sends it as JSON
+    /// (`/api/v1/snapshot`): readers within one change share the text with each other and
+    /// with the event streams (the task publishes the snapshot it holds).
+    pub async fn current(&self) -> Result<Published, EngineGone> {
         let (tx, rx) = oneshot::channel();
         self.send(Request::Snapshot(tx)).await?;
         rx.await.map_err(|_| EngineGone)
@@ -116,8 +150,9 @@ impl EngineHandle {
         {
             return Ok(p.clone());
         }
-        let snapshot = self.snapshot().await?;
-        Ok(Published { version, snapshot })
+        let mut p = self.current().await?;
+        p.version = version;
+        Ok(p)
     }
 
     /// Every snapshot published: `changed().await`, then `borrow_and_update()`.
@@ -276,7 +311,7 @@ pub enum Request {
         conn: ConnId,
         undelivered: Vec<(u64, Command)>,
     },
-    Snapshot(oneshot::Sender<Arc<Snapshot>>),
+    Snapshot(oneshot::Sender<Published>),
     Directory(String, oneshot::Sender<Vec<DirectoryHit>>),
     Apply(Input, oneshot::Sender<Result<(), EngineError>>),
     /// A desk's action on `agent`'s call, which the engine finds ([`EngineHandle::apply_to_call`]).

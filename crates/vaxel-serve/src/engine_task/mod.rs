@@ -28,8 +28,8 @@ pub use handle::*;
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -108,9 +108,6 @@ struct Round {
 pub struct CheckpointPolicy {
     /// Inputs in an epoch after which a checkpoint starts a new one.
     pub every_inputs: u64,
-    /// No checkpoints at all (cluster mode, until they go to JetStream: a node replays
-    /// the stream, and a snapshot nobody writes would only cost the engine's time).
-    pub never: bool,
 }
 
 /// Everything the task starts with.
@@ -159,8 +156,9 @@ pub struct EngineTask {
     published: watch::Sender<Option<Published>>,
     /// Journal entries made so far: the engine's state changes with each.
     mutations: u64,
-    /// The last snapshot taken, with `mutations` and the clock's time when it was.
-    cache: Option<(u64, Timestamp, Arc<Snapshot>)>,
+    /// The last snapshot taken (with its JSON text, made once for every reader), with
+    /// `mutations` and the clock's time when it was.
+    cache: Option<(u64, Timestamp, Published)>,
     last_publish: tokio::time::Instant,
     /// A change not published yet is published then.
     publish_due: Option<tokio::time::Instant>,
@@ -738,29 +736,30 @@ impl EngineTask {
     /// The live state at the clock's time, so that waits move between events too. Taken
     /// again only after a change or once the clock has moved on by [`SNAPSHOT_FRESH`]:
     /// readers in between share it.
-    fn snapshot(&mut self) -> Arc<Snapshot> {
+    fn snapshot(&mut self) -> Published {
         let now = self.now();
         match &self.cache {
-            Some((m, at, snap))
+            Some((m, at, p))
                 if *m == self.mutations && now.since(*at) < SNAPSHOT_FRESH.as_millis() as u64 =>
             {
-                snap.clone()
+                p.clone()
             }
             _ => {
                 let snap = Arc::new(self.machine.engine.snapshot_at(now));
-                self.cache = Some((self.mutations, now, snap.clone()));
-                snap
+                let p = Published::new(self.version, snap);
+                self.cache = Some((self.mutations, now, p.clone()));
+                p
             }
         }
     }
 
-    /// Publishes the snapshot now for the readers that share it ([`Published`]).
+    /// Publishes the snapshot now for the readers that share it ([`Published`]), with the
+    /// change counter as of now (a snapshot taken after a change's entry but before its
+    /// round ended carries the counter before it).
     fn publish(&mut self) {
-        let snapshot = self.snapshot();
-        self.published.send_replace(Some(Published {
-            version: self.version,
-            snapshot,
-        }));
+        let mut p = self.snapshot();
+        p.version = self.version;
+        self.published.send_replace(Some(p));
         self.last_publish = tokio::time::Instant::now();
         self.publish_due = None;
     }

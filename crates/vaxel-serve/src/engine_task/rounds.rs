@@ -77,7 +77,7 @@ impl EngineTask {
     /// thread writes it as the snapshot the next epoch starts from.
     pub(super) fn checkpoint_due(&mut self, force: bool) -> Option<Rotate> {
         let m = &self.machine;
-        if m.inputs == 0 || self.checkpoint.never {
+        if m.inputs == 0 {
             return None;
         }
         if !force && m.inputs < self.checkpoint.every_inputs {

@@ -35,7 +35,6 @@ fn task() -> (EngineTask, EngineHandle, CancellationToken) {
         committed,
         checkpoint: CheckpointPolicy {
             every_inputs: u64::MAX,
-            never: false,
         },
         max_clock_step: Duration::from_secs(86_400),
         unknown_keys: vaxel_config::UnknownKeys::Error,
@@ -74,10 +73,15 @@ async fn http_requests_go_ahead_of_platform_batches() {
     let (tx, rx) = oneshot::channel();
     assert!(h.http.try_send(Request::Snapshot(tx)).is_ok());
     tokio::spawn(task.run());
-    let Ok(snap) = rx.await else {
+    let Ok(p) = rx.await else {
         panic!("a snapshot")
     };
-    let state = snap.agents.iter().find(|x| x.id == agent).map(|x| x.state);
+    let state = p
+        .snapshot
+        .agents
+        .iter()
+        .find(|x| x.id == agent)
+        .map(|x| x.state);
     assert_eq!(
         state,
         Some(vaxel_core::snapshot::AgentState::LoggedOut),
@@ -135,5 +139,17 @@ async fn readers_share_one_snapshot_per_change() {
         let r = tokio::time::timeout(Duration::from_secs(5), published.changed()).await;
         assert!(matches!(r, Ok(Ok(()))), "never published");
     }
+    // `/api/v1/snapshot` and the event streams send one JSON text: serialized once.
+    let Some(p) = published.borrow().clone() else {
+        panic!("published")
+    };
+    let Ok(cur) = h.current().await else {
+        panic!("a snapshot")
+    };
+    assert!(Arc::ptr_eq(&cur.snapshot, &c));
+    let (Some(a), Some(b)) = (cur.json(), p.json()) else {
+        panic!("the snapshot serializes")
+    };
+    assert!(std::ptr::eq(a, b), "one text for the snapshot's readers");
     shutdown.cancel();
 }

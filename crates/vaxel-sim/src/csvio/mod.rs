@@ -326,3 +326,15 @@ pub(crate) fn valid_digits(s: &str) -> bool {
     s.bytes()
         .all(|c| c.is_ascii_digit() || c == b'*' || c == b'#' || c == b',')
 }
+
+/// Opens a file for one of the readers (trace, roster, call records, event log), buffered
+/// for streaming; errors, and the name the reader's errors give, are the path as given.
+pub(crate) fn open(
+    path: &std::path::Path,
+) -> Result<(io::BufReader<std::fs::File>, String), SimError> {
+    let name = path.display().to_string();
+    match std::fs::File::open(path) {
+        Ok(f) => Ok((io::BufReader::with_capacity(1 << 16, f), name)),
+        Err(err) => Err(SimError::Io { file: name, err }),
+    }
+}

@@ -1,7 +1,7 @@
-//! Per-agent figures of `vaxel report` from the event log (docs/reports.md, "Agents"):
-//! calls, AHT, talk, wrap-up, no-answers, logged-in time and pause time by reason. The call
-//! records cannot give these (a record names only the last agent, and nothing of logins or
-//! pauses); the event log has every leg and every status change.
+//! Per-agent figures of `vaxel report` from the event log (docs/reports.md, "Tables", the
+//! `agents` table): calls, AHT, talk, wrap-up, no-answers, logged-in time and pause time by
+//! reason. The call records cannot give these (a record names only the last agent, and
+//! nothing of logins or pauses); the event log has every leg and every status change.
 //!
 //! Streaming: one accumulator per agent, fed event by event in time order. Times are
 //! clipped to the window the events cover (the period's local days, or from the first to

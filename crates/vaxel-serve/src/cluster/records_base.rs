@@ -1,0 +1,93 @@
+//! Where a cluster node's call-record and event-log files begin in the stream's rows: the
+//! file `cluster-records-base` in its data dir, holding two numbers, *records* and
+//! *events*, such that the call-record files' last row is the stream's record number
+//! records + (records in the files), and the same for events. Absent, 0 and 0: the files
+//! are a whole copy from the stream's start. A node that starts from a checkpoint its files
+//! have not reached (a new node, or one down for longer than the kept checkpoints cover)
+//! writes the rows after the checkpoint only, and notes the new bases here (`logs.rs`), so
+//! that its next start still counts where its files reach (and neither doubles nor drops a
+//! row).
+
+use super::logs::Counts;
+use crate::journal::sync_dir;
+use anyhow::Context as _;
+use std::fs;
+use std::io::Write as _;
+use std::path::Path;
+
+pub const FILE: &str = "cluster-records-base";
+
+/// The bases noted in `dir` (0 and 0 without the file). A file that does not hold two
+/// numbers is an error naming it: guessing would double or drop rows.
+pub fn read(dir: &Path) -> anyhow::Result<Counts> {
+    let path = dir.join(FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => parse(&text).with_context(|| {
+            format!(
+                "{} does not hold the numbers of call records and events before the files \
+                 ({text:?}): restore it or remove the data dir's call-record and event-log \
+                 files with it (docs/operations.md, \"Cluster mode\")",
+                path.display()
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Counts::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn parse(text: &str) -> anyhow::Result<Counts> {
+    let mut numbers = text.split_whitespace().map(str::parse::<u64>);
+    match (numbers.next(), numbers.next(), numbers.next()) {
+        (Some(records), Some(events), None) => Ok(Counts {
+            records: records?,
+            events: events?,
+        }),
+        _ => anyhow::bail!("two numbers expected"),
+    }
+}
+
+/// Notes `base` in `dir` durably (a temporary file, fsynced, renamed, the directory
+/// fsynced), before any row after it is written.
+pub fn write(dir: &Path, base: Counts) -> anyhow::Result<()> {
+    let path = dir.join(FILE);
+    let tmp = dir.join(format!("{FILE}.tmp"));
+    (|| {
+        let mut f = fs::File::create(&tmp)?;
+        writeln!(f, "{} {}", base.records, base.events)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        sync_dir(dir)
+    })()
+    .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absent_is_zero_written_reads_back_and_garbage_is_named() {
+        let dir = std::env::temp_dir().join(format!("vaxel-records-base-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).ok();
+        assert_eq!(read(&dir).ok(), Some(Counts::default()));
+        let base = Counts {
+            records: 1234,
+            events: 56789,
+        };
+        assert!(write(&dir, base).is_ok());
+        assert_eq!(read(&dir).ok(), Some(base));
+        for garbage in ["12x 3\n", "12\n", "1 2 3\n"] {
+            fs::write(dir.join(FILE), garbage).ok();
+            let e = read(&dir)
+                .map_err(|e| format!("{e:#}"))
+                .err()
+                .unwrap_or_default();
+            assert!(
+                e.contains("cluster-records-base does not hold the numbers"),
+                "{garbage:?}: {e}"
+            );
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}
