@@ -308,13 +308,23 @@ pub async fn follower(
     let reached = logs.reached();
     let bucket = nats::checkpoints_name(cluster);
     let stream = nats::stream_name(cluster);
-    let mut starts = marks(&nats.checkpoints).await?;
-    let state = tokio::time::timeout(PATIENCE, nats.stream.get_info())
-        .await
-        .map_err(|_| anyhow::anyhow!("timed out"))
-        .and_then(|r| Ok(r?))
-        .context("cannot read the journal stream's state")?
-        .state;
+    // Refusals are retried as the subscription's are (`follow::subscribe`): a node started
+    // just after a partition healed may reach a server still catching up
+    // (`tests/serve_cluster_partition.rs` saw "JetStream system temporarily unavailable").
+    let (mut starts, state) = nats::patiently(
+        "cannot read the checkpoints or the journal stream's state yet: retrying",
+        || async {
+            let starts = marks(&nats.checkpoints).await?;
+            let state = tokio::time::timeout(PATIENCE, nats.stream.get_info())
+                .await
+                .map_err(|_| anyhow::anyhow!("timed out"))
+                .and_then(|r| Ok(r?))
+                .context("cannot read the journal stream's state")?
+                .state;
+            anyhow::Ok((starts, state))
+        },
+    )
+    .await?;
     let (first, last) = (state.first_sequence, state.last_sequence);
     if first <= 1 {
         starts.push(Mark::ORIGIN);
