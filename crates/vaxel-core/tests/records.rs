@@ -44,10 +44,10 @@ fn hangup(call: &str) -> Input {
     }
 }
 
-fn records(e: &mut Engine) -> Vec<Box<CallRecord>> {
+fn records(e: &mut Engine) -> Vec<CallRecord> {
     std::iter::from_fn(|| e.poll_output())
         .filter_map(|o| match o {
-            Output::Record(r) => Some(r),
+            Output::Record(r) => Some(*r),
             _ => None,
         })
         .collect()
@@ -67,7 +67,10 @@ fn a_record_carries_its_call_and_frees_the_id_and_slot() {
         (&*r.call_id, &*r.entry, &*r.from),
         ("c1", "main", "+46701111111")
     );
-    assert_eq!((r.outcome, r.arrived, r.ended), (Outcome::Abandoned, t0, t1));
+    assert_eq!(
+        (r.outcome, r.arrived, r.ended),
+        (Outcome::Abandoned, t0, t1)
+    );
     assert_eq!((r.queued, r.wait_ms), (Some(t0), 40_000));
     assert_eq!(r.groups.iter().map(|g| &**g).collect::<Vec<_>>(), ["g"]);
     assert!(r.announced.is_some(), "{r:?}");
