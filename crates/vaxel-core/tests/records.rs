@@ -6,37 +6,6 @@ mod common;
 
 use vaxel_core::{CallRecord, Engine, Input, Outcome, Output, Timestamp};
 
-const SITE: &str = r#"[site]
-name = "Testkommun"
-timezone = "Europe/Stockholm"
-
-[[entries]]
-id = "main"
-number = "+4685080000"
-route = "group:g"
-
-[[groups]]
-id = "g"
-requires = { g = 1 }
-
-[[agents]]
-id = "a1"
-name = "Anna Berg"
-extension = "1001"
-skills = { g = 1 }
-"#;
-
-fn arrived(call: &str, from: &str) -> Input {
-    Input::CallArrived {
-        call: call.into(),
-        platform: "p".into(),
-        to: "+4685080000".into(),
-        from: from.into(),
-        digits: None,
-        lang: None,
-    }
-}
-
 fn hangup(call: &str) -> Input {
     Input::CallHangup {
         call: call.into(),
@@ -56,8 +25,8 @@ fn records(e: &mut Engine) -> Vec<CallRecord> {
 #[test]
 fn a_record_carries_its_call_and_frees_the_id_and_slot() {
     let t0 = Timestamp(1_772_434_800_000);
-    let mut e = Engine::new(common::site(SITE), t0);
-    e.handle(t0, arrived("c1", "+46701111111")).unwrap();
+    let mut e = Engine::new(common::site(common::ONE_GROUP), t0);
+    e.handle(t0, common::arrived("c1", "+46701111111")).unwrap();
     let t1 = t0.plus_ms(40_000);
     e.handle(t1, hangup("c1")).unwrap();
     let first = records(&mut e);
@@ -76,7 +45,7 @@ fn a_record_carries_its_call_and_frees_the_id_and_slot() {
     assert!(r.announced.is_some(), "{r:?}");
     // The same id again is a new call with its own figures, not the old one's.
     let t2 = t1.plus_ms(1_000);
-    e.handle(t2, arrived("c1", "+46702222222")).unwrap();
+    e.handle(t2, common::arrived("c1", "+46702222222")).unwrap();
     e.handle(t2.plus_ms(5_000), hangup("c1")).unwrap();
     let second = records(&mut e);
     assert_eq!(second.len(), 1, "{second:?}");
