@@ -144,20 +144,10 @@ impl Menu {
     #[must_use]
     pub fn option(&self, digits: &str) -> Option<&Target> {
         self.options
-            .binary_search_by(|(k, _)| short_cmp(k.as_bytes(), digits.as_bytes()))
+            .binary_search_by(|(k, _)| k.as_ref().cmp(digits))
             .ok()
             .map(|i| &self.options[i].1)
     }
-}
-
-/// `a.cmp(b)` for keys of a digit or two, without a call to `memcmp` per comparison.
-fn short_cmp(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
-    for (x, y) in a.iter().zip(b) {
-        if x != y {
-            return x.cmp(y);
-        }
-    }
-    a.len().cmp(&b.len())
 }
 
 /// How a group picks among its free agents.
@@ -480,24 +470,4 @@ pub struct Auth {
     pub agent_tokens: Vec<(Text, Text)>,
     /// A file of `AGENT_ID TOKEN` lines, read by the daemon.
     pub agent_tokens_file: Option<Text>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_cmp;
-
-    /// Orders as `str` does: bytewise, then the shorter first.
-    #[test]
-    fn short_cmp_orders_as_str() {
-        let keys = ["", "#", "*", "0", "1", "10", "11", "2", "9", "99"];
-        for a in keys {
-            for b in keys {
-                assert_eq!(
-                    short_cmp(a.as_bytes(), b.as_bytes()),
-                    a.cmp(b),
-                    "{a:?} {b:?}"
-                );
-            }
-        }
-    }
 }

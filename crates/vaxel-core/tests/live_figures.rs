@@ -6,42 +6,11 @@ mod common;
 
 use vaxel_core::{Engine, Input, Timestamp};
 
-const SITE: &str = r#"[site]
-name = "Testkommun"
-timezone = "Europe/Stockholm"
-
-[[entries]]
-id = "main"
-number = "+4685080000"
-route = "group:g"
-
-[[groups]]
-id = "g"
-requires = { g = 1 }
-
-[[agents]]
-id = "a1"
-name = "Anna Berg"
-extension = "1001"
-skills = { g = 1 }
-"#;
-
-fn arrived(call: &str) -> Input {
-    Input::CallArrived {
-        call: call.into(),
-        platform: "p".into(),
-        to: "+4685080000".into(),
-        from: "+46701234567".into(),
-        digits: None,
-        lang: None,
-    }
-}
-
 #[test]
 fn waits_run_to_the_time_of_reading() {
     let t0 = Timestamp(1_772_434_800_000);
-    let mut e = Engine::new(common::site(SITE), t0);
-    e.handle(t0, arrived("c1")).unwrap();
+    let mut e = Engine::new(common::site(common::ONE_GROUP), t0);
+    e.handle(t0, common::arrived("c1", "+46701234567")).unwrap();
     let at = t0.plus_ms(52_000);
     let snap = e.snapshot_at(at);
     assert!(
@@ -60,7 +29,7 @@ fn waits_run_to_the_time_of_reading() {
 #[test]
 fn occupancy_today_and_last_quarter_hour() {
     let t0 = Timestamp(1_772_434_800_000); // 2026-03-02 08:00 Stockholm
-    let mut e = Engine::new(common::site(SITE), t0);
+    let mut e = Engine::new(common::site(common::ONE_GROUP), t0);
     e.handle(
         t0,
         Input::AgentLogin {
@@ -70,7 +39,7 @@ fn occupancy_today_and_last_quarter_hour() {
     )
     .unwrap();
     let t1 = t0.plus_ms(300_000);
-    e.handle(t1, arrived("c1")).unwrap();
+    e.handle(t1, common::arrived("c1", "+46701234567")).unwrap();
     e.handle(
         t1,
         Input::CallAnswered {

@@ -12,7 +12,7 @@ use smallvec::SmallVec;
 
 /// One menu level of collected digits, copied out of the call (so that the engine can go on
 /// changing the call while it routes on them) without an allocation: a level is a digit or
-/// two.
+/// two. Kept on its A/B figure: a `String` costs 1.5 % more instructions (docs/benchmarks.md).
 struct Level(SmallVec<[u8; 16]>);
 
 impl Level {
@@ -381,4 +381,28 @@ pub(super) fn is_e164(s: &str) -> bool {
         return false;
     };
     (2..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()) && !d.starts_with('0')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Level;
+    use smallvec::SmallVec;
+
+    /// A level reads back as the digits copied into it: inline up to 16 bytes (a level is a
+    /// digit or two), on the heap beyond.
+    #[test]
+    fn a_level_reads_back_as_the_digits_copied() {
+        for digits in [
+            "",
+            "1",
+            "12",
+            "*#",
+            "0123456789*#0123",
+            "01234567890123456789",
+        ] {
+            let level = Level(SmallVec::from_slice(digits.as_bytes()));
+            assert_eq!(level.as_str(), digits);
+            assert_eq!(level.0.spilled(), digits.len() > 16, "{digits:?}");
+        }
+    }
 }

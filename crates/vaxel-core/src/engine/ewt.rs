@@ -117,8 +117,9 @@ impl Learned {
 /// `c` a millisecond and each caller ahead leaving at `θ`, the line drains as
 /// `dq/dt = −(c + θq)`; of the `q` only `c·ln(1 + θq/c)/θ` are served before the caller's
 /// turn (all `q` when `θ = 0`).
+/// `q = 0` (the caller is next, most callers) is 0 either way: no logarithm for it.
 fn turns_ahead(q: f64, c: f64, theta: f64) -> f64 {
-    if theta > 0.0 && c > 0.0 {
+    if q > 0.0 && theta > 0.0 && c > 0.0 {
         c * (theta * q / c).ln_1p() / theta
     } else {
         q
@@ -139,12 +140,14 @@ pub(crate) struct Told {
 pub(crate) type FreeAt = SmallVec<[f64; 64]>;
 
 /// When the `k`-th (0-based) agent turn comes, given when each agent comes free
-/// (`free_at`, sorted) and that an agent taking a caller is free again after `aht_ms`.
-/// Stepped for the first [`MAX_TURNS`] turns (each takes the first agent and puts it back
-/// in order `aht_ms` later, in place), then at the fluid rate `N / AHT`.
-fn turn_at(free_at: &mut [f64], n: usize, aht_ms: f64, k: usize) -> f64 {
+/// (`free_at`, sorted, after the first `done` turns were taken in it) and that an agent
+/// taking a caller is free again after `aht_ms`. Stepped for the first [`MAX_TURNS`] turns
+/// (each takes the first agent and puts it back in order `aht_ms` later, in place), then
+/// at the fluid rate `N / AHT`. With `done`, the turns after the `k`-th continue from its
+/// steps instead of starting again.
+fn turn_at(free_at: &mut [f64], done: usize, n: usize, aht_ms: f64, k: usize) -> f64 {
     let steps = k.min(MAX_TURNS);
-    for _ in 0..steps {
+    for _ in done.min(steps)..steps {
         let t = free_at[0] + aht_ms;
         let at = free_at[1..].partition_point(|&x| x <= t);
         free_at.copy_within(1..=at, 0);
@@ -156,10 +159,11 @@ fn turn_at(free_at: &mut [f64], n: usize, aht_ms: f64, k: usize) -> f64 {
 
 /// The expected wait in ms of the caller at `position` (1 = next), before the ring time
 /// and the learned factor: `free_at` has one entry per agent who may serve the call (any
-/// order), `aht_ms` is the group's handle time, `theta` its abandonment rate. `None` with
-/// no agent.
+/// order; reordered and stepped in place, borrowed rather than moved so that its inline
+/// buffer is not copied), `aht_ms` is the group's handle time, `theta` its abandonment
+/// rate. `None` with no agent.
 pub(crate) fn model_wait_ms(
-    mut free_at: FreeAt,
+    free_at: &mut [f64],
     aht_ms: f64,
     theta: f64,
     position: u32,
@@ -180,13 +184,12 @@ pub(crate) fn model_wait_ms(
     let keep = (k.min(MAX_TURNS) + 2).min(n);
     if keep < n {
         free_at.select_nth_unstable_by(keep - 1, f64::total_cmp);
-        free_at.truncate(keep);
     }
+    let free_at = &mut free_at[..keep];
     free_at.sort_unstable_by(f64::total_cmp);
-    let mut scratch = free_at.clone();
-    let lo = turn_at(&mut scratch, n, aht, k);
+    let lo = turn_at(free_at, 0, n, aht, k);
     let w = if frac > 0.0 {
-        let hi = turn_at(&mut free_at, n, aht, k + 1);
+        let hi = turn_at(free_at, k, n, aht, k + 1);
         lo + frac * (hi - lo)
     } else {
         lo
@@ -245,7 +248,7 @@ impl Engine {
         let g = self.site.group(group);
         let now = self.st.now;
         let talk_ms = (gs.aht_ms - g.wrapup_ms as f64).max(gs.aht_ms * 0.5);
-        let free_at: FreeAt = gs
+        let mut free_at: FreeAt = gs
             .serving
             .iter()
             .filter_map(|&(agent, tier)| {
@@ -267,7 +270,7 @@ impl Engine {
                 Some(busy.max(from as f64))
             })
             .collect();
-        let w = model_wait_ms(free_at, gs.aht_ms, gs.learned.theta(), position)?;
+        let w = model_wait_ms(&mut free_at, gs.aht_ms, gs.learned.theta(), position)?;
         Some(w + g.ring_ms as f64)
     }
 
@@ -341,11 +344,14 @@ mod tests {
         // second call, at 480 s.
         let busy: FreeAt = smallvec::smallvec![240_000.0; 4];
         assert_eq!(
-            model_wait_ms(busy.clone(), 240_000.0, 0.0, 3),
+            model_wait_ms(&mut busy.clone(), 240_000.0, 0.0, 3),
             Some(240_000.0)
         );
-        assert_eq!(model_wait_ms(busy, 240_000.0, 0.0, 5), Some(480_000.0));
-        assert_eq!(model_wait_ms(FreeAt::new(), 240_000.0, 0.0, 3), None);
+        assert_eq!(
+            model_wait_ms(&mut busy.clone(), 240_000.0, 0.0, 5),
+            Some(480_000.0)
+        );
+        assert_eq!(model_wait_ms(&mut [], 240_000.0, 0.0, 3), None);
     }
 
     #[test]
@@ -353,15 +359,18 @@ mod tests {
         // One agent ends its wrap-up in 20 s, the others talk for minutes.
         let free: FreeAt = smallvec::smallvec![200_000.0, 20_000.0, 150_000.0];
         assert_eq!(
-            model_wait_ms(free.clone(), 240_000.0, 0.0, 1),
+            model_wait_ms(&mut free.clone(), 240_000.0, 0.0, 1),
             Some(20_000.0)
         );
         assert_eq!(
-            model_wait_ms(free.clone(), 240_000.0, 0.0, 2),
+            model_wait_ms(&mut free.clone(), 240_000.0, 0.0, 2),
             Some(150_000.0)
         );
         // The fourth: the first agent's second turn (20 s + 240 s) comes after 200 s.
-        assert_eq!(model_wait_ms(free, 240_000.0, 0.0, 4), Some(260_000.0));
+        assert_eq!(
+            model_wait_ms(&mut free.clone(), 240_000.0, 0.0, 4),
+            Some(260_000.0)
+        );
     }
 
     #[test]
@@ -372,8 +381,8 @@ mod tests {
             l.observe_wait(60_000, false);
         }
         let free: FreeAt = smallvec::smallvec![60_000.0];
-        let plain = model_wait_ms(free.clone(), 60_000.0, 0.0, 5);
-        let fewer = model_wait_ms(free, 60_000.0, l.theta(), 5);
+        let plain = model_wait_ms(&mut free.clone(), 60_000.0, 0.0, 5);
+        let fewer = model_wait_ms(&mut free.clone(), 60_000.0, l.theta(), 5);
         assert_eq!(plain, Some(300_000.0));
         // θ ≈ 1 in 120 s; 1 agent of 60 s: of 4 ahead, about ln(1 + 2) × 2 ≈ 2.2 are
         // served before the caller's turn.
@@ -386,9 +395,39 @@ mod tests {
     }
 
     #[test]
+    fn the_next_turn_continues_from_the_steps_already_taken() {
+        // Within and past the stepped turns: continuing from `k` steps gives the very
+        // figure of stepping `k + 1` turns afresh (the interpolation needs both).
+        let start = [30_000.0, 5_000.0, 90_000.0, 61_000.0, 12_500.0];
+        for k in [0, 1, 3, MAX_TURNS - 1, MAX_TURNS, MAX_TURNS + 7] {
+            let mut sorted = start;
+            sorted.sort_unstable_by(f64::total_cmp);
+            let mut fresh = sorted;
+            let mut going = sorted;
+            let lo = turn_at(&mut going, 0, 5, 200_000.0, k);
+            let hi = turn_at(&mut going, k, 5, 200_000.0, k + 1);
+            assert_eq!(
+                lo.to_bits(),
+                turn_at(&mut sorted, 0, 5, 200_000.0, k).to_bits()
+            );
+            let again = turn_at(&mut fresh, 0, 5, 200_000.0, k + 1);
+            assert_eq!(hi.to_bits(), again.to_bits(), "k = {k}");
+        }
+    }
+
+    #[test]
+    fn the_next_caller_has_no_turns_ahead_without_a_logarithm() {
+        // Bit for bit the figure the formula gives for `q = 0`.
+        let (c, theta): (f64, f64) = (3.0 / 240_000.0, 1.0 / 120_000.0);
+        let formula = c * (theta * 0.0 / c).ln_1p() / theta;
+        assert_eq!(turns_ahead(0.0, c, theta).to_bits(), formula.to_bits());
+        assert!(turns_ahead(2.0, c, theta) < 2.0);
+    }
+
+    #[test]
     fn a_long_queue_is_extrapolated_not_stepped() {
         let busy: FreeAt = smallvec::smallvec![100_000.0; 2];
-        let w = model_wait_ms(busy, 100_000.0, 0.0, 1_000_001);
+        let w = model_wait_ms(&mut busy.clone(), 100_000.0, 0.0, 1_000_001);
         // 1,000,000 turns of two agents at 100 s: 50,000,000 s after the first 100 s.
         assert_eq!(w, Some(100_000.0 + 1_000_000.0 * 50_000.0));
     }

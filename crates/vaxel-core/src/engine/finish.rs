@@ -112,23 +112,21 @@ impl Engine {
 
     /// Builds and emits the call's record and forgets the call.
     pub(super) fn emit_record(&mut self, slot: Slot, wrapup_ms: u64) {
-        let Some(call) = self.st.calls[slot as usize].take() else {
+        // The record takes what it needs from the call in its slot, which is then emptied
+        // in place: moving the whole call out first copied it (hundreds of bytes a call).
+        let Some(call) = self.st.calls[slot as usize].as_mut() else {
             return;
         };
-        self.st.free.push(slot);
-        self.st
-            .by_id
-            .remove(super::call_index::id_hash(&call.id), slot);
         let site = &self.site;
         let (ended, outcome) = call.ended.unwrap_or((self.st.now, Outcome::PlatformLost));
         let wait_ms = call
             .queued
             .map_or(0, |q| call.answered.unwrap_or(ended).since(q));
         let name = |t: Option<Text>| t.unwrap_or_else(|| self.empty.clone());
-        let record = CallRecord {
-            call_id: call.id,
+        let record = Box::new(CallRecord {
+            call_id: std::mem::take(&mut call.id),
             entry: name(call.entry.map(|e| site.entry(e).id.clone())),
-            from: call.from,
+            from: std::mem::take(&mut call.from),
             arrived: call.arrived,
             queued: call.queued,
             answered: call.answered,
@@ -143,13 +141,17 @@ impl Engine {
                 .iter()
                 .map(|g| site.group(*g).id.clone())
                 .collect(),
-            digits: call.digits,
-            case_type: call.case_type,
+            digits: std::mem::take(&mut call.digits),
+            case_type: call.case_type.take(),
             resolved: call.resolved,
             callback: call.callback,
             announced: call.announced,
             repeated: call.repeated,
-        };
-        self.st.out.push_back(Output::Record(Box::new(record)));
+        });
+        let hash = super::call_index::id_hash(&record.call_id);
+        self.st.calls[slot as usize] = None;
+        self.st.free.push(slot);
+        self.st.by_id.remove(hash, slot);
+        self.st.out.push_back(Output::Record(record));
     }
 }

@@ -229,10 +229,7 @@ impl Engine {
     /// The engine's whole state but the site, to checkpoint it (pending outputs included).
     #[must_use]
     pub fn save(&self) -> EngineState {
-        let mut st = self.st.clone();
-        // Saved free sets hold live entries only (restored agents start new stints at 0).
-        st.sweep_idle();
-        st
+        self.st.clone()
     }
 
     /// An engine that goes on from `state`, saved from an engine running `site` (the same

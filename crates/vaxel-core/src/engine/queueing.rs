@@ -2,8 +2,8 @@
 //! announcements, callback offers, and the matching of waiting calls with free agents.
 
 use super::ewt::Told;
-use super::queues::{AgentFacts, IdleEntry, IdleKey, QKey, idle_key};
-use super::state::{Agent, CallState, Member, Slot, Status};
+use super::queues::{AgentFacts, IdleKey, QKey, idle_key};
+use super::state::{CallState, Member, Slot, Status};
 use super::timers::Timer;
 use super::{Engine, EngineState};
 use crate::event::EventKind;
@@ -14,28 +14,13 @@ use crate::site::{
 };
 use crate::time::Timestamp;
 
-/// Whether a free-set entry is of its agent's current stint of being free.
-fn live_in(agents: &[Agent]) -> impl Fn(&IdleEntry) -> bool + '_ {
-    move |e| agents[e.key.agent.ix()].stint == e.stint
-}
-
 impl EngineState {
-    /// Drops the stale entries of every free set (before the state is saved).
-    pub(super) fn sweep_idle(&mut self) {
-        let agents = &self.agents;
-        for gs in &mut self.groups {
-            for set in &mut gs.idle {
-                set.sweep(live_in(agents));
-            }
-        }
-    }
-
     /// Marks the agents found in the free sets as free (after a restore: saved sets hold
-    /// live entries only, of stint 0).
+    /// the free agents only).
     pub(super) fn mark_free_agents(&mut self) {
         for gs in &self.groups {
             for set in &gs.idle {
-                for key in set.live(|_| true) {
+                for key in set.iter() {
                     if let Some(a) = self.agents.get_mut(key.agent.ix()) {
                         a.free = true;
                     }
@@ -390,7 +375,7 @@ impl Engine {
         let mut fallback = None;
         for tier in gs.idle.iter().take(usize::from(step) + 1) {
             let speaking = tier
-                .live(live_in(&self.st.agents))
+                .iter()
                 .filter(|k| lang.is_none_or(|l| self.speaks(k.agent, l)));
             for k in speaking.take(2) {
                 if Some(k.agent) == avoid {
@@ -423,7 +408,7 @@ impl Engine {
             .take(usize::from(step) + 1)
         {
             all.extend(
-                tier.live(live_in(&self.st.agents))
+                tier.iter()
                     .map(|k| k.agent)
                     .filter(|&a| lang.is_none_or(|l| self.speaks(a, l))),
             );
@@ -479,28 +464,25 @@ impl Engine {
             calls_today: a.calls_today,
             talk_ms_today: a.talk_ms_today,
         };
-        let stint = a.stint;
         self.st.agents[agent.ix()].free = true;
         for i in 0..self.st.agent_groups[agent.ix()].len() {
             let (g, tier) = self.st.agent_groups[agent.ix()][i];
             let strategy = self.site.group(g).strategy;
             facts.skill_score = self.st.agent_scores[agent.ix()][i];
             let key = idle_key(strategy, &facts, agent);
-            self.st.groups[g.ix()].idle[usize::from(tier)].insert(IdleEntry { key, stint });
+            self.st.groups[g.ix()].idle[usize::from(tier)].insert(key);
         }
     }
 
-    /// The agent is no longer free: its stint ends, and its entries in the free sets go
-    /// stale where they are (see [`IdleSet`](super::queues::IdleSet)).
+    /// The agent is no longer free: its entries leave the free sets of its groups.
     pub(super) fn remove_idle(&mut self, agent: AgentIdx) {
         let a = &mut self.st.agents[agent.ix()];
         if !a.free {
             return;
         }
         a.free = false;
-        a.stint = a.stint.wrapping_add(1);
         for &(g, tier) in &self.st.agent_groups[agent.ix()] {
-            self.st.groups[g.ix()].idle[usize::from(tier)].went_stale(live_in(&self.st.agents));
+            self.st.groups[g.ix()].idle[usize::from(tier)].remove(agent);
         }
     }
 

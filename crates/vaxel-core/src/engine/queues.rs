@@ -30,97 +30,52 @@ pub(crate) struct IdleKey {
     pub agent: AgentIdx,
 }
 
-/// A free agent's place in one group tier: its rank, and which of the agent's stints of
-/// being free it belongs to (see [`IdleSet`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct IdleEntry {
-    pub key: IdleKey,
-    pub stint: u32,
-}
-
 /// The free agents of one group tier, in rank order: a sorted double-ended vector. A group
 /// holds at most as many as the agents serving it (tens, rarely thousands); a binary search
 /// and a short move beat a B-tree's node walk and allocations. Double-ended because the
 /// common changes are at the ends: the best agent is taken from the front, and under
 /// `longest-idle` a newly freed agent ranks last.
-///
-/// An agent taken for a call is not searched out of every group it serves: its entries go
-/// stale where they sit, since each names the agent's stint of being free
-/// ([`Agent::stint`](super::state::Agent), bumped when the stint ends). Readers skip stale
-/// entries; those at the front are dropped as soon as they go stale, and all of them
-/// once they outnumber the live ones, so a set holds at most as many stale entries as
-/// live ones (none when every agent is busy). The live entries are always in rank order,
-/// so no decision changes. Only live entries are saved.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<IdleKey>", into = "Vec<IdleKey>")]
-pub(crate) struct IdleSet {
-    entries: VecDeque<IdleEntry>,
-    /// Entries known to be stale: a hint for when to sweep them.
-    stale: usize,
-}
+pub(crate) struct IdleSet(VecDeque<IdleKey>);
 
 impl From<Vec<IdleKey>> for IdleSet {
-    /// Saved sets hold live entries only, of agents whose stint counts start again at 0.
-    /// Sorting again makes any input a valid set.
+    /// Sorting again makes any saved input a valid set.
     fn from(mut keys: Vec<IdleKey>) -> IdleSet {
         keys.sort_unstable();
         keys.dedup();
-        IdleSet {
-            entries: keys
-                .into_iter()
-                .map(|key| IdleEntry { key, stint: 0 })
-                .collect(),
-            stale: 0,
-        }
+        IdleSet(keys.into())
     }
 }
 
 impl From<IdleSet> for Vec<IdleKey> {
-    /// Callers sweep the set first ([`IdleSet::sweep`]), so only live entries are saved.
     fn from(set: IdleSet) -> Vec<IdleKey> {
-        set.entries.into_iter().map(|e| e.key).collect()
+        set.0.into()
     }
 }
 
 impl IdleSet {
-    /// Adds a live entry. Checks the back first: under `longest-idle`, `round-robin` and
-    /// most others the newly freed agent ranks last.
-    pub(crate) fn insert(&mut self, entry: IdleEntry) {
-        if self.entries.back().is_none_or(|last| *last < entry) {
-            self.entries.push_back(entry);
-        } else if let Err(i) = self.entries.binary_search(&entry) {
-            self.entries.insert(i, entry);
+    /// Adds an agent's entry. Checks the back first: under `longest-idle`, `round-robin`
+    /// and most others the newly freed agent ranks last.
+    pub(crate) fn insert(&mut self, key: IdleKey) {
+        if self.0.back().is_none_or(|last| *last < key) {
+            self.0.push_back(key);
+        } else if let Err(i) = self.0.binary_search(&key) {
+            self.0.insert(i, key);
         }
     }
 
-    /// One of the entries went stale (its agent's stint ended): stale entries at the front
-    /// go at once (the agent taken is most often the best ranked), and all of them once
-    /// they outnumber the live ones, so readers never skip more stale entries than there
-    /// are live ones. A sweep costs the set's length and comes after at least as many
-    /// entries went stale as stayed live: constant time per entry, amortised.
-    pub(crate) fn went_stale(&mut self, live: impl Fn(&IdleEntry) -> bool) {
-        self.stale += 1;
-        while self.entries.front().is_some_and(|e| !live(e)) {
-            self.entries.pop_front();
-            self.stale = self.stale.saturating_sub(1);
-        }
-        if self.stale * 2 > self.entries.len() {
-            self.sweep(live);
+    /// Removes `agent`'s entry, if it has one. A search by agent: its key may have been
+    /// made from figures that changed since (a new day resets the day's counts).
+    pub(crate) fn remove(&mut self, agent: AgentIdx) {
+        if let Some(i) = self.0.iter().position(|k| k.agent == agent) {
+            self.0.remove(i);
         }
     }
 
-    /// Drops every stale entry.
-    pub(crate) fn sweep(&mut self, live: impl Fn(&IdleEntry) -> bool) {
-        self.entries.retain(|e| live(e));
-        self.stale = 0;
-    }
-
-    /// The live entries, best ranked first.
-    pub(crate) fn live<'a>(
-        &'a self,
-        live: impl Fn(&IdleEntry) -> bool + 'a,
-    ) -> impl Iterator<Item = &'a IdleKey> + 'a {
-        self.entries.iter().filter(move |e| live(e)).map(|e| &e.key)
+    /// The free agents, best ranked first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &IdleKey> {
+        self.0.iter()
     }
 }
 
@@ -310,54 +265,29 @@ mod tests {
     }
 
     #[test]
-    fn stale_entries_are_skipped_dropped_at_the_front_and_never_outnumber_live_ones() {
-        let key = |agent: u32, idle: u64| IdleKey {
-            primary: idle,
+    fn free_agents_stay_in_rank_order_as_they_come_and_go() {
+        let key = |agent: u32, rank: u64| IdleKey {
+            primary: rank,
             secondary: 0,
             agent: AgentIdx(agent),
         };
-        let entry = |agent: u32, idle: u64, stint: u32| IdleEntry {
-            key: key(agent, idle),
-            stint,
-        };
-        // Agent i's current stint is stints[i]; an entry is live when it names it.
-        let stints = std::cell::RefCell::new(vec![0u32; 40]);
-        let live = |e: &IdleEntry| stints.borrow()[e.key.agent.ix()] == e.stint;
-        let take = |set: &mut IdleSet, agent: usize| {
-            stints.borrow_mut()[agent] += 1;
-            set.went_stale(live);
-        };
-        let agents = |s: &IdleSet| s.live(live).map(|k| k.agent.0).collect::<Vec<_>>();
+        let agents = |s: &IdleSet| s.iter().map(|k| k.agent.0).collect::<Vec<_>>();
         let mut set = IdleSet::default();
-        for a in 0..4 {
-            set.insert(entry(a, 10 * u64::from(a), 0));
+        for (agent, rank) in [(0, 10), (1, 30), (2, 20), (3, 5)] {
+            set.insert(key(agent, rank));
         }
-        // Agent 1 is taken: its entry goes stale where it sits, and is skipped.
-        take(&mut set, 1);
-        assert_eq!(agents(&set), [0, 2, 3]);
-        assert_eq!(set.entries.len(), 4);
-        // Agent 0, the best ranked, is taken: it and the stale entry behind it go.
-        take(&mut set, 0);
-        assert_eq!(agents(&set), [2, 3]);
-        assert_eq!(set.entries.len(), 2);
-        // Agent 1 is free again, ranked last.
-        set.insert(entry(1, 50, 1));
-        assert_eq!(agents(&set), [2, 3, 1]);
-        // Many agents free, then all but the first and the last taken with no one freed
-        // meanwhile: the stale ones never outnumber the live ones.
-        for a in 4..30 {
-            set.insert(entry(a, 100 + u64::from(a), 0));
-        }
-        for a in 4..29 {
-            take(&mut set, a);
-            let live_now = set.live(live).count();
-            assert!(
-                set.entries.len() - live_now <= live_now,
-                "{:?}",
-                set.entries
-            );
-        }
-        assert_eq!(agents(&set), [2, 3, 1, 29]);
+        assert_eq!(agents(&set), [3, 0, 2, 1]);
+        set.remove(AgentIdx(2));
+        set.remove(AgentIdx(3));
+        set.remove(AgentIdx(7));
+        assert_eq!(agents(&set), [0, 1]);
+        set.insert(key(2, 40));
+        assert_eq!(agents(&set), [0, 1, 2]);
+        // Saved as the sorted keys, and any saved list loads as a valid set.
+        let saved: Vec<IdleKey> = set.clone().into();
+        assert_eq!(saved, [key(0, 10), key(1, 30), key(2, 40)]);
+        let back = IdleSet::from(vec![key(2, 40), key(0, 10), key(2, 40), key(1, 30)]);
+        assert_eq!(agents(&back), [0, 1, 2]);
     }
 
     #[test]

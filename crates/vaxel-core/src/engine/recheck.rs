@@ -139,7 +139,8 @@ impl Engine {
             let gs = &self.st.groups[group.ix()];
             let staffed = gs.staffed() > 0;
             let position = gs.ahead_of(&self.qkey(slot)) + 1;
-            let ewt = self.call_ewt_ms(slot, group, position);
+            // Estimated only for a rule on the expected wait (most groups have none).
+            let ewt = || self.call_ewt_ms(slot, group, position);
             let fired = self.call(slot).member(group).map_or(0, |m| m.fired);
             let state = self.call(slot).state;
             let rule = g.overflow.iter().enumerate().position(|(i, r)| {
@@ -150,7 +151,7 @@ impl Engine {
                         Condition::WaitOver(_) => false,
                         Condition::QueueOver(n) => position > n,
                         Condition::NoAgents => !staffed || closed,
-                        Condition::EwtOver(ms) => ewt.is_none_or(|e| e > ms),
+                        Condition::EwtOver(ms) => ewt().is_none_or(|e| e > ms),
                     }
             });
             match rule {

@@ -195,12 +195,6 @@ pub(crate) struct Agent {
     /// the saved sets, which hold the free agents only.
     #[serde(skip)]
     pub free: bool,
-    /// The agent's current stint of being free, as its free-set entries name it: bumped
-    /// when a stint ends, which makes them all stale at once (see
-    /// [`IdleSet`](super::queues::IdleSet)). Not saved: saved sets hold live entries only,
-    /// and both start again at 0.
-    #[serde(skip)]
-    pub stint: u32,
     /// Wrap-up began (for the record's `wrapup_s`).
     pub wrapup_since: Timestamp,
     /// The group of the agent's last call (its wrap-up time and handle-time estimate).
@@ -231,7 +225,6 @@ impl Agent {
             rr_stamp: 0,
             nonce: 0,
             free: false,
-            stint: 0,
             wrapup_since: Timestamp(0),
             last_group: None,
             last_talk_ms: 0,

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use vaxel_core::site::Site;
 use vaxel_core::snapshot::Snapshot;
-use vaxel_core::{CallRecord, Command, Output, Timestamp};
+use vaxel_core::{CallRecord, Command, Input, Output, Timestamp};
 
 /// Loads and validates a site, panicking with every diagnostic on failure.
 pub fn site(toml: &str) -> Arc<Site> {
@@ -20,6 +20,40 @@ pub fn site(toml: &str) -> Arc<Site> {
     match vaxel_config::validate(&loaded.raw) {
         Ok(v) => Arc::new(v.site),
         Err(d) => panic!("site does not validate:\n{}", join(&d)),
+    }
+}
+
+/// The smallest site: one entry (`main`, +4685080000) routing to one group `g` that one
+/// agent `a1` serves.
+pub const ONE_GROUP: &str = r#"[site]
+name = "Testkommun"
+timezone = "Europe/Stockholm"
+
+[[entries]]
+id = "main"
+number = "+4685080000"
+route = "group:g"
+
+[[groups]]
+id = "g"
+requires = { g = 1 }
+
+[[agents]]
+id = "a1"
+name = "Anna Berg"
+extension = "1001"
+skills = { g = 1 }
+"#;
+
+/// A caller from `from` dialling [`ONE_GROUP`]'s entry.
+pub fn arrived(call: &str, from: &str) -> Input {
+    Input::CallArrived {
+        call: call.into(),
+        platform: "p".into(),
+        to: "+4685080000".into(),
+        from: from.into(),
+        digits: None,
+        lang: None,
     }
 }
 
