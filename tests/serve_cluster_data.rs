@@ -287,3 +287,154 @@ fn kill9_of_the_active_under_traffic_each_record_and_event_once_in_postgres() {
 
 /// How long the active's sink may take to copy its first rows.
 const CALLS_IN: Duration = Duration::from_secs(20);
+
+/// `a`'s files, each continued by the lines of `c`'s file of the same name after those
+/// they share: `c`'s files began after a checkpoint (their first line is a line of `a`'s,
+/// not its first), so this is the whole file a node holding every line would have.
+fn whole_files(a: &Path, c: &Path) -> Vec<(String, Vec<u8>)> {
+    let lines = |b: &[u8]| -> Vec<Vec<u8>> {
+        b.split_inclusive(|&x| x == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let mine = files(a);
+    let mut out = Vec::new();
+    for (name, bytes) in files(c) {
+        let theirs = mine
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| lines(b))
+            .unwrap_or_default();
+        let ours = lines(&bytes);
+        let Some((header, body)) = theirs.split_first() else {
+            out.push((name, bytes));
+            continue;
+        };
+        // Where `c`'s lines begin in `a`'s file: lines from there on are in both.
+        let at = (0..=body.len()).find(|&k| {
+            let shared = body.len() - k;
+            ours.len() > shared && body[k..] == ours[1..=shared]
+        });
+        let at = at.unwrap_or_else(|| panic!("{name}: c's lines are not a's last ones"));
+        let shared = body.len() - at;
+        assert!(shared > 0, "{name}: c's file shares no line with a's");
+        assert!(
+            at > 0,
+            "{name}: c's file is a whole copy, not begun at a checkpoint"
+        );
+        let mut whole = header.clone();
+        for l in body.iter().chain(&ours[1 + shared..]) {
+            whole.extend_from_slice(l);
+        }
+        out.push((name, whole));
+    }
+    out
+}
+
+/// Issue 15: a node that joined from a checkpoint mid-day (its files hold only that day's
+/// lines after it) takes over after a kill -9 of the active: its sink numbers its lines
+/// after the checkpoint's count of that day's rows, so `vaxel_calls` and `vaxel_events`
+/// hold every call record and event once, under the keys a whole file gives them. Before,
+/// the new active numbered its file from 1: its rows took keys the database had, and
+/// were left out.
+#[test]
+fn a_node_begun_at_a_checkpoint_takes_over_each_record_once_in_postgres_keyed_as_a_whole_file() {
+    let dir = temp_dir("cluster-data-pgbase");
+    let pg = Postgres::start("cluster-pgbase");
+    let nats = NatsCluster::start(&dir.join("nats"));
+    let site = site_for(&dir, &pg, pg_support::PASSWORD);
+    let urls = nats.url_list();
+    let node = |name: &str| {
+        Daemon::start_with(
+            &site,
+            &dir.join(name),
+            &[],
+            &[
+                "--cluster",
+                "--nats",
+                &urls,
+                "--node-id",
+                name,
+                "--checkpoint-every",
+                "8",
+            ],
+        )
+    };
+    let a = node("a");
+    wait_active(&a, WAIT);
+    let events = traffic(90);
+    let third = events.len() / 3;
+    let mut p = Sender { seq: 0, at: 0 };
+    let mut on_a = a.platform("pbx");
+    for ev in &events[..third] {
+        assert_eq!(p.send(&mut on_a, ev), Some(true), "{ev}");
+    }
+    // A checkpoint stored: a node with an empty data dir starts from the newest.
+    let until = Instant::now() + WAIT;
+    while !http_get_all(a.http, "/metrics")
+        .lines()
+        .any(|l| l.starts_with("vaxel_cluster_checkpoint_sequence ") && !l.ends_with(" 0"))
+    {
+        assert!(Instant::now() < until, "no checkpoint: {}", a.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let c = node("c");
+    for ev in &events[third..2 * third] {
+        assert_eq!(p.send(&mut on_a, ev), Some(true), "{ev}");
+    }
+    assert!(
+        c.log_text()
+            .contains("cluster: restored the engine from a checkpoint"),
+        "c did not start from a checkpoint: {}",
+        c.log_text()
+    );
+    // Everything of a's in the database (what it lacks of a's lines before the
+    // checkpoint no other node can send), then the kill.
+    let a_data = a.data.clone();
+    let log = || a.log_text();
+    CALLS.wait_equal(&pg, &a_data, &log);
+    EVENTS.wait_equal(&pg, &a_data, &log);
+    drop(on_a);
+    a.kill9();
+    wait_active(&c, Duration::from_secs(10));
+    let mut on_c = c.platform("pbx");
+    for ev in &events[2 * third..] {
+        assert_eq!(p.send(&mut on_c, ev), Some(true), "{ev}");
+    }
+
+    // The whole files (a's, then c's lines after them), once they stand still.
+    let until = Instant::now() + WAIT;
+    let mut before = Vec::new();
+    let whole = loop {
+        let w = whole_files(&a_data, &c.data);
+        let records: usize = w
+            .iter()
+            .filter(|(n, _)| n.starts_with("cdr-"))
+            .map(|(_, b)| b.iter().filter(|&&x| x == b'\n').count() - 1)
+            .sum();
+        if records == 180 && w == before {
+            break w;
+        }
+        assert!(Instant::now() < until, "c's files: {records} records");
+        before = w;
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let whole_dir = dir.join("whole");
+    fs::create_dir_all(&whole_dir).expect("a directory");
+    for (name, bytes) in &whole {
+        fs::write(whole_dir.join(name), bytes).expect("write a whole file");
+    }
+    let log = || c.log_text();
+    assert_eq!(
+        CALLS.wait_equal(&pg, &whole_dir, &log),
+        180,
+        "two records a round"
+    );
+    assert!(EVENTS.wait_equal(&pg, &whole_dir, &log) > 180 * 3);
+    let ids: BTreeSet<String> = pg
+        .query("SELECT call_id FROM vaxel_calls")
+        .into_iter()
+        .filter_map(|r| r.into_iter().next())
+        .collect();
+    assert_eq!(ids.len(), 180, "each call once");
+}

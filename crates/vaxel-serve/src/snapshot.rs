@@ -18,6 +18,7 @@ use crate::journal::{self, CdrMark, sync_dir};
 use crate::outbox::Log;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Write as _};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,27 @@ pub struct SnapshotFile {
     pub engine: EngineState,
     /// Each platform's command numbers and kept commands.
     pub outbox: Vec<(Text, Log)>,
+    /// In cluster mode, the call records and events of each recent day the stream had
+    /// produced up to the checkpoint (`cluster/logs.rs`): a node starting from it numbers
+    /// its files' lines after them, as a whole file would (docs/postgres.md). Empty
+    /// elsewhere and in checkpoints written before it was recorded.
+    pub day_rows: DayRows,
+}
+
+/// Rows of each kind per site-local day (`YYYY-MM-DD`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRows {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub records: BTreeMap<String, u64>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub events: BTreeMap<String, u64>,
+}
+
+impl DayRows {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.events.is_empty()
+    }
 }
 
 /// What the engine task hands the commit thread for a checkpoint: the state after the
@@ -79,6 +101,7 @@ impl Checkpoint {
             owners: self.owners,
             engine: self.engine,
             outbox: self.outbox,
+            day_rows: DayRows::default(),
         }
     }
 }
@@ -133,6 +156,8 @@ struct OnDisk {
     engine: serde_json::Value,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     outbox: Vec<(Text, Log)>,
+    #[serde(default, skip_serializing_if = "DayRows::is_empty")]
+    day_rows: DayRows,
 }
 
 /// Serializes `snap` and checks that it reads back to exactly the same state (a state
@@ -149,6 +174,7 @@ pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
         owners: snap.owners.clone(),
         engine,
         outbox: snap.outbox.clone(),
+        day_rows: snap.day_rows.clone(),
     };
     let bytes = serde_json::to_vec(&disk).context("cannot serialize the engine state")?;
     let back = decode(&bytes).context("the serialized engine state does not read back")?;
@@ -158,6 +184,7 @@ pub fn encode(snap: &SnapshotFile) -> anyhow::Result<Vec<u8>> {
             && back.owners == snap.owners
             && back.cdr == snap.cdr
             && back.events == snap.events
+            && back.day_rows == snap.day_rows
             && serde_json::to_value(&back.outbox).ok() == serde_json::to_value(&snap.outbox).ok(),
         "the engine state does not read back exactly from JSON"
     );
@@ -178,6 +205,7 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<SnapshotFile> {
         owners: disk.owners,
         engine,
         outbox: disk.outbox,
+        day_rows: disk.day_rows,
     })
 }
 
@@ -270,6 +298,10 @@ mod tests {
             owners: vec![("c1".into(), "pbx".into())],
             engine: e.save(),
             outbox: Vec::new(),
+            day_rows: DayRows {
+                records: BTreeMap::from([("2026-03-02".into(), 12)]),
+                events: BTreeMap::new(),
+            },
         };
         let bytes = encode(&snap).map_err(|e| format!("{e:#}"));
         let Ok(bytes) = bytes else {
@@ -288,6 +320,7 @@ mod tests {
             panic!("{back:?}");
         };
         assert_eq!((back.epoch, back.at, back.owners.len()), (3, e.now(), 1));
+        assert_eq!(back.day_rows, snap.day_rows);
         let restored = Engine::restore(site, back.engine);
         assert!(restored.is_ok());
 

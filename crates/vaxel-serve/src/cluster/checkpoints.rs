@@ -15,7 +15,7 @@ use super::follow::Follower;
 use super::logs::{Counts, Logs};
 use super::nats::{self, Nats};
 use crate::machine::Machine;
-use crate::snapshot::{self, Checkpoint};
+use crate::snapshot::{self, Checkpoint, DayRows};
 use anyhow::Context as _;
 use async_nats::jetstream::{object_store::ObjectStore, stream};
 use futures_util::StreamExt as _;
@@ -126,14 +126,15 @@ pub async fn marks(store: &ObjectStore) -> anyhow::Result<Vec<Mark>> {
         .context("cannot list the checkpoints")
 }
 
-/// The engine restored from the checkpoint `mark`, and the object's size and age. A
+/// The engine restored from the checkpoint `mark`, its rows per day, and the object's size
+/// and age. A
 /// checkpoint that cannot be read or does not decode is an error naming it: a node never
 /// starts from anything else silently.
 pub async fn load(
     store: &ObjectStore,
     bucket: &str,
     mark: Mark,
-) -> anyhow::Result<(Machine, usize, SystemTime)> {
+) -> anyhow::Result<(Machine, DayRows, usize, SystemTime)> {
     let name = mark.name();
     let what = || format!("the checkpoint {name} of {bucket}");
     let read = async {
@@ -175,13 +176,15 @@ pub async fn load(
     let site = crate::recovery::load(&snap.config, "checkpoint's")?;
     let machine = Machine::restore(snap.config, site, snap.engine, snap.owners, snap.outbox)
         .with_context(|| format!("cannot restore the engine from {}", what()))?;
-    Ok((machine, bytes.len(), made))
+    Ok((machine, snap.day_rows, bytes.len(), made))
 }
 
 /// One checkpoint to write: the state after the message `mark.seq`, acknowledged.
 #[derive(Debug)]
 pub struct Job {
     pub mark: Mark,
+    /// The rows up to `mark` per recent day ([`Logs::day_rows`]).
+    pub day_rows: DayRows,
     pub checkpoint: Box<Checkpoint>,
 }
 
@@ -254,9 +257,14 @@ async fn write_one(
     stream: &stream::Stream,
     job: Job,
 ) -> anyhow::Result<(usize, u64)> {
-    let Job { mark, checkpoint } = job;
+    let Job {
+        mark,
+        day_rows,
+        checkpoint,
+    } = job;
     // No records marks: each node's files are its own (their counts are in the name).
-    let file = checkpoint.into_file(mark.seq, None, None);
+    let mut file = checkpoint.into_file(mark.seq, None, None);
+    file.day_rows = day_rows;
     let bytes = tokio::task::block_in_place(|| snapshot::encode(&file))?;
     let size = bytes.len();
     let within = |what: &'static str| {
@@ -356,9 +364,9 @@ pub async fn follower(
         mark.seq
     );
     let started = std::time::Instant::now();
-    let (machine, bytes, made) = load(&nats.checkpoints, &bucket, mark).await?;
+    let (machine, day_rows, bytes, made) = load(&nats.checkpoints, &bucket, mark).await?;
     // The next rows written are the stream's numbers after `mark.rows`.
-    let missing = logs.start_at(mark.rows)?;
+    let missing = logs.start_at(mark.rows, &day_rows)?;
     if reached.is_zero() {
         tracing::info!(
             seq = mark.seq,

@@ -13,12 +13,20 @@
 //! [`Counts`] when it starts from one): a row the files hold already is not written
 //! again, one past them is. The same counts name the checkpoints the active makes, so
 //! that a node choosing where to start compares like with like.
+//!
+//! Rows are also counted per day file, the stream's rows filed under each recent day
+//! ([`DayRows`], carried in each checkpoint): a node that starts from a checkpoint its
+//! files have not reached writes only the rows after it, and notes for each day file it
+//! begins there how many lines a whole copy holds before its first (`records_base.rs`),
+//! so that the PostgreSQL sink keys its lines as a whole file's (docs/postgres.md).
 
 use super::records_base;
 use crate::commit::Commit;
 use crate::machine::Made;
 use crate::records::{self, Cdr, DayFiles, DayLog, Events};
+use crate::snapshot::DayRows;
 use jiff::tz::TimeZone;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Rows of each kind: how many the stream had produced up to a point, or where a node's
@@ -51,11 +59,19 @@ impl Counts {
     }
 }
 
+/// Days whose rows are counted at most (the newest by date): a row is filed under its
+/// day in the site's zone, at most a call's length before the newest day.
+const COUNTED_DAYS: usize = 7;
+
 /// One kind of daily file.
 struct Resumed<L: DayLog> {
     files: DayFiles<L>,
     /// Rows the files hold (the stream's numbers base + 1 ..= base + on_disk).
     on_disk: u64,
+    /// The files holding rows when opened, by name.
+    holding: BTreeMap<String, u64>,
+    /// Rows produced so far per recent day (the newest [`COUNTED_DAYS`]).
+    days: BTreeMap<String, u64>,
     /// The stream's number of the files' last row.
     reached: u64,
     /// The stream's number of the last row produced so far.
@@ -66,25 +82,56 @@ impl<L: DayLog> Resumed<L> {
     /// The files in `dir` made whole (a torn last line cut), beginning after `base`.
     fn open(dir: &Path, base: u64) -> anyhow::Result<Resumed<L>> {
         records::repair::<L>(dir, None)?;
-        let on_disk = records::count_since::<L>(dir, None)?.values().sum();
+        let mut holding = records::count_since::<L>(dir, None)?;
+        holding.retain(|_, n| *n > 0);
+        let on_disk = holding.values().sum();
         Ok(Resumed {
             files: DayFiles::new(dir),
             on_disk,
+            holding,
+            days: BTreeMap::new(),
             reached: base + on_disk,
             produced: 0,
         })
     }
 
-    /// Follows the stream from its row `at`: files behind it begin again there (the rows
-    /// between are not theirs to write), and the base they need is returned.
-    fn start_at(&mut self, at: u64) -> u64 {
+    /// Follows the stream from its row `at`, `days` its rows per day: files behind it begin
+    /// again there (the rows between are not theirs to write). Returns the base they need,
+    /// and when they begin there, the lines before theirs of each day file not begun yet.
+    fn start_at(&mut self, at: u64, days: &BTreeMap<String, u64>) -> (u64, BTreeMap<String, u64>) {
+        let behind = self.reached < at;
         self.produced = at;
         self.reached = self.reached.max(at);
-        self.reached - self.on_disk
+        self.days.clone_from(days);
+        let mut first_lines = BTreeMap::new();
+        if behind {
+            for (day, &n) in days {
+                let file = records::file_name::<L>(day);
+                match self.holding.get(&file).copied().unwrap_or(0) {
+                    0 => {
+                        first_lines.insert(file, n);
+                    }
+                    // Every line of it before the checkpoint is here: a whole copy's.
+                    held if held == n => {}
+                    // Some lines of it before the checkpoint are here, others are not: its
+                    // keys cannot be a whole file's (docs/postgres.md, "Cluster mode").
+                    _ => tracing::warn!(
+                        file,
+                        "this file lacks rows the trimmed stream cannot replay: the report \
+                         database keys its lines after the gap as they are numbered here"
+                    ),
+                }
+            }
+        }
+        (self.reached - self.on_disk, first_lines)
     }
 
     fn write(&mut self, row: &L::Row, tz: &TimeZone) -> anyhow::Result<()> {
         self.produced += 1;
+        *self.days.entry(records::day_of::<L>(row, tz)).or_default() += 1;
+        while self.days.len() > COUNTED_DAYS {
+            self.days.pop_first();
+        }
         if self.produced <= self.reached {
             return Ok(());
         }
@@ -130,19 +177,34 @@ impl Logs {
         }
     }
 
-    /// Follows the stream from a checkpoint made after `at`'s rows. Files behind it hold
-    /// the rows after it only, and their new base is noted durably before any is written,
-    /// so that the next start counts where they reach. Returns the rows they lack.
-    pub fn start_at(&mut self, at: Counts) -> anyhow::Result<Counts> {
+    /// Follows the stream from a checkpoint made after `at`'s rows, `days` of them per
+    /// day. Files behind it hold the rows after it only, and their new base, and the lines
+    /// before theirs of the day files they begin, are noted durably before any is written,
+    /// so that the next start counts where they reach and the PostgreSQL sink keys their
+    /// lines as a whole file's. Returns the rows they lack.
+    pub fn start_at(&mut self, at: Counts, days: &DayRows) -> anyhow::Result<Counts> {
         let missing = at.beyond(self.reached());
-        let base = Counts {
-            records: self.records.start_at(at.records),
-            events: self.events.start_at(at.events),
-        };
+        let (records, mut first_lines) = self.records.start_at(at.records, &days.records);
+        let (events, more) = self.events.start_at(at.events, &days.events);
+        first_lines.extend(more);
         if !missing.is_zero() {
-            records_base::write(&self.dir, base)?;
+            if !first_lines.is_empty() {
+                let mut all = records_base::read_first_lines(&self.dir)?;
+                all.extend(first_lines);
+                records_base::write_first_lines(&self.dir, &all)?;
+            }
+            records_base::write(&self.dir, Counts { records, events })?;
         }
         Ok(missing)
+    }
+
+    /// The rows the stream produced so far per recent day (a checkpoint made here carries
+    /// them).
+    pub fn day_rows(&self) -> DayRows {
+        DayRows {
+            records: self.records.days.clone(),
+            events: self.events.days.clone(),
+        }
     }
 
     /// Writes what applying one journal entry made, its rows filed in `tz` (the site's
@@ -210,5 +272,53 @@ mod tests {
         assert!(!files.holds(at(3, 41)));
         assert_eq!(at(12, 30).beyond(files), at(2, 0));
         assert!(Counts::default().is_zero());
+    }
+
+    /// An empty data dir starting from a checkpoint notes, for each day file the checkpoint
+    /// counted rows of, the lines a whole copy holds before its first; files with every
+    /// such line already are whole copies, and files not behind note nothing.
+    #[test]
+    fn a_start_behind_a_checkpoint_notes_each_day_files_lines_before_it() {
+        let dir = std::env::temp_dir().join(format!("vaxel-logs-start-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).ok();
+        let header = "h\n";
+        std::fs::write(
+            dir.join("events-2026-03-01.csv"),
+            format!("{header}e\ne\ne\n"),
+        )
+        .ok();
+        let days = DayRows {
+            records: BTreeMap::from([("2026-03-02".to_owned(), 5)]),
+            events: BTreeMap::from([("2026-03-01".to_owned(), 3), ("2026-03-02".to_owned(), 9)]),
+        };
+        let mut logs = Logs::open(&dir).expect("open");
+        let at = Counts {
+            records: 5,
+            events: 12,
+        };
+        assert_eq!(
+            logs.start_at(at, &days).ok(),
+            Some(Counts {
+                records: 5,
+                events: 9
+            })
+        );
+        assert_eq!(logs.day_rows(), days);
+        assert_eq!(
+            records_base::read_first_lines(&dir).ok(),
+            Some(BTreeMap::from([
+                ("cdr-2026-03-02.csv".to_owned(), 5),
+                ("events-2026-03-02.csv".to_owned(), 9),
+            ]))
+        );
+        assert_eq!(
+            records_base::read(&dir).ok(),
+            Some(Counts {
+                records: 5,
+                events: 9
+            })
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -27,7 +27,7 @@ mod lease;
 mod logs;
 mod nats;
 mod node;
-mod records_base;
+pub(crate) mod records_base;
 mod status;
 mod stream;
 

@@ -7,15 +7,22 @@
 //! writes the rows after the checkpoint only, and notes the new bases here (`logs.rs`), so
 //! that its next start still counts where its files reach (and neither doubles nor drops a
 //! row).
+//!
+//! Beside it, `cluster-records-first-lines`: for each day file such a node began after a
+//! checkpoint, the lines a whole copy of it holds before this node's first (one `NAME
+//! COUNT` a line). The PostgreSQL sink numbers the file's lines after them, so that its
+//! keys are a whole file's (docs/postgres.md, "Cluster mode").
 
 use super::logs::Counts;
 use crate::journal::sync_dir;
 use anyhow::Context as _;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write as _;
 use std::path::Path;
 
 pub const FILE: &str = "cluster-records-base";
+pub const FIRST_LINES: &str = "cluster-records-first-lines";
 
 /// The bases noted in `dir` (0 and 0 without the file). A file that does not hold two
 /// numbers is an error naming it: guessing would double or drop rows.
@@ -49,11 +56,54 @@ fn parse(text: &str) -> anyhow::Result<Counts> {
 /// Notes `base` in `dir` durably (a temporary file, fsynced, renamed, the directory
 /// fsynced), before any row after it is written.
 pub fn write(dir: &Path, base: Counts) -> anyhow::Result<()> {
-    let path = dir.join(FILE);
-    let tmp = dir.join(format!("{FILE}.tmp"));
+    replace(dir, FILE, &format!("{} {}\n", base.records, base.events))
+}
+
+/// The lines before this node's first of each day file it began after a checkpoint (none
+/// without the file). A line that is not a name and a number is an error naming the file:
+/// guessing would misplace rows in the report database.
+pub fn read_first_lines(dir: &Path) -> anyhow::Result<BTreeMap<String, u64>> {
+    let path = dir.join(FIRST_LINES);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let (Some(name), Some(Ok(n)), None) = (
+            words.next(),
+            words.next().map(str::parse::<u64>),
+            words.next(),
+        ) else {
+            anyhow::bail!(
+                "{} holds {line:?}, not a file name and a number of lines: restore it \
+                 (docs/postgres.md, \"Cluster mode\")",
+                path.display()
+            );
+        };
+        out.insert(name.to_owned(), n);
+    }
+    Ok(out)
+}
+
+/// Notes `first_lines` in `dir` durably, as [`write`] does.
+pub fn write_first_lines(dir: &Path, first_lines: &BTreeMap<String, u64>) -> anyhow::Result<()> {
+    let text: String = first_lines
+        .iter()
+        .map(|(name, n)| format!("{name} {n}\n"))
+        .collect();
+    replace(dir, FIRST_LINES, &text)
+}
+
+/// Replaces `dir`'s file `name` by `text` durably.
+fn replace(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
     (|| {
         let mut f = fs::File::create(&tmp)?;
-        writeln!(f, "{} {}", base.records, base.events)?;
+        f.write_all(text.as_bytes())?;
         f.sync_all()?;
         fs::rename(&tmp, &path)?;
         sync_dir(dir)
@@ -88,6 +138,27 @@ mod tests {
                 "{garbage:?}: {e}"
             );
         }
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn first_lines_read_back_and_garbage_is_named() {
+        let dir = std::env::temp_dir().join(format!("vaxel-first-lines-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).ok();
+        assert_eq!(read_first_lines(&dir).ok(), Some(BTreeMap::new()));
+        let lines = BTreeMap::from([
+            ("cdr-2026-03-02.csv".to_owned(), 17),
+            ("events-2026-03-02.csv".to_owned(), 170),
+        ]);
+        assert!(write_first_lines(&dir, &lines).is_ok());
+        assert_eq!(read_first_lines(&dir).ok(), Some(lines));
+        fs::write(dir.join(FIRST_LINES), "cdr-2026-03-02.csv x\n").ok();
+        let e = read_first_lines(&dir)
+            .map_err(|e| format!("{e:#}"))
+            .err()
+            .unwrap_or_default();
+        assert!(e.contains("not a file name and a number"), "{e}");
         let _ = fs::remove_dir_all(&dir);
     }
 }

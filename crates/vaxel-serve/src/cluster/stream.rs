@@ -206,6 +206,7 @@ pub async fn run(
                     seq: appender.last,
                     rows: logs.produced(),
                 },
+                day_rows: logs.day_rows(),
                 checkpoint: rot.checkpoint,
             };
             if checkpoints.try_send(job).is_err() {

@@ -234,8 +234,15 @@ async fn finish(
     kind: &dyn RecordKind,
     batch: &Batch,
 ) -> anyhow::Result<()> {
-    let bytes = i64::try_from(batch.end.bytes).context("position out of range")?;
-    let lines = i64::try_from(batch.end.lines).context("position out of range")?;
+    // A file begun after a checkpoint (`Batch::before`) is not a whole copy's bytes: no
+    // byte is stored for it (a node with the whole file reads it again from its start,
+    // the rows in skipped by their key), its lines counted as a whole copy's.
+    let (bytes, lines) = match batch.before {
+        0 => (batch.end.bytes, batch.end.lines),
+        before => (0, before + batch.end.lines),
+    };
+    let bytes = i64::try_from(bytes).context("position out of range")?;
+    let lines = i64::try_from(lines).context("position out of range")?;
     tx.execute(
         &format!(
             "INSERT INTO {POSITIONS} (kind, file, bytes, lines) VALUES ($1, $2, $3, $4) \

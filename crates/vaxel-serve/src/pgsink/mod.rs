@@ -19,6 +19,7 @@ mod source;
 
 pub use db::Target;
 
+use crate::cluster::records_base;
 use gauges::Gauges;
 use kind::KINDS;
 use source::Position;
@@ -72,6 +73,7 @@ pub fn prepare(
         dir: dir.to_owned(),
         gauges,
         confirmed: KINDS.iter().map(|_| BTreeMap::new()).collect(),
+        first_lines: BTreeMap::new(),
         failing: None,
         backlog_at: None,
         catching_up: None,
@@ -122,6 +124,9 @@ struct Sink {
     gauges: Gauges,
     /// Per kind (in [`KINDS`] order), what the database has of each file.
     confirmed: Vec<BTreeMap<String, Position>>,
+    /// Lines a whole copy holds before this node's first, of each file it began after a
+    /// cluster checkpoint (`cluster/records_base.rs`).
+    first_lines: BTreeMap<String, u64>,
     /// What failed since the last success, when something did: the log says it once.
     failing: Option<&'static str>,
     /// When the backlog gauges were last counted.
@@ -186,6 +191,10 @@ impl Sink {
                 }
             }
         }
+        if let Err(e) = self.begun_after_a_checkpoint() {
+            self.failed("read the data dir", "read", &e);
+            return None;
+        }
         self.gauges.connected.set(1);
         let (rows, _) = self.count_backlog().await;
         if rows > 0 {
@@ -205,17 +214,49 @@ impl Sink {
         Some(client)
     }
 
+    /// Files this node began after a cluster checkpoint are read again from their first
+    /// line, whatever the database confirmed of them: its bytes are another node's, and
+    /// rows already in are skipped by their key. A position before the file's first line
+    /// means rows no file here holds are not in the database: said, not guessed.
+    fn begun_after_a_checkpoint(&mut self) -> anyhow::Result<()> {
+        self.first_lines = records_base::read_first_lines(&self.dir)?;
+        for (kind, confirmed) in KINDS.iter().zip(&mut self.confirmed) {
+            for (file, &before) in &self.first_lines {
+                if kind.day_of_file(file).is_none() {
+                    continue;
+                }
+                let lines = confirmed.remove(file).unwrap_or_default().lines;
+                if lines < before {
+                    tracing::error!(
+                        file,
+                        lines,
+                        before,
+                        "postgres: the database lacks lines of this file that only the node \
+                         that was active when they were made has: copy them from its data dir"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Copies batches while there are any, then looks again every [`POLL`].
     async fn copy(&mut self, mut client: Client, shutdown: &CancellationToken) -> Ended {
         loop {
             let mut wrote = false;
             for (i, kind) in KINDS.iter().enumerate() {
                 let batch = {
-                    let (dir, confirmed, kind) =
-                        (self.dir.clone(), self.confirmed[i].clone(), *kind);
-                    tokio::task::spawn_blocking(move || source::next_batch(&dir, kind, &confirmed))
-                        .await
-                        .unwrap_or_else(|e| Err(anyhow::anyhow!("the reader panicked: {e}")))
+                    let (dir, confirmed, first_lines, kind) = (
+                        self.dir.clone(),
+                        self.confirmed[i].clone(),
+                        self.first_lines.clone(),
+                        *kind,
+                    );
+                    tokio::task::spawn_blocking(move || {
+                        source::next_batch(&dir, kind, &confirmed, &first_lines)
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(anyhow::anyhow!("the reader panicked: {e}")))
                 };
                 let batch = match batch {
                     Ok(Some(b)) => b,

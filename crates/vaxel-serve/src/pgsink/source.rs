@@ -40,7 +40,11 @@ pub struct Batch {
     /// The record number (1 = the first after the header) of the first row.
     pub first_line: u64,
     pub rows: Vec<Vec<Option<String>>>,
+    /// The file's position once they are in, in this file's bytes and lines.
     pub end: Position,
+    /// Lines a whole copy of the file holds before this one's first: 0 but on a cluster
+    /// node that began the file after a checkpoint (`cluster-records-first-lines`).
+    pub before: u64,
     /// Lines that could not be read (named in the log), skipped: they stay in the file.
     pub skipped: Vec<String>,
 }
@@ -62,11 +66,13 @@ pub fn files(dir: &Path, kind: &dyn RecordKind) -> io::Result<Vec<(String, PathB
 }
 
 /// The next rows of `kind` not yet in the database: from the first file (by day) with whole
-/// lines past its position in `confirmed`. `None`: everything written is in.
+/// lines past its position in `confirmed`, numbered after the file's lines in
+/// `first_lines`. `None`: everything written is in.
 pub fn next_batch(
     dir: &Path,
     kind: &dyn RecordKind,
     confirmed: &BTreeMap<String, Position>,
+    first_lines: &BTreeMap<String, u64>,
 ) -> anyhow::Result<Option<Batch>> {
     for (name, path) in
         files(dir, kind).with_context(|| format!("cannot list {}", dir.display()))?
@@ -89,7 +95,8 @@ pub fn next_batch(
             );
             pos = Position::default();
         }
-        if let Some(b) = read_batch(&path, &name, kind, pos)? {
+        let before = first_lines.get(&name).copied().unwrap_or(0);
+        if let Some(b) = read_batch(&path, &name, kind, pos, before)? {
             return Ok(Some(b));
         }
     }
@@ -102,6 +109,7 @@ fn read_batch(
     name: &str,
     kind: &dyn RecordKind,
     mut pos: Position,
+    before: u64,
 ) -> anyhow::Result<Option<Batch>> {
     let what = || format!("cannot read {}", path.display());
     let mut f = File::open(path).with_context(what)?;
@@ -154,9 +162,10 @@ fn read_batch(
     let mut batch = Batch {
         file: name.to_owned(),
         day,
-        first_line: pos.lines + 1,
+        first_line: before + pos.lines + 1,
         rows: Vec::new(),
         end: pos,
+        before,
         skipped: Vec::new(),
     };
     for line in buf[..=whole].split_inclusive(|&b| b == b'\n') {
@@ -176,7 +185,7 @@ fn read_batch(
                 batch.skipped.push(format!(
                     "{}: record {}: {e:#}",
                     path.display(),
-                    batch.end.lines
+                    before + batch.end.lines
                 ));
                 batch.rows.push(Vec::new());
             }
@@ -252,7 +261,7 @@ mod tests {
         let mut confirmed = BTreeMap::new();
         assert_eq!(backlog(&d, &CallRecords, &confirmed).expect("backlog").0, 2);
 
-        let b = next_batch(&d, &CallRecords, &confirmed)
+        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!(
@@ -267,7 +276,7 @@ mod tests {
         );
         confirmed.insert(b.file.clone(), b.end);
         assert!(
-            next_batch(&d, &CallRecords, &confirmed)
+            next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
                 .expect("read")
                 .is_none()
         );
@@ -281,7 +290,7 @@ mod tests {
         io::Write::write_all(&mut f, b"in,,2026-03-02T09:00:00.000+01:00,,,2026-03-02T09:01:00.000+01:00,,closed,0,0,0,,,,,,,\n").expect("append");
         fs::write(d.join("cdr-2026-03-03.csv"), format!("{HEADER}{ROW}")).expect("write");
         assert_eq!(backlog(&d, &CallRecords, &confirmed).expect("backlog").0, 2);
-        let b = next_batch(&d, &CallRecords, &confirmed)
+        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!(
@@ -290,7 +299,7 @@ mod tests {
         );
         assert_eq!(b.rows[0][0].as_deref(), Some("c3"));
         confirmed.insert(b.file.clone(), b.end);
-        let b = next_batch(&d, &CallRecords, &confirmed)
+        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!((b.day.as_str(), b.first_line), ("2026-03-03", 1));
@@ -299,7 +308,7 @@ mod tests {
         confirmed.insert(b.file.clone(), b.end);
         fs::write(&file, HEADER).expect("cut");
         fs::write(&file, format!("{HEADER}{ROW}")).expect("rewrite");
-        let b = next_batch(&d, &CallRecords, &confirmed)
+        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!(
@@ -322,7 +331,7 @@ mod tests {
                 lines: 2,
             },
         )]);
-        let b = next_batch(&d, &CallRecords, &confirmed)
+        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!((b.first_line, b.rows.len(), b.end.lines), (1, 2, 2));
@@ -337,7 +346,7 @@ mod tests {
             format!("{HEADER}c1,too,few\n{ROW}"),
         )
         .expect("write");
-        let b = next_batch(&d, &CallRecords, &BTreeMap::new())
+        let b = next_batch(&d, &CallRecords, &BTreeMap::new(), &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!(b.rows.len(), 2);
