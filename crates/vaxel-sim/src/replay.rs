@@ -149,7 +149,8 @@ where
     d.engine.set_events(on_event.is_some());
     let mut quiet_until: Option<Timestamp> = None;
     loop {
-        let next = d.world.peek().map(|n| n.at);
+        let peeked = d.world.peek();
+        let next = peeked.map(|n| n.at);
         // Once callers and agents have nothing left to do, the engine's timers run for at
         // most a day more: a caller who never hangs up in a group nobody serves would
         // otherwise hear announcements forever.
@@ -166,10 +167,10 @@ where
             d.drain(&mut on_record, &mut on_event)?;
             continue;
         }
-        let Some(at) = next else {
+        let Some(peeked) = peeked else {
             break;
         };
-        d.world.pop(at)?;
+        d.world.pop_peeked(peeked)?;
         d.give_acts();
         d.drain(&mut on_record, &mut on_event)?;
     }

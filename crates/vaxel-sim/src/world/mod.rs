@@ -212,6 +212,8 @@ pub struct Next {
     pub at: Timestamp,
     /// A caller arriving from the trace.
     pub arrival: bool,
+    /// Where it comes from, so that [`World::pop_peeked`] need not look again.
+    src: Src,
 }
 
 /// Counts of the run.
@@ -227,7 +229,7 @@ pub struct WorldStats {
 }
 
 /// Where the next event comes from.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Src {
     Heap,
     Shift,
@@ -508,6 +510,7 @@ where
         self.next_src().map(|(k, src)| Next {
             at: event_time(k),
             arrival: matches!(src, Src::Trace),
+            src,
         })
     }
 
@@ -548,9 +551,22 @@ where
     /// Carries out the next event (the one [`World::peek`] shows) at `at` (its own time,
     /// or later when the driver lags): its inputs wait in [`World::take`].
     pub fn pop(&mut self, at: Timestamp) -> Result<(), SimError> {
-        let Some((_, src)) = self.next_src() else {
-            return Ok(());
-        };
+        match self.next_src() {
+            Some((_, src)) => self.pop_from(at, src),
+            None => Ok(()),
+        }
+    }
+
+    /// [`World::pop`] of the event `next` that [`World::peek`] has just returned, the
+    /// world unchanged since, at its own time: the replay's loop, which would otherwise
+    /// look for the next event twice per step (dead events dropped, three sources
+    /// compared).
+    pub fn pop_peeked(&mut self, next: Next) -> Result<(), SimError> {
+        self.pop_from(next.at, next.src)
+    }
+
+    /// Carries out the next event of `src` at `at`.
+    fn pop_from(&mut self, at: Timestamp, src: Src) -> Result<(), SimError> {
         match src {
             Src::Trace => {
                 let next = self.trace.next().transpose()?;

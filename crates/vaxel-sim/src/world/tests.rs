@@ -243,3 +243,43 @@ fn a_login_refused_while_still_on_becomes_ready_and_a_refused_arrival_never_was(
     w.command(Timestamp(T0 + 20), &queue("c1"));
     assert_eq!(step(&mut w), [(T0 + 1_000, "agent.logout")]);
 }
+
+#[test]
+fn popping_the_peeked_event_does_what_pop_does() {
+    // Shifts, trace arrivals and scheduled events (patience, dead once a call is
+    // connected) interleaved: each step through `pop_peeked` gives the acts `pop` gives.
+    let calls = || {
+        vec![
+            call("c1", T0 + 1_000, Some(20_000)),
+            call("c2", T0 + 2_000, Some(5_000)),
+            call("c3", T0 + 30_000, Some(4_000)),
+        ]
+    };
+    let roster = [
+        shift("a1", T0, T0 + 60_000),
+        shift("a2", T0 + 2_000, T0 + 9_000),
+    ];
+    let (mut by_pop, mut by_peeked) = (world(calls(), &roster), world(calls(), &roster));
+    let mut steps = 0;
+    while let Some(next) = by_pop.peek() {
+        assert_eq!(by_peeked.peek(), Some(next));
+        by_pop.pop(next.at).unwrap();
+        by_peeked.pop_peeked(next).unwrap();
+        let acts: Vec<Act> = std::iter::from_fn(|| by_pop.take()).collect();
+        let peeked: Vec<Act> = std::iter::from_fn(|| by_peeked.take()).collect();
+        assert_eq!(acts, peeked);
+        for w in [&mut by_pop, &mut by_peeked] {
+            for a in &acts {
+                if let Input::CallArrived { call, .. } = &a.input {
+                    w.command(next.at, &queue(call));
+                    if &**call == "c1" {
+                        w.command(next.at, &connect("c1", 3));
+                    }
+                }
+            }
+        }
+        steps += 1;
+    }
+    assert_eq!(by_peeked.peek(), None);
+    assert!(steps >= 8, "only {steps} steps");
+}
