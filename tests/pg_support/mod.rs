@@ -122,6 +122,15 @@ impl Postgres {
             "initdb failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // The port was free when picked, but another test's server may take it before
+        // postgres binds it: then pick another (a few times), as a user would.
+        for _ in 0..5 {
+            match pg.try_resume() {
+                Ok(()) => return pg,
+                Err(log) if log.contains("Address already in use") => pg.port = free_port(),
+                Err(log) => panic!("{log}"),
+            }
+        }
         pg.resume();
         pg
     }
@@ -144,6 +153,14 @@ impl Postgres {
     /// Starts the server (again) on the same port and data, and waits until it accepts
     /// connections.
     pub fn resume(&mut self) {
+        if let Err(why) = self.try_resume() {
+            panic!("{why}");
+        }
+    }
+
+    /// [`resume`](Self::resume), saying why it failed (the server's log) instead of
+    /// panicking when postgres exits at start.
+    fn try_resume(&mut self) -> Result<(), String> {
         assert!(self.server.is_none(), "already running");
         let log = fs::File::create(self.dir.join("server.log")).expect("server log");
         let child = self
@@ -178,10 +195,11 @@ impl Postgres {
                 "-q",
             ]));
             if ready.status.success() {
-                return;
+                return Ok(());
             }
             if let Some(Ok(Some(s))) = self.server.as_mut().map(Child::try_wait) {
-                panic!("postgres exited ({s}): {}", self.log());
+                self.server = None;
+                return Err(format!("postgres exited ({s}): {}", self.log()));
             }
             assert!(
                 Instant::now() < until,
