@@ -209,7 +209,7 @@ pub fn file_name(epoch: u64) -> String {
 /// The temporary name epoch `n`'s journal file is written under before it is renamed.
 #[must_use]
 pub fn tmp_name(epoch: u64) -> String {
-    format!("{}.tmp", file_name(epoch))
+    format!("{}{TMP_SUFFIX}", file_name(epoch))
 }
 
 /// The journal files in `dir`, by epoch, oldest first.
@@ -463,6 +463,30 @@ impl Prepared {
 /// Makes a directory's entries (a created or removed file) durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// What [`replace_durably`] adds to a file's name while it is written: a file so named is
+/// never a whole one.
+pub const TMP_SUFFIX: &str = ".tmp";
+
+/// Writes `bytes` as `dir`'s file `name`, durably and whole or not at all: under the name
+/// `{name}.tmp` ([`TMP_SUFFIX`]) first (removed again if anything fails), fsynced,
+/// renamed, the directory fsynced. Returns the file's path.
+pub fn replace_durably(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}{TMP_SUFFIX}"));
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, &path)?;
+        sync_dir(dir)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written.map(|()| path)
 }
 
 #[cfg(test)]

@@ -14,13 +14,13 @@
 //! ([`Entry::Checkpoint`](super::journal::Entry::Checkpoint)) names it, so a snapshot
 //! without its journal file (a crash in between) is never used.
 
-use crate::journal::{self, CdrMark, sync_dir};
+use crate::journal::{self, CdrMark, TMP_SUFFIX};
 use crate::outbox::Log;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read as _, Write as _};
+use std::fs::{self, File};
+use std::io::{self, Read as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vaxel_core::site::Text;
@@ -111,8 +111,6 @@ impl Checkpoint {
 pub fn file_name(epoch: u64) -> String {
     format!("snapshot-{epoch:08}.json")
 }
-
-const TMP_SUFFIX: &str = ".tmp";
 
 /// The snapshot files in `dir`, by epoch, oldest first; leftover temporary files (a crash
 /// while one was written) are listed with `tmp = true`.
@@ -212,24 +210,7 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<SnapshotFile> {
 /// Writes `bytes` as epoch `epoch`'s snapshot, durably: a temporary file, fsynced, renamed,
 /// the directory fsynced. Returns the path.
 pub fn write(dir: &Path, epoch: u64, bytes: &[u8]) -> io::Result<PathBuf> {
-    let path = dir.join(file_name(epoch));
-    let tmp = dir.join(format!("{}{TMP_SUFFIX}", file_name(epoch)));
-    let written = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, &path)?;
-        sync_dir(dir)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written.map(|()| path)
+    journal::replace_durably(dir, &file_name(epoch), bytes)
 }
 
 /// Reads a snapshot file, checking it against the checksum its journal recorded (when it

@@ -14,11 +14,10 @@
 //! keys are a whole file's (docs/postgres.md, "Cluster mode").
 
 use super::logs::Counts;
-use crate::journal::sync_dir;
+use crate::journal::replace_durably;
 use anyhow::Context as _;
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write as _;
 use std::path::Path;
 
 pub const FILE: &str = "cluster-records-base";
@@ -99,16 +98,9 @@ pub fn write_first_lines(dir: &Path, first_lines: &BTreeMap<String, u64>) -> any
 
 /// Replaces `dir`'s file `name` by `text` durably.
 fn replace(dir: &Path, name: &str, text: &str) -> anyhow::Result<()> {
-    let path = dir.join(name);
-    let tmp = dir.join(format!("{name}.tmp"));
-    (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)?;
-        sync_dir(dir)
-    })()
-    .with_context(|| format!("cannot write {}", path.display()))
+    replace_durably(dir, name, text.as_bytes())
+        .map(drop)
+        .with_context(|| format!("cannot write {}", dir.join(name).display()))
 }
 
 #[cfg(test)]
