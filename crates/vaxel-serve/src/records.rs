@@ -324,7 +324,12 @@ impl<L: DayLog> DayFiles<L> {
     /// Appends one record to its day's file (not yet durable). Switching files makes the
     /// previous one durable first, so what is on disk is always a prefix of the records.
     pub fn write(&mut self, record: &L::Row, tz: &TimeZone) -> anyhow::Result<()> {
-        let day = day_of::<L>(record, tz);
+        self.write_on(&day_of::<L>(record, tz), record, tz)
+    }
+
+    /// [`write`](Self::write) for a record whose day ([`day_of`]) the caller has already
+    /// worked out (the cluster counts rows per day as it writes them).
+    pub fn write_on(&mut self, day: &str, record: &L::Row, tz: &TimeZone) -> anyhow::Result<()> {
         let reopen = match &self.open {
             Some(o) => o.day != day || o.tz != *tz,
             None => true,
@@ -332,7 +337,7 @@ impl<L: DayLog> DayFiles<L> {
         if reopen {
             self.sync()?;
             self.open = None;
-            self.open = Some(self.open_day(day, tz.clone())?);
+            self.open = Some(self.open_day(day.to_owned(), tz.clone())?);
         }
         if let Some(o) = self.open.as_mut() {
             o.writer

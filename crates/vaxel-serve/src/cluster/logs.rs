@@ -128,16 +128,16 @@ impl<L: DayLog> Resumed<L> {
 
     fn write(&mut self, row: &L::Row, tz: &TimeZone) -> anyhow::Result<()> {
         self.produced += 1;
-        *self.days.entry(records::day_of::<L>(row, tz)).or_default() += 1;
+        let day = records::day_of::<L>(row, tz);
+        if self.produced > self.reached {
+            self.files.write_on(&day, row, tz)?;
+            self.on_disk += 1;
+            self.reached = self.produced;
+        }
+        *self.days.entry(day).or_default() += 1;
         while self.days.len() > COUNTED_DAYS {
             self.days.pop_first();
         }
-        if self.produced <= self.reached {
-            return Ok(());
-        }
-        self.files.write(row, tz)?;
-        self.on_disk += 1;
-        self.reached = self.produced;
         Ok(())
     }
 }
