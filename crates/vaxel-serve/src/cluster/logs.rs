@@ -23,7 +23,7 @@
 use super::records_base;
 use crate::commit::Commit;
 use crate::machine::Made;
-use crate::records::{self, Cdr, DayFiles, DayLog, Events};
+use crate::records::{self, Cdr, DayFiles, DayLog, DaySpan, Events};
 use crate::snapshot::DayRows;
 use jiff::tz::TimeZone;
 use std::collections::BTreeMap;
@@ -72,6 +72,8 @@ struct Resumed<L: DayLog> {
     holding: BTreeMap<String, u64>,
     /// Rows produced so far per recent day (the newest [`COUNTED_DAYS`]).
     days: BTreeMap<String, u64>,
+    /// The day of the last row produced.
+    day: Option<DaySpan>,
     /// The stream's number of the files' last row.
     reached: u64,
     /// The stream's number of the last row produced so far.
@@ -90,6 +92,7 @@ impl<L: DayLog> Resumed<L> {
             on_disk,
             holding,
             days: BTreeMap::new(),
+            day: None,
             reached: base + on_disk,
             produced: 0,
         })
@@ -128,13 +131,18 @@ impl<L: DayLog> Resumed<L> {
 
     fn write(&mut self, row: &L::Row, tz: &TimeZone) -> anyhow::Result<()> {
         self.produced += 1;
-        let day = records::day_of::<L>(row, tz);
         if self.produced > self.reached {
-            self.files.write_on(&day, row, tz)?;
+            self.files.write(row, tz)?;
             self.on_disk += 1;
             self.reached = self.produced;
         }
-        *self.days.entry(day).or_default() += 1;
+        let day = &DaySpan::refresh(&mut self.day, L::at(row), tz).name;
+        match self.days.get_mut(day) {
+            Some(n) => *n += 1,
+            None => {
+                self.days.insert(day.clone(), 1);
+            }
+        }
         while self.days.len() > COUNTED_DAYS {
             self.days.pop_first();
         }
