@@ -73,12 +73,8 @@ impl<W: io::Write> std::fmt::Debug for CdrWriter<W> {
 impl CdrWriter<io::BufWriter<File>> {
     /// Creates (truncates) a call-record file.
     pub fn create(path: &Path, tz: TimeZone) -> Result<Self, SimError> {
-        let name = path.display().to_string();
-        let f = File::create(path).map_err(|err| SimError::Io {
-            file: name.clone(),
-            err,
-        })?;
-        CdrWriter::new(io::BufWriter::with_capacity(1 << 16, f), name, tz)
+        let (file, name) = crate::csvio::create(path)?;
+        CdrWriter::new(file, name, tz)
     }
 }
 

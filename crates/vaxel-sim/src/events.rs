@@ -154,12 +154,8 @@ impl<W: io::Write> std::fmt::Debug for EventWriter<W> {
 impl EventWriter<io::BufWriter<File>> {
     /// Creates (truncates) an event-log file.
     pub fn create(path: &Path, tz: TimeZone) -> Result<Self, SimError> {
-        let name = path.display().to_string();
-        let f = File::create(path).map_err(|err| SimError::Io {
-            file: name.clone(),
-            err,
-        })?;
-        EventWriter::new(io::BufWriter::with_capacity(1 << 16, f), name, tz)
+        let (file, name) = crate::csvio::create(path)?;
+        EventWriter::new(file, name, tz)
     }
 }
 

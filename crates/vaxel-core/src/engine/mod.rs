@@ -161,35 +161,24 @@ impl Engine {
             .iter()
             .map(|a| Agent::new(a.extension.clone()))
             .collect();
-        let mut engine = Engine {
-            open_cache: vec![None; site.calendars.len()],
-            empty: Text::from(""),
-            call_addr: ByAddress::new(CALL_ADDRESS_BITS),
-            agent_addr: agents_by_address(&site),
-            edges: recheck::CalendarEdges::default(),
-            recheck: Vec::new(),
-            day_start: Timestamp(0),
-            events: false,
-            hangup_by: None,
-            st: EngineState {
-                now,
-                calls: Vec::new(),
-                free: Vec::new(),
-                by_id: CallIndex::default(),
-                next_seq: 0,
-                agents,
-                agent_groups: Vec::new(),
-                agent_scores: Vec::new(),
-                groups: Vec::new(),
-                timers: Timers::default(),
-                out: VecDeque::new(),
-                rng: site.seed ^ 0x5eed_5eed_5eed_5eed,
-                assignments: 0,
-                crisis: None,
-                day_end: Timestamp(0),
-            },
-            site,
+        let st = EngineState {
+            now,
+            calls: Vec::new(),
+            free: Vec::new(),
+            by_id: CallIndex::default(),
+            next_seq: 0,
+            agents,
+            agent_groups: Vec::new(),
+            agent_scores: Vec::new(),
+            groups: Vec::new(),
+            timers: Timers::default(),
+            out: VecDeque::new(),
+            rng: site.seed ^ 0x5eed_5eed_5eed_5eed,
+            assignments: 0,
+            crisis: None,
+            day_end: Timestamp(0),
         };
+        let mut engine = Engine::around(site, st);
         engine.derive_memberships();
         engine.roll_day();
         engine.watch_calendars();
@@ -226,6 +215,24 @@ impl Engine {
         }
     }
 
+    /// An engine on `site` holding `st`, with the fields derived from them (and not saved)
+    /// not yet worked out: [`Engine::new`] and [`Engine::restore`] go on from here.
+    fn around(site: Arc<Site>, st: EngineState) -> Engine {
+        Engine {
+            open_cache: vec![None; site.calendars.len()],
+            empty: Text::from(""),
+            call_addr: ByAddress::new(CALL_ADDRESS_BITS),
+            agent_addr: agents_by_address(&site),
+            edges: recheck::CalendarEdges::default(),
+            recheck: Vec::new(),
+            day_start: Timestamp(0),
+            events: false,
+            hangup_by: None,
+            site,
+            st,
+        }
+    }
+
     /// The engine's whole state but the site, to checkpoint it (pending outputs included).
     #[must_use]
     pub fn save(&self) -> EngineState {
@@ -252,19 +259,7 @@ impl Engine {
                 "the saved engine state was made with another configuration".into(),
             ));
         }
-        let mut engine = Engine {
-            open_cache: vec![None; site.calendars.len()],
-            empty: Text::from(""),
-            call_addr: ByAddress::new(CALL_ADDRESS_BITS),
-            agent_addr: agents_by_address(&site),
-            edges: recheck::CalendarEdges::default(),
-            recheck: Vec::new(),
-            day_start: Timestamp(0),
-            events: false,
-            hangup_by: None,
-            site,
-            st: state,
-        };
+        let mut engine = Engine::around(site, state);
         engine.day_start = engine.local_midnight(Timestamp(engine.st.day_end.0.saturating_sub(1)));
         engine.st.by_id = CallIndex::rebuild(&engine.st.calls);
         engine.st.mark_free_agents();

@@ -338,3 +338,15 @@ pub(crate) fn open(
         Err(err) => Err(SimError::Io { file: name, err }),
     }
 }
+
+/// Creates (truncates) the file at `path` for writing, buffered, with the name its errors
+/// give.
+pub(crate) fn create(
+    path: &std::path::Path,
+) -> Result<(io::BufWriter<std::fs::File>, String), SimError> {
+    let name = path.display().to_string();
+    match std::fs::File::create(path) {
+        Ok(f) => Ok((io::BufWriter::with_capacity(1 << 16, f), name)),
+        Err(err) => Err(SimError::Io { file: name, err }),
+    }
+}
