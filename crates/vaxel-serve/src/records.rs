@@ -135,7 +135,12 @@ pub fn file_name<L: DayLog>(date: &str) -> String {
 /// The site-local date (`YYYY-MM-DD`) a row is filed under.
 #[must_use]
 pub fn day_of<L: DayLog>(row: &L::Row, tz: &TimeZone) -> String {
-    tz.to_datetime(L::at(row).to_jiff()).date().to_string()
+    local_date(L::at(row), tz).to_string()
+}
+
+/// The site-local date of `t`: the day a row at `t` is filed under.
+fn local_date(t: Timestamp, tz: &TimeZone) -> jiff::civil::Date {
+    tz.to_datetime(t.to_jiff()).date()
 }
 
 /// A site-local day and the instants it spans in its zone: `[from, until)`.
@@ -160,7 +165,7 @@ impl DaySpan {
     /// the calendar) spans nothing: every row then takes the slow path.
     #[must_use]
     pub fn of(t: Timestamp, tz: &TimeZone) -> DaySpan {
-        let date = tz.to_datetime(t.to_jiff()).date();
+        let date = local_date(t, tz);
         let start = |d: jiff::civil::Date| {
             d.to_zoned_datetime(tz.clone())
                 .and_then(|z| z.start_of_day())
@@ -513,7 +518,7 @@ mod tests {
     }
 
     fn name(t: Timestamp, tz: &TimeZone) -> String {
-        tz.to_datetime(t.to_jiff()).date().to_string()
+        local_date(t, tz).to_string()
     }
 
     /// The span's day is [`day_of`]'s, and it holds exactly the instants [`day_of`] files
