@@ -281,8 +281,7 @@ mod tests {
 
     #[test]
     fn agent_tokens_come_from_the_site_and_its_file_and_are_checked() {
-        let dir = std::env::temp_dir().join(format!("vaxel-agent-tokens-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = crate::scratch::fresh_dir("agent-tokens");
         let dir = Dir(dir);
         let mut site = auth("", "op-token-0123456789", "");
         let agent = site.agents[0].id.clone();

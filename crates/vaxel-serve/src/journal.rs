@@ -556,9 +556,7 @@ mod tests {
 
     #[test]
     fn entries_round_trip_and_a_torn_tail_is_dropped() {
-        let dir = std::env::temp_dir().join(format!("vaxel-journal-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).ok();
+        let dir = crate::scratch::fresh_dir("journal");
         let start = Entry::Start {
             at: Timestamp(5),
             config: "[site]\n".into(),
@@ -601,9 +599,7 @@ mod tests {
     /// Bad bytes with valid records after them are damage, not a torn tail.
     #[test]
     fn damage_mid_file_is_told_from_a_torn_tail() {
-        let dir = std::env::temp_dir().join(format!("vaxel-journal-mid-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).ok();
+        let dir = crate::scratch::fresh_dir("journal-mid");
         let mut buf = Vec::new();
         let mut offsets = Vec::new();
         for at in 1..=3 {

@@ -43,6 +43,8 @@ mod records;
 mod recovery;
 mod registry;
 mod salvage;
+#[cfg(test)]
+mod scratch;
 mod screens;
 mod snapshot;
 

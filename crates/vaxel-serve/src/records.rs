@@ -590,9 +590,7 @@ mod tests {
     /// row of the earlier day after a later one still goes to the earlier file.
     #[test]
     fn rows_are_filed_by_their_local_day() {
-        let dir = std::env::temp_dir().join(format!("vaxel-day-files-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("a temp dir");
+        let dir = crate::scratch::fresh_dir("day-files");
         let tz = stockholm();
         let mut files = DayFiles::<Events>::new(&dir);
         let event = |t: &str| Event {

@@ -288,9 +288,7 @@ mod tests {
         let Ok(bytes) = bytes else {
             panic!("{bytes:?}");
         };
-        let dir = std::env::temp_dir().join(format!("vaxel-snapshot-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).ok();
+        let dir = crate::scratch::fresh_dir("snapshot");
         let path = write(&dir, 3, &bytes).ok();
         assert_eq!(path, Some(dir.join("snapshot-00000003.json")));
         let listed = list(&dir).ok();

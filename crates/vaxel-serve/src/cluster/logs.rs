@@ -287,9 +287,7 @@ mod tests {
     /// such line already are whole copies, and files not behind note nothing.
     #[test]
     fn a_start_behind_a_checkpoint_notes_each_day_files_lines_before_it() {
-        let dir = std::env::temp_dir().join(format!("vaxel-logs-start-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).ok();
+        let dir = crate::scratch::fresh_dir("logs-start");
         let header = "h\n";
         std::fs::write(
             dir.join("events-2026-03-01.csv"),

@@ -109,9 +109,7 @@ mod tests {
 
     #[test]
     fn absent_is_zero_written_reads_back_and_garbage_is_named() {
-        let dir = std::env::temp_dir().join(format!("vaxel-records-base-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).ok();
+        let dir = crate::scratch::fresh_dir("records-base");
         assert_eq!(read(&dir).ok(), Some(Counts::default()));
         let base = Counts {
             records: 1234,
@@ -135,9 +133,7 @@ mod tests {
 
     #[test]
     fn first_lines_read_back_and_garbage_is_named() {
-        let dir = std::env::temp_dir().join(format!("vaxel-first-lines-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).ok();
+        let dir = crate::scratch::fresh_dir("first-lines");
         assert_eq!(read_first_lines(&dir).ok(), Some(BTreeMap::new()));
         let lines = BTreeMap::from([
             ("cdr-2026-03-02.csv".to_owned(), 17),

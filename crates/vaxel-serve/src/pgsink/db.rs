@@ -344,8 +344,7 @@ mod tests {
 
     #[test]
     fn the_password_comes_from_its_file_and_is_never_shown() {
-        let dir = std::env::temp_dir().join(format!("vaxel-pgtarget-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = crate::scratch::fresh_dir("pgtarget");
         std::fs::write(dir.join("pw"), "s3cret-pass\nignored\n").expect("write");
         let t = PostgresTarget {
             url: "postgresql://vaxel@127.0.0.1:5432/calls".into(),

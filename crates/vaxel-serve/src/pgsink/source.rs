@@ -246,10 +246,7 @@ mod tests {
     const ROW: &str = "c1,main,,2026-03-02T08:15:03.250+01:00,,,2026-03-02T08:16:00.000+01:00,,closed,0,0,0,,,,,,,\n";
 
     fn dir(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("vaxel-pgsource-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).expect("dir");
-        d
+        crate::scratch::fresh_dir(&format!("pgsource-{name}"))
     }
 
     #[test]
