@@ -43,8 +43,6 @@ mod records;
 mod recovery;
 mod registry;
 mod salvage;
-#[cfg(test)]
-mod scratch;
 mod screens;
 mod snapshot;
 
@@ -560,6 +558,9 @@ async fn accept_loop(
         });
     }
 }
+
+#[cfg(test)]
+mod scratch;
 
 #[cfg(test)]
 mod tests {
