@@ -1,7 +1,8 @@
 //! `vaxel serve` over real TCP (docs/protocol.md), as a process: bad input is answered and
-//! changes nothing; two platforms at once; a platform coming back within its grace period,
-//! and one that does not. The engine's scenario files are played over TCP against the
-//! daemon in process by `vaxel-serve`'s `tests/scenarios_tcp.rs`.
+//! changes nothing; two platforms at once; a slow consumer closed and its commands kept.
+//! The engine's scenario files are played over TCP against the daemon in process by
+//! `vaxel-serve`'s `tests/scenarios_tcp.rs`, and a platform's grace period (back within it,
+//! or not) on tokio's paused clock by its `tests/grace_paused.rs`.
 
 mod serve_support;
 
@@ -144,73 +145,6 @@ fn two_platforms_at_once_each_get_their_calls() {
     p2.acked(r#"{"ev":"call.hangup","call":"x1","at":3000,"seq":3}"#);
     p1.expect(r#"{"cmd":"connect","call":"y1","agent":"a1","extension":"1001","ring_s":20}"#);
     p2.expect_silence(Duration::from_millis(100));
-}
-
-#[test]
-fn platform_back_within_grace_gets_held_commands_in_order() {
-    let d = daemon("grace");
-    let mut p1 = d.platform("pbx-1");
-    p1.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
-        &[
-            r#"{"cmd":"queue","call":"c1","group":"sales","position":1}"#,
-            r#"{"cmd":"ok","seq":1}"#,
-        ],
-    );
-    p1.call(
-        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":1100,"seq":2}"#,
-        &[
-            r#"{"cmd":"queue","call":"c2","group":"sales","position":2}"#,
-            r#"{"cmd":"ok","seq":2}"#,
-        ],
-    );
-    drop(p1);
-    d.wait_metric("vaxel_platform_connections 0"); // the daemon noticed the drop
-    let mut desk = d.platform("desk");
-    desk.acked(r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#);
-    desk.acked(r#"{"ev":"agent.login","agent":"a2","at":2100,"seq":2}"#);
-    let mut p1 = d.platform("pbx-1");
-    p1.expect_all(&[
-        r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#,
-        r#"{"cmd":"connect","call":"c2","agent":"a2","extension":"1002","ring_s":20}"#,
-    ]);
-    p1.acked(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#);
-    // Well past the grace period: the calls are still there.
-    std::thread::sleep(Duration::from_millis(1300));
-    p1.acked(r#"{"ev":"call.answered","call":"c2","agent":"a2","at":3100,"seq":4}"#);
-    assert!(records(&d.data).is_empty());
-}
-
-#[test]
-fn platform_not_back_within_grace_loses_its_calls() {
-    let d = daemon("lost");
-    let mut p1 = d.platform("pbx-1");
-    p1.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
-        &[
-            r#"{"cmd":"queue","call":"c1","group":"sales","position":1}"#,
-            r#"{"cmd":"ok","seq":1}"#,
-        ],
-    );
-    drop(p1);
-    d.wait_metric("vaxel_platform_connections 0");
-    let mut desk = d.platform("desk");
-    desk.acked(r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#);
-    let r = wait_records(&d.data, |r| !r.is_empty());
-    assert_eq!(r, vec![("c1".to_owned(), "platform_lost".to_owned())]);
-    // Coming back now: a new session, nothing held for it.
-    let mut p1 = d.platform("pbx-1");
-    p1.expect_silence(Duration::from_millis(200));
-    p1.send(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":2}"#);
-    p1.expect_error("unknown_call");
-    // The agent the lost call was ringing is free again.
-    p1.call(
-        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":3100,"seq":3}"#,
-        &[
-            r#"{"cmd":"connect","call":"c2","agent":"a1","extension":"1001","ring_s":20}"#,
-            r#"{"cmd":"ok","seq":3}"#,
-        ],
-    );
 }
 
 /// The call id of a `queue` line.

@@ -17,10 +17,12 @@
 //! (or nowhere while it has none) and an old connection's unwritten commands are dropped
 //! (they are kept in the outbox).
 //!
-//! Owned by the engine task; plain data, no I/O.
+//! Owned by the engine task; plain data, no I/O. Its instants are tokio's, so that a test
+//! on tokio's paused clock moves the grace period on with the clock.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use tokio::time::Instant;
 use vaxel_core::Command;
 use vaxel_core::site::Text;
 

@@ -255,7 +255,7 @@ pub fn start_with(setup: Setup, inbox: Inbox) -> EngineTask {
             (p, v2)
         })
         .collect();
-    registry.restore(owning, Instant::now());
+    registry.restore(owning, tokio::time::Instant::now());
     EngineTask {
         machine,
         unacked_bytes,
@@ -325,10 +325,7 @@ impl EngineTask {
         self.publish();
         loop {
             let timer = self.timer_deadline();
-            let grace = self
-                .registry
-                .next_deadline()
-                .map(tokio::time::Instant::from_std);
+            let grace = self.registry.next_deadline();
             let accept_more = self.pending.len() < IN_FLIGHT;
             tokio::select! {
                 biased;
@@ -481,7 +478,7 @@ impl EngineTask {
         self.observer.platform(PlatformEvent::Disconnected);
         if let Some((to, cmds)) =
             self.registry
-                .closed(&c.platform, conn, undelivered, Instant::now())
+                .closed(&c.platform, conn, undelivered, tokio::time::Instant::now())
         {
             self.send(to, numbered(cmds), None);
         }
@@ -713,7 +710,7 @@ impl EngineTask {
     }
 
     fn grace_expired(&mut self) {
-        for (platform, dropped) in self.registry.expired(Instant::now()) {
+        for (platform, dropped) in self.registry.expired(tokio::time::Instant::now()) {
             tracing::warn!(platform = %platform, dropped, "platform did not come back within its grace period: its calls end as platform_lost");
             self.platform_lost(platform);
         }

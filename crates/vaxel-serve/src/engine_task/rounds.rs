@@ -128,7 +128,7 @@ impl EngineTask {
     }
 
     pub(super) fn release(&mut self, p: Pending) {
-        let now = Instant::now();
+        let now = tokio::time::Instant::now();
         let mut per_conn: Vec<(ConnId, Vec<ServerMessage>)> = Vec::new();
         let mut push = |conn: ConnId, msg: ServerMessage| match per_conn
             .iter_mut()
@@ -257,7 +257,7 @@ impl EngineTask {
         };
         let platform = c.platform.clone();
         self.registry
-            .connection_lost(&platform, conn, Instant::now());
+            .connection_lost(&platform, conn, tokio::time::Instant::now());
         let cmds: Vec<(u64, Command)> = failed
             .msgs
             .into_iter()

@@ -6,7 +6,6 @@ use super::{Conn, EngineTask, OutQueue};
 use crate::journal::Entry;
 use crate::observe::PlatformEvent;
 use crate::registry::ConnId;
-use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use vaxel_core::Command;
 use vaxel_core::site::Text;
@@ -171,7 +170,8 @@ impl EngineTask {
                 if let Some(c) = self.conns.get(&id) {
                     c.kill.cancel();
                 }
-                self.registry.connection_lost(&platform, id, Instant::now());
+                self.registry
+                    .connection_lost(&platform, id, tokio::time::Instant::now());
             }
             self.registry.lose(&platform);
             self.platform_lost(platform);

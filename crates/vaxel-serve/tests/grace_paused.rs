@@ -1,0 +1,360 @@
+//! A platform's grace period (docs/protocol.md "Session") on tokio's paused clock: the
+//! daemon runs in process on this test's own runtime, and the test moves time on with
+//! `tokio::time::advance` instead of sleeping, to the millisecond either side of the end of
+//! the grace period.
+//!
+//! The clock must not move by itself: tokio advances a paused clock whenever the runtime
+//! has nothing to do, and the daemon has nothing to do while its commit thread syncs the
+//! journal (real time, on a thread of its own). A blocking task held for the whole test
+//! keeps it from doing so ([`hold_the_clock`]); what takes real time (the commit, the
+//! sockets) is awaited by yielding, bounded in real time ([`within`]).
+#![allow(clippy::unwrap_used)]
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::advance;
+use tokio_util::sync::CancellationToken;
+use vaxel_serve::in_process::serve_args;
+use vaxel_serve::{Listening, serve};
+
+/// A site with one group, two agents and a one-second grace period.
+const SITE: &str = r#"
+[site]
+name = "Grace"
+timezone = "Europe/Stockholm"
+
+[calendars.always]
+mon-sun = "00:00-24:00"
+
+[[entries]]
+id = "main"
+number = "+4610100"
+route = "group:sales"
+calendar = "always"
+
+[[groups]]
+id = "sales"
+name = "Sales"
+requires = { sales = 1 }
+wrapup_s = 0
+ring_s = 20
+
+[[agents]]
+id = "a1"
+name = "Anna"
+extension = "1001"
+skills = { sales = 1 }
+
+[[agents]]
+id = "a2"
+name = "Bo"
+extension = "1002"
+skills = { sales = 1 }
+
+[platform]
+grace_s = 1
+buffer_commands = 100
+"#;
+
+/// How long, in real time, one step may take before the test fails: the daemon answers in
+/// milliseconds; this only bounds a hang.
+const WITHIN: Duration = Duration::from_secs(20);
+
+/// Polls `fut` to its end, yielding to the daemon's tasks between polls; fails after
+/// [`WITHIN`] of real time (the paused clock cannot bound it).
+async fn within<F: Future>(what: &str, fut: F) -> F::Output {
+    let until = std::time::Instant::now() + WITHIN;
+    tokio::pin!(fut);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut fut => return out,
+            () = tokio::task::yield_now() => {}
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "{what}: nothing within {WITHIN:?}"
+        );
+    }
+}
+
+/// Keeps the paused clock from moving by itself until the sender is dropped (tokio does
+/// not auto-advance while a blocking task runs).
+fn hold_the_clock() -> (std::sync::mpsc::Sender<()>, JoinHandle<()>) {
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let held = tokio::task::spawn_blocking(move || {
+        let _ = rx.recv();
+    });
+    (tx, held)
+}
+
+/// The daemon in process on the test's runtime, on its own data dir.
+struct Daemon {
+    at: Listening,
+    data: PathBuf,
+    stop: CancellationToken,
+    task: JoinHandle<anyhow::Result<ExitCode>>,
+}
+
+impl Daemon {
+    async fn start(name: &str) -> Daemon {
+        let dir = std::env::temp_dir().join(format!("vaxel-grace-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let site = dir.join("site.toml");
+        std::fs::write(&site, SITE).unwrap();
+        let data = dir.join("data");
+        let (site_arg, data_arg) = (site.display().to_string(), data.display().to_string());
+        let args = serve_args(&["--config", &site_arg, "--data-dir", &data_arg]).unwrap();
+        let stop = CancellationToken::new();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move { serve(&args, stop, Some(tx)).await }
+        });
+        let at = within("the daemon listening", rx).await.unwrap();
+        Daemon {
+            at,
+            data,
+            stop,
+            task,
+        }
+    }
+
+    /// `/metrics` as text.
+    async fn metrics(&self) -> String {
+        let mut http = within("connect", TcpStream::connect(self.at.http))
+            .await
+            .unwrap();
+        http.write_all(b"GET /metrics HTTP/1.1\r\nHost: vaxel\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut reply = String::new();
+        within("/metrics", http.read_to_string(&mut reply))
+            .await
+            .unwrap();
+        reply
+    }
+
+    /// Waits until `/metrics` has the line `line`.
+    async fn wait_metric(&self, line: &str) {
+        let until = std::time::Instant::now() + WITHIN;
+        while !self.metrics().await.lines().any(|l| l == line) {
+            assert!(std::time::Instant::now() < until, "never {line}");
+        }
+    }
+
+    /// Platforms lost so far (`vaxel_platform_events_total{type="lost"}`).
+    async fn lost(&self) -> u64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(r#"vaxel_platform_events_total{type="lost"} "#))
+            .map_or(0, |n| n.parse().unwrap())
+    }
+
+    async fn platform(&self, name: &str) -> Platform {
+        let stream = within("connect", TcpStream::connect(self.at.tcp))
+            .await
+            .unwrap();
+        let (read, write) = stream.into_split();
+        let mut p = Platform {
+            lines: BufReader::new(read).lines(),
+            write,
+        };
+        p.send(&format!(
+            r#"{{"ev":"hello","platform":"{name}","protocol":1}}"#
+        ))
+        .await;
+        p.expect(r#"{"cmd":"welcome","protocol":1,"server":"vaxel/0.1.0"}"#)
+            .await;
+        p
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        let code = within("the daemon's stop", self.task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+    }
+}
+
+/// One platform connection speaking protocol version 1.
+struct Platform {
+    lines: tokio::io::Lines<BufReader<OwnedReadHalf>>,
+    write: OwnedWriteHalf,
+}
+
+impl Platform {
+    async fn send(&mut self, line: &str) {
+        self.write.write_all(line.as_bytes()).await.unwrap();
+        self.write.write_all(b"\n").await.unwrap();
+    }
+
+    async fn expect(&mut self, want: &str) {
+        let got = within(want, self.lines.next_line()).await.unwrap();
+        assert_eq!(got.as_deref(), Some(want));
+    }
+
+    /// Sends an event with `seq` and expects its `ok`, after `before` (its commands).
+    async fn call(&mut self, line: &str, seq: u64, before: &[&str]) {
+        self.send(line).await;
+        for want in before {
+            self.expect(want).await;
+        }
+        self.expect(&format!(r#"{{"cmd":"ok","seq":{seq}}}"#)).await;
+    }
+}
+
+/// The call records written so far: (call, outcome).
+fn records(data: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(data).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("cdr-") && name.ends_with(".csv")) {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let mut rows = text.lines();
+        let header: Vec<&str> = rows.next().unwrap_or_default().split(',').collect();
+        let col = |c: &str| header.iter().position(|h| *h == c).unwrap();
+        let (call, outcome) = (col("call_id"), col("outcome"));
+        for row in rows {
+            let cells: Vec<&str> = row.split(',').collect();
+            out.push((cells[call].to_owned(), cells[outcome].to_owned()));
+        }
+    }
+    out
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_platform_gone_one_millisecond_short_of_its_grace_keeps_its_calls_then_loses_them() {
+    let (held, clock) = hold_the_clock();
+    let d = Daemon::start("lost").await;
+    let mut p1 = d.platform("pbx-1").await;
+    p1.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
+        1,
+        &[r#"{"cmd":"queue","call":"c1","group":"sales","position":1}"#],
+    )
+    .await;
+    drop(p1);
+    // The grace period runs from when the daemon saw the connection end.
+    d.wait_metric("vaxel_platform_connections 0").await;
+    let mut desk = d.platform("desk").await;
+
+    advance(Duration::from_millis(999)).await;
+    // An input from another platform: the daemon's loop looks at the grace period's end
+    // (ahead of platform input) before it answers. The agent is offered the call; the
+    // command is held for pbx-1.
+    desk.call(
+        r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#,
+        1,
+        &[],
+    )
+    .await;
+    assert_eq!(d.lost().await, 0, "lost before its grace period ended");
+
+    advance(Duration::from_millis(2)).await;
+    desk.call(r#"{"ev":"tick","at":2100,"seq":2}"#, 2, &[])
+        .await;
+    assert_eq!(d.lost().await, 1);
+    let until = std::time::Instant::now() + WITHIN;
+    while records(&d.data).is_empty() {
+        assert!(std::time::Instant::now() < until, "no record of c1");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        records(&d.data),
+        [("c1".to_owned(), "platform_lost".to_owned())]
+    );
+    // Back now: a new session with nothing held for it (the refusal is its first line);
+    // the call is gone and the agent it was ringing is free again.
+    let mut p1 = d.platform("pbx-1").await;
+    p1.send(r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":2}"#)
+        .await;
+    let error = within("the refusal", p1.lines.next_line()).await.unwrap();
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains(r#""code":"unknown_call""#)),
+        "{error:?}"
+    );
+    p1.call(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":3100,"seq":3}"#,
+        3,
+        &[r#"{"cmd":"connect","call":"c2","agent":"a1","extension":"1001","ring_s":20}"#],
+    )
+    .await;
+    d.stop().await;
+    drop(held);
+    within("the clock's holder", clock).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_platform_back_within_its_grace_keeps_its_calls_however_long_after() {
+    let (held, clock) = hold_the_clock();
+    let d = Daemon::start("back").await;
+    let mut p1 = d.platform("pbx-1").await;
+    p1.call(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
+        1,
+        &[r#"{"cmd":"queue","call":"c1","group":"sales","position":1}"#],
+    )
+    .await;
+    p1.call(
+        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":1100,"seq":2}"#,
+        2,
+        &[r#"{"cmd":"queue","call":"c2","group":"sales","position":2}"#],
+    )
+    .await;
+    drop(p1);
+    d.wait_metric("vaxel_platform_connections 0").await;
+    let mut desk = d.platform("desk").await;
+    desk.call(
+        r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#,
+        1,
+        &[],
+    )
+    .await;
+    desk.call(
+        r#"{"ev":"agent.login","agent":"a2","at":2100,"seq":2}"#,
+        2,
+        &[],
+    )
+    .await;
+    advance(Duration::from_millis(999)).await;
+    // Back a millisecond before the end: the commands held for it come first, in order.
+    let mut p1 = d.platform("pbx-1").await;
+    p1.expect(r#"{"cmd":"connect","call":"c1","agent":"a1","extension":"1001","ring_s":20}"#)
+        .await;
+    p1.expect(r#"{"cmd":"connect","call":"c2","agent":"a2","extension":"1002","ring_s":20}"#)
+        .await;
+    p1.call(
+        r#"{"ev":"call.answered","call":"c1","agent":"a1","at":3000,"seq":3}"#,
+        3,
+        &[],
+    )
+    .await;
+    // An hour later the calls are still there: the grace period ended with its return.
+    advance(Duration::from_secs(3600)).await;
+    p1.call(
+        r#"{"ev":"call.answered","call":"c2","agent":"a2","at":3100,"seq":4}"#,
+        4,
+        &[],
+    )
+    .await;
+    assert_eq!(d.lost().await, 0);
+    assert!(records(&d.data).is_empty());
+    d.stop().await;
+    drop(held);
+    within("the clock's holder", clock).await.unwrap();
+}
