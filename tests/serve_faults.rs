@@ -171,16 +171,6 @@ fn connections_without_hello_never_delay_a_platform() {
     assert!(d.term().success());
 }
 
-/// A connection that says nothing is closed at its `hello` deadline.
-#[test]
-fn a_connection_without_hello_is_closed_at_its_deadline() {
-    let (site, data) = site_and_data("hello-deadline");
-    let d = Daemon::start_with(&site, &data, &[], &["--hello-timeout-s", "1"]);
-    let mut silent = TcpStream::connect(d.tcp).expect("connect");
-    assert!(closed_by_daemon(&mut silent), "a silent connection stays");
-    assert!(d.term().success());
-}
-
 /// Issue 12 #4: the slow-consumer bound counted batches, not bytes (a platform that
 /// sends but never reads grew the daemon by ~300 MB), and a connection went on being
 /// counted after it was dropped. Now a byte bound closes it, once.

@@ -2,7 +2,7 @@
 //! changes nothing; two platforms at once; a slow consumer closed and its commands kept.
 //! The engine's scenario files are played over TCP against the daemon in process by
 //! `vaxel-serve`'s `tests/scenarios_tcp.rs`, and a platform's grace period (back within it,
-//! or not) on tokio's paused clock by its `tests/grace_paused.rs`.
+//! or not) on tokio's paused clock by its `tests/deadlines.rs`.
 
 mod serve_support;
 

@@ -1,7 +1,8 @@
-//! A platform's grace period (docs/protocol.md "Session") on tokio's paused clock: the
-//! daemon runs in process on this test's own runtime, and the test moves time on with
-//! `tokio::time::advance` instead of sleeping, to the millisecond either side of the end of
-//! the grace period.
+//! The daemon's wall-clock deadlines on tokio's paused clock: a platform's grace period
+//! (docs/protocol.md "Session") and a connection's `hello` deadline. The daemon runs in
+//! process on this test's own runtime, and the test moves time on with
+//! `tokio::time::advance` instead of sleeping, to the millisecond either side of each
+//! deadline.
 //!
 //! The clock must not move by itself: tokio advances a paused clock whenever the runtime
 //! has nothing to do, and the daemon has nothing to do while its commit thread syncs the
@@ -104,15 +105,19 @@ struct Daemon {
 }
 
 impl Daemon {
-    async fn start(name: &str) -> Daemon {
-        let dir = std::env::temp_dir().join(format!("vaxel-grace-{}-{name}", std::process::id()));
+    /// Started with `more` arguments.
+    async fn start(name: &str, more: &[&str]) -> Daemon {
+        let dir =
+            std::env::temp_dir().join(format!("vaxel-deadlines-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let site = dir.join("site.toml");
         std::fs::write(&site, SITE).unwrap();
         let data = dir.join("data");
         let (site_arg, data_arg) = (site.display().to_string(), data.display().to_string());
-        let args = serve_args(&["--config", &site_arg, "--data-dir", &data_arg]).unwrap();
+        let mut all = vec!["--config", &site_arg, "--data-dir", &data_arg];
+        all.extend_from_slice(more);
+        let args = serve_args(&all).unwrap();
         let stop = CancellationToken::new();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn({
@@ -238,7 +243,7 @@ fn records(data: &Path) -> Vec<(String, String)> {
 #[tokio::test(start_paused = true)]
 async fn a_platform_gone_one_millisecond_short_of_its_grace_keeps_its_calls_then_loses_them() {
     let (held, clock) = hold_the_clock();
-    let d = Daemon::start("lost").await;
+    let d = Daemon::start("lost", &[]).await;
     let mut p1 = d.platform("pbx-1").await;
     p1.call(
         r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
@@ -302,7 +307,7 @@ async fn a_platform_gone_one_millisecond_short_of_its_grace_keeps_its_calls_then
 #[tokio::test(start_paused = true)]
 async fn a_platform_back_within_its_grace_keeps_its_calls_however_long_after() {
     let (held, clock) = hold_the_clock();
-    let d = Daemon::start("back").await;
+    let d = Daemon::start("back", &[]).await;
     let mut p1 = d.platform("pbx-1").await;
     p1.call(
         r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
@@ -354,6 +359,34 @@ async fn a_platform_back_within_its_grace_keeps_its_calls_however_long_after() {
     .await;
     assert_eq!(d.lost().await, 0);
     assert!(records(&d.data).is_empty());
+    d.stop().await;
+    drop(held);
+    within("the clock's holder", clock).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_without_hello_is_closed_at_its_deadline_not_before() {
+    let (held, clock) = hold_the_clock();
+    let d = Daemon::start("hello", &["--hello-timeout-s", "1"]).await;
+    let silent = within("connect", TcpStream::connect(d.at.tcp))
+        .await
+        .unwrap();
+    // The daemon has taken the connection (a round trip of another platform's after it).
+    let mut p = d.platform("pbx-1").await;
+    advance(Duration::from_millis(999)).await;
+    p.call(r#"{"ev":"tick","at":1000,"seq":1}"#, 1, &[]).await;
+    let mut byte = [0u8; 1];
+    assert!(
+        matches!(silent.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "closed before its deadline"
+    );
+    advance(Duration::from_millis(2)).await;
+    let mut silent = silent;
+    let read = within("the close", silent.read(&mut byte)).await;
+    assert!(
+        matches!(read, Ok(0)) || read.is_err(),
+        "still open after its deadline: {read:?}"
+    );
     d.stop().await;
     drop(held);
     within("the clock's holder", clock).await.unwrap();
