@@ -39,37 +39,6 @@ fn closed_by_daemon(s: &mut TcpStream) -> bool {
     }
 }
 
-/// Issue 12 #3: HTTP had no header or idle timeout; a connection that sends nothing, or
-/// nothing more after its answer, is closed.
-#[test]
-fn an_http_connection_that_sends_nothing_is_closed() {
-    let dir = temp_dir("http-idle");
-    let site = write_site(&dir, SITE);
-    let d = Daemon::start_with(
-        &site,
-        &dir.join("data"),
-        &[],
-        &["--http-header-timeout-s", "1"],
-    );
-    let mut silent = TcpStream::connect(d.http).expect("connect");
-    assert!(closed_by_daemon(&mut silent), "a silent connection stays");
-
-    // Half a request line, then nothing.
-    let mut partial = TcpStream::connect(d.http).expect("connect");
-    partial.write_all(b"GET /healthz HT").expect("write");
-    assert!(closed_by_daemon(&mut partial), "a partial request stays");
-
-    // A kept-alive connection, idle after its answer.
-    let mut kept = TcpStream::connect(d.http).expect("connect");
-    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        .expect("write");
-    assert!(
-        closed_by_daemon(&mut kept),
-        "an idle kept-alive connection stays"
-    );
-    assert!(d.term().success());
-}
-
 /// Issue 12 #3: with a soft limit of 1,024 open files, 1,100 idle HTTP connections made
 /// the next journal open fail and the daemon exit. Here the limit is 256, every input
 /// makes a checkpoint (a new journal and snapshot each), and 300 idle connections are

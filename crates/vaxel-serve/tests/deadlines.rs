@@ -1,5 +1,6 @@
 //! The daemon's wall-clock deadlines on tokio's paused clock: a platform's grace period
-//! (docs/protocol.md "Session") and a connection's `hello` deadline. The daemon runs in
+//! (docs/protocol.md "Session"), a connection's `hello` deadline and the HTTP header
+//! deadline (docs/operations.md, "Failure modes"). The daemon runs in
 //! process on this test's own runtime, and the test moves time on with
 //! `tokio::time::advance` instead of sleeping, to the millisecond either side of each
 //! deadline.
@@ -375,17 +376,70 @@ async fn a_connection_without_hello_is_closed_at_its_deadline_not_before() {
     let mut p = d.platform("pbx-1").await;
     advance(Duration::from_millis(999)).await;
     p.call(r#"{"ev":"tick","at":1000,"seq":1}"#, 1, &[]).await;
-    let mut byte = [0u8; 1];
-    assert!(
-        matches!(silent.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
-        "closed before its deadline"
-    );
+    assert!(open(&silent), "closed before its deadline");
     advance(Duration::from_millis(2)).await;
     let mut silent = silent;
-    let read = within("the close", silent.read(&mut byte)).await;
+    assert!(closed(&mut silent).await, "still open after its deadline");
+    d.stop().await;
+    drop(held);
+    within("the clock's holder", clock).await.unwrap();
+}
+
+/// Whether the daemon has closed `conn` (end of file or a reset), waiting for it.
+async fn closed(conn: &mut TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    let read = within("the close", conn.read(&mut byte)).await;
+    matches!(read, Ok(0)) || read.is_err()
+}
+
+/// Whether `conn` is still open with nothing to read.
+fn open(conn: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    matches!(conn.try_read(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_http_connection_that_sends_nothing_is_closed_at_its_header_deadline_not_before() {
+    let (held, clock) = hold_the_clock();
+    let d = Daemon::start("http", &["--http-header-timeout-s", "1"]).await;
+    let connect = || within("connect", TcpStream::connect(d.at.http));
+    let mut silent = connect().await.unwrap();
+    // Half a request line, then nothing.
+    let mut partial = connect().await.unwrap();
+    partial.write_all(b"GET /healthz HT").await.unwrap();
+    // A kept-alive connection, idle after its answer.
+    let mut kept = connect().await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    while !answer.ends_with(b"\r\n\r\nok\n") {
+        let mut chunk = [0u8; 512];
+        let n = within("the answer", kept.read(&mut chunk)).await.unwrap();
+        assert!(n > 0, "closed before its answer");
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    advance(Duration::from_millis(999)).await;
+    // A request on a connection of its own: the daemon has served the others meanwhile.
+    d.metrics().await;
     assert!(
-        matches!(read, Ok(0)) || read.is_err(),
-        "still open after its deadline: {read:?}"
+        open(&silent),
+        "a silent connection closed before its deadline"
+    );
+    assert!(
+        open(&partial),
+        "a partial request closed before its deadline"
+    );
+    assert!(
+        open(&kept),
+        "an idle kept-alive connection closed before its deadline"
+    );
+    advance(Duration::from_millis(2)).await;
+    assert!(closed(&mut silent).await, "a silent connection stays");
+    assert!(closed(&mut partial).await, "a partial request stays");
+    assert!(
+        closed(&mut kept).await,
+        "an idle kept-alive connection stays"
     );
     d.stop().await;
     drop(held);
