@@ -1,6 +1,6 @@
 //! The daemon's wall-clock deadlines on tokio's paused clock: a platform's grace period
-//! (docs/protocol.md "Session"), a connection's `hello` deadline and the HTTP header
-//! deadline (docs/operations.md, "Failure modes"). The daemon runs in
+//! (docs/protocol.md "Session"), a connection's `hello` deadline and the HTTP header and
+//! body deadlines (docs/operations.md, "Failure modes"). The daemon runs in
 //! process on this test's own runtime, and the test moves time on with
 //! `tokio::time::advance` instead of sleeping, to the millisecond either side of each
 //! deadline.
@@ -441,6 +441,43 @@ async fn an_http_connection_that_sends_nothing_is_closed_at_its_header_deadline_
         closed(&mut kept).await,
         "an idle kept-alive connection stays"
     );
+    d.stop().await;
+    drop(held);
+    within("the clock's holder", clock).await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_body_that_does_not_all_come_is_answered_408_at_its_deadline_not_before() {
+    let (held, clock) = hold_the_clock();
+    let d = Daemon::start("body", &["--http-body-timeout-s", "2"]).await;
+    let mut trickle = within("connect", TcpStream::connect(d.at.http))
+        .await
+        .unwrap();
+    // Twenty bytes announced, five sent.
+    trickle
+        .write_all(
+            b"POST /api/v1/agents/a1/state HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 20\r\n\r\n{\"sta",
+        )
+        .await
+        .unwrap();
+    // A request on a connection of its own, answered after this one was taken (tasks run
+    // in the order they were spawned): its body's deadline runs from now.
+    d.metrics().await;
+    advance(Duration::from_millis(1999)).await;
+    d.metrics().await;
+    assert!(open(&trickle), "answered before its deadline");
+    advance(Duration::from_millis(2)).await;
+    let mut answer = Vec::new();
+    while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+        let mut chunk = [0u8; 512];
+        let n = within("the answer", trickle.read(&mut chunk))
+            .await
+            .unwrap();
+        assert!(n > 0, "closed without an answer");
+        answer.extend_from_slice(&chunk[..n]);
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     d.stop().await;
     drop(held);
     within("the clock's holder", clock).await.unwrap();
