@@ -1,6 +1,7 @@
 //! The daemon's wall-clock deadlines on tokio's paused clock: a platform's grace period
-//! (docs/protocol.md "Session"), a connection's `hello` deadline and the HTTP header and
-//! body deadlines (docs/operations.md, "Failure modes"). The daemon runs in
+//! (docs/protocol.md "Session"), a connection's `hello` deadline, the HTTP header and body
+//! deadlines (docs/operations.md, "Failure modes") and the event stream's one snapshot a
+//! second (docs/operations.md, "GET /api/v1/stream"). The daemon runs in
 //! process on this test's own runtime, and the test moves time on with
 //! `tokio::time::advance` instead of sleeping, to the millisecond either side of each
 //! deadline.
@@ -478,6 +479,69 @@ async fn a_request_body_that_does_not_all_come_is_answered_408_at_its_deadline_n
     }
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    d.stop().await;
+    drop(held);
+    within("the clock's holder", clock).await.unwrap();
+}
+
+/// The `id`s of the snapshot events in what a stream has sent so far.
+fn event_ids(text: &str) -> Vec<u64> {
+    text.split("\nid: ")
+        .skip(1)
+        .filter_map(|rest| rest.split(['\r', '\n']).next()?.parse().ok())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_event_stream_folds_the_changes_of_a_second_into_one_snapshot_sent_at_its_end() {
+    let (held, clock) = hold_the_clock();
+    let d = Daemon::start("stream", &[]).await;
+    let mut stream = within("connect", TcpStream::connect(d.at.http))
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let read_more = async |text: &mut String, stream: &mut TcpStream| {
+        let mut chunk = [0u8; 4096];
+        let n = within("the stream", stream.read(&mut chunk)).await.unwrap();
+        assert!(n > 0, "the stream ended");
+        text.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    };
+    // The snapshot at connect.
+    while event_ids(&text).is_empty() {
+        read_more(&mut text, &mut stream).await;
+    }
+    let first = event_ids(&text)[0];
+    // Two changes, each its own round.
+    let mut desk = d.platform("desk").await;
+    desk.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        1,
+        &[],
+    )
+    .await;
+    desk.call(
+        r#"{"ev":"agent.login","agent":"a2","at":1100,"seq":2}"#,
+        2,
+        &[],
+    )
+    .await;
+    advance(Duration::from_millis(999)).await;
+    d.metrics().await;
+    assert!(open(&stream), "a snapshot before the second was over");
+    advance(Duration::from_millis(2)).await;
+    let sent = text.len();
+    while event_ids(&text[sent..]).is_empty() {
+        read_more(&mut text, &mut stream).await;
+    }
+    assert_eq!(
+        event_ids(&text[sent..]),
+        [first + 2],
+        "one snapshot of both changes"
+    );
     d.stop().await;
     drop(held);
     within("the clock's holder", clock).await.unwrap();
