@@ -98,17 +98,20 @@ fn hold_the_clock() -> (std::sync::mpsc::Sender<()>, JoinHandle<()>) {
     (tx, held)
 }
 
-/// The daemon in process on the test's runtime, on its own data dir.
+/// The daemon in process on the test's runtime, on its own data dir, the clock held
+/// ([`hold_the_clock`]) until it stops.
 struct Daemon {
     at: Listening,
     data: PathBuf,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<ExitCode>>,
+    clock: (std::sync::mpsc::Sender<()>, JoinHandle<()>),
 }
 
 impl Daemon {
     /// Started with `more` arguments.
     async fn start(name: &str, more: &[&str]) -> Daemon {
+        let clock = hold_the_clock();
         let dir =
             std::env::temp_dir().join(format!("vaxel-deadlines-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -132,6 +135,7 @@ impl Daemon {
             data,
             stop,
             task,
+            clock,
         }
     }
 
@@ -184,6 +188,7 @@ impl Daemon {
         p
     }
 
+    /// Stops it cleanly, then lets the clock go.
     async fn stop(self) {
         self.stop.cancel();
         let code = within("the daemon's stop", self.task)
@@ -191,6 +196,31 @@ impl Daemon {
             .unwrap()
             .unwrap();
         assert_eq!(code, ExitCode::SUCCESS);
+        let (holder, held) = self.clock;
+        drop(holder);
+        within("the clock's holder", held).await.unwrap();
+    }
+
+    /// pbx-1 says `hello`, `calls` calls arrive and queue, and it leaves; once the daemon
+    /// has seen it go (its grace period runs from then), the desk platform connects.
+    async fn gone_with_calls(&self, calls: u64) -> Platform {
+        let mut p1 = self.platform("pbx-1").await;
+        for n in 1..=calls {
+            let at = 900 + 100 * n;
+            p1.call(
+                &format!(
+                    r#"{{"ev":"call.arrived","call":"c{n}","to":"+4610100","from":"+467{n}","at":{at},"seq":{n}}}"#
+                ),
+                n,
+                &[&format!(
+                    r#"{{"cmd":"queue","call":"c{n}","group":"sales","position":{n}}}"#
+                )],
+            )
+            .await;
+        }
+        drop(p1);
+        self.wait_metric("vaxel_platform_connections 0").await;
+        self.platform("desk").await
     }
 }
 
@@ -244,19 +274,8 @@ fn records(data: &Path) -> Vec<(String, String)> {
 
 #[tokio::test(start_paused = true)]
 async fn a_platform_gone_one_millisecond_short_of_its_grace_keeps_its_calls_then_loses_them() {
-    let (held, clock) = hold_the_clock();
     let d = Daemon::start("lost", &[]).await;
-    let mut p1 = d.platform("pbx-1").await;
-    p1.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
-        1,
-        &[r#"{"cmd":"queue","call":"c1","group":"sales","position":1}"#],
-    )
-    .await;
-    drop(p1);
-    // The grace period runs from when the daemon saw the connection end.
-    d.wait_metric("vaxel_platform_connections 0").await;
-    let mut desk = d.platform("desk").await;
+    let mut desk = d.gone_with_calls(1).await;
 
     advance(Duration::from_millis(999)).await;
     // An input from another platform: the daemon's loop looks at the grace period's end
@@ -302,30 +321,12 @@ async fn a_platform_gone_one_millisecond_short_of_its_grace_keeps_its_calls_then
     )
     .await;
     d.stop().await;
-    drop(held);
-    within("the clock's holder", clock).await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_platform_back_within_its_grace_keeps_its_calls_however_long_after() {
-    let (held, clock) = hold_the_clock();
     let d = Daemon::start("back", &[]).await;
-    let mut p1 = d.platform("pbx-1").await;
-    p1.call(
-        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+4671","at":1000,"seq":1}"#,
-        1,
-        &[r#"{"cmd":"queue","call":"c1","group":"sales","position":1}"#],
-    )
-    .await;
-    p1.call(
-        r#"{"ev":"call.arrived","call":"c2","to":"+4610100","from":"+4672","at":1100,"seq":2}"#,
-        2,
-        &[r#"{"cmd":"queue","call":"c2","group":"sales","position":2}"#],
-    )
-    .await;
-    drop(p1);
-    d.wait_metric("vaxel_platform_connections 0").await;
-    let mut desk = d.platform("desk").await;
+    let mut desk = d.gone_with_calls(2).await;
     desk.call(
         r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#,
         1,
@@ -362,13 +363,10 @@ async fn a_platform_back_within_its_grace_keeps_its_calls_however_long_after() {
     assert_eq!(d.lost().await, 0);
     assert!(records(&d.data).is_empty());
     d.stop().await;
-    drop(held);
-    within("the clock's holder", clock).await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_connection_without_hello_is_closed_at_its_deadline_not_before() {
-    let (held, clock) = hold_the_clock();
     let d = Daemon::start("hello", &["--hello-timeout-s", "1"]).await;
     let silent = within("connect", TcpStream::connect(d.at.tcp))
         .await
@@ -382,8 +380,6 @@ async fn a_connection_without_hello_is_closed_at_its_deadline_not_before() {
     let mut silent = silent;
     assert!(closed(&mut silent).await, "still open after its deadline");
     d.stop().await;
-    drop(held);
-    within("the clock's holder", clock).await.unwrap();
 }
 
 /// Whether the daemon has closed `conn` (end of file or a reset), waiting for it.
@@ -401,7 +397,6 @@ fn open(conn: &TcpStream) -> bool {
 
 #[tokio::test(start_paused = true)]
 async fn an_http_connection_that_sends_nothing_is_closed_at_its_header_deadline_not_before() {
-    let (held, clock) = hold_the_clock();
     let d = Daemon::start("http", &["--http-header-timeout-s", "1"]).await;
     let connect = || within("connect", TcpStream::connect(d.at.http));
     let mut silent = connect().await.unwrap();
@@ -443,13 +438,10 @@ async fn an_http_connection_that_sends_nothing_is_closed_at_its_header_deadline_
         "an idle kept-alive connection stays"
     );
     d.stop().await;
-    drop(held);
-    within("the clock's holder", clock).await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_request_body_that_does_not_all_come_is_answered_408_at_its_deadline_not_before() {
-    let (held, clock) = hold_the_clock();
     let d = Daemon::start("body", &["--http-body-timeout-s", "2"]).await;
     let mut trickle = within("connect", TcpStream::connect(d.at.http))
         .await
@@ -480,8 +472,6 @@ async fn a_request_body_that_does_not_all_come_is_answered_408_at_its_deadline_n
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     d.stop().await;
-    drop(held);
-    within("the clock's holder", clock).await.unwrap();
 }
 
 /// The `id`s of the snapshot events in what a stream has sent so far.
@@ -494,7 +484,6 @@ fn event_ids(text: &str) -> Vec<u64> {
 
 #[tokio::test(start_paused = true)]
 async fn an_event_stream_folds_the_changes_of_a_second_into_one_snapshot_sent_at_its_end() {
-    let (held, clock) = hold_the_clock();
     let d = Daemon::start("stream", &[]).await;
     let mut stream = within("connect", TcpStream::connect(d.at.http))
         .await
@@ -543,6 +532,4 @@ async fn an_event_stream_folds_the_changes_of_a_second_into_one_snapshot_sent_at
         "one snapshot of both changes"
     );
     d.stop().await;
-    drop(held);
-    within("the clock's holder", clock).await.unwrap();
 }
