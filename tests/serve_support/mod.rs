@@ -22,57 +22,9 @@ use std::time::{Duration, Instant};
 pub const WAIT: Duration = Duration::from_secs(5);
 
 /// The test site: two entries, two groups, three agents (`a3` only in `SITE_PLUS`), a
-/// one-second grace period.
-pub const SITE: &str = r#"
-[site]
-name = "Testby"
-timezone = "Europe/Stockholm"
-
-[calendars.always]
-mon-sun = "00:00-24:00"
-
-[[entries]]
-id = "main"
-number = "+4610100"
-route = "group:sales"
-calendar = "always"
-
-[[entries]]
-id = "help"
-number = "+4610200"
-route = "group:support"
-calendar = "always"
-
-[[groups]]
-id = "sales"
-name = "Sales"
-requires = { sales = 1 }
-wrapup_s = 0
-ring_s = 20
-
-[[groups]]
-id = "support"
-name = "Support"
-requires = { support = 1 }
-wrapup_s = 0
-ring_s = 20
-
-[[agents]]
-id = "a1"
-name = "Anna"
-extension = "1001"
-skills = { sales = 1, support = 1 }
-
-[[agents]]
-id = "a2"
-name = "Bo"
-extension = "1002"
-skills = { sales = 1, support = 1 }
-
-[platform]
-grace_s = 1
-buffer_commands = 100
-"#;
+/// one-second grace period. A file of its own, which `vaxel-serve`'s in-process tests
+/// (`tests/deadlines.rs`) read too.
+pub const SITE: &str = include_str!("site.toml");
 
 /// [`SITE`] with a third agent.
 pub fn site_plus() -> String {

@@ -27,44 +27,9 @@ use tokio_util::sync::CancellationToken;
 use vaxel_serve::in_process::serve_args;
 use vaxel_serve::{Listening, serve};
 
-/// A site with one group, two agents and a one-second grace period.
-const SITE: &str = r#"
-[site]
-name = "Grace"
-timezone = "Europe/Stockholm"
-
-[calendars.always]
-mon-sun = "00:00-24:00"
-
-[[entries]]
-id = "main"
-number = "+4610100"
-route = "group:sales"
-calendar = "always"
-
-[[groups]]
-id = "sales"
-name = "Sales"
-requires = { sales = 1 }
-wrapup_s = 0
-ring_s = 20
-
-[[agents]]
-id = "a1"
-name = "Anna"
-extension = "1001"
-skills = { sales = 1 }
-
-[[agents]]
-id = "a2"
-name = "Bo"
-extension = "1002"
-skills = { sales = 1 }
-
-[platform]
-grace_s = 1
-buffer_commands = 100
-"#;
+/// The daemon tests' site (two entries and groups, agents `a1` and `a2` in both, a
+/// one-second grace period), shared with the `vaxel` package's process-level tests.
+const SITE: &str = include_str!("../../../tests/serve_support/site.toml");
 
 /// How long, in real time, one step may take before the test fails: the daemon answers in
 /// milliseconds; this only bounds a hang.
