@@ -196,6 +196,12 @@ struct Platform {
 }
 
 impl Platform {
+    /// `agent.login` of `agent` at `at` with `seq`, acknowledged.
+    async fn log_in(&mut self, agent: &str, at: u64, seq: u64) {
+        let line = format!(r#"{{"ev":"agent.login","agent":"{agent}","at":{at},"seq":{seq}}}"#);
+        self.call(&line, seq, &[]).await;
+    }
+
     async fn send(&mut self, line: &str) {
         self.write.write_all(line.as_bytes()).await.unwrap();
         self.write.write_all(b"\n").await.unwrap();
@@ -246,12 +252,7 @@ async fn a_platform_gone_one_millisecond_short_of_its_grace_keeps_its_calls_then
     // An input from another platform: the daemon's loop looks at the grace period's end
     // (ahead of platform input) before it answers. The agent is offered the call; the
     // command is held for pbx-1.
-    desk.call(
-        r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#,
-        1,
-        &[],
-    )
-    .await;
+    desk.log_in("a1", 2000, 1).await;
     assert_eq!(d.lost().await, 0, "lost before its grace period ended");
 
     advance(Duration::from_millis(2)).await;
@@ -292,18 +293,8 @@ async fn a_platform_gone_one_millisecond_short_of_its_grace_keeps_its_calls_then
 async fn a_platform_back_within_its_grace_keeps_its_calls_however_long_after() {
     let d = Daemon::start("back", &[]).await;
     let mut desk = d.gone_with_calls(2).await;
-    desk.call(
-        r#"{"ev":"agent.login","agent":"a1","at":2000,"seq":1}"#,
-        1,
-        &[],
-    )
-    .await;
-    desk.call(
-        r#"{"ev":"agent.login","agent":"a2","at":2100,"seq":2}"#,
-        2,
-        &[],
-    )
-    .await;
+    desk.log_in("a1", 2000, 1).await;
+    desk.log_in("a2", 2100, 2).await;
     advance(Duration::from_millis(999)).await;
     // Back a millisecond before the end: the commands held for it come first, in order.
     let mut p1 = d.platform("pbx-1").await;
@@ -471,18 +462,8 @@ async fn an_event_stream_folds_the_changes_of_a_second_into_one_snapshot_sent_at
     let first = event_ids(&text)[0];
     // Two changes, each its own round.
     let mut desk = d.platform("desk").await;
-    desk.call(
-        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
-        1,
-        &[],
-    )
-    .await;
-    desk.call(
-        r#"{"ev":"agent.login","agent":"a2","at":1100,"seq":2}"#,
-        2,
-        &[],
-    )
-    .await;
+    desk.log_in("a1", 1000, 1).await;
+    desk.log_in("a2", 1100, 2).await;
     advance(Duration::from_millis(999)).await;
     d.metrics().await;
     assert!(open(&stream), "a snapshot before the second was over");
