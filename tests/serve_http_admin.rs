@@ -1,4 +1,5 @@
-//! `vaxel serve`'s HTTP admin actions, end to end: crisis mode on and off, a reload of
+//! `vaxel serve`'s HTTP admin actions, end to end against the daemon in process (over
+//! loopback TCP and HTTP): crisis mode on and off, a reload of
 //! the site (valid, invalid, refused for stranding calls, from the file) and a reload
 //! that rotates the tokens, each seen through the snapshot, `/metrics` and the platform's
 //! TCP protocol.

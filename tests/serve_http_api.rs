@@ -1,6 +1,6 @@
-//! `vaxel serve`'s HTTP reads, end to end: the built binary runs as a process
-//! (`--clock event`, ports picked by the OS), a platform speaks the TCP protocol to it, and
-//! the checks go through real HTTP: the wallboard snapshot, server-sent events, the
+//! `vaxel serve`'s HTTP reads, end to end: the daemon runs in process on a thread of its
+//! own (`vaxel_serve::serve`, `--clock event`, ports picked by the OS), a platform speaks
+//! the TCP protocol to it over loopback, and the checks go through real HTTP: the wallboard snapshot, server-sent events, the
 //! directory with presence, and the tokens that guard reads and the agents' desktop.
 //!
 //! No mocks and no HTTP client library (`serve_support::http`). Every wait is bounded.

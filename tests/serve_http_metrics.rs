@@ -1,6 +1,7 @@
 //! `vaxel serve`'s `/metrics`, end to end: call records feed the counters and histograms
 //! (checked by `promtool check metrics`), the Grafana dashboard's queries use only what
-//! the daemon exports, and a real Prometheus scrapes the daemon.
+//! the daemon exports (the daemon in process), and a real Prometheus scrapes `vaxel serve`
+//! run as a process.
 
 mod serve_support;
 
@@ -154,7 +155,7 @@ fn check_dashboard(m: &str) {
 #[test]
 fn a_real_prometheus_scrapes_the_daemon() {
     let prometheus = require("prometheus");
-    let d = ApiDaemon::start(&site_with_tokens());
+    let d = ApiDaemon::process(&site_with_tokens());
     let mut p = d.platform();
     two_waiting(&mut p);
 

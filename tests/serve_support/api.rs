@@ -1,5 +1,5 @@
 //! The HTTP tests' daemon: a town's site with a directory, a crisis route and the three
-//! kinds of tokens, a `vaxel serve` on it ([`super::Daemon`]) reached through
+//! kinds of tokens, the daemon on it (in process, or a `vaxel serve` process) reached through
 //! [`super::http`], and a platform that speaks the protocol in JSON values with its own
 //! `seq`.
 
@@ -95,27 +95,53 @@ pub fn site_with_tokens() -> String {
     )
 }
 
-/// A running `vaxel serve` on a site given as text; killed when dropped (its log printed
-/// if the test failed).
+/// A daemon on a site given as text: in process (`vaxel_serve::serve` on a thread and
+/// runtime of its own, [`ApiDaemon::start`]) or as a `vaxel serve` process for what a real
+/// Prometheus scrapes ([`ApiDaemon::process`]); stopped when dropped (a process's log
+/// printed if the test failed).
 pub struct ApiDaemon {
-    inner: super::Daemon,
+    inner: Inner,
     pub tcp: SocketAddr,
     pub http: SocketAddr,
     /// The site file (a test rewrites it and reloads).
     pub config: PathBuf,
 }
 
+enum Inner {
+    Process(super::Daemon),
+    /// Taken when dropped, to stop it.
+    InProcess(Option<vaxel_serve::in_process::Daemon>),
+}
+
 impl ApiDaemon {
+    /// The daemon in process, on the event clock, its ports picked by the OS.
     pub fn start(site: &str) -> ApiDaemon {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let n = N.fetch_add(1, Ordering::Relaxed);
-        let dir = super::temp_dir(&format!("http-{}-{n}", std::process::id()));
-        let config = super::write_site(&dir, site);
-        let inner = super::Daemon::start(&config, &dir.join("data"), &[]);
+        let (config, data) = site_dir(site);
+        let (config_arg, data_arg) = (config.display().to_string(), data.display().to_string());
+        let args = vaxel_serve::in_process::serve_args(&[
+            "--config",
+            &config_arg,
+            "--data-dir",
+            &data_arg,
+        ])
+        .expect("arguments");
+        let daemon = vaxel_serve::in_process::Daemon::start(args).expect("the daemon starts");
+        ApiDaemon {
+            tcp: daemon.at.tcp,
+            http: daemon.at.http,
+            inner: Inner::InProcess(Some(daemon)),
+            config,
+        }
+    }
+
+    /// `vaxel serve` as a process (the binary a real Prometheus scrapes).
+    pub fn process(site: &str) -> ApiDaemon {
+        let (config, data) = site_dir(site);
+        let inner = super::Daemon::start(&config, &data, &[]);
         ApiDaemon {
             tcp: inner.tcp,
             http: inner.http,
-            inner,
+            inner: Inner::Process(inner),
             config,
         }
     }
@@ -151,11 +177,30 @@ impl ApiDaemon {
     }
 }
 
+/// A fresh directory with `site` written in it: the site file and the data dir.
+fn site_dir(site: &str) -> (PathBuf, PathBuf) {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = super::temp_dir(&format!("http-{}-{n}", std::process::id()));
+    (super::write_site(&dir, site), dir.join("data"))
+}
+
 impl Drop for ApiDaemon {
     fn drop(&mut self) {
-        if std::thread::panicking() {
-            let log = self.inner.log_text();
-            eprintln!("---- vaxel serve's log ----\n{log}\n---- end of log ----");
+        match &mut self.inner {
+            Inner::Process(d) if std::thread::panicking() => {
+                let log = d.log_text();
+                eprintln!("---- vaxel serve's log ----\n{log}\n---- end of log ----");
+            }
+            Inner::Process(_) => {}
+            Inner::InProcess(d) => {
+                if let Some(d) = d.take()
+                    && let Err(e) = d.stop()
+                    && !std::thread::panicking()
+                {
+                    panic!("the daemon did not stop cleanly: {e}");
+                }
+            }
         }
     }
 }
