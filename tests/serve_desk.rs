@@ -1,6 +1,6 @@
-//! The operator's desk's HTTP endpoints, end to end: `vaxel serve` runs as a process
-//! (`--clock event`) with operator, admin and per-agent tokens, a platform speaks the TCP
-//! protocol to it, and an agent acts on its call over HTTP: park and take back, register
+//! The operator's desk's HTTP endpoints, end to end: the daemon runs in process on a thread
+//! of its own (`--clock event`) with operator, admin and per-agent tokens, a platform speaks
+//! the TCP protocol to it over loopback, and an agent acts on its call over HTTP: park and take back, register
 //! the case, transfer to an agent, requeue to another group with a priority, transfer to a
 //! number, end the wrap-up. The platform must receive each resulting command; every
 //! refusal carries the protocol's code and names its field; an agent token acts only for
@@ -10,7 +10,7 @@ mod serve_support;
 
 use serde_json::Value;
 use serve_support::http::http;
-use serve_support::{Client, Daemon, SITE, WAIT, temp_dir, write_site};
+use serve_support::{Client, InProcess, SITE, WAIT, temp_dir, write_site};
 use std::time::Instant;
 
 const OPERATOR: &str = "desk-operator-0123456789";
@@ -28,7 +28,7 @@ fn site() -> String {
 }
 
 struct Desk {
-    d: Daemon,
+    d: InProcess,
 }
 
 impl Desk {
@@ -36,7 +36,7 @@ impl Desk {
         let dir = temp_dir(name);
         let site = write_site(&dir, &site());
         Desk {
-            d: Daemon::start(&site, &dir.join("data"), &[]),
+            d: InProcess::start(&site, &dir.join("data")),
         }
     }
 

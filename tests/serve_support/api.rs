@@ -109,27 +109,18 @@ pub struct ApiDaemon {
 
 enum Inner {
     Process(super::Daemon),
-    /// Taken when dropped, to stop it.
-    InProcess(Option<vaxel_serve::in_process::Daemon>),
+    InProcess(super::InProcess),
 }
 
 impl ApiDaemon {
-    /// The daemon in process, on the event clock, its ports picked by the OS.
+    /// The daemon in process ([`super::InProcess`]).
     pub fn start(site: &str) -> ApiDaemon {
         let (config, data) = site_dir(site);
-        let (config_arg, data_arg) = (config.display().to_string(), data.display().to_string());
-        let args = vaxel_serve::in_process::serve_args(&[
-            "--config",
-            &config_arg,
-            "--data-dir",
-            &data_arg,
-        ])
-        .expect("arguments");
-        let daemon = vaxel_serve::in_process::Daemon::start(args).expect("the daemon starts");
+        let inner = super::InProcess::start(&config, &data);
         ApiDaemon {
-            tcp: daemon.at.tcp,
-            http: daemon.at.http,
-            inner: Inner::InProcess(Some(daemon)),
+            tcp: inner.tcp,
+            http: inner.http,
+            inner: Inner::InProcess(inner),
             config,
         }
     }
@@ -187,20 +178,11 @@ fn site_dir(site: &str) -> (PathBuf, PathBuf) {
 
 impl Drop for ApiDaemon {
     fn drop(&mut self) {
-        match &mut self.inner {
-            Inner::Process(d) if std::thread::panicking() => {
-                let log = d.log_text();
-                eprintln!("---- vaxel serve's log ----\n{log}\n---- end of log ----");
-            }
-            Inner::Process(_) => {}
-            Inner::InProcess(d) => {
-                if let Some(d) = d.take()
-                    && let Err(e) = d.stop()
-                    && !std::thread::panicking()
-                {
-                    panic!("the daemon did not stop cleanly: {e}");
-                }
-            }
+        if let Inner::Process(d) = &self.inner
+            && std::thread::panicking()
+        {
+            let log = d.log_text();
+            eprintln!("---- vaxel serve's log ----\n{log}\n---- end of log ----");
         }
     }
 }

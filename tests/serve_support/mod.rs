@@ -175,12 +175,7 @@ impl Daemon {
 
     /// A connection that has said `hello` as `platform` and got `welcome`.
     pub fn platform(&self, platform: &str) -> Client {
-        let mut c = self.connect();
-        c.send(&format!(
-            r#"{{"ev":"hello","platform":"{platform}","protocol":1}}"#
-        ));
-        c.expect(r#"{"cmd":"welcome","protocol":1,"server":"vaxel/0.1.0"}"#);
-        c
+        Client::hello_as(self.tcp, platform)
     }
 
     /// Sends `sig` (`-STOP`, `-CONT`, …) to the daemon.
@@ -263,6 +258,48 @@ impl Drop for Daemon {
     }
 }
 
+/// The daemon in process (`vaxel_serve::serve` on a thread and runtime of its own, through
+/// `vaxel_serve::in_process`), on the event clock with its ports picked by the OS, as
+/// [`Daemon`] runs the binary: for the tests that need no process (no signal, no kill, no
+/// exit code, no log). Stopped when dropped.
+pub struct InProcess {
+    /// Taken when dropped, to stop it.
+    daemon: Option<vaxel_serve::in_process::Daemon>,
+    pub tcp: SocketAddr,
+    pub http: SocketAddr,
+}
+
+impl InProcess {
+    /// Starts it on `site` (a file) with data in `data`.
+    pub fn start(site: &Path, data: &Path) -> InProcess {
+        let (site, data) = (site.display().to_string(), data.display().to_string());
+        let args = vaxel_serve::in_process::serve_args(&["--config", &site, "--data-dir", &data])
+            .expect("arguments");
+        let daemon = vaxel_serve::in_process::Daemon::start(args).expect("the daemon starts");
+        InProcess {
+            tcp: daemon.at.tcp,
+            http: daemon.at.http,
+            daemon: Some(daemon),
+        }
+    }
+
+    /// A connection that has said `hello` as `platform` and got `welcome`.
+    pub fn platform(&self, platform: &str) -> Client {
+        Client::hello_as(self.tcp, platform)
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(d) = self.daemon.take()
+            && let Err(e) = d.stop()
+            && !std::thread::panicking()
+        {
+            panic!("the daemon did not stop cleanly: {e}");
+        }
+    }
+}
+
 /// A platform connection: write lines, read lines with a timeout.
 pub struct Client {
     writer: TcpStream,
@@ -276,6 +313,16 @@ impl Client {
     }
 
     /// [`connect`](Self::connect), or the error (nobody listens: a daemon that exited).
+    /// A connection to `addr` that has said `hello` as `platform` and got `welcome`.
+    pub fn hello_as(addr: SocketAddr, platform: &str) -> Client {
+        let mut c = Client::connect(addr);
+        c.send(&format!(
+            r#"{{"ev":"hello","platform":"{platform}","protocol":1}}"#
+        ));
+        c.expect(r#"{"cmd":"welcome","protocol":1,"server":"vaxel/0.1.0"}"#);
+        c
+    }
+
     pub fn try_connect(addr: SocketAddr) -> std::io::Result<Client> {
         let s = TcpStream::connect(addr)?;
         s.set_read_timeout(Some(WAIT))?;
