@@ -100,20 +100,29 @@ impl Js {
         Js { rt, js }
     }
 
-    /// The checkpoint objects' names, oldest first.
+    /// The checkpoint objects' names, oldest first. A listing that fails (its request timed
+    /// out on a loaded host) is made again, for up to half a minute.
     fn checkpoints(&self) -> Vec<String> {
-        self.rt.block_on(async {
-            let Ok(store) = self.js.get_object_store(BUCKET).await else {
-                return Vec::new();
-            };
-            let mut names = Vec::new();
-            let mut list = store.list().await.expect("list the checkpoints");
-            while let Some(o) = list.next().await {
-                names.push(o.expect("a checkpoint's info").name);
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            match self.rt.block_on(self.list_checkpoints()) {
+                Ok(names) => return names,
+                Err(e) => assert!(Instant::now() < until, "list the checkpoints: {e}"),
             }
-            names.sort();
-            names
-        })
+        }
+    }
+
+    async fn list_checkpoints(&self) -> Result<Vec<String>, String> {
+        let Ok(store) = self.js.get_object_store(BUCKET).await else {
+            return Ok(Vec::new());
+        };
+        let mut names = Vec::new();
+        let mut list = store.list().await.map_err(|e| e.to_string())?;
+        while let Some(o) = list.next().await {
+            names.push(o.map_err(|e| e.to_string())?.name);
+        }
+        names.sort();
+        Ok(names)
     }
 
     /// The journal stream's first sequence (past 1 once it is trimmed).
