@@ -1,18 +1,21 @@
-//! `vaxel serve` over real TCP (docs/protocol.md), as a process: bad input is answered and
-//! changes nothing; two platforms at once; a slow consumer closed and its commands kept.
+//! `vaxel serve` over real TCP (docs/protocol.md): bad input is answered and changes
+//! nothing; two platforms at once; a slow consumer closed and its commands kept. The
+//! daemon runs in process ([`InProcess`]) where the test needs no process, and as a
+//! process where it reads the log, sends a signal or restarts it.
 //! The engine's scenario files are played over TCP against the daemon in process by
 //! `vaxel-serve`'s `tests/scenarios_tcp.rs`, and a platform's grace period (back within it,
 //! or not) on tokio's paused clock by its `tests/deadlines.rs`.
 
 mod serve_support;
 
-use serve_support::{Daemon, SITE, records, temp_dir, wait_records, write_site};
+use serve_support::{Daemon, InProcess, SITE, records, temp_dir, wait_records, write_site};
 use std::time::Duration;
 
-fn daemon(name: &str) -> Daemon {
+/// The daemon in process on [`SITE`] (these tests need no process).
+fn daemon(name: &str) -> InProcess {
     let dir = temp_dir(name);
     let site = write_site(&dir, SITE);
-    Daemon::start(&site, &dir.join("data"), &[])
+    InProcess::start(&site, &dir.join("data"))
 }
 
 #[test]
@@ -284,7 +287,7 @@ fn the_end_of_a_call_the_engine_ended_is_acknowledged_not_refused() {
          overflow = [ {{ when = \"no_agents\", to = \"number:+4699\" }} ]\n"
     );
     let site = write_site(&dir, &site);
-    let d = Daemon::start(&site, &dir.join("data"), &[]);
+    let d = InProcess::start(&site, &dir.join("data"));
     let mut p = d.platform("pbx-1");
     p.call(
         r#"{"ev":"call.arrived","call":"f1","to":"+4610300","from":"+4671","at":1000,"seq":1}"#,

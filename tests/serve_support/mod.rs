@@ -267,19 +267,22 @@ pub struct InProcess {
     daemon: Option<vaxel_serve::in_process::Daemon>,
     pub tcp: SocketAddr,
     pub http: SocketAddr,
+    pub data: PathBuf,
 }
 
 impl InProcess {
     /// Starts it on `site` (a file) with data in `data`.
     pub fn start(site: &Path, data: &Path) -> InProcess {
-        let (site, data) = (site.display().to_string(), data.display().to_string());
-        let args = vaxel_serve::in_process::serve_args(&["--config", &site, "--data-dir", &data])
-            .expect("arguments");
+        let (site_arg, data_arg) = (site.display().to_string(), data.display().to_string());
+        let args =
+            vaxel_serve::in_process::serve_args(&["--config", &site_arg, "--data-dir", &data_arg])
+                .expect("arguments");
         let daemon = vaxel_serve::in_process::Daemon::start(args).expect("the daemon starts");
         InProcess {
             tcp: daemon.at.tcp,
             http: daemon.at.http,
             daemon: Some(daemon),
+            data: data.to_owned(),
         }
     }
 
