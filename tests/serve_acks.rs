@@ -2,10 +2,14 @@
 //! acknowledgements, a `hello` that resumes after the last command processed, across a
 //! half-open connection and across a `kill -9` of the daemon; bad resume numbers; the
 //! bound on unacknowledged commands; version 1 sessions unchanged (issue 12, defect 1).
+//! The daemon runs in process but for the `kill -9` and the test that reads its log.
 
 mod serve_support;
 
-use serve_support::{Client, Daemon, SITE, site_and_data, temp_dir, wait_records, write_site};
+use serve_support::{
+    Client, Daemon, InProcess, SITE, site_and_data, temp_dir, wait_records, write_site,
+};
+use std::net::SocketAddr;
 
 const WELCOME_V1: &str = r#"{"cmd":"welcome","protocol":1,"server":"vaxel/0.1.0"}"#;
 
@@ -15,8 +19,8 @@ fn welcome_v2(last_cmd: u64) -> String {
 
 /// A version 2 `hello` as `pbx`, resuming after `last_cmd` when given; expects `welcome`
 /// resuming after `resumed`.
-fn hello_v2(d: &Daemon, last_cmd: Option<u64>, resumed: u64) -> Client {
-    let mut c = d.connect();
+fn hello_v2(tcp: SocketAddr, last_cmd: Option<u64>, resumed: u64) -> Client {
+    let mut c = Client::connect(tcp);
     let resume = last_cmd.map_or_else(String::new, |n| format!(r#","last_cmd":{n}"#));
     c.send(&format!(
         r#"{{"ev":"hello","platform":"pbx","protocol":2{resume}}}"#
@@ -45,8 +49,8 @@ fn arrived(call: &str, at: u64, seq: u64) -> String {
 #[test]
 fn a_half_open_connection_loses_no_command() {
     let (site, data) = site_and_data("acks-half-open");
-    let d = Daemon::start(&site, &data, &[]);
-    let mut old = hello_v2(&d, None, 0);
+    let d = InProcess::start(&site, &data);
+    let mut old = hello_v2(d.tcp, None, 0);
     old.two_agents_in();
     old.call(
         &arrived("c1", 2000, 3),
@@ -63,7 +67,7 @@ fn a_half_open_connection_loses_no_command() {
     // The events above are applied (and their commands written to the old socket) before
     // the new `hello`: a v2 probe on the old connection would need reading it; instead
     // the new connection waits for the records of their effects.
-    wait_for_calls_in_progress(&d, 2);
+    d.wait_metric("vaxel_calls_in_progress 2");
     new.send(r#"{"ev":"hello","seq":1,"platform":"pbx","protocol":2,"last_cmd":1}"#);
     new.expect(&welcome_v2(1));
     new.expect(&connect(2, "c2", "a2", "1002"));
@@ -86,23 +90,6 @@ fn a_half_open_connection_loses_no_command() {
     assert!(rest <= 6, "the old connection still got {rest} lines");
 }
 
-/// Waits (bounded) until `/metrics` shows `n` calls in progress.
-fn wait_for_calls_in_progress(d: &Daemon, n: usize) {
-    let until = std::time::Instant::now() + serve_support::WAIT;
-    let want = format!("\nvaxel_calls_in_progress {n}\n");
-    loop {
-        let body = serve_support::http_get_all(d.http, "/metrics");
-        if body.contains(&want) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < until,
-            "never {n} calls in progress: {body}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
 /// Commands not acknowledged before a `kill -9` are sent again after the restart: the
 /// numbers and the kept commands are re-derived from the journal, the acknowledged
 /// position comes from its `ack` entries.
@@ -110,7 +97,7 @@ fn wait_for_calls_in_progress(d: &Daemon, n: usize) {
 fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
     let (site, data) = site_and_data("acks-kill9");
     let d = Daemon::start(&site, &data, &[]);
-    let mut c = hello_v2(&d, None, 0);
+    let mut c = hello_v2(d.tcp, None, 0);
     c.two_agents_in();
     c.call(
         &arrived("c1", 2000, 3),
@@ -135,7 +122,7 @@ fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
     assert!(e.contains(r#""seq":1"#), "{e}");
     gone.expect_closed();
     // Resuming after 1: command 2 again, then new numbers.
-    let mut c = hello_v2(&d, Some(1), 1);
+    let mut c = hello_v2(d.tcp, Some(1), 1);
     c.expect(&connect(2, "c2", "a2", "1002"));
     c.acked(r#"{"ev":"call.hangup","call":"c1","at":4000,"seq":6}"#);
     c.call(
@@ -144,7 +131,7 @@ fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
     );
     drop(c);
     // Without `last_cmd`: after the last one acknowledged (1), so 2 and 3 again.
-    let mut c = hello_v2(&d, None, 1);
+    let mut c = hello_v2(d.tcp, None, 1);
     c.expect(&connect(2, "c2", "a2", "1002"));
     c.expect(&connect(3, "c3", "a1", "1001"));
     c.call(
@@ -158,7 +145,7 @@ fn commands_not_acknowledged_before_a_kill_9_are_sent_again() {
 #[test]
 fn bad_resume_numbers_are_refused() {
     let (site, data) = site_and_data("acks-bad");
-    let d = Daemon::start(&site, &data, &[]);
+    let d = InProcess::start(&site, &data);
     let mut c = d.connect();
     c.send(r#"{"ev":"hello","seq":7,"platform":"pbx","protocol":2,"last_cmd":5}"#);
     assert_eq!(
@@ -169,7 +156,7 @@ fn bad_resume_numbers_are_refused() {
     );
     c.expect_closed();
 
-    let mut c = hello_v2(&d, None, 0);
+    let mut c = hello_v2(d.tcp, None, 0);
     c.two_agents_in();
     c.call(
         &arrived("c1", 2000, 3),
@@ -194,7 +181,7 @@ fn bad_resume_numbers_are_refused() {
         "{e}"
     );
     c.expect_closed();
-    hello_v2(&d, None, 1);
+    hello_v2(d.tcp, None, 1);
 }
 
 /// Version 1 sessions are as before: `welcome` says 1, commands carry no number, an
@@ -202,7 +189,7 @@ fn bad_resume_numbers_are_refused() {
 #[test]
 fn version_1_sessions_are_unchanged() {
     let (site, data) = site_and_data("acks-v1");
-    let d = Daemon::start(&site, &data, &[]);
+    let d = InProcess::start(&site, &data);
     let mut c = d.platform("pbx");
     c.one_answered_call("+46701");
     c.send(r#"{"ev":"ack","seq":5,"upto":1}"#);
@@ -210,7 +197,7 @@ fn version_1_sessions_are_unchanged() {
     assert!(e.contains("`ack` needs protocol version 2"), "{e}");
     drop(c);
     // Version 2 after it: numbering went on all along (1 command so far).
-    let mut c = hello_v2(&d, None, 1);
+    let mut c = hello_v2(d.tcp, None, 1);
     c.acked(r#"{"ev":"agent.login","agent":"a2","at":5000,"seq":1}"#);
     c.call(
         &arrived("c2", 6000, 2),
@@ -241,7 +228,7 @@ fn unacknowledged_commands_are_bounded() {
         &SITE.replace("grace_s = 1\n", "grace_s = 1\nunacked_bytes = 65536\n"),
     );
     let d = Daemon::start(&site, &dir.join("data"), &[]);
-    let mut c = hello_v2(&d, None, 0);
+    let mut c = hello_v2(d.tcp, None, 0);
     // Nobody logged in: every call is queued (one command each).
     let mut sent = 0u64;
     let mut closed = false;
@@ -282,5 +269,5 @@ fn unacknowledged_commands_are_bounded() {
     );
     assert!(d.log_text().contains("unacked_overflow"));
     // It may come back, afresh.
-    hello_v2(&d, None, sent);
+    hello_v2(d.tcp, None, sent);
 }

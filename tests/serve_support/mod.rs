@@ -239,15 +239,22 @@ impl Daemon {
     /// Waits (bounded) until `/metrics` has the line `line` (`name{labels} value`).
     #[track_caller]
     pub fn wait_metric(&self, line: &str) {
-        let until = Instant::now() + WAIT;
-        loop {
-            let m = http_get_all(self.http, "/metrics");
-            if m.lines().any(|l| l == line) {
-                return;
-            }
-            assert!(Instant::now() < until, "no {line:?} in:\n{m}");
-            std::thread::sleep(Duration::from_millis(20));
+        wait_metric(self.http, line);
+    }
+}
+
+/// Waits (bounded) until the `/metrics` at `http` has the line `line` (`name{labels}
+/// value`).
+#[track_caller]
+pub fn wait_metric(http: SocketAddr, line: &str) {
+    let until = Instant::now() + WAIT;
+    loop {
+        let m = http_get_all(http, "/metrics");
+        if m.lines().any(|l| l == line) {
+            return;
         }
+        assert!(Instant::now() < until, "no {line:?} in:\n{m}");
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -286,9 +293,19 @@ impl InProcess {
         }
     }
 
+    pub fn connect(&self) -> Client {
+        Client::connect(self.tcp)
+    }
+
     /// A connection that has said `hello` as `platform` and got `welcome`.
     pub fn platform(&self, platform: &str) -> Client {
         Client::hello_as(self.tcp, platform)
+    }
+
+    /// Waits (bounded) until `/metrics` has the line `line`.
+    #[track_caller]
+    pub fn wait_metric(&self, line: &str) {
+        wait_metric(self.http, line);
     }
 }
 
