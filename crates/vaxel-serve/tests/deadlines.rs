@@ -63,10 +63,11 @@ fn hold_the_clock() -> (std::sync::mpsc::Sender<()>, JoinHandle<()>) {
     (tx, held)
 }
 
-/// The daemon in process on the test's runtime, on its own data dir, the clock held
-/// ([`hold_the_clock`]) until it stops.
+/// The daemon in process on the test's runtime, in a directory of its own (removed when it
+/// stops cleanly), the clock held ([`hold_the_clock`]) until it stops.
 struct Daemon {
     at: Listening,
+    dir: PathBuf,
     data: PathBuf,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<ExitCode>>,
@@ -97,6 +98,7 @@ impl Daemon {
         let at = within("the daemon listening", rx).await.unwrap();
         Daemon {
             at,
+            dir,
             data,
             stop,
             task,
@@ -153,7 +155,7 @@ impl Daemon {
         p
     }
 
-    /// Stops it cleanly, then lets the clock go.
+    /// Stops it cleanly, lets the clock go and removes its directory.
     async fn stop(self) {
         self.stop.cancel();
         let code = within("the daemon's stop", self.task)
@@ -164,6 +166,7 @@ impl Daemon {
         let (holder, held) = self.clock;
         drop(holder);
         within("the clock's holder", held).await.unwrap();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 
     /// pbx-1 says `hello`, `calls` calls arrive and queue, and it leaves; once the daemon
