@@ -280,10 +280,15 @@ pub struct InProcess {
 impl InProcess {
     /// Starts it on `site` (a file) with data in `data`.
     pub fn start(site: &Path, data: &Path) -> InProcess {
+        InProcess::start_with(site, data, &[])
+    }
+
+    /// [`start`](Self::start) with more arguments.
+    pub fn start_with(site: &Path, data: &Path, more: &[&str]) -> InProcess {
         let (site_arg, data_arg) = (site.display().to_string(), data.display().to_string());
-        let args =
-            vaxel_serve::in_process::serve_args(&["--config", &site_arg, "--data-dir", &data_arg])
-                .expect("arguments");
+        let mut all = vec!["--config", &site_arg, "--data-dir", &data_arg];
+        all.extend_from_slice(more);
+        let args = vaxel_serve::in_process::serve_args(&all).expect("arguments");
         let daemon = vaxel_serve::in_process::Daemon::start(args).expect("the daemon starts");
         InProcess {
             tcp: daemon.at.tcp,
