@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -30,6 +30,12 @@ use vaxel_serve::{Listening, serve};
 /// The daemon tests' site (two entries and groups, agents `a1` and `a2` in both, a
 /// one-second grace period), shared with the `vaxel` package's process-level tests.
 const SITE: &str = include_str!("../../../tests/serve_support/site.toml");
+
+/// The call records in a data dir, read as the process-level tests read them (whole lines
+/// only: the commit thread may be writing the last one).
+#[path = "../../../tests/serve_support/data_dir.rs"]
+mod data_dir;
+use data_dir::records;
 
 /// How long, in real time, one step may take before the test fails: the daemon answers in
 /// milliseconds; this only bounds a hang.
@@ -223,27 +229,6 @@ impl Platform {
         }
         self.expect(&format!(r#"{{"cmd":"ok","seq":{seq}}}"#)).await;
     }
-}
-
-/// The call records written so far: (call, outcome).
-fn records(data: &Path) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(data).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !(name.starts_with("cdr-") && name.ends_with(".csv")) {
-            continue;
-        }
-        let text = std::fs::read_to_string(entry.path()).unwrap();
-        let mut rows = text.lines();
-        let header: Vec<&str> = rows.next().unwrap_or_default().split(',').collect();
-        let col = |c: &str| header.iter().position(|h| *h == c).unwrap();
-        let (call, outcome) = (col("call_id"), col("outcome"));
-        for row in rows {
-            let cells: Vec<&str> = row.split(',').collect();
-            out.push((cells[call].to_owned(), cells[outcome].to_owned()));
-        }
-    }
-    out
 }
 
 #[tokio::test(start_paused = true)]
