@@ -1,7 +1,7 @@
 //! Call records and the event log on disk: one CSV file per local day of the site
 //! (`cdr-YYYY-MM-DD.csv`, by the call's `ended`, in docs/formats.md's `cdr.csv` format,
-//! written by vaxel-sim's [`CdrWriter`]; `events-YYYY-MM-DD.csv`, by the event's time, in
-//! the `events.csv` format, written by [`EventWriter`]). Both kinds are [`DayFiles`] of a
+//! written by vaxel-sim's [`CsvWriter`]; `events-YYYY-MM-DD.csv`, by the event's time, in
+//! the `events.csv` format, written by the same). Both kinds are [`DayFiles`] of a
 //! [`DayLog`] and follow the same rules, below, each with its own mark. Appended to by the commit thread after the journal entries that produced
 //! the records are durable and handed to the OS at once ([`Records::flush`]); fsynced off
 //! the ack path (at most every 100 ms, at checkpoints, at shutdown, and when the day's
@@ -22,32 +22,19 @@ use std::io::{self, Read as _, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use vaxel_core::{CallRecord, Event, Timestamp};
-use vaxel_sim::{CdrWriter, EventWriter, SimError};
+use vaxel_sim::events::EventLog;
+use vaxel_sim::{CsvFormat, CsvWriter};
 
-/// A kind of daily file: its name, the time a row is filed by, and its writer.
+/// A kind of daily file: its name, the time a row is filed by, and its format.
 pub trait DayLog {
     type Row;
-    type Writer: RowWriter<Self::Row>;
+    type Format: CsvFormat<Row = Self::Row>;
     /// `cdr-` or `events-`: the file of day D is `{PREFIX}D.csv`.
     const PREFIX: &'static str;
     /// What the files hold, for log messages (`call-record`, `event-log`).
     const WHAT: &'static str;
     /// The time whose local day files the row.
     fn at(row: &Self::Row) -> Timestamp;
-    /// A writer for a new file (`header` empty: it writes the header) or one that has its
-    /// header already (`header`, the first line: rows go on in its columns).
-    fn writer(
-        sink: Sink,
-        name: String,
-        tz: TimeZone,
-        header: &str,
-    ) -> Result<Self::Writer, SimError>;
-}
-
-/// Writes one kind of row.
-pub trait RowWriter<R> {
-    fn write_row(&mut self, row: &R) -> Result<(), SimError>;
-    fn flush_rows(&mut self) -> Result<(), SimError>;
 }
 
 /// Call records: `cdr-YYYY-MM-DD.csv`, by the day the call ended.
@@ -56,33 +43,11 @@ pub enum Cdr {}
 
 impl DayLog for Cdr {
     type Row = CallRecord;
-    type Writer = CdrWriter<Sink>;
+    type Format = vaxel_sim::cdr::Cdr;
     const PREFIX: &'static str = "cdr-";
     const WHAT: &'static str = "call-record";
     fn at(row: &CallRecord) -> Timestamp {
         row.ended
-    }
-    fn writer(
-        sink: Sink,
-        name: String,
-        tz: TimeZone,
-        header: &str,
-    ) -> Result<Self::Writer, SimError> {
-        if header.is_empty() {
-            CdrWriter::new(sink, name, tz)
-        } else {
-            // Rows go on in the file's own columns (a file begun by an older version).
-            CdrWriter::continuing(sink, name, tz, header)
-        }
-    }
-}
-
-impl RowWriter<CallRecord> for CdrWriter<Sink> {
-    fn write_row(&mut self, row: &CallRecord) -> Result<(), SimError> {
-        self.write(row)
-    }
-    fn flush_rows(&mut self) -> Result<(), SimError> {
-        self.flush()
     }
 }
 
@@ -92,32 +57,11 @@ pub enum Events {}
 
 impl DayLog for Events {
     type Row = Event;
-    type Writer = EventWriter<Sink>;
+    type Format = EventLog;
     const PREFIX: &'static str = "events-";
     const WHAT: &'static str = "event-log";
     fn at(row: &Event) -> Timestamp {
         row.at
-    }
-    fn writer(
-        sink: Sink,
-        name: String,
-        tz: TimeZone,
-        header: &str,
-    ) -> Result<Self::Writer, SimError> {
-        if header.is_empty() {
-            EventWriter::new(sink, name, tz)
-        } else {
-            EventWriter::continuing(sink, name, tz, header)
-        }
-    }
-}
-
-impl RowWriter<Event> for EventWriter<Sink> {
-    fn write_row(&mut self, row: &Event) -> Result<(), SimError> {
-        self.write(row)
-    }
-    fn flush_rows(&mut self) -> Result<(), SimError> {
-        self.flush()
     }
 }
 
@@ -369,7 +313,7 @@ impl Write for Sink {
 /// One open day file.
 struct Open<L: DayLog> {
     day: DaySpan,
-    writer: L::Writer,
+    writer: CsvWriter<Sink, L::Format>,
     file: Arc<File>,
     /// Written since the last sync.
     dirty: bool,
@@ -409,7 +353,7 @@ impl<L: DayLog> DayFiles<L> {
         }
         if let Some(o) = self.open.as_mut() {
             o.writer
-                .write_row(record)
+                .write(record)
                 .with_context(|| format!("cannot write {}", file_name::<L>(&o.day.name)))?;
             o.dirty = true;
         }
@@ -446,8 +390,13 @@ impl<L: DayLog> DayFiles<L> {
             skip_header: !header.is_empty(),
         };
         let name = path.display().to_string();
-        let writer = L::writer(sink, name, day.tz.clone(), &header)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        let writer = if header.is_empty() {
+            CsvWriter::new(sink, name, day.tz.clone())
+        } else {
+            // Rows go on in the file's own columns (a file begun by an older version).
+            CsvWriter::continuing(sink, name, day.tz.clone(), &header)
+        }
+        .with_context(|| format!("cannot write {}", path.display()))?;
         if !existed {
             sync_dir(&self.dir)?;
         }
@@ -465,7 +414,7 @@ impl<L: DayLog> DayFiles<L> {
         match self.open.as_mut() {
             Some(o) if o.dirty => {
                 o.writer
-                    .flush_rows()
+                    .flush()
                     .with_context(|| format!("cannot write {}", file_name::<L>(&o.day.name)))?;
                 Ok(Some(o.file.clone()))
             }
@@ -479,7 +428,7 @@ impl<L: DayLog> DayFiles<L> {
             && o.dirty
         {
             o.writer
-                .flush_rows()
+                .flush()
                 .with_context(|| format!("cannot write {}", file_name::<L>(&o.day.name)))?;
             o.file
                 .sync_data()

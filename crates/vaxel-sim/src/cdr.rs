@@ -11,10 +11,9 @@
 //! a report needs (`call_id`, `entry`, `arrived`, `queued`, `answered`, `ended`, `outcome`,
 //! `wait_s`, `talk_s`, `wrapup_s`, `groups`); the others may be missing (empty values).
 
-use crate::csvio::{CsvIn, CsvOut};
+use crate::csvio::CsvIn;
+use crate::csvio::writer::{Cells, CsvFormat, CsvWriter};
 use crate::error::SimError;
-use crate::timefmt::{TimeFormatter, write_duration_s};
-use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
 use std::fmt::Write as _;
 use std::fs::File;
@@ -52,138 +51,66 @@ pub const CDR_COLUMNS: [&str; 19] = [
 /// keeps the day's file readable, and its later records lack the announcement.
 pub const CDR_COLUMNS_V1: usize = 17;
 
+/// `cdr.csv`: a [`CallRecord`] a row. [`CdrWriter`] writes it.
+#[derive(Debug)]
+pub enum Cdr {}
+
 /// Writes [`CallRecord`]s as `cdr.csv`.
-pub struct CdrWriter<W: io::Write> {
-    out: CsvOut<W>,
-    fmt: TimeFormatter,
-    /// Reused for every formatted cell.
-    buf: String,
-    /// How many of [`CDR_COLUMNS`] each row has (all, or the first version's).
-    columns: usize,
-}
+pub type CdrWriter<W> = CsvWriter<W, Cdr>;
 
-impl<W: io::Write> std::fmt::Debug for CdrWriter<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CdrWriter")
-            .field("file", &self.out.file)
-            .finish_non_exhaustive()
-    }
-}
+impl CsvFormat for Cdr {
+    type Row = CallRecord;
+    type Scratch = ();
+    const COLUMNS: &'static [&'static str] = &CDR_COLUMNS;
+    const OLDER: &'static [usize] = &[CDR_COLUMNS_V1];
+    const A_NAME: &'static str = "a call-record";
 
-impl CdrWriter<io::BufWriter<File>> {
-    /// Creates (truncates) a call-record file.
-    pub fn create(path: &Path, tz: TimeZone) -> Result<Self, SimError> {
-        let (file, name) = crate::csvio::create(path)?;
-        CdrWriter::new(file, name, tz)
-    }
-}
-
-impl<W: io::Write> CdrWriter<W> {
-    /// Writes the header. `file` is the name errors give.
-    pub fn new(writer: W, file: impl Into<String>, tz: TimeZone) -> Result<Self, SimError> {
-        Self::with_columns(writer, file, tz, CDR_COLUMNS.len())
-    }
-
-    /// Writes rows in the format of an existing file whose first line is `header` (with or
-    /// without its line end): the current columns or the first version's. Any other header
-    /// is refused, naming the file.
-    pub fn continuing(
-        writer: W,
-        file: impl Into<String>,
-        tz: TimeZone,
-        header: &str,
-    ) -> Result<Self, SimError> {
-        let file = file.into();
-        let cells: Vec<&str> = header.trim_end_matches(['\r', '\n']).split(',').collect();
-        let columns = [CDR_COLUMNS.len(), CDR_COLUMNS_V1]
-            .into_iter()
-            .find(|&n| cells == CDR_COLUMNS[..n])
-            .ok_or_else(|| SimError::Header {
-                file: file.clone(),
-                reason: format!(
-                    "its header is not a call-record header (expected {:?})",
-                    CDR_COLUMNS.join(",")
-                ),
-            })?;
-        Self::with_columns(writer, file, tz, columns)
-    }
-
-    fn with_columns(
-        writer: W,
-        file: impl Into<String>,
-        tz: TimeZone,
-        columns: usize,
-    ) -> Result<Self, SimError> {
-        Ok(CdrWriter {
-            out: CsvOut::new(writer, file.into(), &CDR_COLUMNS[..columns])?,
-            fmt: TimeFormatter::new(tz),
-            buf: String::with_capacity(64),
-            columns,
-        })
-    }
-
-    pub fn write(&mut self, r: &CallRecord) -> Result<(), SimError> {
-        let (out, fmt, buf) = (&mut self.out, &mut self.fmt, &mut self.buf);
-        out.field(&r.call_id)?;
-        out.field(&r.entry)?;
-        out.field(&r.from)?;
+    fn write_row<W: io::Write>(
+        r: &CallRecord,
+        out: &mut Cells<'_, W>,
+        (): &mut (),
+    ) -> Result<(), SimError> {
+        out.text(&r.call_id)?;
+        out.text(&r.entry)?;
+        out.text(&r.from)?;
         for t in [Some(r.arrived), r.queued, r.answered, Some(r.ended)] {
-            buf.clear();
-            if let Some(t) = t {
-                fmt.write(t, buf);
-            }
-            out.field(buf)?;
+            out.time(t)?;
         }
-        out.field(&r.agent)?;
-        out.field(r.outcome.as_str())?;
+        out.text(&r.agent)?;
+        out.text(r.outcome.as_str())?;
         for ms in [r.wait_ms, r.talk_ms, r.wrapup_ms] {
-            buf.clear();
-            write_duration_s(ms, buf);
-            out.field(buf)?;
+            out.duration(Some(ms))?;
         }
-        buf.clear();
-        for (i, g) in r.groups.iter().enumerate() {
-            if i > 0 {
-                buf.push('|');
+        out.made(|buf| {
+            for (i, g) in r.groups.iter().enumerate() {
+                if i > 0 {
+                    buf.push('|');
+                }
+                buf.push_str(g);
             }
-            buf.push_str(g);
-        }
-        out.field(buf)?;
-        out.field(&r.digits)?;
-        out.field(r.case_type.as_deref().unwrap_or(""))?;
-        out.field(match r.resolved {
-            Some(true) => "true",
-            Some(false) => "false",
-            None => "",
         })?;
+        out.text(&r.digits)?;
+        out.text(r.case_type.as_deref().unwrap_or(""))?;
+        out.opt_bool(r.resolved)?;
         match r.callback {
-            CallbackNote::None => out.field("")?,
-            CallbackNote::Declined => out.field("declined")?,
-            note => out.field(&note.render())?,
+            CallbackNote::None => out.text("")?,
+            CallbackNote::Declined => out.text("declined")?,
+            note => out.text(&note.render())?,
         }
-        if self.columns > CDR_COLUMNS_V1 {
+        if out.columns() > CDR_COLUMNS_V1 {
             let a = r.announced;
-            buf.clear();
-            if let Some(a) = a {
-                let _ = write!(buf, "{}", a.position);
-            }
-            out.field(buf)?;
-            buf.clear();
-            if let Some(ewt) = a.and_then(|a| a.ewt_s) {
-                let _ = write!(buf, "{ewt}");
-            }
-            out.field(buf)?;
+            out.made(|buf| {
+                if let Some(a) = a {
+                    let _ = write!(buf, "{}", a.position);
+                }
+            })?;
+            out.made(|buf| {
+                if let Some(ewt) = a.and_then(|a| a.ewt_s) {
+                    let _ = write!(buf, "{ewt}");
+                }
+            })?;
         }
         out.end()
-    }
-
-    pub fn flush(&mut self) -> Result<(), SimError> {
-        self.out.flush()
-    }
-
-    /// Flushes and returns the underlying writer.
-    pub fn into_inner(self) -> Result<W, SimError> {
-        self.out.into_inner()
     }
 }
 
@@ -362,6 +289,7 @@ impl<R: io::Read> Iterator for CdrReader<R> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use jiff::tz::TimeZone;
     use vaxel_core::Timestamp;
 
     /// A record with every field set, for this and other modules' tests.

@@ -8,10 +8,10 @@
 //! empty. Times and durations are written as on the call records (RFC 3339 with
 //! milliseconds in the site's zone; seconds with at most three decimals).
 
-use crate::csvio::{CsvIn, CsvOut};
+use crate::csvio::CsvIn;
+use crate::csvio::writer::{Cells, CsvFormat, CsvWriter};
 use crate::error::SimError;
-use crate::timefmt::{TimeFormatter, write_duration_s};
-use jiff::tz::TimeZone;
+use crate::timefmt::write_duration_s;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufReader};
@@ -135,85 +135,38 @@ fn cells(kind: &EventKind, row: &mut [String; N]) {
     }
 }
 
+/// `events.csv`: an [`Event`] a row. [`EventWriter`] writes it.
+#[derive(Debug)]
+pub enum EventLog {}
+
 /// Writes [`Event`]s as `events.csv`.
-pub struct EventWriter<W: io::Write> {
-    out: CsvOut<W>,
-    fmt: TimeFormatter,
-    /// Reused for every row.
-    row: [String; N],
-}
+pub type EventWriter<W> = CsvWriter<W, EventLog>;
 
-impl<W: io::Write> std::fmt::Debug for EventWriter<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventWriter")
-            .field("file", &self.out.file)
-            .finish_non_exhaustive()
-    }
-}
+impl CsvFormat for EventLog {
+    type Row = Event;
+    /// The row, filled cell by cell in any order.
+    type Scratch = [String; N];
+    const COLUMNS: &'static [&'static str] = &EVENT_COLUMNS;
+    const A_NAME: &'static str = "an event-log";
 
-impl EventWriter<io::BufWriter<File>> {
-    /// Creates (truncates) an event-log file.
-    pub fn create(path: &Path, tz: TimeZone) -> Result<Self, SimError> {
-        let (file, name) = crate::csvio::create(path)?;
-        EventWriter::new(file, name, tz)
-    }
-}
-
-impl<W: io::Write> EventWriter<W> {
-    /// Writes the header. `file` is the name errors give.
-    pub fn new(writer: W, file: impl Into<String>, tz: TimeZone) -> Result<Self, SimError> {
-        Ok(EventWriter {
-            out: CsvOut::new(writer, file.into(), &EVENT_COLUMNS)?,
-            fmt: TimeFormatter::new(tz),
-            row: Default::default(),
-        })
-    }
-
-    /// Writes rows to a file that already has its header (`header`, checked: anything but
-    /// the event log's header is refused, naming the file).
-    pub fn continuing(
-        writer: W,
-        file: impl Into<String>,
-        tz: TimeZone,
-        header: &str,
-    ) -> Result<Self, SimError> {
-        let file = file.into();
-        if header.trim_end_matches(['\r', '\n']) != EVENT_COLUMNS.join(",") {
-            return Err(SimError::Header {
-                file,
-                reason: format!(
-                    "its header is not an event-log header (expected {:?})",
-                    EVENT_COLUMNS.join(",")
-                ),
-            });
-        }
-        // The header goes to a sink that drops it (see the daemon's records writer).
-        Self::new(writer, file, tz)
-    }
-
-    pub fn write(&mut self, e: &Event) -> Result<(), SimError> {
-        for c in &mut self.row {
+    fn write_row<W: io::Write>(
+        e: &Event,
+        out: &mut Cells<'_, W>,
+        row: &mut [String; N],
+    ) -> Result<(), SimError> {
+        for c in row.iter_mut() {
             c.clear();
         }
-        self.fmt.write(e.at, &mut self.row[TIME]);
-        self.row[EVENT].push_str(e.kind.name());
-        self.row[CALL].push_str(e.call.as_deref().unwrap_or(""));
-        self.row[AGENT].push_str(e.agent.as_deref().unwrap_or(""));
-        self.row[GROUP].push_str(e.group.as_deref().unwrap_or(""));
-        cells(&e.kind, &mut self.row);
-        for c in &self.row {
-            self.out.field(c)?;
+        out.format_time(e.at, &mut row[TIME]);
+        row[EVENT].push_str(e.kind.name());
+        row[CALL].push_str(e.call.as_deref().unwrap_or(""));
+        row[AGENT].push_str(e.agent.as_deref().unwrap_or(""));
+        row[GROUP].push_str(e.group.as_deref().unwrap_or(""));
+        cells(&e.kind, row);
+        for c in row.iter() {
+            out.text(c)?;
         }
-        self.out.end()
-    }
-
-    pub fn flush(&mut self) -> Result<(), SimError> {
-        self.out.flush()
-    }
-
-    /// Flushes and returns the underlying writer.
-    pub fn into_inner(self) -> Result<W, SimError> {
-        self.out.into_inner()
+        out.end()
     }
 }
 
@@ -399,6 +352,7 @@ impl<R: io::Read> Iterator for EventReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::tz::TimeZone;
     use vaxel_core::Timestamp;
 
     fn ev(kind: EventKind) -> Event {

@@ -36,6 +36,7 @@ pub mod trace;
 pub mod world;
 
 pub use cdr::{CdrReader, CdrWriter};
+pub use csvio::writer::{Cells, CsvFormat, CsvWriter};
 pub use error::SimError;
 pub use events::{EventReader, EventWriter};
 pub use generate::{GenConfig, GenError, RosterGenerator, RosterPlan, TraceGenerator};

@@ -6,10 +6,9 @@
 //! ending when the next starts, are fine); with [`RosterReader::known_agents`], every agent
 //! is one of the site's. The rows need not be sorted: [`read_roster`] sorts them.
 
-use crate::csvio::{CsvIn, CsvOut};
+use crate::csvio::CsvIn;
+use crate::csvio::writer::{Cells, CsvFormat, CsvWriter};
 use crate::error::SimError;
-use crate::timefmt::TimeFormatter;
-use jiff::tz::TimeZone;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -182,52 +181,35 @@ pub fn stretches(roster: &[Shift]) -> Vec<(&str, Timestamp, Timestamp)> {
     merged
 }
 
+/// `roster.csv`: a [`Shift`] a row. [`RosterWriter`] writes it.
+#[derive(Debug)]
+pub enum Roster {}
+
 /// Writes [`Shift`]s as `roster.csv`, times in the site's zone.
-pub struct RosterWriter<W: io::Write> {
-    out: CsvOut<W>,
-    fmt: TimeFormatter,
-    buf: String,
-}
+pub type RosterWriter<W> = CsvWriter<W, Roster>;
 
-impl<W: io::Write> std::fmt::Debug for RosterWriter<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RosterWriter")
-            .field("file", &self.out.file)
-            .finish_non_exhaustive()
-    }
-}
+impl CsvFormat for Roster {
+    type Row = Shift;
+    type Scratch = ();
+    const COLUMNS: &'static [&'static str] = &ROSTER_COLUMNS;
+    const A_NAME: &'static str = "a roster";
 
-impl<W: io::Write> RosterWriter<W> {
-    pub fn new(writer: W, file: impl Into<String>, tz: TimeZone) -> Result<Self, SimError> {
-        Ok(RosterWriter {
-            out: CsvOut::new(writer, file.into(), &ROSTER_COLUMNS)?,
-            fmt: TimeFormatter::new(tz),
-            buf: String::with_capacity(32),
-        })
-    }
-
-    pub fn write(&mut self, shift: &Shift) -> Result<(), SimError> {
-        self.out.field(&shift.agent)?;
-        for t in [shift.start, shift.end] {
-            self.buf.clear();
-            self.fmt.write(t, &mut self.buf);
-            self.out.field(&self.buf)?;
-        }
-        self.out.end()
-    }
-
-    pub fn flush(&mut self) -> Result<(), SimError> {
-        self.out.flush()
-    }
-
-    pub fn into_inner(self) -> Result<W, SimError> {
-        self.out.into_inner()
+    fn write_row<W: io::Write>(
+        shift: &Shift,
+        out: &mut Cells<'_, W>,
+        (): &mut (),
+    ) -> Result<(), SimError> {
+        out.text(&shift.agent)?;
+        out.time(Some(shift.start))?;
+        out.time(Some(shift.end))?;
+        out.end()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::tz::TimeZone;
 
     fn err(text: &str) -> String {
         match RosterReader::new(text.as_bytes(), "roster.csv") {

@@ -11,10 +11,9 @@
 //! numbers ≥ 0, booleans are `true`/`false` (`1`/`0` and any case accepted), digits are
 //! `0-9 * #` levels separated by commas.
 
-use crate::csvio::{CsvIn, CsvOut, trim, valid_digits};
+use crate::csvio::writer::{Cells, CsvFormat, CsvWriter};
+use crate::csvio::{CsvIn, trim, valid_digits};
 use crate::error::SimError;
-use crate::timefmt::{TimeFormatter, write_duration_s};
-use jiff::tz::TimeZone;
 use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::io::{self, BufReader};
@@ -225,74 +224,43 @@ impl<R: io::Read> Iterator for TraceReader<R> {
     }
 }
 
+/// `calls.csv`: a [`TraceCall`] a row. [`TraceWriter`] writes it.
+#[derive(Debug)]
+pub enum Trace {}
+
 /// Writes [`TraceCall`]s as `calls.csv`, times in the site's zone.
-pub struct TraceWriter<W: io::Write> {
-    out: CsvOut<W>,
-    fmt: TimeFormatter,
-    buf: String,
-}
+pub type TraceWriter<W> = CsvWriter<W, Trace>;
 
-impl<W: io::Write> std::fmt::Debug for TraceWriter<W> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TraceWriter")
-            .field("file", &self.out.file)
-            .finish_non_exhaustive()
-    }
-}
+impl CsvFormat for Trace {
+    type Row = TraceCall;
+    type Scratch = ();
+    const COLUMNS: &'static [&'static str] = &TRACE_COLUMNS;
+    const A_NAME: &'static str = "a trace";
 
-impl<W: io::Write> TraceWriter<W> {
-    /// Writes the header. `file` is the name errors give.
-    pub fn new(writer: W, file: impl Into<String>, tz: TimeZone) -> Result<Self, SimError> {
-        Ok(TraceWriter {
-            out: CsvOut::new(writer, file.into(), &TRACE_COLUMNS)?,
-            fmt: TimeFormatter::new(tz),
-            buf: String::with_capacity(32),
-        })
-    }
-
-    pub fn write(&mut self, call: &TraceCall) -> Result<(), SimError> {
-        let out = &mut self.out;
-        out.field(&call.call_id)?;
-        self.buf.clear();
-        self.fmt.write(call.arrival, &mut self.buf);
-        out.field(&self.buf)?;
-        out.field(&call.to)?;
-        out.field(&call.from)?;
-        out.field(&call.digits)?;
+    fn write_row<W: io::Write>(
+        call: &TraceCall,
+        out: &mut Cells<'_, W>,
+        (): &mut (),
+    ) -> Result<(), SimError> {
+        out.text(&call.call_id)?;
+        out.time(Some(call.arrival))?;
+        out.text(&call.to)?;
+        out.text(&call.from)?;
+        out.text(&call.digits)?;
         for d in [call.patience_ms, Some(call.talk_ms), call.wrapup_ms] {
-            self.buf.clear();
-            if let Some(ms) = d {
-                write_duration_s(ms, &mut self.buf);
-            }
-            out.field(&self.buf)?;
+            out.duration(d)?;
         }
-        out.field(call.case_type.as_deref().unwrap_or(""))?;
-        out.field(match call.resolved {
-            Some(true) => "true",
-            Some(false) => "false",
-            None => "",
-        })?;
-        out.field(if call.accept_callback {
-            "true"
-        } else {
-            "false"
-        })?;
+        out.text(call.case_type.as_deref().unwrap_or(""))?;
+        out.opt_bool(call.resolved)?;
+        out.opt_bool(Some(call.accept_callback))?;
         out.end()
-    }
-
-    pub fn flush(&mut self) -> Result<(), SimError> {
-        self.out.flush()
-    }
-
-    /// Flushes and returns the underlying writer.
-    pub fn into_inner(self) -> Result<W, SimError> {
-        self.out.into_inner()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jiff::tz::TimeZone;
 
     fn read(text: &str) -> Vec<Result<TraceCall, SimError>> {
         match TraceReader::new(text.as_bytes(), "calls.csv") {

@@ -1,6 +1,6 @@
 //! The CSV plumbing the readers and writers share: a header whose columns are found by name
 //! (extra columns allowed, in any order), one reused record, errors that point at the cell,
-//! and a writer that maps I/O errors to the file.
+//! and the writers' frame ([`writer`]).
 //!
 //! Reading does not go through the `csv` crate's reader: a year's trace is 1.8 million rows
 //! and the replay's reader thread shares two cores with the engine, so [`RecordReader`]
@@ -11,6 +11,7 @@
 mod records;
 #[cfg(test)]
 mod tests;
+pub(crate) mod writer;
 
 use records::{RecordReader, decode, utf8_reason};
 
