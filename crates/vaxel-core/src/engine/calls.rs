@@ -48,17 +48,18 @@ impl Engine {
         }
     }
 
+    /// The call must be ringing at `agent`, who would `verb` it ("be answered by" the
+    /// agent, …).
+    fn ringing_at(&self, slot: Slot, agent: AgentIdx, verb: &str) -> Result<(), EngineError> {
+        match self.call(slot).state {
+            CallState::Ringing { agent: a } if a == agent => Ok(()),
+            _ => Err(self.wrong_state(slot, &format!("{verb} \"{}\"", self.site.agent(agent).id))),
+        }
+    }
+
     pub(super) fn call_answered(&mut self, call: &str, agent: &str) -> Result<(), EngineError> {
         let (slot, agent) = self.call_with(call, agent)?;
-        match self.call(slot).state {
-            CallState::Ringing { agent: a } if a == agent => {}
-            _ => {
-                return Err(self.wrong_state(
-                    slot,
-                    &format!("be answered by \"{}\"", self.site.agent(agent).id),
-                ));
-            }
-        }
+        self.ringing_at(slot, agent, "be answered by")?;
         self.st.agents[agent.ix()].no_answer_streak = 0;
         self.start_talk(slot, agent);
         Ok(())
@@ -105,15 +106,7 @@ impl Engine {
 
     pub(super) fn call_noanswer(&mut self, call: &str, agent: &str) -> Result<(), EngineError> {
         let (slot, agent) = self.call_with(call, agent)?;
-        match self.call(slot).state {
-            CallState::Ringing { agent: a } if a == agent => {}
-            _ => {
-                return Err(self.wrong_state(
-                    slot,
-                    &format!("be refused by \"{}\"", self.site.agent(agent).id),
-                ));
-            }
-        }
+        self.ringing_at(slot, agent, "be refused by")?;
         self.ring_out(slot, agent);
         Ok(())
     }
