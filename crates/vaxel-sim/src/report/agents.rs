@@ -8,10 +8,9 @@
 //! the last event of files read whole): an agent already logged in (or paused) when the
 //! window opens counts from its start, one still logged in when it closes until its end.
 
-use super::Rows;
 use super::period::Days;
+use super::{Keyed, Rows};
 use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
 use vaxel_core::site::Text;
 use vaxel_core::{Event, EventKind, Timestamp};
 
@@ -33,21 +32,8 @@ pub struct AgentRow {
     pub logged_in_s: f64,
     /// Every pause, and by reason in the order first seen.
     pub paused_s: f64,
-    pub pause_by_reason: Reasons,
-}
-
-/// Pause seconds by reason, written as a JSON object in order.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Reasons(pub Vec<(String, f64)>);
-
-impl Serialize for Reasons {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
+    /// Pause seconds by reason, written as a JSON object in order.
+    pub pause_by_reason: Keyed<f64>,
 }
 
 /// The per-agent table.
@@ -223,7 +209,7 @@ impl AgentBuilder {
                     no_answers: a.no_answers,
                     logged_in_s: s(a.logged_in_ms),
                     paused_s: s(paused),
-                    pause_by_reason: Reasons(
+                    pause_by_reason: Keyed(
                         a.pause_ms
                             .into_iter()
                             .map(|(r, ms)| (r.to_string(), s(ms)))

@@ -239,7 +239,8 @@ fn csv_has_one_line_per_row_of_each_period() {
 
 #[test]
 fn csv_has_the_agents_figures_in_their_columns() {
-    use crate::report::agents::{AgentFigures, AgentRow, Reasons};
+    use crate::report::Keyed;
+    use crate::report::agents::{AgentFigures, AgentRow};
     let mut doc = document(false);
     doc.period.agents = Some(AgentFigures {
         what: "per agent",
@@ -252,7 +253,7 @@ fn csv_has_the_agents_figures_in_their_columns() {
             no_answers: 1,
             logged_in_s: 3600.0,
             paused_s: 600.0,
-            pause_by_reason: Reasons(vec![("lunch, long".into(), 600.0)]),
+            pause_by_reason: Keyed(vec![("lunch, long".into(), 600.0)]),
         }],
     });
     let csv = doc.to_csv();
