@@ -6,9 +6,8 @@
 //! incrementally in constant memory (the case-type table keeps one row per case type, at
 //! most [`MAX_CASE_TYPES`]).
 
-use super::{Keyed, Recent, SHORT_ABANDON_MS, f, ratio, round};
+use super::{Keyed, Rows, SHORT_ABANDON_MS, f, ratio, round};
 use crate::timefmt::TimeFormatter;
-use rustc_hash::FxHashMap;
 use serde::Serialize;
 use vaxel_core::site::Text;
 use vaxel_core::{CallRecord, Outcome, Timestamp};
@@ -272,9 +271,9 @@ pub struct BreakdownBuilder {
     month: [Tally; 12],
     wait: [Tally; WAIT_BUCKETS_S.len() + 1],
     /// One row per case type (`(other)` included), in the order first seen.
-    case_types: Vec<(String, Tally)>,
-    case_type_ix: FxHashMap<Box<str>, usize>,
-    recent_case_types: Recent,
+    case_types: Rows<Tally>,
+    /// `(other)`: the row of case types past [`MAX_CASE_TYPES`].
+    other: Text,
     /// resolved, referred, not recorded.
     resolution: [Tally; 3],
 }
@@ -291,37 +290,10 @@ impl BreakdownBuilder {
             weekday: Default::default(),
             month: Default::default(),
             wait: Default::default(),
-            case_types: Vec::new(),
-            case_type_ix: FxHashMap::default(),
-            recent_case_types: Recent::default(),
+            case_types: Rows::new(),
+            other: Text::from("(other)"),
             resolution: Default::default(),
         }
-    }
-
-    /// The row of a case type; past [`MAX_CASE_TYPES`] new ones go to `(other)`.
-    fn case_type(&mut self, ct: &Text) -> usize {
-        if let Some(i) = self.recent_case_types.get(ct) {
-            return i;
-        }
-        let key = if self.case_type_ix.contains_key(&**ct) || self.case_types.len() < MAX_CASE_TYPES
-        {
-            &**ct
-        } else {
-            "(other)"
-        };
-        let i = match self.case_type_ix.get(key) {
-            Some(&i) => i,
-            None => {
-                self.case_types.push((key.to_owned(), Tally::default()));
-                self.case_type_ix
-                    .insert(key.into(), self.case_types.len() - 1);
-                self.case_types.len() - 1
-            }
-        };
-        // Lasting: a case type in the table stays there, and once the table is full a new
-        // one never gets a row of its own.
-        self.recent_case_types.put(ct, i);
-        i
     }
 
     /// Hour, weekday and month of an arrival in the zone.
@@ -345,8 +317,12 @@ impl BreakdownBuilder {
             self.wait[b].add(r, sl);
         }
         if let Some(ct) = &r.case_type {
-            let i = self.case_type(ct);
-            self.case_types[i].1.add(r, sl);
+            // Lasting: a case type in the table stays there, and once the table is full a
+            // new one never gets a row of its own.
+            let i = self
+                .case_types
+                .index_within(ct, MAX_CASE_TYPES, &self.other);
+            self.case_types.rows[i].1.add(r, sl);
         }
         if r.outcome.is_answered() {
             let i = match r.resolved {
@@ -367,7 +343,7 @@ impl BreakdownBuilder {
             i if i == WAIT_BUCKETS_S.len() => format!("{}+", WAIT_BUCKETS_S[i - 1]),
             i => format!("{}-{}", WAIT_BUCKETS_S[i - 1], WAIT_BUCKETS_S[i]),
         });
-        let mut case_types = self.case_types;
+        let mut case_types = self.case_types.rows;
         case_types.sort_by(|a, b| b.1.calls.cmp(&a.1.calls).then_with(|| a.0.cmp(&b.0)));
         Keyed(vec![
             (
@@ -408,7 +384,7 @@ impl BreakdownBuilder {
                 "case_types".into(),
                 table(
                     "calls by recorded case type, most frequent first",
-                    case_types,
+                    case_types.into_iter().map(|(k, t)| (k.to_string(), t)),
                 ),
             ),
             (

@@ -195,14 +195,25 @@ impl<A: Default> Rows<A> {
 
     /// The index of the row named `id`, added if new.
     fn index(&mut self, id: &Text) -> usize {
+        self.index_within(id, usize::MAX, id)
+    }
+
+    /// [`Rows::index`] for a table of at most `cap` names: once it is full, a new name
+    /// gets the row named `other` (added if new), and keeps it.
+    fn index_within(&mut self, id: &Text, cap: usize, other: &Text) -> usize {
         if let Some(i) = self.recent.get(id) {
             return i;
         }
-        let i = match self.ix.get(id) {
+        let key = if self.rows.len() < cap || self.ix.contains_key(id) {
+            id
+        } else {
+            other
+        };
+        let i = match self.ix.get(key) {
             Some(&i) => i,
             None => {
-                self.rows.push((id.clone(), A::default()));
-                self.ix.insert(id.clone(), self.rows.len() - 1);
+                self.rows.push((key.clone(), A::default()));
+                self.ix.insert(key.clone(), self.rows.len() - 1);
                 self.rows.len() - 1
             }
         };
