@@ -121,6 +121,15 @@ impl Loader<'_> {
         self.found.push((at.unwrap_or(usize::MAX), d));
     }
 
+    /// A section at byte `at` that is not written as its kind is.
+    fn wrong_shape(&mut self, at: usize, section: &str, message: String) {
+        let (line, col) = line_col(self.text, at);
+        self.push(
+            Some(at),
+            Diagnostic::error(format!("{section} (line {line}, column {col})"), message),
+        );
+    }
+
     /// Deserializes one value at `prefix`, reporting unknown keys and the first type error.
     fn one<T: for<'de> Deserialize<'de>>(
         &mut self,
@@ -176,13 +185,10 @@ impl Loader<'_> {
                 .filter_map(|(i, item)| self.one(item, &format!("{section}[{i}]")))
                 .collect(),
             _ => {
-                let (line, col) = line_col(self.text, span.start);
-                self.push(
-                    Some(span.start),
-                    Diagnostic::error(
-                        format!("{section} (line {line}, column {col})"),
-                        format!("expected an array of tables; write each item as [[{section}]]"),
-                    ),
+                self.wrong_shape(
+                    span.start,
+                    section,
+                    format!("expected an array of tables; write each item as [[{section}]]"),
                 );
                 Vec::new()
             }
@@ -206,13 +212,10 @@ impl Loader<'_> {
                 })
                 .collect(),
             _ => {
-                let (line, col) = line_col(self.text, span.start);
-                self.push(
-                    Some(span.start),
-                    Diagnostic::error(
-                        format!("{section} (line {line}, column {col})"),
-                        format!("expected a table; write each one as [{section}.NAME]"),
-                    ),
+                self.wrong_shape(
+                    span.start,
+                    section,
+                    format!("expected a table; write each one as [{section}.NAME]"),
                 );
                 BTreeMap::new()
             }
@@ -381,6 +384,25 @@ mod tests {
         let l = load(MIN).unwrap();
         assert_eq!(l.raw.site.name, "x");
         assert!(l.warnings.is_empty());
+    }
+
+    #[test]
+    fn a_section_in_the_wrong_shape_says_how_to_write_it() {
+        // Top-level keys come before the first table.
+        let e = errs(&format!("groups = 3\n{MIN}"));
+        assert_eq!(
+            e,
+            [
+                "error: groups (line 1, column 10): expected an array of tables; write each item as [[groups]]"
+            ],
+        );
+        let e = errs(&format!("calendars = [1]\n{MIN}"));
+        assert_eq!(
+            e,
+            [
+                "error: calendars (line 1, column 13): expected a table; write each one as [calendars.NAME]"
+            ],
+        );
     }
 
     #[test]
