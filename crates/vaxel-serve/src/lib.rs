@@ -6,7 +6,7 @@
 //!
 //! Code map, from the socket in:
 //! - `platform.rs`: one TCP connection: `hello`, framing and decoding, writing.
-//! - `engine_task/`: the only owner of the engine; [`EngineHandle`] for the HTTP layer.
+//! - `engine_task/`: the only owner of the engine; its `EngineHandle` for the HTTP layer.
 //! - `registry.rs`: platform sessions, the grace period, commands kept for a platform.
 //! - `machine.rs`: the engine and its bookkeeping, shared by live service and replay.
 //! - `journal.rs`, `commit.rs`, `records.rs`, `snapshot.rs`: durability (journal, group

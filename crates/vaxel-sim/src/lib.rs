@@ -13,7 +13,7 @@
 //! - [`queue_log`]: the event log as Asterisk's `queue_log` (`vaxel export`).
 //! - [`report`]: the replay report (JSON and text) and supervisors' breakdowns.
 //! - [`world`]: the simulated callers and agents, sans-IO (commands in, timed inputs out).
-//! - [`replay`]: the engine in simulated time against the world, in process.
+//! - [`mod@replay`]: the engine in simulated time against the world, in process.
 //! - [`erlang`]: Erlang B, C and A; [`staffing`]: the agents a load needs.
 //! - [`generate`]: seeded generation of a year of calls and a roster for a site.
 //!

@@ -207,7 +207,7 @@ impl LocalSlot {
 }
 
 /// The local calendar of a zone for instants that come roughly in time order: the
-/// calendar arithmetic runs about once a local day (see [`LocalDay`]), not once a record.
+/// calendar arithmetic runs about once a local day (see `LocalDay`), not once a record.
 #[derive(Debug)]
 pub struct LocalClock {
     fmt: TimeFormatter,
