@@ -7,8 +7,8 @@
 
 mod serve_support;
 
-use serve_support::nats::{NatsCluster, node};
-use serve_support::{Client, Daemon, SITE, WAIT, http_get_all, temp_dir, write_site};
+use serve_support::nats::{NatsCluster, node, wait_active};
+use serve_support::{Client, Daemon, SITE, WAIT, http_get_all, temp_dir, wait_for, write_site};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
 use std::net::SocketAddr;
@@ -414,6 +414,17 @@ fn a_paused_active_is_fenced_when_it_resumes() {
             .to_ascii_lowercase()
             .contains("vaxel-role: active")
     );
+    // A load balancer finds the active by `/activez`.
+    let probe = |http, status: &str, body: &str| {
+        let r = http_get_all(http, "/activez");
+        assert!(
+            r.starts_with(&format!("HTTP/1.1 {status}"))
+                && r.ends_with(&format!("\r\n\r\n{body}\n")),
+            "{r}"
+        );
+    };
+    probe(a.http, "200", "active");
+    probe(b.http, "503", "standby");
 
     a.signal("-STOP");
     let mut new = session(b.tcp, Duration::from_secs(10));
@@ -438,6 +449,7 @@ fn a_paused_active_is_fenced_when_it_resumes() {
         log.contains("fenced") || log.contains("lost the lease"),
         "{log}"
     );
+    probe(b.http, "200", "active");
     // What the stale active read never reached the journal: the new active takes c2 as
     // new, and knows c1.
     new.send(
@@ -502,6 +514,65 @@ fn a_stale_active_is_fenced_by_the_stream_not_the_lease() {
     assert_eq!(answered(&mut new, 1), Ok(()));
     new.send(r#"{"ev":"call.hangup","call":"c1","at":3100,"seq":2}"#);
     assert_eq!(answered(&mut new, 2), Ok(()));
+}
+
+/// A standby whose NATS server goes silent (stopped: the connection stays open, nothing
+/// answers, as across a cut that sends no reset) notices by its own pings, one a lease,
+/// and moves to another server, so that it still takes over when the active then dies.
+/// Before, its client pinged once a minute (the NATS client's default) and gave the server
+/// up only at the third ping unanswered: the site had no active node for minutes.
+#[test]
+fn a_standby_whose_nats_server_goes_silent_still_takes_over() {
+    let dir = temp_dir("cluster-silent-server");
+    let mut nats = NatsCluster::start(&dir.join("nats"));
+    let site = write_site(&dir, SITE);
+    // The active on server 0 alone, the standby on 1 and 2: the server that goes silent is
+    // the standby's and not the active's.
+    let on = |servers: &[(usize, &str)], id: &str| {
+        let urls = nats.url_list_via(servers);
+        Daemon::start_with(
+            &site,
+            &dir.join(id),
+            &[],
+            &["--cluster", "--nats", &urls, "--node-id", id],
+        )
+    };
+    let a = on(&[(0, "127.0.0.1")], "a");
+    let mut old = session(a.tcp, WAIT);
+    old.send(
+        r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+46701","at":1000,"seq":1}"#,
+    );
+    assert_eq!(answered(&mut old, 1), Ok(()));
+    let b = on(&[(1, "127.0.0.1"), (2, "127.0.0.1")], "b");
+    // Following: subscribed to the journal stream, the active named.
+    b.wait_log("cluster: following the journal as a standby", 1);
+    wait_for(
+        WAIT,
+        || format!("b never named a as active; log:\n{}", b.log_text()),
+        || {
+            let r = http_get_all(b.http, "/healthz").to_ascii_lowercase();
+            r.contains("vaxel-active: ").then_some(())
+        },
+    );
+    let silent = wait_for(
+        WAIT,
+        || "no NATS server lists the standby's connection".into(),
+        || nats.serving("vaxel b"),
+    );
+    nats.pause(silent);
+    a.kill9();
+    let killed = Instant::now();
+    wait_active(&b, Duration::from_secs(30));
+    let took = killed.elapsed();
+    assert!(
+        took < Duration::from_secs(20),
+        "the standby took over {took:?} after the active died; log:\n{}",
+        b.log_text()
+    );
+    // It knows the call the active acknowledged.
+    let mut new = session(b.tcp, WAIT);
+    new.send(r#"{"ev":"call.hangup","call":"c1","at":3000,"seq":1}"#);
+    assert_eq!(answered(&mut new, 1), Ok(()));
 }
 
 /// Issue 15: kill -9 of the NATS server leading the journal stream, under traffic. The

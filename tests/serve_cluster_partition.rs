@@ -171,8 +171,8 @@ fn trial(cut_off: Cut) {
     };
     let nats = NatsCluster::start_placed(&dir.join("nats"), &[first, outside(), outside()]);
     // The active reaches a server in its namespace on loopback, the others over the link;
-    // the standby those outside (a client connected across the cut would notice only by
-    // NATS's own pings, a minute apart by default: not what this test is about).
+    // the standby those outside (a standby whose server goes silent is
+    // `serve_cluster::a_standby_whose_nats_server_goes_silent_still_takes_over`).
     let host = format!("{nats_net}.1");
     let (urls_a, urls_b) = match cut_off {
         Cut::AllOfNats => (

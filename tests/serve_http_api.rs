@@ -102,9 +102,11 @@ fn snapshot_stream_directory_and_metrics_follow_the_calls() {
 #[test]
 fn tokens_guard_reads_and_writes() {
     let d = ApiDaemon::start(&site_with_tokens());
-    // Probes are open.
+    // Probes are open. A single node is always the active one.
     assert_eq!(d.get("/healthz", None).status, 200);
     assert_eq!(d.get("/readyz", None).status, 200);
+    let active = d.get("/activez", None);
+    assert_eq!((active.status, &active.body[..]), (200, &b"active\n"[..]));
     // No token, a wrong token: 401 and nothing of the state.
     for token in [None, Some("wrong-token-0123456789"), Some(PLATFORM_TOKEN)] {
         for path in [

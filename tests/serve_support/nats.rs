@@ -278,6 +278,31 @@ impl NatsCluster {
         let _ = self.nodes[i].wait();
     }
 
+    /// SIGSTOP of node `i`: a silent server. Its connections stay open (the kernel still
+    /// takes their bytes) but nothing answers, as across a cut that sends no reset.
+    pub fn pause(&mut self, i: usize) {
+        let pid = self.nodes[i].id().to_string();
+        let ok = Command::new("kill").args(["-STOP", &pid]).status();
+        assert!(
+            ok.is_ok_and(|s| s.success()),
+            "cannot stop nats-server {pid}"
+        );
+    }
+
+    /// The node (0, 1, 2) a client named `name` is connected to, as the nodes' monitoring
+    /// endpoints (`/connz`) say.
+    pub fn serving(&self, name: &str) -> Option<usize> {
+        (0..self.monitor.len()).find(|&i| {
+            let text = get_http10(self.monitor[i], "/connz?limit=1024");
+            let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+            serde_json::from_str::<serde_json::Value>(body).is_ok_and(|v| {
+                v["connections"]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c["name"] == name))
+            })
+        })
+    }
+
     /// The nodes' logs, one after the other.
     pub fn logs(&self) -> String {
         (0..3)

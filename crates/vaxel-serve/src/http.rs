@@ -5,7 +5,7 @@
 //!
 //! | route | token | |
 //! |---|---|---|
-//! | `GET /healthz`, `GET /readyz` | none | probes |
+//! | `GET /healthz`, `GET /readyz`, `GET /activez` | none | probes |
 //! | `GET /api/v1/snapshot` | operator | live state as JSON |
 //! | `GET /api/v1/stream` | operator | server-sent events of the live state |
 //! | `GET /api/v1/directory?q=` | operator | directory with presence |
@@ -110,10 +110,11 @@ pub async fn serve(
     );
     let routes = match role {
         // Cluster mode: every answer says whose it is, and a standby's how far behind.
-        Some(role) => {
-            router(state).layer(axum::middleware::map_response_with_state(role, mark_role))
-        }
-        None => router(state),
+        Some(role) => router(state)
+            .route("/activez", get(activez).with_state(role.clone()))
+            .layer(axum::middleware::map_response_with_state(role, mark_role)),
+        // A single node is always the one serving the platforms.
+        None => router(state).route("/activez", get(|| async { "active\n" })),
     };
     let app = TowerToHyperService::new(routes);
     let mut http1 = hyper::server::conn::http1::Builder::new();
@@ -210,6 +211,15 @@ async fn mark_role(
         }
     }
     res
+}
+
+/// `/activez` in cluster mode: `200 active` on the node serving the platforms, `503
+/// standby` on the others, for a load balancer in front of the platforms' port.
+async fn activez(State(role): State<Arc<crate::cluster::Role>>) -> (StatusCode, &'static str) {
+    match role.not_active() {
+        None => (StatusCode::OK, "active\n"),
+        Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "standby\n"),
+    }
 }
 
 async fn healthz() -> &'static str {

@@ -14,6 +14,7 @@ use crate::recovery;
 use anyhow::Context as _;
 use async_nats::jetstream::{consumer, stream};
 use std::sync::Arc;
+use std::time::Duration;
 use vaxel_core::EngineError;
 
 /// The engine built from the stream so far, and this node's call-record and event-log
@@ -88,23 +89,34 @@ impl Follower {
 pub async fn subscribe(
     stream: &stream::Stream,
     from: u64,
+    lease: Duration,
 ) -> anyhow::Result<consumer::pull::Ordered> {
     nats::patiently("cannot follow the journal stream yet: retrying", || {
-        follow_from(stream, from)
+        follow_from(stream, from, lease)
     })
     .await
+}
+
+/// How long one pull of the journal stream waits for messages. The client asks for an
+/// idle heartbeat every half of it and makes the consumer again after four heartbeats
+/// missed, so a consumer on a server gone silent is replaced within about four leases: at
+/// the client's default (30 s) a node taking over waited a minute for the journal's end.
+fn pull_expiry(lease: Duration) -> Duration {
+    (lease * 2).max(Duration::from_secs(1))
 }
 
 /// One try of [`subscribe`].
 async fn follow_from(
     stream: &stream::Stream,
     from: u64,
+    lease: Duration,
 ) -> anyhow::Result<consumer::pull::Ordered> {
     let c = stream
         .create_consumer(consumer::pull::OrderedConfig {
             deliver_policy: consumer::DeliverPolicy::ByStartSequence {
                 start_sequence: from.max(1),
             },
+            max_expires: pull_expiry(lease),
             ..Default::default()
         })
         .await
@@ -255,5 +267,13 @@ mod tests {
                 .is_some_and(|e| e.contains("an entry before the stream's start")),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn a_pull_waits_two_leases_and_at_least_a_second() {
+        let ms = Duration::from_millis;
+        assert_eq!(pull_expiry(ms(1000)), ms(2000));
+        assert_eq!(pull_expiry(ms(60_000)), ms(120_000));
+        assert_eq!(pull_expiry(ms(200)), ms(1000));
     }
 }

@@ -47,13 +47,25 @@ pub struct Nats {
 /// Between two attempts to reach NATS under `--nats-wait`.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// The client pings its server once a lease, but not more often than this.
+const MIN_PING: Duration = Duration::from_millis(500);
+
+/// How often the client pings its server. It gives a server up at the third ping
+/// unanswered and connects to another: a server gone silent (a cut that sends no reset, a
+/// stopped process) would otherwise hold a standby for minutes at the NATS client's
+/// default of a minute, and with it the site's one chance of a take-over.
+fn ping_interval(lease: Duration) -> Duration {
+    lease.max(MIN_PING)
+}
+
 /// Connects and finds or makes the stream, the bucket and the checkpoint store. NATS not
 /// answering is an error at start, at once or (`--nats-wait`) once the wait is over: every
 /// attempt in between is logged, so that a daemon waiting says what for.
 pub async fn connect(c: &ClusterConfig) -> anyhow::Result<Nats> {
     let mut opts = async_nats::ConnectOptions::new()
         .name(format!("vaxel {}", c.node))
-        .connection_timeout(Duration::from_secs(2));
+        .connection_timeout(Duration::from_secs(2))
+        .ping_interval(ping_interval(c.lease));
     if let Some(path) = &c.creds {
         opts = opts
             .credentials_file(path)
@@ -206,5 +218,13 @@ mod tests {
         })
         .await;
         assert_eq!(got.ok(), Some(3));
+    }
+
+    #[test]
+    fn the_client_pings_once_a_lease_but_not_too_often() {
+        let ms = Duration::from_millis;
+        assert_eq!(ping_interval(ms(1000)), ms(1000));
+        assert_eq!(ping_interval(ms(60_000)), ms(60_000));
+        assert_eq!(ping_interval(ms(100)), MIN_PING);
     }
 }

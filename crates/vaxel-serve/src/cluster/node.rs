@@ -77,7 +77,7 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     let stream_name = nats::stream_name(&config.name);
     let status = role.status.clone();
     let mut f = checkpoints::follower(&nats, &config.name, &data_dir, &status).await?;
-    let mut messages = follow::subscribe(&nats.stream, f.applied + 1).await?;
+    let mut messages = follow::subscribe(&nats.stream, f.applied + 1, config.lease).await?;
     let lease = Arc::new(Lease {
         kv: nats.kv.clone(),
         me: me.clone(),
