@@ -11,7 +11,7 @@ use futures_util::StreamExt as _;
 use serve_support::nats::{NatsCluster, wait_active};
 use serve_support::{
     Client, Daemon, SITE, WAIT, data_files, http_get_all, serve_expecting_failure_with, temp_dir,
-    wait_records, write_site,
+    wait_for, wait_records, write_site,
 };
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -334,6 +334,41 @@ fn a_new_node_starts_from_a_checkpoint_of_a_trimmed_stream_and_matches_the_activ
     let ids: Vec<&str> = records.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(ids.iter().filter(|c| **c == "c100").count(), 1, "{ids:?}");
     assert!(!ids.contains(&"c1"), "{ids:?}");
+
+    // The standby's checkpoint figures follow those the active stores after it started
+    // (before, they stayed those of the checkpoint it started from). Calls until the
+    // active has stored a newer one, then the two agree.
+    let figures = |d: &Daemon| {
+        (
+            metric(d, "vaxel_cluster_checkpoint_sequence").unwrap_or(0.0),
+            metric(d, "vaxel_cluster_checkpoint_bytes").unwrap_or(0.0),
+        )
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut k = 100;
+    while figures(&t.a).0 <= seq as f64 {
+        assert!(
+            Instant::now() < until,
+            "the active stored no checkpoint past {seq}"
+        );
+        k += 1;
+        let id = format!("c{k}");
+        t.clock.ring(&mut t.p, &id, "a1", "1001");
+        t.clock.hangup(&mut t.p, &id);
+    }
+    wait_for(
+        WAIT,
+        || {
+            format!(
+                "the standby's checkpoint figures {:?}, the active's {:?}",
+                figures(&b),
+                figures(&t.a)
+            )
+        },
+        || (figures(&b) == figures(&t.a)).then_some(()),
+    );
+    let age = metric(&b, "vaxel_cluster_checkpoint_age_seconds");
+    assert!(age.is_some_and(|s| (0.0..60.0).contains(&s)), "{age:?}");
 }
 
 /// Issue 15: a take-over by a node that started from a checkpoint (no disk of its

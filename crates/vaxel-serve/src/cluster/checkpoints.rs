@@ -17,13 +17,15 @@ use super::nats::{self, Nats};
 use crate::machine::Machine;
 use crate::snapshot::{self, Checkpoint, DayRows};
 use anyhow::Context as _;
-use async_nats::jetstream::{object_store::ObjectStore, stream};
+use async_nats::jetstream::object_store::{ObjectInfo, ObjectStore};
+use async_nats::jetstream::stream;
 use futures_util::StreamExt as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// Checkpoints kept in the store: the newest, and two before it for a node whose files
 /// are a little behind (and for a checkpoint that turns out damaged, see docs).
@@ -139,9 +141,7 @@ pub async fn load(
     let what = || format!("the checkpoint {name} of {bucket}");
     let read = async {
         let mut object = store.get(&name).await?;
-        let made = object.info.modified.map_or(SystemTime::UNIX_EPOCH, |t| {
-            SystemTime::UNIX_EPOCH + Duration::from_secs(t.unix_timestamp().max(0).unsigned_abs())
-        });
+        let made = stored_at(&object.info);
         anyhow::ensure!(
             (object.info.size as u64) <= MAX_BYTES,
             "it is {} bytes, more than {MAX_BYTES}",
@@ -215,6 +215,51 @@ fn metadata_subject(bucket: &str, mark: Mark) -> String {
     use base64::Engine as _;
     let name = base64::engine::general_purpose::URL_SAFE.encode(mark.name());
     format!("$O.{bucket}.M.{name}")
+}
+
+/// When the store says an object was stored (the epoch when it does not say).
+fn stored_at(info: &ObjectInfo) -> SystemTime {
+    info.modified.map_or(SystemTime::UNIX_EPOCH, |t| {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(t.unix_timestamp().max(0).unsigned_abs())
+    })
+}
+
+/// A standby's view of the checkpoints the active stores while it follows: each one new
+/// in the store sets this node's `vaxel_cluster_checkpoint_*` figures, which would
+/// otherwise stay those of the checkpoint it started from (an alert on their age would
+/// fire on every standby). Runs until `stop` (at take-over the writer sets them) or the
+/// store's watch ends.
+pub async fn watch(store: ObjectStore, status: Arc<Status>, stop: CancellationToken) {
+    let mut stored = match store.watch().await {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch the checkpoint store: this standby's checkpoint figures stay those it started from");
+            return;
+        }
+    };
+    let mut warned = false;
+    loop {
+        let object = tokio::select! {
+            () = stop.cancelled() => return,
+            object = stored.next() => match object {
+                Some(o) => o,
+                None => return,
+            },
+        };
+        match object {
+            Ok(info) if !info.deleted => {
+                if let Some(mark) = Mark::parse(&info.name) {
+                    status.checkpoint(mark.seq, info.size, stored_at(&info));
+                }
+            }
+            Ok(_) => {}
+            Err(e) if !warned => {
+                tracing::warn!(error = %e, "watching the checkpoint store");
+                warned = true;
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// The active's checkpoint writer: each job's snapshot into the store, then the store

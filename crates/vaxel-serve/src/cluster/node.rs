@@ -85,6 +85,14 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     });
     role.set_standby(None);
     tracing::info!(node = %me.node, "cluster: following the journal as a standby");
+    let watch_stop = shutdown.child_token();
+    tokio::spawn(checkpoints::watch(
+        nats.checkpoints.clone(),
+        status.clone(),
+        watch_stop.clone(),
+    ));
+    // Stops the watch when dropped: at take-over, or as the node ends however it ends.
+    let watching = watch_stop.drop_guard();
 
     // ---- standby
     let acquiring = shutdown.child_token();
@@ -117,6 +125,8 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     };
 
     // ---- take-over
+    // The checkpoint writer keeps the figures from now on.
+    drop(watching);
     tracing::info!(node = %me.node, applied = f.applied, "cluster: won the lease; taking over");
     // The lease is renewed from now on: a take-over (and later an append) waits out a NATS
     // re-election for as long as it holds.

@@ -88,7 +88,7 @@ impl Status {
             checkpoint_seq: gauge(
                 "vaxel_cluster_checkpoint_sequence",
                 "The journal stream sequence of the last checkpoint this node stored (the \
-                 active) or started from",
+                 active), started from, or saw stored since (a standby)",
             )?,
             checkpoint_bytes: gauge(
                 "vaxel_cluster_checkpoint_bytes",
