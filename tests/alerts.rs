@@ -1,13 +1,16 @@
-//! `config/prometheus/alerts.yml`: valid for Prometheus (`promtool check rules`), its unit
-//! tests pass (`promtool test rules alerts_test.yml`), and every `vaxel_` series it reads
-//! is exported by a fresh daemon (so no alert waits for a series that never comes).
-//! promtool missing fails the test with the way to install it.
+//! `config/prometheus/alerts.yml` and `alerts_cluster.yml`: valid for Prometheus (`promtool
+//! check rules`), their unit tests pass (`promtool test rules`), and every `vaxel_` series
+//! they read is exported by a fresh daemon, a single node for the first and a cluster node
+//! for the second (so no alert waits for a series that never comes). promtool or
+//! nats-server missing fails the test with the way to install it.
 
 mod serve_support;
 
 use serve_support::http::http;
 use serve_support::metrics::{promtool_ok, series_names};
-use serve_support::{Daemon, SITE, temp_dir};
+use serve_support::nats::{NatsCluster, wait_active};
+use serve_support::{Daemon, SITE, WAIT, temp_dir, wait_for, write_site};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 fn rules_dir() -> PathBuf {
@@ -16,8 +19,38 @@ fn rules_dir() -> PathBuf {
 
 #[test]
 fn the_alert_rules_check_and_pass_their_unit_tests() {
-    promtool_ok(&rules_dir(), &["check", "rules", "alerts.yml"]);
-    promtool_ok(&rules_dir(), &["test", "rules", "alerts_test.yml"]);
+    for (rules, tests) in [
+        ("alerts.yml", "alerts_test.yml"),
+        ("alerts_cluster.yml", "alerts_cluster_test.yml"),
+    ] {
+        promtool_ok(&rules_dir(), &["check", "rules", rules]);
+        promtool_ok(&rules_dir(), &["test", "rules", tests]);
+    }
+}
+
+/// Every `vaxel_` series `rules` reads is in the `/metrics` of the daemon at `http`.
+fn series_exist(rules: &str, http_addr: SocketAddr) {
+    let metrics = http(http_addr, "GET", "/metrics", None, None).text();
+    let present: Vec<&str> = metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let text = std::fs::read_to_string(rules_dir().join(rules)).expect("read the rules");
+    let used: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .flat_map(series_names)
+        .collect();
+    assert!(used.len() >= 4, "{used:?}");
+    for name in used {
+        // A histogram is named by its family in the descriptions, by `_bucket` in PromQL.
+        let bucket = format!("{name}_bucket");
+        assert!(
+            present.contains(&name.as_str()) || present.contains(&bucket.as_str()),
+            "{rules} reads {name}, which a fresh daemon does not export:\n{metrics}"
+        );
+    }
 }
 
 #[test]
@@ -26,25 +59,44 @@ fn every_series_the_alerts_read_exists_on_a_fresh_daemon() {
     let site = tmp.join("site.toml");
     std::fs::write(&site, SITE).expect("write the site");
     let d = Daemon::start(&site, &tmp.join("data"), &[]);
-    let metrics = http(d.http, "GET", "/metrics", None, None).text();
-    let present: Vec<&str> = metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .collect();
-    let rules = std::fs::read_to_string(rules_dir().join("alerts.yml")).expect("read the rules");
-    let used: Vec<String> = rules
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .flat_map(series_names)
-        .collect();
-    assert!(used.len() >= 8, "{used:?}");
-    for name in used {
-        // A histogram is named by its family in the descriptions, by `_bucket` in PromQL.
-        let bucket = format!("{name}_bucket");
-        assert!(
-            present.contains(&name.as_str()) || present.contains(&bucket.as_str()),
-            "alerts.yml reads {name}, which a fresh daemon does not export:\n{metrics}"
-        );
-    }
+    series_exist("alerts.yml", d.http);
+}
+
+#[test]
+fn every_series_the_cluster_alerts_read_exists_on_a_cluster_node() {
+    let dir = temp_dir("alerts-cluster-series");
+    let nats = NatsCluster::start(&dir.join("nats"));
+    let site = write_site(&dir, SITE);
+    let urls = nats.url_list();
+    let a = Daemon::start_with(
+        &site,
+        &dir.join("a"),
+        &[],
+        &[
+            "--cluster",
+            "--nats",
+            &urls,
+            "--node-id",
+            "a",
+            "--checkpoint-every",
+            "1",
+        ],
+    );
+    wait_active(&a, WAIT);
+    // The checkpoint's age exists once there is a checkpoint: one input makes one.
+    let mut p = a.platform("pbx");
+    p.call(
+        r#"{"ev":"agent.login","agent":"a1","at":1000,"seq":1}"#,
+        &[r#"{"cmd":"ok","seq":1}"#],
+    );
+    wait_for(
+        WAIT,
+        || format!("no checkpoint stored; log:\n{}", a.log_text()),
+        || {
+            let m = http(a.http, "GET", "/metrics", None, None).text();
+            m.contains("\nvaxel_cluster_checkpoint_age_seconds ")
+                .then_some(())
+        },
+    );
+    series_exist("alerts_cluster.yml", a.http);
 }
