@@ -103,7 +103,10 @@ fn call_records_feed_the_counters_and_histograms() {
 }
 
 /// The Grafana dashboard's queries use only families the daemon exports (`m` has every
-/// histogram populated), and parse as PromQL (`promtool check rules`).
+/// histogram populated), parse as PromQL (`promtool check rules`), and never add up a
+/// gauge across instances: a cluster's nodes export the same engine's figures, so such a
+/// sum counted each call and agent once per node (a sum by instance, then the largest, is
+/// right in both modes). Platform connections are the one gauge a standby has none of.
 fn check_dashboard(m: &str) {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/grafana/vaxel-dashboard.json");
@@ -137,6 +140,35 @@ fn check_dashboard(m: &str) {
             assert!(
                 families.contains(&base),
                 "the dashboard uses {name}, which the daemon does not export: {e}"
+            );
+        }
+    }
+    let gauges: Vec<&str> = m
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" gauge"))
+        .filter(|name| *name != "vaxel_platform_connections")
+        .collect();
+    for e in &exprs {
+        for (at, _) in e.match_indices("sum") {
+            let rest = e[at + 3..].trim_start();
+            let (by, arg) = match rest.strip_prefix("by") {
+                Some(r) => {
+                    let r = r.trim_start();
+                    let close = r.find(')').unwrap_or(0);
+                    (&r[..=close], r[close + 1..].trim_start())
+                }
+                None => ("", rest),
+            };
+            let summed = arg.trim_start_matches(['(', ' ']);
+            let name: String = summed
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                !gauges.contains(&name.as_str()) || by.contains("instance"),
+                "the dashboard adds up the gauge {name} across instances (a cluster's nodes \
+                 count it once each): {e}"
             );
         }
     }
