@@ -8,7 +8,7 @@ mod serve_support;
 
 use serve_support::http::http;
 use serve_support::metrics::{promtool_ok, series_names};
-use serve_support::nats::{NatsCluster, wait_active};
+use serve_support::nats::{NatsCluster, node_with, wait_active};
 use serve_support::{Daemon, SITE, WAIT, temp_dir, wait_for, write_site};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -67,21 +67,7 @@ fn every_series_the_cluster_alerts_read_exists_on_a_cluster_node() {
     let dir = temp_dir("alerts-cluster-series");
     let nats = NatsCluster::start(&dir.join("nats"));
     let site = write_site(&dir, SITE);
-    let urls = nats.url_list();
-    let a = Daemon::start_with(
-        &site,
-        &dir.join("a"),
-        &[],
-        &[
-            "--cluster",
-            "--nats",
-            &urls,
-            "--node-id",
-            "a",
-            "--checkpoint-every",
-            "1",
-        ],
-    );
+    let a = node_with(&site, &dir, &nats, "a", &["--checkpoint-every", "1"]);
     wait_active(&a, WAIT);
     // The checkpoint's age exists once there is a checkpoint: one input makes one.
     let mut p = a.platform("pbx");

