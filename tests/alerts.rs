@@ -1,13 +1,14 @@
 //! `config/prometheus/alerts.yml` and `alerts_cluster.yml`: valid for Prometheus (`promtool
 //! check rules`), their unit tests pass (`promtool test rules`), and every `vaxel_` series
 //! they read is exported by a fresh daemon, a single node for the first and a cluster node
-//! for the second (so no alert waits for a series that never comes). promtool or
-//! nats-server missing fails the test with the way to install it.
+//! for the second and for the Grafana dashboard's cluster row (so no alert or panel waits
+//! for a series that never comes). promtool or nats-server missing fails the test with the
+//! way to install it.
 
 mod serve_support;
 
 use serve_support::http::http;
-use serve_support::metrics::{promtool_ok, series_names};
+use serve_support::metrics::{dashboard_exprs, promtool_ok, series_names};
 use serve_support::nats::{NatsCluster, node_with, wait_active};
 use serve_support::{Daemon, SITE, WAIT, temp_dir, wait_for, write_site};
 use std::net::SocketAddr;
@@ -28,8 +29,9 @@ fn the_alert_rules_check_and_pass_their_unit_tests() {
     }
 }
 
-/// Every `vaxel_` series `rules` reads is in the `/metrics` of the daemon at `http`.
-fn series_exist(rules: &str, http_addr: SocketAddr) {
+/// Every `vaxel_` series `rules` reads is in the `/metrics` of the daemon at `http` (and,
+/// with `dashboard`, every `vaxel_cluster_` series the Grafana dashboard reads).
+fn series_exist(rules: &str, http_addr: SocketAddr, dashboard: bool) {
     let metrics = http(http_addr, "GET", "/metrics", None, None).text();
     let present: Vec<&str> = metrics
         .lines()
@@ -37,11 +39,20 @@ fn series_exist(rules: &str, http_addr: SocketAddr) {
         .filter_map(|l| l.split(['{', ' ']).next())
         .collect();
     let text = std::fs::read_to_string(rules_dir().join(rules)).expect("read the rules");
-    let used: Vec<String> = text
+    let mut used: Vec<String> = text
         .lines()
         .filter(|l| !l.trim_start().starts_with('#'))
         .flat_map(series_names)
         .collect();
+    if dashboard {
+        let cluster = dashboard_exprs()
+            .iter()
+            .flat_map(|e| series_names(e))
+            .filter(|n| n.starts_with("vaxel_cluster_"))
+            .collect::<Vec<_>>();
+        assert!(cluster.len() >= 4, "{cluster:?}");
+        used.extend(cluster);
+    }
     assert!(used.len() >= 4, "{used:?}");
     for name in used {
         // A histogram is named by its family in the descriptions, by `_bucket` in PromQL.
@@ -59,11 +70,11 @@ fn every_series_the_alerts_read_exists_on_a_fresh_daemon() {
     let site = tmp.join("site.toml");
     std::fs::write(&site, SITE).expect("write the site");
     let d = Daemon::start(&site, &tmp.join("data"), &[]);
-    series_exist("alerts.yml", d.http);
+    series_exist("alerts.yml", d.http, false);
 }
 
 #[test]
-fn every_series_the_cluster_alerts_read_exists_on_a_cluster_node() {
+fn every_series_the_cluster_alerts_and_dashboard_read_exists_on_a_cluster_node() {
     let dir = temp_dir("alerts-cluster-series");
     let nats = NatsCluster::start(&dir.join("nats"));
     let site = write_site(&dir, SITE);
@@ -84,5 +95,5 @@ fn every_series_the_cluster_alerts_read_exists_on_a_cluster_node() {
                 .then_some(())
         },
     );
-    series_exist("alerts_cluster.yml", a.http);
+    series_exist("alerts_cluster.yml", a.http, true);
 }

@@ -95,3 +95,26 @@ pub fn promtool_ok(dir: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The Grafana dashboard's queries (`config/grafana/vaxel-dashboard.json`), its variables
+/// given a value; every target on the dashboard's one data source input.
+pub fn dashboard_exprs() -> Vec<String> {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/grafana/vaxel-dashboard.json");
+    let text = std::fs::read_to_string(&path).expect("read the dashboard");
+    let dash: serde_json::Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    assert_eq!(dash["__inputs"][0]["name"], "DS_PROMETHEUS");
+    let mut exprs = Vec::new();
+    for p in dash["panels"].as_array().expect("panels") {
+        for t in p["targets"].as_array().into_iter().flatten() {
+            assert_eq!(t["datasource"]["uid"], "${DS_PROMETHEUS}", "{t}");
+            let e = t["expr"].as_str().expect("expr");
+            exprs.push(
+                e.replace("$group", ".*")
+                    .replace("$sl_target", "0.8")
+                    .replace("$__rate_interval", "1m"),
+            );
+        }
+    }
+    exprs
+}
