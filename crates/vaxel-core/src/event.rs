@@ -1,9 +1,9 @@
 //! The event log's one record type (docs/formats.md, `events.csv`): what happened to a call
 //! or an agent, and when. The engine emits them as [`Output::Event`](crate::Output::Event)
 //! beside its commands and call records, only when asked
-//! ([`Engine::set_events`](crate::Engine::set_events)), so the daemon, `vaxel replay --events` and a rebuild from
-//! the daemon's journal produce the same log by construction: they run the same engine on
-//! the same inputs.
+//! ([`Engine::set_events`](crate::Engine::set_events)), so the daemon, `vaxel replay
+//! --events` and a rebuild from the daemon's journal produce the same log by construction:
+//! they run the same engine on the same inputs.
 
 use crate::input::CallId;
 use crate::output::Outcome;
