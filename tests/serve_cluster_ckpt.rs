@@ -8,7 +8,7 @@
 mod serve_support;
 
 use futures_util::StreamExt as _;
-use serve_support::nats::{NatsCluster, wait_active};
+use serve_support::nats::{NatsCluster, node_with, wait_active};
 use serve_support::{
     Client, Daemon, SITE, WAIT, data_files, http_get_all, serve_expecting_failure_with, temp_dir,
     wait_for, wait_records, write_site,
@@ -25,18 +25,7 @@ const ACTIVE: Duration = Duration::from_secs(20);
 /// A cluster node `name` on `nats`, checkpointing every 4 inputs (each call of the traffic
 /// below is 3 or 4).
 fn node(site: &Path, dir: &Path, nats: &NatsCluster, name: &str) -> Daemon {
-    let args = cluster_args(nats, name, &["--checkpoint-every", "4"]);
-    Daemon::start_with(site, &dir.join(name), &[], &strs(&args))
-}
-
-/// The flags of cluster node `name` on `nats`, and `more`.
-fn cluster_args(nats: &NatsCluster, name: &str, more: &[&str]) -> Vec<String> {
-    let urls = nats.url_list();
-    ["--cluster", "--nats", &urls, "--node-id", name]
-        .iter()
-        .chain(more)
-        .map(|s| (*s).to_owned())
-        .collect()
+    node_with(site, dir, nats, name, &["--checkpoint-every", "4"])
 }
 
 fn strs(args: &[String]) -> Vec<&str> {
@@ -570,7 +559,7 @@ fn a_start_after(name: &str, spoil: impl FnOnce(&Js, &str)) -> (String, String) 
     assert!(t.a.term().success());
     let newest = t.js.checkpoints().pop().unwrap_or_default();
     spoil(&t.js, &newest);
-    let args = cluster_args(&t.nats, "b", &[]);
+    let args = t.nats.node_args("b", &[]);
     let out = serve_expecting_failure_with(&t.site, &t.dir.join("b"), &strs(&args));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!out.status.success(), "{err}");
@@ -597,7 +586,7 @@ fn nats_wait_reaches_nats_that_comes_up_within_the_wait() {
     let dir = temp_dir("ckpt-nats-wait");
     let mut nats = NatsCluster::start(&dir.join("nats"));
     let site = write_site(&dir, SITE);
-    let args = cluster_args(&nats, "a", &["--nats-wait", "60"]);
+    let args = nats.node_args("a", &["--nats-wait", "60"]);
     for i in 0..3 {
         nats.kill(i);
     }

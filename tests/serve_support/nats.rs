@@ -21,9 +21,8 @@ pub fn node(site: &Path, dir: &Path, nats: &NatsCluster, node: &str) -> Daemon {
 
 /// [`node`] with more flags.
 pub fn node_with(site: &Path, dir: &Path, nats: &NatsCluster, node: &str, more: &[&str]) -> Daemon {
-    let urls = nats.url_list();
-    let mut args = vec!["--cluster", "--nats", &urls, "--node-id", node];
-    args.extend_from_slice(more);
+    let args = nats.node_args(node, more);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Daemon::start_with(site, &dir.join(node), &[], &args)
 }
 
@@ -229,6 +228,16 @@ impl NatsCluster {
     /// Every node's URL, comma-separated (for `--nats`).
     pub fn url_list(&self) -> String {
         self.urls.join(",")
+    }
+
+    /// The flags of cluster node `node` on these servers, and `more`.
+    pub fn node_args(&self, node: &str, more: &[&str]) -> Vec<String> {
+        let urls = self.url_list();
+        ["--cluster", "--nats", &urls, "--node-id", node]
+            .iter()
+            .chain(more)
+            .map(|s| (*s).to_owned())
+            .collect()
     }
 
     /// The URLs of the servers `hosts` names (index, host to reach it at), comma-separated
