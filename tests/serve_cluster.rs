@@ -409,6 +409,21 @@ fn a_paused_active_is_fenced_when_it_resumes() {
     assert!(metrics.contains("vaxel_cluster_active 0"), "{metrics}");
     let metrics = http_get_all(a.http, "/metrics");
     assert!(metrics.contains("vaxel_cluster_active 1"), "{metrics}");
+    // The active's journal is the stream: its figures count the appends JetStream
+    // acknowledged (they stayed 0, and `VaxelJournalStalled` fired on a healthy cluster).
+    for series in [
+        "vaxel_journal_entries_total",
+        "vaxel_journal_sync_seconds_count",
+    ] {
+        let value = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse::<f64>().ok());
+        assert!(
+            value.is_some_and(|v| v >= 1.0),
+            "{series} {value:?}\n{metrics}"
+        );
+    }
     assert!(
         http_get_all(a.http, "/healthz")
             .to_ascii_lowercase()

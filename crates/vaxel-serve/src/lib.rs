@@ -351,6 +351,7 @@ pub async fn serve(
                 make_setup,
                 handle: handle.clone(),
                 sink: sink.take(),
+                observer: observer.clone(),
                 shutdown: shutdown.clone(),
             };
             (

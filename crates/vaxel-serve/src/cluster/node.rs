@@ -51,6 +51,8 @@ pub struct Node {
     /// (started once it serves, stopped before it steps down), resuming from the
     /// positions the database confirmed, which mean the same in every node's files.
     pub sink: Option<crate::pgsink::Prepared>,
+    /// The daemon's metrics hooks (the journal's figures count the stream's appends).
+    pub observer: Arc<dyn crate::observe::Observer>,
     pub shutdown: CancellationToken,
 }
 
@@ -72,6 +74,7 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
         make_setup,
         handle,
         sink,
+        observer,
         shutdown,
     } = node;
     let stream_name = nats::stream_name(&config.name);
@@ -260,6 +263,7 @@ pub async fn run_node(node: Node, mut inbox: Inbox) -> anyhow::Result<()> {
     let outputs = stream::Outputs {
         logs: f.logs,
         checkpoints: ckpt_tx,
+        observer,
     };
     let committer = tokio::spawn(stream::run(appender, commit_rx, done_tx, outputs));
     let task = engine_task::start_with(make_setup(machine, commit_tx, done_rx), inbox);

@@ -22,11 +22,12 @@ use super::Status;
 use super::checkpoints::{Job, Mark};
 use super::logs::Logs;
 use crate::commit::{Commit, Committed};
+use crate::observe::Observer;
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// Bytes of journal joined into one message at most (a NATS message is at most 1 MiB by
@@ -141,6 +142,9 @@ impl Appender {
 pub struct Outputs {
     pub logs: Logs,
     pub checkpoints: mpsc::Sender<Job>,
+    /// The daemon's journal figures: here the stream is the journal, and an append is
+    /// durable once JetStream acknowledged it.
+    pub observer: Arc<dyn Observer>,
 }
 
 /// The active's committer: runs until `rx` closes or an append fails (reported as
@@ -154,6 +158,7 @@ pub async fn run(
     let Outputs {
         mut logs,
         checkpoints,
+        observer,
     } = out;
     let mut group: Vec<Commit> = Vec::new();
     let mut ok = true;
@@ -175,6 +180,7 @@ pub async fn run(
             for c in &group {
                 payload.extend_from_slice(&c.journal);
             }
+            let started = Instant::now();
             if let Err(e) = appender
                 .append(Bytes::from(payload), KIND_ENTRIES, None)
                 .await
@@ -184,6 +190,8 @@ pub async fn run(
                 ok = false;
                 break;
             }
+            let entries = group.iter().map(|c| c.entries).sum();
+            observer.commit(entries, bytes, started.elapsed());
         }
         let last = group.last().map_or(0, |c| c.id);
         let _ = done.send(Committed::Upto(last));
