@@ -247,13 +247,7 @@ impl EwtBuilder {
     pub(super) fn finish(&self) -> EwtAccuracy {
         EwtAccuracy {
             total: self.total.stats(),
-            groups: Keyed(
-                self.groups
-                    .rows
-                    .iter()
-                    .map(|(k, a)| (k.to_string(), a.stats()))
-                    .collect(),
-            ),
+            groups: self.groups.keyed(Acc::stats),
             positions: positions(&self.positions),
             erlang_c: self.erlang_c.finish(),
             erlang_c_load: self.erlang_c_load.finish(),

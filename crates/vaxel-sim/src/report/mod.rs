@@ -221,6 +221,16 @@ impl<A: Default> Rows<A> {
         i
     }
 
+    /// The rows as a table of `f` of each, in the order first seen.
+    fn keyed<T>(&self, f: impl Fn(&A) -> T) -> Keyed<T> {
+        Keyed(
+            self.rows
+                .iter()
+                .map(|(k, a)| (k.to_string(), f(a)))
+                .collect(),
+        )
+    }
+
     /// The row named `id`, added if new.
     fn row(&mut self, id: &Text) -> &mut A {
         let i = self.index(id);
@@ -446,30 +456,13 @@ impl ReportBuilder {
             events: 0,
             wall_s: 0.0,
             total: self.total.stats(),
-            groups: Keyed(
-                self.groups
-                    .rows
-                    .iter()
-                    .map(|(k, a)| (k.to_string(), a.stats()))
-                    .collect(),
-            ),
-            entries: Keyed(
-                self.entries
-                    .rows
-                    .iter()
-                    .map(|(k, e)| {
-                        (
-                            k.to_string(),
-                            EntryStats {
-                                offered: e.offered,
-                                answered: e.answered,
-                                answer_rate: round(ratio(f(e.answered), f(e.offered)), 6),
-                                calls: e.calls,
-                            },
-                        )
-                    })
-                    .collect(),
-            ),
+            groups: self.groups.keyed(Acc::stats),
+            entries: self.entries.keyed(|e| EntryStats {
+                offered: e.offered,
+                answered: e.answered,
+                answer_rate: round(ratio(f(e.answered), f(e.offered)), 6),
+                calls: e.calls,
+            }),
             breakdowns: self.breakdowns.finish(),
             ewt_accuracy: self.ewt.finish(),
             tables: self.tables.map(TableBuilder::finish),
