@@ -108,13 +108,11 @@ pub async fn serve(
         shutdown.clone(),
         limits.body_timeout,
     );
+    let routes = router(state).route("/activez", get(activez).with_state(role.clone()));
     let routes = match role {
         // Cluster mode: every answer says whose it is, and a standby's how far behind.
-        Some(role) => router(state)
-            .route("/activez", get(activez).with_state(role.clone()))
-            .layer(axum::middleware::map_response_with_state(role, mark_role)),
-        // A single node is always the one serving the platforms.
-        None => router(state).route("/activez", get(|| async { "active\n" })),
+        Some(role) => routes.layer(axum::middleware::map_response_with_state(role, mark_role)),
+        None => routes,
     };
     let app = TowerToHyperService::new(routes);
     let mut http1 = hyper::server::conn::http1::Builder::new();
@@ -213,10 +211,12 @@ async fn mark_role(
     res
 }
 
-/// `/activez` in cluster mode: `200 active` on the node serving the platforms, `503
-/// standby` on the others, for a load balancer in front of the platforms' port.
-async fn activez(State(role): State<Arc<crate::cluster::Role>>) -> (StatusCode, &'static str) {
-    match role.not_active() {
+/// `/activez`: `200 active` on the node serving the platforms (a single node always),
+/// `503 standby` on a cluster's others, for a load balancer in front of the platforms' port.
+async fn activez(
+    State(role): State<Option<Arc<crate::cluster::Role>>>,
+) -> (StatusCode, &'static str) {
+    match role.and_then(|r| r.not_active()) {
         None => (StatusCode::OK, "active\n"),
         Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "standby\n"),
     }
