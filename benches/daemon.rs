@@ -104,8 +104,14 @@ fn one_run(
 
 fn daemon(c: &mut Criterion) {
     let site = Arc::new(vaxel_config::stockholm().expect("the built-in city").site);
-    let dir = std::env::temp_dir().join(format!("vaxel-bench-daemon-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let mut tmp = tempfile::Builder::new()
+        .prefix("vaxel-bench-daemon-")
+        .tempdir()
+        .expect("a temp dir");
+    // Kept if a run fails: its panic names the report to see there. Removed once every run
+    // passed (below).
+    tmp.disable_cleanup(true);
+    let dir = tmp.path().to_owned();
     let (trace, roster, shifts) = day_files(&site, &dir);
     let exact = (site.clone(), shifts);
     let (trace, roster) = (trace.display().to_string(), roster.display().to_string());
@@ -141,7 +147,7 @@ fn daemon(c: &mut Criterion) {
             last["ack_latency_ms"]
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    tmp.disable_cleanup(false);
 }
 
 criterion_group!(benches, daemon);

@@ -35,20 +35,22 @@ fn replace_after(text: &str, anchor: &str, from: &str, to: &str) -> String {
     format!("{}{to}{}", &text[..f], &text[f + from.len()..])
 }
 
-/// A file in the temp dir, removed when dropped.
-struct TempFile(PathBuf);
+/// A file `name` holding `content` in a temp dir of its own, both removed when dropped (at
+/// the test's end, even on a panic).
+struct TempFile {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
 
 impl TempFile {
     fn new(name: &str, content: &str) -> TempFile {
-        let path = std::env::temp_dir().join(format!("vaxel-{}-{name}", std::process::id()));
+        let dir = tempfile::Builder::new()
+            .prefix("vaxel-config-check-")
+            .tempdir()
+            .expect("a temp dir");
+        let path = dir.path().join(name);
         std::fs::write(&path, content).expect("write temp file");
-        TempFile(path)
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        TempFile { path, _dir: dir }
     }
 }
 
@@ -113,7 +115,7 @@ fn a_broken_copy_lists_every_injected_problem() {
     ];
 
     let file = TempFile::new("broken.toml", &text);
-    let path = file.0.to_str().expect("utf-8 path");
+    let path = file.path.to_str().expect("utf-8 path");
     let o = vaxel(&["config", "check", path]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
@@ -135,7 +137,7 @@ fn an_unknown_key_is_an_error_unless_allowed() {
         .expect("the city file")
         .replacen("wrapup_s =", "wraup_s =", 1);
     let file = TempFile::new("typo.toml", &text);
-    let path = file.0.to_str().expect("utf-8 path");
+    let path = file.path.to_str().expect("utf-8 path");
     let o = vaxel(&["config", "check", path]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
@@ -157,7 +159,7 @@ fn an_unknown_key_is_an_error_unless_allowed() {
 #[test]
 fn a_syntax_error_names_line_and_column() {
     let file = TempFile::new("syntax.toml", "[site]\nname = \"x\"\ntimezone = \n");
-    let o = vaxel(&["config", "check", file.0.to_str().expect("utf-8 path")]);
+    let o = vaxel(&["config", "check", file.path.to_str().expect("utf-8 path")]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.starts_with("error: line 3, column "), "{out}");

@@ -12,20 +12,24 @@ const VAXEL: &str = env!("CARGO_BIN_EXE_vaxel");
 const HEAD: &str = "call_id,entry,from,arrived,queued,answered,ended,agent,outcome,wait_s,\
 talk_s,wrapup_s,groups,digits,case_type,resolved,callback,announced_position,announced_ewt_s";
 
-/// A fresh scratch directory, removed when dropped.
-struct Dir(PathBuf);
+/// A fresh scratch directory, removed when dropped (at the test's end, even on a panic).
+struct Dir(tempfile::TempDir);
 
 impl Dir {
     fn new(name: &str) -> Dir {
-        let d =
-            std::env::temp_dir().join(format!("vaxel-report-cli-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
+        let d = tempfile::Builder::new()
+            .prefix(&format!("vaxel-report-cli-{name}-"))
+            .tempdir()
+            .unwrap();
         Dir(d)
     }
 
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+
     fn file(&self, name: &str, rows: &[&str]) -> PathBuf {
-        let p = self.0.join(name);
+        let p = self.path().join(name);
         let mut text = format!("{HEAD}\n");
         for r in rows {
             text.push_str(r);
@@ -33,12 +37,6 @@ impl Dir {
         }
         fs::write(&p, text).unwrap();
         p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -100,7 +98,7 @@ fn a_damaged_line_stops_the_run_naming_file_line_and_column() {
     let args = [
         "report",
         "--data-dir",
-        s(&d.0),
+        s(d.path()),
         "--from",
         "2026-03-02",
         "--to",
@@ -122,7 +120,7 @@ fn skip_bad_counts_and_a_missing_day_is_named() {
     let (text, err) = ok(&[
         "report",
         "--data-dir",
-        s(&d.0),
+        s(d.path()),
         "--from",
         "2026-03-02",
         "--to",
@@ -153,7 +151,7 @@ fn json(args: &[&str]) -> serde_json::Value {
 #[test]
 fn json_figures_by_hand_and_the_same_from_files_as_from_the_data_dir() {
     let d = data_dir("json");
-    let dir = s(&d.0).to_owned();
+    let dir = s(d.path()).to_owned();
     let common = [
         "--from",
         "2026-03-02",
@@ -217,11 +215,11 @@ fn json_figures_by_hand_and_the_same_from_files_as_from_the_data_dir() {
 #[test]
 fn html_is_self_contained_and_holds_the_charts() {
     let d = data_dir("html");
-    let out = d.0.join("report.html");
+    let out = d.path().join("report.html");
     ok(&[
         "report",
         "--data-dir",
-        s(&d.0),
+        s(d.path()),
         "--from",
         "2026-03-02",
         "--to",
@@ -277,7 +275,7 @@ fn html_is_self_contained_and_holds_the_charts() {
 #[test]
 fn refuses_an_interval_a_period_backwards_and_no_input() {
     let d = data_dir("refuse");
-    let dir = s(&d.0);
+    let dir = s(d.path());
     let err = |args: &[&str]| {
         let out = run(args);
         assert!(!out.status.success(), "{args:?} succeeded");
@@ -321,9 +319,9 @@ fn refuses_an_interval_a_period_backwards_and_no_input() {
 fn agrees_with_the_replay_report_of_the_same_run() {
     let d = Dir::new("agree");
     let (trace, roster, cdr) = (
-        d.0.join("calls.csv"),
-        d.0.join("roster.csv"),
-        d.0.join("cdr.csv"),
+        d.path().join("calls.csv"),
+        d.path().join("roster.csv"),
+        d.path().join("cdr.csv"),
     );
     let traffic = ["--start", "2026-03-02", "--days", "2", "--seed", "3"];
     for (cmd, out) in [("gen-trace", &trace), ("gen-roster", &roster)] {

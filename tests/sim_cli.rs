@@ -8,31 +8,27 @@ use std::process::{Command, Output};
 
 const VAXEL: &str = env!("CARGO_BIN_EXE_vaxel");
 
-/// A fresh scratch directory for one test, removed when dropped.
-struct Dir(PathBuf);
+/// A fresh scratch directory for one test, removed when dropped (at the test's end, even on
+/// a panic).
+struct Dir(tempfile::TempDir);
 
 impl Dir {
     fn new(name: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("vaxel-sim-cli-{}-{name}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        fs::create_dir_all(&d).unwrap();
+        let d = tempfile::Builder::new()
+            .prefix(&format!("vaxel-sim-cli-{name}-"))
+            .tempdir()
+            .unwrap();
         Dir(d)
     }
 
     fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+        self.0.path().join(name)
     }
 
     fn write(&self, name: &str, text: &str) -> PathBuf {
         let p = self.path(name);
         fs::write(&p, text).unwrap();
         p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
     }
 }
 
@@ -190,7 +186,7 @@ fn same_seed_same_files_and_report() {
     assert!(rep1["events"].as_u64().unwrap() > rep1["calls"].as_u64().unwrap());
     assert!(rep1["total"]["occupancy"].as_f64().unwrap() > 0.0);
     // Nothing left half-written.
-    for e in fs::read_dir(&d.0).unwrap() {
+    for e in fs::read_dir(d.0.path()).unwrap() {
         let name = e.unwrap().file_name();
         assert!(
             !name.to_string_lossy().ends_with(".partial"),

@@ -29,7 +29,8 @@ const START: Duration = Duration::from_secs(30);
 /// A running (or stopped) PostgreSQL cluster.
 pub struct Postgres {
     bin: PathBuf,
-    pub dir: PathBuf,
+    /// The cluster's directory, removed when this drops (after [`Drop`] stopped the server).
+    pub dir: tempfile::TempDir,
     pub port: u16,
     server: Option<Child>,
     /// `Some(uid:gid)` of `postgres` when the test runs as root.
@@ -79,9 +80,11 @@ impl Postgres {
     pub fn start(name: &str) -> Postgres {
         let bin = bin_dir();
         // Under /tmp: the target dir's parents may not be open to the `postgres` user.
-        let dir = std::env::temp_dir().join(format!("vaxel-pg-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(dir.join("run")).expect("create the cluster dir");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("vaxel-pg-{name}-"))
+            .tempdir()
+            .expect("create the cluster dir");
+        fs::create_dir_all(dir.path().join("run")).expect("create the cluster dir");
         let run_as = (id(&["-u"]) == "0").then(|| {
             let (uid, gid) = (id(&["-u", "postgres"]), id(&["-g", "postgres"]));
             assert!(
@@ -91,10 +94,14 @@ impl Postgres {
             );
             format!("{uid}:{gid}")
         });
-        fs::write(dir.join("pwfile"), PASSWORD).expect("write the password file");
+        fs::write(dir.path().join("pwfile"), PASSWORD).expect("write the password file");
         if let Some(ids) = &run_as {
-            let ok = output(Command::new("chown").args(["-R", ids]).arg(&dir));
-            assert!(ok.status.success(), "chown {}: {ok:?}", dir.display());
+            let ok = output(Command::new("chown").args(["-R", ids]).arg(dir.path()));
+            assert!(
+                ok.status.success(),
+                "chown {}: {ok:?}",
+                dir.path().display()
+            );
         }
         let mut pg = Postgres {
             bin,
@@ -103,7 +110,7 @@ impl Postgres {
             server: None,
             run_as,
         };
-        let data = pg.dir.join("data");
+        let data = pg.dir.path().join("data");
         let out = output(
             pg.command("initdb")
                 .arg("-D")
@@ -114,7 +121,10 @@ impl Postgres {
                     "--auth-host=scram-sha-256",
                     "--auth-local=trust",
                 ])
-                .arg(format!("--pwfile={}", pg.dir.join("pwfile").display()))
+                .arg(format!(
+                    "--pwfile={}",
+                    pg.dir.path().join("pwfile").display()
+                ))
                 .args(["-E", "UTF8", "--locale=C", "--no-sync"]),
         );
         assert!(
@@ -162,11 +172,11 @@ impl Postgres {
     /// panicking when postgres exits at start.
     fn try_resume(&mut self) -> Result<(), String> {
         assert!(self.server.is_none(), "already running");
-        let log = fs::File::create(self.dir.join("server.log")).expect("server log");
+        let log = fs::File::create(self.dir.path().join("server.log")).expect("server log");
         let child = self
             .command("postgres")
             .arg("-D")
-            .arg(self.dir.join("data"))
+            .arg(self.dir.path().join("data"))
             .args([
                 "-p",
                 &self.port.to_string(),
@@ -176,7 +186,7 @@ impl Postgres {
             .arg("-c")
             .arg(format!(
                 "unix_socket_directories={}",
-                self.dir.join("run").display()
+                self.dir.path().join("run").display()
             ))
             .args(["-c", "fsync=off"])
             .stdin(Stdio::null())
@@ -234,7 +244,7 @@ impl Postgres {
 
     /// The server's log.
     pub fn log(&self) -> String {
-        fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+        fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     /// The URL the daemon is given (no password: that comes from a file).
@@ -290,7 +300,7 @@ impl Drop for Postgres {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = fs::remove_dir_all(&self.dir);
+        // The directory goes when `self.dir` drops, after this.
     }
 }
 

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 pub const PLATFORM_TOKEN: &str = "platform-token-0123456789";
 pub const OPERATOR_TOKEN: &str = "operator-token-0123456789";
@@ -105,6 +104,9 @@ pub struct ApiDaemon {
     pub http: SocketAddr,
     /// The site file (a test rewrites it and reloads).
     pub config: PathBuf,
+    /// The site file's and data dir's directory, removed when this drops: after `inner`
+    /// (fields drop in order), so after the daemon stopped.
+    _dir: tempfile::TempDir,
 }
 
 enum Inner {
@@ -115,25 +117,27 @@ enum Inner {
 impl ApiDaemon {
     /// The daemon in process ([`super::InProcess`]).
     pub fn start(site: &str) -> ApiDaemon {
-        let (config, data) = site_dir(site);
+        let (dir, config, data) = site_dir(site);
         let inner = super::InProcess::start(&config, &data);
         ApiDaemon {
             tcp: inner.tcp,
             http: inner.http,
             inner: Inner::InProcess(inner),
             config,
+            _dir: dir,
         }
     }
 
     /// `vaxel serve` as a process (the binary a real Prometheus scrapes).
     pub fn process(site: &str) -> ApiDaemon {
-        let (config, data) = site_dir(site);
+        let (dir, config, data) = site_dir(site);
         let inner = super::Daemon::start(&config, &data, &[]);
         ApiDaemon {
             tcp: inner.tcp,
             http: inner.http,
             inner: Inner::Process(inner),
             config,
+            _dir: dir,
         }
     }
 
@@ -168,12 +172,17 @@ impl ApiDaemon {
     }
 }
 
-/// A fresh directory with `site` written in it: the site file and the data dir.
-fn site_dir(site: &str) -> (PathBuf, PathBuf) {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let dir = super::temp_dir(&format!("http-{}-{n}", std::process::id()));
-    (super::write_site(&dir, site), dir.join("data"))
+/// A fresh directory (under the target's temp dir, as [`super::temp_dir`]'s, but of its own:
+/// removed when the guard drops) with `site` written in it: the guard, the site file and the
+/// data dir.
+fn site_dir(site: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::Builder::new()
+        .prefix("serve-http-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .expect("create temp dir");
+    let config = super::write_site(dir.path(), site);
+    let data = dir.path().join("data");
+    (dir, config, data)
 }
 
 impl Drop for ApiDaemon {

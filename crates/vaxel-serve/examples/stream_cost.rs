@@ -126,7 +126,10 @@ async fn main() -> anyhow::Result<()> {
         counts
     };
 
-    let dir = std::env::temp_dir().join(format!("vaxel-stream-cost-{}", std::process::id()));
+    // The data dir, removed when `main` returns (declared first, it drops last).
+    let dir = tempfile::Builder::new()
+        .prefix("vaxel-stream-cost-")
+        .tempdir()?;
     let cli = Cli::parse_from([
         "stream_cost",
         "--listen",
@@ -136,7 +139,7 @@ async fn main() -> anyhow::Result<()> {
         "--http-max-connections",
         "600",
         "--data-dir",
-        &dir.display().to_string(),
+        &dir.path().display().to_string(),
     ]);
     let stop = CancellationToken::new();
     let (tx, rx) = tokio::sync::oneshot::channel::<Listening>();
@@ -181,6 +184,5 @@ async fn main() -> anyhow::Result<()> {
     load.cancel();
     stop.cancel();
     let _ = daemon.await;
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -282,7 +282,6 @@ mod tests {
     #[test]
     fn agent_tokens_come_from_the_site_and_its_file_and_are_checked() {
         let dir = crate::scratch::fresh_dir("agent-tokens");
-        let dir = Dir(dir);
         let mut site = auth("", "op-token-0123456789", "");
         let agent = site.agents[0].id.clone();
         let other = site.agents[1].id.clone();
@@ -316,21 +315,6 @@ mod tests {
         std::fs::remove_file(dir.path().join("agents.tokens")).unwrap();
         let e = format!("{:#}", Tokens::gather(&site, Some(dir.path())).unwrap_err());
         assert!(e.contains("cannot read agent tokens file"), "{e}");
-    }
-
-    /// A directory of the test's own, removed at the end.
-    struct Dir(PathBuf);
-
-    impl Dir {
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
     }
 
     #[test]

@@ -556,14 +556,15 @@ mod tests {
 
     #[test]
     fn entries_round_trip_and_a_torn_tail_is_dropped() {
-        let dir = crate::scratch::fresh_dir("journal");
+        let tmp = crate::scratch::fresh_dir("journal");
+        let dir = tmp.path();
         let start = Entry::Start {
             at: Timestamp(5),
             config: "[site]\n".into(),
             cdr: None,
             events: None,
         };
-        let mut jf = JournalFile::create(&dir, 1, &start).ok();
+        let mut jf = JournalFile::create(dir, 1, &start).ok();
         let e = Some(Entry::Input {
             at: Timestamp(7),
             input: Input::AgentPause {
@@ -593,13 +594,13 @@ mod tests {
             jf.as_ref().map(|j| j.len - 3),
             "valid length stops before the torn bytes ({whole} whole)"
         );
-        let _ = fs::remove_dir_all(&dir);
     }
 
     /// Bad bytes with valid records after them are damage, not a torn tail.
     #[test]
     fn damage_mid_file_is_told_from_a_torn_tail() {
-        let dir = crate::scratch::fresh_dir("journal-mid");
+        let tmp = crate::scratch::fresh_dir("journal-mid");
+        let dir = tmp.path();
         let mut buf = Vec::new();
         let mut offsets = Vec::new();
         for at in 1..=3 {
@@ -623,6 +624,5 @@ mod tests {
         let back = read(&path).ok();
         assert_eq!(back.as_ref().map(|b| b.valid_after), Some(0));
         assert_eq!(back.as_ref().map(ReadBack::damaged_mid_file), Some(false));
-        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -572,8 +572,8 @@ mod tests {
     /// over HTTP, and a cancelled token stops it cleanly (what in-process tests rely on).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn serves_in_process_until_stopped() {
-        let dir = std::env::temp_dir().join(format!("vaxel-serve-lib-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = scratch::fresh_dir("serve-lib");
+        let dir = tmp.path().join("data");
         let dir_arg = dir.display().to_string();
         let args = in_process::serve_args(&["--data-dir", &dir_arg]).expect("arguments");
         let stop = CancellationToken::new();
@@ -600,6 +600,5 @@ mod tests {
         let code = daemon.await.expect("no panic").expect("a clean stop");
         assert_eq!(code, ExitCode::SUCCESS);
         assert!(dir.join(lock::LOCK_FILE).exists(), "the data dir was used");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -66,13 +66,13 @@ mod tests {
 
     #[test]
     fn a_second_lock_on_one_dir_is_refused_until_the_first_is_released() {
-        let dir = std::env::temp_dir().join(format!("vaxel-lock-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = crate::scratch::fresh_dir("lock");
+        // A data dir not made yet, as a first start finds it.
+        let dir = tmp.path().join("data");
         let first = lock_data_dir(&dir).unwrap();
         let err = lock_data_dir(&dir).unwrap_err().to_string();
         assert!(err.contains("in use by another vaxel serve"), "{err}");
         drop(first);
         assert!(lock_data_dir(&dir).is_ok());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -539,9 +539,10 @@ mod tests {
     /// row of the earlier day after a later one still goes to the earlier file.
     #[test]
     fn rows_are_filed_by_their_local_day() {
-        let dir = crate::scratch::fresh_dir("day-files");
+        let tmp = crate::scratch::fresh_dir("day-files");
+        let dir = tmp.path();
         let tz = stockholm();
-        let mut files = DayFiles::<Events>::new(&dir);
+        let mut files = DayFiles::<Events>::new(dir);
         let event = |t: &str| Event {
             at: at(t),
             call: None,
@@ -565,6 +566,5 @@ mod tests {
         };
         assert_eq!(lines("2026-03-02"), 2);
         assert_eq!(lines("2026-03-03"), 2);
-        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -288,10 +288,11 @@ mod tests {
         let Ok(bytes) = bytes else {
             panic!("{bytes:?}");
         };
-        let dir = crate::scratch::fresh_dir("snapshot");
-        let path = write(&dir, 3, &bytes).ok();
+        let tmp = crate::scratch::fresh_dir("snapshot");
+        let dir = tmp.path();
+        let path = write(dir, 3, &bytes).ok();
         assert_eq!(path, Some(dir.join("snapshot-00000003.json")));
-        let listed = list(&dir).ok();
+        let listed = list(dir).ok();
         assert_eq!(listed.map(|l| l.len()), Some(1));
         let crc = journal::crc32(&bytes);
         let back = read(&dir.join(file_name(3)), Some(crc)).map_err(|e| format!("{e:#}"));
@@ -324,6 +325,5 @@ mod tests {
             err.as_ref().is_err_and(|e| e.contains("is damaged")),
             "{err:?}"
         );
-        let _ = fs::remove_dir_all(&dir);
     }
 }

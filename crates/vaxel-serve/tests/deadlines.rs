@@ -69,28 +69,30 @@ fn hold_the_clock() -> (std::sync::mpsc::Sender<()>, JoinHandle<()>) {
     (tx, held)
 }
 
-/// The daemon in process on the test's runtime, in a directory of its own (removed when it
-/// stops cleanly), the clock held ([`hold_the_clock`]) until it stops.
+/// The daemon in process on the test's runtime, in a directory of its own (removed when
+/// this drops: after it stops, or when the test fails), the clock held ([`hold_the_clock`])
+/// until it stops.
 struct Daemon {
     at: Listening,
-    dir: PathBuf,
     data: PathBuf,
     stop: CancellationToken,
     task: JoinHandle<anyhow::Result<ExitCode>>,
     clock: (std::sync::mpsc::Sender<()>, JoinHandle<()>),
+    /// Last: fields drop in order, and the directory goes after everything else.
+    dir: tempfile::TempDir,
 }
 
 impl Daemon {
     /// Started with `more` arguments.
     async fn start(name: &str, more: &[&str]) -> Daemon {
         let clock = hold_the_clock();
-        let dir =
-            std::env::temp_dir().join(format!("vaxel-deadlines-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let site = dir.join("site.toml");
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("vaxel-deadlines-{name}-"))
+            .tempdir()
+            .unwrap();
+        let site = dir.path().join("site.toml");
         std::fs::write(&site, SITE).unwrap();
-        let data = dir.join("data");
+        let data = dir.path().join("data");
         let (site_arg, data_arg) = (site.display().to_string(), data.display().to_string());
         let mut all = vec!["--config", &site_arg, "--data-dir", &data_arg];
         all.extend_from_slice(more);
@@ -104,11 +106,11 @@ impl Daemon {
         let at = within("the daemon listening", rx).await.unwrap();
         Daemon {
             at,
-            dir,
             data,
             stop,
             task,
             clock,
+            dir,
         }
     }
 
@@ -172,7 +174,7 @@ impl Daemon {
         let (holder, held) = self.clock;
         drop(holder);
         within("the clock's holder", held).await.unwrap();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        drop(self.dir);
     }
 
     /// pbx-1 says `hello`, `calls` calls arrive and queue, and it leaves; once the daemon

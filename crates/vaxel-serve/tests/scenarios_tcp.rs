@@ -48,14 +48,15 @@ fn check(path: &Path) -> Result<(), Failed> {
     let text = std::fs::read_to_string(path)?;
     let sc = parse(&text).map_err(|e| format!("{}:{e}", path.display()))?;
     let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-    let dir = std::env::temp_dir().join(format!("vaxel-scn-tcp-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
-    let site = dir.join("site.toml");
+    // Removed when this returns, the daemon stopped by then (or never started).
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("vaxel-scn-tcp-{name}-"))
+        .tempdir()?;
+    let site = dir.path().join("site.toml");
     std::fs::write(&site, &sc.configs["main"])?;
     let (site, data) = (
         site.display().to_string(),
-        dir.join("data").display().to_string(),
+        dir.path().join("data").display().to_string(),
     );
     // The scenarios start in 2026 and the event clock at 0: no bound on the first step.
     let args = serve_args(&[
@@ -69,7 +70,6 @@ fn check(path: &Path) -> Result<(), Failed> {
     let daemon = Daemon::start(args)?;
     let played = play(&daemon, &sc);
     daemon.stop()?;
-    let _ = std::fs::remove_dir_all(&dir);
     let (actual, cut_before) = played.map_err(|e| format!("{}:{e}", path.display()))?;
     let expected = wire_lines(&sc.expect, cut_before.as_deref());
     if actual == expected {

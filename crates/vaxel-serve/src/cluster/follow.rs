@@ -207,12 +207,13 @@ pub fn publish(f: &Follower, inbox: &Inbox, clock: ClockMode) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
     use vaxel_core::Timestamp;
 
-    fn follower() -> Follower {
-        let dir = std::env::temp_dir().join(format!("vaxel-follow-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        Follower::new(Logs::open(&dir).unwrap_or_else(|e| panic!("{e:#}")))
+    /// A follower writing its logs in `dir` (a test's [`crate::scratch::fresh_dir`], kept
+    /// for as long as the follower).
+    fn follower(dir: &Path) -> Follower {
+        Follower::new(Logs::open(dir).unwrap_or_else(|e| panic!("{e:#}")))
     }
 
     fn start() -> Vec<u8> {
@@ -231,7 +232,8 @@ mod tests {
     /// sequence named; it is never skipped, and nothing after it is applied.
     #[test]
     fn an_undecodable_message_stops_naming_its_sequence() {
-        let mut f = follower();
+        let dir = crate::scratch::fresh_dir("follow-undecodable");
+        let mut f = follower(dir.path());
         assert!(f.apply(1, &start(), "vaxel_journal").is_ok());
         let mut next = Vec::new();
         Entry::Advance {
@@ -255,7 +257,8 @@ mod tests {
     /// The stream's first message must start it: an entry before a start is refused.
     #[test]
     fn entries_before_the_start_are_refused() {
-        let mut f = follower();
+        let dir = crate::scratch::fresh_dir("follow-before-start");
+        let mut f = follower(dir.path());
         let mut b = Vec::new();
         Entry::Advance {
             at: Timestamp(2_000),

@@ -287,7 +287,8 @@ mod tests {
     /// such line already are whole copies, and files not behind note nothing.
     #[test]
     fn a_start_behind_a_checkpoint_notes_each_day_files_lines_before_it() {
-        let dir = crate::scratch::fresh_dir("logs-start");
+        let tmp = crate::scratch::fresh_dir("logs-start");
+        let dir = tmp.path();
         let header = "h\n";
         std::fs::write(
             dir.join("events-2026-03-01.csv"),
@@ -298,7 +299,7 @@ mod tests {
             records: BTreeMap::from([("2026-03-02".to_owned(), 5)]),
             events: BTreeMap::from([("2026-03-01".to_owned(), 3), ("2026-03-02".to_owned(), 9)]),
         };
-        let mut logs = Logs::open(&dir).expect("open");
+        let mut logs = Logs::open(dir).expect("open");
         let at = Counts {
             records: 5,
             events: 12,
@@ -312,19 +313,18 @@ mod tests {
         );
         assert_eq!(logs.day_rows(), days);
         assert_eq!(
-            records_base::read_first_lines(&dir).ok(),
+            records_base::read_first_lines(dir).ok(),
             Some(BTreeMap::from([
                 ("cdr-2026-03-02.csv".to_owned(), 5),
                 ("events-2026-03-02.csv".to_owned(), 9),
             ]))
         );
         assert_eq!(
-            records_base::read(&dir).ok(),
+            records_base::read(dir).ok(),
             Some(Counts {
                 records: 5,
                 events: 9
             })
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

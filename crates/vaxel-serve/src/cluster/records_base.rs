@@ -109,17 +109,18 @@ mod tests {
 
     #[test]
     fn absent_is_zero_written_reads_back_and_garbage_is_named() {
-        let dir = crate::scratch::fresh_dir("records-base");
-        assert_eq!(read(&dir).ok(), Some(Counts::default()));
+        let tmp = crate::scratch::fresh_dir("records-base");
+        let dir = tmp.path();
+        assert_eq!(read(dir).ok(), Some(Counts::default()));
         let base = Counts {
             records: 1234,
             events: 56789,
         };
-        assert!(write(&dir, base).is_ok());
-        assert_eq!(read(&dir).ok(), Some(base));
+        assert!(write(dir, base).is_ok());
+        assert_eq!(read(dir).ok(), Some(base));
         for garbage in ["12x 3\n", "12\n", "1 2 3\n"] {
             fs::write(dir.join(FILE), garbage).ok();
-            let e = read(&dir)
+            let e = read(dir)
                 .map_err(|e| format!("{e:#}"))
                 .err()
                 .unwrap_or_default();
@@ -128,25 +129,24 @@ mod tests {
                 "{garbage:?}: {e}"
             );
         }
-        let _ = fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn first_lines_read_back_and_garbage_is_named() {
-        let dir = crate::scratch::fresh_dir("first-lines");
-        assert_eq!(read_first_lines(&dir).ok(), Some(BTreeMap::new()));
+        let tmp = crate::scratch::fresh_dir("first-lines");
+        let dir = tmp.path();
+        assert_eq!(read_first_lines(dir).ok(), Some(BTreeMap::new()));
         let lines = BTreeMap::from([
             ("cdr-2026-03-02.csv".to_owned(), 17),
             ("events-2026-03-02.csv".to_owned(), 170),
         ]);
-        assert!(write_first_lines(&dir, &lines).is_ok());
-        assert_eq!(read_first_lines(&dir).ok(), Some(lines));
+        assert!(write_first_lines(dir, &lines).is_ok());
+        assert_eq!(read_first_lines(dir).ok(), Some(lines));
         fs::write(dir.join(FIRST_LINES), "cdr-2026-03-02.csv x\n").ok();
-        let e = read_first_lines(&dir)
+        let e = read_first_lines(dir)
             .map_err(|e| format!("{e:#}"))
             .err()
             .unwrap_or_default();
         assert!(e.contains("not a file name and a number"), "{e}");
-        let _ = fs::remove_dir_all(&dir);
     }
 }

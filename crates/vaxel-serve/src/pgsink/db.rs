@@ -344,24 +344,24 @@ mod tests {
 
     #[test]
     fn the_password_comes_from_its_file_and_is_never_shown() {
-        let dir = crate::scratch::fresh_dir("pgtarget");
+        let tmp = crate::scratch::fresh_dir("pgtarget");
+        let dir = tmp.path();
         std::fs::write(dir.join("pw"), "s3cret-pass\nignored\n").expect("write");
         let t = PostgresTarget {
             url: "postgresql://vaxel@127.0.0.1:5432/calls".into(),
             password_file: Some("pw".into()),
         };
-        let target = Target::new(&t, Some(&dir)).expect("target");
+        let target = Target::new(&t, Some(dir)).expect("target");
         assert_eq!(target.config.get_password(), Some(&b"s3cret-pass"[..]));
         assert!(!format!("{target:?}").contains("s3cret"));
         let missing = PostgresTarget {
             password_file: Some("nope".into()),
             ..t
         };
-        let e = Target::new(&missing, Some(&dir)).expect_err("no file");
+        let e = Target::new(&missing, Some(dir)).expect_err("no file");
         assert!(
             format!("{e:#}").contains("cannot read the PostgreSQL password file"),
             "{e:#}"
         );
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

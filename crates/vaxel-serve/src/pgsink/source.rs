@@ -245,20 +245,21 @@ mod tests {
     const HEADER: &str = "call_id,entry,from,arrived,queued,answered,ended,agent,outcome,wait_s,talk_s,wrapup_s,groups,digits,case_type,resolved,callback,announced_position,announced_ewt_s\n";
     const ROW: &str = "c1,main,,2026-03-02T08:15:03.250+01:00,,,2026-03-02T08:16:00.000+01:00,,closed,0,0,0,,,,,,,\n";
 
-    fn dir(name: &str) -> PathBuf {
+    fn dir(name: &str) -> tempfile::TempDir {
         crate::scratch::fresh_dir(&format!("pgsource-{name}"))
     }
 
     #[test]
     fn reads_whole_lines_forward_from_the_confirmed_position() {
-        let d = dir("forward");
+        let tmp = dir("forward");
+        let d = tmp.path();
         let file = d.join("cdr-2026-03-02.csv");
         fs::write(&file, format!("{HEADER}{ROW}{ROW}c3,ma")).expect("write");
         fs::write(d.join("journal-1.log"), "x").expect("write");
         let mut confirmed = BTreeMap::new();
-        assert_eq!(backlog(&d, &CallRecords, &confirmed).expect("backlog").0, 2);
+        assert_eq!(backlog(d, &CallRecords, &confirmed).expect("backlog").0, 2);
 
-        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
+        let b = next_batch(d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!(
@@ -273,11 +274,11 @@ mod tests {
         );
         confirmed.insert(b.file.clone(), b.end);
         assert!(
-            next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
+            next_batch(d, &CallRecords, &confirmed, &BTreeMap::new())
                 .expect("read")
                 .is_none()
         );
-        assert_eq!(backlog(&d, &CallRecords, &confirmed).expect("backlog").0, 0);
+        assert_eq!(backlog(d, &CallRecords, &confirmed).expect("backlog").0, 0);
 
         // The line is finished, and a new day begins.
         let mut f = fs::OpenOptions::new()
@@ -286,8 +287,8 @@ mod tests {
             .expect("open");
         io::Write::write_all(&mut f, b"in,,2026-03-02T09:00:00.000+01:00,,,2026-03-02T09:01:00.000+01:00,,closed,0,0,0,,,,,,,\n").expect("append");
         fs::write(d.join("cdr-2026-03-03.csv"), format!("{HEADER}{ROW}")).expect("write");
-        assert_eq!(backlog(&d, &CallRecords, &confirmed).expect("backlog").0, 2);
-        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
+        assert_eq!(backlog(d, &CallRecords, &confirmed).expect("backlog").0, 2);
+        let b = next_batch(d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!(
@@ -296,7 +297,7 @@ mod tests {
         );
         assert_eq!(b.rows[0][0].as_deref(), Some("c3"));
         confirmed.insert(b.file.clone(), b.end);
-        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
+        let b = next_batch(d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!((b.day.as_str(), b.first_line), ("2026-03-03", 1));
@@ -305,21 +306,21 @@ mod tests {
         confirmed.insert(b.file.clone(), b.end);
         fs::write(&file, HEADER).expect("cut");
         fs::write(&file, format!("{HEADER}{ROW}")).expect("rewrite");
-        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
+        let b = next_batch(d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!(
             (b.file.as_str(), b.first_line, b.rows.len()),
             ("cdr-2026-03-02.csv", 1, 1)
         );
-        let _ = fs::remove_dir_all(&d);
     }
 
     /// A confirmed position inside a line is not a position in this file (it was read
     /// from another): the file is read again from its first record, numbered from 1.
     #[test]
     fn a_position_inside_a_line_reads_the_file_again_from_the_start() {
-        let d = dir("inside");
+        let tmp = dir("inside");
+        let d = tmp.path();
         fs::write(d.join("cdr-2026-03-02.csv"), format!("{HEADER}{ROW}{ROW}")).expect("write");
         let confirmed = BTreeMap::from([(
             "cdr-2026-03-02.csv".to_owned(),
@@ -328,22 +329,22 @@ mod tests {
                 lines: 2,
             },
         )]);
-        let b = next_batch(&d, &CallRecords, &confirmed, &BTreeMap::new())
+        let b = next_batch(d, &CallRecords, &confirmed, &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!((b.first_line, b.rows.len(), b.end.lines), (1, 2, 2));
-        let _ = fs::remove_dir_all(&d);
     }
 
     #[test]
     fn a_damaged_line_is_skipped_and_named() {
-        let d = dir("damaged");
+        let tmp = dir("damaged");
+        let d = tmp.path();
         fs::write(
             d.join("cdr-2026-03-02.csv"),
             format!("{HEADER}c1,too,few\n{ROW}"),
         )
         .expect("write");
-        let b = next_batch(&d, &CallRecords, &BTreeMap::new(), &BTreeMap::new())
+        let b = next_batch(d, &CallRecords, &BTreeMap::new(), &BTreeMap::new())
             .expect("read")
             .expect("a batch");
         assert_eq!(b.rows.len(), 2);
@@ -354,6 +355,5 @@ mod tests {
             "{:?}",
             b.skipped
         );
-        let _ = fs::remove_dir_all(&d);
     }
 }

@@ -225,14 +225,17 @@ mod tests {
 
     #[test]
     fn data_dir_files_name_missing_days_but_not_the_day_after() {
-        let dir = std::env::temp_dir().join(format!("vaxel-period-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("vaxel-period-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path();
         for day in ["2026-03-01", "2026-03-03", "2026-03-04", "2026-03-09"] {
             std::fs::write(dir.join(format!("cdr-{day}.csv")), "").unwrap();
         }
         let period = Days::new(date(2026, 3, 1), date(2026, 3, 3)).unwrap();
         let baseline = Days::new(date(2026, 3, 7), date(2026, 3, 8)).unwrap();
-        let got = data_dir_files(&dir, &[period, baseline]).unwrap();
+        let got = data_dir_files(dir, &[period, baseline]).unwrap();
         let names: Vec<String> = got
             .files
             .iter()
@@ -251,7 +254,7 @@ mod tests {
             got.missing,
             [date(2026, 3, 2), date(2026, 3, 7), date(2026, 3, 8)]
         );
-        std::fs::remove_dir_all(&dir).unwrap();
+        tmp.close().unwrap();
     }
 
     #[test]
