@@ -4,7 +4,8 @@
 
 mod serve_support;
 
-use serve_support::{Daemon, write_site};
+use serve_support::nats::{self, NatsCluster};
+use serve_support::{Daemon, records, wait_for, write_site};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -184,8 +185,17 @@ fn run_scenario(
     write_trace(&trace, calls, span_min);
     write_roster(&roster, span_min);
     let (_daemon, tcp) = start_daemon(&dir);
+    let report = load_report(name, &dir, &tcp, extra);
+    check_report(&report, calls, all_end);
+    report
+}
+
+/// Runs `vaxel load` with `extra` against `addr` on the trace and roster in `dir`, and
+/// returns its JSON report (it must succeed).
+fn load_report(name: &str, dir: &Path, addr: &str, extra: &[&str]) -> serde_json::Value {
+    let (trace, roster) = (dir.join("calls.csv"), dir.join("roster.csv"));
     let (t, r) = (trace.to_string_lossy(), roster.to_string_lossy());
-    let mut args = vec!["--addr", &tcp, "--trace", &t, "--roster", &r];
+    let mut args = vec!["--addr", addr, "--trace", &t, "--roster", &r];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--report", "json"]);
     let out = load(&args);
@@ -198,7 +208,13 @@ fn run_scenario(
     );
     let report: serde_json::Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{stdout}"));
-    eprintln!("{name}: {report}");
+    eprintln!("{name}: {report}\n{stderr}");
+    report
+}
+
+/// A load report of `calls` calls: no error, every call accounted for, and with
+/// `all_end` every call ended.
+fn check_report(report: &serde_json::Value, calls: u64, all_end: bool) {
     assert_eq!(report["calls"], calls, "{report}");
     assert_eq!(report["errors"], serde_json::json!({}), "{report}");
     assert_eq!(report["vanished_calls"], 0, "{report}");
@@ -232,7 +248,6 @@ fn run_scenario(
         assert!(l["p50"].as_f64() <= l["max"].as_f64(), "{report}");
     }
     assert_eq!(report["latency_ms"]["count"], calls, "{report}");
-    report
 }
 
 #[test]
@@ -559,7 +574,7 @@ fn kill_9_trials_under_exact_load_lose_and_repeat_no_command() {
             |r: &[(String, String)]| arrived.iter().all(|id| r.iter().any(|(rid, _)| rid == id));
         let until = std::time::Instant::now() + Duration::from_secs(30);
         let recs = loop {
-            let r = serve_support::records(&data);
+            let r = records(&data);
             if has_all(&r) || std::time::Instant::now() > until {
                 break r;
             }
@@ -588,6 +603,61 @@ fn kill_9_trials_under_exact_load_lose_and_repeat_no_command() {
             recs.len()
         );
     }
+}
+
+/// `vaxel load` across a fail-over: two cluster nodes (on a 3-server NATS JetStream cluster
+/// on loopback) and `--addr` naming both; the active is killed -9 while the load runs.
+/// The load makes its connection again to the node that took over, resumes after the last
+/// command it processed and sends again what had no answer: it ends without an error, no
+/// call vanished, and the new active's files hold one record for each call that ended.
+#[test]
+fn a_cluster_fail_over_under_load_is_resumed_on_the_new_active() {
+    let dir = temp_dir("failover");
+    let calls = 400;
+    write_trace(&dir.join("calls.csv"), calls, 90);
+    write_roster(&dir.join("roster.csv"), 90);
+    // A grace period far longer than the fail-over: the platform's calls wait for it.
+    let site = write_site(&dir, &SITE.replace("grace_s = 5", "grace_s = 60"));
+    let nats = NatsCluster::start(&dir.join("nats"));
+    let a = nats::node(&site, &dir, &nats, "a");
+    nats::wait_active(&a, Duration::from_secs(30));
+    let b = nats::node(&site, &dir, &nats, "b");
+    let addrs = format!("{},{}", a.tcp, b.tcp);
+    // An hour and a half in about nine seconds.
+    let run = {
+        let (dir, addrs) = (dir.clone(), addrs.clone());
+        std::thread::spawn(move || load_report("failover", &dir, &addrs, &["--speed", "600"]))
+    };
+    // Killed once calls have ended on it: well into the run.
+    wait_for(
+        Duration::from_secs(30),
+        || format!("no call ended on the active; log:\n{}", a.log_text()),
+        || (records(&a.data).len() >= 20).then_some(()),
+    );
+    a.kill9();
+    let report = run.join().expect("the load thread");
+    check_report(&report, calls, false);
+    assert_eq!(report["reconnects"], 1, "{report}");
+    assert!(
+        report["longest_reconnect_s"]
+            .as_f64()
+            .is_some_and(|s| s < 10.0),
+        "{report}"
+    );
+    let ended = report["ended_calls"].as_u64().unwrap_or(0);
+    let by_call = wait_for(
+        Duration::from_secs(20),
+        || format!("{ended} calls ended, not as many records on the new active"),
+        || {
+            let recs = records(&b.data);
+            (recs.len() as u64 >= ended).then_some(recs)
+        },
+    );
+    let mut ids: Vec<&str> = by_call.iter().map(|(id, _)| id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), by_call.len(), "a record written twice");
+    assert_eq!(by_call.len() as u64, ended, "{report}");
 }
 
 /// The content of every journal file in `data`, oldest epoch first.

@@ -28,12 +28,22 @@ const READ_CHUNK: usize = 256 * 1024;
 /// Batches waiting for a connection's writer at most (backpressure on the driver).
 const WRITE_QUEUE: usize = 64;
 
+/// Which connection a message comes from: its index among the tool's connections, and
+/// the session (each connection made, the first or again after a reconnect, has its own),
+/// so that what a closed connection's tasks still pass on is told apart from its
+/// successor's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub conn: usize,
+    pub session: u64,
+}
+
 /// What the reader tasks pass to the driver.
 #[derive(Debug)]
 pub enum Incoming {
-    /// Lines read from connection `conn` in one read (or a few back to back).
+    /// Lines read from connection `link` in one read (or a few back to back).
     Lines {
-        conn: usize,
+        link: Link,
         read_at: Instant,
         msgs: Vec<Result<ServerMessage, String>>,
         /// Version 2: the number of the last command among them, to acknowledge once
@@ -41,7 +51,17 @@ pub enum Incoming {
         last_cmd: Option<u64>,
     },
     /// The connection ended (closed by the daemon, or an I/O error).
-    Closed { conn: usize, reason: String },
+    Closed { link: Link, reason: String },
+}
+
+/// Who says `hello`, and (version 2) from which command on.
+#[derive(Clone, Copy, Debug)]
+pub struct Greeting<'a> {
+    pub platform: &'a str,
+    pub token: Option<&'a str>,
+    pub protocol: u64,
+    /// Version 2: resume after this command (the last one processed).
+    pub last_cmd: Option<u64>,
 }
 
 /// The driver's side of a connection: where its bytes go.
@@ -49,17 +69,18 @@ pub enum Incoming {
 pub struct ConnHandle {
     pub platform: String,
     pub tx: mpsc::Sender<Bytes>,
+    /// Version 2: the command the daemon resumed after (`welcome`'s `last_cmd`).
+    pub resumed_after: Option<u64>,
 }
 
-/// Connects, says `hello` as `platform` and waits for `welcome`; then starts the reader and
-/// writer tasks. Refusals (`unauthorized`, `unsupported_protocol`), a closed connection
-/// and timeouts are errors that say what happened.
+/// Connects, says `hello` and waits for `welcome`; then starts the reader and writer
+/// tasks, which pass on what they see as `link`. Refusals (`unauthorized`,
+/// `unsupported_protocol`, `resume_gone`), a closed connection and timeouts are errors
+/// that say what happened.
 pub async fn open(
     addr: &str,
-    platform: &str,
-    token: Option<&str>,
-    protocol: u64,
-    conn: usize,
+    hello: Greeting<'_>,
+    link: Link,
     incoming: mpsc::UnboundedSender<Incoming>,
 ) -> anyhow::Result<ConnHandle> {
     let stream = tokio::time::timeout(HANDSHAKE, TcpStream::connect(addr))
@@ -70,7 +91,7 @@ pub async fn open(
     let (mut rd, mut wr) = stream.into_split();
     let mut framer = Framer::new();
 
-    let line = hello_line(platform, token, protocol, None);
+    let line = hello_line(hello.platform, hello.token, hello.protocol, hello.last_cmd);
     let welcome = tokio::time::timeout(HANDSHAKE, async {
         wr.write_all(&line)
             .await
@@ -79,14 +100,16 @@ pub async fn open(
     })
     .await
     .map_err(|_| anyhow::anyhow!("{addr}: no welcome within {HANDSHAKE:?} after hello"))??;
-    let numbers = check_welcome(addr, welcome, protocol)?.map(Numbers::after);
+    let resumed_after = check_welcome(addr, welcome, hello.protocol)?;
 
     let (tx, rx) = mpsc::channel(WRITE_QUEUE);
-    tokio::spawn(read_loop(rd, framer, conn, numbers, incoming.clone()));
-    tokio::spawn(write_loop(wr, rx, conn, incoming));
+    let numbers = resumed_after.map(Numbers::after);
+    tokio::spawn(read_loop(rd, framer, link, numbers, incoming.clone()));
+    tokio::spawn(write_loop(wr, rx, link, incoming));
     Ok(ConnHandle {
-        platform: platform.to_owned(),
+        platform: hello.platform.to_owned(),
         tx,
+        resumed_after,
     })
 }
 
@@ -222,7 +245,7 @@ impl Numbers {
 async fn read_loop(
     mut rd: OwnedReadHalf,
     mut framer: Framer,
-    conn: usize,
+    link: Link,
     mut numbers: Option<Numbers>,
     incoming: mpsc::UnboundedSender<Incoming>,
 ) {
@@ -246,7 +269,7 @@ async fn read_loop(
         if !msgs.is_empty()
             && incoming
                 .send(Incoming::Lines {
-                    conn,
+                    link,
                     read_at,
                     msgs,
                     last_cmd,
@@ -264,7 +287,7 @@ async fn read_loop(
             }
             Err(e) => format!("read failed: {e}"),
         };
-        let _ = incoming.send(Incoming::Closed { conn, reason });
+        let _ = incoming.send(Incoming::Closed { link, reason });
         return;
     }
 }
@@ -272,13 +295,13 @@ async fn read_loop(
 async fn write_loop(
     mut wr: OwnedWriteHalf,
     mut rx: mpsc::Receiver<Bytes>,
-    conn: usize,
+    link: Link,
     incoming: mpsc::UnboundedSender<Incoming>,
 ) {
     while let Some(bytes) = rx.recv().await {
         if let Err(e) = wr.write_all(&bytes).await {
             let _ = incoming.send(Incoming::Closed {
-                conn,
+                link,
                 reason: format!("write failed: {e}"),
             });
             return;

@@ -20,7 +20,7 @@
 
 use super::latency::Latency;
 use anyhow::{Context as _, bail};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -63,6 +63,9 @@ pub struct Settings {
     pub live_wrapup_ms: u64,
     /// Refusals of late reactions count as errors.
     pub strict: bool,
+    /// Keep each line written until it is answered, to send it again on a new connection
+    /// ([`Driver::resume`], `--reconnect`).
+    pub keep_lines: bool,
 }
 
 impl Settings {
@@ -92,10 +95,14 @@ pub enum Wait {
 }
 
 /// An event written and not yet answered.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Pending {
     seq: u64,
     line: u64,
+    /// The line as written ([`Settings::keep_lines`]).
+    text: Option<Bytes>,
+    /// Written again on a new connection ([`Driver::resume`]).
+    resent: bool,
     at: u64,
     sent: Instant,
     /// The event's `ev`.
@@ -146,6 +153,11 @@ pub struct Stats {
     pub peak_calls: usize,
     /// Simulated time covered (first to last `at` sent), ms.
     pub sim_ms: u64,
+    /// Events written again on a new connection ([`Driver::resume`]).
+    pub resent: u64,
+    /// Of which the daemon had applied before the old connection closed (it refused them
+    /// as applied: `duplicate_call`, `invalid_state`, `unknown_call`).
+    pub resent_applied: u64,
 }
 
 /// The trace as the world reads it: prepared without a site (every number as dialled).
@@ -441,6 +453,23 @@ where
             );
             return;
         };
+        if p.resent
+            && matches!(
+                code,
+                ErrorCode::DuplicateCall
+                    | ErrorCode::InvalidState
+                    | ErrorCode::UnknownCall
+                    | ErrorCode::TimeWentBackwards
+            )
+        {
+            // Sent again after a reconnect and refused as done: the daemon had applied it
+            // before the old connection closed (docs/protocol.md, "Resume"). Time before
+            // the engine's says so too: on the event clock only events move time, and one
+            // written after this one on the connection, so applied after it, did.
+            self.stats.resent_applied += 1;
+            self.world.acked(p.about);
+            return;
+        }
         let what = format!(
             "load-{} seq {} ({} at {}): {}: {message}",
             conn + 1,
@@ -663,14 +692,22 @@ where
             attrs: None,
             body: Event::Input(body),
         };
+        let mut text = None;
         if let Some(buf) = bufs.get_mut(conn) {
+            let start = buf.len();
             encode_platform(&msg, buf);
+            text = self
+                .s
+                .keep_lines
+                .then(|| Bytes::copy_from_slice(&buf[start..]));
         }
         let c = &mut self.conns[conn];
         c.lines += 1;
         c.pending.push_back(Pending {
             seq: self.seq,
             line: c.lines,
+            text,
+            resent: false,
             at,
             sent: now,
             kind,
@@ -683,6 +720,30 @@ where
         }
         self.last_at = self.last_at.max(at);
         self.stats.sim_ms = self.last_at.saturating_sub(self.sim_start);
+    }
+
+    /// Connection `conn` was made again (its `hello` resumed after the last command
+    /// processed): every event it had no answer for is written again into `buf`, in order,
+    /// with its `seq`, in place of what `buf` held for the old connection. Returns how many.
+    /// (An event the daemon had applied is refused as done, and taken as answered.)
+    pub fn resume(&mut self, conn: usize, buf: &mut BytesMut) -> usize {
+        buf.clear();
+        let Some(c) = self.conns.get_mut(conn) else {
+            return 0;
+        };
+        // The new connection's line 1 is its `hello`.
+        c.lines = 1;
+        for p in &mut c.pending {
+            if let Some(text) = &p.text {
+                buf.extend_from_slice(text);
+            }
+            c.lines += 1;
+            p.line = c.lines;
+            p.resent = true;
+        }
+        let n = c.pending.len();
+        self.stats.resent += n as u64;
+        n
     }
 
     fn tick(&mut self, at: u64, now: Instant, bufs: &mut [BytesMut]) {

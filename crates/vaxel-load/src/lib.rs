@@ -8,10 +8,12 @@
 //! `ok`, protocol errors, and whether every call ended.
 //!
 //! - `conn.rs`: one connection (`hello`, a reader task and a writer task).
+//! - `failover.rs`: the connections, made again after a close (`--reconnect`).
 //! - `driver.rs`: the platform in front of `vaxel_sim::world`'s callers and agents: `seq`,
 //!   acks, flow control, ticks, bookkeeping (no sockets).
 //! - `exact.rs`: `--exact`, the replay's own inputs streamed, its commands checked.
 //! - `latency.rs`: HdrHistogram percentiles.
+//! - `report.rs`: the report, as JSON or text.
 //!
 //! `load` measures the daemon, not the city: at `--speed max` reactions to commands may be
 //! sent later (in simulated time) than the exact replay would, so its call figures differ
@@ -20,13 +22,14 @@
 mod conn;
 mod driver;
 mod exact;
+mod failover;
 mod latency;
+mod report;
 
 use anyhow::{Context as _, bail};
 use bytes::BytesMut;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,9 +39,11 @@ use tokio::sync::mpsc;
 use vaxel_core::site::Site;
 use vaxel_sim::{RosterReader, Shift, TraceReader};
 
-use conn::{ConnHandle, Incoming};
+use conn::Incoming;
 use driver::{Driver, Pacing, Settings, Wait};
-use latency::LatencySummary;
+use failover::{Links, Peers};
+pub use report::LoadReport;
+use report::{render_text, report};
 
 /// `--window` by default, `--exact` included: with protocol version 2's numbered commands,
 /// 8192 events in flight queued more than the daemon's default `--outbound-limit-bytes`
@@ -47,6 +52,9 @@ const WINDOW: usize = 4096;
 
 /// How long the daemon may leave events unanswered before the run stops.
 const STALL: Duration = Duration::from_secs(30);
+
+/// `--reconnect` when `--addr` names several daemons (the nodes of a cluster).
+const RECONNECT_S: f64 = 10.0;
 
 /// `--speed`: a factor or `max`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -130,9 +138,16 @@ the daemon dropped without a command; with --strict also late refusals and unfin
 #[derive(Debug, Args)]
 #[command(after_help = AFTER_HELP)]
 pub struct LoadArgs {
-    /// The daemon's platform address (`vaxel serve --listen`), HOST:PORT.
-    #[arg(long, value_name = "ADDR")]
-    pub addr: String,
+    /// The daemon's platform address (`vaxel serve --listen`), HOST:PORT; several, comma
+    /// separated, for the nodes of a cluster: a connection that closes is made again to the
+    /// next in turn (--reconnect).
+    #[arg(
+        long,
+        value_name = "ADDR[,ADDR…]",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub addr: Vec<String>,
     /// The trace (calls.csv): what callers do.
     #[arg(long, value_name = "FILE")]
     pub trace: PathBuf,
@@ -180,6 +195,14 @@ pub struct LoadArgs {
     /// leaves it empty; the group's default would run in wall time.
     #[arg(long, value_name = "S", default_value = "30", value_parser = parse_secs)]
     pub live_wrapup: f64,
+    /// Protocol 2: a connection that closes (the daemon killed and started again, a
+    /// cluster's active failing over) is made again within this many seconds, to the next
+    /// address of --addr in turn; its `hello` resumes after the last command processed and
+    /// every event without an answer is sent again (one the daemon had applied is refused
+    /// as done and counted as applied). 0: a closed connection ends the run. Default: 10
+    /// with several addresses, else 0.
+    #[arg(long, value_name = "S", value_parser = parse_secs)]
+    pub reconnect: Option<f64>,
     /// Count refusals of late reactions (`unknown_call`, `invalid_state` for an answer, a
     /// hang-up, a reply the daemon's own timers overtook) as errors, and fail when calls
     /// are still in progress at the end.
@@ -189,7 +212,7 @@ pub struct LoadArgs {
     /// trace on --config), as fast as the daemon takes them within --window, and check
     /// every command against the replay's: a capacity measure of a faithful run. Needs a
     /// fresh daemon on `--clock event` with the same configuration.
-    #[arg(long, conflicts_with_all = ["max_lag", "tick", "drain", "live_wrapup", "strict"])]
+    #[arg(long, conflicts_with_all = ["max_lag", "tick", "drain", "live_wrapup", "strict", "reconnect"])]
     pub exact: bool,
     /// With --exact: the daemon's site file (the built-in city when absent).
     #[arg(long, value_name = "FILE", requires = "exact")]
@@ -200,57 +223,6 @@ pub struct LoadArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-}
-
-/// The report (`--report json`).
-#[derive(Debug, Serialize)]
-pub struct LoadReport {
-    /// Calls announced.
-    pub calls: u64,
-    /// Lines sent (events and ticks).
-    pub events: u64,
-    /// Of which ticks.
-    pub ticks: u64,
-    /// Wall time from the first event written to the last answer read.
-    pub wall_s: f64,
-    pub events_per_s: f64,
-    /// `call.arrived` written → first command for the call read.
-    pub latency_ms: LatencySummary,
-    /// Event written → its `ok` (or `error`) read.
-    pub ack_latency_ms: LatencySummary,
-    /// Errors by code (any → exit status 1).
-    pub errors: BTreeMap<String, u64>,
-    /// The first errors, for diagnosis.
-    pub first_errors: Vec<String>,
-    /// Refusals of late reactions by code (not errors unless --strict).
-    pub stale: BTreeMap<String, u64>,
-    /// Calls that ended (forward, final hangup, or the tool's acknowledged hang-up).
-    pub ended_calls: u64,
-    /// Calls announced that did not end (callbacks still waiting when the roster ends, …;
-    /// exit status 1 with --strict).
-    pub unfinished_calls: u64,
-    /// Calls still in progress at the end, by the state the tool last knew.
-    pub in_progress: BTreeMap<String, u64>,
-    /// Of which the daemon stopped knowing without a command ending them (any → exit
-    /// status 1).
-    pub vanished_calls: u64,
-    pub refused_arrivals: u64,
-    /// Commands read.
-    pub commands: u64,
-    /// Commands for calls this run did not announce.
-    pub foreign_commands: u64,
-    /// Logins turned into `agent.ready` (agent still on from an earlier shift).
-    pub relogins: u64,
-    pub peak_calls: usize,
-    /// Simulated time covered, seconds.
-    pub sim_s: f64,
-    /// Paced runs: how late (ms) the latest event was sent at worst.
-    pub max_behind_ms: u64,
-    pub speed: String,
-    pub clock: String,
-    pub connections: u16,
-    pub window: usize,
-    pub max_lag_s: Option<f64>,
 }
 
 /// What `--exact` replays on: the site (`--config`) and the roster of its agents. The
@@ -280,6 +252,7 @@ pub fn run(
         drain_ms: secs_to_ms(args.drain),
         live_wrapup_ms: secs_to_ms(args.live_wrapup),
         strict: args.strict,
+        keep_lines: !peers(args)?.within.is_zero(),
     };
     settings.check()?;
     let roster = vaxel_sim::read_roster(RosterReader::open(&args.roster)?)?;
@@ -326,10 +299,13 @@ fn run_exact(
     if args.clock != ClockArg::Event || args.speed != Speed::Max || args.connections != 1 {
         bail!("--exact runs on the event clock at --speed max over one connection");
     }
+    let [addr] = args.addr.as_slice() else {
+        bail!("--exact talks to one daemon: give --addr one address");
+    };
     let (site, shifts) = exact_inputs(args)?;
     let trace = TraceReader::open(&args.trace)?.without_unique_ids();
     let report = exact::run(exact::ExactRun {
-        addr: args.addr.clone(),
+        addr: addr.clone(),
         platform: "load-1".to_owned(),
         token: args.token.clone(),
         protocol: args.protocol,
@@ -376,6 +352,29 @@ fn write_report<R: Serialize>(
     Ok(())
 }
 
+/// The daemons and how to reach them again: `--addr`, `--token`, `--protocol`,
+/// `--reconnect` (which needs protocol 2: only numbered commands can be resumed).
+fn peers(args: &LoadArgs) -> anyhow::Result<Peers> {
+    let default = if args.addr.len() > 1 {
+        RECONNECT_S
+    } else {
+        0.0
+    };
+    let within = Duration::from_secs_f64(args.reconnect.unwrap_or(default));
+    if !within.is_zero() && args.protocol != vaxel_proto::PROTOCOL_V2 {
+        bail!(
+            "--reconnect (or several --addr) needs --protocol 2: only numbered commands can \
+             be resumed on a new connection"
+        );
+    }
+    Ok(Peers {
+        addrs: args.addr.clone(),
+        token: args.token.clone(),
+        protocol: args.protocol,
+        within,
+    })
+}
+
 fn secs_to_ms(s: f64) -> u64 {
     (s * 1000.0).round() as u64
 }
@@ -385,37 +384,24 @@ where
     I: Iterator<Item = Result<vaxel_sim::TraceCall, vaxel_sim::SimError>>,
 {
     let (in_tx, mut in_rx) = mpsc::unbounded_channel();
-    let mut conns: Vec<ConnHandle> = Vec::new();
-    for i in 0..usize::from(args.connections) {
-        let platform = format!("load-{}", i + 1);
-        conns.push(
-            conn::open(
-                &args.addr,
-                &platform,
-                args.token.as_deref(),
-                args.protocol,
-                i,
-                in_tx.clone(),
-            )
-            .await?,
-        );
-    }
-    drop(in_tx);
-    let mut bufs: Vec<BytesMut> = (0..conns.len())
+    let mut links = Links::open(peers(args)?, usize::from(args.connections), in_tx).await?;
+    let mut bufs: Vec<BytesMut> = (0..links.handles().len())
         .map(|_| BytesMut::with_capacity(64 * 1024))
         .collect();
     let mut last_progress = Instant::now();
     loop {
         // Everything already read first: answers free the window, commands schedule.
         while let Ok(m) = in_rx.try_recv() {
-            handle(&mut driver, m, &mut bufs)?;
+            handle(&mut driver, &mut links, m, &mut bufs).await?;
             last_progress = Instant::now();
         }
         let wait = driver.pump(Instant::now(), &mut bufs)?;
-        for (buf, c) in bufs.iter_mut().zip(&conns) {
+        for (buf, c) in bufs.iter_mut().zip(links.handles()) {
             if !buf.is_empty() {
                 let bytes = buf.split().freeze();
-                if c.tx.send(bytes).await.is_err() {
+                // A writer that stopped has said why (`Incoming::Closed`); with
+                // --reconnect what it did not write is written again.
+                if c.tx.send(bytes).await.is_err() && !links.reconnecting() {
                     bail!("{}: the connection's writer stopped", c.platform);
                 }
             }
@@ -447,167 +433,67 @@ where
         };
         match m {
             Some(m) => {
-                handle(&mut driver, m, &mut bufs)?;
+                handle(&mut driver, &mut links, m, &mut bufs).await?;
                 last_progress = Instant::now();
             }
             None => bail!("every connection to the daemon closed"),
         }
     }
-    Ok(report(args, &driver))
+    Ok(report(args, &driver, &links))
 }
 
 /// Hands what a connection read to the driver; version 2: then acknowledges the commands
-/// processed (the line goes out with the connection's next bytes).
-fn handle<I>(driver: &mut Driver<I>, m: Incoming, bufs: &mut [BytesMut]) -> anyhow::Result<()>
+/// processed (the line goes out with the connection's next bytes). A connection that
+/// closed is made again (--reconnect), or ends the run. What a connection made again since
+/// still passes on is dropped.
+async fn handle<I>(
+    driver: &mut Driver<I>,
+    links: &mut Links,
+    m: Incoming,
+    bufs: &mut [BytesMut],
+) -> anyhow::Result<()>
 where
     I: Iterator<Item = Result<vaxel_sim::TraceCall, vaxel_sim::SimError>>,
 {
     match m {
         Incoming::Lines {
-            conn,
+            link,
             read_at,
             msgs,
             last_cmd,
-        } => {
+        } if links.is_current(link) => {
             for msg in msgs {
                 match msg {
-                    Ok(msg) => driver.on_message(conn, read_at, msg),
-                    Err(e) => driver.on_bad_line(conn, &e),
+                    Ok(msg) => driver.on_message(link.conn, read_at, msg),
+                    Err(e) => driver.on_bad_line(link.conn, &e),
                 }
             }
-            if let (Some(upto), Some(buf)) = (last_cmd, bufs.get_mut(conn)) {
+            if let (Some(upto), Some(buf)) = (last_cmd, bufs.get_mut(link.conn)) {
                 conn::ack_line(upto, buf);
+                links.processed(link.conn, upto);
             }
             Ok(())
         }
-        Incoming::Closed { conn, reason } => bail!(
-            "connection load-{}: {reason} ({} event(s) sent, {} unanswered, {} call(s) in \
-             progress)",
-            conn + 1,
-            driver.stats.events,
-            driver.unacked(),
-            driver.calls_in_progress()
-        ),
-    }
-}
-
-fn report<I>(args: &LoadArgs, d: &Driver<I>) -> LoadReport
-where
-    I: Iterator<Item = Result<vaxel_sim::TraceCall, vaxel_sim::SimError>>,
-{
-    let s = &d.stats;
-    let wall = match (d.first_sent, d.last_answer) {
-        (Some(a), Some(b)) => b.saturating_duration_since(a).as_secs_f64(),
-        _ => 0.0,
-    };
-    LoadReport {
-        calls: s.calls,
-        events: s.events,
-        ticks: s.ticks,
-        wall_s: wall,
-        events_per_s: if wall > 0.0 {
-            s.events as f64 / wall
-        } else {
-            0.0
-        },
-        latency_ms: d.cmd_latency.summary(),
-        ack_latency_ms: d.ack_latency.summary(),
-        errors: s.errors.clone(),
-        first_errors: s.first_errors.clone(),
-        stale: s.stale.clone(),
-        ended_calls: s.ended,
-        unfinished_calls: d.unfinished(),
-        in_progress: d.in_progress(),
-        vanished_calls: s.vanished,
-        refused_arrivals: s.refused_arrivals,
-        commands: s.commands,
-        foreign_commands: s.foreign_commands,
-        relogins: s.relogins,
-        peak_calls: s.peak_calls,
-        sim_s: s.sim_ms as f64 / 1000.0,
-        max_behind_ms: s.max_behind_ms,
-        speed: match args.speed {
-            Speed::Max => "max".to_owned(),
-            Speed::Factor(x) => format!("{x}"),
-        },
-        clock: match args.clock {
-            ClockArg::Event => "event".to_owned(),
-            ClockArg::Live => "live".to_owned(),
-        },
-        connections: args.connections,
-        window: args.window.unwrap_or(WINDOW),
-        max_lag_s: match args.speed {
-            Speed::Max => args.max_lag.0,
-            Speed::Factor(_) => None,
-        },
-    }
-}
-
-fn render_text(r: &LoadReport) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::new();
-    let lat = |l: &LatencySummary| {
-        format!(
-            "p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3} ms  ({} samples)",
-            l.p50, l.p90, l.p99, l.p999, l.max, l.count
-        )
-    };
-    let codes = |m: &BTreeMap<String, u64>| {
-        if m.is_empty() {
-            "none".to_owned()
-        } else {
-            m.iter()
-                .map(|(k, v)| format!("{k} {v}"))
-                .collect::<Vec<_>>()
-                .join(", ")
+        Incoming::Closed { link, reason } if links.is_current(link) => {
+            let conn = link.conn;
+            if !links.reconnecting() {
+                bail!(
+                    "connection load-{}: {reason} ({} event(s) sent, {} unanswered, {} call(s) \
+                     in progress)",
+                    conn + 1,
+                    driver.stats.events,
+                    driver.unacked(),
+                    driver.calls_in_progress()
+                );
+            }
+            links.reconnect(conn, &reason).await?;
+            if let Some(buf) = bufs.get_mut(conn) {
+                driver.resume(conn, buf);
+            }
+            Ok(())
         }
-    };
-    let lag = r
-        .max_lag_s
-        .map_or_else(|| "none".to_owned(), |l| format!("{l} s"));
-    let _ = writeln!(
-        s,
-        "vaxel load: speed {}, {} clock, {} connection(s), window {}, max lag {lag}",
-        r.speed, r.clock, r.connections, r.window
-    );
-    let _ = writeln!(
-        s,
-        "events        {} ({} ticks) in {:.3} s: {:.0} events/s; {} commands",
-        r.events, r.ticks, r.wall_s, r.events_per_s, r.commands
-    );
-    let _ = writeln!(
-        s,
-        "calls         {} announced, {} ended, {} unfinished ({} vanished), {} refused; \
-         peak {} in progress; {:.0} s simulated",
-        r.calls,
-        r.ended_calls,
-        r.unfinished_calls,
-        r.vanished_calls,
-        r.refused_arrivals,
-        r.peak_calls,
-        r.sim_s
-    );
-    if !r.in_progress.is_empty() {
-        let _ = writeln!(s, "in progress   {}", codes(&r.in_progress));
+        Incoming::Lines { .. } | Incoming::Closed { .. } => Ok(()),
     }
-    let _ = writeln!(s, "arrival→cmd   {}", lat(&r.latency_ms));
-    let _ = writeln!(s, "event→ok      {}", lat(&r.ack_latency_ms));
-    let _ = writeln!(s, "errors        {}", codes(&r.errors));
-    for e in &r.first_errors {
-        let _ = writeln!(s, "  {e}");
-    }
-    let _ = writeln!(s, "late refusals {}", codes(&r.stale));
-    if r.relogins > 0 || r.foreign_commands > 0 {
-        let _ = writeln!(
-            s,
-            "other         {} relogin(s) as agent.ready, {} command(s) for unknown calls",
-            r.relogins, r.foreign_commands
-        );
-    }
-    if r.speed != "max" {
-        let _ = writeln!(s, "behind        {} ms at worst", r.max_behind_ms);
-    }
-    s
 }
 
 #[cfg(test)]
@@ -670,6 +556,37 @@ mod tests {
                 "0"
             ])
             .is_err()
+        );
+    }
+
+    fn parse(extra: &[&str]) -> LoadArgs {
+        let mut argv = vec!["load", "--trace", "t", "--roster", "r"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().load
+    }
+
+    /// One address: a closed connection ends the run unless --reconnect says otherwise;
+    /// several (a cluster's nodes): made again within 10 s by default; protocol 1 cannot
+    /// resume, so it refuses both.
+    #[test]
+    fn addresses_and_reconnect() {
+        let one = parse(&["--addr", "a:1"]);
+        assert_eq!(one.addr, ["a:1"]);
+        assert!(peers(&one).unwrap().within.is_zero());
+        let two = parse(&["--addr", "a:1,b:2"]);
+        assert_eq!(two.addr, ["a:1", "b:2"]);
+        assert_eq!(peers(&two).unwrap().within, Duration::from_secs(10));
+        let p = peers(&parse(&["--addr", "a:1", "--reconnect", "2.5"])).unwrap();
+        assert_eq!(p.within, Duration::from_millis(2_500));
+        let off = parse(&["--addr", "a:1,b:2", "--reconnect", "0"]);
+        assert!(peers(&off).unwrap().within.is_zero());
+        let v1 = parse(&["--addr", "a:1,b:2", "--protocol", "1"]);
+        let e = peers(&v1).unwrap_err().to_string();
+        assert!(e.contains("needs --protocol 2"), "{e}");
+        assert!(peers(&parse(&["--addr", "a:1", "--protocol", "1"])).is_ok());
+        assert!(
+            Cli::try_parse_from(["load", "--trace", "t", "--roster", "r"]).is_err(),
+            "--addr is required"
         );
     }
 

@@ -16,6 +16,7 @@ fn settings(connections: usize) -> Settings {
         drain_ms: 0,
         live_wrapup_ms: 0,
         strict: false,
+        keep_lines: false,
     }
 }
 
@@ -54,17 +55,15 @@ fn shift(agent: &str, start: u64, end: u64) -> Shift {
 fn pump(d: &mut Driver<Trace>) -> (Wait, Vec<Vec<PlatformMessage>>) {
     let mut bufs: Vec<BytesMut> = (0..d.conns.len()).map(|_| BytesMut::new()).collect();
     let wait = d.pump(Instant::now(), &mut bufs).unwrap();
-    let lines = bufs
-        .iter()
-        .map(|b| {
-            b[..]
-                .split(|&c| c == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(|l| decode_platform(l).unwrap())
-                .collect()
-        })
-        .collect();
-    (wait, lines)
+    (wait, bufs.iter().map(|b| decode(b)).collect())
+}
+
+/// The lines written into a connection's buffer.
+fn decode(b: &[u8]) -> Vec<PlatformMessage> {
+    b.split(|&c| c == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| decode_platform(l).unwrap())
+        .collect()
 }
 
 fn ok(d: &mut Driver<Trace>, conn: usize, seq: u64) {
@@ -363,4 +362,71 @@ fn with_the_event_clock_connections_overlap_only_at_one_time() {
     let (_, out) = pump(&mut d);
     assert!(out.iter().any(|o| !o.is_empty()));
     assert!(d.stats.errors.is_empty(), "{:?}", d.stats.errors);
+}
+
+/// `--reconnect`: a connection made again gets every event the old one had no answer for,
+/// in order, with its own `seq`; an answer to one of them is taken as before. One the
+/// daemon had applied before the close is refused as done: counted as applied, not as an
+/// error or a late refusal, and the caller's hang-up it was still ends the call.
+#[test]
+fn a_connection_made_again_gets_every_unanswered_event_again() {
+    let mut s = settings(1);
+    s.keep_lines = true;
+    let mut d = driver(
+        s,
+        vec![call("c1", T0 + 1_000, None)],
+        &[shift("a1", T0, T0 + 3_600_000)],
+    );
+    let (_, out) = pump(&mut d);
+    assert_eq!(kinds(&out[0]), ["agent.login", "call.arrived"]);
+    ok(&mut d, 0, 1);
+    cmd(&mut d, connect("c1", 0));
+    ok(&mut d, 0, 2);
+    let (_, out) = pump(&mut d);
+    assert_eq!(kinds(&out[0]), ["call.answered", "call.disposition"]);
+    // The connection closes with both unanswered; the new one gets them again.
+    let mut buf = BytesMut::from(&b"{\"ev\":\"ack\",\"upto\":1}\n"[..]);
+    assert_eq!(d.resume(0, &mut buf), 2);
+    assert_eq!(decode(&buf), out[0], "the same lines, and only them");
+    // The answer had been applied; the disposition had not.
+    refuse(&mut d, 3, ErrorCode::InvalidState);
+    ok(&mut d, 0, 4);
+    assert_eq!(d.stats.resent, 2);
+    assert_eq!(d.stats.resent_applied, 1);
+    assert!(d.stats.errors.is_empty(), "{:?}", d.stats.errors);
+    assert!(d.stats.stale.is_empty(), "{:?}", d.stats.stale);
+    // Talking, as if answered: the talk ends with the wrap-up and the hang-up.
+    let (_, out) = pump(&mut d);
+    assert_eq!(kinds(&out[0]), ["agent.wrapup_until", "call.hangup"]);
+    ok(&mut d, 0, 5);
+    assert_eq!(d.resume(0, &mut buf), 1, "the hang-up, sent again");
+    // Applied before the close: the daemon no longer knows the call.
+    refuse(&mut d, 6, ErrorCode::UnknownCall);
+    assert_eq!(d.stats.resent_applied, 2);
+    // The logout, sent again after later events moved the engine's time past it: it was
+    // applied, and time going backwards is no fatal error for a line sent again.
+    let (_, out) = pump(&mut d);
+    assert_eq!(kinds(&out[0]), ["agent.logout"]);
+    assert_eq!(d.resume(0, &mut buf), 1);
+    refuse(&mut d, 7, ErrorCode::TimeWentBackwards);
+    assert_eq!(d.stats.resent_applied, 3);
+    assert_eq!(d.take_fatal(), None);
+    assert_eq!(d.stats.ended, 1);
+    assert_eq!(d.stats.vanished, 0);
+    assert!(d.stats.errors.is_empty(), "{:?}", d.stats.errors);
+}
+
+/// Without `--reconnect` no line is kept (the common case pays nothing for it), and the
+/// same refusal of a line sent once is what it always was: a late refusal.
+#[test]
+fn lines_are_kept_only_for_a_reconnect() {
+    let mut d = driver(settings(1), vec![call("c1", T0, None)], &[]);
+    let _ = pump(&mut d);
+    assert!(d.conns[0].pending.iter().all(|p| p.text.is_none()));
+    cmd(&mut d, connect("c1", 0));
+    ok(&mut d, 0, 1);
+    let _ = pump(&mut d);
+    refuse(&mut d, 2, ErrorCode::InvalidState);
+    assert_eq!(d.stats.resent_applied, 0);
+    assert_eq!(d.stats.stale.get("invalid_state"), Some(&1));
 }
