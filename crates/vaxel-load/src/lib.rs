@@ -123,8 +123,13 @@ may lag (at most --max-lag), so call figures differ from `vaxel replay`, the exa
 --config) as fast as the daemon takes them, and checks every command against the replay's:
 the capacity of a faithful run, for a fresh daemon on `--clock event`.
 
-Exit status 1: the daemon refused or closed the connection, any protocol error, or a call
-the daemon dropped without a command; with --strict also late refusals and unfinished calls.";
+--addr A,B (or --reconnect S) carries a run across a fail-over or a restart of the daemon: a
+closed connection is made again, resumed after the last command processed, and what had no
+answer is sent again (docs/formats.md, \"`vaxel load` across a fail-over\").
+
+Exit status 1: the daemon refused or closed the connection (and none took it again within
+--reconnect), any protocol error, or a call the daemon dropped without a command; with
+--strict also late refusals and unfinished calls.";
 
 /// `vaxel load`: drive a running daemon with a trace and a roster; measure it.
 ///
