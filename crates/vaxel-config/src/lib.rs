@@ -1,17 +1,21 @@
 //! Växel site files (docs/configuration.md): [`load`] parses TOML into
 //! the [`raw`] model, [`validate`] turns that into the engine's typed
 //! [`vaxel_core::site::Site`] or lists every problem with its path and a did-you-mean.
-//! [`load_site`] does both.
+//! [`load_site`] does both. [`records`] and [`cluster`] are the daemon's own sections,
+//! which the engine never sees.
 //!
 //! ```
 //! let checked = vaxel_config::stockholm().expect("the built-in city is valid");
 //! assert_eq!(&*checked.site.name, "Stockholms stad");
 //! ```
 
+pub mod cluster;
 mod load;
 mod path;
 pub mod raw;
 pub mod records;
+#[cfg(test)]
+mod section_tests;
 mod suggest;
 mod validate;
 mod wallboard;

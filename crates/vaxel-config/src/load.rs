@@ -5,9 +5,9 @@
 
 use crate::path::{self, Seg};
 use crate::raw::{
-    RawAgent, RawAuth, RawCallbacks, RawClosed, RawCrisis, RawDirectoryEntry, RawEntry, RawGroup,
-    RawGroupCallback, RawMenu, RawOverflow, RawPlatform, RawRecords, RawSite, RawSiteInfo,
-    RawWallboard, RawWiden, fields_of,
+    RawAgent, RawAuth, RawCallbacks, RawClosed, RawCluster, RawCrisis, RawDirectoryEntry, RawEntry,
+    RawGroup, RawGroupCallback, RawMenu, RawOverflow, RawPlatform, RawRecords, RawSite,
+    RawSiteInfo, RawWallboard, RawWiden, fields_of,
 };
 use crate::suggest::suggest;
 use crate::{Diagnostic, Severity};
@@ -68,6 +68,7 @@ pub fn load(text: &str) -> Result<Loaded, Vec<Diagnostic>> {
             "platform" => raw.platform = l.one::<RawPlatform>(v, "platform").unwrap_or_default(),
             "wallboard" => raw.wallboard = l.one::<RawWallboard>(v, "wallboard"),
             "records" => raw.records = l.one::<RawRecords>(v, "records"),
+            "cluster" => raw.cluster = l.one::<RawCluster>(v, "cluster"),
             other => {
                 let msg = unknown_key_message(other, &path::SECTIONS);
                 l.push(
@@ -243,6 +244,7 @@ fn known_keys(section: &str, parents: &[&str]) -> &'static [&'static str] {
         ("platform", []) => fields_of::<RawPlatform>(),
         ("wallboard", []) | ("groups", ["wallboard"]) => fields_of::<RawWallboard>(),
         ("records", []) => fields_of::<RawRecords>(),
+        ("cluster", []) => fields_of::<RawCluster>(),
         _ => &[],
     }
 }

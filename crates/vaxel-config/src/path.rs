@@ -58,7 +58,7 @@ pub(crate) fn join(prefix: &str, segs: &[Seg]) -> String {
 }
 
 /// The top-level sections in the order docs/configuration.md writes them.
-pub(crate) const SECTIONS: [&str; 13] = [
+pub(crate) const SECTIONS: [&str; 14] = [
     "site",
     "calendars",
     "entries",
@@ -72,6 +72,7 @@ pub(crate) const SECTIONS: [&str; 13] = [
     "platform",
     "wallboard",
     "records",
+    "cluster",
 ];
 
 /// Sort key of a diagnostic path: its section (in [`SECTIONS`] order, anything else after)
@@ -123,7 +124,8 @@ mod tests {
         assert_eq!(order("platform.grace_s"), (10, 0));
         assert_eq!(order("wallboard.lang"), (11, 0));
         assert_eq!(order("records.postgres"), (12, 0));
-        assert_eq!(order("zzz"), (13, 0));
+        assert_eq!(order("cluster.lease_ms"), (13, 0));
+        assert_eq!(order("zzz"), (14, 0));
         assert!(order("entries[10].number") > order("entries[9]"));
     }
 }

@@ -36,6 +36,25 @@ pub struct RawSite {
     pub wallboard: Option<RawWallboard>,
     /// Project addition: where the daemon also sends its call records (PostgreSQL).
     pub records: Option<RawRecords>,
+    /// Project addition: the settings every node of a cluster shares (`vaxel serve
+    /// --cluster`).
+    pub cluster: Option<RawCluster>,
+}
+
+/// `[cluster]`: what every node of a cluster must agree on (docs/operations.md, "Cluster
+/// mode"). Read by the daemon at start only; the engine never sees it. A node's own
+/// settings (its id, its advertised addresses) are flags, not keys.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct RawCluster {
+    /// The NATS servers' URLs.
+    pub nats: Option<Vec<String>>,
+    /// Prefix of the stream's, the lease bucket's and the checkpoint store's names.
+    pub name: Option<String>,
+    pub lease_ms: Option<i64>,
+    pub stream_replicas: Option<i64>,
+    /// A NATS credentials file (relative to the site file).
+    pub nats_creds: Option<String>,
+    pub nats_wait_s: Option<i64>,
 }
 
 /// `[records]`: a copy of the call records in PostgreSQL (docs/postgres.md). Read by the

@@ -113,38 +113,14 @@ fn url_problem(url: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::load_site;
-
-    const SITE: &str = r#"
-[site]
-name = "T"
-timezone = "Europe/Stockholm"
-
-[[entries]]
-id = "e"
-number = "+4610100"
-route = "group:g"
-
-[[groups]]
-id = "g"
-name = "G"
-requires = { g = 1 }
-
-[[agents]]
-id = "a"
-name = "A"
-extension = "1001"
-skills = { g = 1 }
-"#;
+    use crate::section_tests::{SITE, refused, with_section};
 
     fn with(records: &str) -> Result<crate::Validated, Vec<Diagnostic>> {
-        load_site(&format!("{SITE}\n[records]\n{records}\n"))
+        with_section("records", records)
     }
 
     fn errors(records: &str) -> Vec<String> {
-        match with(records) {
-            Ok(v) => panic!("accepted: {:?}", v.records),
-            Err(d) => d.iter().map(ToString::to_string).collect(),
-        }
+        refused("records", records)
     }
 
     #[test]

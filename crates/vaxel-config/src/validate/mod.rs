@@ -44,6 +44,8 @@ pub struct Validated {
     pub site: Site,
     /// `[records]`: the daemon's copy of the call records in PostgreSQL, if any.
     pub records: crate::records::RecordsSink,
+    /// `[cluster]`: the settings shared by a cluster's nodes, if the file has the section.
+    pub cluster: Option<crate::cluster::ClusterSection>,
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -128,6 +130,8 @@ pub fn validate(raw: &RawSite) -> Result<Validated, Vec<Diagnostic>> {
     let mut diags = v.diags;
     let (records, mut found) = crate::records::records(raw);
     diags.append(&mut found);
+    let (cluster, mut found) = crate::cluster::cluster(raw);
+    diags.append(&mut found);
     diags.sort_by_key(|d| path::order(&d.path));
     if diags.iter().any(|d| d.severity == Severity::Error) {
         Err(diags)
@@ -135,6 +139,7 @@ pub fn validate(raw: &RawSite) -> Result<Validated, Vec<Diagnostic>> {
         Ok(Validated {
             site,
             records,
+            cluster,
             warnings: diags,
         })
     }
