@@ -156,6 +156,47 @@ fn an_unknown_key_is_an_error_unless_allowed() {
     );
 }
 
+/// `[cluster]` (the settings a cluster's nodes share) is checked like every other section:
+/// each bad value names its key and the limit, after the routing sections' findings; a
+/// good section is no finding at all.
+#[test]
+fn the_cluster_section_is_checked_like_the_others() {
+    let good = format!(
+        "{CITY}\n[cluster]\nnats = [\"nats://10.0.0.1:4222\"]\nname = \"city\"\nlease_ms = 2000\n"
+    );
+    let file = TempFile::new("cluster.toml", &good);
+    let o = vaxel(&["config", "check", file.path.to_str().expect("utf-8 path")]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.trim_end().ends_with("0 warnings"), "{out}");
+
+    let bad = format!(
+        "{CITY}\n[cluster]\nnats = []\nname = \"the city\"\nlease_ms = 100\nstream_replicas = 9\n\
+         nats_wait_s = 7200\nnode_id = \"vx1\"\n"
+    );
+    let file = TempFile::new("cluster-bad.toml", &bad);
+    let path = file.path.to_str().expect("utf-8 path");
+    let o = vaxel(&["config", "check", path]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let expected = [
+        "error: cluster.node_id: unknown key; known keys here: nats, name, lease_ms, stream_replicas, nats_creds, nats_wait_s",
+        "error: cluster.nats: no NATS URL; list the servers (nats = [\"nats://HOST:4222\", …]) or leave the key out",
+        "error: cluster.name: name \"the city\": use 1 to 64 letters, digits, '-' or '_'",
+        "error: cluster.lease_ms: lease_ms 100 is out of range; use 200..=60000 milliseconds",
+        "error: cluster.stream_replicas: stream_replicas 9 is out of range; use 1..=5 replicas",
+        "error: cluster.nats_wait_s: nats_wait_s 7200 is out of range; use 0..=3600 seconds",
+        "unknown keys are errors; --allow-unknown-keys makes them warnings",
+    ];
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..expected.len()], expected, "\n{out}");
+    assert_eq!(
+        lines[expected.len()..],
+        [format!("{path}: 6 errors, 0 warnings")],
+        "\n{out}"
+    );
+}
+
 #[test]
 fn a_syntax_error_names_line_and_column() {
     let file = TempFile::new("syntax.toml", "[site]\nname = \"x\"\ntimezone = \n");

@@ -1,8 +1,9 @@
 //! Cluster mode over real NATS and real TCP (docs/operations.md, "Cluster mode"): a
 //! 3-node JetStream cluster on loopback (`serve_support::nats`), two `vaxel serve
 //! --cluster` processes. A kill -9 of the active under traffic, a stale active fenced, NATS
-//! lost (NATS unreachable at start: `serve_cluster_ckpt.rs`). Ten kills with a platform
-//! resuming: `serve_cluster_failover.rs`; a partition in network namespaces:
+//! lost (NATS unreachable at start: `serve_cluster_ckpt.rs`), nodes configured by the site
+//! file's `[cluster]` section. Ten kills with a platform resuming:
+//! `serve_cluster_failover.rs`; a partition in network namespaces:
 //! `serve_cluster_partition.rs`.
 
 mod serve_support;
@@ -683,5 +684,67 @@ fn nats_lost_while_active_stops_acknowledging_and_steps_down() {
     assert!(
         log.contains("stepping down") || log.contains("steps down"),
         "{log}"
+    );
+}
+
+/// The settings every node shares come from the site file's `[cluster]` section: two nodes
+/// started with only `--cluster --node-id` find the NATS servers and the cluster's name
+/// there; the first is active, the second a standby naming it, both on the file's stream.
+/// A reload that changes the section is taken with a warning (cluster settings are read
+/// at start only), and a daemon without `--cluster` says the section is ignored.
+#[test]
+fn nodes_take_the_shared_settings_from_the_site_files_cluster_section() {
+    let dir = temp_dir("cluster-section");
+    let mut nats = NatsCluster::start(&dir.join("nats"));
+    let urls: Vec<String> = nats.urls.iter().map(|u| format!("\"{u}\"")).collect();
+    let section = |lease_ms: u32| {
+        format!(
+            "{SITE}\n[cluster]\nnats = [{}]\nname = \"cfgsection\"\nlease_ms = {lease_ms}\n",
+            urls.join(", ")
+        )
+    };
+    let site = write_site(&dir, &section(1000));
+    let start =
+        |id: &str| Daemon::start_with(&site, &dir.join(id), &[], &["--cluster", "--node-id", id]);
+    let a = start("a");
+    wait_active(&a, Duration::from_secs(20));
+    let _platform = session(a.tcp, WAIT);
+    let b = start("b");
+    b.wait_log("cluster: following the journal as a standby", 1);
+    let refused = wait_for(
+        WAIT,
+        || format!("b never named a as active; log:\n{}", b.log_text()),
+        || {
+            hello(b.tcp)
+                .err()
+                .filter(|l| l.contains("the active node is a ("))
+        },
+    );
+    assert!(refused.contains(r#""cmd":"error""#), "{refused}");
+    assert!(
+        http_get_all(b.http, "/metrics").contains("\nvaxel_cluster_active 0"),
+        "b is a standby"
+    );
+    // The journal is the stream the file names, not the default's.
+    assert!(nats.leader_of("cfgsection_journal").is_some());
+    assert_eq!(nats.leader_of("vaxel_journal"), None);
+
+    write_site(&dir, &section(2000));
+    a.hup();
+    a.wait_log(
+        "the reloaded [cluster] section changes lease_ms: cluster settings are read at start \
+         only and take effect at the next start",
+        1,
+    );
+    a.wait_log("configuration reloaded", 1);
+    wait_active(&a, WAIT);
+
+    let single = Daemon::start(&site, &dir.join("single"), &[]);
+    assert!(
+        single
+            .log_text()
+            .contains("the [cluster] section is ignored without --cluster"),
+        "{}",
+        single.log_text()
     );
 }

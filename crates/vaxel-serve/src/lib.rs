@@ -204,7 +204,6 @@ pub async fn serve(
     stop: CancellationToken,
     listening: Option<oneshot::Sender<Listening>>,
 ) -> anyhow::Result<ExitCode> {
-    let cluster_config = args.cluster.check()?;
     let label = args
         .config
         .as_ref()
@@ -231,6 +230,17 @@ pub async fn serve(
     }
     let site = Arc::new(validated.site);
     let base = args.config.as_deref().and_then(Path::parent);
+    // Before anything is opened: the cluster flags over the site's `[cluster]`.
+    let cluster_config = args.cluster.resolve(validated.cluster.as_ref(), base)?;
+    if cluster_config.is_none() && validated.cluster.is_some() {
+        tracing::warn!(
+            "{label}: the [cluster] section is ignored without --cluster: this daemon runs \
+             single-node"
+        );
+    }
+    let cluster_start = cluster_config
+        .as_ref()
+        .map(|c| cluster::ClusterStart::new(&args.cluster, base, c));
     let tokens = Arc::new(auth::TokenStore::new(&site, base, args.listen, args.http)?);
     // Before anything is opened: a password file that cannot be read stops the start.
     let postgres = validated
@@ -312,6 +322,7 @@ pub async fn serve(
             unknown_keys,
             outbound_bytes: outbound,
             tokens,
+            cluster: cluster_start,
             shutdown,
         })
     };

@@ -2,7 +2,8 @@
 //! journal, a JetStream stream replicated by a NATS cluster; one is *active*, the others
 //! are hot *standbys* that apply every entry of the stream to their own engine.
 //!
-//! - `args.rs`: the `--cluster` flags, checked at start.
+//! - `args.rs`: the `--cluster` flags over the site file's `[cluster]`, resolved and
+//!   checked at start; what a reload's `[cluster]` is compared with.
 //! - `nats.rs`: the connection, the journal stream, the lease bucket, the checkpoint store.
 //! - `lease.rs`: leadership by a lease in a KV bucket (create to win, renew well within).
 //! - `stream.rs`: the journal on the stream: group commit, every append fenced by the
@@ -32,6 +33,7 @@ mod status;
 mod stream;
 
 pub use args::ClusterArgs;
+pub(crate) use args::ClusterStart;
 pub(crate) use nats::connect;
 pub(crate) use node::{MakeSetup, Node, run_node};
 pub(crate) use status::Status;

@@ -67,10 +67,12 @@ pub async fn connect(c: &ClusterConfig) -> anyhow::Result<Nats> {
         .connection_timeout(Duration::from_secs(2))
         .ping_interval(ping_interval(c.lease));
     if let Some(path) = &c.creds {
-        opts = opts
-            .credentials_file(path)
-            .await
-            .with_context(|| format!("--nats-creds {}: not a credentials file", path.display()))?;
+        opts = opts.credentials_file(path).await.with_context(|| {
+            format!(
+                "{}: not a NATS credentials file (--nats-creds, [cluster] nats_creds)",
+                path.display()
+            )
+        })?;
     }
     let servers = c
         .urls
@@ -95,7 +97,7 @@ pub async fn connect(c: &ClusterConfig) -> anyhow::Result<Nats> {
                 };
                 anyhow::bail!(
                     "cannot reach NATS ({e}) at {servers}{after}: start the NATS servers first, \
-                     or check --nats (docs/operations.md, \"Cluster mode\")"
+                     or check --nats or [cluster] nats (docs/operations.md, \"Cluster mode\")"
                 );
             }
         }

@@ -127,6 +127,9 @@ pub struct Setup {
     pub outbound_bytes: usize,
     /// Refreshed from every configuration reloaded.
     pub tokens: Arc<TokenStore>,
+    /// Cluster mode: what a reloaded file's `[cluster]` is compared with (its settings
+    /// are read at start only).
+    pub cluster: Option<crate::cluster::ClusterStart>,
     pub shutdown: CancellationToken,
 }
 
@@ -169,6 +172,7 @@ pub struct EngineTask {
     unknown_keys: vaxel_config::UnknownKeys,
     outbound_bytes: usize,
     tokens: Arc<TokenStore>,
+    cluster: Option<crate::cluster::ClusterStart>,
     shutdown: CancellationToken,
 }
 
@@ -286,6 +290,7 @@ pub fn start_with(setup: Setup, inbox: Inbox) -> EngineTask {
         max_clock_step: setup.max_clock_step,
         unknown_keys: setup.unknown_keys,
         outbound_bytes: setup.outbound_bytes,
+        cluster: setup.cluster,
         shutdown: setup.shutdown,
     }
 }
@@ -677,6 +682,9 @@ impl EngineTask {
                 // Every path (SIGHUP, HTTP, the start's catching up) logs them here.
                 for d in &v.warnings {
                     crate::log_diagnostic("reloaded configuration", d);
+                }
+                if let Some(c) = &self.cluster {
+                    c.reloaded(v.cluster.as_ref());
                 }
                 if let Err(e) = self.tokens.refresh(&site) {
                     tracing::error!(

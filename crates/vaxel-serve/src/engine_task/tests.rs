@@ -40,6 +40,7 @@ fn task() -> (EngineTask, EngineHandle, CancellationToken) {
         unknown_keys: vaxel_config::UnknownKeys::Error,
         outbound_bytes: platform::OUTBOUND_BYTES,
         tokens: Arc::new(tokens),
+        cluster: None,
         shutdown: shutdown.clone(),
     });
     (task, handle, shutdown)
