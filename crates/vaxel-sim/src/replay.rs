@@ -302,9 +302,12 @@ where
                     on_record(r)?;
                 }
                 Output::Command { command, .. } => {
-                    self.world.command(now, &command);
-                    self.world.react(now);
-                    self.give_acts();
+                    // The act queue is empty here (`give_acts` empties it): only a
+                    // reaction the command scheduled can fill it.
+                    if self.world.command(now, &command) {
+                        self.world.react(now);
+                        self.give_acts();
+                    }
                 }
                 Output::Event(e) => {
                     if let Some(f) = on_event {

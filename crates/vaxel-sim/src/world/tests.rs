@@ -283,3 +283,63 @@ fn popping_the_peeked_event_does_what_pop_does() {
     assert_eq!(by_peeked.peek(), None);
     assert!(steps >= 8, "only {steps} steps");
 }
+
+#[test]
+fn only_a_command_that_says_so_leaves_a_reaction_to_give() {
+    // The replay's driver calls `react` and empties the act queue only after a command
+    // that returned true: every other command must leave both with nothing to give.
+    let mut c2 = call("c2", T0, Some(1_000));
+    c2.accept_callback = true;
+    let mut w = world(vec![call("c1", T0, Some(50_000)), c2], &[]);
+    step(&mut w);
+    step(&mut w);
+    let at = Timestamp(T0 + 1_000);
+    let menu = Command::Menu {
+        call: id("c1"),
+        menu: id("main"),
+        prompt: id("p"),
+        max_digits: 1,
+        timeout_s: 5,
+    };
+    let offer = Command::OfferCallback {
+        call: id("c2"),
+        prompt: id("p"),
+    };
+    let play = Command::Play {
+        call: id("c1"),
+        prompt: id("p"),
+        position: Some(1),
+        ewt_s: None,
+    };
+    let dial = Command::Dial {
+        callback: id("c2"),
+        agent: id("a1"),
+        extension: id("1001"),
+        number: id("+4670"),
+    };
+    let hangup = Command::Hangup {
+        call: id("c1"),
+        prompt: None,
+    };
+    let commands = [
+        (menu, true),
+        (queue("c1"), false),
+        (play, false),
+        (queue("c2"), false),
+        (offer, true),
+        (Command::callback_accepted(id("c2")), false),
+        (connect("c1", 5), false),
+        (dial, false),
+        (connect("nobody", 5), false),
+        (hangup, false),
+    ];
+    for (cmd, reacts) in commands {
+        let kind = cmd.kind();
+        assert_eq!(w.command(at, &cmd), reacts, "{kind}");
+        assert_eq!(w.take(), None, "{kind} gave an input itself");
+        w.react(at);
+        let given: Vec<_> = std::iter::from_fn(|| w.take()).collect();
+        assert_eq!(given.len(), usize::from(reacts), "{kind}: {given:?}");
+    }
+    assert!(!w.knows(&id("c1")));
+}
