@@ -242,6 +242,15 @@ fn event_key(t: Timestamp, class: Class, seq: u64) -> u128 {
     (u128::from(t.0) << 64) | (u128::from(class as u8) << 60) | u128::from(seq)
 }
 
+/// Above every event's key: no event.
+const NO_EVENT: u128 = u128::MAX;
+
+/// The key of the caller's arrival ([`NO_EVENT`] when the trace is done): arrivals go in
+/// trace order, one at a time, so they need no sequence number.
+fn arrival_key(call: Option<&ReplayCall>) -> u128 {
+    call.map_or(NO_EVENT, |c| event_key(c.arrival, Class::Arrival, 0))
+}
+
 fn event_time(key: u128) -> Timestamp {
     Timestamp((key >> 64) as u64)
 }
@@ -256,14 +265,18 @@ pub struct World<I, X = ByName> {
     trace: I,
     /// The next caller to arrive (the trace is read one call ahead).
     next_call: Option<ReplayCall>,
+    /// Its [`arrival_key`], kept so that looking for the next event builds no key.
+    next_arrival: u128,
     /// The site's numbers ([`Dialed::Site`]).
     numbers: Vec<Text>,
     /// The platform named in `call.arrived`.
     platform: Text,
     /// The wrap-up planned when the trace leaves it empty (`None`: the group's default).
     default_wrapup_ms: Option<u64>,
-    /// Logins and logouts, sorted.
-    shifts: Vec<(Timestamp, Class, Ev)>,
+    /// Logins and logouts by [`event_key`] (sequence 0: before the scheduled events of
+    /// their time and class), sorted; keyed once here rather than at every look for the
+    /// next event.
+    shifts: Vec<(u128, Ev)>,
     next_shift: usize,
     /// Agent ids by roster index.
     agents: Vec<Text>,
@@ -317,6 +330,7 @@ where
             .unwrap_or(Timestamp(0));
         let mut w = World {
             trace,
+            next_arrival: arrival_key(next_call.as_ref()),
             next_call,
             numbers,
             platform,
@@ -358,15 +372,17 @@ where
                 (self.agents.len() - 1) as u32
             });
             *logged.entry(ix).or_default() += e.since(s);
-            self.shifts.push((s, Class::Login, Ev::Login(ix)));
-            self.shifts.push((e, Class::Logout, Ev::Logout(ix)));
+            self.shifts
+                .push((event_key(s, Class::Login, 0), Ev::Login(ix)));
+            self.shifts
+                .push((event_key(e, Class::Logout, 0), Ev::Logout(ix)));
         }
-        self.shifts.sort_unstable_by_key(|&(t, c, ev)| {
+        self.shifts.sort_unstable_by_key(|&(k, ev)| {
             let ix = match ev {
                 Ev::Login(ix) | Ev::Logout(ix) => ix,
                 _ => 0,
             };
-            (t, c, ix)
+            (k, ix)
         });
         let mut logged: Vec<(Text, u64)> = logged
             .into_iter()
@@ -387,7 +403,7 @@ where
     pub fn roster_end(&self) -> Timestamp {
         self.shifts
             .last()
-            .map_or(self.start, |s| s.0.max(self.start))
+            .map_or(self.start, |s| event_time(s.0).max(self.start))
     }
 
     /// Logged-in time per agent (ms), from the roster.
@@ -477,32 +493,32 @@ where
         }
     }
 
-    /// The next source of an event, dead events dropped on the way.
-    fn next_src(&mut self) -> Option<(u128, Src)> {
-        let heap = loop {
-            match self.heap.peek() {
-                Some((k, &ev)) if !self.live(ev) => {
-                    let _ = k;
-                    self.heap.pop();
-                }
-                Some((k, _)) => break Some(k),
-                None => break None,
-            }
-        };
-        let mut next = heap.map(|k| (k, Src::Heap));
-        if let Some(&(t, class, _)) = self.shifts.get(self.next_shift) {
-            let k = event_key(t, class, 0);
-            if next.is_none_or(|(n, _)| k < n) {
-                next = Some((k, Src::Shift));
-            }
+    /// The first of the heap's next event (its key `heap`, or [`NO_EVENT`]), the next shift
+    /// and the next caller. Keys of different sources never tie.
+    fn first(&self, heap: u128) -> (u128, Src) {
+        let mut next = (heap, Src::Heap);
+        let shift = self.shifts.get(self.next_shift).map_or(NO_EVENT, |s| s.0);
+        if shift < next.0 {
+            next = (shift, Src::Shift);
         }
-        if let Some(c) = &self.next_call {
-            let k = event_key(c.arrival, Class::Arrival, 0);
-            if next.is_none_or(|(n, _)| k < n) {
-                next = Some((k, Src::Trace));
-            }
+        if self.next_arrival < next.0 {
+            next = (self.next_arrival, Src::Trace);
         }
         next
+    }
+
+    /// The next source of an event, dead events dropped on the way.
+    fn next_src(&mut self) -> Option<(u128, Src)> {
+        let mut heap = NO_EVENT;
+        while let Some((k, &ev)) = self.heap.peek() {
+            if self.live(ev) {
+                heap = k;
+                break;
+            }
+            self.heap.pop();
+        }
+        let (k, src) = self.first(heap);
+        (k != NO_EVENT).then_some((k, src))
     }
 
     /// The next thing the world will do, if anything is left.
@@ -517,34 +533,20 @@ where
     /// The call the next event is about, if any (after [`World::peek`]).
     #[must_use]
     pub fn peek_call(&self) -> Option<&CallId> {
-        let heap = self.heap.peek().map(|(k, ev)| (k, *ev));
-        let shift = self
-            .shifts
-            .get(self.next_shift)
-            .map(|&(t, class, _)| event_key(t, class, 0));
-        let trace = self
-            .next_call
-            .as_ref()
-            .map(|c| event_key(c.arrival, Class::Arrival, 0));
-        let first = [heap.map(|(k, _)| k), shift, trace]
-            .into_iter()
-            .flatten()
-            .min()?;
-        if trace == Some(first) {
-            return self.next_call.as_ref().map(|c| &c.id);
-        }
-        match heap {
-            Some((k, ev)) if k == first => {
-                let slot = match ev {
+        let heap = self.heap.peek();
+        match self.first(heap.map_or(NO_EVENT, |(k, _)| k)) {
+            (NO_EVENT, _) | (_, Src::Shift) => None,
+            (_, Src::Trace) => self.next_call.as_ref().map(|c| &c.id),
+            (_, Src::Heap) => {
+                let slot = match heap?.1 {
                     Ev::Digits { slot, .. }
                     | Ev::Answer { slot, .. }
                     | Ev::TalkEnd { slot, .. }
-                    | Ev::Patience { slot, .. } => slot,
+                    | Ev::Patience { slot, .. } => *slot,
                     Ev::Logout(_) | Ev::Login(_) | Ev::Ready(_) => return None,
                 };
                 self.caller(slot).map(|c| &c.id)
             }
-            _ => None,
         }
     }
 
@@ -570,12 +572,13 @@ where
         match src {
             Src::Trace => {
                 let next = self.trace.next().transpose()?;
+                self.next_arrival = arrival_key(next.as_ref());
                 if let Some(call) = std::mem::replace(&mut self.next_call, next) {
                     self.arrive(at, call);
                 }
             }
             Src::Shift => {
-                let (_, _, ev) = self.shifts[self.next_shift];
+                let (_, ev) = self.shifts[self.next_shift];
                 self.next_shift += 1;
                 self.fire(at, ev);
             }

@@ -343,3 +343,65 @@ fn only_a_command_that_says_so_leaves_a_reaction_to_give() {
     }
     assert!(!w.knows(&id("c1")));
 }
+
+#[test]
+fn at_one_millisecond_shifts_scheduled_events_and_arrivals_come_in_class_order() {
+    // Shifts and the next arrival are keyed once, ahead; the three sources still merge in
+    // the order of time, then class (logouts, logins by agent, answers, arrivals,
+    // patience), and the event's call is the one `peek_call` names.
+    let mut w = world(
+        vec![
+            call("ca", T0, None),
+            call("c0", T0, Some(1_000)),
+            call("c1", T0 + 1_000, None),
+        ],
+        &[
+            shift("a1", T0, T0 + 1_000),
+            shift("a2", T0 + 1_000, T0 + 2_000),
+            shift("a3", T0 + 1_000, T0 + 3_000),
+        ],
+    );
+    assert_eq!(w.roster_end(), Timestamp(T0 + 3_000));
+    let mut seen = Vec::new();
+    while let Some(next) = w.peek() {
+        let about = w.peek_call().map(|c| c.to_string());
+        let acts = step_acts(&mut w);
+        for a in &acts {
+            let who = match &a.input {
+                Input::AgentLogin { agent, .. } | Input::AgentLogout { agent } => agent,
+                Input::CallArrived { call, .. }
+                | Input::CallAnswered { call, .. }
+                | Input::CallHangup { call, .. } => call,
+                _ => continue,
+            };
+            seen.push((a.at.0 - T0, a.input.kind(), who.to_string(), about.clone()));
+            if let Input::CallArrived { call, .. } = &a.input {
+                match &**call {
+                    "ca" => w.command(next.at, &connect("ca", 1)),
+                    "c0" => w.command(next.at, &queue("c0")),
+                    _ => false,
+                };
+            }
+        }
+    }
+    let call = |c: &str| Some(c.to_owned());
+    let expected = [
+        (0, "agent.login", "a1", None),
+        (0, "call.arrived", "ca", call("ca")),
+        (0, "call.arrived", "c0", call("c0")),
+        (1_000, "agent.logout", "a1", None),
+        (1_000, "agent.login", "a2", None),
+        (1_000, "agent.login", "a3", None),
+        (1_000, "call.answered", "ca", call("ca")),
+        (1_000, "call.arrived", "c1", call("c1")),
+        (1_000, "call.hangup", "c0", call("c0")),
+        (2_000, "agent.logout", "a2", None),
+        (3_000, "agent.logout", "a3", None),
+        (60_000 + 1_000, "call.hangup", "ca", call("ca")),
+    ];
+    let expected: Vec<_> = expected
+        .into_iter()
+        .map(|(t, k, who, about)| (t, k, who.to_owned(), about))
+        .collect();
+    assert_eq!(seen, expected);
+}
