@@ -634,19 +634,27 @@ where
 
     /// Forgets the call in `slot` (its index entry already gone).
     fn drop_slot(&mut self, slot: u32) {
-        if self.caller(slot).is_some() {
-            self.set_state(slot, CallState::Ivr);
-            self.calls[slot as usize] = None;
-            self.free.push(slot);
+        let Some(entry) = self.calls.get_mut(slot as usize) else {
+            return;
+        };
+        let Some(c) = entry else {
+            return;
+        };
+        if matches!(c.state, CallState::Queued | CallState::Ringing) {
+            self.waiting -= 1;
         }
+        *entry = None;
+        self.free.push(slot);
     }
 
     /// The call ended; `count`: as calls end (not refused or vanished).
     fn end(&mut self, slot: u32, count: bool) {
-        let Some(id) = self.caller(slot).map(|c| c.id.clone()) else {
+        // Out of the index by the id its slot holds, borrowed: no copy of the id to count
+        // up and down.
+        let Some(Some(c)) = self.calls.get(slot as usize) else {
             return;
         };
-        self.index.remove(&id);
+        self.index.remove(&c.id);
         self.drop_slot(slot);
         if count {
             self.stats.ended += 1;

@@ -405,3 +405,60 @@ fn at_one_millisecond_shifts_scheduled_events_and_arrivals_come_in_class_order()
         .collect();
     assert_eq!(seen, expected);
 }
+
+#[test]
+fn an_ended_call_leaves_the_index_by_its_own_id_and_frees_its_slot() {
+    // `World::end` removes the call from the index by the id its slot holds (no copy), then
+    // frees the slot: by text and by address alike, with the ids the engine hands back (the
+    // world's own strings).
+    fn run<X: CallIndex>() {
+        let trace: Vec<Result<ReplayCall, SimError>> = vec![
+            Ok(call("c1", T0, Some(60_000))),
+            Ok(call("c2", T0 + 1, Some(60_000))),
+            Ok(call("c3", T0 + 2, None)),
+        ];
+        let mut w: World<Calls, X> =
+            World::new(trace.into_iter(), &[], Vec::new(), Arc::from("p")).unwrap();
+        let arrive = |w: &mut World<Calls, X>| {
+            let next = w.peek().unwrap();
+            w.pop(next.at).unwrap();
+            match w.take().map(|a| a.input) {
+                Some(Input::CallArrived { call, .. }) => call,
+                other => panic!("{other:?}"),
+            }
+        };
+        let (c1, c2) = (arrive(&mut w), arrive(&mut w));
+        let at = Timestamp(T0 + 10);
+        for c in [&c1, &c2] {
+            let queue = Command::Queue {
+                call: c.clone(),
+                group: id("g"),
+                position: 1,
+                ewt_s: None,
+            };
+            w.command(at, &queue);
+        }
+        assert_eq!((w.in_flight(), w.waiting()), (2, 2));
+        w.ended(&c1);
+        assert!(!w.knows(&c1) && w.knows(&c2));
+        assert_eq!((w.in_flight(), w.waiting(), w.stats().ended), (1, 1, 1));
+        let forward = Command::Forward {
+            call: c2.clone(),
+            number: id("+46"),
+        };
+        w.command(at, &forward);
+        assert!(!w.knows(&c2));
+        assert_eq!((w.in_flight(), w.waiting(), w.stats().ended), (0, 0, 2));
+        // Ended twice (a record after the forward): nothing more happens.
+        w.ended(&c2);
+        assert_eq!(w.stats().ended, 2);
+        // The next call takes a freed slot.
+        let c3 = arrive(&mut w);
+        assert!(w.knows(&c3));
+        assert_eq!((w.calls.len(), w.in_flight()), (2, 1));
+        w.ended(&c3);
+        assert_eq!((w.in_flight(), w.stats().ended), (0, 3));
+    }
+    run::<ByName>();
+    run::<ByAddress>();
+}
