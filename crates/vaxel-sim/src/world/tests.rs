@@ -462,3 +462,35 @@ fn an_ended_call_leaves_the_index_by_its_own_id_and_frees_its_slot() {
     run::<ByName>();
     run::<ByAddress>();
 }
+
+/// `World::command` answers a prompt without looking for its call (the driver's inline
+/// path): a `play` changes nothing, be it for a call ringing, for one hung up or for
+/// none in flight, and schedules nothing.
+#[test]
+fn a_prompt_changes_nothing_whatever_its_call() {
+    let mut w = world(
+        vec![call("c1", T0, Some(50_000)), call("c2", T0, Some(1_000))],
+        &[],
+    );
+    step(&mut w);
+    step(&mut w);
+    let at = Timestamp(T0 + 500);
+    w.command(at, &connect("c1", 5));
+    w.command(at, &queue("c2"));
+    assert_eq!(step(&mut w), [(T0 + 1_500, "call.hangup")]);
+    let before = (w.in_progress(), w.waiting(), w.peek(), w.stats().clone());
+    for c in ["c1", "c2", "nobody"] {
+        let play = Command::Play {
+            call: id(c),
+            prompt: id("p"),
+            position: None,
+            ewt_s: None,
+        };
+        assert!(!w.command(at, &play), "{c}");
+        w.react(at);
+        assert_eq!(w.take(), None, "{c}");
+    }
+    let after = (w.in_progress(), w.waiting(), w.peek(), w.stats().clone());
+    assert_eq!(before, after);
+    assert!(w.knows(&id("c2")), "a play does not end a call hung up");
+}
