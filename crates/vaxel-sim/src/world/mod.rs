@@ -567,16 +567,12 @@ where
         self.pop_from(next.at, next.src)
     }
 
-    /// Carries out the next event of `src` at `at`.
+    /// Carries out the next event of `src` at `at`. Inline, with the trace's path apart:
+    /// the replay's loop comes here for every event, and most are scheduled ones.
+    #[inline]
     fn pop_from(&mut self, at: Timestamp, src: Src) -> Result<(), SimError> {
         match src {
-            Src::Trace => {
-                let next = self.trace.next().transpose()?;
-                self.next_arrival = arrival_key(next.as_ref());
-                if let Some(call) = std::mem::replace(&mut self.next_call, next) {
-                    self.arrive(at, call);
-                }
-            }
+            Src::Trace => return self.arrive_next(at),
             Src::Shift => {
                 let (_, ev) = self.shifts[self.next_shift];
                 self.next_shift += 1;
@@ -587,6 +583,18 @@ where
                     self.fire(at, ev);
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The next caller arrives at `at`, once the trace has been read one call further (a
+    /// trace error stops the world before the caller arrives).
+    #[inline(never)]
+    fn arrive_next(&mut self, at: Timestamp) -> Result<(), SimError> {
+        let next = self.trace.next().transpose()?;
+        self.next_arrival = arrival_key(next.as_ref());
+        if let Some(call) = std::mem::replace(&mut self.next_call, next) {
+            self.arrive(at, call);
         }
         Ok(())
     }

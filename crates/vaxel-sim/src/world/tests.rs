@@ -494,3 +494,30 @@ fn a_prompt_changes_nothing_whatever_its_call() {
     assert_eq!(before, after);
     assert!(w.knows(&id("c2")), "a play does not end a call hung up");
 }
+
+/// An arrival reads the trace one call further first (`World::arrive_next`): a trace
+/// error there stops the world before the caller arrives, whether the driver pops the
+/// event it peeked or pops afresh.
+#[test]
+fn a_trace_error_stops_the_world_before_the_caller_arrives() {
+    for peeked in [false, true] {
+        let bad = SimError::Header {
+            file: "t.csv".to_owned(),
+            reason: "bad".to_owned(),
+        };
+        let trace: Vec<Result<ReplayCall, SimError>> = vec![Ok(call("c1", T0, None)), Err(bad)];
+        let mut w: World<Calls, ByName> =
+            World::new(trace.into_iter(), &[], Vec::new(), Arc::from("p")).unwrap();
+        let next = w.peek().unwrap();
+        assert!(next.arrival);
+        let r = if peeked {
+            w.pop_peeked(next)
+        } else {
+            w.pop(next.at)
+        };
+        assert!(matches!(r, Err(SimError::Header { .. })), "{r:?}");
+        assert_eq!(w.take(), None);
+        assert_eq!((w.stats().arrived, w.in_flight()), (0, 0));
+        assert!(!w.knows(&id("c1")));
+    }
+}
