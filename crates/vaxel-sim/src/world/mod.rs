@@ -588,12 +588,26 @@ where
     }
 
     /// The next caller arrives at `at`, once the trace has been read one call further (a
-    /// trace error stops the world before the caller arrives).
+    /// trace error stops the world before the caller arrives, and leaves it as it was).
+    ///
+    /// The call read goes straight into its place, and the arriving one is moved once: a
+    /// call is a few hundred bytes, which `transpose` and `mem::replace` would copy twice
+    /// more.
     #[inline(never)]
     fn arrive_next(&mut self, at: Timestamp) -> Result<(), SimError> {
-        let next = self.trace.next().transpose()?;
-        self.next_arrival = arrival_key(next.as_ref());
-        if let Some(call) = std::mem::replace(&mut self.next_call, next) {
+        let call = self.next_call.take();
+        match self.trace.next() {
+            Some(Ok(next)) => {
+                self.next_arrival = arrival_key(Some(&next));
+                self.next_call = Some(next);
+            }
+            Some(Err(e)) => {
+                self.next_call = call;
+                return Err(e);
+            }
+            None => self.next_arrival = arrival_key(None),
+        }
+        if let Some(call) = call {
             self.arrive(at, call);
         }
         Ok(())

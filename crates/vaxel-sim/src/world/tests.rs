@@ -519,5 +519,24 @@ fn a_trace_error_stops_the_world_before_the_caller_arrives() {
         assert_eq!(w.take(), None);
         assert_eq!((w.stats().arrived, w.in_flight()), (0, 0));
         assert!(!w.knows(&id("c1")));
+        // Left as it was: the caller is still the next event.
+        assert_eq!(w.peek(), Some(next));
+        assert_eq!(w.peek_call(), Some(&id("c1")));
     }
+}
+
+/// The trace read one call ahead keys each next arrival in turn, and none once it is done.
+#[test]
+fn arrivals_come_one_by_one_until_the_trace_is_done() {
+    let mut w = world(vec![call("c1", T0, None), call("c2", T0 + 7, None)], &[]);
+    assert_eq!(step(&mut w), [(T0, "call.arrived")]);
+    assert_eq!(w.peek_call(), Some(&id("c2")));
+    assert_eq!(
+        w.peek().map(|n| (n.at, n.arrival)),
+        Some((Timestamp(T0 + 7), true))
+    );
+    assert_eq!(step(&mut w), [(T0 + 7, "call.arrived")]);
+    assert_eq!(w.peek(), None);
+    assert_eq!(w.peek_call(), None);
+    assert_eq!((w.stats().arrived, w.in_flight()), (2, 2));
 }
