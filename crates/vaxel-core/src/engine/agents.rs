@@ -33,17 +33,26 @@ impl Engine {
         if old != new {
             a.busy.close(old, a.since, now, self.day_start);
             a.since = now;
-            let (was, is) = (is_staffed(old), is_staffed(new));
-            if was != is {
-                for &(g, _) in &self.st.agent_groups[agent.ix()] {
-                    let gs = &mut self.st.groups[g.ix()];
-                    gs.staff(if is { 1 } else { -1 });
-                    if gs.staffed == 0 && gs.waiting() > 0 && !self.recheck.contains(&g) {
-                        // Nobody left to serve the calls waiting there: `no_agents` has
-                        // just become true for them (re-checked once this change is done).
-                        self.recheck.push(g);
-                    }
-                }
+            let is = is_staffed(new);
+            if is_staffed(old) != is {
+                self.staffing_changed(agent, is);
+            }
+        }
+    }
+
+    /// The agent logs in or out, pauses or resumes: its groups count one staffed agent
+    /// more or fewer. Out of line: the common changes (ready, ringing, talking, wrap-up)
+    /// leave the count alone, and the loop would make every change pay for its registers.
+    #[cold]
+    #[inline(never)]
+    fn staffing_changed(&mut self, agent: AgentIdx, is: bool) {
+        for &(g, _) in &self.st.agent_groups[agent.ix()] {
+            let gs = &mut self.st.groups[g.ix()];
+            gs.staff(if is { 1 } else { -1 });
+            if gs.staffed == 0 && gs.waiting() > 0 && !self.recheck.contains(&g) {
+                // Nobody left to serve the calls waiting there: `no_agents` has just
+                // become true for them (re-checked once this change is done).
+                self.recheck.push(g);
             }
         }
     }

@@ -8,7 +8,6 @@
 use crate::snapshot::AgentState;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// The moving window of `last_15_min`.
 pub(crate) const WINDOW_MS: u64 = 15 * 60 * 1000;
@@ -57,8 +56,13 @@ impl Busy {
 pub(crate) struct AgentBusy {
     /// Since the local midnight that began `day_start` (intervals before it cut there).
     today: Busy,
-    /// Staffed intervals ended within the last 15 minutes: (start, end, busy).
-    recent: VecDeque<(Timestamp, Timestamp, bool)>,
+    /// Staffed intervals (start, end, busy), oldest first, covering at least the last 15
+    /// minutes. An agent changes state several times a call, so adding must be cheap: an
+    /// interval that continues the last one with the same flag (ringing, talking, wrap-up)
+    /// extends it, and intervals ended before the window are dropped only when the vector
+    /// is full, not on every change. Reading cuts every interval at the window's start, so
+    /// a merged interval counts as its parts and an expired one counts nothing.
+    recent: Vec<(Timestamp, Timestamp, bool)>,
 }
 
 impl AgentBusy {
@@ -70,19 +74,31 @@ impl AgentBusy {
         now: Timestamp,
         day_start: Timestamp,
     ) {
-        self.today
-            .add(Busy::of(state, since.max(day_start), now.max(day_start)));
-        let staffed = Busy::of(state, since, now);
-        if staffed.staffed_ms > 0 {
-            self.recent.push_back((since, now, staffed.busy_ms > 0));
+        let busy = match state {
+            AgentState::Ready => false,
+            AgentState::Ringing | AgentState::Talking | AgentState::Wrapup => true,
+            AgentState::Paused | AgentState::LoggedOut => return,
+        };
+        let today_ms = now.max(day_start).since(since.max(day_start));
+        self.today.staffed_ms += today_ms;
+        if busy {
+            self.today.busy_ms += today_ms;
         }
-        let horizon = Timestamp(now.0.saturating_sub(WINDOW_MS));
-        while self
-            .recent
-            .front()
-            .is_some_and(|&(_, end, _)| end <= horizon)
-        {
-            self.recent.pop_front();
+        if now <= since {
+            return;
+        }
+        match self.recent.last_mut() {
+            Some(last) if last.1 == since && last.2 == busy => last.1 = now,
+            _ => {
+                if self.recent.len() == self.recent.capacity() {
+                    // Full: make room by dropping the expired intervals (a prefix, as
+                    // they end in order) before the vector would grow.
+                    let horizon = Timestamp(now.0.saturating_sub(WINDOW_MS));
+                    let expired = self.recent.partition_point(|&(_, end, _)| end <= horizon);
+                    self.recent.drain(..expired);
+                }
+                self.recent.push((since, now, busy));
+            }
         }
     }
 
@@ -189,5 +205,61 @@ mod tests {
                 busy_ms: 5 * MIN
             }
         );
+    }
+
+    /// Staffed and busy time of `[from, to)` in `state` within `[lo, hi)`, counted
+    /// directly.
+    fn overlap(state: AgentState, from: u64, to: u64, lo: u64, hi: u64) -> Busy {
+        let ms = to.min(hi).saturating_sub(from.max(lo));
+        let busy = matches!(
+            state,
+            AgentState::Ringing | AgentState::Talking | AgentState::Wrapup
+        );
+        let staffed = busy || state == AgentState::Ready;
+        Busy {
+            staffed_ms: if staffed { ms } else { 0 },
+            busy_ms: if busy { ms } else { 0 },
+        }
+    }
+
+    const STATES: [AgentState; 6] = [
+        AgentState::Ready,
+        AgentState::Ringing,
+        AgentState::Talking,
+        AgentState::Wrapup,
+        AgentState::Paused,
+        AgentState::LoggedOut,
+    ];
+
+    proptest::proptest! {
+        /// Merging, and dropping expired intervals only when full, read the same as
+        /// every interval kept and summed over the day and the window.
+        #[test]
+        fn figures_equal_a_sum_over_every_interval(
+            steps in proptest::collection::vec((0..6usize, 0..8 * MIN, 0..3 * MIN), 1..200),
+            day_after in 0..60 * MIN,
+        ) {
+            let day = 1_000 * MIN;
+            let day_start = Timestamp(day + day_after);
+            let mut a = AgentBusy::default();
+            let mut all: Vec<(AgentState, u64, u64)> = Vec::new();
+            let (mut state, mut since) = (AgentState::LoggedOut, day);
+            for (next, stay, read_after) in steps {
+                let now = since + stay;
+                a.close(state, Timestamp(since), Timestamp(now), day_start);
+                all.push((state, since, now));
+                (state, since) = (STATES[next], now);
+                let read = now + read_after;
+                let (today, recent) = a.at(state, Timestamp(since), Timestamp(read), day_start);
+                let horizon = read.saturating_sub(WINDOW_MS);
+                let (mut want_today, mut want_recent) = (Busy::default(), Busy::default());
+                for &(s, from, to) in all.iter().chain([&(state, since, read)]) {
+                    want_today.add(overlap(s, from, to, day_start.0, read));
+                    want_recent.add(overlap(s, from, to, horizon, read));
+                }
+                proptest::prop_assert_eq!(today, want_today);
+                proptest::prop_assert_eq!(recent, want_recent);
+            }
+        }
     }
 }
