@@ -10,7 +10,6 @@ use crate::site::{AgentIdx, Group, Strategy};
 use crate::snapshot::{AgentState, DayStats};
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::VecDeque;
 
 /// A call's place in a queue: highest priority first, then the earliest place, then the
 /// earliest arrival. The slot comes last so the key finds the call.
@@ -30,38 +29,60 @@ pub(crate) struct IdleKey {
     pub agent: AgentIdx,
 }
 
-/// The free agents of one group tier, in rank order: a sorted double-ended vector. A group
-/// holds at most as many as the agents serving it (tens, rarely thousands); a binary search
-/// and a short move beat a B-tree's node walk and allocations. Double-ended because the
-/// common changes are at the ends: the best agent is taken from the front, and under
-/// `longest-idle` a newly freed agent ranks last.
+/// The free agents of one group tier, in rank order: a sorted vector whose live part
+/// begins at `head`. A group holds at most as many as the agents serving it (tens, rarely
+/// thousands); a binary search and a short move beat a B-tree's node walk and allocations.
+/// The common changes are at the ends: the best agent is taken from the front (a step of
+/// `head`), and under `longest-idle` a newly freed agent ranks last (a push). Unlike a ring
+/// buffer the live part is one slice, so searches run straight through it, and a removal
+/// inside it moves the shorter side with one copy.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(from = "Vec<IdleKey>", into = "Vec<IdleKey>")]
-pub(crate) struct IdleSet(VecDeque<IdleKey>);
+pub(crate) struct IdleSet {
+    keys: Vec<IdleKey>,
+    /// Entries before it have left from the front.
+    head: usize,
+}
 
 impl From<Vec<IdleKey>> for IdleSet {
     /// Sorting again makes any saved input a valid set.
     fn from(mut keys: Vec<IdleKey>) -> IdleSet {
         keys.sort_unstable();
         keys.dedup();
-        IdleSet(keys.into())
+        IdleSet { keys, head: 0 }
     }
 }
 
 impl From<IdleSet> for Vec<IdleKey> {
-    fn from(set: IdleSet) -> Vec<IdleKey> {
-        set.0.into()
+    fn from(mut set: IdleSet) -> Vec<IdleKey> {
+        set.keys.drain(..set.head);
+        set.keys
     }
 }
 
 impl IdleSet {
+    fn live(&self) -> &[IdleKey] {
+        &self.keys[self.head..]
+    }
+
     /// Adds an agent's entry. Checks the back first: under `longest-idle`, `round-robin`
     /// and most others the newly freed agent ranks last.
     pub(crate) fn insert(&mut self, key: IdleKey) {
-        if self.0.back().is_none_or(|last| *last < key) {
-            self.0.push_back(key);
-        } else if let Err(i) = self.0.binary_search(&key) {
-            self.0.insert(i, key);
+        let live = self.live();
+        if live.last().is_none_or(|last| *last < key) {
+            if self.keys.len() == self.keys.capacity() && self.head > 0 {
+                // Reuse the room the front has left before growing.
+                self.keys.drain(..self.head);
+                self.head = 0;
+            }
+            self.keys.push(key);
+        } else if let Err(i) = live.binary_search(&key) {
+            if i == 0 && self.head > 0 {
+                self.head -= 1;
+                self.keys[self.head] = key;
+            } else {
+                self.keys.insert(self.head + i, key);
+            }
         }
     }
 
@@ -71,18 +92,30 @@ impl IdleSet {
     /// often the best ranked (a search by key would cost more there), and a newly freed
     /// agent ranks last under most strategies.
     pub(crate) fn remove(&mut self, agent: AgentIdx) {
-        if self.0.front().is_some_and(|k| k.agent == agent) {
-            self.0.pop_front();
-        } else if self.0.back().is_some_and(|k| k.agent == agent) {
-            self.0.pop_back();
-        } else if let Some(i) = self.0.iter().position(|k| k.agent == agent) {
-            self.0.remove(i);
+        let live = self.live();
+        if live.first().is_some_and(|k| k.agent == agent) {
+            self.head += 1;
+            if self.head == self.keys.len() {
+                self.keys.clear();
+                self.head = 0;
+            }
+        } else if live.last().is_some_and(|k| k.agent == agent) {
+            self.keys.pop();
+        } else if let Some(i) = live.iter().position(|k| k.agent == agent) {
+            if i < live.len() / 2 {
+                // Fewer before it: they move up one.
+                self.keys
+                    .copy_within(self.head..self.head + i, self.head + 1);
+                self.head += 1;
+            } else {
+                self.keys.remove(self.head + i);
+            }
         }
     }
 
     /// The free agents, best ranked first.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &IdleKey> {
-        self.0.iter()
+        self.live().iter()
     }
 }
 
@@ -298,8 +331,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Whichever end or middle an agent leaves from, the set stays the sorted keys of
-        /// the agents still in it.
+        /// Whichever end or middle an agent leaves from or joins at, the set (and what it
+        /// saves) stays the sorted keys of the agents still in it.
         #[test]
         fn free_sets_match_a_sorted_list(
             ops in proptest::collection::vec((0..12u32, 0..6u64, proptest::bool::ANY), 0..200),
@@ -319,6 +352,7 @@ mod tests {
                     want.retain(|k| k.agent != agent);
                 }
                 proptest::prop_assert_eq!(set.iter().copied().collect::<Vec<_>>(), want.clone());
+                proptest::prop_assert_eq!(Vec::<IdleKey>::from(set.clone()), want.clone());
             }
         }
     }
