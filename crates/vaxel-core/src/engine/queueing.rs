@@ -456,7 +456,9 @@ impl Engine {
     }
 
     fn add_idle(&mut self, agent: AgentIdx) {
-        let a = &self.st.agents[agent.ix()];
+        let st = &mut self.st;
+        let a = &mut st.agents[agent.ix()];
+        a.free = true;
         let mut facts = AgentFacts {
             idle_since: a.idle_since,
             skill_score: 0,
@@ -464,13 +466,13 @@ impl Engine {
             calls_today: a.calls_today,
             talk_ms_today: a.talk_ms_today,
         };
-        self.st.agents[agent.ix()].free = true;
-        for i in 0..self.st.agent_groups[agent.ix()].len() {
-            let (g, tier) = self.st.agent_groups[agent.ix()][i];
-            let strategy = self.site.group(g).strategy;
-            facts.skill_score = self.st.agent_scores[agent.ix()][i];
-            let key = idle_key(strategy, &facts, agent);
-            self.st.groups[g.ix()].idle[usize::from(tier)].insert(key);
+        // The memberships and their scores walked together (parallel vectors), borrowed
+        // apart from the groups they go into: no indexing again on every turn.
+        let memberships = st.agent_groups[agent.ix()].iter();
+        for (&(g, tier), &score) in memberships.zip(&st.agent_scores[agent.ix()]) {
+            facts.skill_score = score;
+            let key = idle_key(self.site.group(g).strategy, &facts, agent);
+            st.groups[g.ix()].idle[usize::from(tier)].insert(key);
         }
     }
 
