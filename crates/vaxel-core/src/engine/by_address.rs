@@ -1,9 +1,8 @@
 //! A lookup of shared strings by where they live, in front of the engine's lookups by
 //! value.
 //!
-//! Inputs name calls and agents by id, and a new call the number it dialed. The replay
-//! driver (and any embedder that keeps the ids the engine hands out in its commands, and
-//! the site's numbers) gives back the very `Arc<str>` the engine holds,
+//! Inputs name calls and agents by id. The replay driver (and any embedder that keeps the
+//! ids the engine hands out in its commands) gives back the very `Arc<str>` the engine holds,
 //! so the string's address alone can find it: no hashing and comparing of text, which is a
 //! good part of an input's cost. A daemon parses ids off the wire into new strings; for it
 //! every lookup here misses and costs one load and compare. Kept on its A/B figure (with
