@@ -36,7 +36,11 @@ impl Engine {
         if self.st.by_id.find(hash, &id, &self.st.calls).is_some() {
             return Err(EngineError::DuplicateCall(id.to_string()));
         }
-        let entry_ix = self.find_entry(to)?;
+        let entry_ix = *self
+            .site
+            .entry_by_number
+            .get(to)
+            .ok_or_else(|| EngineError::UnknownEntry(to.to_owned()))?;
         let entry = self.site.entry(entry_ix);
         let (priority, calendar) = (entry.priority, entry.calendar);
         self.st.next_seq += 1;

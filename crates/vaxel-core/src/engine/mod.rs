@@ -26,7 +26,7 @@ use crate::calendar::OpenState;
 use crate::error::EngineError;
 use crate::input::Input;
 use crate::output::{Command, Output};
-use crate::site::{AgentIdx, EntryIdx, GroupIdx, Site, Target, Text};
+use crate::site::{AgentIdx, GroupIdx, Site, Target, Text};
 use crate::time::Timestamp;
 use by_address::ByAddress;
 use call_index::CallIndex;
@@ -84,16 +84,6 @@ fn agents_by_address(site: &Site) -> ByAddress {
     t
 }
 
-/// The site's entry numbers by where they live: the number a call dialed is, from the
-/// replay, the site's own string (see [`by_address`]).
-fn entries_by_address(site: &Site) -> ByAddress {
-    let mut t = ByAddress::new(6);
-    for (number, e) in &site.entry_by_number {
-        t.put(number, e.0);
-    }
-    t
-}
-
 /// Crisis mode as switched on by an admin.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct ActiveCrisis {
@@ -114,7 +104,6 @@ pub struct Engine {
     /// saved): see [`by_address`].
     call_addr: ByAddress,
     agent_addr: ByAddress,
-    entry_addr: ByAddress,
     /// The calendars' watch for waiting calls (derived; not saved): see [`recheck`].
     edges: recheck::CalendarEdges,
     /// Groups whose last serving agent just left, to re-check once the transition that
@@ -234,7 +223,6 @@ impl Engine {
             empty: Text::from(""),
             call_addr: ByAddress::new(CALL_ADDRESS_BITS),
             agent_addr: agents_by_address(&site),
-            entry_addr: entries_by_address(&site),
             edges: recheck::CalendarEdges::default(),
             recheck: Vec::new(),
             day_start: Timestamp(0),
@@ -493,21 +481,6 @@ impl Engine {
             .get(id)
             .copied()
             .ok_or_else(|| EngineError::UnknownAgent(id.to_owned()))
-    }
-
-    /// The entry dialed at `number`.
-    fn find_entry(&self, number: &str) -> Result<EntryIdx, EngineError> {
-        if let Some(i) = self.entry_addr.get(number)
-            && let Some(def) = self.site.entries.get(i as usize)
-            && by_address::same(&def.number, number)
-        {
-            return Ok(EntryIdx(i));
-        }
-        self.site
-            .entry_by_number
-            .get(number)
-            .copied()
-            .ok_or_else(|| EngineError::UnknownEntry(number.to_owned()))
     }
 
     /// The next number of the seeded generator (SplitMix64).

@@ -125,7 +125,6 @@ impl Engine {
         let old_groups = std::mem::take(&mut self.st.groups);
         self.site = new.clone();
         self.agent_addr = super::agents_by_address(&new);
-        self.entry_addr = super::entries_by_address(&new);
         self.st.agents = agents;
         self.open_cache = vec![None; new.calendars.len()];
         self.derive_memberships();
