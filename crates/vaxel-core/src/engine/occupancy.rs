@@ -37,17 +37,23 @@ impl Busy {
     /// `[from, to)` spent in `state`, as staffed and busy time.
     fn of(state: AgentState, from: Timestamp, to: Timestamp) -> Busy {
         let ms = to.since(from);
-        match state {
-            AgentState::Ready => Busy {
+        match busy_when_staffed(state) {
+            Some(busy) => Busy {
                 staffed_ms: ms,
-                busy_ms: 0,
+                busy_ms: if busy { ms } else { 0 },
             },
-            AgentState::Ringing | AgentState::Talking | AgentState::Wrapup => Busy {
-                staffed_ms: ms,
-                busy_ms: ms,
-            },
-            AgentState::Paused | AgentState::LoggedOut => Busy::default(),
+            None => Busy::default(),
         }
+    }
+}
+
+/// Whether time in `state` is busy, if it is staffed at all (`None`: paused or logged
+/// out). The one rule for both counting today's time and reading the figures.
+fn busy_when_staffed(state: AgentState) -> Option<bool> {
+    match state {
+        AgentState::Ready => Some(false),
+        AgentState::Ringing | AgentState::Talking | AgentState::Wrapup => Some(true),
+        AgentState::Paused | AgentState::LoggedOut => None,
     }
 }
 
@@ -74,10 +80,8 @@ impl AgentBusy {
         now: Timestamp,
         day_start: Timestamp,
     ) {
-        let busy = match state {
-            AgentState::Ready => false,
-            AgentState::Ringing | AgentState::Talking | AgentState::Wrapup => true,
-            AgentState::Paused | AgentState::LoggedOut => return,
+        let Some(busy) = busy_when_staffed(state) else {
+            return;
         };
         let today_ms = now.max(day_start).since(since.max(day_start));
         self.today.staffed_ms += today_ms;

@@ -109,6 +109,11 @@ pub enum CallState {
 }
 
 impl CallState {
+    /// Whether the caller waits for an agent: the calls [`World::waiting`] counts.
+    fn waits(self) -> bool {
+        matches!(self, CallState::Queued | CallState::Ringing)
+    }
+
     /// The state's name in `vaxel load`'s report.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -644,8 +649,7 @@ where
         let Some(c) = self.caller_mut(slot) else {
             return;
         };
-        let was = matches!(c.state, CallState::Queued | CallState::Ringing);
-        let now = matches!(state, CallState::Queued | CallState::Ringing);
+        let (was, now) = (c.state.waits(), state.waits());
         c.state = state;
         match (was, now) {
             (false, true) => self.waiting += 1,
@@ -662,7 +666,7 @@ where
         let Some(c) = entry else {
             return;
         };
-        if matches!(c.state, CallState::Queued | CallState::Ringing) {
+        if c.state.waits() {
             self.waiting -= 1;
         }
         *entry = None;
