@@ -36,16 +36,21 @@ pub struct Reconnects {
     pub longest: Duration,
 }
 
+/// One platform's connection as it is now.
+struct Open {
+    handle: ConnHandle,
+    /// The session it is in.
+    session: u64,
+    /// The address it is on (an index into `Peers::addrs`).
+    on: usize,
+    /// Version 2: the last command processed on it, where a resume starts.
+    last_cmd: Option<u64>,
+}
+
 /// The open connections: one per platform (`load-1` … `load-K`).
 pub struct Links {
     peers: Peers,
-    handles: Vec<ConnHandle>,
-    /// The session each connection is in now.
-    sessions: Vec<u64>,
-    /// The address each connection is on (an index into `peers.addrs`).
-    on: Vec<usize>,
-    /// Version 2: the last command processed on each connection, where a resume starts.
-    last_cmd: Vec<Option<u64>>,
+    open: Vec<Open>,
     next_session: u64,
     incoming: mpsc::UnboundedSender<Incoming>,
     pub reconnects: Reconnects,
@@ -67,10 +72,7 @@ impl Links {
         };
         let mut links = Links {
             peers,
-            handles: Vec::with_capacity(connections),
-            sessions: Vec::with_capacity(connections),
-            on: vec![0; connections],
-            last_cmd: Vec::with_capacity(connections),
+            open: Vec::with_capacity(connections),
             next_session: 0,
             incoming,
             reconnects: Reconnects::default(),
@@ -79,10 +81,13 @@ impl Links {
             let name = platform(i);
             let link = links.session(i);
             let hello = links.greeting(&name, None);
-            let h = conn::open(&first, hello, link, links.incoming.clone()).await?;
-            links.sessions.push(link.session);
-            links.last_cmd.push(h.resumed_after);
-            links.handles.push(h);
+            let handle = conn::open(&first, hello, link, links.incoming.clone()).await?;
+            links.open.push(Open {
+                last_cmd: handle.resumed_after,
+                handle,
+                session: link.session,
+                on: 0,
+            });
         }
         Ok(links)
     }
@@ -104,15 +109,18 @@ impl Links {
         }
     }
 
-    pub fn handles(&self) -> &[ConnHandle] {
-        &self.handles
+    /// The connections' handles, in order.
+    pub fn handles(&self) -> impl ExactSizeIterator<Item = &ConnHandle> {
+        self.open.iter().map(|o| &o.handle)
     }
 
     /// Whether a message from `link` comes from a connection in use (not one that closed
     /// and was made again).
     #[must_use]
     pub fn is_current(&self, link: Link) -> bool {
-        self.sessions.get(link.conn) == Some(&link.session)
+        self.open
+            .get(link.conn)
+            .is_some_and(|o| o.session == link.session)
     }
 
     /// Whether a closed connection is made again rather than ending the run.
@@ -123,8 +131,8 @@ impl Links {
 
     /// The commands up to `last_cmd` were processed on connection `conn`.
     pub fn processed(&mut self, conn: usize, last_cmd: u64) {
-        if let Some(l) = self.last_cmd.get_mut(conn) {
-            *l = Some(last_cmd);
+        if let Some(o) = self.open.get_mut(conn) {
+            o.last_cmd = Some(last_cmd);
         }
     }
 
@@ -134,9 +142,11 @@ impl Links {
         let closed = Instant::now();
         let deadline = closed + self.peers.within;
         let name = platform(conn);
-        let last_cmd = self.last_cmd.get(conn).copied().flatten();
+        let Some(was) = self.open.get(conn) else {
+            bail!("connection {name}: {why}");
+        };
+        let (last_cmd, mut at) = (was.last_cmd, was.on);
         let n = self.peers.addrs.len();
-        let mut at = self.on.get(conn).copied().unwrap_or(0);
         let mut tried = 0usize;
         let last_error = loop {
             at = (at + 1) % n;
@@ -152,16 +162,18 @@ impl Links {
                         Err(anyhow::anyhow!("{addr}: no welcome within --reconnect"))
                     });
             match opened {
-                Ok(h) => {
+                Ok(handle) => {
                     // Said as it happens: a trial's operator watches for it.
                     eprintln!(
                         "vaxel load: {name} resumed on {addr} after {:.3} s (closed: {why})",
                         closed.elapsed().as_secs_f64()
                     );
-                    self.sessions[conn] = link.session;
-                    self.on[conn] = at;
-                    self.last_cmd[conn] = h.resumed_after.or(last_cmd);
-                    self.handles[conn] = h;
+                    self.open[conn] = Open {
+                        last_cmd: handle.resumed_after.or(last_cmd),
+                        handle,
+                        session: link.session,
+                        on: at,
+                    };
                     self.reconnects.count += 1;
                     self.reconnects.longest = self.reconnects.longest.max(closed.elapsed());
                     return Ok(());
